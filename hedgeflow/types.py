@@ -332,3 +332,35 @@ class HedgeFlowAnalysis:
     regime_params: RegimeParams
     impulse_curve: HedgeImpulseCurve
     charm_integral: CharmIntegral
+
+
+@dataclass(frozen=True, eq=False)
+class ExpiryAnalysis:
+    """Everything the screen and `hedgeflow analyze` show for one expiry of one underlying.
+
+    Produced by `hedgeflow.pipeline.analyze_chain`. `hedge_flow` and `pressure_cloud` come
+    from the configured engine model; `repriced` is the physical repriced profile (None for
+    the floe model or when it could not be computed). `notes` are human-readable warnings
+    (spot disagrees with the parity forward, vendor IV fallbacks used, ...); `diagnostics`
+    counts masked inputs by reason.
+    """
+
+    symbol: str
+    expiration: datetime
+    roots: tuple[str, ...]
+    as_of: datetime
+    computed_at: datetime
+    spot: float
+    forward: float
+    minutes_to_expiry: float
+    model: EngineModel
+    positioning: PositioningModel
+    positions: str
+    surface: IVSurface
+    exposure: ExposurePerExpiry
+    hedge_flow: HedgeFlowAnalysis
+    pressure_cloud: PressureCloud
+    repriced: RepricedProfile | None
+    expirations: tuple[datetime, ...] = ()
+    notes: tuple[str, ...] = ()
+    diagnostics: dict[str, int] = field(default_factory=dict)

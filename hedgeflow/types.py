@@ -287,13 +287,17 @@ class RegimeEdge:
 
 @dataclass(frozen=True, eq=False)
 class PressureLevel:
-    """Per grid price scores and hedge contracts (arrays over the grid)."""
+    """Per grid price scores and hedge contracts (arrays over the grid).
+
+    floe_hedge_type : floe's per-level "passive"/"aggressive" label (floe profile only,
+        never printed; empty for the physical model)."""
 
     price: np.ndarray
     stability_score: np.ndarray
     acceleration_score: np.ndarray
     expected_hedge_contracts: np.ndarray
     hedge_contracts: dict[str, np.ndarray]
+    floe_hedge_type: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)

@@ -231,8 +231,13 @@ class CharmIntegral:
     total_charm_to_close : last cumulative value, $ (positive: dealers' delta rises, they sell)
     settlement_step : $ jump from the last pre-expiry bucket to the payoff delta (physical,
         0 when the horizon is not the expiry)
-    strike_contribution : per-strike D_K(horizon) - D_K(now) in $ (physical) or CEX (floe)
+    strike_contribution : per-strike D_K(horizon) - D_K(now) in $ (physical) or CEX (floe);
+        physical: to the last pre-expiry point, so it sums to total_charm_to_close
     floe_direction : floe's own label ("buying" when cumulative > 0): never printed
+    cex_now : instantaneous CEX at `computed_at`, $ per day (physical)
+    strike_settlement_step : per-strike settlement jump, $ (physical; zeros when the horizon
+        is not the expiry), aligned with contribution_strikes
+    masked_options : options left out for a non-finite or non-positive input (physical)
     """
 
     spot: float
@@ -250,6 +255,9 @@ class CharmIntegral:
     strike_contribution: np.ndarray
     fraction_of_total: np.ndarray
     floe_direction: str = ""
+    cex_now: float = float("nan")
+    strike_settlement_step: np.ndarray = field(default_factory=lambda: np.empty(0))
+    masked_options: int = 0
 
 
 @dataclass(frozen=True)
@@ -318,6 +326,8 @@ class RepricedProfile:
 
     price : grid, points; impulse : $ per +1% at that spot; flip_levels : zero crossings
     zero_gamma_price / zero_gamma : fixed-IV gamma-only profile summed over all expiries
+    skew_stickiness : R used for the vol dynamics; impulse_at_spot : H at the book's spot
+        (equals the strike total sum_K GEX_K - k_K VEX_K); masked_options : options left out
     """
 
     price: np.ndarray
@@ -327,6 +337,9 @@ class RepricedProfile:
     zero_gamma_price: np.ndarray = field(default_factory=lambda: np.empty(0))
     zero_gamma: np.ndarray = field(default_factory=lambda: np.empty(0))
     zero_gamma_levels: tuple[float, ...] = ()
+    skew_stickiness: float = float("nan")
+    impulse_at_spot: float = float("nan")
+    masked_options: int = 0
 
 
 @dataclass(frozen=True, eq=False)

@@ -160,6 +160,8 @@ class RegimeParams:
     implied_spot_vol_corr: float = float("nan")
     implied_vol_of_vol: float = float("nan")
     expected_daily_vol_move: float = float("nan")
+    # physical: counts of masked smile points and fit size ("masked_iv", "fit_strikes", ...)
+    diagnostics: dict[str, int] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,8 @@ class HedgeImpulseCurve:
     strikes: np.ndarray = field(default_factory=lambda: np.empty(0))
     strike_impulse: np.ndarray = field(default_factory=lambda: np.empty(0))
     strike_coupling: np.ndarray = field(default_factory=lambda: np.empty(0))
+    # physical: strikes masked where they entered, by reason ("nonfinite gamma", ...)
+    diagnostics: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -281,6 +285,9 @@ class PressureZone:
     contracts: HedgeContractEstimates
     floe_trade_type: str = ""
     floe_hedge_type: str = ""
+    # physical: `impulse` is the zone's integral of the density ($ per +1%); peak_density
+    # is the curve's value at the centre ($ per 1% per point)
+    peak_density: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -318,6 +325,9 @@ class PressureCloud:
     regime_edges: tuple[RegimeEdge, ...]
     levels: PressureLevel
     total_contracts: HedgeContractEstimates
+    # physical: futures price used for contracts (points) and the reachability scale (points)
+    futures_price: float = float("nan")
+    reach: float = float("nan")
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,0 +1,224 @@
+"""The exact charm integral: how the dealers' delta drifts as time passes, spot held fixed.
+
+Instead of integrating an instantaneous charm rate (which blows up near expiry and
+depends on the step), the integral reprices every option's delta at each bucket's end:
+
+    D(t)            = sum_i pos_i * m_i * Delta_i(S, tau(t)) * S            ($, share delta at S)
+    cumulative_j    = D(t_j) - D(now)                                      ($)
+    instantaneous_j = sum_i pos_i * m_i * charm_i(S, tau(t_j)) * S         ($ per calendar day)
+
+with spot S, each option's current (smoothed) IV, r and q held fixed; tau(t) is the
+year fraction (365-day) from t to the book's settlement time. Buckets end at
+t_j = now + j * step (j = 1..n), the last one exactly at the horizon, with
+step = max(time_step_minutes, ceil(minutes to horizon / 100)) so that at most about
+100 buckets are computed.
+
+Horizon rule (the caller computes it; see `hedgeflow.clock`): the expiry itself for a
+same-day expiry; today's close for a later expiry; after the close, the next session's
+close. A horizon after the expiry is the expiry.
+
+Settlement: greeks are evaluated only for tau >= 60 s; below that an option is its
+payoff (delta 1 / 0 / 0.5 at S == K for calls; -1 / 0 / -0.5 for puts). When the horizon
+is the expiry, buckets ending in the last minute are evaluated at the last pre-expiry
+point (tau = 60 s) and the jump from there to the payoff delta is reported separately as
+`settlement_step` (not in `cumulative_cex`), so
+
+    cumulative_cex[-1] + settlement_step = D(payoff) - D(now)   exactly.
+
+Sign: a positive cumulative value means the dealers' delta rises with time, so their
+hedge flow (-cumulative) is selling.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+import numpy as np
+from scipy.special import ndtr
+
+from hedgeflow.black76 import DAYS_PER_YEAR, norm_pdf
+from hedgeflow.book import ExpiryBook
+from hedgeflow.types import CharmIntegral, CharmIntegralConfig
+
+SECONDS_PER_YEAR = DAYS_PER_YEAR * 86400.0
+# Greeks are evaluated only for tau >= 60 s (DESIGN.md "Expiry clock"); below, the payoff.
+MIN_TAU_SECONDS = 60.0
+MAX_BUCKETS = 100
+
+
+def charm_step_minutes(minutes_to_horizon: float, time_step_minutes: float) -> float:
+    """Bucket width in minutes: max(time_step_minutes, ceil(minutes_to_horizon / 100)).
+
+    At most ~100 buckets reach the horizon whatever its distance (a 3-day horizon with a
+    15-minute step would otherwise be 288 buckets).
+    """
+    if not (math.isfinite(time_step_minutes) and time_step_minutes > 0):
+        raise ValueError("`time_step_minutes` must be a positive finite number of minutes")
+    if not math.isfinite(minutes_to_horizon):
+        raise ValueError("`minutes_to_horizon` must be finite")
+    return float(max(time_step_minutes, math.ceil(max(minutes_to_horizon, 0.0) / MAX_BUCKETS)))
+
+
+def payoff_delta(spot: float, strike: np.ndarray, is_call: np.ndarray) -> np.ndarray:
+    """Delta at settlement per option share: calls 1 (S > K), 0 (S < K), 0.5 (S == K);
+    puts the call minus 1 (-1, 0, -0.5)."""
+    call = np.where(spot > strike, 1.0, np.where(spot < strike, 0.0, 0.5))
+    return np.where(is_call, call, call - 1.0)
+
+
+def delta_charm(
+    S: float,
+    K: np.ndarray,
+    tau: np.ndarray,
+    sigma: np.ndarray,
+    r: float,
+    q: float,
+    is_call: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Spot delta (per share) and charm (per calendar day) of Black-76 on F = S e^{(r-q) tau}.
+
+    The lean kernel of `black76.greeks` (same formulas, only the two greeks this module
+    needs; a test checks they agree). Inputs broadcast and must be valid (tau, sigma, K > 0):
+    the caller masks. charm = q * delta - e^{-q tau} phi(d1) (2 (r-q) tau - d2 sigma sqrt(tau))
+    / (2 tau sigma sqrt(tau)), per year / 365.
+    """
+    sig_sqrt = sigma * np.sqrt(tau)
+    d1 = (np.log(S / K) + (r - q) * tau + 0.5 * sig_sqrt * sig_sqrt) / sig_sqrt
+    d2 = d1 - sig_sqrt
+    eq = np.exp(-q * tau)
+    sign = np.where(is_call, 1.0, -1.0)
+    delta = sign * eq * ndtr(sign * d1)
+    common = eq * norm_pdf(d1) * (2.0 * (r - q) * tau - d2 * sig_sqrt) / (2.0 * tau * sig_sqrt)
+    charm = (q * delta - common) / DAYS_PER_YEAR
+    return delta, charm
+
+
+def _valid_options(book: ExpiryBook) -> np.ndarray:
+    """Options whose greeks and weights are defined; the rest are masked and counted."""
+    with np.errstate(invalid="ignore"):
+        return (
+            np.isfinite(book.strike)
+            & (book.strike > 0)
+            & np.isfinite(book.iv)
+            & (book.iv > 0)
+            & np.isfinite(book.position)
+            & np.isfinite(book.multiplier)
+        )
+
+
+def compute_charm_integral(
+    book: ExpiryBook,
+    *,
+    now: datetime,
+    horizon: datetime,
+    config: CharmIntegralConfig = CharmIntegralConfig(),  # noqa: B008 - frozen, immutable
+) -> CharmIntegral:
+    """Exact charm integral of one expiry from `now` to `horizon`.
+
+    Parameters
+    ----------
+    book : the expiry's options (spot, smoothed IV per option, positions, multipliers, r, q).
+    now : aware datetime, start of the integral; tau(now) = expiration - now (365-day).
+    horizon : aware datetime, end of the integral (see the module docstring for the rule);
+        clamped to the expiration.
+    config : bucket width (`time_step_minutes`, raised to keep <= ~100 buckets).
+
+    Returns
+    -------
+    CharmIntegral with, per bucket j (ending at `bucket_time[j]`, epoch seconds):
+    `cumulative_cex[j]` = D(t_j) - D(now) in $ of dealer delta, `instantaneous_cex[j]` in $
+    per calendar day at t_j, `bucket_minutes_remaining[j]` minutes from t_j to the horizon;
+    `total_charm_to_close` = the last cumulative value (0 with no bucket); `settlement_step`
+    in $ (0 unless the horizon is the expiry); per strike (ascending `contribution_strikes`)
+    `strike_contribution` = D_K(last bucket) - D_K(now) in $ (sums to the total),
+    `fraction_of_total` = contribution / total (NaN when the total is 0) and
+    `strike_settlement_step`; `cex_now` = instantaneous CEX at `now`, $ per day.
+    Positive cumulative: dealers' delta rises, so dealers sell.
+    """
+    if now.tzinfo is None or horizon.tzinfo is None:
+        raise ValueError("`now` and `horizon` must be timezone-aware")
+    spot = float(book.spot)
+    if not (math.isfinite(spot) and spot > 0):
+        raise ValueError("`book.spot` must be a positive finite price")
+
+    valid = _valid_options(book)
+    K = np.asarray(book.strike, dtype=np.float64)[valid]
+    sigma = np.asarray(book.iv, dtype=np.float64)[valid]
+    is_call = np.asarray(book.is_call, dtype=bool)[valid]
+    weight = (
+        np.asarray(book.position, dtype=np.float64)[valid]
+        * np.asarray(book.multiplier, dtype=np.float64)[valid]
+        * spot
+    )  # $ of dealer delta per unit of option delta
+    r, q = float(book.r), float(book.q)
+
+    reaches_expiry = horizon >= book.expiration
+    end = book.expiration if reaches_expiry else horizon
+    total_seconds = max((end - now).total_seconds(), 0.0)
+    tau_now_s = (book.expiration - now).total_seconds()
+
+    minutes = total_seconds / 60.0
+    step_s = charm_step_minutes(minutes, config.time_step_minutes) * 60.0
+    # Tolerance so that 390 minutes in 15-minute steps is 26 buckets, not 27.
+    n = math.ceil(total_seconds / step_s - 1e-9) if total_seconds > 0 else 0
+    ends_s = np.minimum(np.arange(1, n + 1, dtype=np.float64) * step_s, total_seconds)
+
+    payoff = payoff_delta(spot, K, is_call)
+    strikes, strike_index = np.unique(K, return_inverse=True)
+
+    if tau_now_s < MIN_TAU_SECONDS:
+        # Already inside the last minute: every option is its payoff, nothing moves.
+        delta_now = payoff
+        charm_now = np.zeros_like(K)
+        delta_b = np.broadcast_to(payoff, (n, K.size))
+        charm_b = np.zeros((n, K.size))
+    else:
+        tau_b = tau_now_s - ends_s
+        if reaches_expiry:
+            # The last bucket(s) stop at the last pre-expiry point; the jump is settlement.
+            tau_b = np.maximum(tau_b, MIN_TAU_SECONDS)
+        by_payoff = tau_b < MIN_TAU_SECONDS  # horizon inside the last minute, not the expiry
+        # One broadcast call: row 0 is now, rows 1..n the bucket ends.
+        tau_all = np.concatenate(([tau_now_s], np.where(by_payoff, MIN_TAU_SECONDS, tau_b)))
+        delta_all, charm_all = delta_charm(
+            spot, K[None, :], tau_all[:, None] / SECONDS_PER_YEAR, sigma[None, :], r, q,
+            is_call[None, :],
+        )
+        delta_all[1:][by_payoff] = payoff
+        charm_all[1:][by_payoff] = 0.0
+        delta_now, charm_now = delta_all[0], charm_all[0]
+        delta_b, charm_b = delta_all[1:], charm_all[1:]
+
+    d_now = float(delta_now @ weight)
+    cumulative = delta_b @ weight - d_now
+    instantaneous = charm_b @ weight
+    delta_last = delta_b[-1] if n > 0 else delta_now
+    per_option = (delta_last - delta_now) * weight
+    settle_option = (payoff - delta_last) * weight if reaches_expiry and n > 0 else np.zeros_like(K)
+    strike_contribution = np.bincount(strike_index, weights=per_option, minlength=strikes.size)
+    strike_settlement = np.bincount(strike_index, weights=settle_option, minlength=strikes.size)
+    total = float(cumulative[-1]) if n > 0 else 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fraction = strike_contribution / total if total != 0.0 else np.full(strikes.size, np.nan)
+
+    now_epoch = now.timestamp()
+    return CharmIntegral(
+        spot=spot,
+        expiration=book.expiration,
+        computed_at=now,
+        horizon=end,
+        minutes_remaining=minutes,
+        total_charm_to_close=total,
+        settlement_step=float(settle_option.sum()),
+        bucket_minutes_remaining=(total_seconds - ends_s) / 60.0,
+        bucket_time=now_epoch + ends_s,
+        instantaneous_cex=instantaneous,
+        cumulative_cex=cumulative,
+        contribution_strikes=strikes,
+        strike_contribution=strike_contribution,
+        fraction_of_total=fraction,
+        cex_now=float(charm_now @ weight),
+        strike_settlement_step=strike_settlement,
+        masked_options=int((~valid).sum()),
+    )

@@ -1,0 +1,277 @@
+"""The pressure cloud of the physical engine: zones, regime edges, per-level scores and
+the dealers' futures hedge for a +1% move.
+
+Inputs are a physical `HedgeImpulseCurve` (density H(S') in $ per 1% per point, strike
+total in $ per +1%) and its `RegimeParams`. Definitions (DESIGN.md "Pressure cloud"):
+
+- reach (points) = reachability_multiple * expected_move (S * atm_iv * sqrt(tau_h)),
+  floored at the kernel width lambda (the curve cannot resolve finer); when the expected
+  move is unknown, reachability_multiple * S * expected_daily_spot_move.
+  proximity(P) = exp(-((P - S) / reach)^2).
+- zones: each basin (stability) and peak (acceleration) of the curve with
+  rel = |H_e| / max_grid |H| >= zone_threshold (relative to the GLOBAL max |H|, not per
+  type); strength = rel * proximity(center) in [0, 1]; bounds where the curve falls to
+  half the extremum, linearly interpolated between grid points (the grid end when it
+  never does); side ABOVE when center >= S. Sorted by strength, strongest first.
+- zone impulse: the trapezoid integral of the density over [lower, upper], $ per +1%.
+- contracts: the dealers' futures trade for a +1% move is -H / (multiplier * F_fut),
+  negative = dealers sell, with F_fut the live futures price when given, else
+  spot * futures_ratio. Total from the strike total impulse; per zone from its integral;
+  per level from the density times the level's trapezoid cell width (so levels sum to
+  the curve's integral).
+- regime edges: the curve's zero crossings; stable_beyond is True when price moving from
+  spot outward through the edge enters H > 0: above spot a RISING crossing, below spot a
+  FALLING one (an edge exactly at spot counts as above).
+- level scores: stability = max(H, 0) / max|H| * proximity, acceleration =
+  max(-H, 0) / max|H| * proximity, both in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+import numpy as np
+
+from hedgeflow.enums import CrossingDirection, ExtremumKind, Side
+from hedgeflow.types import (
+    HedgeContractEstimates,
+    HedgeImpulseCurve,
+    PressureCloud,
+    PressureCloudConfig,
+    PressureLevel,
+    PressureZone,
+    RegimeEdge,
+    RegimeParams,
+)
+
+
+def futures_price_for(spot: float, config: PressureCloudConfig, futures_price: float | None) -> float:
+    """The live futures price when given (finite, > 0), else spot * config.futures_ratio."""
+    if futures_price is not None and math.isfinite(futures_price) and futures_price > 0:
+        return float(futures_price)
+    return float(spot * config.futures_ratio)
+
+
+def hedge_contracts(
+    impulse: float | np.ndarray, config: PressureCloudConfig, futures_price: float
+) -> dict[str, float | np.ndarray]:
+    """Dealers' futures trade for a +1% move per instrument: -H / (multiplier * F_fut).
+
+    impulse : $ of dealer delta change per +1% (H > 0: dealers sell on the way up);
+    futures_price : points. Negative = dealers sell. E.g. H = +$1e9 with ES (50) at 5000:
+    -1e9 / (50 * 5000) = -4000 ES per +1%.
+    """
+    return {c.name: -impulse / (c.multiplier * futures_price) for c in config.futures}
+
+
+def reach_points(curve: HedgeImpulseCurve, regime: RegimeParams, config: PressureCloudConfig) -> float:
+    """Reachability scale in points (see the module docstring)."""
+    move = regime.expected_move
+    if not (math.isfinite(move) and move > 0):
+        move = curve.spot * regime.expected_daily_spot_move
+    reach = config.reachability_multiple * move if math.isfinite(move) else float("nan")
+    floor = curve.kernel_width if math.isfinite(curve.kernel_width) else 0.0
+    if not (math.isfinite(reach) and reach > floor):
+        reach = floor
+    if not reach > 0:  # no scale at all: one grid step
+        reach = float(np.max(np.diff(curve.price))) if curve.price.size > 1 else 1.0
+    return float(reach)
+
+
+def _cumulative_at(price: np.ndarray, values: np.ndarray, cum: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Trapezoid integral of the piecewise-linear curve from price[0] to x (x on the grid)."""
+    j = np.clip(np.searchsorted(price, x, side="right") - 1, 0, price.size - 2)
+    vx = np.interp(x, price, values)
+    return cum[j] + 0.5 * (x - price[j]) * (values[j] + vx)
+
+
+def integral_between(
+    price: np.ndarray, values: np.ndarray, lower: np.ndarray, upper: np.ndarray
+) -> np.ndarray:
+    """Trapezoid integrals of the curve over [lower_i, upper_i] (clipped to the grid), with
+    interpolated end values; vectorized over intervals. Units: curve unit x points."""
+    lower = np.clip(np.asarray(lower, dtype=np.float64), price[0], price[-1])
+    upper = np.clip(np.asarray(upper, dtype=np.float64), price[0], price[-1])
+    if price.size < 2:
+        return np.zeros(lower.shape)
+    cum = np.concatenate(([0.0], np.cumsum(0.5 * np.diff(price) * (values[1:] + values[:-1]))))
+    return _cumulative_at(price, values, cum, upper) - _cumulative_at(price, values, cum, lower)
+
+
+def zone_bounds(
+    price: np.ndarray, values: np.ndarray, index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the curve falls to half of each extremum values[index], on each side,
+    interpolated linearly; the grid end where it never does. Vectorized over extrema."""
+    g = price.size
+    ext = values[index]
+    sv = values[None, :] * np.sign(ext)[:, None]  # sign-adjusted: extremum positive
+    half = 0.5 * np.abs(ext)[:, None]
+    below = sv <= half
+    col = np.arange(g)[None, :]
+    left = below & (col < index[:, None])
+    right = below & (col > index[:, None])
+    rows = np.arange(index.size)
+    # last "below" point left of the extremum, first one right of it
+    jl = g - 1 - np.argmax(left[:, ::-1], axis=1)
+    jr = np.argmax(right, axis=1)
+    h = half[:, 0]
+    jl1 = np.minimum(jl + 1, g - 1)
+    jr0 = np.maximum(jr - 1, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # sv[jl] <= h < sv[jl + 1] and sv[jr - 1] > h >= sv[jr]: denominators are nonzero
+        tl = (h - sv[rows, jl]) / (sv[rows, jl1] - sv[rows, jl])
+        tr = (sv[rows, jr0] - h) / (sv[rows, jr0] - sv[rows, jr])
+    lower = np.where(left.any(axis=1), price[jl] + tl * (price[jl1] - price[jl]), price[0])
+    upper = np.where(right.any(axis=1), price[jr0] + tr * (price[jr] - price[jr0]), price[-1])
+    return lower, upper
+
+
+def _check(config: PressureCloudConfig) -> None:
+    if not (math.isfinite(config.reachability_multiple) and config.reachability_multiple > 0):
+        raise ValueError("`config.reachability_multiple` must be finite and positive")
+    if not (math.isfinite(config.zone_threshold) and 0 <= config.zone_threshold <= 1):
+        raise ValueError("`config.zone_threshold` must be in [0, 1]")
+    if not (math.isfinite(config.futures_ratio) and config.futures_ratio > 0):
+        raise ValueError("`config.futures_ratio` must be finite and positive")
+    if not (math.isfinite(config.contract_multiplier) and config.contract_multiplier > 0):
+        raise ValueError("`config.contract_multiplier` must be finite and positive")
+    for c in config.futures:
+        if not (math.isfinite(c.multiplier) and c.multiplier > 0):
+            raise ValueError(f"`config.futures` {c.name}: multiplier must be positive")
+
+
+def compute_pressure_cloud(
+    curve: HedgeImpulseCurve,
+    regime: RegimeParams,
+    config: PressureCloudConfig,
+    *,
+    now: datetime,
+    futures_price: float | None = None,
+    impulse_total: float | None = None,
+) -> PressureCloud:
+    """The physical pressure cloud of one expiry (definitions in the module docstring).
+
+    Parameters
+    ----------
+    curve : physical impulse curve (density, $ per 1% per point, on an ascending grid).
+    regime : its regime parameters (expected_move, points; expected_daily_spot_move).
+    config : reachability_multiple, zone_threshold, futures (name, $ per point),
+        futures_ratio (futures points per underlying point), contract_multiplier (the
+        product used for the per-level `expected_hedge_contracts`).
+    now : aware datetime stored as computed_at.
+    futures_price : live futures price, points (None: spot * futures_ratio).
+    impulse_total : $ per +1% behind total_contracts (strike-summed or repriced); None:
+        curve.impulse_total, else the curve's integral.
+
+    Returns
+    -------
+    PressureCloud; all contract figures are the dealers' trade per +1% (negative = sell).
+    """
+    if now.tzinfo is None:
+        raise ValueError("`now` must be timezone-aware")
+    _check(config)
+    price = np.asarray(curve.price, dtype=np.float64)
+    values = np.asarray(curve.impulse, dtype=np.float64)
+    if price.size == 0 or price.shape != values.shape:
+        raise ValueError("`curve` must have one impulse value per grid price")
+    spot = float(curve.spot)
+    fut = futures_price_for(spot, config, futures_price)
+    reach = reach_points(curve, regime, config)
+    finite = np.isfinite(values)
+    if not finite.all():  # a physical curve is finite; guard against a foreign one
+        values = np.where(finite, values, 0.0)
+    max_abs = float(np.max(np.abs(values)))
+    proximity = np.exp(-(((price - spot) / reach) ** 2))
+
+    # --- zones from the curve's extrema
+    stability: list[PressureZone] = []
+    acceleration: list[PressureZone] = []
+    if curve.extrema and max_abs > 0:
+        centers = np.array([e.price for e in curve.extrema])
+        index = np.abs(price[None, :] - centers[:, None]).argmin(axis=1)
+        peak = values[index]
+        rel = np.abs(peak) / max_abs
+        keep = (rel >= config.zone_threshold) & (peak != 0)
+        index, centers, peak, rel = index[keep], price[index[keep]], peak[keep], rel[keep]
+        lower, upper = zone_bounds(price, values, index)
+        integral = integral_between(price, values, lower, upper)
+        strength = np.minimum(1.0, rel * np.exp(-(((centers - spot) / reach) ** 2)))
+        contracts = hedge_contracts(integral, config, fut)
+        for i in np.argsort(-strength, kind="stable"):
+            zone = PressureZone(
+                center=float(centers[i]),
+                lower=float(lower[i]),
+                upper=float(upper[i]),
+                strength=float(strength[i]),
+                side=Side.ABOVE if centers[i] >= spot else Side.BELOW,
+                kind=ExtremumKind.BASIN if peak[i] > 0 else ExtremumKind.PEAK,
+                impulse=float(integral[i]),
+                contracts=HedgeContractEstimates(
+                    contracts={name: float(v[i]) for name, v in contracts.items()}
+                ),
+                peak_density=float(peak[i]),
+            )
+            (stability if peak[i] > 0 else acceleration).append(zone)
+
+    # --- regime edges
+    edges = tuple(
+        RegimeEdge(
+            price=c.price,
+            stable_beyond=(c.direction is CrossingDirection.RISING)
+            if c.price >= spot
+            else (c.direction is CrossingDirection.FALLING),
+        )
+        for c in curve.zero_crossings
+    )
+
+    # --- per-level scores and contracts (density x trapezoid cell width = $ per +1%)
+    if max_abs > 0:
+        stab = np.maximum(values, 0.0) / max_abs * proximity
+        accel = np.maximum(-values, 0.0) / max_abs * proximity
+    else:
+        stab = accel = np.zeros_like(values)
+    cell = np.zeros_like(price)
+    if price.size > 1:
+        dp = np.diff(price)
+        cell[:-1] += 0.5 * dp
+        cell[1:] += 0.5 * dp
+    cell_impulse = values * cell
+    levels = PressureLevel(
+        price=price,
+        stability_score=stab,
+        acceleration_score=accel,
+        expected_hedge_contracts=-cell_impulse / (config.contract_multiplier * fut),
+        hedge_contracts={k: np.asarray(v) for k, v in hedge_contracts(cell_impulse, config, fut).items()},
+    )
+
+    # --- totals
+    total = impulse_total if impulse_total is not None else curve.impulse_total
+    if not math.isfinite(total):
+        total = float(integral_between(price, values, np.array([price[0]]), np.array([price[-1]]))[0])
+    total_contracts = HedgeContractEstimates(
+        contracts={k: float(v) for k, v in hedge_contracts(float(total), config, fut).items()}
+    )
+    return PressureCloud(
+        spot=spot,
+        expiration=curve.expiration,
+        computed_at=now,
+        stability_zones=tuple(stability),
+        acceleration_zones=tuple(acceleration),
+        regime_edges=edges,
+        levels=levels,
+        total_contracts=total_contracts,
+        futures_price=fut,
+        reach=reach,
+    )
+
+
+__all__ = [
+    "compute_pressure_cloud",
+    "futures_price_for",
+    "hedge_contracts",
+    "integral_between",
+    "reach_points",
+    "zone_bounds",
+]

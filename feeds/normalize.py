@@ -1,0 +1,351 @@
+"""Shared last step of every vendor parser: raw columns -> a clean `OptionChain`.
+
+Each vendor module turns its payload into equal-length column arrays (one entry per
+contract row it saw) and hands them to `assemble_chain`, which applies one set of
+data-quality rules, vectorized, and counts every action in `OptionChain.dropped`:
+
+rows dropped (the contract cannot be placed):
+    bad_symbol        option symbol does not parse (counted by the vendor parser)
+    nonstandard_root  root with digits (adjusted deliverable, e.g. "SPY1"): unknown multiplier
+    bad_strike        strike missing, non-finite or <= 0
+    bad_expiry        expiration date missing, invalid or outside the exchange calendar
+    expired           settlement time at or before the snapshot's as-of time
+    duplicate         same (root, expiry, strike, right) seen before; the first row is kept
+
+values NaN'd or zeroed (the row is kept, so its open interest still counts):
+    negative_quote    bid, ask or last < 0 -> that price NaN
+    crossed_quote     bid > ask -> bid and ask NaN
+    no_market         bid == ask == 0 -> bid and ask NaN (no two-sided market)
+    bad_open_interest open interest non-finite or < 0 -> 0
+    bad_volume        volume non-finite or < 0 -> 0
+    bad_multiplier    multiplier non-finite or <= 0 -> 100
+
+Not counted (normal vendor conventions): missing values (null), last <= 0 ("no trade"),
+vendor IV <= 0 ("not computed") -> NaN.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+
+from hedgeflow.chain import OptionChain, make_chain
+from hedgeflow.clock import (
+    CALENDAR_END,
+    CALENDAR_START,
+    NY,
+    session_close,
+    session_open,
+    settlement_epochs,
+)
+
+#: OCC option symbol without padding: root (1-6 chars), YYMMDD, C/P, strike * 1000 (8 digits).
+#: The tail is fixed-width, so the root is whatever precedes it (SPXW, SPX, NDXP, NDX, SPY...).
+OCC_RE = re.compile(r"^([A-Z][A-Z0-9]{0,5})(\d{6})([CP])(\d{8})$")
+
+#: Index underlyings whose monthly (third-Friday) series is AM-settled under the symbol's own
+#: root, with the PM-settled weeklies/dailies under a companion root.
+PM_COMPANION_ROOT: dict[str, str] = {"SPX": "SPXW", "NDX": "NDXP", "RUT": "RUTW"}
+
+_CAL_LO = np.datetime64(CALENDAR_START.isoformat(), "D")
+_CAL_HI = np.datetime64(CALENDAR_END.isoformat(), "D")
+
+
+def as_float_array(values: Sequence[Any], counts: Counter[str] | None = None) -> np.ndarray:
+    """float64 array from JSON scalars: None -> NaN, numbers and numeric strings cast,
+    anything else NaN (counted as `bad_number` when `counts` is given)."""
+    try:
+        return np.array(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        pass
+    out = np.empty(len(values), dtype=np.float64)
+    for i, v in enumerate(values):
+        if v is None:
+            out[i] = np.nan
+            continue
+        try:
+            out[i] = float(v)
+        except (TypeError, ValueError):
+            out[i] = np.nan
+            if counts is not None:
+                counts["bad_number"] += 1
+    return out
+
+
+def parse_occ(symbols: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split OCC symbols ("SPXW240621C05000000", spaces allowed as in "SPXW  240621C...").
+
+    Returns root (str array, "" where unparseable), expiration date (datetime64[D], NaT
+    where unparseable or invalid), is_call (bool) and strike (float64 points, NaN where
+    unparseable). A row is parseable where `root != ""`.
+    """
+    n = len(symbols)
+    root = np.full(n, "", dtype=object)
+    ymd = np.full(n, "NaT", dtype=object)
+    is_call = np.zeros(n, dtype=bool)
+    strike = np.full(n, np.nan)
+    match = OCC_RE.match
+    for i, s in enumerate(symbols):
+        m = match(s.replace(" ", "").upper()) if isinstance(s, str) else None
+        if m is None:
+            continue
+        r, d, cp, k = m.groups()
+        root[i] = r
+        ymd[i] = f"20{d[0:2]}-{d[2:4]}-{d[4:6]}"
+        is_call[i] = cp == "C"
+        strike[i] = int(k) / 1000.0
+    return root.astype(str), to_dates(ymd), is_call, strike
+
+
+def to_dates(values: Iterable[Any]) -> np.ndarray:
+    """datetime64[D] from "YYYY-MM-DD" strings (a longer ISO string uses its first 10 chars);
+    anything unparseable becomes NaT."""
+    vals = list(values)
+    try:
+        return np.array(
+            [v[:10] if isinstance(v, str) else "NaT" for v in vals], dtype="datetime64[D]"
+        )
+    except ValueError:
+        out = np.full(len(vals), np.datetime64("NaT"), dtype="datetime64[D]")
+        for i, v in enumerate(vals):
+            try:
+                out[i] = np.datetime64(v[:10], "D") if isinstance(v, str) else np.datetime64("NaT")
+            except ValueError:
+                pass
+        return out
+
+
+def settlement(roots: np.ndarray, dates: np.ndarray) -> np.ndarray:
+    """Settlement epochs (s, UTC) by root (hedgeflow.clock); NaN for NaT or dates outside the
+    exchange calendar (never an exception: a bad vendor date drops the row, not the chain)."""
+    out = np.full(len(dates), np.nan)
+    ok = ~np.isnat(dates)
+    ok[ok] = (dates[ok] >= _CAL_LO) & (dates[ok] <= _CAL_HI)
+    if ok.any():
+        # Evaluate once per distinct (root, date): a full SPX chain has ~100 of them.
+        pairs = np.char.add(np.char.add(roots[ok].astype(str), "|"), dates[ok].astype(str))
+        upairs, inverse = np.unique(pairs, return_inverse=True)
+        split = np.char.partition(upairs, "|")
+        epochs = settlement_epochs(split[:, 0], split[:, 2].astype("datetime64[D]"))
+        out[ok] = epochs[inverse.reshape(-1)]
+    return out
+
+
+def ny_naive_to_epoch(values: Sequence[Any]) -> np.ndarray:
+    """Epoch seconds from naive New York wall-clock strings ("YYYY-MM-DDTHH:MM:SS" or with a
+    space); None/""/unparseable -> NaN. DST is resolved per distinct hour (exact except
+    inside the ambiguous 01:00-02:00 hour of the autumn change, where fold=0 is taken)."""
+    n = len(values)
+    out = np.full(n, np.nan)
+    texts = [v.replace(" ", "T")[:19] if isinstance(v, str) and v else "NaT" for v in values]
+    try:
+        local = np.array(texts, dtype="datetime64[s]")
+    except ValueError:
+        local = np.full(n, np.datetime64("NaT"), dtype="datetime64[s]")
+        for i, t in enumerate(texts):
+            try:
+                local[i] = np.datetime64(t, "s")
+            except ValueError:
+                pass
+    ok = ~np.isnat(local)
+    if not ok.any():
+        return out
+    hours = local[ok].astype("datetime64[h]")
+    uhours, inverse = np.unique(hours, return_inverse=True)
+    offsets = np.empty(len(uhours))
+    for j, h in enumerate(uhours.astype(datetime)):
+        off = h.replace(tzinfo=NY).utcoffset()
+        offsets[j] = off.total_seconds() if off is not None else 0.0
+    out[ok] = local[ok].astype(np.int64).astype(np.float64) - offsets[inverse.reshape(-1)]
+    return out
+
+
+def ms_to_epoch(values: np.ndarray) -> np.ndarray:
+    """Epoch milliseconds -> seconds; 0, negative or non-finite -> NaN (vendors send 0 for
+    "no trade")."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(values) & (values > 0), values / 1000.0, np.nan)
+
+
+def spot_note_for(as_of: datetime) -> str:
+    """Empty when `as_of` falls inside a regular session, else "stale (market closed)":
+    outside regular hours index spot is the last print, not live."""
+    d = as_of.astimezone(NY).date()
+    if not CALENDAR_START <= d <= CALENDAR_END:
+        return "stale (outside calendar)"
+    o, c = session_open(d), session_close(d)
+    if o is None or c is None or not o <= as_of <= c:
+        return "stale (market closed)"
+    return ""
+
+
+def third_friday_expiration(d: date) -> bool:
+    """True when `d` is the standard monthly expiration date: the third Friday of its month,
+    or the session before it when that Friday is a holiday (Good Friday)."""
+    from hedgeflow.clock import is_session, previous_session
+
+    first = date(d.year, d.month, 1)
+    third_friday = date(d.year, d.month, 1 + (4 - first.weekday()) % 7 + 14)
+    if d == third_friday:
+        return True
+    if CALENDAR_START < third_friday <= CALENDAR_END and not is_session(third_friday):
+        return d == previous_session(third_friday)
+    return False
+
+
+def expiration_roots(symbol: str, d: date) -> list[str]:
+    """Roots that expire on date `d` for an underlying: for AM-settled indexes the monthly
+    date carries the AM root and the PM companion (SPX and SPXW), other dates the companion
+    only; every other underlying uses its own symbol as root."""
+    sym = symbol.upper().lstrip("$_^")
+    companion = PM_COMPANION_ROOT.get(sym)
+    if companion is None:
+        return [sym]
+    return [sym, companion] if third_friday_expiration(d) else [companion]
+
+
+def expirations_from_dates(symbol: str, dates: Iterable[date]) -> list[datetime]:
+    """Aware UTC settlement times of the series expiring on `dates`, ascending, distinct."""
+    roots: list[str] = []
+    days: list[str] = []
+    for d in dates:
+        if not CALENDAR_START <= d <= CALENDAR_END:
+            continue
+        for r in expiration_roots(symbol, d):
+            roots.append(r)
+            days.append(d.isoformat())
+    if not roots:
+        return []
+    epochs = np.unique(settlement(np.array(roots), np.array(days, dtype="datetime64[D]")))
+    return [datetime.fromtimestamp(float(e), tz=UTC) for e in epochs if np.isfinite(e)]
+
+
+def assemble_chain(
+    *,
+    symbol: str,
+    spot: float,
+    as_of: datetime,
+    root: np.ndarray,
+    expiry: np.ndarray,
+    strike: np.ndarray,
+    is_call: np.ndarray,
+    bid: np.ndarray,
+    ask: np.ndarray,
+    last: np.ndarray,
+    last_trade_time: np.ndarray,
+    volume: np.ndarray,
+    open_interest: np.ndarray,
+    vendor_iv: np.ndarray,
+    multiplier: np.ndarray | float = 100.0,
+    counts: Counter[str] | None = None,
+    source: str = "",
+    delay_seconds: float = 0.0,
+    spot_note: str = "",
+) -> OptionChain:
+    """Apply the data-quality rules of the module docstring and build the chain, rows sorted
+    by (expiry, root, strike, put before call). `expiry` is settlement epoch seconds (NaN for
+    rows whose date was bad); `counts` carries what the vendor parser already counted."""
+    counts = Counter() if counts is None else counts
+    n = len(strike)
+    root = np.asarray(root, dtype=str)
+    mult = np.broadcast_to(np.asarray(multiplier, dtype=np.float64), (n,)).copy()
+
+    keep = np.ones(n, dtype=bool)
+
+    def drop(mask: np.ndarray, reason: str) -> None:
+        hit = mask & keep
+        k = int(hit.sum())
+        if k:
+            counts[reason] += k
+            keep[hit] = False
+
+    drop(np.char.str_len(root) == 0, "bad_symbol")
+    drop(~np.char.isalpha(root), "nonstandard_root")
+    with np.errstate(invalid="ignore"):
+        drop(~np.isfinite(strike) | (strike <= 0), "bad_strike")
+        drop(~np.isfinite(expiry), "bad_expiry")
+        drop(expiry <= as_of.timestamp(), "expired")
+
+    idx = np.flatnonzero(keep)
+    # Duplicates: first occurrence of each (root, expiry, strike, right) wins.
+    if len(idx):
+        key = np.rec.fromarrays(
+            [root[idx], expiry[idx], strike[idx], is_call[idx]], names="r,e,k,c"
+        )
+        _, first = np.unique(key, return_index=True)
+        dup = len(idx) - len(first)
+        if dup:
+            counts["duplicate"] += dup
+            idx = np.sort(idx[first])
+    order = idx[np.lexsort((is_call[idx], strike[idx], root[idx], expiry[idx]))]
+
+    b, a, la = bid[order].copy(), ask[order].copy(), last[order].copy()
+    with np.errstate(invalid="ignore"):
+        for arr in (b, a, la):
+            neg = arr < 0
+            if neg.any():
+                counts["negative_quote"] += int(neg.sum())
+                arr[neg] = np.nan
+        crossed = b > a
+        if crossed.any():
+            counts["crossed_quote"] += int(crossed.sum())
+            b[crossed] = np.nan
+            a[crossed] = np.nan
+        nomkt = (b == 0) & (a == 0)
+        if nomkt.any():
+            counts["no_market"] += int(nomkt.sum())
+            b[nomkt] = np.nan
+            a[nomkt] = np.nan
+        la[la <= 0] = np.nan
+
+        def nonneg(arr: np.ndarray, reason: str) -> np.ndarray:
+            arr = arr.copy()
+            bad = ~np.isfinite(arr) | (arr < 0)
+            # Missing (NaN from null) volume/OI means 0 by vendor convention; count only
+            # values that were present and wrong (negative or infinite).
+            wrong = np.isinf(arr) | (arr < 0)
+            if wrong.any():
+                counts[reason] += int(wrong.sum())
+            arr[bad] = 0.0
+            return arr
+
+        vol = nonneg(volume[order], "bad_volume")
+        oi = nonneg(open_interest[order], "bad_open_interest")
+        m = mult[order]
+        badm = ~np.isfinite(m) | (m <= 0)
+        if badm.any():
+            counts["bad_multiplier"] += int(badm.sum())
+            m = np.where(badm, 100.0, m)
+        iv = vendor_iv[order].copy()
+        iv[~(iv > 0) | ~np.isfinite(iv)] = np.nan
+
+    spot_f = float(spot)
+    if not (np.isfinite(spot_f) and spot_f > 0):
+        spot_f = float("nan")
+        spot_note = spot_note or "missing"
+    return make_chain(
+        symbol=symbol,
+        spot=spot_f,
+        as_of=as_of,
+        root=root[order],
+        strike=strike[order],
+        expiry=expiry[order],
+        is_call=is_call[order],
+        bid=b,
+        ask=a,
+        last=la,
+        last_trade_time=last_trade_time[order],
+        volume=vol,
+        open_interest=oi,
+        multiplier=m,
+        vendor_iv=iv,
+        source=source,
+        delay_seconds=delay_seconds,
+        spot_note=spot_note,
+        dropped=dict(counts),
+    )

@@ -35,6 +35,8 @@ class ExpiryBook:
     iv : smoothed IV at each option's strike, decimal (the smile, not the raw quote)
     surface : the expiry's IVSurface (per strike)
     diagnostics : counts by reason (unsolved IVs, vendor fallbacks, skipped rows, ...)
+    notes : human-readable warnings for the screen (spot disagrees with the parity forward,
+        vendor IV fallbacks used, ...)
     """
 
     symbol: str
@@ -53,6 +55,7 @@ class ExpiryBook:
     iv: np.ndarray
     surface: IVSurface
     diagnostics: Mapping[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.expiration.tzinfo is None or self.as_of.tzinfo is None:

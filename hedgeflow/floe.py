@@ -132,7 +132,9 @@ def js_math_round(x: np.ndarray | float) -> np.ndarray:
     f = np.floor(x)
     with np.errstate(invalid="ignore"):  # inf - inf: the infinities stay themselves via f
         frac = x - f
-    return f + (frac >= 0.5)
+    out = f + (frac >= 0.5)
+    # a zero result keeps the sign of x: Math.round(-0.3) and Math.round(-0) are -0
+    return np.where(out == 0, np.copysign(0.0, x), out)
 
 
 def floe_hedge_contracts(impulse: np.ndarray | float, spot: float) -> dict[str, np.ndarray]:

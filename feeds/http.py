@@ -311,8 +311,10 @@ class HttpFeedBase:
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings
+        self._clock = clock
         self._rng = rng or random.Random()
         self._sleep = sleep or asyncio.sleep
         self._transport = transport
@@ -365,7 +367,10 @@ class HttpFeedBase:
             await client.aclose()
 
     def clock(self) -> datetime:
-        """Wall clock, aware UTC: the only place a real feed reads the time."""
+        """Wall clock, aware UTC: the only place a real feed reads the time (a `clock`
+        callable given to the constructor replaces it, for tests and replays)."""
+        if self._clock is not None:
+            return self._clock().astimezone(UTC)
         return datetime.now(UTC)
 
     @property
@@ -488,8 +493,7 @@ class HttpFeedBase:
                 err.retry_after = delay
                 break
             log.warning(
-                "%s: %s; retry %d/%d in %.2fs",
-                self.vendor,
+                "%s; retry %d/%d in %.2fs",
                 err,
                 attempt,
                 policy.max_attempts - 1,

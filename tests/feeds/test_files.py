@@ -537,3 +537,19 @@ async def test_file_feed_rereads_changed_file(tmp_path: Path) -> None:
     os.utime(path, (1e9, 1e9))
     assert (await feed.snapshot("SPY")).spot == 451.0
     assert Counter(chain.dropped) == Counter((await feed.snapshot("SPY")).dropped)
+
+
+def test_chain_format_doc_example_reads(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "CHAIN_FORMAT.md").read_text()
+    example = doc.split("## Example", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    path = tmp_path / "example.json"
+    path.write_text(example)
+    chain = read_chain_file(path)
+    assert chain.as_of == ny(2023, 9, 14, 16, 31)
+    assert chain.root.tolist() == ["SPX", "SPX", "SPXW"]
+    assert chain.expiry.tolist() == [
+        settlement_time("SPX", date(2023, 9, 15)).timestamp(),
+        settlement_time("SPX", date(2023, 9, 15)).timestamp(),
+        settlement_time("SPXW", date(2023, 9, 15)).timestamp(),
+    ]
+    assert np.isnan(chain.last_trade_time).all()

@@ -131,9 +131,10 @@ def find_zero_crossings(
 ) -> tuple[ZeroCrossing, ...]:
     """Sign changes of the curve, ignoring points with |H| <= tol (treated as zero).
 
-    Between the last point of one sign and the first point of the other (possibly with
-    near-zero points between them) the crossing is interpolated linearly between those two
-    points. Direction: RISING when H goes from negative to positive as price rises.
+    Between adjacent points of opposite sign the crossing is interpolated linearly; when
+    near-zero points separate the last point of one sign from the first of the other, the
+    crossing is the middle of that near-zero run. Direction: RISING when H goes from
+    negative to positive as price rises.
     """
     sign = np.where(values > tol, 1, np.where(values < -tol, -1, 0))
     idx = np.flatnonzero(sign)
@@ -143,7 +144,11 @@ def find_zero_crossings(
     change = np.flatnonzero(s[1:] != s[:-1])
     j, k = idx[change], idx[change + 1]
     vj, vk = values[j], values[k]
-    at = price[j] + (price[k] - price[j]) * vj / (vj - vk)  # vj, vk of opposite sign
+    linear = price[j] + (price[k] - price[j]) * vj / (vj - vk)  # vj, vk of opposite sign
+    # near-zero points between them: the middle of that run (an exact zero at a grid point
+    # is found exactly; a flat underflow gap is split in the middle)
+    run = price[np.minimum(j + 1, k)] + price[np.maximum(k - 1, j)]
+    at = np.where(k - j > 1, 0.5 * run, linear)
     return tuple(
         ZeroCrossing(
             price=float(p),

@@ -84,10 +84,13 @@ class SmileInterpolant:
     def size(self) -> int:
         return int(self.x.size)
 
-    def _locate(self, strikes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Interval index, local t in [0, 1], interval width and the inside mask."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            xq = np.log(strikes)  # K <= 0 or NaN -> NaN/-inf, masked by `inside` below
+    def _locate(
+        self, strikes: np.ndarray, ok: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Interval index, local t in [0, 1], interval width and the inside mask; strikes
+        that are not `ok` (non-finite or non-positive) are placed at the first node and
+        masked by the caller."""
+        xq = np.log(np.where(ok, strikes, np.exp(self.x[0])))
         i = np.clip(np.searchsorted(self.x, xq, side="right") - 1, 0, self.size - 2)
         h = self.x[i + 1] - self.x[i]
         t = (xq - self.x[i]) / h
@@ -102,7 +105,8 @@ class SmileInterpolant:
         ok = np.isfinite(k) & (k > 0)
         if self.size == 1:
             return np.where(ok, self.iv[0], np.nan)
-        i, t, h, inside = self._locate(k)
+        i, t, h, inside = self._locate(k, ok)
+        t = np.where(inside, t, 0.0)  # outside: flat value below, keep the cubic finite
         t2, t3 = t * t, t * t * t
         val = (
             (2 * t3 - 3 * t2 + 1) * self.iv[i]
@@ -110,8 +114,7 @@ class SmileInterpolant:
             + (-2 * t3 + 3 * t2) * self.iv[i + 1]
             + (t3 - t2) * h * self.slope[i + 1]
         )
-        with np.errstate(invalid="ignore"):
-            flat = np.where(np.log(np.where(ok, k, 1.0)) < self.x[0], self.iv[0], self.iv[-1])
+        flat = np.where(np.log(np.where(ok, k, 1.0)) < self.x[0], self.iv[0], self.iv[-1])
         return np.where(ok, np.where(inside, val, flat), np.nan)
 
     def log_slope(self, strikes: np.ndarray | float) -> np.ndarray:
@@ -120,7 +123,8 @@ class SmileInterpolant:
         ok = np.isfinite(k) & (k > 0)
         if self.size < 2:
             return np.where(ok, 0.0, np.nan)
-        i, t, h, inside = self._locate(k)
+        i, t, h, inside = self._locate(k, ok)
+        t = np.where(inside, t, 0.0)
         t2 = t * t
         der = (
             (6 * t2 - 6 * t) * (self.iv[i] - self.iv[i + 1]) / h

@@ -722,6 +722,17 @@ def test_zone_bounds_stop_past_half_or_at_the_curve_end() -> None:
     assert (by_center[99.0].lower, by_center[99.0].upper) == (96.0, 102.0)
     # centre 104 (H 2, half 1): no point is < 1 on either side (1.0 is not): the curve ends
     assert (by_center[104.0].lower, by_center[104.0].upper) == (95.0, 105.0)
+    # the mirror image: peaks walk to the first H > half (strictly), same bounds
+    cloud = compute_pressure_cloud_floe(
+        hand_curve(prices, -h, spot, _extrema(prices, -h)),
+        regime_with(0.5, spot),
+        PressureCloudConfig(),
+        now=NOW,
+    )
+    assert [(z.center, z.lower, z.upper) for z in cloud.acceleration_zones] == [
+        (99.0, 96.0, 102.0),
+        (104.0, 95.0, 105.0),
+    ]
 
 
 def test_zone_side_at_spot_is_above() -> None:

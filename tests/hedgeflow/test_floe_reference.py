@@ -167,6 +167,8 @@ def test_exposure_totals(name: str) -> None:
     close(np.sum(r.exposure.charm), totals["totalCharmExposure"])
     close(np.sum(r.exposure.gamma), totals["totalGammaExposure"])
     close(np.sum(r.exposure.vanna), totals["totalVannaExposure"])
+    net = r.exposure.gamma + r.exposure.vanna + r.exposure.charm
+    close(np.sum(net), totals["totalNetExposure"])
     buckets = r.analysis.charm_integral.instantaneous_cex
     if buckets.size:  # the first bucket is at t = T: sqrt(T/T) = 1, exactly the total
         assert buckets[0] == num(totals["totalCharmExposure"])

@@ -379,6 +379,7 @@ _EXPIRY_FORMATS = (
     "%d-%b-%Y",
 )
 _OCC_RE = re.compile(r"\s*([A-Za-z0-9]{1,6}?)\s*(\d{6})([CcPp])(\d{8})\s*")
+_DIGIT_POS = np.r_[0:6, 7:15]  # digits of the OCC tail YYMMDD[CP]########
 _PREAMBLE_LABEL_RE = re.compile(r"^\s*(Bid|Ask|Size|Vol|Volume|Last|Change)\b", re.IGNORECASE)
 
 
@@ -448,31 +449,71 @@ def _parse_expiry_dates(col: Sequence[str]) -> np.ndarray:
 def _parse_symbols(col: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """OCC symbols -> (root, right 'C'/'P'/'', expiration date from the symbol as
     datetime64[D], strike from the symbol in points); '', NaT and NaN where the symbol does
-    not parse."""
+    not parse.
+
+    Vectorized over the UCS-4 code points of the column (a full SPX file has ~20,000
+    symbols): the tail is the fixed-width `YYMMDD[CP]########`, the root whatever precedes
+    it. Symbols that are not in the plain unpadded upper-case form (spaces, lower case) take
+    a regex path one by one.
+    """
     n = len(col)
-    roots: list[str] = [""] * n
-    rights: list[str] = [""] * n
-    ymd: list[str] = ["NaT"] * n
+    roots = np.full(n, "", dtype=object)
+    rights = np.full(n, "", dtype="<U1")
+    dates = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
     strikes = np.full(n, np.nan)
+    a = np.asarray(col, dtype=str)
+    width = a.dtype.itemsize // 4
+    fast = np.zeros(n, dtype=bool)
+    if n and width >= 16:
+        codes = np.ascontiguousarray(a).view(np.uint32).reshape(n, width)
+        length = np.char.str_len(a)
+        start = length - 15  # root length
+        pos = np.clip(start, 0, None)[:, None] + np.arange(15)
+        tail = np.take_along_axis(codes, np.minimum(pos, width - 1), axis=1).astype(np.int64)
+        digits = tail[:, _DIGIT_POS] - ord("0")
+        cp = tail[:, 6]
+        col_idx = np.arange(width)[None, :]
+        in_root = col_idx < start[:, None]
+        upper = (codes >= ord("A")) & (codes <= ord("Z"))
+        digit = (codes >= ord("0")) & (codes <= ord("9"))
+        fast = (
+            (start >= 1)
+            & (start <= 6)
+            & ((digits >= 0) & (digits <= 9)).all(axis=1)
+            & ((cp == ord("C")) | (cp == ord("P")))
+            & (upper | digit | ~in_root).all(axis=1)
+            & (upper[:, 0])
+        )
+        if fast.any():
+            f = np.flatnonzero(fast)
+            d = digits[f]
+            yy = d[:, 0] * 10 + d[:, 1]
+            mm = d[:, 2] * 10 + d[:, 3]
+            dd = d[:, 4] * 10 + d[:, 5]
+            month = ((2000 + yy - 1970) * 12 + np.clip(mm, 1, 12) - 1).astype("datetime64[M]")
+            day = month.astype("datetime64[D]") + (np.maximum(dd, 1) - 1)
+            ok = (mm >= 1) & (mm <= 12) & (dd >= 1) & (day.astype("datetime64[M]") == month)
+            # An impossible date (month 13, June 31) means the symbol does not parse.
+            f, d, day = f[ok], d[ok], day[ok]
+            dates[f] = day
+            strikes[f] = d[:, 6:] @ (10 ** np.arange(7, -1, -1)) / 1000.0
+            rights[f] = np.where(cp[f] == ord("C"), "C", "P")
+            rootcodes = np.where(in_root[f], codes[f], 0).astype(np.uint32)
+            roots[f] = rootcodes.view(f"<U{width}").reshape(len(f)).astype(object)
     match = _OCC_RE.fullmatch
-    for i, s in enumerate(col):
-        m = match(s)
-        if m is not None:
-            roots[i] = m[1].upper()
-            rights[i] = m[3].upper()
-            d = m[2]
-            ymd[i] = f"20{d[:2]}-{d[2:4]}-{d[4:]}"
-            strikes[i] = int(m[4]) / 1000.0
-    try:
-        dates = np.array(ymd, dtype="datetime64[D]")
-    except ValueError:  # a symbol with month 13: parse one by one
-        dates = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
-        for i, v in enumerate(ymd):
-            try:
-                dates[i] = np.datetime64(v, "D")
-            except ValueError:
-                pass
-    return np.array(roots, dtype=str), np.array(rights, dtype=str), dates, strikes
+    for i in np.flatnonzero(~fast).tolist():
+        m = match(str(a[i]))
+        if m is None:
+            continue
+        y = m[2]
+        try:
+            dates[i] = np.datetime64(f"20{y[:2]}-{y[2:4]}-{y[4:]}", "D")
+        except ValueError:
+            continue  # month 13 and the like: the symbol does not parse
+        roots[i] = m[1].upper()
+        rights[i] = m[3].upper()
+        strikes[i] = int(m[4]) / 1000.0
+    return roots.astype(str), rights, dates, strikes
 
 
 def _preamble_time_and_spot(preamble: list[list[str]], name: str) -> tuple[datetime, float, str]:

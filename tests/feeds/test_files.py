@@ -553,3 +553,49 @@ def test_chain_format_doc_example_reads(tmp_path: Path) -> None:
         settlement_time("SPXW", date(2023, 9, 15)).timestamp(),
     ]
     assert np.isnan(chain.last_trade_time).all()
+
+
+@pytest.mark.parametrize(
+    ("symbol", "expected"),
+    [
+        ("SPXW230616C04300000", ("SPXW", "C", "2023-06-16", 4300.0)),
+        ("SPX   230616P04300000", ("SPX", "P", "2023-06-16", 4300.0)),  # OCC padded form
+        ("spy230616c00400500", ("SPY", "C", "2023-06-16", 400.5)),
+        ("AAPL1230616C00150000", ("AAPL1", "C", "2023-06-16", 150.0)),  # adjusted root
+        ("SPX240229C04300000", ("SPX", "C", "2024-02-29", 4300.0)),
+        ("SPX230229C04300000", ("", "", "NaT", np.nan)),  # no Feb 29 in 2023
+        ("SPX231316C04300000", ("", "", "NaT", np.nan)),  # month 13
+        ("SPXW230616C0430000", ("", "", "NaT", np.nan)),  # 7 strike digits
+        ("ABCDEFG230616C04300000", ("", "", "NaT", np.nan)),  # root of 7
+        ("", ("", "", "NaT", np.nan)),
+    ],
+)
+def test_parse_symbols(symbol: str, expected: tuple[str, str, str, float]) -> None:
+    from feeds.files import _parse_symbols
+
+    # Alone and inside a column of plain symbols (the vectorized path must agree).
+    for col in ([symbol], ["SPXW230616C04300000", symbol, "QQQ230616P00350000"]):
+        root, right, day, strike = _parse_symbols(col)
+        i = 0 if len(col) == 1 else 1
+        got = (str(root[i]), str(right[i]), str(day[i]), float(strike[i]))
+        assert got[:3] == expected[:3]
+        assert got[3] == expected[3] or (np.isnan(got[3]) and np.isnan(expected[3]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    root=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=6),
+    day=st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)),
+    call=st.booleans(),
+    milli=st.integers(min_value=0, max_value=99_999_999),
+    pad=st.booleans(),
+)
+def test_parse_symbols_round_trip(root: str, day: date, call: bool, milli: int, pad: bool) -> None:
+    from feeds.files import _parse_symbols
+
+    sym = f"{root:<6}" if pad else root
+    sym += f"{day:%y%m%d}{'C' if call else 'P'}{milli:08d}"
+    r, right, d, k = _parse_symbols([sym, "SPXW230616C04300000"])
+    assert (str(r[0]), str(right[0]), d[0], k[0]) == (
+        root, "C" if call else "P", np.datetime64(day, "D"), milli / 1000.0,
+    )  # fmt: skip

@@ -119,12 +119,15 @@ def zone_bounds(
     h = half[:, 0]
     jl1 = np.minimum(jl + 1, g - 1)
     jr0 = np.maximum(jr - 1, 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # sv[jl] <= h < sv[jl + 1] and sv[jr - 1] > h >= sv[jr]: denominators are nonzero
-        tl = (h - sv[rows, jl]) / (sv[rows, jl1] - sv[rows, jl])
-        tr = (sv[rows, jr0] - h) / (sv[rows, jr0] - sv[rows, jr])
-    lower = np.where(left.any(axis=1), price[jl] + tl * (price[jl1] - price[jl]), price[0])
-    upper = np.where(right.any(axis=1), price[jr0] + tr * (price[jr] - price[jr0]), price[-1])
+    has_l, has_r = left.any(axis=1), right.any(axis=1)
+    # where a side has a crossing, sv[jl] <= h < sv[jl + 1] and sv[jr - 1] > h >= sv[jr], so
+    # the denominators are positive; elsewhere (masks has_l / has_r) use 1 and ignore t
+    dl = np.where(has_l, sv[rows, jl1] - sv[rows, jl], 1.0)
+    dr = np.where(has_r, sv[rows, jr0] - sv[rows, jr], 1.0)
+    tl = np.where(has_l, (h - sv[rows, jl]) / dl, 0.0)
+    tr = np.where(has_r, (sv[rows, jr0] - h) / dr, 0.0)
+    lower = np.where(has_l, price[jl] + tl * (price[jl1] - price[jl]), price[0])
+    upper = np.where(has_r, price[jr0] + tr * (price[jr] - price[jr0]), price[-1])
     return lower, upper
 
 

@@ -35,6 +35,7 @@ import numpy as np
 from feeds.errors import BadPayload
 from feeds.http import HttpFeedBase, HttpSettings
 from feeds.normalize import (
+    INDEX_SYMBOLS,
     as_float_array,
     assemble_chain,
     ny_naive_to_epoch,
@@ -48,10 +49,6 @@ VENDOR = "cboe"
 BASE_URL = "https://cdn.cboe.com/api/global/delayed_quotes"
 DELAY_SECONDS = 900.0
 
-#: Underlyings served under an underscore name (indexes). Others (ETFs, stocks) are bare.
-INDEX_SYMBOLS = frozenset(
-    {"SPX", "NDX", "RUT", "VIX", "DJX", "OEX", "XSP", "XEO", "MRUT", "MXEA", "MXEF", "SPESG"}
-)
 
 #: The CDN is reported to reject non-browser user agents (FEEDS.md, [3P]).
 BROWSER_UA = (
@@ -61,7 +58,8 @@ BROWSER_UA = (
 
 
 def cboe_file_symbol(symbol: str) -> str:
-    """The CDN file name for an underlying: "SPX" -> "_SPX", "spy" -> "SPY"."""
+    """The CDN file name for an underlying: indexes take "_" ("SPX" -> "_SPX"), ETFs and
+    stocks do not ("spy" -> "SPY")."""
     sym = symbol.strip().upper().lstrip("^$_")
     return f"_{sym}" if sym in INDEX_SYMBOLS else sym
 

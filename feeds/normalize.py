@@ -48,6 +48,11 @@ from hedgeflow.clock import (
 #: The tail is fixed-width, so the root is whatever precedes it (SPXW, SPX, NDXP, NDX, SPY...).
 OCC_RE = re.compile(r"^([A-Z][A-Z0-9]{0,5})(\d{6})([CP])(\d{8})$")
 
+#: Cash-settled index underlyings (vendors prefix them: CBOE "_SPX", Schwab "$SPX").
+INDEX_SYMBOLS = frozenset(
+    {"SPX", "NDX", "RUT", "VIX", "DJX", "OEX", "XSP", "XEO", "MRUT", "MXEA", "MXEF", "SPESG"}
+)
+
 #: Index underlyings whose monthly (third-Friday) series is AM-settled under the symbol's own
 #: root, with the PM-settled weeklies/dailies under a companion root.
 PM_COMPANION_ROOT: dict[str, str] = {"SPX": "SPXW", "NDX": "NDXP", "RUT": "RUTW"}

@@ -105,7 +105,9 @@ def cboe_parse_benchmark(repeat: int) -> dict[str, Any]:
     return {
         "d_cboe_spx_payload_parse": {
             "contracts": len(payload["data"]["options"]),
-            **median_ms(lambda: parse_cboe_json(payload, symbol="SPX"), repeat=max(repeat // 10, 5)),
+            **median_ms(
+                lambda: parse_cboe_json(payload, symbol="SPX"), repeat=max(repeat // 10, 5)
+            ),
         }
     }
 

@@ -87,5 +87,10 @@ def cboe_payload(n_contracts: int = 30_000, *, seed: int = 0) -> dict[str, Any]:
         )
     return {
         "timestamp": f"{AS_OF:%Y-%m-%d %H:%M:%S}",
-        "data": {"symbol": "_SPX", "current_price": float(chain.spot), "close": float(chain.spot), "options": options},
+        "data": {
+            "symbol": "_SPX",
+            "current_price": float(chain.spot),
+            "close": float(chain.spot),
+            "options": options,
+        },
     }

@@ -9,7 +9,6 @@ physical model). Pure: `now` is an argument, nothing reads the clock.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Literal
 
@@ -20,15 +19,22 @@ from hedgeflow.chain import OptionChain
 from hedgeflow.charm import compute_charm_integral
 from hedgeflow.clock import NY, next_session_close
 from hedgeflow.config import EngineConfig
-from hedgeflow.enums import EngineModel
+from hedgeflow.enums import EngineModel, PositioningModel
 from hedgeflow.exposure import compute_exposures
 from hedgeflow.floe import analyze_hedge_flow_floe, compute_pressure_cloud_floe
 from hedgeflow.impulse import compute_hedge_impulse_curve
 from hedgeflow.pressure import compute_pressure_cloud
 from hedgeflow.regime import derive_regime_params
-from hedgeflow.reprice import compute_repriced_profile, zero_gamma_profile
+from hedgeflow.reprice import attach_zero_gamma, compute_repriced_profile
 from hedgeflow.smile import SkippedExpiry, build_expiry_book
-from hedgeflow.types import ExpiryAnalysis, HedgeFlowAnalysis
+from hedgeflow.types import (
+    CharmIntegralConfig,
+    ExpiryAnalysis,
+    ExposurePerExpiry,
+    HedgeFlowAnalysis,
+    HedgeImpulseConfig,
+    IVSurface,
+)
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 REGIME_MIN_DAYS = 7.0
@@ -89,33 +95,100 @@ def charm_horizon(now: datetime, expiration: datetime) -> datetime:
     return expiration if expiration <= close else close
 
 
-def _regime_iv(chain: OptionChain, config: EngineConfig, expiration_epoch: float) -> float | None:
+def _regime_iv(
+    chain: OptionChain, config: EngineConfig, book: ExpiryBook, books: list[ExpiryBook]
+) -> float | None:
     """ATM IV of the nearest expiry at least 7 days out, on which the regime is classified,
     so that a 0DTE calendar-clock IV does not read as a crisis. None when the chain has none
-    (the regime then uses the trading-time conversion)."""
-    live = live_expiries(chain)
-    far = live[live - chain.as_of_epoch >= REGIME_MIN_DAYS * 86400.0]
-    if far.size == 0 or expiration_epoch >= far[0]:
+    or the analyzed expiry is itself that far out (the regime then uses its own IV, or the
+    trading-time conversion inside `derive_regime_params`)."""
+    min_tau = REGIME_MIN_DAYS * 86400.0 / SECONDS_PER_YEAR
+    if book.tau >= min_tau:
         return None
-    try:
-        book = build_expiry_book(
-            chain, float(far[0]), r=config.rate, positioning=config.effective_positioning
-        )
-    except SkippedExpiry:
-        return None
+    far_book = next((b for b in books if b.tau >= min_tau), None)
+    if far_book is None:
+        live = live_expiries(chain)
+        far = live[live - chain.as_of_epoch >= REGIME_MIN_DAYS * 86400.0]
+        if far.size == 0:
+            return None
+        try:
+            far_book = build_expiry_book(
+                chain, float(far[0]), r=config.rate, positioning=config.effective_positioning
+            )
+        except SkippedExpiry:
+            return None
     params = derive_regime_params(
-        book.surface, book.spot, horizon_tau=book.tau, skew_stickiness=config.impulse.skew_stickiness
+        far_book.surface,
+        far_book.spot,
+        horizon_tau=far_book.tau,
+        skew_stickiness=config.impulse.skew_stickiness,
     )
     return params.atm_iv if math.isfinite(params.atm_iv) else None
 
 
+def analyze_hedge_flow(
+    exposure: ExposurePerExpiry,
+    surface: IVSurface,
+    *,
+    now: datetime,
+    model: EngineModel = EngineModel.PHYSICAL,
+    book: ExpiryBook | None = None,
+    horizon: datetime | None = None,
+    impulse_config: HedgeImpulseConfig = HedgeImpulseConfig(),  # noqa: B008 (frozen)
+    charm_config: CharmIntegralConfig = CharmIntegralConfig(),  # noqa: B008 (frozen)
+    regime_iv: float | None = None,
+    positioning: PositioningModel = PositioningModel.STANDARD,
+) -> HedgeFlowAnalysis:
+    """Regime params, impulse curve and charm integral of one expiry.
+
+    model FLOE reproduces the original library on (exposure, surface) alone (its positioning
+    is floe's, applied by whoever built the exposures). `positioning` only labels the result. The physical
+    model's charm integral is exact, so it needs the expiry's options: `book` (and the
+    horizon, by default `charm_horizon(now, expiration)`).
+    """
+    if model is EngineModel.FLOE:
+        return analyze_hedge_flow_floe(
+            exposure, surface, now=now, impulse_config=impulse_config, charm_config=charm_config
+        )
+    if book is None:
+        raise ValueError(
+            "the physical model needs the expiry's `book` for the exact charm integral"
+        )
+    horizon = horizon or charm_horizon(now, book.expiration)
+    horizon_tau = max((horizon - now).total_seconds(), 0.0) / SECONDS_PER_YEAR
+    regime = derive_regime_params(
+        surface,
+        exposure.spot,
+        horizon_tau=horizon_tau if horizon_tau > 0 else book.tau,
+        skew_stickiness=impulse_config.skew_stickiness,
+        regime_iv=regime_iv,
+    )
+    return HedgeFlowAnalysis(
+        model=EngineModel.PHYSICAL,
+        positioning=positioning,
+        regime_params=regime,
+        impulse_curve=compute_hedge_impulse_curve(
+            exposure, surface, now=now, config=impulse_config
+        ),
+        charm_integral=compute_charm_integral(book, now=now, horizon=horizon, config=charm_config),
+    )
+
+
 def build_books(
-    chain: OptionChain, config: EngineConfig, position: np.ndarray | None = None
+    chain: OptionChain,
+    config: EngineConfig,
+    position: np.ndarray | None = None,
+    *,
+    known: ExpiryBook | None = None,
 ) -> tuple[list[ExpiryBook], dict[str, int]]:
-    """Books for every live expiry that can be built; skipped expiries counted by reason."""
+    """Books for every live expiry that can be built (reusing `known` for its own expiry);
+    skipped expiries counted by reason."""
     books: list[ExpiryBook] = []
     skipped: dict[str, int] = {}
     for epoch in live_expiries(chain):
+        if known is not None and float(epoch) == known.expiration.timestamp():
+            books.append(known)
+            continue
         try:
             books.append(
                 build_expiry_book(
@@ -176,59 +249,40 @@ def analyze_chain(
 
     exposure = compute_exposures(book)
     surface = book.surface
-    computed_at = now
+    books: list[ExpiryBook] = []
+    if config.model is EngineModel.PHYSICAL and all_expiries:
+        books, _ = build_books(chain, config, positions, known=book)
+    hedge_flow = analyze_hedge_flow(
+        exposure,
+        surface,
+        now=now,
+        model=config.model,
+        book=book,
+        impulse_config=config.impulse,
+        charm_config=config.charm,
+        regime_iv=_regime_iv(chain, config, book, books),
+        positioning=positioning,
+    )
+    repriced = None
     if config.model is EngineModel.FLOE:
-        hedge_flow = analyze_hedge_flow_floe(
-            exposure,
-            surface,
-            now=computed_at,
-            impulse_config=config.impulse,
-            charm_config=config.charm,
-        )
         cloud = compute_pressure_cloud_floe(
-            hedge_flow.impulse_curve, hedge_flow.regime_params, config.cloud, now=computed_at
+            hedge_flow.impulse_curve, hedge_flow.regime_params, config.cloud, now=now
         )
-        repriced = None
     else:
-        horizon = charm_horizon(now, book.expiration)
-        horizon_tau = max((horizon - now).total_seconds(), 0.0) / SECONDS_PER_YEAR
-        regime = derive_regime_params(
-            surface,
-            book.spot,
-            horizon_tau=horizon_tau if horizon_tau > 0 else book.tau,
-            skew_stickiness=config.impulse.skew_stickiness,
-            regime_iv=_regime_iv(chain, config, float(book.expiration.timestamp())),
-        )
-        curve = compute_hedge_impulse_curve(exposure, surface, now=computed_at, config=config.impulse)
-        charm = compute_charm_integral(book, now=now, horizon=horizon, config=config.charm)
-        hedge_flow = HedgeFlowAnalysis(
-            model=EngineModel.PHYSICAL,
-            positioning=positioning,
-            regime_params=regime,
-            impulse_curve=curve,
-            charm_integral=charm,
-        )
+        curve = hedge_flow.impulse_curve
         cloud = compute_pressure_cloud(
             curve,
-            regime,
+            hedge_flow.regime_params,
             config.cloud,
-            now=computed_at,
+            now=now,
             futures_price=futures_price,
             impulse_total=curve.impulse_total,
         )
         repriced = compute_repriced_profile(
             book, curve.price, skew_stickiness=config.impulse.skew_stickiness
         )
-        if all_expiries:
-            books, skipped = build_books(chain, config, positions)
-            if books:
-                zg, levels = zero_gamma_profile(books, curve.price)
-                repriced = replace(
-                    repriced,
-                    zero_gamma_price=curve.price,
-                    zero_gamma=zg,
-                    zero_gamma_levels=levels,
-                )
+        if books:
+            repriced = attach_zero_gamma(repriced, books)
     diagnostics = {k: int(v) for k, v in dict(book.diagnostics).items()}
     for reason, count in chain.dropped.items():
         diagnostics[f"dropped: {reason}"] = int(count)
@@ -238,7 +292,7 @@ def analyze_chain(
         expiration=book.expiration,
         roots=book.roots,
         as_of=chain.as_of,
-        computed_at=computed_at,
+        computed_at=now,
         spot=book.spot,
         forward=book.forward,
         minutes_to_expiry=(book.expiration - chain.as_of).total_seconds() / 60.0,

@@ -14,11 +14,22 @@ ENGINE_MODULES = [
     "hedgeflow.labels",
     "hedgeflow.flow",
 ]
-FEED_MODULES = ["feeds.base", "feeds.sim", "feeds.files", "feeds.cboe", "feeds.replay", "feeds.recorder"]
+FEED_MODULES = [
+    "feeds.base",
+    "feeds.sim",
+    "feeds.files",
+    "feeds.cboe",
+    "feeds.replay",
+    "feeds.recorder",
+]
 
 
 def _loaded_after(imports: list[str]) -> set[str]:
-    code = "import sys\n" + "".join(f"import {m}\n" for m in imports) + "print('\\n'.join(sys.modules))"
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in imports)
+        + "print('\\n'.join(sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return {line.split(".")[0] for line in out.stdout.split()}
 
@@ -43,7 +54,13 @@ def test_engine_never_reads_the_clock() -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1] / "hedgeflow"
-    forbidden = ("datetime.now(", "datetime.utcnow(", "date.today(", "time.time(", "time.monotonic(")
+    forbidden = (
+        "datetime.now(",
+        "datetime.utcnow(",
+        "date.today(",
+        "time.time(",
+        "time.monotonic(",
+    )
     offenders = [
         f"{path.name}: {needle}"
         for path in sorted(root.glob("*.py"))

@@ -35,7 +35,9 @@ def _parse_time(text: str) -> datetime:
     try:
         t = datetime.fromisoformat(text)
     except ValueError:
-        raise CliError(f"--as-of: not an ISO-8601 time: {text!r} (e.g. 2023-09-14T15:30-04:00)") from None
+        raise CliError(
+            f"--as-of: not an ISO-8601 time: {text!r} (e.g. 2023-09-14T15:30-04:00)"
+        ) from None
     return t.replace(tzinfo=NY) if t.tzinfo is None else t
 
 
@@ -107,7 +109,9 @@ def _summary(a: Any) -> str:
         f"k        ATM {rp.coupling_atm:+.3f}  fixed-strike {rp.coupling_fixed_strike:+.3f} vol pts per 1% "
         f"(R = {rp.skew_stickiness:g})",
     ]
-    headline = curve.impulse_total if curve.impulse_total == curve.impulse_total else curve.impulse_at_spot
+    headline = (
+        curve.impulse_total if curve.impulse_total == curve.impulse_total else curve.impulse_at_spot
+    )
     lines.append(
         f"impulse  {_money(headline)} per +1% at spot: {labels.impulse_effect(headline)}  "
         f"[{curve.regime.value}]"
@@ -138,9 +142,7 @@ def _summary(a: Any) -> str:
     if zones:
         lines.append("zones (nearest first)")
     for z in zones[:6]:
-        contracts = "  ".join(
-            f"{name} {n:+,.0f}" for name, n in z.contracts.contracts.items()
-        )
+        contracts = "  ".join(f"{name} {n:+,.0f}" for name, n in z.contracts.contracts.items())
         lines.append(
             f"  {z.center:>10,.2f} [{z.lower:,.2f} – {z.upper:,.2f}] {z.kind.value:<6} "
             f"strength {z.strength:.2f}  {labels.zone_description(z)}  {contracts} per +1%"
@@ -153,9 +155,7 @@ def _summary(a: Any) -> str:
             + f" per +1% ({labels.contracts_trade(next(iter(total.values())))})"
         )
     hz = charm.horizon.astimezone(NY)
-    settle = (
-        f"; settlement step {_money(charm.settlement_step)}" if charm.settlement_step else ""
-    )
+    settle = f"; settlement step {_money(charm.settlement_step)}" if charm.settlement_step else ""
     lines.append(
         f"charm    to {hz:%H:%M %Z}: {_money(charm.total_charm_to_close)} of dealer delta, "
         f"{labels.charm_trade(charm.total_charm_to_close)}{settle}"
@@ -225,7 +225,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 try:
                     results.append(analyze_chain(chain, config=config, expiry=float(epoch)))
                 except AnalysisError as exc:
-                    print(f"skipped {datetime.fromtimestamp(float(epoch), UTC):%Y-%m-%d}: {exc}", file=sys.stderr)
+                    print(
+                        f"skipped {datetime.fromtimestamp(float(epoch), UTC):%Y-%m-%d}: {exc}",
+                        file=sys.stderr,
+                    )
             if not results:
                 raise CliError("no expiry of the chain could be analyzed")
         else:
@@ -255,7 +258,9 @@ def _monitor(args: argparse.Namespace, feed_name: str, overrides: dict[str, Any]
     if not symbols:
         raise CliError("--symbols: no symbol given")
     feed = _build_feed(settings, feed_name, overrides)
-    interval = float(args.interval) if getattr(args, "interval", None) else float(mon["poll_interval"])
+    interval = (
+        float(args.interval) if getattr(args, "interval", None) else float(mon["poll_interval"])
+    )
     if interval <= 0:
         raise CliError("--interval must be > 0 seconds")
     from tui.app import run_monitor
@@ -296,7 +301,9 @@ def cmd_record(args: argparse.Namespace) -> int:
     symbols = symbols or list(settings.monitor["symbols"])
     out = args.out or f"hedgeflow-{feed_name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.sqlite"
     interval = args.interval if args.interval is not None else settings.monitor["poll_interval"]
-    print(f"recording {', '.join(symbols)} from {feed_name} every {interval:g}s to {out} (Ctrl-C stops)")
+    print(
+        f"recording {', '.join(symbols)} from {feed_name} every {interval:g}s to {out} (Ctrl-C stops)"
+    )
     try:
         asyncio.run(record(feed, symbols, interval=float(interval), out=out))
     except KeyboardInterrupt:
@@ -324,7 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hedgeflow",
         description="Where dealer hedging dampens or amplifies price moves, live in the terminal.",
     )
-    p.add_argument("--config", help="config file (default: user config dir, else built-in defaults)")
+    p.add_argument(
+        "--config", help="config file (default: user config dir, else built-in defaults)"
+    )
     sub = p.add_subparsers(dest="command")
 
     def common_engine(sp: argparse.ArgumentParser) -> None:
@@ -347,7 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--symbol", help="underlying (with --feed)")
     a.add_argument("--path", help="file or recording for the file/replay feeds")
     a.add_argument("--expiry", help="YYYY-MM-DD, 0dte, next (default) or all")
-    a.add_argument("--as-of", dest="as_of", help="override the snapshot time (ISO-8601; NY if no offset)")
+    a.add_argument(
+        "--as-of", dest="as_of", help="override the snapshot time (ISO-8601; NY if no offset)"
+    )
     a.add_argument("--json", action="store_true", help="the full result as JSON")
     common_engine(a)
     a.set_defaults(func=cmd_analyze)

@@ -112,7 +112,11 @@ Check = Callable[[str, Any], Any]
 
 def _number(lo: float | None = None, hi: float | None = None, *, open_lo: bool = False) -> Check:
     def check(key: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             raise ConfigError(f"`{key}` must be a finite number, got {value!r}")
         v = float(value)
         if lo is not None and (v <= lo if open_lo else v < lo):
@@ -136,7 +140,9 @@ def _integer(lo: int) -> Check:
 def _choice(*options: str) -> Check:
     def check(key: str, value: Any) -> str:
         if value not in options:
-            raise ConfigError(f"`{key}` must be one of {', '.join(map(repr, options))}, got {value!r}")
+            raise ConfigError(
+                f"`{key}` must be one of {', '.join(map(repr, options))}, got {value!r}"
+            )
         return str(value)
 
     return check
@@ -233,7 +239,9 @@ def _merge_feeds(base: dict[str, Any], user: Any) -> None:
         raise ConfigError("`[feeds]` must be a table of feed sections")
     for feed, table in user.items():
         if feed not in FEED_NAMES:
-            raise ConfigError(f"unknown feed section `feeds.{feed}` (known: {', '.join(FEED_NAMES)})")
+            raise ConfigError(
+                f"unknown feed section `feeds.{feed}` (known: {', '.join(FEED_NAMES)})"
+            )
         if not isinstance(table, Mapping):
             raise ConfigError(f"`[feeds.{feed}]` must be a table")
         # Keys are checked by the feed's from_config, which names them; types here stay TOML's.
@@ -292,9 +300,7 @@ class Settings:
     def engine_config(self, symbol: str = "SPX") -> EngineConfig:
         e = self.data["engine"]
         fut = self.data["futures"].get(symbol.upper())
-        futures = (
-            tuple(FuturesContract(n, m) for n, m in fut["contracts"].items()) if fut else ()
-        )
+        futures = tuple(FuturesContract(n, m) for n, m in fut["contracts"].items()) if fut else ()
         first = futures[0] if futures else FuturesContract("ES", 50.0)
         return EngineConfig(
             model=EngineModel(e["model"]),

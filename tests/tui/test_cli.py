@@ -121,9 +121,7 @@ def test_errors_are_one_line_exit_2(tmp_path: Path, args: list[str], message: st
         encoding="utf-8",
     )
     real = REAL / "spx_quotedata_2023-06-09.csv"
-    argv = [
-        a.format(real=real, garbage=garbage, noquotes=noquotes) for a in args
-    ]
+    argv = [a.format(real=real, garbage=garbage, noquotes=noquotes) for a in args]
     proc = subprocess.run(
         [sys.executable, "-m", "tui.cli", *argv], capture_output=True, text=True, timeout=120
     )

@@ -9,7 +9,8 @@ Three formats, told apart by content (never by the file name):
   ...`, header on line 4). Spreadsheet re-saves (no leading blank line, preamble padded with
   trailing commas, strikes without decimals), quoted names and volumes with commas, and the
   quote time in the downloading browser's locale (English variants, a hand-edited day-first
-  date split by a comma into two fields, Russian `9 декабря 2023 г. в 13:49 GMT-5`) are read.
+  date split by a comma into two fields, Russian `9 декабря 2023 г. в 13:49 GMT-5`) are read,
+  and so are re-saves with `;` and decimal commas, tabs, UTF-16 or cp1252 text.
   Columns are found by name within each side of `Strike` (call side before it, put side
   after it), because `Bid`, `IV`, `Open Int(erest)` appear once per side.
 - CBOE delayed-quotes JSON (`{"timestamp": ..., "data": {"options": [...]}}`), parsed by
@@ -188,6 +189,12 @@ def write_chain_json(chain: OptionChain, path: str | os.PathLike[str]) -> None:
 def _decode(raw: bytes, name: str) -> str:
     if not raw.strip():
         raise ChainFileError(name, "empty file")
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        # A spreadsheet's "Unicode text" export: UTF-16 with a byte-order mark.
+        try:
+            raw = raw.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            raise ChainFileError(name, "invalid UTF-16 text") from None
     if b"\x00" in raw:
         raise ChainFileError(name, "binary data (NUL bytes), not a text option chain")
     try:
@@ -411,16 +418,25 @@ def _side_indices(
     return out
 
 
-def _floats(col: Sequence[str]) -> np.ndarray:
-    """float64 from CSV cells; empty or non-numeric -> NaN (thousands separators allowed)."""
+def _floats(col: Sequence[str], decimal_comma: bool = False) -> np.ndarray:
+    """float64 from CSV cells; empty or non-numeric -> NaN. Thousands separators are allowed
+    (`1,234`); with `decimal_comma` (a `;`-separated re-save in a European or Russian
+    locale) `4 505,1001` and `4.505,1001` read as 4505.1001."""
     try:
         return np.array(col, dtype=np.float64)
     except ValueError:
         pass
     out = np.empty(len(col), dtype=np.float64)
     for i, s in enumerate(col):
+        t = s.strip()
+        if decimal_comma:
+            t = t.replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
+            if "," in t:
+                t = t.replace(".", "").replace(",", ".")
+        else:
+            t = t.replace(",", "")
         try:
-            out[i] = float(s.replace(",", "").strip())
+            out[i] = float(t)
         except ValueError:
             out[i] = np.nan
     return out
@@ -516,7 +532,9 @@ def _parse_symbols(col: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return roots.astype(str), rights, dates, strikes
 
 
-def _preamble_time_and_spot(preamble: list[list[str]], name: str) -> tuple[datetime, float, str]:
+def _preamble_time_and_spot(
+    preamble: list[list[str]], name: str, decimal_comma: bool = False
+) -> tuple[datetime, float, str]:
     """(as_of, spot, name line) from the lines before the header."""
     rows = [[c.strip() for c in r] for r in preamble if any(c.strip() for c in r)]
     candidates: list[str] = []
@@ -544,7 +562,7 @@ def _preamble_time_and_spot(preamble: list[list[str]], name: str) -> tuple[datet
     for r in rows:
         for cell in r:
             if cell.lower().startswith("last:"):
-                spot = _floats([cell[5:]])[0]
+                spot = _floats([cell[5:]], decimal_comma)[0]
                 label = r[0]
                 break
         if label:
@@ -553,7 +571,7 @@ def _preamble_time_and_spot(preamble: list[list[str]], name: str) -> tuple[datet
         # 2020 layout: `^SPX (Standard & Poors 500 Index),2304.92,-104.4701`.
         label = rows[0][0]
         if len(rows[0]) > 1:
-            spot = _floats([rows[0][1]])[0]
+            spot = _floats([rows[0][1]], decimal_comma)[0]
     return as_of, float(spot), label
 
 
@@ -581,8 +599,19 @@ def _spot_note(spot: float, as_of: datetime) -> str:
     return ""
 
 
+def _delimiter(text: str) -> str:
+    """`,` as CBOE writes it; `;` or tab when a spreadsheet re-saved the file that way (told
+    by the header line, the one naming `Strike`)."""
+    for line in text[:16384].splitlines()[: _MAX_PREAMBLE + 1]:
+        if "Strike" in line:
+            return max((",", ";", "\t"), key=line.count)
+    return ","
+
+
 def _parse_quotedata(text: str, name: str, symbol: str | None) -> OptionChain:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    delimiter = _delimiter(text)
+    decimal_comma = delimiter == ";"
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     preamble: list[list[str]] = []
     header: list[str] | None = None
     for row in reader:
@@ -599,7 +628,7 @@ def _parse_quotedata(text: str, name: str, symbol: str | None) -> OptionChain:
             f"in the first {_MAX_PREAMBLE} lines",
         )
     header_line = reader.line_num
-    as_of, spot, label = _preamble_time_and_spot(preamble, name)
+    as_of, spot, label = _preamble_time_and_spot(preamble, name, decimal_comma)
 
     cells = [c.strip() for c in header]
     k = cells.index("Strike")
@@ -626,7 +655,7 @@ def _parse_quotedata(text: str, name: str, symbol: str | None) -> OptionChain:
     n = len(data)
 
     def col(j: int | None, fill: float = np.nan) -> np.ndarray:
-        return np.full(n, fill) if j is None else _floats(columns[j])
+        return np.full(n, fill) if j is None else _floats(columns[j], decimal_comma)
 
     strike = col(k)
     row_dates = _parse_expiry_dates(columns[0])

@@ -5,6 +5,7 @@ that the README does not state are recomputed here independently with the csv mo
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -599,3 +600,23 @@ def test_parse_symbols_round_trip(root: str, day: date, call: bool, milli: int, 
     assert (str(r[0]), str(right[0]), d[0], k[0]) == (
         root, "C" if call else "P", np.datetime64(day, "D"), milli / 1000.0,
     )  # fmt: skip
+
+
+def test_spreadsheet_resaves_with_other_delimiters() -> None:
+    base = parse_chain_bytes(SMALL, name="x")
+    rows = list(csv.reader(SMALL.decode().splitlines()))
+    # European/Russian spreadsheet: `;` separated, decimal commas, day-first dates.
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    for r in rows:
+        cells = [
+            c.replace(".", ",") if c.replace(".", "").replace("-", "").isdigit() else c for c in r
+        ]
+        cells = [c.replace("Last: 450.81", "Last: 450,81") for c in cells]
+        cells = [c.replace("Thu Sep 14 2023", "14.09.2023") for c in cells]
+        writer.writerow(cells)
+    semi = parse_chain_bytes(out.getvalue().encode("cp1252", errors="replace"), name="x")
+    assert_chains_equal(base, semi)
+    # "Unicode text" export: UTF-16 with BOM, tab separated.
+    tab = "\n".join("\t".join(r) for r in rows).encode("utf-16")
+    assert_chains_equal(base, parse_chain_bytes(tab, name="x"))

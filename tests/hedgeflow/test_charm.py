@@ -111,18 +111,20 @@ def test_cumulative_plus_settlement_is_exact_delta_difference(tau_hours: float) 
     np.testing.assert_allclose(ci.strike_settlement_step.sum(), ci.settlement_step, rtol=1e-10)
 
 
-def test_one_option_matches_independent_scalar_computation() -> None:
-    book = make_book(strikes=np.array([5530.0]), puts=False, tau_days=3.0, position=np.array([7.0]))
+@pytest.mark.parametrize("call", [True, False])
+def test_one_option_matches_independent_scalar_computation(call: bool) -> None:
+    book = make_book(strikes=np.array([5530.0]), puts=not call, calls=call, tau_days=3.0,
+                     position=np.array([7.0]))
     now = AS_OF + timedelta(minutes=7)
     horizon = AS_OF + timedelta(hours=20)
     ci = compute_charm_integral(book, now=now, horizon=horizon, config=CharmIntegralConfig(10.0))
     K, sigma = float(book.strike[0]), float(book.iv[0])
     tau_now = (book.expiration - now).total_seconds() / YEAR_S
-    d_now = scalar_delta(book.spot, K, tau_now, sigma, book.r, book.q, True)
+    d_now = scalar_delta(book.spot, K, tau_now, sigma, book.r, book.q, call)
     expected = []
     for t in ci.bucket_time:
         tau = (book.expiration.timestamp() - t) / YEAR_S
-        d = scalar_delta(book.spot, K, tau, sigma, book.r, book.q, True)
+        d = scalar_delta(book.spot, K, tau, sigma, book.r, book.q, call)
         expected.append(7.0 * 100.0 * book.spot * (d - d_now))
     np.testing.assert_allclose(ci.cumulative_cex, expected, rtol=1e-9, atol=1e-6)
     assert ci.strike_contribution.tolist() == pytest.approx([ci.total_charm_to_close], rel=1e-12)

@@ -216,7 +216,8 @@ def update_live_flow(
     as the module docstring says when the contract is also in `prev` (whose quotes the rule
     needs), else counted unsigned; `prev` None (a gap in the polling) leaves every increase
     unsigned. Contracts new in `cur` join with their published OI as OI_0 and their volume
-    counted as unseen. Pure: the polling loop keeps the returned state and the snapshot.
+    counted as unseen. A snapshot older than the state's is ignored (the state is returned).
+    Pure: the polling loop keeps the returned state and the snapshot.
     """
     if session_start.tzinfo is None:
         raise ValueError("`session_start` must be timezone-aware")
@@ -227,6 +228,8 @@ def update_live_flow(
         or (prev is not None and prev.as_of < session_start)
     ):
         return _fresh(cur, session_start)
+    if cur.as_of < state.as_of:
+        return state  # an out-of-order (older) snapshot: its volumes would run backwards
 
     cur_keys, cur_rows, dropped = _unique_rows(cur)
     volume = np.maximum(np.nan_to_num(cur.volume[cur_rows], nan=0.0), 0.0)

@@ -240,6 +240,13 @@ def test_gap_without_previous_snapshot_keeps_state_and_leaves_increase_unsigned(
     np.testing.assert_array_equal(live_positions(s, c, STD), [990.0, -500.0])
 
 
+def test_older_snapshot_is_ignored() -> None:
+    a = snap(T1, volume=[0.0, 0.0])
+    b = snap(T2, volume=[10.0, 0.0], last=[10.5, 10.25], ask=[10.5, 10.5])
+    s = two_step(a, b)
+    assert update_live_flow(s, b, a, session_start=OPEN) is s
+
+
 def test_duplicate_rows_are_counted_and_first_kept() -> None:
     a = snap(T1, volume=[0.0, 0.0, 0.0], is_call=[True, False, True], oi=[1000.0, 500.0, 9.0])
     s = update_live_flow(None, None, a, session_start=OPEN)

@@ -94,7 +94,7 @@ def delta_charm(
     return delta, charm
 
 
-def _valid_options(book: ExpiryBook) -> np.ndarray:
+def valid_options(book: ExpiryBook) -> np.ndarray:
     """Options whose greeks and weights are defined; the rest are masked and counted."""
     with np.errstate(invalid="ignore"):
         return (
@@ -142,7 +142,7 @@ def compute_charm_integral(
     if not (math.isfinite(spot) and spot > 0):
         raise ValueError("`book.spot` must be a positive finite price")
 
-    valid = _valid_options(book)
+    valid = valid_options(book)
     K = np.asarray(book.strike, dtype=np.float64)[valid]
     sigma = np.asarray(book.iv, dtype=np.float64)[valid]
     is_call = np.asarray(book.is_call, dtype=bool)[valid]

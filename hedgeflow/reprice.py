@@ -44,7 +44,7 @@ from scipy.interpolate import CubicHermiteSpline
 
 from hedgeflow.black76 import norm_pdf
 from hedgeflow.book import ExpiryBook
-from hedgeflow.charm import MIN_TAU_SECONDS, SECONDS_PER_YEAR
+from hedgeflow.charm import MIN_TAU_SECONDS, SECONDS_PER_YEAR, valid_options
 from hedgeflow.impulse import find_zero_crossings, relative_tolerance
 from hedgeflow.regime import SmileInterpolant, clamp_skew_stickiness, smile_interpolant
 from hedgeflow.types import RepricedProfile
@@ -62,19 +62,6 @@ def _check_prices(prices: np.ndarray) -> np.ndarray:
     if np.any(np.diff(p) <= 0):
         raise ValueError("`prices` must be strictly ascending")
     return p
-
-
-def _valid_options(book: ExpiryBook) -> np.ndarray:
-    """Options whose greeks and weights are defined; the rest are masked and counted."""
-    with np.errstate(invalid="ignore"):
-        return (
-            np.isfinite(book.strike)
-            & (book.strike > 0)
-            & np.isfinite(book.iv)
-            & (book.iv > 0)
-            & np.isfinite(book.position)
-            & np.isfinite(book.multiplier)
-        )
 
 
 def smile_value_and_slope(smile: SmileInterpolant, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -167,7 +154,7 @@ def compute_repriced_profile(
         raise ValueError("`book.spot` must be a positive finite price")
     R = clamp_skew_stickiness(skew_stickiness)
 
-    valid = _valid_options(book)
+    valid = valid_options(book)
     K = np.asarray(book.strike, dtype=np.float64)[valid]
     iv0 = np.asarray(book.iv, dtype=np.float64)[valid]
     weight = (
@@ -239,7 +226,7 @@ def zero_gamma_profile(
     for book in books:  # a handful of expiries; the options inside are vectorized
         if not book.tau >= MIN_TAU_YEARS:
             continue
-        valid = _valid_options(book)
+        valid = valid_options(book)
         K, iv, weight = _net_by_strike(
             np.asarray(book.strike, dtype=np.float64)[valid],
             np.asarray(book.iv, dtype=np.float64)[valid],

@@ -81,6 +81,22 @@ def test_sticky_strike_is_fixed_iv_gamma() -> None:
     assert levels == tuple(c.price for c in prof.flip_levels)
 
 
+def test_surface_slope_override() -> None:
+    book = make_book(tau_days=0.4)
+    prices = book.spot * (1 + np.arange(-5, 6) * 0.002)
+    sm = smile_interpolant(book.surface)
+    same = compute_repriced_profile(book, prices, surface_slope=sm.slope)
+    ref = compute_repriced_profile(book, prices)
+    np.testing.assert_array_equal(same.impulse, ref.impulse)
+    # Zero node slopes: no coupling at the nodes, so H(S) is the fixed-IV gamma total.
+    flat = compute_repriced_profile(book, prices, surface_slope=np.zeros_like(sm.slope))
+    gamma_only, _ = zero_gamma_profile([book], np.array([book.spot]))
+    assert flat.impulse_at_spot == pytest.approx(gamma_only[0], rel=1e-12)
+    assert flat.impulse_at_spot != pytest.approx(ref.impulse_at_spot, rel=1e-3)
+    with pytest.raises(ValueError, match="surface_slope"):
+        compute_repriced_profile(book, prices, surface_slope=np.zeros(3))
+
+
 def test_stickiness_is_clamped() -> None:
     book = make_book(tau_days=0.4)
     prices = book.spot * (1 + np.arange(-5, 6) * 0.002)

@@ -23,10 +23,10 @@ import pytest
 
 from hedgeflow import black76
 from hedgeflow.book import ExpiryBook
-from hedgeflow.impulse import strike_impulse
+from hedgeflow.impulse import compute_hedge_impulse_curve, strike_impulse
 from hedgeflow.regime import smile_interpolant, strike_coupling
 from hedgeflow.reprice import compute_repriced_profile
-from hedgeflow.types import ExposurePerExpiry
+from hedgeflow.types import ExposurePerExpiry, HedgeImpulseConfig
 from tests.hedgeflow.option_books import make_book
 
 try:  # the chain pipeline's exposures (hedgeflow.exposure) when present
@@ -129,6 +129,16 @@ def test_central_difference_equals_gex_minus_k_vex(name: str, R: float) -> None:
     e1 = abs(fd_linear(book, R, 0.2) - expected)
     e2 = abs(fd_linear(book, R, 0.1) - expected)
     assert 3.0 < e1 / e2 < 5.0
+
+
+@pytest.mark.parametrize("R", R_VALUES)
+def test_impulse_curve_headline_is_the_fd(R: float) -> None:
+    # The number the screen shows as the impulse at spot (the curve's strike total).
+    book = BOOKS["6 hours"]
+    curve = compute_hedge_impulse_curve(
+        exposures(book), book.surface, now=book.as_of, config=HedgeImpulseConfig(skew_stickiness=R)
+    )
+    assert curve.impulse_total == pytest.approx(fd_linear(book, R, 0.002), rel=1e-5)
 
 
 @pytest.mark.parametrize("R", R_VALUES)

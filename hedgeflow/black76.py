@@ -19,6 +19,10 @@ import numpy as np
 from scipy.special import ndtr
 
 DAYS_PER_YEAR = 365.0
+SECONDS_PER_YEAR = DAYS_PER_YEAR * 86400.0
+# Greeks are evaluated only for tau >= 60 s (DESIGN.md "Expiry clock"); below that an
+# option is treated by its payoff.
+MIN_GREEK_TAU = 60.0 / SECONDS_PER_YEAR
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
 
@@ -31,11 +35,13 @@ def _d1_d2(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """d1, d2 and sigma*sqrt(tau); NaN where the model is undefined (mask `bad`)."""
     bad = ~((tau > 0) & (sigma > 0) & (K > 0) & (F > 0))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # errstate: only masked (`bad`) or absurdly large inputs divide by 0 or overflow
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         sig_sqrt = sigma * np.sqrt(np.where(bad, np.nan, tau))
         d1 = (np.log(F / K) + 0.5 * sig_sqrt * sig_sqrt) / sig_sqrt
-    d1 = np.where(bad, np.nan, d1)
-    return d1, d1 - sig_sqrt, sig_sqrt
+        d1 = np.where(bad, np.nan, d1)
+        d2 = d1 - sig_sqrt
+    return d1, d2, sig_sqrt
 
 
 def price(
@@ -51,10 +57,27 @@ def price(
     F, K, tau, sigma, r = (np.asarray(x, dtype=np.float64) for x in (F, K, tau, sigma, r))
     is_call = np.asarray(is_call, dtype=bool)
     d1, d2, _ = _d1_d2(F, K, tau, sigma)
-    df = np.exp(-r * tau)
-    call = df * (F * ndtr(d1) - K * ndtr(d2))
-    put = df * (K * ndtr(-d2) - F * ndtr(-d1))
+    # errstate: overflow of e^{-r tau} or inf * 0 only arises on inputs that `_d1_d2`
+    # already masked to NaN (or on non-finite r, which propagates as NaN).
+    with np.errstate(over="ignore", invalid="ignore"):
+        df = np.exp(-r * tau)
+        call = df * (F * ndtr(d1) - K * ndtr(d2))
+        put = df * (K * ndtr(-d2) - F * ndtr(-d1))
     return np.where(is_call, call, put)
+
+
+def intrinsic(
+    F: np.ndarray | float,
+    K: np.ndarray | float,
+    r: np.ndarray | float,
+    tau: np.ndarray | float,
+    is_call: np.ndarray | bool,
+) -> np.ndarray:
+    """Discounted intrinsic value e^{-r tau} max(+-(F - K), 0), points: the Black-76 price
+    at zero vol, and the lower bound below which no implied vol exists."""
+    F, K, r, tau = (np.asarray(x, dtype=np.float64) for x in (F, K, r, tau))
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.exp(-r * tau) * np.maximum(np.where(is_call, F - K, K - F), 0.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,14 +115,15 @@ def greeks(
     """
     S, K, tau, sigma, r, q = (np.asarray(x, dtype=np.float64) for x in (S, K, tau, sigma, r, q))
     is_call = np.asarray(is_call, dtype=bool)
-    with np.errstate(over="ignore", invalid="ignore"):
+    # errstate: overflow / inf * 0 only on inputs masked to NaN by `_d1_d2` (F, K, tau,
+    # sigma) or on a non-finite S, r or q, which propagate as NaN.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         F = S * np.exp((r - q) * tau)
-    d1, d2, sig_sqrt = _d1_d2(F, K, tau, sigma)
-    eq = np.exp(-q * tau)
-    pdf = norm_pdf(d1)
-    n_d1 = ndtr(d1)
-    n_md1 = ndtr(-d1)
-    with np.errstate(divide="ignore", invalid="ignore"):
+        d1, d2, sig_sqrt = _d1_d2(F, K, tau, sigma)
+        eq = np.exp(-q * tau)
+        pdf = norm_pdf(d1)
+        n_d1 = ndtr(d1)
+        n_md1 = ndtr(-d1)
         delta = np.where(is_call, eq * n_d1, -eq * n_md1)
         gamma = eq * pdf / (S * sig_sqrt)
         vega = S * eq * pdf * np.sqrt(tau)

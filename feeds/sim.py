@@ -34,8 +34,9 @@ Time is explicit and deterministic. The sim's clock is `start + speed * (wall el
 snapshot is a pure function of (configuration, seed, clock): `chain_at(symbol, when)`
 gives the same arrays whatever was asked before. Outside regular hours (nights,
 weekends, holidays) the market is closed: spot stays at the last print (marked
-`spot_note = "stale: market closed"`), quotes are repriced at the snapshot time,
-volumes keep the last session's totals and nothing trades; expired series are dropped.
+`spot_note = "stale: market closed"`), quotes stand as at the close (before the open:
+as at the open, with the previous close as spot; a vendor's IV on such a snapshot is on
+that clock, as with real after-hours files), volumes keep the last session's totals and nothing trades; expired series are dropped.
 On a session day before the open the new day's open interest and strikes apply and
 volume is zero. `start = "auto"` picks now during a session, else 10:30 New York on
 the most recent session, so the monitor has a live market on a weekend.
@@ -116,48 +117,113 @@ _MWF = frozenset({0, 2, 4})
 
 UNDERLYINGS: dict[str, Underlying] = {
     "SPX": Underlying(
-        symbol="SPX", spot=6000.0, vol=0.14, q=0.013,
-        daily_root="SPXW", daily_weekdays=_EVERY_DAY, monthly_root="SPX", pm_on_monthly=True,
+        symbol="SPX",
+        spot=6000.0,
+        vol=0.14,
+        q=0.013,
+        daily_root="SPXW",
+        daily_weekdays=_EVERY_DAY,
+        monthly_root="SPX",
+        pm_on_monthly=True,
         spacing=((-0.12, 0.07, 5.0), (-0.20, 0.15, 25.0), (-0.35, 0.30, 50.0), (-9.0, 9.0, 100.0)),
-        grid=(-0.15, 0.07), tick_small=0.05, tick_large=0.10, tick_switch=3.0,
-        min_spread=0.10, max_spread=4.0, walls=((100.0, 3.0), (50.0, 1.8), (25.0, 1.3)),
-        oi_scale=1.0e6, put_call_oi=1.8, prints_per_day=30_000.0,
+        grid=(-0.15, 0.07),
+        tick_small=0.05,
+        tick_large=0.10,
+        tick_switch=3.0,
+        min_spread=0.10,
+        max_spread=4.0,
+        walls=((100.0, 3.0), (50.0, 1.8), (25.0, 1.3)),
+        oi_scale=1.0e6,
+        put_call_oi=1.8,
+        prints_per_day=30_000.0,
         loadings=(1.0, 0.0, 0.0, 0.0),
     ),
     "SPY": Underlying(
-        symbol="SPY", spot=598.0, vol=0.14, q=0.012,
-        daily_root="SPY", daily_weekdays=_EVERY_DAY, monthly_root="SPY", pm_on_monthly=False,
+        symbol="SPY",
+        spot=598.0,
+        vol=0.14,
+        q=0.012,
+        daily_root="SPY",
+        daily_weekdays=_EVERY_DAY,
+        monthly_root="SPY",
+        pm_on_monthly=False,
         spacing=((-0.10, 0.07, 1.0), (-9.0, 9.0, 5.0)),
-        grid=(-0.15, 0.07), tick_small=0.01, tick_large=0.01, tick_switch=3.0,
-        min_spread=0.01, max_spread=0.40, walls=((10.0, 2.5), (5.0, 1.6)),
-        oi_scale=1.0e6, put_call_oi=1.5, prints_per_day=30_000.0,
+        grid=(-0.15, 0.07),
+        tick_small=0.01,
+        tick_large=0.01,
+        tick_switch=3.0,
+        min_spread=0.01,
+        max_spread=0.40,
+        walls=((10.0, 2.5), (5.0, 1.6)),
+        oi_scale=1.0e6,
+        put_call_oi=1.5,
+        prints_per_day=30_000.0,
         loadings=(0.9998, 0.0, 0.0, 0.02),
     ),
     "QQQ": Underlying(
-        symbol="QQQ", spot=515.0, vol=0.19, q=0.006,
-        daily_root="QQQ", daily_weekdays=_EVERY_DAY, monthly_root="QQQ", pm_on_monthly=False,
+        symbol="QQQ",
+        spot=515.0,
+        vol=0.19,
+        q=0.006,
+        daily_root="QQQ",
+        daily_weekdays=_EVERY_DAY,
+        monthly_root="QQQ",
+        pm_on_monthly=False,
         spacing=((-0.10, 0.08, 1.0), (-9.0, 9.0, 5.0)),
-        grid=(-0.15, 0.08), tick_small=0.01, tick_large=0.01, tick_switch=3.0,
-        min_spread=0.01, max_spread=0.40, walls=((10.0, 2.5), (5.0, 1.6)),
-        oi_scale=7.0e5, put_call_oi=1.4, prints_per_day=20_000.0,
+        grid=(-0.15, 0.08),
+        tick_small=0.01,
+        tick_large=0.01,
+        tick_switch=3.0,
+        min_spread=0.01,
+        max_spread=0.40,
+        walls=((10.0, 2.5), (5.0, 1.6)),
+        oi_scale=7.0e5,
+        put_call_oi=1.4,
+        prints_per_day=20_000.0,
         loadings=(0.85, 0.5265, 0.0, 0.02),
     ),
     "NDX": Underlying(
-        symbol="NDX", spot=21_000.0, vol=0.19, q=0.007,
-        daily_root="NDXP", daily_weekdays=_MWF, monthly_root="NDX", pm_on_monthly=False,
+        symbol="NDX",
+        spot=21_000.0,
+        vol=0.19,
+        q=0.007,
+        daily_root="NDXP",
+        daily_weekdays=_MWF,
+        monthly_root="NDX",
+        pm_on_monthly=False,
         spacing=((-0.06, 0.05, 25.0), (-0.12, 0.10, 50.0), (-9.0, 9.0, 100.0)),
-        grid=(-0.15, 0.08), tick_small=0.05, tick_large=0.10, tick_switch=3.0,
-        min_spread=0.50, max_spread=15.0, walls=((1000.0, 3.0), (500.0, 2.0), (250.0, 1.4)),
-        oi_scale=3.0e4, put_call_oi=1.2, prints_per_day=3_000.0,
+        grid=(-0.15, 0.08),
+        tick_small=0.05,
+        tick_large=0.10,
+        tick_switch=3.0,
+        min_spread=0.50,
+        max_spread=15.0,
+        walls=((1000.0, 3.0), (500.0, 2.0), (250.0, 1.4)),
+        oi_scale=3.0e4,
+        put_call_oi=1.2,
+        prints_per_day=3_000.0,
         loadings=(0.85, 0.5268, 0.0, 0.0),
     ),
     "IWM": Underlying(
-        symbol="IWM", spot=224.0, vol=0.21, q=0.012,
-        daily_root="IWM", daily_weekdays=_MWF, monthly_root="IWM", pm_on_monthly=False,
+        symbol="IWM",
+        spot=224.0,
+        vol=0.21,
+        q=0.012,
+        daily_root="IWM",
+        daily_weekdays=_MWF,
+        monthly_root="IWM",
+        pm_on_monthly=False,
         spacing=((-0.15, 0.10, 1.0), (-9.0, 9.0, 5.0)),
-        grid=(-0.18, 0.10), tick_small=0.01, tick_large=0.01, tick_switch=3.0,
-        min_spread=0.01, max_spread=0.30, walls=((10.0, 2.5), (5.0, 1.8)),
-        oi_scale=3.0e5, put_call_oi=1.6, prints_per_day=8_000.0,
+        grid=(-0.18, 0.10),
+        tick_small=0.01,
+        tick_large=0.01,
+        tick_switch=3.0,
+        min_spread=0.01,
+        max_spread=0.30,
+        walls=((10.0, 2.5), (5.0, 1.8)),
+        oi_scale=3.0e5,
+        put_call_oi=1.6,
+        prints_per_day=8_000.0,
         loadings=(0.8, 0.0, 0.6, 0.0),
         rho=-0.5,
     ),
@@ -167,8 +233,15 @@ UNDERLYINGS: dict[str, Underlying] = {
 _OI_WEIGHT = {"daily": 0.15, "weekly": 0.45, "monthly": 0.5, "monthly-main": 2.5}
 
 _CONFIG_KEYS = (
-    "seed", "start", "speed", "symbols", "jump_intensity", "skew_stickiness", "rate",
-    "activity", "delay_seconds",
+    "seed",
+    "start",
+    "speed",
+    "symbols",
+    "jump_intensity",
+    "skew_stickiness",
+    "rate",
+    "activity",
+    "delay_seconds",
 )
 
 
@@ -335,7 +408,9 @@ class _SymbolDay:
         assert self.last is not None and self.last_time is not None
         if n > self.cursor:
             idx = self.trade_index[self.cursor : n]
-            self.volume += np.bincount(idx, weights=self.trade_size[self.cursor : n], minlength=len(self.strike))
+            self.volume += np.bincount(
+                idx, weights=self.trade_size[self.cursor : n], minlength=len(self.strike)
+            )
             # The last trade of each contract in the chunk: first occurrence in reverse order.
             uniq, first_rev = np.unique(idx[::-1], return_index=True)
             pos = self.cursor + (len(idx) - 1 - first_rev)
@@ -385,7 +460,9 @@ class SimMarket:
         self.symbols = tuple(s.upper() for s in symbols)
         for s in self.symbols:
             if s not in UNDERLYINGS:
-                raise ValueError(f"`symbols`: unknown sim symbol {s!r} (known: {', '.join(UNDERLYINGS)})")
+                raise ValueError(
+                    f"`symbols`: unknown sim symbol {s!r} (known: {', '.join(UNDERLYINGS)})"
+                )
         self.jump_intensity = float(jump_intensity)
         self.skew_stickiness = float(skew_stickiness)
         self.rate = float(rate)
@@ -412,7 +489,9 @@ class SimMarket:
                 while len(self._sessions) > 8:
                     self._sessions.popitem(last=False)
         except ValueError as exc:
-            raise FeedUnavailable(f"simulated clock outside the exchange calendar: {exc}", vendor="sim") from None
+            raise FeedUnavailable(
+                f"simulated clock outside the exchange calendar: {exc}", vendor="sim"
+            ) from None
         return got
 
     # -- spot -------------------------------------------------------------------------------
@@ -512,7 +591,9 @@ class SimMarket:
             a, b = max(k_lo, lo), min(k_hi, hi)
             if b <= a:
                 continue
-            grid = np.arange(np.ceil(center * np.exp(a) / step) * step, center * np.exp(b) + 1e-9, step)
+            grid = np.arange(
+                np.ceil(center * np.exp(a) / step) * step, center * np.exp(b) + 1e-9, step
+            )
             if prev_band is not None:
                 k = np.log(grid / center)
                 grid = grid[(k < prev_band[0]) | (k > prev_band[1])]
@@ -530,12 +611,16 @@ class SimMarket:
         paths = self._day_paths(s)
         prev_close, log_path = self._symbol_path(symbol, s, paths)
         alpha = 1.0 - np.exp(-1.0 / _ANCHOR_SECONDS)
-        log_anchor, _ = lfilter([alpha], [1.0, alpha - 1.0], log_path, zi=[(1.0 - alpha) * log_path[0]])
+        log_anchor, _ = lfilter(
+            [alpha], [1.0, alpha - 1.0], log_path, zi=[(1.0 - alpha) * log_path[0]]
+        )
         vol = und.vol * paths.vol_mult
         dates, roots, kinds = self._expiries(und, s)
         settle = xclock.settlement_epochs(np.array(roots), np.array(dates, dtype="datetime64[D]"))
         rng = np.random.default_rng(_key(self.seed, "contracts", symbol, s.number))
-        cols: dict[str, list[np.ndarray]] = {k: [] for k in ("root", "strike", "expiry", "is_call", "oi")}
+        cols: dict[str, list[np.ndarray]] = {
+            k: [] for k in ("root", "strike", "expiry", "is_call", "oi")
+        }
         for d, root, kind, e in zip(dates, roots, kinds, settle, strict=True):
             if e <= s.open - 86_400.0:
                 continue
@@ -547,7 +632,9 @@ class SimMarket:
             m = len(k_grid)
             strike = np.concatenate([k_grid, k_grid])
             is_call = np.concatenate([np.ones(m, bool), np.zeros(m, bool)])
-            oi = self._open_interest(und, kind, d == s.date, tau, vol, prev_close, strike, is_call, rng)
+            oi = self._open_interest(
+                und, kind, d == s.date, tau, vol, prev_close, strike, is_call, rng
+            )
             cols["root"].append(np.full(2 * m, root))
             cols["strike"].append(strike)
             cols["expiry"].append(np.full(2 * m, e))
@@ -614,13 +701,22 @@ class SimMarket:
     # -- quotes -----------------------------------------------------------------------------
 
     def _quote(
-        self, day: _SymbolDay, t: np.ndarray | float, idx: np.ndarray
+        self,
+        day: _SymbolDay,
+        t: np.ndarray | float,
+        idx: np.ndarray,
+        spot_time: np.ndarray | float | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Bid, ask, theoretical price, IV (decimal, calendar clock) and spot of contracts
-        `idx` at times t (scalar or per element). Contracts must be unexpired at t."""
+        `idx` priced at times t (scalar or per element) with the spot of `spot_time`
+        (default t). Contracts must be unexpired at t."""
         und = day.und
         t_arr = np.broadcast_to(np.asarray(t, dtype=np.float64), idx.shape)
-        S, A = day.spot_at(t_arr)
+        S, A = day.spot_at(
+            t_arr
+            if spot_time is None
+            else np.broadcast_to(np.asarray(spot_time, dtype=np.float64), idx.shape)
+        )
         K = day.strike[idx]
         E = day.expiry[idx]
         call = day.is_call[idx]
@@ -685,18 +781,26 @@ class SimMarket:
 
     # -- snapshots --------------------------------------------------------------------------
 
-    def chain_at(self, symbol: str, when: datetime, *, source: str = "sim", delay: float = 0.0) -> OptionChain:
+    def chain_at(
+        self, symbol: str, when: datetime, *, source: str = "sim", delay: float = 0.0
+    ) -> OptionChain:
         """The chain of `symbol` with quotes as of `when` (aware); pure in (seed, params, when)."""
         symbol = symbol.upper()
         if symbol not in self.symbols:
-            raise FeedError(f"unknown symbol {symbol!r} (the sim knows {', '.join(self.symbols)})", vendor="sim")
+            raise FeedError(
+                f"unknown symbol {symbol!r} (the sim knows {', '.join(self.symbols)})", vendor="sim"
+            )
         if when.tzinfo is None:
             raise ValueError("`when` must be timezone-aware")
         t = when.timestamp()
         s = self.session_of(t)
         day = self.symbol_day(symbol, s)
         idx = np.flatnonzero(day.expiry > t)
-        bid, ask, _, sigma, S = self._quote(day, t, idx)
+        # While the market is closed quotes do not move: before the open they stand as at the
+        # open with the previous close as spot, after the close as at the close.
+        # (An AM series settling at the open is priced a second before it.)
+        t_quote = np.minimum(min(max(t, s.open), s.close), day.expiry[idx] - 1.0)
+        bid, ask, _, sigma, S = self._quote(day, t_quote, idx, spot_time=t)
         volume, last, last_time = day.tape_until(t)
         in_session = s.open <= t < s.close
         return OptionChain(
@@ -730,7 +834,7 @@ def _third_friday(year: int, month: int) -> date:
 
 
 def _parse_start(value: Any, wall_now: datetime) -> datetime:
-    """"now", "auto" (now during a session, else 10:30 New York on the latest session), an
+    """ "now", "auto" (now during a session, else 10:30 New York on the latest session), an
     ISO-8601 string or a datetime; a time without offset is New York time."""
     if isinstance(value, datetime):
         when = value
@@ -752,7 +856,9 @@ def _parse_start(value: Any, wall_now: datetime) -> datetime:
         try:
             when = datetime.fromisoformat(value.strip())
         except ValueError:
-            raise ValueError(f"`start`: {value!r} is not 'now', 'auto' or an ISO-8601 time") from None
+            raise ValueError(
+                f"`start`: {value!r} is not 'now', 'auto' or an ISO-8601 time"
+            ) from None
     else:
         raise ValueError(f"`start` must be 'now', 'auto' or an ISO-8601 time, not {value!r}")
     if when.tzinfo is None:
@@ -811,12 +917,25 @@ class SimFeed:
         multiplier), delay_seconds. Unknown keys and bad values raise ValueError naming them."""
         unknown = sorted(set(section) - set(_CONFIG_KEYS))
         if unknown:
-            raise ValueError(f"unknown key `feeds.sim.{unknown[0]}` (known: {', '.join(_CONFIG_KEYS)})")
+            raise ValueError(
+                f"unknown key `feeds.sim.{unknown[0]}` (known: {', '.join(_CONFIG_KEYS)})"
+            )
         kw: dict[str, Any] = {}
-        for key in ("speed", "jump_intensity", "skew_stickiness", "rate", "activity", "delay_seconds"):
+        for key in (
+            "speed",
+            "jump_intensity",
+            "skew_stickiness",
+            "rate",
+            "activity",
+            "delay_seconds",
+        ):
             if key in section:
                 value = section[key]
-                if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+                if (
+                    isinstance(value, bool)
+                    or not isinstance(value, int | float)
+                    or not np.isfinite(value)
+                ):
                     raise ValueError(f"`feeds.sim.{key}` must be a number, not {value!r}")
                 if key != "rate" and value < 0:
                     raise ValueError(f"`feeds.sim.{key}` must be >= 0")

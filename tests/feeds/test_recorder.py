@@ -26,7 +26,13 @@ START = datetime(2026, 11, 18, 10, 30, tzinfo=NY)  # a Wednesday session
 
 
 def assert_same_chain(a: OptionChain, b: OptionChain) -> None:
-    assert (a.symbol, a.as_of, a.spot, a.spot_note, a.source) == (b.symbol, b.as_of, b.spot, b.spot_note, b.source)
+    assert (a.symbol, a.as_of, a.spot, a.spot_note, a.source) == (
+        b.symbol,
+        b.as_of,
+        b.spot,
+        b.spot_note,
+        b.source,
+    )
     for name in ARRAY_FIELDS:
         x, y = getattr(a, name), getattr(b, name)
         if x.dtype.kind == "f":
@@ -74,12 +80,28 @@ def test_recorder_kill_9_loses_at_most_the_snapshot_being_written(tmp_path: Path
     snapshot reads back intact and equals what the deterministic sim gives at its as-of."""
     out = tmp_path / "killed.sqlite"
     cmd = [
-        sys.executable, "-m", "feeds.recorder", "--feed", "sim", "--symbols", "SPX,SPY",
-        "--interval", "0.05", "--out", str(out), "--seed", "11",
-        "--start", START.isoformat(), "--speed", "60",
+        sys.executable,
+        "-m",
+        "feeds.recorder",
+        "--feed",
+        "sim",
+        "--symbols",
+        "SPX,SPY",
+        "--interval",
+        "0.05",
+        "--out",
+        str(out),
+        "--seed",
+        "11",
+        "--start",
+        START.isoformat(),
+        "--speed",
+        "60",
     ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     seen = 0
     try:
         deadline = time.monotonic() + 60.0
@@ -134,7 +156,9 @@ class FlakyFeed:
         self.calls += 1
         self.inner.advance(5)
         if self.calls % 2 == 0:
-            raise FeedUnavailable(f"upstream 503 with Authorization: Bearer {self.token}", vendor="flaky", status=503)
+            raise FeedUnavailable(
+                f"upstream 503 with Authorization: Bearer {self.token}", vendor="flaky", status=503
+            )
         return await self.inner.snapshot(symbol)
 
     async def expirations(self, symbol: str) -> list[datetime]:
@@ -158,7 +182,11 @@ async def test_record_loop_survives_feed_errors_and_never_records_secrets(
     # Each row's fetched_at is the feed's clock, as_of the chain's.
     for r in rows:
         assert r[3] >= r[2]
-    data = out.read_bytes() + (out.with_name(out.name + "-wal").read_bytes() if out.with_name(out.name + "-wal").exists() else b"")
+    data = out.read_bytes() + (
+        out.with_name(out.name + "-wal").read_bytes()
+        if out.with_name(out.name + "-wal").exists()
+        else b""
+    )
     assert FlakyFeed.token.encode() not in data
     for chain in iter_snapshots(out):
         assert FlakyFeed.token not in repr(chain)

@@ -35,7 +35,9 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for i in range(N):
             when = START + timedelta(seconds=STEP * i)
             for sym in ("SPY", "QQQ"):
-                rec.write(f.chain_at(sym, when), feed="sim", fetched_at=when + timedelta(seconds=0.5))
+                rec.write(
+                    f.chain_at(sym, when), feed="sim", fetched_at=when + timedelta(seconds=0.5)
+                )
     return path
 
 

@@ -228,7 +228,13 @@ def modal_spacing_near(chain: OptionChain, expiry: float, band: float = 0.02) ->
 
 @pytest.mark.parametrize(
     ("symbol", "step", "far_step"),
-    [("SPX", 5.0, 25.0), ("SPY", 1.0, 5.0), ("QQQ", 1.0, 5.0), ("IWM", 1.0, 5.0), ("NDX", 25.0, 50.0)],
+    [
+        ("SPX", 5.0, 25.0),
+        ("SPY", 1.0, 5.0),
+        ("QQQ", 1.0, 5.0),
+        ("IWM", 1.0, 5.0),
+        ("NDX", 25.0, 50.0),
+    ],
 )
 def test_strike_spacing(symbol: str, step: float, far_step: float) -> None:
     chain = feed().chain_at(symbol, WED)
@@ -251,7 +257,16 @@ def test_spx_0dte_size() -> None:
 def test_quotes_sane(symbol: str, when: datetime) -> None:
     c = feed().chain_at(symbol, when)
     assert np.isfinite(c.spot) and c.spot > 0
-    for name in ("strike", "expiry", "bid", "ask", "volume", "open_interest", "multiplier", "vendor_iv"):
+    for name in (
+        "strike",
+        "expiry",
+        "bid",
+        "ask",
+        "volume",
+        "open_interest",
+        "multiplier",
+        "vendor_iv",
+    ):
         assert np.isfinite(getattr(c, name)).all(), name
     assert (c.bid >= 0).all() and (c.ask > 0).all()
     assert (c.bid <= c.ask).all()
@@ -264,7 +279,9 @@ def test_quotes_sane(symbol: str, when: datetime) -> None:
     # Calls worth at least discounted intrinsic on the forward, roughly: ask >= intrinsic - tick.
     intrinsic = np.where(c.is_call, c.spot - c.strike, c.strike - c.spot)
     tau = (c.expiry - c.as_of_epoch) / 31_536_000.0
-    assert (c.ask >= np.maximum(intrinsic, 0) * np.exp(-0.06 * tau) - 0.5 * c.spot * tau - 0.1).all()
+    assert (
+        c.ask >= np.maximum(intrinsic, 0) * np.exp(-0.06 * tau) - 0.5 * c.spot * tau - 0.1
+    ).all()
 
 
 def test_unknown_symbol_raises_feed_error() -> None:
@@ -273,7 +290,9 @@ def test_unknown_symbol_raises_feed_error() -> None:
 
 
 def test_from_config_and_registry() -> None:
-    f = open_feed("sim", {"seed": 3, "start": "2026-11-18T10:30:00-05:00", "speed": 0, "symbols": "spx,spy"})
+    f = open_feed(
+        "sim", {"seed": 3, "start": "2026-11-18T10:30:00-05:00", "speed": 0, "symbols": "spx,spy"}
+    )
     assert isinstance(f, SimFeed)
     assert f.clock() == WED
     assert f.market.symbols == ("SPX", "SPY")
@@ -331,7 +350,10 @@ def test_volume_non_decreasing_within_session_and_reset_next_day() -> None:
     key = None
     for minutes in range(-60, 420, 15):  # 09:30 - 1h to after the close
         c = f.chain_at("SPY", ny(2026, 11, 18, 9, 30) + timedelta(minutes=minutes))
-        k = {(r, e, s, cp): v for r, e, s, cp, v in zip(c.root, c.expiry, c.strike, c.is_call, c.volume, strict=True)}
+        k = {
+            (r, e, s, cp): v
+            for r, e, s, cp, v in zip(c.root, c.expiry, c.strike, c.is_call, c.volume, strict=True)
+        }
         if prev is not None:
             common = set(k) & set(prev)
             assert all(k[x] >= prev[x] for x in common)

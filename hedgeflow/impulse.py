@@ -149,12 +149,10 @@ def find_zero_crossings(
     # is found exactly; a flat underflow gap is split in the middle)
     run = price[np.minimum(j + 1, k)] + price[np.maximum(k - 1, j)]
     at = np.where(k - j > 1, 0.5 * run, linear)
+    rising, falling = CrossingDirection.RISING, CrossingDirection.FALLING
     return tuple(
-        ZeroCrossing(
-            price=float(p),
-            direction=CrossingDirection.RISING if v > 0 else CrossingDirection.FALLING,
-        )
-        for p, v in zip(at, vk, strict=True)
+        ZeroCrossing(price=p, direction=rising if v > 0 else falling)
+        for p, v in zip(at.tolist(), vk.tolist(), strict=True)
     )
 
 
@@ -169,26 +167,34 @@ def find_extrema(
     is_max = (mid > left) & (mid >= right) & (mid > tol)
     is_min = (mid < left) & (mid <= right) & (mid < -tol)
     idx = np.flatnonzero(is_max | is_min) + 1
+    basin, peak = ExtremumKind.BASIN, ExtremumKind.PEAK
     return tuple(
-        ImpulseExtremum(
-            price=float(price[i]),
-            impulse=float(values[i]),
-            kind=ExtremumKind.BASIN if values[i] > 0 else ExtremumKind.PEAK,
-        )
-        for i in idx
+        ImpulseExtremum(price=p, impulse=v, kind=basin if v > 0 else peak)
+        for p, v in zip(price[idx].tolist(), values[idx].tolist(), strict=True)
     )
+
+
+def cumulative_integral(price: np.ndarray, values: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Trapezoid integral of the piecewise-linear curve from price[0] to each x (clipped to
+    the grid), vectorized over x. Units: the curve's unit x points."""
+    x = np.clip(np.asarray(x, dtype=np.float64), price[0], price[-1])
+    if price.size < 2:
+        return np.zeros(x.shape)
+    cum = np.empty(price.size)
+    cum[0] = 0.0
+    np.cumsum(0.5 * np.diff(price) * (values[1:] + values[:-1]), out=cum[1:])
+    j = np.clip(np.searchsorted(price, x, side="right") - 1, 0, price.size - 2)
+    vx = np.interp(x, price, values)
+    return cum[j] + 0.5 * (x - price[j]) * (values[j] + vx)
 
 
 def window_integral(price: np.ndarray, values: np.ndarray, lo: float, hi: float) -> float:
     """Trapezoid integral of the curve over [lo, hi] clipped to the grid, with the end
     values interpolated (so the ends are half-weighted). Units: the curve's unit x points."""
-    lo, hi = max(lo, float(price[0])), min(hi, float(price[-1]))
     if not hi > lo:
         return 0.0
-    inner = (price > lo) & (price < hi)
-    p = np.concatenate(([lo], price[inner], [hi]))
-    v = np.concatenate(([np.interp(lo, price, values)], values[inner], [np.interp(hi, price, values)]))
-    return float(np.trapezoid(v, p))
+    a, b = cumulative_integral(price, values, np.array([lo, hi]))
+    return float(b - a)
 
 
 def directional_asymmetry(
@@ -203,8 +209,8 @@ def directional_asymmetry(
         in (0, 1] both positive, < 0 opposite signs; NaN when the other side is 0.
     """
     a = percent / 100.0
-    up = window_integral(price, values, spot, spot * (1.0 + a))
-    down = window_integral(price, values, spot * (1.0 - a), spot)
+    lo, at, hi = cumulative_integral(price, values, np.array([spot * (1 - a), spot, spot * (1 + a)]))
+    up, down = float(hi - at), float(at - lo)
     scale = max(abs(up), abs(down))
     if abs(up - down) < BIAS_THRESHOLD * scale or scale == 0:
         bias = Bias.NEUTRAL
@@ -258,13 +264,10 @@ def nearest_attractors(
     extrema: tuple[ImpulseExtremum, ...], spot: float
 ) -> tuple[float | None, float | None]:
     """Nearest basin at or above spot and at or below spot (a basin at spot is both)."""
-    basins = np.array([e.price for e in extrema if e.kind is ExtremumKind.BASIN])
-    above = basins[basins >= spot]
-    below = basins[basins <= spot]
-    return (
-        float(above.min()) if above.size else None,
-        float(below.max()) if below.size else None,
-    )
+    basins = [e.price for e in extrema if e.kind is ExtremumKind.BASIN]  # a handful
+    above = [p for p in basins if p >= spot]
+    below = [p for p in basins if p <= spot]
+    return (min(above) if above else None, max(below) if below else None)
 
 
 @dataclass(frozen=True)
@@ -375,7 +378,11 @@ def compute_hedge_impulse_curve(
         strikes, gamma, vanna = strikes[order], gamma[order], vanna[order]
     smile = smile_interpolant(surface)
     # k_K = -(R - 1) K dsigma/dK (see hedgeflow.regime); 0 beyond the smile's ends
-    k = -(r - 1.0) * smile.log_slope(strikes)
+    forward = float(surface.forward)
+    atm = forward if math.isfinite(forward) and forward > 0 else spot
+    slopes = smile.log_slope(np.append(strikes, atm))
+    k = -(r - 1.0) * slopes[:-1]
+    atm_coupling = float(-(r - 1.0) * slopes[-1])
     bad_strike = ~(np.isfinite(strikes) & (strikes > 0))
     bad_gamma = ~np.isfinite(gamma)
     bad_vanna = ~np.isfinite(vanna)
@@ -424,9 +431,6 @@ def compute_hedge_impulse_curve(
         asymmetry_percent=config.asymmetry_percent,
     )
     n = price.size // 2
-    forward = float(surface.forward)
-    atm = forward if math.isfinite(forward) and forward > 0 else spot
-    atm_coupling = float(-(r - 1.0) * smile.log_slope(atm))
     return HedgeImpulseCurve(
         spot=spot,
         expiration=exposure.expiration,
@@ -470,4 +474,5 @@ __all__ = [
     "strike_impulse",
     "value_at",
     "window_integral",
+    "cumulative_integral",
 ]

@@ -12,7 +12,9 @@ total in $ per +1%) and its `RegimeParams`. Definitions (DESIGN.md "Pressure clo
   rel = |H_e| / max_grid |H| >= zone_threshold (relative to the GLOBAL max |H|, not per
   type); strength = rel * proximity(center) in [0, 1]; bounds where the curve falls to
   half the extremum, linearly interpolated between grid points (the grid end when it
-  never does); side ABOVE when center >= S. Sorted by strength, strongest first.
+  never does); side ABOVE when center >= S. Sorted by strength, strongest first. A weaker
+  extremum whose centre lies inside a stronger zone of the same kind (a ripple: the curve
+  between them never falls to half the stronger extremum) is folded into that zone.
 - zone impulse: the trapezoid integral of the density over [lower, upper], $ per +1%.
 - contracts: the dealers' futures trade for a +1% move is -H / (multiplier * F_fut),
   negative = dealers sell, with F_fut the live futures price when given, else
@@ -34,6 +36,7 @@ from datetime import datetime
 import numpy as np
 
 from hedgeflow.enums import CrossingDirection, ExtremumKind, Side
+from hedgeflow.impulse import cumulative_integral
 from hedgeflow.types import (
     HedgeContractEstimates,
     HedgeImpulseCurve,
@@ -79,24 +82,14 @@ def reach_points(curve: HedgeImpulseCurve, regime: RegimeParams, config: Pressur
     return float(reach)
 
 
-def _cumulative_at(price: np.ndarray, values: np.ndarray, cum: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Trapezoid integral of the piecewise-linear curve from price[0] to x (x on the grid)."""
-    j = np.clip(np.searchsorted(price, x, side="right") - 1, 0, price.size - 2)
-    vx = np.interp(x, price, values)
-    return cum[j] + 0.5 * (x - price[j]) * (values[j] + vx)
-
-
 def integral_between(
     price: np.ndarray, values: np.ndarray, lower: np.ndarray, upper: np.ndarray
 ) -> np.ndarray:
     """Trapezoid integrals of the curve over [lower_i, upper_i] (clipped to the grid), with
     interpolated end values; vectorized over intervals. Units: curve unit x points."""
-    lower = np.clip(np.asarray(lower, dtype=np.float64), price[0], price[-1])
-    upper = np.clip(np.asarray(upper, dtype=np.float64), price[0], price[-1])
-    if price.size < 2:
-        return np.zeros(lower.shape)
-    cum = np.concatenate(([0.0], np.cumsum(0.5 * np.diff(price) * (values[1:] + values[:-1]))))
-    return _cumulative_at(price, values, cum, upper) - _cumulative_at(price, values, cum, lower)
+    lower = np.asarray(lower, dtype=np.float64)
+    ends = cumulative_integral(price, values, np.concatenate((lower, upper)))
+    return ends[lower.size :] - ends[: lower.size]
 
 
 def zone_bounds(
@@ -145,6 +138,74 @@ def _check(config: PressureCloudConfig) -> None:
             raise ValueError(f"`config.futures` {c.name}: multiplier must be positive")
 
 
+def _zones(
+    curve: HedgeImpulseCurve,
+    price: np.ndarray,
+    values: np.ndarray,
+    max_abs: float,
+    reach: float,
+    config: PressureCloudConfig,
+    fut: float,
+) -> tuple[tuple[PressureZone, ...], tuple[PressureZone, ...]]:
+    """Stability and acceleration zones, strongest first (see the module docstring).
+
+    A weaker extremum whose centre lies inside a stronger zone of the same kind is a ripple
+    of that zone (the curve between them never falls to half of the stronger one), so it is
+    folded into it rather than listed as a second, overlapping zone.
+    """
+    if not curve.extrema or max_abs <= 0:
+        return (), ()
+    centers = np.array([e.price for e in curve.extrema])
+    index = np.abs(price[None, :] - centers[:, None]).argmin(axis=1)
+    peak = values[index]
+    rel = np.abs(peak) / max_abs
+    keep = (rel >= config.zone_threshold) & (peak != 0)
+    index, centers, peak, rel = index[keep], price[index[keep]], peak[keep], rel[keep]
+    if index.size == 0:
+        return (), ()
+    lower, upper = zone_bounds(price, values, index)
+    spot = float(curve.spot)
+    strength = np.minimum(1.0, rel * np.exp(-(((centers - spot) / reach) ** 2)))
+    order = np.argsort(-strength, kind="stable")
+    index, centers, peak, strength = index[order], centers[order], peak[order], strength[order]
+    lower, upper = lower[order], upper[order]
+    # nested[i, j]: zone j is stronger (earlier), same kind, and contains centre i
+    earlier = np.arange(index.size)[None, :] < np.arange(index.size)[:, None]
+    same = (peak[:, None] > 0) == (peak[None, :] > 0)
+    inside = (lower[None, :] <= centers[:, None]) & (centers[:, None] <= upper[None, :])
+    first = ~(earlier & same & inside).any(axis=1)
+    centers, peak, strength = centers[first], peak[first], strength[first]
+    lower, upper = lower[first], upper[first]
+    integral = integral_between(price, values, lower, upper)
+    contracts = {k: v.tolist() for k, v in hedge_contracts(integral, config, fut).items()}
+    stability: list[PressureZone] = []
+    acceleration: list[PressureZone] = []
+    for i, (c, lo, hi, st, pk, imp) in enumerate(
+        zip(
+            centers.tolist(),
+            lower.tolist(),
+            upper.tolist(),
+            strength.tolist(),
+            peak.tolist(),
+            integral.tolist(),
+            strict=True,
+        )
+    ):
+        zone = PressureZone(
+            center=c,
+            lower=lo,
+            upper=hi,
+            strength=st,
+            side=Side.ABOVE if c >= spot else Side.BELOW,
+            kind=ExtremumKind.BASIN if pk > 0 else ExtremumKind.PEAK,
+            impulse=imp,
+            contracts=HedgeContractEstimates(contracts={n: v[i] for n, v in contracts.items()}),
+            peak_density=pk,
+        )
+        (stability if pk > 0 else acceleration).append(zone)
+    return tuple(stability), tuple(acceleration)
+
+
 def compute_pressure_cloud(
     curve: HedgeImpulseCurve,
     regime: RegimeParams,
@@ -189,34 +250,7 @@ def compute_pressure_cloud(
     proximity = np.exp(-(((price - spot) / reach) ** 2))
 
     # --- zones from the curve's extrema
-    stability: list[PressureZone] = []
-    acceleration: list[PressureZone] = []
-    if curve.extrema and max_abs > 0:
-        centers = np.array([e.price for e in curve.extrema])
-        index = np.abs(price[None, :] - centers[:, None]).argmin(axis=1)
-        peak = values[index]
-        rel = np.abs(peak) / max_abs
-        keep = (rel >= config.zone_threshold) & (peak != 0)
-        index, centers, peak, rel = index[keep], price[index[keep]], peak[keep], rel[keep]
-        lower, upper = zone_bounds(price, values, index)
-        integral = integral_between(price, values, lower, upper)
-        strength = np.minimum(1.0, rel * np.exp(-(((centers - spot) / reach) ** 2)))
-        contracts = hedge_contracts(integral, config, fut)
-        for i in np.argsort(-strength, kind="stable"):
-            zone = PressureZone(
-                center=float(centers[i]),
-                lower=float(lower[i]),
-                upper=float(upper[i]),
-                strength=float(strength[i]),
-                side=Side.ABOVE if centers[i] >= spot else Side.BELOW,
-                kind=ExtremumKind.BASIN if peak[i] > 0 else ExtremumKind.PEAK,
-                impulse=float(integral[i]),
-                contracts=HedgeContractEstimates(
-                    contracts={name: float(v[i]) for name, v in contracts.items()}
-                ),
-                peak_density=float(peak[i]),
-            )
-            (stability if peak[i] > 0 else acceleration).append(zone)
+    stability, acceleration = _zones(curve, price, values, max_abs, reach, config, fut)
 
     # --- regime edges
     edges = tuple(
@@ -260,8 +294,8 @@ def compute_pressure_cloud(
         spot=spot,
         expiration=curve.expiration,
         computed_at=now,
-        stability_zones=tuple(stability),
-        acceleration_zones=tuple(acceleration),
+        stability_zones=stability,
+        acceleration_zones=acceleration,
         regime_edges=edges,
         levels=levels,
         total_contracts=total_contracts,

@@ -210,13 +210,17 @@ def modal_strike_spacing(strikes: np.ndarray) -> float:
     than two distinct finite strikes.
     """
     k = np.asarray(strikes, dtype=np.float64)
-    k = np.sort(k[np.isfinite(k)])
-    gaps = np.round(np.diff(k), 6)
+    k = k[np.isfinite(k)]
+    if k.size > 1 and np.any(k[1:] < k[:-1]):
+        k = np.sort(k)
+    gaps = np.sort(np.round(np.diff(k), 6))
     gaps = gaps[gaps > 0]
     if gaps.size == 0:
         return float("nan")
-    values, counts = np.unique(gaps, return_counts=True)  # values ascending: ties -> smaller
-    return float(values[np.argmax(counts)])
+    # run lengths of the sorted gaps; argmax takes the first (smallest) of tied modes
+    starts = np.flatnonzero(np.concatenate(([True], gaps[1:] != gaps[:-1])))
+    counts = np.diff(np.append(starts, gaps.size))
+    return float(gaps[starts[np.argmax(counts)]])
 
 
 def fit_atm_smile(

@@ -171,6 +171,20 @@ def test_zones_sorted_by_strength_and_bounds_clip_to_the_grid():
     assert all(z.lower <= z.center <= z.upper for z in cloud.stability_zones)
 
 
+def test_ripples_inside_a_stronger_zone_are_folded_into_it():
+    """Two maxima 22 points apart with lam = 10: the dip between them stays above half of
+    the stronger, so the weaker is a ripple of the same zone, not a second zone."""
+    p = SPOT * (1 + np.arange(-300, 301) * 0.01 / 100)
+    v = gauss(p, 1e8, 5000.0, 10.0) + gauss(p, 0.9e8, 5022.0, 10.0)
+    c = curve_from(p, v, total=1e9)
+    assert sum(e.kind is ExtremumKind.BASIN for e in c.extrema) == 2
+    (zone,) = compute_pressure_cloud(c, regime(), CFG, now=NOW).stability_zones
+    assert zone.lower < 5000.0 and zone.upper > 5022.0
+    # far apart they stay two zones
+    w = gauss(p, 1e8, 4980.0, 10.0) + gauss(p, 0.9e8, 5030.0, 10.0)
+    assert len(compute_pressure_cloud(curve_from(p, w, total=1e9), regime(), CFG, now=NOW).stability_zones) == 2
+
+
 def test_zone_bounds_hand_computed():
     p = np.arange(0.0, 7.0)
     v = np.array([0.0, 1.0, 3.0, 4.0, 2.0, 1.0, 0.0])

@@ -16,6 +16,9 @@ from hedgeflow.enums import (
     PositionSource,
     Side,
 )
+from hedgeflow.impulse import compute_hedge_impulse_curve
+from hedgeflow.pressure import compute_pressure_cloud
+from hedgeflow.regime import derive_regime_params, interpolate_iv_at_strike
 from hedgeflow.types import (
     CharmIntegral,
     CharmIntegralConfig,
@@ -71,6 +74,10 @@ __all__ = [
     "Side",
     "ZeroCrossing",
     "chain_from_dict",
+    "compute_hedge_impulse_curve",
+    "compute_pressure_cloud",
+    "derive_regime_params",
+    "interpolate_iv_at_strike",
     "chain_to_dict",
     "make_chain",
 ]

@@ -68,7 +68,9 @@ class SmileInterpolant:
 
     Node slopes are Bessel's: the derivative of the parabola through each node and its two
     neighbours (one-sided parabola at the ends), so a smile quadratic in ln K is reproduced
-    exactly. Beyond the first and last valid strike the IV is flat (slope 0).
+    exactly. Beyond the first and last valid strike the IV is flat (slope 0). Values are
+    floored at half the smaller neighbouring node IV (binding only where the cubic would
+    overshoot towards zero between very different nodes), so the IV is always positive.
 
     x : ln K of the valid nodes, strictly ascending; iv : decimal IV at the nodes;
     slope : d sigma / d ln K at the nodes; masked : surface points dropped (non-finite or
@@ -114,6 +116,9 @@ class SmileInterpolant:
             + (-2 * t3 + 3 * t2) * self.iv[i + 1]
             + (t3 - t2) * h * self.slope[i + 1]
         )
+        # a cubic can overshoot below zero between wildly different nodes (never on a smooth
+        # smile); keep the IV at least half the smaller node so no caller gets IV <= 0
+        val = np.maximum(val, 0.5 * np.minimum(self.iv[i], self.iv[i + 1]))
         flat = np.where(np.log(np.where(ok, k, 1.0)) < self.x[0], self.iv[0], self.iv[-1])
         return np.where(ok, np.where(inside, val, flat), np.nan)
 

@@ -162,6 +162,19 @@ def test_non_finite_inputs_are_masked_and_counted():
     assert np.isfinite(c.impulse).all() and ref.diagnostics == {}
 
 
+def test_no_usable_smile_gives_gamma_only_and_says_so():
+    k = np.arange(5950.0, 6055.0, 5.0)
+    rng = np.random.default_rng(2)
+    g, v = rng.normal(0, 1e9, k.size), rng.normal(0, 1e8, k.size)
+    nan = np.full(k.size, np.nan)
+    c = compute_hedge_impulse_curve(
+        exposure_for(k, g, v), IVSurface(EXP, k, nan, nan), now=NOW
+    )
+    assert c.diagnostics == {"no smile slope: coupling 0": k.size}
+    assert np.all(c.strike_coupling == 0.0)
+    assert c.impulse_total == pytest.approx(g.sum(), rel=1e-12)
+
+
 def test_bad_arguments_raise_with_the_argument_named():
     k = np.arange(5950.0, 6055.0, 5.0)
     e, s = exposure_for(k, np.ones(k.size)), surface_for(k)

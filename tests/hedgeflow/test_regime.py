@@ -13,6 +13,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from hedgeflow.enums import MarketRegime
 from hedgeflow.regime import (
@@ -241,3 +244,37 @@ def test_coupling_atm_units_against_the_translation_model(r: float):
     assert -p.coupling_atm == pytest.approx(atm_move, rel=1e-6, abs=1e-12)
     fixed_move = (sigma(spot, up) - sigma(spot, dn)) * 100 / (2 * h)
     assert -p.coupling_fixed_strike == pytest.approx(fixed_move, rel=1e-6, abs=1e-12)
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@st.composite
+def random_surface(draw: st.DrawFn) -> tuple[IVSurface, float]:
+    n = draw(st.integers(1, 80))
+    spacing = draw(st.sampled_from([0.5, 1.0, 5.0, 25.0]))
+    offsets = draw(hnp.arrays(np.int64, n, elements=st.integers(-150, 150), unique=True))
+    k = np.sort(4000.0 + spacing * offsets.astype(np.float64))
+    iv = draw(hnp.arrays(np.float64, n, elements=st.floats(0.01, 3.0)))
+    forward = float(draw(st.floats(3800.0, 4200.0)))
+    tau = draw(st.floats(1e-6, 2.0))
+    return IVSurface(EXP, k, iv, iv, forward=forward, tau=tau), forward
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    sf=random_surface(),
+    tau_h=st.floats(0.0, 1.0),
+    r=st.floats(-1.0, 5.0),
+)
+def test_random_smiles_give_finite_regime_params(sf: tuple[IVSurface, float], tau_h: float, r: float):
+    surface, spot = sf
+    p = derive_regime_params(surface, spot, horizon_tau=tau_h, skew_stickiness=r)
+    for v in (p.atm_iv, p.skew, p.curvature, p.regime_iv, p.expected_move,
+              p.expected_daily_spot_move, p.coupling_atm, p.coupling_fixed_strike):
+        assert math.isfinite(v)
+    assert p.atm_iv > 0 and p.regime_iv > 0 and p.expected_move >= 0
+    assert 0.0 <= p.skew_stickiness <= 3.0
+    q = np.linspace(3000.0, 5000.0, 57)
+    iv = interpolate_iv_at_strike(surface, q)
+    assert np.all(iv > 0) and np.isfinite(strike_coupling(surface, q, r)).all()

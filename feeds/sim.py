@@ -683,11 +683,15 @@ class SimMarket:
         further below, fat tails, walls at round strikes, lognormal noise; integer contracts."""
         total = und.oi_scale * _OI_WEIGHT[kind] * (2.0 if same_day and kind == "daily" else 1.0)
         total *= 0.5 + 0.5 * min(1.0, tau * 365.0 / 30.0) if kind != "monthly-main" else 1.0
-        sd = vol * np.sqrt(tau + 10.0 / 365.0)
+        sd = vol * np.sqrt(tau + 45.0 / 365.0)
         z = np.log(strike / center) / sd
-        call = np.exp(-0.5 * ((z - 0.5) / 1.0) ** 2) + 0.04 * np.exp(-0.5 * (z / 3.0) ** 2)
-        put = np.exp(-0.5 * ((z + 1.0) / 1.3) ** 2) + 0.04 * np.exp(-0.5 * (z / 4.0) ** 2)
-        shape = np.where(is_call, call, put)
+        call = np.exp(-0.5 * ((z - 0.6) / 1.2) ** 2) + 0.12 * np.exp(-0.5 * (z / 3.0) ** 2)
+        put = np.exp(-0.5 * ((z + 1.3) / 1.6) ** 2) + 0.15 * np.exp(-0.5 * (z / 4.0) ** 2)
+        # The shapes are densities in price: a strike's share grows with the gap it covers,
+        # so OI far out (25/50/100-point strikes) is not thinned by the coarser listing.
+        k = np.unique(strike)
+        gap = np.gradient(k) if len(k) > 1 else np.ones(1)
+        shape = np.where(is_call, call, put) * gap[np.searchsorted(k, strike)]
         wall = np.ones_like(strike)
         for mult, factor in und.walls:
             on = np.abs(strike / mult - np.round(strike / mult)) < 1e-9

@@ -355,8 +355,9 @@ def compute_hedge_impulse_curve(
         density at spot);
       spot_vol_coupling : fixed-strike coupling -(R-1) Sigma' at the forward (else spot),
         vol points per 1%;
-      kernel_width : lambda, points; strike_spacing : modal gap (the grid step when fewer
-        than two distinct strikes);
+      kernel_width : lambda = kernel_width_strikes * strike_spacing, floored at one grid
+        step, points; strike_spacing : modal gap (the grid step when fewer than two distinct
+        strikes);
       strikes / strike_impulse / strike_coupling : the strikes that entered and their
         H_K and k_K; diagnostics : strikes masked by reason (a strike with a non-finite
         strike, GEX, VEX or coupling is left out of every array and total).
@@ -373,9 +374,6 @@ def compute_hedge_impulse_curve(
     strikes = np.asarray(exposure.strikes, dtype=np.float64)
     gamma = np.asarray(exposure.gamma, dtype=np.float64)
     vanna = np.asarray(exposure.vanna, dtype=np.float64)
-    if strikes.size > 1 and np.any(np.diff(strikes) < 0):
-        order = np.argsort(strikes, kind="stable")
-        strikes, gamma, vanna = strikes[order], gamma[order], vanna[order]
     smile = smile_interpolant(surface)
     # k_K = -(R - 1) K dsigma/dK (see hedgeflow.regime); 0 beyond the smile's ends
     forward = float(surface.forward)
@@ -403,6 +401,9 @@ def compute_hedge_impulse_curve(
     if not ok.all():
         strikes, gamma, vanna, k = strikes[ok], gamma[ok], vanna[ok], k[ok]
         diagnostics["masked strikes"] = int(np.count_nonzero(~ok))
+    if strikes.size > 1 and np.any(strikes[1:] < strikes[:-1]):  # the kernel needs ascending
+        order = np.argsort(strikes, kind="stable")
+        strikes, gamma, vanna, k = strikes[order], gamma[order], vanna[order], k[order]
     vanna_term = -k * vanna
     h_k = gamma + vanna_term
 
@@ -411,7 +412,9 @@ def compute_hedge_impulse_curve(
     spacing = modal_strike_spacing(strikes)
     if not math.isfinite(spacing):
         spacing = spot * config.step_percent / 100.0
-    lam = config.kernel_width_strikes * spacing
+    # floor at one grid step: a narrower kernel is not resolved by the grid (its trapezoid
+    # integral would no longer be the strike total); binds only for exotic configs
+    lam = max(config.kernel_width_strikes * spacing, spot * config.step_percent / 100.0)
     dens = kernel_density(price, strikes, np.column_stack((gamma, vanna_term, h_k)), lam)
     gamma_d, vanna_d, impulse = dens[:, 0], dens[:, 1], dens[:, 2]
 

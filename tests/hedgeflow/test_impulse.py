@@ -143,6 +143,15 @@ def test_unsorted_strikes_are_sorted():
     np.testing.assert_array_equal(a.strikes, b.strikes)
 
 
+def test_unsorted_strikes_with_a_nan_between_them():
+    k = np.array([6010.0, np.nan, 5990.0, 6000.0])
+    g = np.array([1e9, 5e9, 2e9, -1e9])
+    c = compute_hedge_impulse_curve(exposure_for(k, g), surface_for(np.sort(k[[0, 2, 3]])), now=NOW)
+    np.testing.assert_array_equal(c.strikes, [5990.0, 6000.0, 6010.0])
+    np.testing.assert_array_equal(c.strike_impulse, [2e9, -1e9, 1e9])
+    assert c.diagnostics["masked strikes"] == 1
+
+
 def test_non_finite_inputs_are_masked_and_counted():
     k = np.arange(5950.0, 6055.0, 5.0)
     rng = np.random.default_rng(5)

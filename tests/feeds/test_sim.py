@@ -391,3 +391,42 @@ def test_spot_paths_correlate_like_the_etfs_they_mimic() -> None:
     r1, r2 = np.diff(np.log(spx)), np.diff(np.log(spy))
     assert np.corrcoef(r1, r2)[0, 1] > 0.95
     assert 5.0 < spx.mean() / spy.mean() < 15.0
+
+
+# --------------------------------------------------------------------------- calendar edges
+
+
+def test_holiday_and_early_close() -> None:
+    f = feed()
+    wed_close = f.chain_at("SPY", ny(2026, 11, 25, 16, 0))
+    thanksgiving = f.chain_at("SPY", ny(2026, 11, 26, 12, 0))
+    assert thanksgiving.spot_note.startswith("stale")
+    assert thanksgiving.spot == wed_close.spot
+    # Friday 27 Nov 2026 closes at 13:00: live at 12:59, closed at 13:30.
+    assert f.chain_at("SPY", ny(2026, 11, 27, 12, 59)).spot_note == ""
+    late = f.chain_at("SPY", ny(2026, 11, 27, 13, 30))
+    assert late.spot_note.startswith("stale")
+    assert (late.expiry > ny(2026, 11, 27, 13, 30).timestamp()).all()
+
+
+def test_monday_open_follows_friday_close() -> None:
+    f = feed()
+    fri = f.chain_at("SPX", ny(2026, 11, 20, 15, 59))
+    mon = f.chain_at("SPX", ny(2026, 11, 23, 9, 31))
+    assert mon.spot_note == "" and fri.spot_note == ""
+    assert abs(np.log(mon.spot / fri.spot)) < 0.03  # an overnight gap, not a new market
+    assert 0 < mon.volume.sum() < fri.volume.sum()
+
+
+def test_delayed_sim_quotes() -> None:
+    f = SimFeed(seed=7, start=WED, speed=0.0, delay_seconds=900.0)
+    c = f.chain_at("SPY", f.clock())
+    assert c.as_of == WED - timedelta(minutes=15)
+    assert c.delay_seconds == 900.0
+    assert_same_chain(c, replace_source(feed().chain_at("SPY", WED - timedelta(minutes=15)), c))
+
+
+def replace_source(a: OptionChain, like: OptionChain) -> OptionChain:
+    from dataclasses import replace
+
+    return replace(a, delay_seconds=like.delay_seconds)

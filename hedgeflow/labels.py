@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+from hedgeflow.enums import Bias, ImpulseRegime
 from hedgeflow.types import PressureZone, RegimeEdge
 
 DEALERS_SELL = "dealers sell"
@@ -118,7 +119,34 @@ def zone_description(zone: PressureZone) -> str:
     return text
 
 
+_REGIME_TEXT = {
+    # the regime is classified from the numbers (net strike impulse and the windows around
+    # spot), so these words follow the numbers too
+    ImpulseRegime.PINNED: "pinned: net H > 0, dealers sell rallies and buy dips",
+    ImpulseRegime.EXPANSION: "expansion: net H < 0, dealers chase moves both ways",
+    ImpulseRegime.SQUEEZE_UP: "squeeze-up: H < 0 above spot, dealers buy into a rally",
+    ImpulseRegime.SQUEEZE_DOWN: "squeeze-down: H < 0 below spot, dealers sell into a decline",
+    ImpulseRegime.NEUTRAL: "neutral: dealers' hedging roughly balanced",
+}
+
+
+def impulse_regime_description(regime: ImpulseRegime) -> str:
+    """One line for the impulse regime, in the sign rule's words."""
+    return _REGIME_TEXT[regime]
+
+
+def bias_description(bias: Bias) -> str:
+    """The directional bias: the side where dealer hedging damps price less."""
+    if bias is Bias.UP:
+        return "bias up: less dealer damping above spot"
+    if bias is Bias.DOWN:
+        return "bias down: less dealer damping below spot"
+    return "no bias: both sides alike"
+
+
 __all__ = [
+    "bias_description",
+    "impulse_regime_description",
     "AMPLIFIES",
     "DAMPENS",
     "DEALERS_BUY",

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from hedgeflow import black76, labels
-from hedgeflow.enums import ExtremumKind, PositioningModel, Side
+from hedgeflow.enums import Bias, ExtremumKind, ImpulseRegime, PositioningModel, Side
 from hedgeflow.impulse import compute_hedge_impulse_curve
 from hedgeflow.pressure import compute_pressure_cloud
 from hedgeflow.regime import derive_regime_params
@@ -200,3 +200,18 @@ def test_words_agree_with_each_other_under_standard_positioning():
     wall = [z for z in cloud.stability_zones if abs(z.center - 6050.0) < 15]
     assert wall and "dealers sell" in labels.zone_description(wall[0])
     assert math.isfinite(res["charm"])
+
+
+def test_regime_and_bias_words_follow_the_sign_rule():
+    assert "dealers sell rallies and buy dips" in labels.impulse_regime_description(
+        ImpulseRegime.PINNED
+    )
+    assert "dealers buy into a rally" in labels.impulse_regime_description(ImpulseRegime.SQUEEZE_UP)
+    assert "dealers sell into a decline" in labels.impulse_regime_description(
+        ImpulseRegime.SQUEEZE_DOWN
+    )
+    assert all(labels.impulse_regime_description(r) for r in ImpulseRegime)
+    # a squeeze-up needs H < 0 above spot: on a rally the dealers' delta falls, they buy
+    assert labels.move_trade(-1.0, up=True) == labels.DEALERS_BUY
+    assert labels.bias_description(Bias.UP).startswith("bias up")
+    assert labels.bias_description(Bias.NEUTRAL) == "no bias: both sides alike"

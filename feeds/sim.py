@@ -44,6 +44,8 @@ the most recent session, so the monitor has a live market on a weekend.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 import zlib
 from collections import OrderedDict
@@ -472,6 +474,9 @@ class SimMarket:
         self._sessions: OrderedDict[date, _Session] = OrderedDict()
         self._paths: OrderedDict[date, _DayPaths] = OrderedDict()
         self._days: OrderedDict[tuple[str, date], _SymbolDay] = OrderedDict()
+        # The caches and the tape cursor are mutated by `chain_at`: one caller at a time
+        # (feeds may be polled from worker threads).
+        self._lock = threading.Lock()
 
     # -- calendar ---------------------------------------------------------------------------
 
@@ -558,7 +563,6 @@ class SimMarket:
         """Listed (date, root, kind) of the day: dailies within 7 calendar days on the listed
         weekdays, week-ending sessions within 35 days, third Fridays within ~100 days."""
         out: dict[tuple[date, str], str] = {}
-        monthly_dates: set[date] = set()
         sessions = s.dates
         for i, d in enumerate(sessions):
             if (d - s.date).days > 100:
@@ -569,8 +573,6 @@ class SimMarket:
             is_monthly = d == third_friday or (
                 not xclock.is_session(third_friday) and d == xclock.previous_session(third_friday)
             )
-            if is_monthly and d.weekday() <= 4:
-                monthly_dates.add(d)
             if is_monthly:
                 out[(d, und.monthly_root)] = "monthly-main"
                 if und.pm_on_monthly:
@@ -796,6 +798,10 @@ class SimMarket:
             )
         if when.tzinfo is None:
             raise ValueError("`when` must be timezone-aware")
+        with self._lock:
+            return self._chain_at(symbol, when, source, delay)
+
+    def _chain_at(self, symbol: str, when: datetime, source: str, delay: float) -> OptionChain:
         t = when.timestamp()
         s = self.session_of(t)
         day = self.symbol_day(symbol, s)
@@ -999,8 +1005,10 @@ class SimFeed:
         return self.market.chain_at(symbol, as_of, source="sim", delay=self.delay_seconds)
 
     async def snapshot(self, symbol: str) -> OptionChain:
-        return self.chain_at(symbol, self.clock())
+        # A poll is ~1 ms, but the first one of a simulated day builds the day (tens of ms;
+        # the exchange calendar on first use, ~0.3 s): off the event loop.
+        return await asyncio.to_thread(self.chain_at, symbol, self.clock())
 
     async def expirations(self, symbol: str) -> list[datetime]:
-        chain = self.chain_at(symbol, self.clock())
+        chain = await asyncio.to_thread(self.chain_at, symbol, self.clock())
         return [datetime.fromtimestamp(float(e), UTC) for e in chain.expiries()]

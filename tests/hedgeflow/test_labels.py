@@ -9,6 +9,7 @@ total negates, and every word must flip with it.
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 
 from hedgeflow import black76, labels
 from hedgeflow.enums import Bias, ExtremumKind, ImpulseRegime, PositioningModel, Side
+from hedgeflow.floe import analyze_hedge_flow_floe, compute_pressure_cloud_floe
 from hedgeflow.impulse import compute_hedge_impulse_curve
 from hedgeflow.pressure import compute_pressure_cloud
 from hedgeflow.regime import derive_regime_params
@@ -106,7 +108,7 @@ def positions(model: PositioningModel, oi: np.ndarray, is_call: np.ndarray) -> n
     return np.where(is_call, -oi, oi)  # floe: the mirror image
 
 
-def analyze(model: PositioningModel) -> dict[str, object]:
+def analyze(model: PositioningModel, engine: str = "physical") -> dict[str, object]:
     """A 0DTE SPX-like book under one positioning model: exposures from Black-76 greeks
     (DESIGN.md table), the impulse curve, the cloud and the charm to a later time."""
     k = np.arange(5850.0, 6155.0, 5.0)
@@ -134,6 +136,18 @@ def analyze(model: PositioningModel) -> dict[str, object]:
     kk = k
     smile = 0.14 - 0.5 * np.log(kk / SPOT) + 6 * np.log(kk / SPOT) ** 2
     surface = IVSurface(EXP, kk, smile, smile, forward=SPOT, tau=TAU)
+    if engine == "floe":
+        # the floe engine on the same numbers, strikes in ascending order for both models
+        # (floe's own net-exposure order would change with the sign, quirk 1)
+        flow = analyze_hedge_flow_floe(expo, surface, now=NOW, order=np.arange(k.size))
+        cloud = compute_pressure_cloud_floe(
+            flow.impulse_curve, flow.regime_params, PressureCloudConfig(), now=NOW
+        )
+        return {
+            "curve": flow.impulse_curve,
+            "cloud": cloud,
+            "charm": flow.charm_integral.total_charm_to_close,
+        }
     regime = derive_regime_params(surface, SPOT, horizon_tau=TAU)
     curve = compute_hedge_impulse_curve(expo, surface, now=NOW)
     cloud = compute_pressure_cloud(
@@ -142,6 +156,40 @@ def analyze(model: PositioningModel) -> dict[str, object]:
     later = black76.greeks(SPOT, strikes, TAU / 2, iv, 0.04, 0.01, is_call).delta
     charm = float(np.sum(pos * m * SPOT * (later - g.delta)))
     return {"curve": curve, "cloud": cloud, "charm": charm}
+
+
+def words(text: str) -> str:
+    """The label without its numbers (floe's zone bounds are grid walks that need not
+    mirror exactly under negation; its words must)."""
+    return re.sub(r"[0-9][0-9,.]*", "#", text)
+
+
+def test_every_word_flips_under_the_floe_engine_too():
+    std = analyze(PositioningModel.STANDARD, "floe")
+    flo = analyze(PositioningModel.FLOE, "floe")
+    c_s, c_f = std["curve"], flo["curve"]
+    k_s, k_f = std["cloud"], flo["cloud"]
+    assert c_f.impulse_at_spot == pytest.approx(-c_s.impulse_at_spot, rel=1e-12)
+    assert flo["charm"] == pytest.approx(-std["charm"], rel=1e-12)
+    assert std["charm"] != 0
+    pairs = [
+        (labels.impulse_effect(c_s.impulse_at_spot), labels.impulse_effect(c_f.impulse_at_spot)),
+        (labels.charm_trade(std["charm"]), labels.charm_trade(flo["charm"])),
+    ]
+    pairs += [
+        (labels.contracts_trade(v, n), labels.contracts_trade(k_f.total_contracts.contracts[n], n))
+        for n, v in k_s.total_contracts.contracts.items()
+    ]
+    assert len(k_s.stability_zones) == len(k_f.acceleration_zones) > 0
+    for zs, zf in zip(k_s.stability_zones, k_f.acceleration_zones, strict=True):
+        pairs.append((labels.zone_description(zs), labels.zone_description(zf)))
+    for zs, zf in zip(k_s.acceleration_zones, k_f.stability_zones, strict=True):
+        pairs.append((labels.zone_description(zs), labels.zone_description(zf)))
+    for es, ef in zip(k_s.regime_edges, k_f.regime_edges, strict=True):
+        pairs.append((labels.edge_description(es, SPOT), labels.edge_description(ef, SPOT)))
+    assert len(pairs) > 4
+    for s, f in pairs:
+        assert words(f) == flip(words(s)), (s, f)
 
 
 def test_every_word_flips_with_the_positioning_model():

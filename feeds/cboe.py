@@ -137,8 +137,8 @@ def parse_cboe_json(
     if as_of is None:
         assert stamp is not None
         as_of = stamp - timedelta(seconds=delay_seconds)
-        underlying_trade = ny_naive_to_epoch([data.get("last_trade_time")])[0]
-        newest = np.nanmax(np.append(trade_time, underlying_trade)) if rows else underlying_trade
+        prints = np.append(trade_time, ny_naive_to_epoch([data.get("last_trade_time")]))
+        newest = float(np.max(prints[np.isfinite(prints)], initial=-np.inf))
         if np.isfinite(newest) and newest > as_of.timestamp():
             as_of = datetime.fromtimestamp(min(float(newest), stamp.timestamp()), tz=UTC)
 

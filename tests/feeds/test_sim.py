@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feeds.base import Feed, open_feed
 from feeds.errors import FeedError
@@ -430,3 +432,29 @@ def replace_source(a: OptionChain, like: OptionChain) -> OptionChain:
     from dataclasses import replace
 
     return replace(a, delay_seconds=like.delay_seconds)
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    minutes=st.integers(0, 7 * 24 * 60),
+    symbol=st.sampled_from(SYMBOLS),
+)
+def test_invariants_hold_at_any_time(seed: int, minutes: int, symbol: str) -> None:
+    """For any seed and any minute of a week (sessions, nights, the weekend): finite quotes,
+    0 <= bid <= ask, only unexpired series, sorted by expiry, keys unique, and the same
+    answer twice."""
+    when = ny(2026, 11, 16, 0, 0) + timedelta(minutes=minutes)
+    f = feed(seed=seed, start=when)
+    c = f.chain_at(symbol, when)
+    assert np.isfinite(c.spot) and c.spot > 0
+    assert np.isfinite(c.bid).all() and np.isfinite(c.ask).all()
+    assert ((c.bid >= 0) & (c.bid <= c.ask)).all()
+    assert (c.expiry > c.as_of_epoch).all()
+    assert (np.diff(c.expiry) >= 0).all()
+    keys = np.rec.fromarrays([c.root, c.expiry, c.strike, c.is_call])
+    assert len(np.unique(keys)) == len(c)
+    assert_same_chain(c, feed(seed=seed, start=when).chain_at(symbol, when))

@@ -22,6 +22,7 @@ comparisons; the as-of time alone does not count).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import datetime
 
 import numpy as np
@@ -71,6 +72,17 @@ class SymbolSession:
         self.current: OptionChain | None = None
         self.flow: LiveFlow | None = None
         self.start: datetime | None = None
+
+    @classmethod
+    def from_snapshots(cls, symbol: str, chains: Iterable[OptionChain]) -> SymbolSession:
+        """The session state after folding `chains` in order (e.g. a recording's snapshots,
+        `feeds.replay.iter_snapshots(path, symbol)`, for `analyze` with live positions);
+        snapshots of other symbols are skipped."""
+        session = cls(symbol)
+        for chain in chains:
+            if chain.symbol.upper() == session.symbol:
+                session.update(chain)
+        return session
 
     def update(self, chain: OptionChain) -> bool:
         """Fold a new snapshot in; returns `changed(previous current, chain)`.

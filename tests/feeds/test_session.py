@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -184,3 +185,27 @@ def test_sim_trades_move_live_positions() -> None:
     # Dealers take the other side: net customer buying lowers the dealers' total position.
     net_customer = flow.buy_volume - flow.sell_volume
     assert np.sign((live - sod).sum()) == -np.sign(net_customer)
+
+
+def test_from_snapshots_of_a_recording(tmp_path: Path) -> None:
+    """Folding a recording gives the same state as live polling."""
+    from feeds.recorder import Recorder
+    from feeds.replay import iter_snapshots
+
+    f = SimFeed(seed=4, start=WED, speed=0.0, symbols=["SPY", "QQQ"])
+    live = SymbolSession("SPY")
+    path = tmp_path / "rec.sqlite"
+    with Recorder(path) as rec:
+        for i in range(30):
+            when = WED + timedelta(seconds=10 * i)
+            for sym in ("SPY", "QQQ"):
+                c = f.chain_at(sym, when)
+                rec.write(c, feed="sim", fetched_at=when)
+                if sym == "SPY":
+                    live.update(c)
+    folded = SymbolSession.from_snapshots("SPY", iter_snapshots(path))
+    assert folded.flow is not None and live.flow is not None
+    assert folded.flow.snapshots == live.flow.snapshots == 30
+    np.testing.assert_array_equal(
+        folded.positions(PositioningModel.STANDARD), live.positions(PositioningModel.STANDARD)
+    )

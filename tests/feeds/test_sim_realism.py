@@ -4,15 +4,15 @@ exports in tests/data/real/ (see its README for each file).
 Reference values measured on those files with the statistics below (expiries within 100
 days, vendor IVs, spot from the file):
 
-| file | modal spacing near ATM | ATM IV ~30d | (IV put 95% - IV call 105%) / ATM | OI share within +-5% |
-|---|---|---|---|---|
-| SPX 2022-07-12 | 5  | 0.240 | 0.25 | 0.30 |
-| SPX 2023-06-09 | 5  | 0.106 | 0.58 | 0.31 |
-| SPX 2023-09-14 | 5  | 0.107 | 0.56 | 0.33 |
-| SPX 2023-12-09 | 5  | 0.103 | 0.47 | 0.33 |
-| SPY 2023-09-14 | 1  | 0.104 | 0.56 | 0.37 |
-| QQQ 2023-06-12 | 1  | 0.182 | 0.25 | 0.21 |
-| NDX 2023-05-15 | 10 | 0.179 | 0.45 | 0.44 |
+| file | modal spacing near ATM | ATM IV ~30d | (IV put 95% - IV call 105%) / ATM | OI share within +-5% | round-strike wall |
+|---|---|---|---|---|---|
+| SPX 2022-07-12 | 5  | 0.240 | 0.25 | 0.30 | x8.1 (100s) |
+| SPX 2023-06-09 | 5  | 0.106 | 0.58 | 0.31 | x4.9 |
+| SPX 2023-09-14 | 5  | 0.107 | 0.56 | 0.33 | x5.7 |
+| SPX 2023-12-09 | 5  | 0.103 | 0.47 | 0.33 | x5.6 |
+| SPY 2023-09-14 | 1  | 0.104 | 0.56 | 0.37 | x3.1 (10s) |
+| QQQ 2023-06-12 | 1  | 0.182 | 0.25 | 0.21 | x4.5 (10s) |
+| NDX 2023-05-15 | 10 | 0.179 | 0.45 | 0.44 | |
 
 The March 2020 SPX file (COVID crash, ATM IV 0.59) is a crisis regime, not a baseline, so
 it is left out of the bands. The tests recompute the real statistics rather than trusting
@@ -172,6 +172,32 @@ def test_open_interest_concentration(real: dict, sim: dict, symbol: str) -> None
     lo, hi = 0.6 * ref.min(), 1.4 * ref.max()
     for c in sim[symbol]:
         assert lo <= oi_share_5pct(c) <= hi, (symbol, oi_share_5pct(c), lo, hi)
+
+
+def wall_ratio(c: OptionChain, mult: float) -> float:
+    """Mean OI on strikes that are multiples of `mult` over the mean on the others, strikes
+    within +-5% of spot, expiries within 100 days: how much round strikes stand out."""
+    m = live(c) & (np.abs(c.strike / c.spot - 1.0) < 0.05)
+    on = np.isclose(np.mod(c.strike, mult), 0.0)
+    return float(c.open_interest[m & on].mean() / c.open_interest[m & ~on].mean())
+
+
+@pytest.mark.parametrize(
+    ("symbol", "mult"), [("SPX", 100.0), ("SPX", 25.0), ("SPY", 10.0), ("QQQ", 10.0)]
+)
+def test_open_interest_walls_at_round_strikes(
+    real: dict, sim: dict, symbol: str, mult: float
+) -> None:
+    """Measured on the real files: SPX x4.9-8.1 at 100s, x4.3-6.0 at 25s; SPY x3.1 and
+    QQQ x4.5 at 10s."""
+    ref = np.array([wall_ratio(c, mult) for c in real[symbol]])
+    assert (ref > 2.0).all()
+    for c in sim[symbol]:
+        assert 0.5 * ref.min() <= wall_ratio(c, mult) <= 2.0 * ref.max(), (
+            symbol,
+            wall_ratio(c, mult),
+            ref,
+        )
 
 
 def test_index_puts_outweigh_calls_in_open_interest(real: dict, sim: dict) -> None:

@@ -23,42 +23,36 @@ import pytest
 
 from hedgeflow import black76
 from hedgeflow.book import ExpiryBook
+from hedgeflow.exposure import compute_exposures
 from hedgeflow.impulse import compute_hedge_impulse_curve, strike_impulse
 from hedgeflow.regime import smile_interpolant, strike_coupling
 from hedgeflow.reprice import compute_repriced_profile
 from hedgeflow.types import ExposurePerExpiry, HedgeImpulseConfig
 from tests.hedgeflow.option_books import make_book
 
-try:  # the chain pipeline's exposures (hedgeflow.exposure) when present
-    from hedgeflow.exposure import compute_exposures
-except ImportError:  # pragma: no cover - until exposure.py lands
-    compute_exposures = None
-
 R_VALUES = (0.0, 1.0, 1.5, 2.0)
 
 
-def _exposures_from_black76(book: ExpiryBook) -> ExposurePerExpiry:
-    """DESIGN.md table: GEX_K = pos gamma m S^2 0.01, VEX_K = pos vanna m S 0.01, summed
-    over the options at each strike."""
+def exposures(book: ExpiryBook) -> ExposurePerExpiry:
+    """The engine's per-strike exposures (hedgeflow.exposure), as the screen computes them."""
+    return compute_exposures(book)
+
+
+def test_engine_exposures_follow_the_design_table() -> None:
+    # DESIGN.md table, from black76 greeks: GEX_K = pos gamma m S^2 0.01, VEX_K = pos vanna
+    # m S 0.01, CEX_K = pos charm m S, summed over the options at each strike.
+    book = BOOKS["1 day"]
     g = black76.greeks(book.spot, book.strike, book.tau, book.iv, book.r, book.q, book.is_call)
     S, w = book.spot, book.position * book.multiplier
     strikes, inv = np.unique(book.strike, return_inverse=True)
-
-    def per_strike(x: np.ndarray) -> np.ndarray:
-        return np.bincount(inv, weights=x, minlength=strikes.size)
-
-    return ExposurePerExpiry(
-        spot=S,
-        expiration=book.expiration,
-        strikes=strikes,
-        gamma=per_strike(w * g.gamma * S * S * 0.01),
-        vanna=per_strike(w * g.vanna * S * 0.01),
-        charm=per_strike(w * g.charm * S),
-    )
-
-
-def exposures(book: ExpiryBook) -> ExposurePerExpiry:
-    return compute_exposures(book) if compute_exposures is not None else _exposures_from_black76(book)
+    exp = exposures(book)
+    np.testing.assert_array_equal(exp.strikes, strikes)
+    for got, per_option in (
+        (exp.gamma, w * g.gamma * S * S * 0.01),
+        (exp.vanna, w * g.vanna * S * 0.01),
+        (exp.charm, w * g.charm * S),
+    ):
+        np.testing.assert_allclose(got, np.bincount(inv, weights=per_option), rtol=1e-12)
 
 
 def strike_total(book: ExpiryBook, R: float) -> float:

@@ -57,6 +57,9 @@ NET_IMPULSE_THRESHOLD = 0.10
 #: regime: in the balanced case a squeeze needs the more negative window negative and at
 #: least this many times the other window in magnitude
 SQUEEZE_RATIO = 1.5
+#: |GEX_K|, |k_K VEX_K| above this ($ per +1%) are not market numbers (world equity is ~1e14 $)
+#: but corrupted inputs; masking them keeps every sum, density and slope far from overflow
+MAX_ABS_EXPOSURE = 1e30
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -360,7 +363,8 @@ def compute_hedge_impulse_curve(
         strikes);
       strikes / strike_impulse / strike_coupling : the strikes that entered and their
         H_K and k_K; diagnostics : strikes masked by reason (a strike with a non-finite
-        strike, GEX, VEX or coupling is left out of every array and total).
+        strike, GEX, VEX or coupling, or |GEX| or |k VEX| above $1e30, is left out of
+        every array and total).
     """
     if now.tzinfo is None:
         raise ValueError("`now` must be timezone-aware")
@@ -385,6 +389,11 @@ def compute_hedge_impulse_curve(
     bad_gamma = ~np.isfinite(gamma)
     bad_vanna = ~np.isfinite(vanna)
     bad_k = ~np.isfinite(k) & ~bad_strike
+    with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN products: masked below
+        vanna_term = -k * vanna
+    huge = ~(bad_gamma | bad_vanna | bad_k) & (
+        ~(np.abs(gamma) <= MAX_ABS_EXPOSURE) | ~(np.abs(vanna_term) <= MAX_ABS_EXPOSURE)
+    )
     diagnostics = {
         reason: int(np.count_nonzero(mask))
         for reason, mask in (
@@ -392,19 +401,19 @@ def compute_hedge_impulse_curve(
             ("nonfinite gamma exposure", bad_gamma),
             ("nonfinite vanna exposure", bad_vanna),
             ("nonfinite coupling", bad_k),
+            ("exposure beyond $1e30", huge),
         )
         if mask.any()
     }
     if smile.size < 2 and r != 1.0:
         diagnostics["no smile slope: coupling 0"] = int(strikes.size)
-    ok = ~(bad_strike | bad_gamma | bad_vanna | bad_k)
+    ok = ~(bad_strike | bad_gamma | bad_vanna | bad_k | huge)
     if not ok.all():
-        strikes, gamma, vanna, k = strikes[ok], gamma[ok], vanna[ok], k[ok]
+        strikes, gamma, vanna_term, k = strikes[ok], gamma[ok], vanna_term[ok], k[ok]
         diagnostics["masked strikes"] = int(np.count_nonzero(~ok))
     if strikes.size > 1 and np.any(strikes[1:] < strikes[:-1]):  # the kernel needs ascending
         order = np.argsort(strikes, kind="stable")
-        strikes, gamma, vanna, k = strikes[order], gamma[order], vanna[order], k[order]
-    vanna_term = -k * vanna
+        strikes, gamma, vanna_term, k = strikes[order], gamma[order], vanna_term[order], k[order]
     h_k = gamma + vanna_term
 
     # --- grid and kernel
@@ -421,8 +430,9 @@ def compute_hedge_impulse_curve(
     # --- headline totals and the analytic slope at spot
     impulse_total = float(np.sum(h_k))
     impulse_gross = float(np.sum(np.abs(h_k)))
-    z = (strikes - spot) / lam
-    slope = float(np.sum(h_k * np.exp(-(z * z)) * 2.0 * z) / (SQRT_PI * lam * lam))
+    near = np.abs(strikes - spot) <= KERNEL_CUTOFF * lam  # the rest weighs < 7e-36
+    z = (strikes[near] - spot) / lam
+    slope = float(np.sum(h_k[near] * np.exp(-(z * z)) * 2.0 * z) / (SQRT_PI * lam * lam))
 
     analysis = analyze_curve(
         price,

@@ -218,7 +218,8 @@ def modal_strike_spacing(strikes: np.ndarray) -> float:
     k = k[np.isfinite(k)]
     if k.size > 1 and np.any(k[1:] < k[:-1]):
         k = np.sort(k)
-    gaps = np.sort(np.round(np.diff(k), 6))
+    with np.errstate(over="ignore"):  # a gap near float max rounds to inf: never the mode
+        gaps = np.sort(np.round(np.diff(k), 6))
     gaps = gaps[gaps > 0]
     if gaps.size == 0:
         return float("nan")

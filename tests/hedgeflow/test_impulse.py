@@ -184,6 +184,21 @@ def test_no_usable_smile_gives_gamma_only_and_says_so():
     assert c.impulse_total == pytest.approx(g.sum(), rel=1e-12)
 
 
+def test_absurd_magnitudes_are_masked_without_overflow():
+    """A corrupted multiplier or strike column (1e300) must neither overflow (warnings are
+    errors in this run) nor leak into the totals: such strikes are masked and counted."""
+    k = np.array([5990.0, 6000.0, 6010.0, 1e300])
+    g = np.array([1e9, 1e300, -1e9, 2e9])
+    v = np.array([1e8, 0.0, 1e305, 0.0])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        c = compute_hedge_impulse_curve(exposure_for(k, g, v), surface_for(k[:3]), now=NOW)
+    assert c.diagnostics["exposure beyond $1e30"] == 2
+    assert c.diagnostics["masked strikes"] == 2
+    np.testing.assert_array_equal(c.strikes, [5990.0, 1e300])
+    assert c.impulse_total == pytest.approx(1e9 - 1e8 * c.strike_coupling[0] + 2e9, rel=1e-12)
+    assert np.isfinite(c.impulse).all() and math.isfinite(c.slope_at_spot)
+
+
 def test_bad_arguments_raise_with_the_argument_named():
     k = np.arange(5950.0, 6055.0, 5.0)
     e, s = exposure_for(k, np.ones(k.size)), surface_for(k)

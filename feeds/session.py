@@ -67,6 +67,9 @@ class SymbolSession:
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol.upper()
+        self._reset()
+
+    def _reset(self) -> None:
         self.first: OptionChain | None = None
         self.previous: OptionChain | None = None
         self.current: OptionChain | None = None
@@ -87,14 +90,18 @@ class SymbolSession:
     def update(self, chain: OptionChain) -> bool:
         """Fold a new snapshot in; returns `changed(previous current, chain)`.
 
-        A snapshot older than the current one (a vendor serving a stale cache) is ignored
-        and reported unchanged: the flow needs time order. A snapshot of a new session
-        restarts the state (first snapshot, flow).
+        A snapshot older than the current one but not older than the session's first (a
+        vendor serving a stale cache) is ignored and reported unchanged: the flow needs time
+        order. One from before the session's first snapshot, or from another session (a
+        replay that looped or was rewound, a new day), restarts the state.
         """
         if chain.symbol.upper() != self.symbol:
             raise ValueError(f"snapshot of {chain.symbol!r} given to the {self.symbol} session")
         if self.current is not None and chain.as_of < self.current.as_of:
-            return False
+            rewound = self.first is not None and chain.as_of <= self.first.as_of
+            if not rewound and session_start(chain.as_of) == self.start:
+                return False
+            self._reset()
         start = session_start(chain.as_of)
         is_new = changed(self.current, chain)
         if self.current is not None and chain.as_of == self.current.as_of and not is_new:

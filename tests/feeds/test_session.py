@@ -209,3 +209,19 @@ def test_from_snapshots_of_a_recording(tmp_path: Path) -> None:
     np.testing.assert_array_equal(
         folded.positions(PositioningModel.STANDARD), live.positions(PositioningModel.STANDARD)
     )
+
+
+def test_rewind_restarts_the_session() -> None:
+    """A looping replay jumps back before the session's first snapshot: start over."""
+    f = SimFeed(seed=4, start=WED, speed=0.0, symbols=["SPY"])
+    s = SymbolSession("SPY")
+    t0 = WED + timedelta(minutes=5)
+    for i in range(10):
+        s.update(f.chain_at("SPY", t0 + timedelta(seconds=10 * i)))
+    assert s.flow is not None and s.flow.snapshots == 10
+    assert s.update(f.chain_at("SPY", t0))  # the loop's first snapshot again
+    assert s.flow.snapshots == 1 and s.first is s.current
+    # Older, but within the session and after its first: a stale cache, ignored.
+    s.update(f.chain_at("SPY", t0 + timedelta(seconds=30)))
+    assert not s.update(f.chain_at("SPY", t0 + timedelta(seconds=20)))
+    assert s.flow.snapshots == 2

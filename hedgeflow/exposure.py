@@ -56,8 +56,10 @@ def option_exposures(book: ExpiryBook) -> tuple[np.ndarray, np.ndarray, np.ndarr
     g = greeks(book.spot, book.strike, book.tau, book.iv, book.r, book.q, book.is_call)
     S = book.spot
     held = book.position != 0
-    scale = np.where(held, book.position * book.multiplier * S, 0.0)
-    with np.errstate(invalid="ignore"):
+    # errstate: absurd positions or multipliers overflow to inf, which propagates (shown,
+    # not hidden); NaN greeks on unheld options are multiplied away by the mask
+    with np.errstate(invalid="ignore", over="ignore"):
+        scale = np.where(held, book.position * book.multiplier * S, 0.0)
         gex = np.where(held, scale * g.gamma * S * 0.01, 0.0)
         vex = np.where(held, scale * g.vanna * 0.01, 0.0)
         cex = np.where(held, scale * g.charm, 0.0)

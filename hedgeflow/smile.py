@@ -49,7 +49,15 @@ BUTTERFLY_TOL = 1e-12
 # Floor of the IV error used to weight the spline (decimal vol): a locked or penny-wide
 # quote does not make one strike infinitely more credible than its neighbours.
 MIN_IV_ERROR = 0.0005
-VENDOR_IV_REL_ERROR = 0.05  # vendor fallbacks weigh as a +-5 % (relative) IV
+# One standard error of a mid, as a fraction of the bid/ask spread: a market maker's
+# fair value sits well inside the quote (a uniform error over the spread gives 0.29).
+MID_ERROR_FRACTION = 0.25
+VENDOR_IV_REL_ERROR = 0.05
+MAX_ABS_LOG_MONEYNESS = 10.0  # |ln(K/F)| beyond which a strike is not part of the smile
+# Plausible IVs (decimal): a quote implying less than 0.1 % or more than 2000 % is a bad
+# print, not a smile point (the CBOE files reach 4 to 8 on far OTM short-dated puts).
+IV_MIN = 1e-3
+IV_MAX = 20.0  # vendor fallbacks weigh as a +-5 % (relative) IV
 
 
 class SkippedExpiry(ValueError):
@@ -129,6 +137,46 @@ def _convex_repair(x: np.ndarray, c: np.ndarray, tol: float) -> tuple[np.ndarray
     out = c.copy()
     out[changed] = np.interp(x[changed], xa[keep], ca[keep])
     return out, changed
+
+
+def _repair_butterflies(
+    x: np.ndarray,
+    k: np.ndarray,
+    sig: np.ndarray,
+    tau: float,
+    sigma_all: np.ndarray,
+    sub: np.ndarray,
+) -> tuple[np.ndarray, int, int]:
+    """Check the smile at strikes x = K/F (ascending) and repair where violated.
+
+    Violating strikes get the IV of the lower convex hull price. A hull price at intrinsic
+    to double precision has no IV; such a strike takes the IV interpolated in k from the
+    strikes around it (its time value is below double precision either way). Up to three
+    passes, each only if the previous left a violation. Returns (sigma for all strikes,
+    strikes repaired, strikes still violating).
+    """
+    changed_any = np.zeros(x.size, dtype=bool)
+    for _pass in range(3):
+        calls = _normalized_calls(x, sig, tau)
+        if not check_butterfly(x, calls, 1.0).any():
+            break
+        hull, changed = _convex_repair(x, calls, BUTTERFLY_TOL)
+        iv_fix, _ = implied_vol(hull[changed], 1.0, x[changed], tau, 0.0, True)
+        idx = np.flatnonzero(changed)
+        sig = sig.copy()
+        fixed = np.isfinite(iv_fix)
+        sig[idx[fixed]] = iv_fix[fixed]
+        if (~fixed).any():
+            good = np.ones(x.size, dtype=bool)
+            good[idx[~fixed]] = False
+            sig[idx[~fixed]] = np.interp(k[idx[~fixed]], k[good], sig[good])
+        changed_any |= changed
+    else:
+        calls = _normalized_calls(x, sig, tau)
+    left = int(check_butterfly(x, calls, 1.0).sum())
+    out = sigma_all.copy()
+    out[sub] = sig
+    return out, int(changed_any.sum()), left
 
 
 # --------------------------------------------------------------------------- smile
@@ -233,9 +281,21 @@ def build_surface(
             cnt = int(np.count_nonzero(reason == code))
             if cnt:
                 diag[f"iv_{code.name.lower()}"] = cnt
-    solved = np.isfinite(iv)
-    vend = ~solved & np.isfinite(vendor_iv) & (vendor_iv > 0)
-    raw = np.where(vend, vendor_iv, iv)
+    # errstate: K / F over- or underflows only for strikes absurdly far from the forward;
+    # `in_range` masks them out of the smile (they get the flat wing)
+    with np.errstate(over="ignore", divide="ignore", under="ignore"):
+        x = K / forward
+        k = np.log(x)
+    in_range = np.abs(k) <= MAX_ABS_LOG_MONEYNESS
+    if (~in_range).any():
+        diag["strike_out_of_range"] = int((~in_range).sum())
+    plausible = (iv >= IV_MIN) & (iv <= IV_MAX)
+    if (np.isfinite(iv) & ~plausible).any():
+        diag["iv_implausible"] = int((np.isfinite(iv) & ~plausible).sum())
+    solved = np.isfinite(iv) & plausible & in_range
+    # a vendor IV of 0 means "not computed"; outside [IV_MIN, IV_MAX] it is not a price's IV
+    vend = ~solved & in_range & (vendor_iv >= IV_MIN) & (vendor_iv <= IV_MAX)
+    raw = np.where(solved, iv, np.where(vend, vendor_iv, np.nan))
     if vend.any():
         diag["iv_vendor_fallback"] = int(vend.sum())
     valid = np.isfinite(raw)
@@ -243,21 +303,22 @@ def build_surface(
     if n_valid < MIN_VALID_IVS:
         raise SkippedExpiry(f"only {n_valid} valid IVs (need {MIN_VALID_IVS})")
 
-    k = np.log(K / forward)
     sqrt_tau = math.sqrt(tau)
     w = raw * raw * tau
-    # quote error in vol: half spread over vega (undiscounted, per unit vol: F phi(d1) sqrt
-    # tau), in w units 2 sigma tau dsigma
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        s = raw * sqrt_tau
-        d1 = -k / s + 0.5 * s
+    # quote error in vol: MID_ERROR_FRACTION of the spread over vega (undiscounted, per unit
+    # vol: F phi(d1) sqrt(tau)), in w units 2 sigma tau dsigma. errstate: vega underflows
+    # to 0 in far wings (error inf, then capped below); NaN k/spread rows are not `valid`.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        sd = raw * sqrt_tau
+        d1 = -k / sd + 0.5 * sd
         vega = forward * math.exp(-r * tau) * norm_pdf(d1) * sqrt_tau
-        err_sigma = 0.5 * spread / vega
-    err_sigma = np.where(np.isfinite(err_sigma), err_sigma, np.inf)
-    err_sigma = np.where(vend, VENDOR_IV_REL_ERROR * raw, err_sigma)
-    err_sigma = np.maximum(err_sigma, MIN_IV_ERROR)
-    # a zero weight would drop the point from FITPACK; a huge error does the same job
-    err_w = np.minimum(2.0 * raw * tau * err_sigma, 1e6 * w + 1e-300)
+        err_sigma = MID_ERROR_FRACTION * spread / vega
+        err_sigma = np.where(np.isfinite(err_sigma), err_sigma, np.inf)
+        err_sigma = np.where(vend, VENDOR_IV_REL_ERROR * raw, err_sigma)
+        err_sigma = np.maximum(err_sigma, MIN_IV_ERROR)
+        # a huge error is a tiny weight (a zero weight would drop the point from FITPACK);
+        # a tiny one is capped so that no point pins the spline beyond double precision
+        err_w = np.clip(2.0 * raw * tau * err_sigma, 1e-9 * w, 1e6 * w)
     ws, spline_fallback = _smooth_total_variance(k, w, err_w, valid)
     if spline_fallback:
         diag["smooth_linear_fallback"] = spline_fallback
@@ -270,20 +331,13 @@ def build_surface(
         diag["iv_extrapolated_flat"] = int((~inside).sum())
     sigma = np.sqrt(ws / tau)
 
-    x = K / forward
-    calls = _normalized_calls(x, sigma, tau)
-    viol = check_butterfly(K, calls * forward, forward)
-    if viol.any():
-        repaired, changed = _convex_repair(x, calls, BUTTERFLY_TOL)
-        iv_fix, _ = implied_vol(repaired[changed] * forward, forward, K[changed], tau, 0.0, True)
-        fixed = np.isfinite(iv_fix)
-        idx = np.flatnonzero(changed)
-        sigma = sigma.copy()
-        sigma[idx[fixed]] = iv_fix[fixed]
-        diag["butterfly_repaired"] = int(fixed.sum())
-        if (~fixed).any():
-            # a hull price at intrinsic to double precision has no IV: keep the smooth one
-            diag["butterfly_unrepaired"] = int((~fixed).sum())
+    # butterfly check and repair on the strikes in range (the others sit on the flat wing)
+    sub = np.flatnonzero(in_range)
+    sigma, repaired, unrepaired = _repair_butterflies(x[sub], k[sub], sigma[sub], tau, sigma, sub)
+    if repaired:
+        diag["butterfly_repaired"] = repaired
+    if unrepaired:
+        diag["butterfly_unrepaired"] = unrepaired
     surface = IVSurface(
         expiration=expiration,
         strikes=K,

@@ -458,3 +458,7 @@ def test_invariants_hold_at_any_time(seed: int, minutes: int, symbol: str) -> No
     keys = np.rec.fromarrays([c.root, c.expiry, c.strike, c.is_call])
     assert len(np.unique(keys)) == len(c)
     assert_same_chain(c, feed(seed=seed, start=when).chain_at(symbol, when))
+
+
+def test_listed_symbols_do_not_change_the_market() -> None:
+    assert_same_chain(feed(symbols=["SPY"]).chain_at("SPY", WED), feed().chain_at("SPY", WED))

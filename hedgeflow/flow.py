@@ -113,6 +113,13 @@ def match_keys(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, n
     return np.where(found, idx, 0), found
 
 
+def _gather(values: np.ndarray, idx: np.ndarray, found: np.ndarray, fill: float | np.ndarray) -> np.ndarray:
+    """values[idx] where found, else fill (safe when `values` is empty)."""
+    if values.size == 0:
+        return np.broadcast_to(np.asarray(fill, dtype=np.float64), idx.shape).copy()
+    return np.where(found, values[idx], fill)
+
+
 @dataclass(frozen=True, eq=False)
 class LiveFlow:
     """Signed customer flow of one session, per contract.
@@ -120,7 +127,8 @@ class LiveFlow:
     session_start : aware datetime the session (and its volume count) started
     as_of : the last snapshot's as-of time
     keys : contract keys (`contract_keys`), ascending and unique
-    open_interest_0 : OI_0 per key, contracts (published OI when first seen this session)
+    open_interest_0 : OI_0 per key, contracts (published OI when first seen this session;
+        NaN where the feed had none, so that the position is NaN and the book masks it)
     signed_volume : cumulative signed customer volume per key, contracts (buys +, sells -)
     last_volume : the session volume per key at its last sighting, contracts (the next
         snapshot's increase is measured from it)
@@ -185,14 +193,19 @@ def _unique_rows(chain: OptionChain) -> tuple[np.ndarray, np.ndarray, int]:
     return uniq[keep], first[keep], int(len(chain) - keep.sum())
 
 
+def _clean_volume(volume: np.ndarray) -> np.ndarray:
+    """Session volume, contracts: a missing, infinite or negative figure counts as 0."""
+    return np.where(np.isfinite(volume) & (volume > 0), volume, 0.0)
+
+
 def _fresh(chain: OptionChain, session_start: datetime) -> LiveFlow:
     keys, rows, dropped = _unique_rows(chain)
-    volume = np.maximum(np.nan_to_num(chain.volume[rows], nan=0.0), 0.0)
+    volume = _clean_volume(chain.volume[rows])
     return LiveFlow(
         session_start=session_start,
         as_of=chain.as_of,
         keys=keys,
-        open_interest_0=np.nan_to_num(chain.open_interest[rows], nan=0.0),
+        open_interest_0=chain.open_interest[rows].copy(),
         signed_volume=np.zeros(keys.size),
         last_volume=volume,
         unseen_volume=float(volume.sum()),
@@ -232,12 +245,12 @@ def update_live_flow(
         return state  # an out-of-order (older) snapshot: its volumes would run backwards
 
     cur_keys, cur_rows, dropped = _unique_rows(cur)
-    volume = np.maximum(np.nan_to_num(cur.volume[cur_rows], nan=0.0), 0.0)
+    volume = _clean_volume(cur.volume[cur_rows])
 
     # Union of the known contracts and the ones new in `cur` (both sorted and unique).
     sidx, known = match_keys(state.keys, cur_keys)
     new_keys = cur_keys[~known]
-    new_oi = np.nan_to_num(cur.open_interest[cur_rows][~known], nan=0.0)
+    new_oi = cur.open_interest[cur_rows][~known]
     keys = np.concatenate((state.keys, new_keys))
     order = np.argsort(keys, kind="stable")
     keys = keys[order]
@@ -247,19 +260,21 @@ def update_live_flow(
     at, _ = match_keys(keys, cur_keys)  # every cur key is in the union
 
     # Volume increase since the contract's last sighting; a decrease is clamped to 0.
-    dv = np.where(known, np.maximum(volume - state.last_volume[sidx], 0.0), 0.0)
+    dv = np.where(known, np.maximum(volume - _gather(state.last_volume, sidx, known, 0.0), 0.0), 0.0)
     unseen = float(volume[~known].sum())
 
     if prev is not None:
         prev_keys, prev_rows, _ = _unique_rows(prev)
         pidx, in_prev = match_keys(prev_keys, cur_keys)
-        prow = prev_rows[pidx]
+        prow = _gather(prev_rows, pidx, in_prev, 0).astype(np.intp)
+        prev_ask = _gather(prev.ask, prow, in_prev, np.nan)
+        prev_bid = _gather(prev.bid, prow, in_prev, np.nan)
         # Sign from the last trade against both quotes (NaN compares False: unsigned).
         last = cur.last[cur_rows]
         with np.errstate(invalid="ignore"):
             fresh_trade = cur.last_trade_time[cur_rows] > prev.as_of_epoch
-            at_ask = (last >= cur.ask[cur_rows]) & (last >= prev.ask[prow])
-            at_bid = (last <= cur.bid[cur_rows]) & (last <= prev.bid[prow])
+            at_ask = (last >= cur.ask[cur_rows]) & (last >= prev_ask)
+            at_bid = (last <= cur.bid[cur_rows]) & (last <= prev_bid)
         signable = known & in_prev & fresh_trade
         buy = signable & at_ask & ~at_bid  # a locked quote (bid == ask) is ambiguous
         sell = signable & at_bid & ~at_ask
@@ -296,6 +311,6 @@ def live_positions(state: LiveFlow, chain: OptionChain, model: PositioningModel)
     """
     keys = contract_keys(chain)
     idx, found = match_keys(state.keys, keys)
-    oi0 = np.where(found, state.open_interest_0[idx], chain.open_interest)
-    flow = np.where(found, state.signed_volume[idx], 0.0)
+    oi0 = _gather(state.open_interest_0, idx, found, chain.open_interest)
+    flow = _gather(state.signed_volume, idx, found, 0.0)
     return positions(oi0, chain.is_call, model) - flow

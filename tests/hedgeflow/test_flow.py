@@ -254,6 +254,22 @@ def test_duplicate_rows_are_counted_and_first_kept() -> None:
     np.testing.assert_array_equal(live_positions(s, a, STD), [1000.0, -500.0, 1000.0])
 
 
+def test_empty_first_snapshot_then_contracts() -> None:
+    # A first snapshot with nothing keyable, then real contracts: no crash, nothing signed.
+    a = snap(T1, volume=[3.0], strike=[np.nan], is_call=[True], oi=[1.0])
+    b = snap(T2, volume=[4.0, 1.0], last=[10.5, 10.5], ask=[10.5, 10.5])
+    s = two_step(a, b)
+    assert s.keys.size == 2 and s.buy_volume == 0.0 and s.unseen_volume == 5.0
+    np.testing.assert_array_equal(live_positions(s, b, STD), [1000.0, -500.0])
+
+
+def test_missing_open_interest_gives_nan_position() -> None:
+    a = snap(T1, volume=[0.0, 0.0], oi=[np.nan, 500.0])
+    s = update_live_flow(None, None, a, session_start=OPEN)
+    pos = live_positions(s, a, STD)
+    assert np.isnan(pos[0]) and pos[1] == -500.0
+
+
 def test_naive_session_start_rejected() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         update_live_flow(None, None, snap(T1, volume=[0.0, 0.0]),

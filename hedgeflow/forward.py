@@ -55,16 +55,161 @@ class ForwardEstimate:
     spot_gap: float
 
 
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    order = np.argsort(values, kind="stable")
-    v, w = values[order], weights[order]
-    cw = np.cumsum(w)
-    half = 0.5 * cw[-1]
-    i = int(np.searchsorted(cw, half))
-    # exactly at the half: average with the next value, as the unweighted median does
-    if i + 1 < len(v) and math.isclose(cw[i], half, rel_tol=1e-12):
-        return float(0.5 * (v[i] + v[i + 1]))
-    return float(v[i])
+@dataclass(frozen=True, eq=False)
+class ForwardEstimates:
+    """`ForwardEstimate` fields as arrays, one value per segment (expiry); `spot` scalar."""
+
+    forward: np.ndarray
+    q: np.ndarray
+    n_pairs: np.ndarray
+    n_candidates: np.ndarray
+    dispersion: np.ndarray
+    mad: np.ndarray
+    spot: float
+    spot_consistent: np.ndarray
+    spot_gap: np.ndarray
+
+    def __getitem__(self, i: int) -> ForwardEstimate:
+        return ForwardEstimate(
+            forward=float(self.forward[i]),
+            q=float(self.q[i]),
+            n_pairs=int(self.n_pairs[i]),
+            n_candidates=int(self.n_candidates[i]),
+            dispersion=float(self.dispersion[i]),
+            mad=float(self.mad[i]),
+            spot=self.spot,
+            spot_consistent=bool(self.spot_consistent[i]),
+            spot_gap=float(self.spot_gap[i]),
+        )
+
+
+def _starts(counts: np.ndarray) -> np.ndarray:
+    return np.cumsum(counts) - counts
+
+
+def _segment_sorted_median(values: np.ndarray, start: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Median of each segment of `values`, already sorted within segments (NaN if empty)."""
+    out = np.full(count.size, np.nan)
+    has = count > 0
+    lo = start[has] + (count[has] - 1) // 2
+    hi = start[has] + count[has] // 2
+    out[has] = 0.5 * (values[lo] + values[hi])
+    return out
+
+
+def parity_forwards(
+    seg: np.ndarray,
+    n_seg: int,
+    strike: np.ndarray,
+    call_mid: np.ndarray,
+    put_mid: np.ndarray,
+    tau: np.ndarray,
+    r: float,
+    spot_hint: float = float("nan"),
+    *,
+    call_spread: np.ndarray | None = None,
+    put_spread: np.ndarray | None = None,
+    n_pairs: int = DEFAULT_PAIRS,
+) -> ForwardEstimates:
+    """`parity_forward` for many expiries at once, vectorized across them.
+
+    seg : int index 0..n_seg-1 of each pair's expiry; tau : per segment (year fraction);
+    the other arrays per pair as in `parity_forward`. No loop over pairs or expiries.
+    """
+    seg = np.asarray(seg, dtype=np.intp)
+    K = np.asarray(strike, dtype=np.float64)
+    c = np.asarray(call_mid, dtype=np.float64)
+    p = np.asarray(put_mid, dtype=np.float64)
+    tau = np.asarray(tau, dtype=np.float64)
+    # errstate: exp(r tau) overflows only for absurd tau (then F is inf and skipped)
+    with np.errstate(over="ignore", invalid="ignore"):
+        growth = np.exp(r * tau)
+        usable = np.isfinite(K) & (K > 0) & np.isfinite(c) & (c > 0) & np.isfinite(p) & (p > 0)
+        weights = np.ones(K.shape)
+        if call_spread is not None and put_spread is not None:
+            spread = np.asarray(call_spread, dtype=np.float64) + np.asarray(put_spread, dtype=np.float64)
+            usable &= np.isfinite(spread) & (spread >= 0)
+            # a locked quote (zero spread) gets the weight of its expiry's tightest positive one
+            floor = np.full(n_seg, np.inf)
+            pos = usable & (spread > 0)
+            np.minimum.at(floor, seg[pos], spread[pos])
+            floor = np.where(np.isfinite(floor), floor, 1.0)
+            weights = 1.0 / np.maximum(spread, floor[seg])
+        diff = c - p
+    idx = np.flatnonzero(usable)
+    s_u = seg[idx]
+    order = np.lexsort((np.abs(diff[idx]), s_u))  # by expiry, then nearest the sign change
+    idx, s_u = idx[order], s_u[order]
+    n_cand = np.bincount(s_u, minlength=n_seg)
+    rank = np.arange(idx.size) - _starts(n_cand)[s_u]
+    take = rank < max(1, n_pairs)
+    t_idx, t_seg = idx[take], s_u[take]
+    with np.errstate(over="ignore", invalid="ignore"):
+        f_each = K[t_idx] + growth[t_seg] * diff[t_idx]
+    w_each = weights[t_idx]
+    o2 = np.lexsort((f_each, t_seg))
+    f_s, w_s, seg_s = f_each[o2], w_each[o2], t_seg[o2]
+    n_take = np.bincount(seg_s, minlength=n_seg)
+    st = _starts(n_take)
+    has = n_take > 0
+    fwd = np.full(n_seg, np.nan)
+    mad = np.full(n_seg, np.nan)
+    disp = np.full(n_seg, np.nan)
+    if f_s.size:
+        # weighted median per expiry: the first pair whose cumulative weight reaches half of
+        # its expiry's total; exactly at the half, the average with the next (as the
+        # unweighted median does)
+        cw = np.cumsum(w_s)
+        cw0 = np.concatenate(([0.0], cw))
+        end = st + n_take - 1
+        base = cw0[st]
+        half = base + 0.5 * (cw0[end + 1] - base)
+        i = np.minimum(np.searchsorted(cw, half), np.maximum(end, 0))
+        i = np.clip(i, 0, f_s.size - 1)
+        nxt = np.minimum(i + 1, np.maximum(end, 0))
+        at_half = (nxt > i) & np.isclose(cw[i], half, rtol=1e-12, atol=0.0)
+        med_w = np.where(at_half, 0.5 * (f_s[i] + f_s[nxt]), f_s[i])
+        fwd = np.where(has, med_w, np.nan)
+        endc = np.clip(end, 0, f_s.size - 1)
+        stc = np.clip(st, 0, f_s.size - 1)
+        disp = np.where(has, f_s[endc] - f_s[stc], np.nan)
+        med = _segment_sorted_median(f_s, st, n_take)
+        dev = np.abs(f_s - med[seg_s])
+        dev = dev[np.lexsort((dev, seg_s))]
+        mad = _segment_sorted_median(dev, st, n_take)
+    spot = float(spot_hint)
+    spot_ok = math.isfinite(spot) and spot > 0
+    q = np.full(n_seg, np.nan)
+    gap = np.full(n_seg, np.nan)
+    consistent = np.zeros(n_seg, dtype=bool)
+    if spot_ok:
+        good = has & (fwd > 0) & np.isfinite(fwd)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            log_ratio = np.log(fwd / spot)
+            q = np.where(good, r - log_ratio / tau, np.nan)
+            gap = np.where(good, log_ratio - r * tau, np.nan)
+            # gap = ln(F/S) - r tau = -q tau: consistent when q lies in the band, up to the floor
+            consistent = (
+                good
+                & (gap >= -SPOT_Q_MAX * tau - SPOT_TOLERANCE)
+                & (gap <= -SPOT_Q_MIN * tau + SPOT_TOLERANCE)
+            )
+        # no usable pair: F from the spot, q = 0 assumed
+        fwd = np.where(has, fwd, spot * growth)
+        q = np.where(has, q, 0.0)
+        gap = np.where(has, gap, 0.0)
+        consistent = np.where(has, consistent, True)
+    return ForwardEstimates(
+        forward=fwd,
+        q=q,
+        n_pairs=n_take,
+        n_candidates=n_cand,
+        dispersion=disp,
+        mad=mad,
+        spot=spot,
+        spot_consistent=consistent,
+        spot_gap=gap,
+    )
 
 
 def parity_forward(
@@ -93,60 +238,21 @@ def parity_forward(
         inverse of the combined spread
     n_pairs : how many pairs nearest the sign change of C - P to use
 
-    Without a usable pair, F falls back to S e^{r tau} (q = 0 assumed, n_pairs = 0).
+    The estimate is the (weighted) median of F_K = K + e^{r tau} (C_K - P_K) over the
+    n_pairs usable pairs with the smallest |C - P|. Without a usable pair, F falls back
+    to S e^{r tau} (q = 0 assumed, n_pairs = 0).
     """
-    K = np.asarray(strike, dtype=np.float64)
-    c = np.asarray(call_mid, dtype=np.float64)
-    p = np.asarray(put_mid, dtype=np.float64)
-    growth = math.exp(r * tau)
-    usable = np.isfinite(K) & (K > 0) & np.isfinite(c) & (c > 0) & np.isfinite(p) & (p > 0)
-    weights = np.ones(K.shape)
-    if call_spread is not None and put_spread is not None:
-        spread = np.asarray(call_spread, dtype=np.float64) + np.asarray(put_spread, dtype=np.float64)
-        usable &= np.isfinite(spread) & (spread >= 0)
-        # a locked quote (zero spread) gets the weight of the tightest positive spread
-        positive = spread[usable & (spread > 0)]
-        floor = float(positive.min()) if positive.size else 1.0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            weights = 1.0 / np.maximum(spread, floor)
-    n_cand = int(usable.sum())
-    spot = float(spot_hint)
-    spot_ok = math.isfinite(spot) and spot > 0
-    if n_cand == 0:
-        fwd = spot * growth if spot_ok else float("nan")
-        return ForwardEstimate(
-            forward=fwd,
-            q=0.0 if spot_ok else float("nan"),
-            n_pairs=0,
-            n_candidates=0,
-            dispersion=float("nan"),
-            mad=float("nan"),
-            spot=spot,
-            spot_consistent=spot_ok,
-            spot_gap=0.0 if spot_ok else float("nan"),
-        )
-    Ku, diff, wu = K[usable], (c - p)[usable], weights[usable]
-    take = np.argsort(np.abs(diff), kind="stable")[: max(1, n_pairs)]
-    f_each = Ku[take] + growth * diff[take]
-    fwd = _weighted_median(f_each, wu[take])
-    mad = float(np.median(np.abs(f_each - np.median(f_each))))
-    q = float("nan")
-    gap = float("nan")
-    consistent = False
-    if spot_ok and fwd > 0:
-        log_ratio = math.log(fwd / spot)
-        q = r - log_ratio / tau
-        gap = log_ratio - r * tau
-        # gap = ln(F/S) - r tau = -q tau: consistent when q lies in the band, up to the floor
-        consistent = -SPOT_Q_MAX * tau - SPOT_TOLERANCE <= gap <= -SPOT_Q_MIN * tau + SPOT_TOLERANCE
-    return ForwardEstimate(
-        forward=fwd,
-        q=q,
-        n_pairs=int(take.size),
-        n_candidates=n_cand,
-        dispersion=float(f_each.max() - f_each.min()),
-        mad=mad,
-        spot=spot,
-        spot_consistent=consistent,
-        spot_gap=gap,
-    )
+    K = np.atleast_1d(np.asarray(strike, dtype=np.float64))
+    return parity_forwards(
+        np.zeros(K.size, dtype=np.intp),
+        1,
+        K,
+        np.atleast_1d(np.asarray(call_mid, dtype=np.float64)),
+        np.atleast_1d(np.asarray(put_mid, dtype=np.float64)),
+        np.array([float(tau)]),
+        r,
+        spot_hint,
+        call_spread=call_spread,
+        put_spread=put_spread,
+        n_pairs=n_pairs,
+    )[0]

@@ -97,3 +97,47 @@ def test_no_pairs_falls_back_to_spot():
     assert est.q == 0.0
     none = parity_forward(K, nan, nan, 0.5, 0.04, float("nan"))
     assert math.isnan(none.forward) and not none.spot_consistent
+
+
+def test_many_expiries_at_once_equal_one_by_one():
+    from hedgeflow.forward import parity_forwards
+
+    rng = np.random.default_rng(11)
+    segs, Ks, cs, ps, css, pss, taus = [], [], [], [], [], [], []
+    for i, (tau, q) in enumerate([(1 / 365, 0.01), (30 / 365, 0.02), (0.5, 0.0), (2 / 365, 0.4)]):
+        K = np.arange(4400.0, 4600.0, 5.0)
+        F, c, p = _quotes(4500.0, 0.045, q, tau, K)
+        c = c + rng.normal(0, 0.05, K.size)
+        p = p + rng.normal(0, 0.05, K.size)
+        p[rng.random(K.size) < 0.2] = np.nan
+        segs.append(np.full(K.size, i))
+        Ks.append(K)
+        cs.append(c)
+        ps.append(p)
+        css.append(rng.uniform(0.0, 1.0, K.size))
+        pss.append(rng.uniform(0.0, 1.0, K.size))
+        taus.append(tau)
+    # a fifth expiry without any pair
+    segs.append(np.array([4]))
+    Ks.append(np.array([4500.0]))
+    cs.append(np.array([np.nan]))
+    ps.append(np.array([1.0]))
+    css.append(np.array([0.1]))
+    pss.append(np.array([0.1]))
+    taus.append(0.1)
+    cat = lambda a: np.concatenate(a)  # noqa: E731
+    many = parity_forwards(
+        cat(segs), 5, cat(Ks), cat(cs), cat(ps), np.array(taus), 0.045, 4500.0,
+        call_spread=cat(css), put_spread=cat(pss), n_pairs=4,
+    )
+    for i in range(5):
+        one = parity_forward(
+            Ks[i], cs[i], ps[i], taus[i], 0.045, 4500.0, call_spread=css[i], put_spread=pss[i], n_pairs=4
+        )
+        got = many[i]
+        for name in ("forward", "q", "dispersion", "mad", "spot_gap"):
+            a, b = getattr(got, name), getattr(one, name)
+            assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-14), name
+        assert got.n_pairs == one.n_pairs and got.spot_consistent == one.spot_consistent
+    assert not many[3].spot_consistent  # q = 40 %: beyond any dividend yield
+    assert many[4].n_pairs == 0

@@ -84,7 +84,7 @@ def delta_charm(
     / (2 tau sigma sqrt(tau)), per year / 365.
     """
     sig_sqrt = sigma * np.sqrt(tau)
-    d1 = (np.log(S / K) + (r - q) * tau + 0.5 * sig_sqrt * sig_sqrt) / sig_sqrt
+    d1 = (np.log(S) - np.log(K) + (r - q) * tau + 0.5 * sig_sqrt * sig_sqrt) / sig_sqrt
     d2 = d1 - sig_sqrt
     eq = np.exp(-q * tau)
     sign = np.where(is_call, 1.0, -1.0)
@@ -94,16 +94,26 @@ def delta_charm(
     return delta, charm
 
 
+#: Bounds beyond which a multiplier or a position is a bad input, not a trade: the largest
+#: listed multipliers are 1000 (jumbo) and open interest stays below 1e8 contracts. They keep
+#: every $ weight, and every sum of them, far from float overflow.
+MAX_MULTIPLIER = 1e6
+MAX_POSITION = 1e12
+
+
 def valid_options(book: ExpiryBook) -> np.ndarray:
-    """Options whose greeks and weights are defined; the rest are masked and counted."""
+    """Options whose greeks and weights are defined; the rest are masked and counted:
+    non-finite or non-positive strike or IV, non-finite position or |position| > 1e12,
+    multiplier not in (0, 1e6]."""
     with np.errstate(invalid="ignore"):
         return (
             np.isfinite(book.strike)
             & (book.strike > 0)
             & np.isfinite(book.iv)
             & (book.iv > 0)
-            & np.isfinite(book.position)
-            & np.isfinite(book.multiplier)
+            & (np.abs(book.position) <= MAX_POSITION)
+            & (book.multiplier > 0)
+            & (book.multiplier <= MAX_MULTIPLIER)
         )
 
 

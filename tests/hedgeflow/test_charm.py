@@ -234,6 +234,19 @@ def test_bad_options_are_masked_and_counted() -> None:
     np.testing.assert_allclose(a.cumulative_cex, b.cumulative_cex, rtol=1e-12)
 
 
+def test_absurd_multiplier_or_position_is_masked() -> None:
+    # A corrupted multiplier (1e302) would overflow every $ sum; it is a bad input.
+    book = make_book(tau_days=0.3)
+    m = book.multiplier.copy()
+    m[4] = 1e302
+    pos = book.position.copy()
+    pos[7] = 1e300
+    ci = compute_charm_integral(replace(book, multiplier=m, position=pos), now=AS_OF,
+                                horizon=book.expiration)
+    assert ci.masked_options == 2
+    assert np.all(np.isfinite(ci.cumulative_cex)) and np.isfinite(ci.settlement_step)
+
+
 def test_naive_times_rejected() -> None:
     book = make_book()
     with pytest.raises(ValueError, match="timezone-aware"):

@@ -77,3 +77,28 @@ def test_user_values_reach_the_engine_config(tmp_path: Path) -> None:
     assert spy.cloud.futures_ratio == 10.5
     ndx = settings.engine_config("NDX")
     assert {f.name: f.multiplier for f in ndx.cloud.futures} == {"NQ": 20.0, "MNQ": 2.0}
+
+
+@pytest.mark.parametrize("feed", ["sim", "cboe", "tradier", "schwab"])
+def test_documented_feed_sections_build_their_feed(feed: str) -> None:
+    """Every documented feed key is one the feed accepts (no feed is contacted)."""
+    from feeds.base import open_feed
+
+    built = open_feed(feed, DEFAULTS["feeds"][feed])
+    assert built.name == feed
+
+
+@pytest.mark.parametrize("feed", ["file", "replay"])
+def test_file_feeds_need_a_path(feed: str, tmp_path: Path) -> None:
+    from feeds.base import open_feed
+
+    with pytest.raises(ValueError, match="path"):
+        open_feed(feed, {**DEFAULTS["feeds"][feed], "path": ""})
+
+
+def test_unknown_feed_key_is_named() -> None:
+    from feeds.base import open_feed
+
+    for feed in ("sim", "cboe", "tradier", "schwab", "replay"):
+        with pytest.raises(ValueError, match="colour"):
+            open_feed(feed, {"colour": 1, "path": "x.sqlite"})

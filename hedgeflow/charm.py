@@ -37,13 +37,12 @@ from datetime import datetime
 import numpy as np
 from scipy.special import ndtr
 
-from hedgeflow.black76 import DAYS_PER_YEAR, norm_pdf
+from hedgeflow.black76 import DAYS_PER_YEAR, MIN_GREEK_TAU, SECONDS_PER_YEAR, norm_pdf
 from hedgeflow.book import ExpiryBook
 from hedgeflow.types import CharmIntegral, CharmIntegralConfig
 
-SECONDS_PER_YEAR = DAYS_PER_YEAR * 86400.0
 # Greeks are evaluated only for tau >= 60 s (DESIGN.md "Expiry clock"); below, the payoff.
-MIN_TAU_SECONDS = 60.0
+MIN_TAU_SECONDS = MIN_GREEK_TAU * SECONDS_PER_YEAR
 MAX_BUCKETS = 100
 
 

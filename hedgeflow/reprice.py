@@ -42,14 +42,14 @@ from dataclasses import replace
 import numpy as np
 from scipy.interpolate import CubicHermiteSpline
 
-from hedgeflow.black76 import norm_pdf
+from hedgeflow.black76 import MIN_GREEK_TAU, norm_pdf
 from hedgeflow.book import ExpiryBook
-from hedgeflow.charm import MIN_TAU_SECONDS, SECONDS_PER_YEAR, valid_options
+from hedgeflow.charm import valid_options
 from hedgeflow.impulse import find_zero_crossings, relative_tolerance
 from hedgeflow.regime import SmileInterpolant, clamp_skew_stickiness, smile_interpolant
 from hedgeflow.types import RepricedProfile
 
-MIN_TAU_YEARS = MIN_TAU_SECONDS / SECONDS_PER_YEAR
+MIN_TAU_YEARS = MIN_GREEK_TAU
 DEFAULT_EPS = 1e-3
 
 

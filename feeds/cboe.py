@@ -68,9 +68,12 @@ def _parse_timestamp(value: Any) -> datetime:
     if not isinstance(value, str):
         raise BadPayload("no top-level `timestamp` string", vendor=VENDOR)
     try:
-        return datetime.strptime(
+        stamp = datetime.strptime(
             value.strip()[:19].replace("T", " ") + " +0000", "%Y-%m-%d %H:%M:%S %z"
         )
+        if not 2000 <= stamp.year < 2100:
+            raise ValueError("implausible year")
+        return stamp
     except ValueError:
         raise BadPayload(
             f"top-level `timestamp` {value[:40]!r} is not 'YYYY-MM-DD HH:MM:SS'", vendor=VENDOR
@@ -196,7 +199,7 @@ class CboeFeed(HttpFeedBase):
 
     async def snapshot(self, symbol: str) -> OptionChain:
         payload = await self.get_json(f"/options/{cboe_file_symbol(symbol)}.json")
-        return parse_cboe_json(payload, symbol=symbol.strip().upper().lstrip("^$_"))
+        return self._parse(parse_cboe_json, payload, symbol=symbol.strip().upper().lstrip("^$_"))
 
     async def expirations(self, symbol: str) -> list[datetime]:
         chain = await self.snapshot(symbol)

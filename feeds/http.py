@@ -39,7 +39,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
 
@@ -54,6 +54,8 @@ from feeds.errors import (
 from feeds.secrets import install_log_redaction, redact
 
 log = logging.getLogger("feeds.http")
+
+T = TypeVar("T")
 
 #: Response headers that carry a vendor request id, most specific first.
 REQUEST_ID_HEADERS = (
@@ -378,6 +380,23 @@ class HttpFeedBase:
         if self._client is None:
             raise RuntimeError(f"{type(self).__name__} must be used inside `async with`")
         return self._client
+
+    def _parse(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """Run a pure parser; an exception no rule anticipated becomes BadPayload, so an
+        odd payload costs one poll, never the monitor."""
+        try:
+            return fn(*args, **kw)
+        except FeedError as err:
+            self.last_error = err
+            raise
+        except Exception as exc:  # the boundary between vendor data and the app
+            err = BadPayload(
+                redact(f"unexpected payload shape ({type(exc).__name__}: {exc})")[:300],
+                vendor=self.vendor,
+                request_id=self.last_request_id,
+            )
+            self.last_error = err
+            raise err from exc
 
     # requests -----------------------------------------------------------------------------
 

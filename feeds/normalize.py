@@ -57,6 +57,7 @@ INDEX_SYMBOLS = frozenset(
 #: root, with the PM-settled weeklies/dailies under a companion root.
 PM_COMPANION_ROOT: dict[str, str] = {"SPX": "SPXW", "NDX": "NDXP", "RUT": "RUTW"}
 
+_ROOT_RE = re.compile(r"^[A-Z]{1,6}$")
 _CAL_LO = np.datetime64(CALENDAR_START.isoformat(), "D")
 _CAL_HI = np.datetime64(CALENDAR_END.isoformat(), "D")
 
@@ -65,8 +66,10 @@ def as_float_array(values: Sequence[Any], counts: Counter[str] | None = None) ->
     """float64 array from JSON scalars: None -> NaN, numbers and numeric strings cast,
     anything else NaN (counted as `bad_number` when `counts` is given)."""
     try:
-        return np.array(values, dtype=np.float64)
-    except (TypeError, ValueError):
+        arr = np.array(values, dtype=np.float64)
+        if arr.shape == (len(values),):  # nested lists would give a 2-d array
+            return arr
+    except (TypeError, ValueError, OverflowError):
         pass
     out = np.empty(len(values), dtype=np.float64)
     for i, v in enumerate(values):
@@ -75,7 +78,7 @@ def as_float_array(values: Sequence[Any], counts: Counter[str] | None = None) ->
             continue
         try:
             out[i] = float(v)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             out[i] = np.nan
             if counts is not None:
                 counts["bad_number"] += 1
@@ -133,10 +136,11 @@ def settlement(roots: np.ndarray, dates: np.ndarray) -> np.ndarray:
     ok[ok] = (dates[ok] >= _CAL_LO) & (dates[ok] <= _CAL_HI)
     if ok.any():
         # Evaluate once per distinct (root, date): a full SPX chain has ~100 of them.
-        pairs = np.char.add(np.char.add(roots[ok].astype(str), "|"), dates[ok].astype(str))
+        pairs = np.rec.fromarrays(
+            [np.asarray(roots, dtype=str)[ok], dates[ok].astype(np.int64)], names="r,d"
+        )
         upairs, inverse = np.unique(pairs, return_inverse=True)
-        split = np.char.partition(upairs, "|")
-        epochs = settlement_epochs(split[:, 0], split[:, 2].astype("datetime64[D]"))
+        epochs = settlement_epochs(upairs["r"], upairs["d"].astype("datetime64[D]"))
         out[ok] = epochs[inverse.reshape(-1)]
     return out
 
@@ -158,6 +162,8 @@ def ny_naive_to_epoch(values: Sequence[Any]) -> np.ndarray:
             except ValueError:
                 pass
     ok = ~np.isnat(local)
+    # "0" or "99999" parse as years; only 2000..2099 are vendor times.
+    ok[ok] = (local[ok] >= np.datetime64("2000-01-01")) & (local[ok] < np.datetime64("2100-01-01"))
     if not ok.any():
         return out
     hours = local[ok].astype("datetime64[h]")
@@ -170,11 +176,16 @@ def ny_naive_to_epoch(values: Sequence[Any]) -> np.ndarray:
     return out
 
 
+#: Plausible vendor timestamps (epoch s): 2000-01-01 .. 2100-01-01; anything else is junk.
+_EPOCH_LO, _EPOCH_HI = 946_684_800.0, 4_102_444_800.0
+
+
 def ms_to_epoch(values: np.ndarray) -> np.ndarray:
-    """Epoch milliseconds -> seconds; 0, negative or non-finite -> NaN (vendors send 0 for
-    "no trade")."""
+    """Epoch milliseconds -> seconds; 0 (vendors' "no trade"), negative, non-finite or
+    implausible (outside 2000..2100) -> NaN."""
+    s = np.asarray(values, dtype=np.float64) / 1000.0
     with np.errstate(invalid="ignore"):
-        return np.where(np.isfinite(values) & (values > 0), values / 1000.0, np.nan)
+        return np.where((s >= _EPOCH_LO) & (s < _EPOCH_HI), s, np.nan)
 
 
 def spot_note_for(as_of: datetime) -> str:
@@ -270,7 +281,10 @@ def assemble_chain(
             keep[hit] = False
 
     drop(np.char.str_len(root) == 0, "bad_symbol")
-    drop(~np.char.isalpha(root), "nonstandard_root")
+    # OCC roots are 1-6 ASCII capitals; digits mark adjusted deliverables ("SPY1").
+    uroots, rinv = np.unique(root, return_inverse=True)
+    standard = np.array([bool(_ROOT_RE.match(str(r))) for r in uroots], dtype=bool)
+    drop(~standard[rinv.reshape(-1)], "nonstandard_root")
     with np.errstate(invalid="ignore"):
         drop(~np.isfinite(strike) | (strike <= 0), "bad_strike")
         drop(~np.isfinite(expiry), "bad_expiry")

@@ -400,14 +400,16 @@ class SchwabFeed(HttpFeedBase):
         if self.strike_count is not None:
             params["strikeCount"] = self.strike_count
         payload = await self.get_json("/chains", params)
-        return parse_schwab_chain(
-            payload, now=self.clock(), symbol=symbol.strip().upper().lstrip("$^_")
+        return self._parse(
+            parse_schwab_chain,
+            payload,
+            now=self.clock(),
+            symbol=symbol.strip().upper().lstrip("$^_"),
         )
 
     async def expirations(self, symbol: str) -> list[datetime]:
         payload = await self.get_json("/expirationchain", {"symbol": schwab_symbol(symbol)})
         now = self.clock()
         sym = symbol.strip().upper().lstrip("$^_")
-        return [
-            e for e in expirations_from_dates(sym, parse_schwab_expirations(payload)) if e > now
-        ]
+        dates = self._parse(parse_schwab_expirations, payload)
+        return [e for e in self._parse(expirations_from_dates, sym, dates) if e > now]

@@ -309,7 +309,7 @@ class TradierFeed(HttpFeedBase):
             "/markets/options/expirations",
             {"symbol": symbol, "includeAllRoots": "true", "strikes": "false"},
         )
-        return parse_tradier_expirations(payload)
+        return self._parse(parse_tradier_expirations, payload)
 
     async def snapshot(self, symbol: str) -> OptionChain:
         sym = symbol.strip().upper().lstrip("$^_")
@@ -332,13 +332,17 @@ class TradierFeed(HttpFeedBase):
                 raise r
             if isinstance(r, BaseException):
                 raise r
-        return parse_tradier_chain(
-            quote, results, now=self.clock(), symbol=sym, delay_seconds=self.delay_seconds
+        return self._parse(
+            parse_tradier_chain,
+            quote,
+            results,
+            now=self.clock(),
+            symbol=sym,
+            delay_seconds=self.delay_seconds,
         )
 
     async def expirations(self, symbol: str) -> list[datetime]:
         sym = symbol.strip().upper().lstrip("$^_")
         now = self.clock()
-        return [
-            e for e in expirations_from_dates(sym, await self._expiration_dates(sym)) if e > now
-        ]
+        dates = await self._expiration_dates(sym)
+        return [e for e in self._parse(expirations_from_dates, sym, dates) if e > now]

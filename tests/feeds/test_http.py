@@ -494,3 +494,15 @@ def test_install_is_idempotent() -> None:
     install_log_redaction()
     install_log_redaction()
     assert sum(isinstance(f, RedactingFilter) for f in logging.getLogger("httpx").filters) == 1
+
+
+async def test_unexpected_parser_exception_becomes_bad_payload() -> None:
+    feed = Probe(fast_settings("https://probe.test"))
+
+    def broken(payload: object) -> None:
+        raise ZeroDivisionError(f"division by zero in {payload}")
+
+    with pytest.raises(BadPayload, match="unexpected payload shape.*ZeroDivisionError") as info:
+        feed._parse(broken, "row 7")
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+    assert feed.last_error is info.value

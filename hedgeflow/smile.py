@@ -1,6 +1,8 @@
-"""The smile of one expiry and the `ExpiryBook` built on it.
+"""The smile of each expiry and the `ExpiryBook` built on it.
 
-`build_expiry_book(chain, expiry, r=..., positioning=...)` is the chain pipeline:
+`build_expiry_books(chain, r=..., positioning=...)` is the chain pipeline for every
+requested expiry at once; `build_expiry_book(chain, expiry, ...)` is its one-expiry
+case. Steps:
 
 1. rows of the expiry (settlement epoch, exact), strikes validated, sorted by strike;
 2. tau from the snapshot's as-of time to settlement (365-day years): tau <= 0 is an
@@ -8,25 +10,29 @@
 3. mids of sane two-sided quotes (`hedgeflow.iv.quote_mid`); the parity forward and
    implied dividend yield from the pairs near the money (`hedgeflow.forward`);
 4. raw IV per strike from the out-of-the-money option (puts below F, calls at and above),
-   the in-the-money twin where the OTM quote does not invert, the vendor's IV (on the
-   vendor's clock) only where neither does, each counted;
+   the in-the-money twin where the OTM quote does not invert (only if its time value
+   exceeds its spread), the vendor's IV (on the vendor's clock) only where neither does,
+   each counted; IVs outside [0.1 %, 2000 %] are bad prints, not smile points;
 5. total variance w = sigma^2 tau smoothed in k = ln(K/F) by a weighted cubic smoothing
-   spline (weights: inverse half bid/ask spread in w units), flat in k beyond the last
-   valid strike;
+   spline (FITPACK, smoothing condition sum(((w_i - g_i) / e_i)^2) <= n with e_i the
+   mid's error: a quarter of the bid/ask spread over vega, in w units), flat in k beyond
+   the last valid strike;
 6. butterfly check on the strike grid (undiscounted call prices decreasing and convex in
    K, with the no-arbitrage anchors C(0) = F and C(inf) = 0) and repair only where
    violated: violating strikes are lowered onto the lower convex hull of the call prices
    and their IV re-implied, every other strike keeps its smoothed IV;
 7. the dealers' signed positions (positioning model, or live positions passed in).
 
-No Python loop runs over strikes; the hull repair loops over passes, each vectorized,
-and only runs when the check found a violation.
+Everything is vectorized across strikes and expiries (one implied-vol solve for the
+whole chain) except the spline fit, one FITPACK call per expiry, and the hull repair,
+which loops over passes (each vectorized) only for expiries where the check failed.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import numpy as np
@@ -37,7 +43,7 @@ from hedgeflow.book import ExpiryBook
 from hedgeflow.chain import OptionChain
 from hedgeflow.enums import PositioningModel
 from hedgeflow.exposure import positions as model_positions
-from hedgeflow.forward import ForwardEstimate, parity_forward
+from hedgeflow.forward import ForwardEstimate, parity_forwards
 from hedgeflow.iv import IVFailure, implied_vol, normalized_otm_price, quote_mid
 from hedgeflow.types import IVSurface
 
@@ -52,12 +58,13 @@ MIN_IV_ERROR = 0.0005
 # One standard error of a mid, as a fraction of the bid/ask spread: a market maker's
 # fair value sits well inside the quote (a uniform error over the spread gives 0.29).
 MID_ERROR_FRACTION = 0.25
-VENDOR_IV_REL_ERROR = 0.05
+VENDOR_IV_REL_ERROR = 0.05  # vendor fallbacks weigh as a +-5 % (relative) IV
 MAX_ABS_LOG_MONEYNESS = 10.0  # |ln(K/F)| beyond which a strike is not part of the smile
 # Plausible IVs (decimal): a quote implying less than 0.1 % or more than 2000 % is a bad
 # print, not a smile point (the CBOE files reach 4 to 8 on far OTM short-dated puts).
 IV_MIN = 1e-3
-IV_MAX = 20.0  # vendor fallbacks weigh as a +-5 % (relative) IV
+IV_MAX = 20.0
+_N_CODES = max(IVFailure) + 1
 
 
 class SkippedExpiry(ValueError):
@@ -71,11 +78,11 @@ class SkippedExpiry(ValueError):
 # --------------------------------------------------------------------------- butterfly
 
 
-def _normalized_calls(x: np.ndarray, sigma: np.ndarray, tau: float) -> np.ndarray:
+def _normalized_calls(x: np.ndarray, sigma: np.ndarray, tau: np.ndarray | float) -> np.ndarray:
     """Undiscounted call prices over F at strikes x = K/F, from the OTM price (put below
     the forward plus its parity intrinsic) so that wing prices keep their precision."""
     h = -np.abs(np.log(x))
-    otm = normalized_otm_price(h, sigma * math.sqrt(tau)) * np.sqrt(x)
+    otm = normalized_otm_price(h, sigma * np.sqrt(tau)) * np.sqrt(x)
     return otm + np.maximum(1.0 - x, 0.0)
 
 
@@ -84,6 +91,25 @@ def _with_anchors(x: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     # [-1, 0], i.e. prices decreasing and above the forward's intrinsic value
     far = max(float(x[-1]) * 1e3, 1e3)
     return np.concatenate(([0.0], x, [far])), np.concatenate(([1.0], c, [0.0]))
+
+
+def _chord_violations(
+    x: np.ndarray, c: np.ndarray, first: np.ndarray, last: np.ndarray, tol: float
+) -> np.ndarray:
+    """Points above the chord of their neighbours, segment by segment (x ascending within a
+    segment; `first`/`last` mark segment ends, which see the anchors (0, 1) and (far, 0))."""
+    px = np.empty_like(x)
+    pc = np.empty_like(c)
+    nx = np.empty_like(x)
+    nc = np.empty_like(c)
+    px[1:], pc[1:] = x[:-1], c[:-1]
+    nx[:-1], nc[:-1] = x[1:], c[1:]
+    px[first], pc[first] = 0.0, 1.0
+    nx[last], nc[last] = np.maximum(x[last] * 1e3, 1e3), 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lam = (nx - x) / (nx - px)
+        chord = lam * pc + (1.0 - lam) * nc
+    return ~(c <= chord + tol)
 
 
 def check_butterfly(
@@ -111,10 +137,12 @@ def check_butterfly(
     """
     x = np.asarray(strikes, dtype=np.float64) / forward
     c = np.asarray(call_prices, dtype=np.float64) / (forward * discount)
-    xa, ca = _with_anchors(x, c)
-    lam = (xa[2:] - xa[1:-1]) / (xa[2:] - xa[:-2])
-    chord = lam * ca[:-2] + (1.0 - lam) * ca[2:]
-    return ~(ca[1:-1] <= chord + tol)
+    if x.size == 0:
+        return np.zeros(0, dtype=bool)
+    ends = np.zeros(x.size, dtype=bool)
+    first, last = ends.copy(), ends.copy()
+    first[0] = last[-1] = True
+    return _chord_violations(x, c, first, last, tol)
 
 
 def _convex_repair(x: np.ndarray, c: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
@@ -140,26 +168,19 @@ def _convex_repair(x: np.ndarray, c: np.ndarray, tol: float) -> tuple[np.ndarray
 
 
 def _repair_butterflies(
-    x: np.ndarray,
-    k: np.ndarray,
-    sig: np.ndarray,
-    tau: float,
-    sigma_all: np.ndarray,
-    sub: np.ndarray,
+    x: np.ndarray, k: np.ndarray, sig: np.ndarray, tau: float
 ) -> tuple[np.ndarray, int, int]:
-    """Check the smile at strikes x = K/F (ascending) and repair where violated.
+    """Repair one expiry's smile at strikes x = K/F (ascending) where it is violated.
 
     Violating strikes get the IV of the lower convex hull price. A hull price at intrinsic
     to double precision has no IV; such a strike takes the IV interpolated in k from the
     strikes around it (its time value is below double precision either way). Up to three
-    passes, each only if the previous left a violation. Returns (sigma for all strikes,
-    strikes repaired, strikes still violating).
+    passes, each only if the previous left a violation. Returns (sigma, strikes repaired,
+    strikes still violating).
     """
     changed_any = np.zeros(x.size, dtype=bool)
+    calls = _normalized_calls(x, sig, tau)
     for _pass in range(3):
-        calls = _normalized_calls(x, sig, tau)
-        if not check_butterfly(x, calls, 1.0).any():
-            break
         hull, changed = _convex_repair(x, calls, BUTTERFLY_TOL)
         iv_fix, _ = implied_vol(hull[changed], 1.0, x[changed], tau, 0.0, True)
         idx = np.flatnonzero(changed)
@@ -171,37 +192,22 @@ def _repair_butterflies(
             good[idx[~fixed]] = False
             sig[idx[~fixed]] = np.interp(k[idx[~fixed]], k[good], sig[good])
         changed_any |= changed
-    else:
         calls = _normalized_calls(x, sig, tau)
+        if not check_butterfly(x, calls, 1.0).any():
+            break
     left = int(check_butterfly(x, calls, 1.0).sum())
-    out = sigma_all.copy()
-    out[sub] = sig
-    return out, int(changed_any.sum()), left
+    return sig, int(changed_any.sum()), left
 
 
 # --------------------------------------------------------------------------- smile
 
 
-def _sorted_unique(K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unique values and inverse index of an ascending array (no re-sort)."""
-    first = np.empty(K.size, dtype=bool)
-    first[:1] = True
-    np.not_equal(K[1:], K[:-1], out=first[1:])
-    return K[first], np.cumsum(first) - 1
-
-
-def _per_strike(values: np.ndarray, inv: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
-    out = np.full(n, np.nan)
-    out[inv[mask]] = values[mask]  # duplicate contracts at one strike: the last row wins
-    return out
-
-
 def _smooth_total_variance(
     k: np.ndarray, w: np.ndarray, err: np.ndarray, valid: np.ndarray
 ) -> tuple[np.ndarray, int]:
-    """Smoothed w at every k: weighted cubic smoothing spline over the valid points (the
-    smoothing condition sum((w_i - g_i)/err_i)^2 <= n makes the fit stay within the
-    quotes' spread on average), flat beyond the outermost valid points. Returns (w_s,
+    """Smoothed w at every k of one expiry: weighted cubic smoothing spline over the valid
+    points (the smoothing condition sum((w_i - g_i)/err_i)^2 <= n keeps the fit within
+    the mids' errors on average), flat beyond the outermost valid points. Returns (w_s,
     count of strikes where the spline was non-positive and linear interpolation of the
     raw points was used instead)."""
     kv, wv, ev = k[valid], w[valid], err[valid]
@@ -216,6 +222,177 @@ def _smooth_total_variance(
     if bad.any():
         ws[bad] = np.interp(kc[bad], kv, wv)
     return ws, int(bad.sum())
+
+
+def _segments(seg: np.ndarray, n_seg: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) of each segment of a segment-sorted index array."""
+    counts = np.bincount(seg, minlength=n_seg)
+    end = np.cumsum(counts)
+    return end - counts, end
+
+
+def _count(seg: np.ndarray, mask: np.ndarray, n_seg: int) -> np.ndarray:
+    return np.bincount(seg[mask], minlength=n_seg)
+
+
+class _Smiles:
+    """Smiles of many expiries on their (expiry, strike) nodes, sorted by expiry then strike.
+
+    After construction: raw (per node), sigma (smoothed, per node), diag (one dict per
+    expiry), skip (reason or None per expiry; None = built).
+    """
+
+    def __init__(
+        self,
+        nseg: np.ndarray,
+        n_seg: int,
+        K: np.ndarray,
+        call_mid: np.ndarray,
+        put_mid: np.ndarray,
+        call_spread: np.ndarray,
+        put_spread: np.ndarray,
+        vendor_iv: np.ndarray,
+        call_reason: np.ndarray,
+        put_reason: np.ndarray,
+        *,
+        forward: np.ndarray,
+        tau: np.ndarray,
+        r: float,
+        alive: np.ndarray,
+    ) -> None:
+        self.diag: list[dict[str, int]] = [{} for _ in range(n_seg)]
+        self.skip: list[str | None] = [None if a else "" for a in alive]
+        n = K.size
+        F = forward[nseg]
+        T = tau[nseg]
+        todo = alive[nseg]
+        otm_call = K >= F
+        otm_mid = np.where(otm_call, call_mid, put_mid)
+        spread = np.where(otm_call, call_spread, put_spread)
+        iv = np.full(n, np.nan)
+        reason = np.full(n, IVFailure.NO_QUOTE, dtype=np.int8)
+        sel = np.flatnonzero(todo)
+        iv[sel], reason[sel] = implied_vol(otm_mid[sel], F[sel], K[sel], T[sel], r, otm_call[sel])
+        quote_reason = np.where(otm_call, call_reason, put_reason)
+        reason = np.where(quote_reason != IVFailure.OK, quote_reason, reason)
+        # the in-the-money twin where the OTM quote does not invert (same time value by
+        # parity on the parity forward, wider quotes), only where its time value exceeds its
+        # own spread: below that its IV is tick noise
+        miss = np.flatnonzero(todo & ~np.isfinite(iv))
+        n_twin = np.zeros(n_seg, dtype=np.intp)
+        if miss.size:
+            itm_mid = np.where(otm_call, put_mid, call_mid)[miss]
+            itm_spread = np.where(otm_call, put_spread, call_spread)[miss]
+            with np.errstate(invalid="ignore"):
+                time_value = itm_mid - np.exp(-r * T[miss]) * np.abs(F[miss] - K[miss])
+                has = np.isfinite(itm_mid) & (time_value > itm_spread)
+            if has.any():
+                sub = miss[has]
+                iv2, _ = implied_vol(itm_mid[has], F[sub], K[sub], T[sub], r, ~otm_call[sub])
+                got = sub[np.isfinite(iv2)]
+                iv[got] = iv2[np.isfinite(iv2)]
+                spread = spread.copy()
+                spread[got] = itm_spread[has][np.isfinite(iv2)]
+                reason[got] = IVFailure.OK
+                twin = np.zeros(n, dtype=bool)
+                twin[got] = True
+                n_twin = _count(nseg, twin, n_seg)
+        counts = np.bincount(nseg[todo] * _N_CODES + reason[todo], minlength=n_seg * _N_CODES)
+        counts = counts.reshape(n_seg, _N_CODES)
+
+        # errstate: K / F over- or underflows only for strikes absurdly far from the
+        # forward; `in_range` masks them out of the smile (they get the flat wing)
+        with np.errstate(over="ignore", divide="ignore", under="ignore", invalid="ignore"):
+            x = K / F
+            k = np.log(x)
+        in_range = todo & (np.abs(k) <= MAX_ABS_LOG_MONEYNESS)
+        with np.errstate(invalid="ignore"):
+            plausible = (iv >= IV_MIN) & (iv <= IV_MAX)
+            implausible = np.isfinite(iv) & ~plausible
+            solved = np.isfinite(iv) & plausible & in_range
+            # a vendor IV of 0 means "not computed"; outside [IV_MIN, IV_MAX] it is no IV
+            vend = ~solved & in_range & (vendor_iv >= IV_MIN) & (vendor_iv <= IV_MAX)
+        raw = np.where(solved, iv, np.where(vend, vendor_iv, np.nan))
+        valid = np.isfinite(raw)
+        n_valid = _count(nseg, valid, n_seg)
+        per_seg = {
+            "iv_itm_twin": n_twin,
+            "strike_out_of_range": _count(nseg, todo & ~in_range, n_seg),
+            "iv_implausible": _count(nseg, todo & implausible, n_seg),
+            "iv_vendor_fallback": _count(nseg, vend, n_seg),
+        }
+        for j in range(n_seg):
+            if not alive[j]:
+                continue
+            d = self.diag[j]
+            for code in IVFailure:
+                if code is not IVFailure.OK and counts[j, code]:
+                    d[f"iv_{code.name.lower()}"] = int(counts[j, code])
+            for name, arr in per_seg.items():
+                if arr[j]:
+                    d[name] = int(arr[j])
+            if n_valid[j] < MIN_VALID_IVS:
+                self.skip[j] = f"only {int(n_valid[j])} valid IVs (need {MIN_VALID_IVS})"
+
+        w = raw * raw * T
+        # quote error in vol: MID_ERROR_FRACTION of the spread over vega (undiscounted, per
+        # unit vol: F phi(d1) sqrt(tau)), in w units 2 sigma tau dsigma. errstate: vega
+        # underflows to 0 in far wings (error inf, capped below); NaN rows are not `valid`.
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+            sqrt_t = np.sqrt(T)
+            sd = raw * sqrt_t
+            d1 = -k / sd + 0.5 * sd
+            vega = F * np.exp(-r * T) * norm_pdf(d1) * sqrt_t
+            err_sigma = MID_ERROR_FRACTION * spread / vega
+            err_sigma = np.where(np.isfinite(err_sigma), err_sigma, np.inf)
+            err_sigma = np.where(vend, VENDOR_IV_REL_ERROR * raw, err_sigma)
+            err_sigma = np.maximum(err_sigma, MIN_IV_ERROR)
+            # a huge error is a tiny weight (a zero weight would drop the point from
+            # FITPACK); a tiny one is capped so no point pins the spline beyond precision
+            err_w = np.clip(2.0 * raw * T * err_sigma, 1e-9 * w, 1e6 * w)
+
+        start, end = _segments(nseg, n_seg)
+        ws = np.full(n, np.nan)
+        built = np.array([s is None for s in self.skip])
+        for j in np.flatnonzero(built):
+            sl = slice(start[j], end[j])
+            ws[sl], fallback = _smooth_total_variance(k[sl], w[sl], err_w[sl], valid[sl])
+            d = self.diag[j]
+            if fallback:
+                d["smooth_linear_fallback"] = fallback
+            v = np.flatnonzero(valid[sl])
+            n_j = end[j] - start[j]
+            interpolated = int(v[-1] - v[0] + 1 - v.size)
+            if interpolated:
+                d["iv_interpolated"] = interpolated
+            if n_j - (v[-1] - v[0] + 1):
+                d["iv_extrapolated_flat"] = int(n_j - (v[-1] - v[0] + 1))
+        with np.errstate(invalid="ignore"):
+            sigma = np.sqrt(ws / T)
+
+        # butterfly check on every built expiry's in-range strikes at once; repair per
+        # expiry only where it failed (the out-of-range strikes sit on the flat wing)
+        chk = np.flatnonzero(in_range & built[nseg])
+        if chk.size:
+            cseg = nseg[chk]
+            first = np.empty(chk.size, dtype=bool)
+            first[0] = True
+            np.not_equal(cseg[1:], cseg[:-1], out=first[1:])
+            last = np.empty(chk.size, dtype=bool)
+            last[-1] = True
+            last[:-1] = first[1:]
+            calls = _normalized_calls(x[chk], sigma[chk], T[chk])
+            viol = _chord_violations(x[chk], calls, first, last, BUTTERFLY_TOL)
+            for j in np.unique(cseg[viol]):
+                sub = chk[cseg == j]
+                sig, repaired, left = _repair_butterflies(x[sub], k[sub], sigma[sub], float(tau[j]))
+                sigma[sub] = sig
+                if repaired:
+                    self.diag[j]["butterfly_repaired"] = repaired
+                if left:
+                    self.diag[j]["butterfly_unrepaired"] = left
+        self.raw = raw
+        self.sigma = sigma
 
 
 def build_surface(
@@ -233,123 +410,44 @@ def build_surface(
     call_reason: np.ndarray | None = None,
     put_reason: np.ndarray | None = None,
 ) -> tuple[IVSurface, dict[str, int]]:
-    """Raw and arbitrage-free smoothed smile on unique ascending strikes.
+    """Raw and arbitrage-free smoothed smile of one expiry on unique ascending strikes.
 
     Parameters
     ----------
     strikes : unique, ascending, points
     call_mid, put_mid : mids of sane quotes per strike, points (NaN: none)
     call_spread, put_spread : ask - bid, points (NaN: none)
-    vendor_iv : vendor IV of the OTM contract per strike, decimal (NaN or 0: none)
+    vendor_iv : vendor IV per strike (of the OTM contract), decimal (NaN or 0: none)
     forward : parity forward F, points; tau : year fraction (365-day); r : decimal/year
     call_reason, put_reason : `IVFailure` of the quotes (from `quote_mid`), for counting
 
     Returns (surface, diagnostics). Raises `SkippedExpiry` with fewer than 5 valid IVs.
     """
-    K = strikes
-    n = K.size
-    otm_call = K >= forward
-    diag: dict[str, int] = {}
-    otm_mid = np.where(otm_call, call_mid, put_mid)
-    otm_spread = np.where(otm_call, call_spread, put_spread)
-    iv, reason = implied_vol(otm_mid, forward, K, tau, r, otm_call)
-    if call_reason is not None and put_reason is not None:
-        quote_reason = np.where(otm_call, call_reason, put_reason)
-        reason = np.where(quote_reason != IVFailure.OK, quote_reason, reason)
-    spread = otm_spread
-    # the in-the-money twin where the OTM quote does not invert (same time value by parity
-    # on the parity forward, wider quotes)
-    miss = np.flatnonzero(~np.isfinite(iv))
-    if miss.size:
-        itm_mid = np.where(otm_call, put_mid, call_mid)[miss]
-        itm_spread = np.where(otm_call, put_spread, call_spread)[miss]
-        time_value = itm_mid - math.exp(-r * tau) * np.abs(forward - K[miss])
-        # an ITM quote carries the smile only where its time value exceeds its own spread;
-        # below that the IV is tick noise
-        has = np.isfinite(itm_mid) & (time_value > itm_spread)
-        if has.any():
-            sub = miss[has]
-            iv2, _ = implied_vol(itm_mid[has], forward, K[sub], tau, r, ~otm_call[sub])
-            got = np.isfinite(iv2)
-            iv[sub[got]] = iv2[got]
-            spread = spread.copy()
-            spread[sub[got]] = np.where(otm_call, put_spread, call_spread)[sub[got]]
-            reason[sub[got]] = IVFailure.OK
-            diag["iv_itm_twin"] = int(got.sum())
-    for code in IVFailure:
-        if code is not IVFailure.OK:
-            cnt = int(np.count_nonzero(reason == code))
-            if cnt:
-                diag[f"iv_{code.name.lower()}"] = cnt
-    # errstate: K / F over- or underflows only for strikes absurdly far from the forward;
-    # `in_range` masks them out of the smile (they get the flat wing)
-    with np.errstate(over="ignore", divide="ignore", under="ignore"):
-        x = K / forward
-        k = np.log(x)
-    in_range = np.abs(k) <= MAX_ABS_LOG_MONEYNESS
-    if (~in_range).any():
-        diag["strike_out_of_range"] = int((~in_range).sum())
-    plausible = (iv >= IV_MIN) & (iv <= IV_MAX)
-    if (np.isfinite(iv) & ~plausible).any():
-        diag["iv_implausible"] = int((np.isfinite(iv) & ~plausible).sum())
-    solved = np.isfinite(iv) & plausible & in_range
-    # a vendor IV of 0 means "not computed"; outside [IV_MIN, IV_MAX] it is not a price's IV
-    vend = ~solved & in_range & (vendor_iv >= IV_MIN) & (vendor_iv <= IV_MAX)
-    raw = np.where(solved, iv, np.where(vend, vendor_iv, np.nan))
-    if vend.any():
-        diag["iv_vendor_fallback"] = int(vend.sum())
-    valid = np.isfinite(raw)
-    n_valid = int(valid.sum())
-    if n_valid < MIN_VALID_IVS:
-        raise SkippedExpiry(f"only {n_valid} valid IVs (need {MIN_VALID_IVS})")
-
-    sqrt_tau = math.sqrt(tau)
-    w = raw * raw * tau
-    # quote error in vol: MID_ERROR_FRACTION of the spread over vega (undiscounted, per unit
-    # vol: F phi(d1) sqrt(tau)), in w units 2 sigma tau dsigma. errstate: vega underflows
-    # to 0 in far wings (error inf, then capped below); NaN k/spread rows are not `valid`.
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        sd = raw * sqrt_tau
-        d1 = -k / sd + 0.5 * sd
-        vega = forward * math.exp(-r * tau) * norm_pdf(d1) * sqrt_tau
-        err_sigma = MID_ERROR_FRACTION * spread / vega
-        err_sigma = np.where(np.isfinite(err_sigma), err_sigma, np.inf)
-        err_sigma = np.where(vend, VENDOR_IV_REL_ERROR * raw, err_sigma)
-        err_sigma = np.maximum(err_sigma, MIN_IV_ERROR)
-        # a huge error is a tiny weight (a zero weight would drop the point from FITPACK);
-        # a tiny one is capped so that no point pins the spline beyond double precision
-        err_w = np.clip(2.0 * raw * tau * err_sigma, 1e-9 * w, 1e6 * w)
-    ws, spline_fallback = _smooth_total_variance(k, w, err_w, valid)
-    if spline_fallback:
-        diag["smooth_linear_fallback"] = spline_fallback
-    lo, hi = np.flatnonzero(valid)[[0, -1]]
-    inside = np.zeros(n, dtype=bool)
-    inside[lo : hi + 1] = True
-    if (~valid & inside).any():
-        diag["iv_interpolated"] = int((~valid & inside).sum())
-    if (~inside).any():
-        diag["iv_extrapolated_flat"] = int((~inside).sum())
-    sigma = np.sqrt(ws / tau)
-
-    # butterfly check and repair on the strikes in range (the others sit on the flat wing)
-    sub = np.flatnonzero(in_range)
-    sigma, repaired, unrepaired = _repair_butterflies(x[sub], k[sub], sigma[sub], tau, sigma, sub)
-    if repaired:
-        diag["butterfly_repaired"] = repaired
-    if unrepaired:
-        diag["butterfly_unrepaired"] = unrepaired
-    surface = IVSurface(
-        expiration=expiration,
-        strikes=K,
-        raw_iv=raw,
-        smoothed_iv=sigma,
-        forward=forward,
-        tau=tau,
+    K = np.asarray(strikes, dtype=np.float64)
+    ok = np.zeros(K.size, dtype=np.int8)
+    sm = _Smiles(
+        np.zeros(K.size, dtype=np.intp),
+        1,
+        K,
+        call_mid,
+        put_mid,
+        call_spread,
+        put_spread,
+        vendor_iv,
+        ok if call_reason is None else call_reason,
+        ok if put_reason is None else put_reason,
+        forward=np.array([forward]),
+        tau=np.array([tau]),
+        r=r,
+        alive=np.array([True]),
     )
-    return surface, diag
+    if sm.skip[0]:
+        raise SkippedExpiry(sm.skip[0])
+    surface = IVSurface(expiration, K, sm.raw, sm.sigma, forward=forward, tau=tau)
+    return surface, sm.diag[0]
 
 
-# --------------------------------------------------------------------------- the book
+# --------------------------------------------------------------------------- the books
 
 
 def _resolve_spot(
@@ -376,6 +474,193 @@ def _resolve_spot(
     return spot, 0.0
 
 
+def _per_node(values: np.ndarray, node: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    out = np.full(n, np.nan)
+    out[node[mask]] = values[mask]  # duplicate contracts at one strike: the last row wins
+    return out
+
+
+def build_expiry_books(
+    chain: OptionChain,
+    expiries: Iterable[float] | np.ndarray | None = None,
+    *,
+    r: float,
+    positioning: PositioningModel,
+    position: np.ndarray | None = None,
+) -> tuple[list[ExpiryBook], dict[float, str]]:
+    """Books of several expiries at once, vectorized across them.
+
+    Parameters
+    ----------
+    chain : the normalized chain
+    expiries : settlement epochs (seconds UTC, as in `chain.expiry`); None = all in the chain
+    r, positioning, position : as in `build_expiry_book`
+
+    Returns
+    -------
+    (books in ascending expiry order, {expiry epoch: reason} for the expiries skipped).
+    Each book equals `build_expiry_book(chain, expiry, ...)` for its expiry.
+    """
+    if position is not None:
+        position = np.asarray(position, dtype=np.float64)
+        if position.shape != (len(chain),):
+            raise ValueError(f"`position` must have one value per chain row ({len(chain)})")
+    E = chain.expiries() if expiries is None else np.unique(np.asarray(list(expiries), dtype=np.float64))
+    skipped: dict[float, str] = {}
+    for e in E[~np.isfinite(E)]:
+        skipped[float(e)] = "no options at this expiry"
+    E = E[np.isfinite(E)]
+    rows = np.flatnonzero(np.isin(chain.expiry, E))
+    seg_all = np.searchsorted(E, chain.expiry[rows])
+    n_rows = np.bincount(seg_all, minlength=E.size)
+    tau_e = (E - chain.as_of_epoch) / SECONDS_PER_YEAR
+    strike = chain.strike[rows]
+    strike_ok = np.isfinite(strike) & (strike > 0)
+    n_bad_strike = np.bincount(seg_all[~strike_ok], minlength=E.size)
+    for j in range(E.size):
+        if n_rows[j] == 0:
+            skipped[float(E[j])] = "no options at this expiry"
+        elif not tau_e[j] > 0:
+            skipped[float(E[j])] = "expired (tau <= 0)"
+        elif n_rows[j] == n_bad_strike[j]:
+            skipped[float(E[j])] = "no valid strike"
+    live = np.array([float(e) not in skipped for e in E], dtype=bool)
+    keep = strike_ok & live[seg_all]
+    L = np.flatnonzero(live)
+    n_seg = L.size
+    if n_seg == 0:
+        return [], skipped
+    remap = np.full(E.size, -1)
+    remap[L] = np.arange(n_seg)
+    rows, seg = rows[keep], remap[seg_all[keep]]
+    order = np.lexsort((chain.is_call[rows], chain.strike[rows], seg))
+    rows, seg = rows[order], seg[order]
+    E, tau, n_bad_strike = E[L], tau_e[L], n_bad_strike[L]
+    K = chain.strike[rows]
+    is_call = chain.is_call[rows]
+    bid, ask = chain.bid[rows], chain.ask[rows]
+    mid, qreason = quote_mid(bid, ask)
+    with np.errstate(invalid="ignore", over="ignore"):
+        spread = ask - bid
+
+    # nodes: one per (expiry, strike)
+    first = np.empty(rows.size, dtype=bool)
+    first[0] = True
+    first[1:] = (seg[1:] != seg[:-1]) | (K[1:] != K[:-1])
+    node = np.cumsum(first) - 1
+    n_node = int(node[-1]) + 1
+    nseg, nK = seg[first], K[first]
+    dup = np.zeros(rows.size, dtype=bool)
+    dup[1:] = ~first[1:] & (is_call[1:] == is_call[:-1])
+    n_dup = _count(seg, dup, n_seg)
+    put = ~is_call
+    call_mid = _per_node(mid, node, is_call, n_node)
+    put_mid = _per_node(mid, node, put, n_node)
+    call_spread = _per_node(spread, node, is_call, n_node)
+    put_spread = _per_node(spread, node, put, n_node)
+    call_reason = np.full(n_node, IVFailure.NO_QUOTE, dtype=np.int8)
+    put_reason = call_reason.copy()
+    call_reason[node[is_call]] = qreason[is_call]
+    put_reason[node[put]] = qreason[put]
+
+    fe = parity_forwards(
+        nseg, n_seg, nK, call_mid, put_mid, tau, r, chain.spot,
+        call_spread=call_spread, put_spread=put_spread,
+    )  # fmt: skip
+    with np.errstate(invalid="ignore"):
+        alive = np.isfinite(fe.forward) & (fe.forward > 0)
+    F = np.where(alive, fe.forward, np.nan)
+    vend = chain.vendor_iv[rows]
+    with np.errstate(invalid="ignore"):
+        otm_row = is_call == (K >= F[seg])
+    vendor_k = _per_node(vend, node, ~otm_row, n_node)  # the ITM one only where no OTM one
+    vendor_otm = _per_node(vend, node, otm_row, n_node)
+    with np.errstate(invalid="ignore"):
+        vendor_k = np.where(vendor_otm > 0, vendor_otm, vendor_k)
+    sm = _Smiles(
+        nseg, n_seg, nK, call_mid, put_mid, call_spread, put_spread, vendor_k,
+        call_reason, put_reason, forward=F, tau=tau, r=r, alive=alive,
+    )  # fmt: skip
+
+    # dealers' positions, all rows at once
+    if position is None:
+        oi = chain.open_interest[rows]
+        bad_oi = ~(np.isfinite(oi) & (oi >= 0))
+        n_bad_oi = _count(seg, bad_oi, n_seg)
+        pos = model_positions(np.where(bad_oi, 0.0, oi), is_call, positioning)
+    else:
+        n_bad_oi = np.zeros(n_seg, dtype=np.intp)
+        pos = position[rows]
+    mult = chain.multiplier[rows]
+    root_names, root_code = np.unique(chain.root[rows], return_inverse=True)
+    row_start, row_end = _segments(seg, n_seg)
+    node_start, node_end = _segments(nseg, n_seg)
+
+    books: list[ExpiryBook] = []
+    for j in range(n_seg):
+        epoch = float(E[j])
+        if not alive[j]:
+            skipped[epoch] = "no forward: no quoted call/put pair and no spot"
+            continue
+        expiration = datetime.fromtimestamp(epoch, tz=UTC)
+        ns = slice(node_start[j], node_end[j])
+        rs = slice(row_start[j], row_end[j])
+        diag: dict[str, int] = {}
+        notes: list[str] = []
+        if n_bad_strike[j]:
+            diag["bad_strike"] = int(n_bad_strike[j])
+        if n_dup[j]:
+            diag["duplicate_contracts"] = int(n_dup[j])
+        diag["parity_pairs"] = int(fe.n_pairs[j])
+        reason = sm.skip[j]
+        if reason is None:
+            raw, sigma = sm.raw[ns], sm.sigma[ns]
+            diag.update(sm.diag[j])
+        elif tau[j] < MIN_GREEK_TAU:
+            raw = np.full(node_end[j] - node_start[j], np.nan)
+            sigma = raw.copy()
+            diag["payoff_only"] = 1
+            notes.append("under 60 s to settlement and no smile: options treated by payoff")
+        else:
+            skipped[epoch] = reason
+            continue
+        if "iv_vendor_fallback" in diag:
+            notes.append(
+                f"{diag['iv_vendor_fallback']} strikes use the vendor's IV (vendor clock): "
+                "no quote inverted"
+            )
+        spot, q = _resolve_spot(fe[j], r, float(tau[j]), notes, diag)
+        if n_bad_oi[j]:
+            diag["oi_missing"] = int(n_bad_oi[j])
+        diag["options"] = int(row_end[j] - row_start[j])
+        diag["strikes"] = int(node_end[j] - node_start[j])
+        surface = IVSurface(
+            expiration, nK[ns], raw, sigma, forward=float(F[j]), tau=float(tau[j])
+        )
+        books.append(
+            ExpiryBook(
+                symbol=chain.symbol,
+                roots=tuple(str(root_names[c]) for c in np.unique(root_code[rs])),
+                expiration=expiration,
+                as_of=chain.as_of,
+                spot=float(spot),
+                forward=float(F[j]),
+                r=float(r),
+                q=float(q),
+                tau=float(tau[j]),
+                strike=K[rs],
+                is_call=is_call[rs],
+                position=pos[rs],
+                multiplier=mult[rs],
+                iv=sigma[node[rs] - node_start[j]],
+                surface=surface,
+                diagnostics=diag,
+                notes=tuple(notes),
+            )
+        )
+    return books, skipped
+
+
 def build_expiry_book(
     chain: OptionChain,
     expiry: float,
@@ -397,126 +682,20 @@ def build_expiry_book(
     Returns
     -------
     ExpiryBook with options sorted by strike (puts before calls at a strike), `iv` the
-    smoothed smile at each option's strike. Below 60 s to settlement the greeks are not
-    evaluated (`hedgeflow.exposure` treats the options by their payoff); if the smile can
-    no longer be built then, the book still is, with NaN IVs (diagnostic `payoff_only`).
+    smoothed smile at each option's strike, `spot` and `q` consistent with the parity
+    forward (F = S e^{(r-q) tau}; a spot that disagrees is replaced and noted). Below 60 s
+    to settlement the greeks are not evaluated (`hedgeflow.exposure` treats the options by
+    their payoff); if the smile can no longer be built then, the book still is, with NaN
+    IVs (diagnostic `payoff_only`).
 
     Raises
     ------
     SkippedExpiry : no rows at this expiry, expired (tau <= 0), no valid strike, no
         forward (no quoted pair and no spot), fewer than 5 valid IVs.
     """
-    rows = np.flatnonzero(chain.expiry == expiry)
-    if rows.size == 0:
-        raise SkippedExpiry("no options at this expiry")
-    tau = (float(expiry) - chain.as_of_epoch) / SECONDS_PER_YEAR
-    if not tau > 0:
-        raise SkippedExpiry("expired (tau <= 0)")
-    diag: dict[str, int] = {}
-    notes: list[str] = []
-    strike = chain.strike[rows]
-    good = np.isfinite(strike) & (strike > 0)
-    if not good.all():
-        diag["bad_strike"] = int((~good).sum())
-        rows = rows[good]
-    if rows.size == 0:
-        raise SkippedExpiry("no valid strike")
-    order = np.lexsort((chain.is_call[rows], chain.strike[rows]))
-    rows = rows[order]
-    K = chain.strike[rows]
-    is_call = chain.is_call[rows]
-    bid, ask = chain.bid[rows], chain.ask[rows]
-    mid, qreason = quote_mid(bid, ask)
-    with np.errstate(invalid="ignore"):
-        spread = ask - bid
-    uK, inv = _sorted_unique(K)
-    nu = uK.size
-    dup = int(np.count_nonzero((K[1:] == K[:-1]) & (is_call[1:] == is_call[:-1])))
-    if dup:
-        diag["duplicate_contracts"] = dup
-    put = ~is_call
-    call_mid = _per_strike(mid, inv, is_call, nu)
-    put_mid = _per_strike(mid, inv, put, nu)
-    call_spread = _per_strike(spread, inv, is_call, nu)
-    put_spread = _per_strike(spread, inv, put, nu)
-    fe = parity_forward(
-        uK, call_mid, put_mid, tau, r, chain.spot, call_spread=call_spread, put_spread=put_spread
+    books, skipped = build_expiry_books(
+        chain, [float(expiry)], r=r, positioning=positioning, position=position
     )
-    if not (math.isfinite(fe.forward) and fe.forward > 0):
-        raise SkippedExpiry("no forward: no quoted call/put pair and no spot")
-    F = fe.forward
-    diag["parity_pairs"] = fe.n_pairs
-    expiration = datetime.fromtimestamp(float(expiry), tz=UTC)
-
-    vend = chain.vendor_iv[rows]
-    otm_row = is_call == (K >= F)
-    vendor_k = _per_strike(vend, inv, ~otm_row, nu)  # ITM vendor IV only where no OTM one
-    vendor_otm = _per_strike(vend, inv, otm_row, nu)
-    vendor_k = np.where(np.isfinite(vendor_otm) & (vendor_otm > 0), vendor_otm, vendor_k)
-    call_reason = np.full(nu, IVFailure.NO_QUOTE, dtype=np.int8)
-    put_reason = call_reason.copy()
-    call_reason[inv[is_call]] = qreason[is_call]
-    put_reason[inv[put]] = qreason[put]
-    try:
-        surface, sdiag = build_surface(
-            uK,
-            call_mid,
-            put_mid,
-            call_spread,
-            put_spread,
-            vendor_k,
-            forward=F,
-            tau=tau,
-            r=r,
-            expiration=expiration,
-            call_reason=call_reason,
-            put_reason=put_reason,
-        )
-    except SkippedExpiry:
-        if tau >= MIN_GREEK_TAU:
-            raise
-        nan = np.full(nu, np.nan)
-        surface = IVSurface(expiration, uK, nan, nan.copy(), forward=F, tau=tau)
-        sdiag = {"payoff_only": 1}
-        notes.append("under 60 s to settlement and no smile: options treated by payoff")
-    diag.update(sdiag)
-    if "iv_vendor_fallback" in diag:
-        notes.append(
-            f"{diag['iv_vendor_fallback']} strikes use the vendor's IV (vendor clock): no quote inverted"
-        )
-    spot, q = _resolve_spot(fe, r, tau, notes, diag)
-
-    if position is None:
-        oi = chain.open_interest[rows]
-        bad_oi = ~(np.isfinite(oi) & (oi >= 0))
-        if bad_oi.any():
-            diag["oi_missing"] = int(bad_oi.sum())
-            oi = np.where(bad_oi, 0.0, oi)
-        pos = model_positions(oi, is_call, positioning)
-    else:
-        position = np.asarray(position, dtype=np.float64)
-        if position.shape != (len(chain),):
-            raise ValueError(f"`position` must have one value per chain row ({len(chain)})")
-        pos = position[rows]
-    mult = chain.multiplier[rows]
-    diag["options"] = int(rows.size)
-    diag["strikes"] = int(nu)
-    return ExpiryBook(
-        symbol=chain.symbol,
-        roots=tuple(sorted({str(x) for x in np.unique(chain.root[rows])})),
-        expiration=expiration,
-        as_of=chain.as_of,
-        spot=float(spot),
-        forward=float(F),
-        r=float(r),
-        q=float(q),
-        tau=float(tau),
-        strike=K,
-        is_call=is_call,
-        position=pos,
-        multiplier=mult,
-        iv=surface.smoothed_iv[inv],
-        surface=surface,
-        diagnostics=diag,
-        notes=tuple(notes),
-    )
+    if books:
+        return books[0]
+    raise SkippedExpiry(next(iter(skipped.values()), "no options at this expiry"))

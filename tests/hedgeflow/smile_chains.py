@@ -69,7 +69,7 @@ def synthetic_chain(
         tau = mins * 60.0 / (365.0 * 86400.0)
         F = spot * math.exp((r - q) * tau)
         K = np.arange(math.ceil(spot * (1 - width) / step) * step, spot * (1 + width) + 1e-9, step)
-        iv = ssvi_iv(np.log(K / F), tau, atm, rho, eta)
+        iv = ssvi_iv(np.log(K / F), max(tau, 1e-9), atm, rho, eta)  # settled: quotes NaN
         for call in (True, False):
             p = price(F, K, tau, iv, r, call)
             bid, ask = quotes(p, rel_spread)

@@ -329,3 +329,31 @@ def test_real_files_every_live_expiry_builds_arbitrage_free(path):
         assert np.isfinite(e.charm).all()
         built += 1
     assert built >= 10
+
+
+def test_many_expiries_at_once_equal_one_by_one():
+    from hedgeflow.smile import build_expiry_books
+
+    # four live expiries and one settled 30 minutes before the snapshot
+    chain, truth = synthetic_chain(
+        minutes=90.0,
+        step=10.0,
+        width=0.1,
+        extra_expiries=(1440.0, 7 * 1440.0, 40 * 1440.0, -30.0),
+    )
+    books, skipped = build_expiry_books(chain, r=0.045, positioning=STD)
+    assert len(books) == 4
+    assert list(skipped.values()) == ["expired (tau <= 0)"]
+    for book in books:
+        one = build_expiry_book(chain, book.expiration.timestamp(), r=0.045, positioning=STD)
+        for name in ("spot", "forward", "q", "tau", "roots"):
+            assert getattr(book, name) == getattr(one, name), name
+        for name in ("strike", "is_call", "position", "multiplier", "iv"):
+            np.testing.assert_array_equal(getattr(book, name), getattr(one, name))
+        np.testing.assert_array_equal(book.surface.raw_iv, one.surface.raw_iv)
+        assert dict(book.diagnostics) == dict(one.diagnostics) and book.notes == one.notes
+        assert_arbitrage_free(book)
+    assert [b.expiration for b in books] == sorted(b.expiration for b in books)
+    some, skipped2 = build_expiry_books(chain, [truth["expiry"], 123.0], r=0.045, positioning=STD)
+    assert len(some) == 1 and some[0].expiration.timestamp() == truth["expiry"]
+    assert skipped2 == {123.0: "no options at this expiry"}

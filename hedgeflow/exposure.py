@@ -17,6 +17,8 @@ is the charm integral's business, not a per-day rate).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from hedgeflow.black76 import MIN_GREEK_TAU, greeks
@@ -69,8 +71,14 @@ def option_exposures(book: ExpiryBook) -> tuple[np.ndarray, np.ndarray, np.ndarr
 def compute_exposures(book: ExpiryBook) -> ExposurePerExpiry:
     """GEX, VEX and CEX summed per unique strike (ascending) for one expiry."""
     gex, vex, cex = option_exposures(book)
+    return _aggregate(book, gex, vex, cex)
+
+
+def _aggregate(
+    book: ExpiryBook, gex: np.ndarray, vex: np.ndarray, cex: np.ndarray
+) -> ExposurePerExpiry:
+    """Per-option exposures summed per unique strike (np.bincount; no loop over strikes)."""
     K = book.strike
-    order = None
     if K.size > 1 and not bool(np.all(K[1:] >= K[:-1])):
         order = np.argsort(K, kind="stable")
         K, gex, vex, cex = K[order], gex[order], vex[order], cex[order]
@@ -87,3 +95,39 @@ def compute_exposures(book: ExpiryBook) -> ExposurePerExpiry:
         vanna=np.bincount(inv, weights=vex, minlength=m),
         charm=np.bincount(inv, weights=cex, minlength=m),
     )
+
+
+def compute_exposures_many(books: Sequence[ExpiryBook]) -> list[ExposurePerExpiry]:
+    """`compute_exposures` for several books with one vectorized greeks evaluation.
+
+    Equal to `[compute_exposures(b) for b in books]`, cheaper for many expiries.
+    """
+    if not books:
+        return []
+    sizes = np.array([b.strike.size for b in books])
+    cut = np.cumsum(sizes)[:-1]
+    live = np.array([b.tau >= MIN_GREEK_TAU for b in books])
+    per = np.repeat
+    S = per([b.spot for b in books], sizes)
+    tau = per([b.tau for b in books], sizes)
+    r = per([b.r for b in books], sizes)
+    q = per([b.q for b in books], sizes)
+    K = np.concatenate([b.strike for b in books])
+    iv = np.concatenate([b.iv for b in books])
+    is_call = np.concatenate([b.is_call for b in books])
+    pos = np.concatenate([b.position for b in books])
+    mult = np.concatenate([b.multiplier for b in books])
+    g = greeks(S, K, tau, iv, r, q, is_call)
+    # below 60 s to settlement: payoff, no greek exposure (see `option_exposures`)
+    held = (pos != 0) & per(live, sizes)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scale = np.where(held, pos * mult * S, 0.0)
+        gex = np.where(held, scale * g.gamma * S * 0.01, 0.0)
+        vex = np.where(held, scale * g.vanna * 0.01, 0.0)
+        cex = np.where(held, scale * g.charm, 0.0)
+    out = []
+    for b, ge, ve, ce in zip(
+        books, np.split(gex, cut), np.split(vex, cut), np.split(cex, cut), strict=True
+    ):
+        out.append(_aggregate(b, ge, ve, ce))
+    return out

@@ -197,3 +197,21 @@ def test_unsorted_book_is_aggregated_by_strike():
     a, b = compute_exposures(book), compute_exposures(shuffled)
     np.testing.assert_array_equal(a.strikes, b.strikes)
     np.testing.assert_allclose(a.gamma, b.gamma, rtol=1e-15)
+
+
+def test_many_books_at_once_equal_one_by_one():
+    from hedgeflow.exposure import compute_exposures_many
+    from hedgeflow.smile import build_expiry_books
+
+    chain, _ = synthetic_chain(minutes=120.0, step=10.0, width=0.08, extra_expiries=(1440.0, 9000.0))
+    books, _ = build_expiry_books(chain, r=0.045, positioning=PositioningModel.STANDARD)
+    books.append(two_strike_book(PositioningModel.FLOE, tau_days=30.0 / 86400.0))  # < 60 s
+    books.append(two_strike_book(PositioningModel.SHORT_ALL))
+    many = compute_exposures_many(books)
+    assert compute_exposures_many([]) == []
+    for book, got in zip(books, many, strict=True):
+        one = compute_exposures(book)
+        np.testing.assert_array_equal(got.strikes, one.strikes)
+        for name in ("gamma", "vanna", "charm"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(one, name))
+        assert got.spot == one.spot and got.expiration == one.expiration

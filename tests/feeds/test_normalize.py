@@ -1,0 +1,157 @@
+"""The shared normalization step: OCC symbols, vendor times, expiration roots and the
+data-quality rules every parser applies."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pytest
+
+from feeds.normalize import (
+    as_float_array,
+    assemble_chain,
+    expiration_roots,
+    expirations_from_dates,
+    ms_to_epoch,
+    ny_naive_to_epoch,
+    parse_occ,
+    settlement,
+    spot_note_for,
+    third_friday_expiration,
+)
+
+
+def utc(*args: int) -> float:
+    return datetime(*args, tzinfo=UTC).timestamp()
+
+
+def test_parse_occ_roots_padding_and_junk() -> None:
+    root, day, is_call, strike = parse_occ(
+        ["SPXW260515C05900000", "SPX   260618P06000500", "SPY1260515C00500000", "x", None, 7]
+    )
+    assert root.tolist() == ["SPXW", "SPX", "SPY1", "", "", ""]
+    assert day[:3].astype(str).tolist() == ["2026-05-15", "2026-06-18", "2026-05-15"]
+    assert np.isnat(day[3:]).all()
+    assert is_call.tolist()[:3] == [True, False, True]
+    assert strike[:3].tolist() == [5900.0, 6000.5, 500.0]  # last 8 digits / 1000
+    # an impossible calendar date parses as NaT, not an exception
+    _, bad_day, _, _ = parse_occ(["SPX261345C05900000"])
+    assert np.isnat(bad_day[0])
+
+
+def test_ny_naive_times_follow_dst() -> None:
+    out = ny_naive_to_epoch(
+        ["2026-03-06T10:00:00", "2026-03-09 10:00:00", "2026-11-02T09:30:02", None, "", "soon", "0"]
+    )
+    assert out[0] == utc(2026, 3, 6, 15)  # EST, UTC-5
+    assert out[1] == utc(2026, 3, 9, 14)  # EDT, UTC-4 (DST began Mar 8)
+    assert out[2] == utc(2026, 11, 2, 14, 30, 2)  # EST again
+    assert np.isnan(out[3:]).all()
+
+
+def test_ms_to_epoch() -> None:
+    # FEEDS.md: 1557172096000 = 2019-05-06 19:48:16Z; 0 = no trade
+    out = ms_to_epoch(np.array([1557172096000.0, 0.0, -5.0, np.nan, 1e20]))
+    assert out[0] == utc(2019, 5, 6, 19, 48, 16)
+    assert np.isnan(out[1:]).all()
+
+
+def test_as_float_array() -> None:
+    counts: Counter[str] = Counter()
+    out = as_float_array([1, "2.5", None, "abc", [1], {"a": 1}, True, "1e999"], counts)
+    assert (out[0], out[1]) == (1.0, 2.5)
+    assert np.isnan(out[2]) and np.isnan(out[3]) and np.isnan(out[4]) and np.isnan(out[5])
+    assert out[6] == 1.0 and np.isinf(out[7])
+    assert counts["bad_number"] == 3
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        (date(2026, 5, 15), True),  # third Friday
+        (date(2026, 5, 14), False),
+        (date(2026, 5, 22), False),
+        (date(2025, 4, 17), True),  # Good Friday Apr 18 2025: the monthly moves to Thursday
+        (date(2026, 6, 18), True),  # Juneteenth Jun 19 2026
+        (date(2026, 6, 19), True),
+    ],
+)
+def test_third_friday_expiration(day: date, expected: bool) -> None:
+    assert third_friday_expiration(day) is expected
+
+
+def test_expiration_roots_and_times() -> None:
+    assert expiration_roots("SPX", date(2026, 5, 15)) == ["SPX", "SPXW"]
+    assert expiration_roots("$SPX", date(2026, 5, 18)) == ["SPXW"]
+    assert expiration_roots("NDX", date(2026, 5, 15)) == ["NDX", "NDXP"]
+    assert expiration_roots("spy", date(2026, 5, 15)) == ["SPY"]
+    times = expirations_from_dates("SPX", [date(2026, 5, 18), date(2026, 5, 15), date(1900, 1, 1)])
+    assert times == [
+        datetime(2026, 5, 15, 13, 30, tzinfo=UTC),  # SPX AM, 09:30 EDT
+        datetime(2026, 5, 15, 20, tzinfo=UTC),  # SPXW PM
+        datetime(2026, 5, 18, 20, tzinfo=UTC),
+    ]
+
+
+def test_settlement_by_root_and_bad_dates() -> None:
+    roots = np.array(["SPX", "SPXW", "SPY", "SPXW", "SPXW"])
+    days = np.array(
+        ["2026-05-15", "2026-05-15", "2026-11-27", "NaT", "2199-01-01"], dtype="datetime64[D]"
+    )
+    out = settlement(roots, days)
+    assert out[0] == utc(2026, 5, 15, 13, 30)
+    assert out[1] == utc(2026, 5, 15, 20)
+    assert out[2] == utc(2026, 11, 27, 18)  # day after Thanksgiving: 13:00 EST close
+    assert np.isnan(out[3]) and np.isnan(out[4])
+
+
+def test_spot_note() -> None:
+    assert spot_note_for(datetime(2026, 5, 15, 17, 30, tzinfo=UTC)) == ""
+    assert spot_note_for(datetime(2026, 5, 16, 17, 30, tzinfo=UTC)).startswith("stale")  # Sat
+    assert spot_note_for(datetime(2026, 5, 15, 21, 0, tzinfo=UTC)).startswith("stale")
+
+
+def test_assemble_chain_rules() -> None:
+    as_of = datetime(2026, 5, 15, 17, 30, tzinfo=UTC)
+    exp = utc(2026, 5, 18, 20)
+    n = 7
+    counts: Counter[str] = Counter({"bad_symbol": 2})  # counted upstream, carried through
+    chain = assemble_chain(
+        symbol="SPX",
+        spot=5900.0,
+        as_of=as_of,
+        root=np.array(["SPXW", "SPXW", "SPXW", "SPXW", "SPY1", "SPXW", "SPXW"]),
+        expiry=np.array([exp, exp, exp, exp, exp, utc(2026, 5, 15, 13, 30), np.nan]),
+        strike=np.array([5900.0, 5910.0, 5920.0, 5930.0, 5900.0, 5900.0, 5900.0]),
+        is_call=np.ones(n, dtype=bool),
+        bid=np.array([0.0, 1.0, 2.0, 1.0, 1.0, 1.0, 1.0]),
+        ask=np.array([0.0, 1.5, 2.5, 1.5, 1.5, 1.5, 1.5]),
+        last=np.array([-1.0, 0.0, 2.2, np.nan, 1.0, 1.0, 1.0]),
+        last_trade_time=np.full(n, np.nan),
+        volume=np.array([1.0, np.inf, 3.0, np.nan, 1.0, 1.0, 1.0]),
+        open_interest=np.array([10.0, 20.0, -5.0, np.nan, 1.0, 1.0, 1.0]),
+        vendor_iv=np.array([0.2, 0.0, -0.1, np.nan, 0.2, 0.2, 0.2]),
+        multiplier=np.array([100.0, 0.0, 100.0, np.nan, 100.0, 100.0, 100.0]),
+        counts=counts,
+        spot_note="",
+    )
+    assert len(chain) == 4
+    assert dict(chain.dropped) == {
+        "bad_symbol": 2,
+        "nonstandard_root": 1,
+        "bad_expiry": 1,
+        "expired": 1,
+        "no_market": 1,
+        "negative_quote": 1,
+        "bad_volume": 1,
+        "bad_open_interest": 1,
+        "bad_multiplier": 2,
+    }
+    assert np.isnan(chain.bid[0]) and np.isnan(chain.ask[0]) and chain.open_interest[0] == 10.0
+    assert np.isnan(chain.last[0]) and np.isnan(chain.last[1])  # negative / zero last
+    assert chain.volume.tolist() == [1.0, 0.0, 3.0, 0.0]
+    assert chain.open_interest.tolist() == [10.0, 20.0, 0.0, 0.0]
+    assert chain.multiplier.tolist() == [100.0] * 4
+    assert chain.vendor_iv[0] == 0.2 and np.isnan(chain.vendor_iv[1:]).all()

@@ -164,15 +164,13 @@ def parity_forwards(
         end = st + n_take - 1
         base = cw0[st]
         half = base + 0.5 * (cw0[end + 1] - base)
-        i = np.minimum(np.searchsorted(cw, half), np.maximum(end, 0))
-        i = np.clip(i, 0, f_s.size - 1)
-        nxt = np.minimum(i + 1, np.maximum(end, 0))
-        at_half = (nxt > i) & np.isclose(cw[i], half, rtol=1e-12, atol=0.0)
+        top = np.maximum(end, 0)
+        i = np.minimum(np.searchsorted(cw, half), top)
+        nxt = np.minimum(i + 1, top)
+        at_half = (nxt > i) & (np.abs(cw[i] - half) <= 1e-12 * np.abs(half))
         med_w = np.where(at_half, 0.5 * (f_s[i] + f_s[nxt]), f_s[i])
         fwd = np.where(has, med_w, np.nan)
-        endc = np.clip(end, 0, f_s.size - 1)
-        stc = np.clip(st, 0, f_s.size - 1)
-        disp = np.where(has, f_s[endc] - f_s[stc], np.nan)
+        disp = np.where(has, f_s[top] - f_s[np.minimum(st, f_s.size - 1)], np.nan)
         med = _segment_sorted_median(f_s, st, n_take)
         dev = np.abs(f_s - med[seg_s])
         dev = dev[np.lexsort((dev, seg_s))]

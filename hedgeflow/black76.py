@@ -130,4 +130,6 @@ def greeks(
         vanna = -eq * pdf * d2 / sigma
         common = eq * pdf * (2.0 * (r - q) * tau - d2 * sig_sqrt) / (2.0 * tau * sig_sqrt)
         charm_year = np.where(is_call, q * eq * n_d1, -q * eq * n_md1) - common
-    return Greeks(delta=delta, gamma=gamma, vega=vega, vanna=vanna, charm=charm_year / DAYS_PER_YEAR)
+    return Greeks(
+        delta=delta, gamma=gamma, vega=vega, vanna=vanna, charm=charm_year / DAYS_PER_YEAR
+    )

@@ -127,7 +127,9 @@ def parity_forwards(
         usable = np.isfinite(K) & (K > 0) & np.isfinite(c) & (c > 0) & np.isfinite(p) & (p > 0)
         weights = np.ones(K.shape)
         if call_spread is not None and put_spread is not None:
-            spread = np.asarray(call_spread, dtype=np.float64) + np.asarray(put_spread, dtype=np.float64)
+            spread = np.asarray(call_spread, dtype=np.float64) + np.asarray(
+                put_spread, dtype=np.float64
+            )
             usable &= np.isfinite(spread) & (spread >= 0)
             # a locked quote (zero spread) gets the weight of its expiry's tightest positive one
             floor = np.full(n_seg, np.inf)

@@ -505,7 +505,11 @@ def build_expiry_books(
         position = np.asarray(position, dtype=np.float64)
         if position.shape != (len(chain),):
             raise ValueError(f"`position` must have one value per chain row ({len(chain)})")
-    E = chain.expiries() if expiries is None else np.unique(np.asarray(list(expiries), dtype=np.float64))
+    E = (
+        chain.expiries()
+        if expiries is None
+        else np.unique(np.asarray(list(expiries), dtype=np.float64))
+    )
     skipped: dict[float, str] = {}
     for e in E[~np.isfinite(E)]:
         skipped[float(e)] = "no options at this expiry"
@@ -634,9 +638,7 @@ def build_expiry_books(
             diag["oi_missing"] = int(n_bad_oi[j])
         diag["options"] = int(row_end[j] - row_start[j])
         diag["strikes"] = int(node_end[j] - node_start[j])
-        surface = IVSurface(
-            expiration, nK[ns], raw, sigma, forward=float(F[j]), tau=float(tau[j])
-        )
+        surface = IVSurface(expiration, nK[ns], raw, sigma, forward=float(F[j]), tau=float(tau[j]))
         books.append(
             ExpiryBook(
                 symbol=chain.symbol,

@@ -63,7 +63,9 @@ def synthetic_chain(
     extra_expiries : further expiries (minutes) with the same construction.
     """
     rng = np.random.default_rng(seed)
-    rows: dict[str, list[np.ndarray]] = {k: [] for k in ("K", "call", "exp", "bid", "ask", "oi", "viv")}
+    rows: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("K", "call", "exp", "bid", "ask", "oi", "viv")
+    }
     truth: dict[str, object] = {}
     for i, mins in enumerate((minutes, *extra_expiries)):
         tau = mins * 60.0 / (365.0 * 86400.0)

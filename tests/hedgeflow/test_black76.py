@@ -169,9 +169,7 @@ floats = st.floats(allow_nan=True, allow_infinity=True, width=64)
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    S=floats, K=floats, tau=floats, sigma=floats, r=floats, q=floats, call=st.booleans()
-)
+@given(S=floats, K=floats, tau=floats, sigma=floats, r=floats, q=floats, call=st.booleans())
 def test_greeks_and_price_never_raise(S, K, tau, sigma, r, q, call):
     with np.errstate(all="raise", under="ignore"):  # no warning may escape either
         g = greeks(S, K, tau, sigma, r, q, call)

@@ -32,7 +32,9 @@ def two_strike_book(model: PositioningModel, tau_days: float = 30.0) -> ExpiryBo
     oi = np.array([2000.0, 500.0, 1000.0])
     iv = np.array([0.22, 0.22, 0.18])
     expiration = AS_OF + timedelta(days=tau_days)
-    surface = IVSurface(expiration, np.array([95.0, 105.0]), np.array([0.22, 0.18]), np.array([0.22, 0.18]))
+    surface = IVSurface(
+        expiration, np.array([95.0, 105.0]), np.array([0.22, 0.18]), np.array([0.22, 0.18])
+    )
     return ExpiryBook(
         symbol="X",
         roots=("X",),
@@ -203,7 +205,9 @@ def test_many_books_at_once_equal_one_by_one():
     from hedgeflow.exposure import compute_exposures_many
     from hedgeflow.smile import build_expiry_books
 
-    chain, _ = synthetic_chain(minutes=120.0, step=10.0, width=0.08, extra_expiries=(1440.0, 9000.0))
+    chain, _ = synthetic_chain(
+        minutes=120.0, step=10.0, width=0.08, extra_expiries=(1440.0, 9000.0)
+    )
     books, _ = build_expiry_books(chain, r=0.045, positioning=PositioningModel.STANDARD)
     books.append(two_strike_book(PositioningModel.FLOE, tau_days=30.0 / 86400.0))  # < 60 s
     books.append(two_strike_book(PositioningModel.SHORT_ALL))

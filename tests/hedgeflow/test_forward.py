@@ -127,12 +127,29 @@ def test_many_expiries_at_once_equal_one_by_one():
     taus.append(0.1)
     cat = lambda a: np.concatenate(a)  # noqa: E731
     many = parity_forwards(
-        cat(segs), 5, cat(Ks), cat(cs), cat(ps), np.array(taus), 0.045, 4500.0,
-        call_spread=cat(css), put_spread=cat(pss), n_pairs=4,
+        cat(segs),
+        5,
+        cat(Ks),
+        cat(cs),
+        cat(ps),
+        np.array(taus),
+        0.045,
+        4500.0,
+        call_spread=cat(css),
+        put_spread=cat(pss),
+        n_pairs=4,
     )
     for i in range(5):
         one = parity_forward(
-            Ks[i], cs[i], ps[i], taus[i], 0.045, 4500.0, call_spread=css[i], put_spread=pss[i], n_pairs=4
+            Ks[i],
+            cs[i],
+            ps[i],
+            taus[i],
+            0.045,
+            4500.0,
+            call_spread=css[i],
+            put_spread=pss[i],
+            n_pairs=4,
         )
         got = many[i]
         for name in ("forward", "q", "dispersion", "mad", "spot_gap"):

@@ -134,7 +134,9 @@ def test_arbitrageable_raw_input_is_repaired():
     far = np.abs(book.surface.strikes - 5105.0) > 50.0
     near_money = np.abs(np.log(book.surface.strikes / F)) < 0.03
     sel = far & near_money
-    truth_iv = np.interp(np.log(book.surface.strikes / F), np.log(truth["strikes"] / F), truth["iv"])
+    truth_iv = np.interp(
+        np.log(book.surface.strikes / F), np.log(truth["strikes"] / F), truth["iv"]
+    )
     assert np.abs(book.surface.smoothed_iv[sel] - truth_iv[sel]).max() < 0.005
 
 
@@ -142,11 +144,17 @@ def test_skipped_expiries():
     chain, truth = synthetic_chain(minutes=60.0)
     with pytest.raises(SkippedExpiry, match="expired"):
         build_expiry_book(
-            replace(chain, as_of=AS_OF + timedelta(minutes=61)), truth["expiry"], r=0.04, positioning=STD
+            replace(chain, as_of=AS_OF + timedelta(minutes=61)),
+            truth["expiry"],
+            r=0.04,
+            positioning=STD,
         )
     with pytest.raises(SkippedExpiry, match="expired"):
         build_expiry_book(
-            replace(chain, as_of=AS_OF + timedelta(minutes=60)), truth["expiry"], r=0.04, positioning=STD
+            replace(chain, as_of=AS_OF + timedelta(minutes=60)),
+            truth["expiry"],
+            r=0.04,
+            positioning=STD,
         )
     with pytest.raises(SkippedExpiry, match="no options"):
         build_expiry_book(chain, truth["expiry"] + 1.0, r=0.04, positioning=STD)
@@ -171,7 +179,9 @@ def test_vendor_fallback_and_flat_extrapolation_are_counted():
     far = np.abs(np.log(K / F)) > 0.03
     bid = np.where(far, np.nan, chain.bid)
     viv = np.where(far & (K > F), chain.vendor_iv, np.nan)  # ... only above the money
-    book = build_expiry_book(replace(chain, bid=bid, vendor_iv=viv), truth["expiry"], r=0.045, positioning=STD)
+    book = build_expiry_book(
+        replace(chain, bid=bid, vendor_iv=viv), truth["expiry"], r=0.045, positioning=STD
+    )
     d = book.diagnostics
     n_vendor = int(np.count_nonzero(far[chain.is_call] & (K[chain.is_call] > F)))
     assert d["iv_vendor_fallback"] == n_vendor
@@ -293,7 +303,9 @@ def test_build_expiry_book_raises_only_skipped_expiry(data, n, spot, minutes):
     seed=st.integers(0, 1000),
 )
 def test_noisy_quotes_give_an_arbitrage_free_smile(atm, rho, minutes, noise, seed):
-    chain, truth = synthetic_chain(minutes=minutes, atm=atm, rho=rho, step=10.0, width=0.15, seed=seed)
+    chain, truth = synthetic_chain(
+        minutes=minutes, atm=atm, rho=rho, step=10.0, width=0.15, seed=seed
+    )
     rng = np.random.default_rng(seed)
     jitter = 1.0 + noise * rng.standard_normal(len(chain)) * 0.3
     chain = replace(chain, bid=chain.bid * jitter, ask=chain.ask * jitter)

@@ -344,8 +344,9 @@ class HttpFeedBase:
         """(message, env var to fix) for a 401/403 from the data endpoints."""
         return (f"access denied by {self.vendor}", None)
 
-    async def _on_unauthorized(self) -> bool:
-        """Called on a 401; return True to retry once (e.g. after dropping a stale token)."""
+    async def _on_unauthorized(self, sent: Mapping[str, str]) -> bool:
+        """Called on a 401 with the credential headers that request carried; return True to
+        retry once (e.g. after dropping that token, if it is still the current one)."""
         return False
 
     # lifecycle ----------------------------------------------------------------------------
@@ -473,7 +474,11 @@ class HttpFeedBase:
                     self.last_error = None
                     return response
                 if status in (401, 403):
-                    if status == 401 and not unauthorized_retried and await self._on_unauthorized():
+                    if (
+                        status == 401
+                        and not unauthorized_retried
+                        and await self._on_unauthorized(headers)
+                    ):
                         unauthorized_retried = True
                         attempt -= 1  # a refreshed credential is a new request, not a retry
                         continue

@@ -366,10 +366,15 @@ class SchwabFeed(HttpFeedBase):
     async def _auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {(await self.access_token()).reveal()}"}
 
-    async def _on_unauthorized(self) -> bool:
+    async def _on_unauthorized(self, sent: Mapping[str, str]) -> bool:
         # The access token died early (revoked, clock skew): force one refresh and retry.
-        self._access = None
-        self._expires_at = 0.0
+        # Only drop it if it is the token that failed: concurrent requests that failed with
+        # the same token must not throw away the one a sibling just refreshed.
+        async with self._lock:
+            current = self._access
+            if current is not None and sent.get("Authorization") == f"Bearer {current.reveal()}":
+                self._access = None
+                self._expires_at = 0.0
         return True
 
     def _auth_error(self, status: int) -> tuple[str, str | None]:

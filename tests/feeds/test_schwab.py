@@ -349,3 +349,16 @@ def test_from_config_and_repr() -> None:
         SchwabFeed.from_config({"refresh_token": REFRESH})
     with pytest.raises(ValueError, match="https"):
         SchwabFeed.from_config({"token_url": "http://evil.example.com/token"})
+
+
+async def test_concurrent_401s_share_one_extra_refresh(httpserver: HTTPServer, creds) -> None:
+    tokens = TokenServer()
+    httpserver.expect_request("/v1/oauth/token", method="POST").respond_with_handler(tokens)
+    httpserver.expect_request("/marketdata/v1/chains").respond_with_handler(
+        chain_handler(expected_prefix=f"{ACCESS}-2")
+    )
+    async with make_feed(httpserver) as feed:
+        chains = await asyncio.gather(*(feed.snapshot("SPX") for _ in range(5)))
+    assert all(len(c) == 6 for c in chains)
+    # token 1 refused for all five; only the first 401 drops it, one refresh serves them all
+    assert tokens.calls == 2

@@ -369,3 +369,33 @@ def test_many_expiries_at_once_equal_one_by_one():
     some, skipped2 = build_expiry_books(chain, [truth["expiry"], 123.0], r=0.045, positioning=STD)
     assert len(some) == 1 and some[0].expiration.timestamp() == truth["expiry"]
     assert skipped2 == {123.0: "no options at this expiry"}
+
+
+_BASE_CHAIN, _BASE_TRUTH = synthetic_chain(minutes=300.0, step=10.0, width=0.06)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.data(),
+    field=st.sampled_from(["bid", "ask", "strike", "open_interest", "vendor_iv", "multiplier"]),
+    spot=finite_or_not,
+)
+def test_corrupted_real_looking_chain_raises_only_skipped_expiry(data, field, spot):
+    """A valid chain with random garbage written over some entries of one column."""
+    n = len(_BASE_CHAIN)
+    where = data.draw(hnp.arrays(np.bool_, n))
+    junk = data.draw(hnp.arrays(np.float64, n, elements=finite_or_not))
+    col = getattr(_BASE_CHAIN, field).copy()
+    col[where] = junk[where]
+    chain = replace(_BASE_CHAIN, spot=spot, **{field: col})
+    try:
+        with np.errstate(all="raise", under="ignore"):
+            book = build_expiry_book(chain, _BASE_TRUTH["expiry"], r=0.045, positioning=STD)
+            e = compute_exposures(book)
+    except SkippedExpiry:
+        return
+    assert np.isfinite(book.forward) and book.forward > 0
+    assert np.isfinite(book.spot) and np.isfinite(book.q)
+    assert np.isfinite(book.iv).all()
+    assert_arbitrage_free(book)
+    assert e.strikes.size == np.unique(book.strike).size

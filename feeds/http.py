@@ -495,7 +495,10 @@ class HttpFeedBase:
                     err = FeedUnavailable(f"{what}: server error", **kw)
                     wait = server_wait
                 else:
-                    snippet = redact(response.text[:200].strip()) if response.content else ""
+                    # One line of the vendor's reason (redacted), never a page of HTML.
+                    snippet = (
+                        " ".join(redact(response.text[:200]).split()) if response.content else ""
+                    )
                     reason = (
                         "not found (check the symbol and base_url)"
                         if status == 404

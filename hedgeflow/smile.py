@@ -113,9 +113,9 @@ def _chord_violations(
 
 
 def check_butterfly(
-    strikes: np.ndarray,
-    call_prices: np.ndarray,
-    forward: float,
+    strikes: np.ndarray | IVSurface,
+    call_prices: np.ndarray | None = None,
+    forward: float | None = None,
     *,
     discount: float = 1.0,
     tol: float = BUTTERFLY_TOL,
@@ -124,7 +124,8 @@ def check_butterfly(
 
     Parameters
     ----------
-    strikes : ascending, unique, points
+    strikes : ascending, unique, points; or an `IVSurface`, whose smoothed smile is priced
+        (undiscounted Black-76 on its forward and tau) and checked
     call_prices : call price at each strike, points (discounted by `discount`)
     forward : F, points; discount : e^{-r tau}
     tol : tolerance on prices normalized by F
@@ -135,8 +136,16 @@ def check_butterfly(
     (convexity), including the anchors C(0) = e^{-r tau} F and C(inf) = 0, so a price
     rising with strike or falling faster than the discount factor is flagged as well.
     """
-    x = np.asarray(strikes, dtype=np.float64) / forward
-    c = np.asarray(call_prices, dtype=np.float64) / (forward * discount)
+    if isinstance(strikes, IVSurface):
+        surface = strikes
+        x = surface.strikes / surface.forward
+        with np.errstate(invalid="ignore"):
+            c = _normalized_calls(x, surface.smoothed_iv, surface.tau)
+    else:
+        if call_prices is None or forward is None:
+            raise ValueError("`call_prices` and `forward` are required with strike arrays")
+        x = np.asarray(strikes, dtype=np.float64) / forward
+        c = np.asarray(call_prices, dtype=np.float64) / (forward * discount)
     if x.size == 0:
         return np.zeros(0, dtype=bool)
     ends = np.zeros(x.size, dtype=bool)

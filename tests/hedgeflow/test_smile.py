@@ -42,6 +42,7 @@ def assert_arbitrage_free(book):
     c = surface_calls(book)
     viol = check_butterfly(s.strikes, c, s.forward, discount=math.exp(-book.r * s.tau))
     assert not viol.any(), s.strikes[viol]
+    assert not check_butterfly(s).any()  # the surface form of the same check
     # and in plain words: decreasing and convex in strike
     dc = np.diff(c) / np.diff(s.strikes)
     assert (dc <= 1e-12 * s.forward).all()
@@ -106,6 +107,8 @@ def test_check_butterfly_flags_exactly_the_bump_and_repair_moves_only_it():
     rising = c.copy()
     rising[30] = rising[29] + 0.01  # a call worth more at a higher strike
     assert check_butterfly(K, rising, F)[30]
+    with pytest.raises(ValueError, match="forward"):
+        check_butterfly(K, rising)
     repaired, changed = _convex_repair(K / F, bumped / F, 1e-12)
     assert np.flatnonzero(changed).tolist() == [17]
     np.testing.assert_array_equal(repaired[~changed], (bumped / F)[~changed])

@@ -402,3 +402,26 @@ def test_corrupted_real_looking_chain_raises_only_skipped_expiry(data, field, sp
     assert np.isfinite(book.iv).all()
     assert_arbitrage_free(book)
     assert e.strikes.size == np.unique(book.strike).size
+
+
+def test_itm_twin_fills_a_missing_otm_quote_but_not_tick_noise():
+    chain, truth = synthetic_chain(minutes=20 * 1440.0, step=10.0, width=0.08, rel_spread=0.002)
+    K, call = chain.strike, chain.is_call
+    # remove the OTM put at 4900 (its ITM call twin has ~100 points of intrinsic and a
+    # time value well above its spread) and the OTM call at 5300 (deep ITM put twin too)
+    gone = ((K == 4900.0) & ~call) | ((K == 5300.0) & call)
+    chain = replace(chain, bid=np.where(gone, np.nan, chain.bid))
+    book = build_expiry_book(chain, truth["expiry"], r=0.045, positioning=STD)
+    s = book.surface
+    assert book.diagnostics["iv_itm_twin"] == 2
+    for strike in (4900.0, 5300.0):
+        i = int(np.flatnonzero(s.strikes == strike)[0])
+        true_iv = truth["iv"][truth["strikes"] == strike][0]
+        assert s.raw_iv[i] == pytest.approx(true_iv, abs=0.01)
+    # an ITM quote whose time value is inside its spread is not used: widen the ITM call
+    # at 4900 to a spread larger than its time value
+    wide = replace(chain, ask=np.where((K == 4900.0) & call, chain.ask + 200.0, chain.ask))
+    book2 = build_expiry_book(wide, truth["expiry"], r=0.045, positioning=STD)
+    assert book2.diagnostics.get("iv_itm_twin", 0) == 1
+    i = int(np.flatnonzero(book2.surface.strikes == 4900.0)[0])
+    assert book2.surface.raw_iv[i] == pytest.approx(chain.vendor_iv[(K == 4900.0) & ~call][0])

@@ -8,7 +8,7 @@ spreads, open interest concentrated near the money with walls at round strikes.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -85,8 +85,9 @@ def cboe_payload(n_contracts: int = 30_000, *, seed: int = 0) -> dict[str, Any]:
                 "last_trade_time": f"{AS_OF:%Y-%m-%dT%H:%M:%S}",
             }
         )
+    stamp = (AS_OF + timedelta(minutes=15)).astimezone(UTC)  # CBOE stamps the file in UTC
     return {
-        "timestamp": f"{AS_OF:%Y-%m-%d %H:%M:%S}",
+        "timestamp": f"{stamp:%Y-%m-%d %H:%M:%S}",
         "data": {
             "symbol": "_SPX",
             "current_price": float(chain.spot),

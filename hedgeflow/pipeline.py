@@ -245,7 +245,8 @@ def analyze_chain(
             reasons.append(f"{_ny_date(float(epoch)).isoformat()}: {exc}")
     if book is None:
         raise AnalysisError("no usable expiry: " + "; ".join(reasons[:3]))
-    notes = [f"skipped {r}" for r in reasons]
+    # the book's own warnings (untrusted spot, vendor IV fallbacks) are for the screen too
+    notes = [*book.notes, *(f"skipped {r}" for r in reasons)]
 
     exposure = compute_exposures(book)
     surface = book.surface
@@ -289,9 +290,9 @@ def analyze_chain(
     live = live_expiries(chain)
     return ExpiryAnalysis(
         symbol=chain.symbol,
-        expiration=book.expiration,
+        expiration=book.expiration.astimezone(NY),
         roots=book.roots,
-        as_of=chain.as_of,
+        as_of=chain.as_of.astimezone(NY),
         computed_at=now,
         spot=book.spot,
         forward=book.forward,

@@ -234,7 +234,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         else:
             results = [analyze_chain(chain, config=config, expiry=expiry)]
     except AnalysisError as exc:
-        raise CliError(str(exc)) from None
+        source = args.file or f"{args.feed} {chain.symbol}"
+        raise CliError(f"{source}: {exc}") from None
     if args.json:
         payload = [to_jsonable(r) for r in results]
         json.dump(payload if expiry == "all" else payload[0], sys.stdout, allow_nan=False)

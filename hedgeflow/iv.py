@@ -34,7 +34,8 @@ from hedgeflow.black76 import norm_pdf
 
 _MAX_ITER = 100
 _S_TOL = 1e-12  # relative bracket width at which an element is converged
-_STEP_TOL = 1e-8  # relative Newton/Halley step at which an element is converged
+_STEP_TOL = 1e-8  # relative Newton step at which an element is converged (error ~ step^2)
+_HALLEY_STEP_TOL = 1e-5  # the same for a Halley step (error ~ step^3)
 _ACCEPT_RTOL = 1e-9  # relative price residual an accepted solution must meet
 _S_MAX = 50.0  # sigma sqrt(tau) beyond which B equals its bound to double precision
 _V_BRANCH = 3.0  # iterate in v = 1/s^2 where h / s < -_V_BRANCH (deep wing)
@@ -154,7 +155,8 @@ def _solve_normalized(h: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
             newton = f / fp
             den = 1.0 - 0.5 * newton * (f_ss * a1 * a1 + g * a2) / fp
             # Halley where its correction is moderate, Newton otherwise
-            step = np.where((den > 0.5) & (den < 2.0), newton / den, newton)
+            halley = (den > 0.5) & (den < 2.0)
+            step = np.where(halley, newton / den, newton)
             s_new = np.where(wing, 1.0 / np.sqrt(inv_s * inv_s + 2.0 * step), s * np.exp(-step))
             # bracket from the residual's sign (B increases in s)
             above = f > 0
@@ -163,9 +165,11 @@ def _solve_normalized(h: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
             root = f == 0
             outside = ~((s_new > lo) & (s_new < hi)) & ~root
             s_new = np.where(outside, np.where(hi < np.inf, 0.5 * (lo + hi), 2.0 * s), s_new)
-            # converged: a Newton/Halley step below _STEP_TOL leaves an error of order its
-            # square; or the bracket has closed to _S_TOL
-            done = root | (~outside & (np.abs(s_new - s) <= _STEP_TOL * s_new))
+            # converged: a Newton step below _STEP_TOL leaves an error of order its square,
+            # a Halley step below _HALLEY_STEP_TOL one of order its cube; or the bracket
+            # has closed to _S_TOL
+            tol = np.where(halley, _HALLEY_STEP_TOL, _STEP_TOL) * s_new
+            done = root | (~outside & (np.abs(s_new - s) <= tol))
             done |= hi - lo <= _S_TOL * s_new
             done &= active
             s = np.where(active, s_new, s)

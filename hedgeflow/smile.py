@@ -605,7 +605,11 @@ def build_expiry_books(
         n_bad_oi = np.zeros(n_seg, dtype=np.intp)
         pos = position[rows]
     mult = chain.multiplier[rows]
-    root_names, root_code = np.unique(chain.root[rows], return_inverse=True)
+    roots = chain.root[rows]
+    if bool((roots == roots[0]).all()):  # one root (the common case): skip a string sort
+        root_names, root_code = roots[:1], np.zeros(rows.size, dtype=np.intp)
+    else:
+        root_names, root_code = np.unique(roots, return_inverse=True)
     row_start, row_end = _segments(seg, n_seg)
     node_start, node_end = _segments(nseg, n_seg)
 

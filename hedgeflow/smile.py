@@ -65,6 +65,7 @@ MAX_ABS_LOG_MONEYNESS = 10.0  # |ln(K/F)| beyond which a strike is not part of t
 IV_MIN = 1e-3
 IV_MAX = 20.0
 _N_CODES = max(IVFailure) + 1
+_FAILURE_KEYS = tuple((int(c), f"iv_{c.name.lower()}") for c in IVFailure if c is not IVFailure.OK)
 
 
 class SkippedExpiry(ValueError):
@@ -334,9 +335,9 @@ class _Smiles:
             if not alive[j]:
                 continue
             d = self.diag[j]
-            for code in IVFailure:
-                if code is not IVFailure.OK and counts[j, code]:
-                    d[f"iv_{code.name.lower()}"] = int(counts[j, code])
+            for code, name in _FAILURE_KEYS:
+                if counts[j, code]:
+                    d[name] = int(counts[j, code])
             for name, arr in per_seg.items():
                 if arr[j]:
                     d[name] = int(arr[j])

@@ -138,6 +138,32 @@ class SmileInterpolant:
         )
         return np.where(ok, np.where(inside, der, 0.0), np.nan)
 
+    def at_log(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """IV and d sigma / d ln K at log strikes `x` (finite, any shape), from one interval
+        search: the same values as `__call__` and `log_slope` at K = e^x (flat beyond the
+        ends, value floored as there). The repriced profile evaluates the translated smile
+        this way on a whole (grid x strikes) array."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.size == 0:
+            return np.full(x.shape, np.nan), np.full(x.shape, np.nan)
+        if self.size == 1:
+            return np.full(x.shape, self.iv[0]), np.zeros(x.shape)
+        i = np.clip(np.searchsorted(self.x, x, side="right") - 1, 0, self.size - 2)
+        x0 = self.x[i]
+        h = self.x[i + 1] - x0
+        inside = (x >= self.x[0]) & (x <= self.x[-1])
+        t = np.where(inside, (x - x0) / h, 0.0)
+        y0, y1 = self.iv[i], self.iv[i + 1]
+        m0, m1 = h * self.slope[i], h * self.slope[i + 1]
+        # cubic in t: y0 + m0 t + c t^2 + d t^3 (the Hermite basis expanded)
+        c = 3.0 * (y1 - y0) - 2.0 * m0 - m1
+        d = 2.0 * (y0 - y1) + m0 + m1
+        val = y0 + t * (m0 + t * (c + t * d))
+        val = np.maximum(val, 0.5 * np.minimum(y0, y1))
+        der = (m0 + t * (2.0 * c + 3.0 * t * d)) / h
+        flat = np.where(x < self.x[0], self.iv[0], self.iv[-1])
+        return np.where(inside, val, flat), np.where(inside, der, 0.0)
+
 
 def _bessel_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Node derivatives of the parabola through each node and its neighbours."""
@@ -182,9 +208,7 @@ def interpolate_iv_at_strike(surface: IVSurface, strike: float | np.ndarray) -> 
     return smile_interpolant(surface)(strike)
 
 
-def strike_coupling(
-    surface: IVSurface, strikes: np.ndarray, skew_stickiness: float
-) -> np.ndarray:
+def strike_coupling(surface: IVSurface, strikes: np.ndarray, skew_stickiness: float) -> np.ndarray:
     """Per-strike spot-vol coupling k_K = -(R - 1) * K * d sigma/dK |_K, vol points per +1%.
 
     The slope is the analytic derivative of the smile interpolant in ln K (0 beyond the
@@ -229,9 +253,7 @@ def modal_strike_spacing(strikes: np.ndarray) -> float:
     return float(gaps[starts[np.argmax(counts)]])
 
 
-def fit_atm_smile(
-    surface: IVSurface, forward: float, tau_h: float
-) -> tuple[float, float, float]:
+def fit_atm_smile(surface: IVSurface, forward: float, tau_h: float) -> tuple[float, float, float]:
     """Weighted quadratic fit sigma = a + b x + c x^2 in x = ln(K/F) near the money.
 
     Parameters
@@ -257,9 +279,7 @@ def fit_atm_smile(
     return _fit(smile, forward, tau_h)[:3]
 
 
-def _fit(
-    smile: SmileInterpolant, forward: float, tau_h: float
-) -> tuple[float, float, float, int]:
+def _fit(smile: SmileInterpolant, forward: float, tau_h: float) -> tuple[float, float, float, int]:
     if smile.size == 0:
         raise ValueError("`surface` has no valid (finite, positive) smoothed IV")
     x = smile.x - math.log(forward)
@@ -422,4 +442,3 @@ __all__ = [
     "trading_time_fraction",
     "trading_time_iv",
 ]
-

@@ -40,7 +40,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
-from scipy.interpolate import CubicHermiteSpline
 
 from hedgeflow.black76 import MIN_GREEK_TAU, norm_pdf
 from hedgeflow.book import ExpiryBook
@@ -65,21 +64,10 @@ def _check_prices(prices: np.ndarray) -> np.ndarray:
 
 
 def smile_value_and_slope(smile: SmileInterpolant, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sigma(x) and d Sigma / d x at log strikes `x` (any shape).
-
-    The same C1 cubic Hermite as `SmileInterpolant.__call__` / `log_slope` (nodes `smile.x`,
-    values `smile.iv`, node slopes `smile.slope`), evaluated directly in x = ln K through
-    scipy's compiled piecewise-polynomial evaluation. Flat beyond the ends (value of the end
-    node, slope 0). `smile` must have at least one node.
-    """
-    if smile.size == 1:
-        return np.full(x.shape, smile.iv[0]), np.zeros(x.shape)
-    spline = CubicHermiteSpline(smile.x, smile.iv, smile.slope)
-    lo, hi = smile.x[0], smile.x[-1]
-    xc = np.clip(x, lo, hi)
-    value = spline(xc)
-    slope = np.where((x >= lo) & (x <= hi), spline(xc, 1), 0.0)
-    return value, slope
+    """Sigma(x) and d Sigma / d x at log strikes `x` (any shape): `smile.at_log`, the same C1
+    cubic Hermite as `SmileInterpolant.__call__` / `log_slope`, flat beyond the ends (value
+    of the end node, slope 0). `smile` must have at least one node."""
+    return smile.at_log(x)
 
 
 def _net_by_strike(
@@ -197,9 +185,7 @@ def compute_repriced_profile(
 
     impulse = impulse_all[:-1]
     flips = find_zero_crossings(p, impulse, relative_tolerance(impulse, eps))
-    nearest = (
-        min((c.price for c in flips), key=lambda level: abs(level - spot)) if flips else None
-    )
+    nearest = min((c.price for c in flips), key=lambda level: abs(level - spot)) if flips else None
     return RepricedProfile(
         price=p,
         impulse=impulse,

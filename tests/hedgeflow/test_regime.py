@@ -57,9 +57,7 @@ def test_interpolant_reproduces_nodes_and_quadratic_between_them():
     # Bessel slopes are exact for a quadratic in ln K and cubic Hermite reproduces it
     q = np.array([5502.5, 5777.7, 6001.3, 6333.3, 6499.9])
     x = np.log(q / 6001.3)
-    np.testing.assert_allclose(
-        interpolate_iv_at_strike(s, q), A + B * x + C * x * x, rtol=1e-12
-    )
+    np.testing.assert_allclose(interpolate_iv_at_strike(s, q), A + B * x + C * x * x, rtol=1e-12)
 
 
 def test_interpolant_is_flat_beyond_the_ends_and_nan_for_bad_strikes():
@@ -267,14 +265,44 @@ def random_surface(draw: st.DrawFn) -> tuple[IVSurface, float]:
     tau_h=st.floats(0.0, 1.0),
     r=st.floats(-1.0, 5.0),
 )
-def test_random_smiles_give_finite_regime_params(sf: tuple[IVSurface, float], tau_h: float, r: float):
+def test_random_smiles_give_finite_regime_params(
+    sf: tuple[IVSurface, float], tau_h: float, r: float
+):
     surface, spot = sf
     p = derive_regime_params(surface, spot, horizon_tau=tau_h, skew_stickiness=r)
-    for v in (p.atm_iv, p.skew, p.curvature, p.regime_iv, p.expected_move,
-              p.expected_daily_spot_move, p.coupling_atm, p.coupling_fixed_strike):
+    for v in (
+        p.atm_iv,
+        p.skew,
+        p.curvature,
+        p.regime_iv,
+        p.expected_move,
+        p.expected_daily_spot_move,
+        p.coupling_atm,
+        p.coupling_fixed_strike,
+    ):
         assert math.isfinite(v)
     assert p.atm_iv > 0 and p.regime_iv > 0 and p.expected_move >= 0
     assert 0.0 <= p.skew_stickiness <= 3.0
     q = np.linspace(3000.0, 5000.0, 57)
     iv = interpolate_iv_at_strike(surface, q)
     assert np.all(iv > 0) and np.isfinite(strike_coupling(surface, q, r)).all()
+
+
+def test_at_log_matches_value_and_slope_everywhere() -> None:
+    """`SmileInterpolant.at_log` (used by the repriced profile) is the same function as
+    `__call__` and `log_slope`, inside the nodes, on them and beyond both ends."""
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from hedgeflow.regime import smile_interpolant
+    from hedgeflow.types import IVSurface
+
+    strikes = np.array([4700.0, 4800.0, 4900.0, 5000.0, 5050.0, 5100.0, 5300.0])
+    iv = np.array([0.31, 0.26, 0.22, 0.19, 0.18, 0.175, 0.17])
+    surface = IVSurface(datetime(2025, 1, 2, 21, tzinfo=UTC), strikes, iv, iv, 5000.0, 0.01)
+    smile = smile_interpolant(surface)
+    K = np.concatenate((np.linspace(4500.0, 5500.0, 997), strikes))
+    value, slope = smile.at_log(np.log(K))
+    np.testing.assert_allclose(value, smile(K), rtol=1e-13, atol=0)
+    np.testing.assert_allclose(slope, smile.log_slope(K), rtol=1e-12, atol=1e-14)

@@ -40,6 +40,7 @@ _ACCEPT_RTOL = 1e-9  # relative price residual an accepted solution must meet
 _S_MAX = 50.0  # sigma sqrt(tau) beyond which B equals its bound to double precision
 _V_BRANCH = 3.0  # iterate in v = 1/s^2 where h / s < -_V_BRANCH (deep wing)
 _LN_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+_SQRT_2PI = np.sqrt(2.0 * np.pi)
 
 
 class IVFailure(IntEnum):
@@ -111,7 +112,9 @@ def _solve_normalized(h: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
         # price is below the ATM one at equal s). Wing: ln b ~ -ln sqrt(2 pi) - h^2 v/2
         # - 3/2 ln v - 2 ln|h| (from N(d) ~ phi(d)/|d|, v = 1/s^2), solved for y = ln v
         # by Newton (convex in y, monotone from the right).
-        s_atm = 2.0 * ndtri(0.5 * (1.0 + b / b_max))
+        rel = b / b_max
+        # (for rel below 1e-8, 1 + rel rounds; the series 2 N^{-1}((1 + rel)/2) ~ sqrt(2 pi) rel)
+        s_atm = np.where(rel < 1e-8, _SQRT_2PI * rel, 2.0 * ndtri(0.5 * (1.0 + rel)))
         s_atm = np.where(s_atm > 0, s_atm, 0.0)
         h2 = h * h
         c_w = -log_b - _LN_SQRT_2PI - 2.0 * np.log(-h)
@@ -181,7 +184,7 @@ def _solve_normalized(h: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
     sol = np.flatnonzero(ok)
     if sol.size:
         rep = normalized_otm_price(h[sol], s_out[sol])
-        good = np.abs(rep - b[sol]) <= _ACCEPT_RTOL * b[sol] + 1e-300
+        good = np.abs(rep - b[sol]) <= _ACCEPT_RTOL * b[sol]
         ok[sol[~good]] = False
         s_out[sol[~good]] = np.nan
     return s_out, ok
@@ -236,7 +239,12 @@ def implied_vol(
         above = live & ~below & ~(x_otm < np.minimum(F, K))
         live &= ~(below | above | ~np.isfinite(df) | ~(df > 0))
         h = -np.abs(np.log(F / K))
-        b = x_otm / np.sqrt(F * K)
+        b = x_otm / (np.sqrt(F) * np.sqrt(K))  # (F K may overflow)
+        # a normalized price below 1e-300 (or one lost to overflow) cannot be inverted to
+        # double precision: no solution, rather than an IV fitted to underflow
+        tiny = live & ~((b > 1e-300) & np.isfinite(b) & np.isfinite(h))
+        live &= ~tiny
+        above |= tiny
     reason[bad_input] = IVFailure.BAD_INPUT
     reason[zero_time] = IVFailure.ZERO_TIME
     reason[no_quote] = IVFailure.NO_QUOTE

@@ -425,3 +425,23 @@ def test_itm_twin_fills_a_missing_otm_quote_but_not_tick_noise():
     assert book2.diagnostics.get("iv_itm_twin", 0) == 1
     i = int(np.flatnonzero(book2.surface.strikes == 4900.0)[0])
     assert book2.surface.raw_iv[i] == pytest.approx(chain.vendor_iv[(K == 4900.0) & ~call][0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(3, 40),
+    data=st.data(),
+)
+def test_convex_repair_property(n, data):
+    """Any prices: the repaired ones pass the check, are never raised, and only the
+    strikes above the lower convex hull move."""
+    steps = data.draw(hnp.arrays(np.float64, n, elements=st.floats(0.001, 0.2)))
+    x = 0.5 + np.cumsum(steps)
+    c = data.draw(hnp.arrays(np.float64, n, elements=st.floats(0.0, 1.0)))
+    c = np.maximum(c, np.maximum(1.0 - x, 0.0))  # at least intrinsic, as Black prices are
+    repaired, changed = _convex_repair(x, c, 1e-12)
+    assert not check_butterfly(x, repaired, 1.0, tol=1e-9).any()
+    assert (repaired <= c + 1e-15).all()
+    np.testing.assert_array_equal(repaired[~changed], c[~changed])
+    flagged = check_butterfly(x, c, 1.0)
+    assert (changed | ~flagged).all()  # every flagged strike moved

@@ -445,3 +445,30 @@ def test_convex_repair_property(n, data):
     np.testing.assert_array_equal(repaired[~changed], c[~changed])
     flagged = check_butterfly(x, c, 1.0)
     assert (changed | ~flagged).all()  # every flagged strike moved
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "spx_quotedata_2022-07-12.csv",
+        "spx_quotedata_2023-06-09.csv",
+        "ndx_quotedata_2023-05-15.csv",
+    ],
+)
+def test_real_intraday_atm_total_deviation_matches_the_vendor(name):
+    """Intraday CBOE files price PM series as if settled at 16:15 (DESIGN.md): our IV on our
+    clock and theirs on theirs must give the same total deviation sigma sqrt(tau) at the
+    money, to a few percent (the vendor's own call and put IVs differ by that much)."""
+    files = pytest.importorskip("feeds.files")
+    chain = files.read_chain_file(REAL / name)
+    from hedgeflow.smile import build_expiry_books
+
+    books, _ = build_expiry_books(chain, r=0.045, positioning=STD)
+    for book in books[:3]:
+        s = book.surface
+        i = int(np.argmin(np.abs(s.strikes - book.forward)))
+        rows = (chain.expiry == book.expiration.timestamp()) & (chain.strike == s.strikes[i])
+        vendor = chain.vendor_iv[rows].mean()
+        tau_vendor = s.tau + 15 * 60 / (365 * 86400.0)
+        ratio = s.smoothed_iv[i] * math.sqrt(s.tau) / (vendor * math.sqrt(tau_vendor))
+        assert 0.93 < ratio < 1.07, (book.expiration, ratio)

@@ -98,32 +98,40 @@ def charm_horizon(now: datetime, expiration: datetime) -> datetime:
 def _regime_iv(
     chain: OptionChain, config: EngineConfig, book: ExpiryBook, books: list[ExpiryBook]
 ) -> float | None:
-    """ATM IV of the nearest expiry at least 7 days out, on which the regime is classified,
-    so that a 0DTE calendar-clock IV does not read as a crisis. None when the chain has none
-    or the analyzed expiry is itself that far out (the regime then uses its own IV, or the
-    trading-time conversion inside `derive_regime_params`)."""
-    min_tau = REGIME_MIN_DAYS * 86400.0 / SECONDS_PER_YEAR
-    if book.tau >= min_tau:
-        return None
-    far_book = next((b for b in books if b.tau >= min_tau), None)
-    if far_book is None:
-        live = live_expiries(chain)
-        far = live[live - chain.as_of_epoch >= REGIME_MIN_DAYS * 86400.0]
-        if far.size == 0:
-            return None
-        try:
-            far_book = build_expiry_book(
-                chain, float(far[0]), r=config.rate, positioning=config.effective_positioning
-            )
-        except SkippedExpiry:
-            return None
-    params = derive_regime_params(
-        far_book.surface,
-        far_book.spot,
-        horizon_tau=far_book.tau,
-        skew_stickiness=config.impulse.skew_stickiness,
-    )
-    return params.atm_iv if math.isfinite(params.atm_iv) else None
+    """The IV on which the regime is classified, one per chain whichever expiry is viewed.
+
+    The ATM IV of the nearest expiry at least 7 days out (calendar and trading clocks agree
+    there), so that a 0DTE calendar-clock IV does not read as a crisis. Without one (a feed
+    fetching only the nearest expirations), the farthest live expiry's ATM IV converted to
+    trading time: on the real CBOE files a 0DTE calendar IV is 1.2-1.9x the >= 7-day IV, not
+    the 2.3x the pure trading-time conversion assumes, so converting the 0DTE itself
+    under-reads (SPX 2022-07-12, VIX 27: 0.126 "calm" against 0.235); a multi-day expiry
+    dilutes that error. None when no such book can be built (`derive_regime_params` then
+    converts the analyzed expiry's own IV).
+    """
+    live = live_expiries(chain)
+    far = live[live - chain.as_of_epoch >= REGIME_MIN_DAYS * 86400.0]
+    convert = far.size == 0
+    candidates = live[::-1] if convert else far
+    known = {b.expiration.timestamp(): b for b in (*books, book)}
+    for epoch in candidates:  # the first buildable one; a handful at most
+        reg_book = known.get(float(epoch))
+        if reg_book is None:
+            try:
+                reg_book = build_expiry_book(
+                    chain, float(epoch), r=config.rate, positioning=config.effective_positioning
+                )
+            except SkippedExpiry:
+                continue
+        params = derive_regime_params(
+            reg_book.surface,
+            reg_book.spot,
+            horizon_tau=reg_book.tau,
+            skew_stickiness=config.impulse.skew_stickiness,
+        )
+        iv = params.regime_iv if convert else params.atm_iv
+        return iv if math.isfinite(iv) else None
+    return None
 
 
 def analyze_hedge_flow(

@@ -194,8 +194,10 @@ def parity_forwards(
                 & (gap >= -SPOT_Q_MAX * tau - SPOT_TOLERANCE)
                 & (gap <= -SPOT_Q_MIN * tau + SPOT_TOLERANCE)
             )
-        # no usable pair: F from the spot, q = 0 assumed
-        fwd = np.where(has, fwd, spot * growth)
+        # no usable pair: F from the spot, q = 0 assumed (an absurd spot overflows to an
+        # infinite F, which the caller rejects)
+        with np.errstate(over="ignore"):
+            fwd = np.where(has, fwd, spot * growth)
         q = np.where(has, q, 0.0)
         gap = np.where(has, gap, 0.0)
         consistent = np.where(has, consistent, True)

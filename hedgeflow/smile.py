@@ -87,18 +87,33 @@ def _normalized_calls(x: np.ndarray, sigma: np.ndarray, tau: np.ndarray | float)
     return otm + np.maximum(1.0 - x, 0.0)
 
 
-def _with_anchors(x: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # C(0) = F (c = 1) and C -> 0 far above: convexity through them bounds the slope in
-    # [-1, 0], i.e. prices decreasing and above the forward's intrinsic value
-    far = max(float(x[-1]) * 1e3, 1e3)
-    return np.concatenate(([0.0], x, [far])), np.concatenate(([1.0], c, [0.0]))
+def _far(x_last: np.ndarray | float) -> np.ndarray:
+    # the right anchor C -> 0 "far above": 1000 times the last strike (at least 1000 F)
+    return np.maximum(np.asarray(x_last, dtype=np.float64) * 1e3, 1e3)
+
+
+def _ends(seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and last element of each run of equal segment ids."""
+    first = np.empty(seg.size, dtype=bool)
+    last = np.empty(seg.size, dtype=bool)
+    if seg.size:
+        first[0] = last[-1] = True
+        np.not_equal(seg[1:], seg[:-1], out=first[1:])
+        last[:-1] = first[1:]
+    return first, last
 
 
 def _chord_violations(
-    x: np.ndarray, c: np.ndarray, first: np.ndarray, last: np.ndarray, tol: float
+    x: np.ndarray,
+    c: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    tol: float,
+    far: np.ndarray | None = None,
 ) -> np.ndarray:
     """Points above the chord of their neighbours, segment by segment (x ascending within a
-    segment; `first`/`last` mark segment ends, which see the anchors (0, 1) and (far, 0))."""
+    segment; `first`/`last` mark segment ends, which see the anchors (0, 1) and (far, 0);
+    `far` per element, default 1000 x)."""
     px = np.empty_like(x)
     pc = np.empty_like(c)
     nx = np.empty_like(x)
@@ -106,7 +121,8 @@ def _chord_violations(
     px[1:], pc[1:] = x[:-1], c[:-1]
     nx[:-1], nc[:-1] = x[1:], c[1:]
     px[first], pc[first] = 0.0, 1.0
-    nx[last], nc[last] = np.maximum(x[last] * 1e3, 1e3), 0.0
+    nx[last] = _far(x[last]) if far is None else far[last]
+    nc[last] = 0.0
     with np.errstate(invalid="ignore", divide="ignore"):
         lam = (nx - x) / (nx - px)
         chord = lam * pc + (1.0 - lam) * nc
@@ -149,64 +165,97 @@ def check_butterfly(
         c = np.asarray(call_prices, dtype=np.float64) / (forward * discount)
     if x.size == 0:
         return np.zeros(0, dtype=bool)
-    ends = np.zeros(x.size, dtype=bool)
-    first, last = ends.copy(), ends.copy()
-    first[0] = last[-1] = True
+    first, last = _ends(np.zeros(x.size, dtype=np.intp))
     return _chord_violations(x, c, first, last, tol)
 
 
-def _convex_repair(x: np.ndarray, c: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """Lower convex hull repair: strikes above the hull drop onto it, the rest stay.
+def _hull_repair(
+    x: np.ndarray, c: np.ndarray, seg: np.ndarray, tol: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lower convex hull repair, segment by segment: points above their segment's hull
+    (anchors (0, 1) and (1000 x_last, 0) included) drop onto it, the rest stay.
 
-    Returns (repaired c, mask of changed strikes). A point strictly above the chord of two
-    other points is never on the lower hull, so all such points go at once each pass.
+    Returns (repaired c, mask of changed points). A point strictly above the chord of two
+    other points is never on the lower hull, so all such points go at once each pass; the
+    passes are vectorized over all segments.
     """
-    xa, ca = _with_anchors(x, c)
-    keep = np.ones(xa.size, dtype=bool)
-    for _pass in range(xa.size):
+    n = x.size
+    _, last_all = _ends(seg)
+    far = _far(x[last_all])[np.cumsum(_ends(seg)[0]) - 1]  # per element: its segment's far
+    keep = np.ones(n, dtype=bool)
+    for _pass in range(n):
         idx = np.flatnonzero(keep)
-        xs, cs = xa[idx], ca[idx]
-        lam = (xs[2:] - xs[1:-1]) / (xs[2:] - xs[:-2])
-        viol = cs[1:-1] > lam * cs[:-2] + (1.0 - lam) * cs[2:] + tol
+        first, last = _ends(seg[idx])
+        viol = _chord_violations(x[idx], c[idx], first, last, tol, far[idx])
         if not viol.any():
             break
-        keep[idx[1:-1][viol]] = False
-    changed = ~keep[1:-1]
+        keep[idx[viol]] = False
+    changed = ~keep
     out = c.copy()
-    out[changed] = np.interp(x[changed], xa[keep], ca[keep])
+    if changed.any():
+        # linear interpolation between the kept neighbours in the segment (or the anchors)
+        pos = np.arange(n)
+        first_all, _ = _ends(seg)
+        seg_first = np.maximum.accumulate(np.where(first_all, pos, 0))
+        seg_last = np.minimum.accumulate(np.where(last_all, pos, n)[::-1])[::-1]
+        prev = np.maximum.accumulate(np.where(keep, pos, -1))
+        nxt = np.minimum.accumulate(np.where(keep, pos, n)[::-1])[::-1]
+        has_prev = prev >= seg_first
+        has_next = nxt <= seg_last
+        prev_c, next_c = np.clip(prev, 0, n - 1), np.clip(nxt, 0, n - 1)
+        px = np.where(has_prev, x[prev_c], 0.0)
+        pc = np.where(has_prev, c[prev_c], 1.0)
+        nx = np.where(has_next, x[next_c], far)
+        nc = np.where(has_next, c[next_c], 0.0)
+        lam = (nx[changed] - x[changed]) / (nx[changed] - px[changed])
+        out[changed] = lam * pc[changed] + (1.0 - lam) * nc[changed]
     return out, changed
 
 
-def _repair_butterflies(
-    x: np.ndarray, k: np.ndarray, sig: np.ndarray, tau: float
-) -> tuple[np.ndarray, int, int]:
-    """Repair one expiry's smile at strikes x = K/F (ascending) where it is violated.
+def _convex_repair(x: np.ndarray, c: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """`_hull_repair` of one expiry."""
+    return _hull_repair(x, c, np.zeros(x.size, dtype=np.intp), tol)
 
-    Violating strikes get the IV of the lower convex hull price. A hull price at intrinsic
+
+def _repair_butterflies(
+    x: np.ndarray, k: np.ndarray, sig: np.ndarray, tau: np.ndarray, seg: np.ndarray, n_seg: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check the smiles at strikes x = K/F (ascending within each segment) and repair
+    them where violated, all segments at once.
+
+    Violating points get the IV of the lower convex hull price. A hull price at intrinsic
     to double precision has no IV; such a strike takes the IV interpolated in k from the
     strikes around it (its time value is below double precision either way). Up to three
-    passes, each only if the previous left a violation. Returns (sigma, strikes repaired,
-    strikes still violating).
+    passes, each only over the segments the previous one left violated. Returns (sigma,
+    points repaired per segment, points still violating per segment).
     """
-    changed_any = np.zeros(x.size, dtype=bool)
+    first, last = _ends(seg)
     calls = _normalized_calls(x, sig, tau)
+    viol = _chord_violations(x, calls, first, last, BUTTERFLY_TOL)
+    changed_any = np.zeros(x.size, dtype=bool)
+    sig = sig.copy()
     for _pass in range(3):
-        hull, changed = _convex_repair(x, calls, BUTTERFLY_TOL)
-        iv_fix, _ = implied_vol(hull[changed], 1.0, x[changed], tau, 0.0, True)
-        idx = np.flatnonzero(changed)
-        sig = sig.copy()
+        if not viol.any():
+            break
+        bad_seg = np.zeros(n_seg, dtype=bool)
+        bad_seg[seg[viol]] = True
+        sub = np.flatnonzero(bad_seg[seg])
+        hull, changed = _hull_repair(x[sub], calls[sub], seg[sub], BUTTERFLY_TOL)
+        idx = sub[changed]
+        iv_fix, _ = implied_vol(hull[changed], 1.0, x[idx], tau[idx], 0.0, True)
         fixed = np.isfinite(iv_fix)
         sig[idx[fixed]] = iv_fix[fixed]
-        if (~fixed).any():
-            good = np.ones(x.size, dtype=bool)
-            good[idx[~fixed]] = False
-            sig[idx[~fixed]] = np.interp(k[idx[~fixed]], k[good], sig[good])
-        changed_any |= changed
-        calls = _normalized_calls(x, sig, tau)
-        if not check_butterfly(x, calls, 1.0).any():
-            break
-    left = int(check_butterfly(x, calls, 1.0).sum())
-    return sig, int(changed_any.sum()), left
+        for j in np.unique(seg[idx[~fixed]]):
+            # rare: interpolate in k from the segment's other strikes
+            in_j = np.flatnonzero(seg == j)
+            lost = np.isin(in_j, idx[~fixed])
+            sig[in_j[lost]] = np.interp(k[in_j[lost]], k[in_j[~lost]], sig[in_j[~lost]])
+        changed_any[idx] = True
+        calls[sub] = _normalized_calls(x[sub], sig[sub], tau[sub])
+        viol = _chord_violations(x, calls, first, last, BUTTERFLY_TOL)
+    repaired = np.bincount(seg[changed_any], minlength=n_seg)
+    left = np.bincount(seg[viol], minlength=n_seg)
+    return sig, repaired, left
 
 
 # --------------------------------------------------------------------------- smile
@@ -380,27 +429,18 @@ class _Smiles:
         with np.errstate(invalid="ignore"):
             sigma = np.sqrt(ws / T)
 
-        # butterfly check on every built expiry's in-range strikes at once; repair per
-        # expiry only where it failed (the out-of-range strikes sit on the flat wing)
+        # butterfly check and repair on every built expiry's in-range strikes at once (the
+        # out-of-range strikes sit on the flat wing)
         chk = np.flatnonzero(in_range & built[nseg])
         if chk.size:
-            cseg = nseg[chk]
-            first = np.empty(chk.size, dtype=bool)
-            first[0] = True
-            np.not_equal(cseg[1:], cseg[:-1], out=first[1:])
-            last = np.empty(chk.size, dtype=bool)
-            last[-1] = True
-            last[:-1] = first[1:]
-            calls = _normalized_calls(x[chk], sigma[chk], T[chk])
-            viol = _chord_violations(x[chk], calls, first, last, BUTTERFLY_TOL)
-            for j in np.unique(cseg[viol]):
-                sub = chk[cseg == j]
-                sig, repaired, left = _repair_butterflies(x[sub], k[sub], sigma[sub], float(tau[j]))
-                sigma[sub] = sig
-                if repaired:
-                    self.diag[j]["butterfly_repaired"] = repaired
-                if left:
-                    self.diag[j]["butterfly_unrepaired"] = left
+            sig, repaired, left = _repair_butterflies(
+                x[chk], k[chk], sigma[chk], T[chk], nseg[chk], n_seg
+            )
+            sigma[chk] = sig
+            for j in np.flatnonzero(repaired):
+                self.diag[j]["butterfly_repaired"] = int(repaired[j])
+            for j in np.flatnonzero(left):
+                self.diag[j]["butterfly_unrepaired"] = int(left[j])
         self.raw = raw
         self.sigma = sigma
 

@@ -43,8 +43,11 @@ def assert_arbitrage_free(book):
     viol = check_butterfly(s.strikes, c, s.forward, discount=math.exp(-book.r * s.tau))
     assert not viol.any(), s.strikes[viol]
     assert not check_butterfly(s).any()  # the surface form of the same check
-    # and in plain words: decreasing and convex in strike
-    dc = np.diff(c) / np.diff(s.strikes)
+    # and in plain words: decreasing and convex in strike (on strikes whose price
+    # differences double precision resolves: a strike 1e-40 F apart from the next cannot
+    # show the slope -e^{-r tau} in prices of order F)
+    sane = np.abs(np.log(s.strikes / s.forward)) <= 10.0
+    dc = np.diff(c[sane]) / np.diff(s.strikes[sane])
     assert (dc <= 1e-12 * s.forward).all()
     assert (np.diff(dc) >= -1e-9).all()
 

@@ -24,8 +24,8 @@ case. Steps:
 7. the dealers' signed positions (positioning model, or live positions passed in).
 
 Everything is vectorized across strikes and expiries (one implied-vol solve for the
-whole chain) except the spline fit, one FITPACK call per expiry, and the hull repair,
-which loops over passes (each vectorized) only for expiries where the check failed.
+whole chain) except the spline fit, one FITPACK call per expiry; the hull repair loops
+over passes, each vectorized over all the expiries whose check failed.
 """
 
 from __future__ import annotations

@@ -537,6 +537,7 @@ def build_expiry_books(
     r: float,
     positioning: PositioningModel,
     position: np.ndarray | None = None,
+    payoff_only: bool = True,
 ) -> tuple[list[ExpiryBook], dict[float, str]]:
     """Books of several expiries at once, vectorized across them.
 
@@ -544,7 +545,7 @@ def build_expiry_books(
     ----------
     chain : the normalized chain
     expiries : settlement epochs (seconds UTC, as in `chain.expiry`); None = all in the chain
-    r, positioning, position : as in `build_expiry_book`
+    r, positioning, position, payoff_only : as in `build_expiry_book`
 
     Returns
     -------
@@ -674,7 +675,7 @@ def build_expiry_books(
         if reason is None:
             raw, sigma = sm.raw[ns], sm.sigma[ns]
             diag.update(sm.diag[j])
-        elif tau[j] < MIN_GREEK_TAU:
+        elif payoff_only and tau[j] < MIN_GREEK_TAU:
             raw = np.full(node_end[j] - node_start[j], np.nan)
             sigma = raw.copy()
             diag["payoff_only"] = 1
@@ -724,6 +725,7 @@ def build_expiry_book(
     r: float,
     positioning: PositioningModel,
     position: np.ndarray | None = None,
+    payoff_only: bool = True,
 ) -> ExpiryBook:
     """One expiry's options with the parity forward, the smoothed smile and positions.
 
@@ -734,6 +736,9 @@ def build_expiry_book(
     r : discount rate, decimal/year, continuously compounded
     positioning : dealer positioning model applied to open interest
     position : optional dealers' signed contracts, one per chain row (overrides the model)
+    payoff_only : below 60 s to settlement, build a book with NaN IVs when the smile cannot
+        be built (True), or skip the expiry (False: for callers that need a smile, such
+        as the regime fit)
 
     Returns
     -------
@@ -750,7 +755,12 @@ def build_expiry_book(
         forward (no quoted pair and no spot), fewer than 5 valid IVs.
     """
     books, skipped = build_expiry_books(
-        chain, [float(expiry)], r=r, positioning=positioning, position=position
+        chain,
+        [float(expiry)],
+        r=r,
+        positioning=positioning,
+        position=position,
+        payoff_only=payoff_only,
     )
     if books:
         return books[0]

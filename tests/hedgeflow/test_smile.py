@@ -246,6 +246,8 @@ def test_last_minute_book_builds_and_has_no_greek_exposure():
     assert payoff.diagnostics["payoff_only"] == 1
     assert np.isnan(payoff.iv).all()
     assert (compute_exposures(payoff).gamma == 0).all()
+    with pytest.raises(SkippedExpiry, match="valid IVs"):
+        build_expiry_book(bare, truth["expiry"], r=0.045, positioning=STD, payoff_only=False)
 
 
 def test_am_and_pm_series_on_one_date_stay_apart():

@@ -96,7 +96,10 @@ def zone_bounds(
     price: np.ndarray, values: np.ndarray, index: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Where the curve falls to half of each extremum values[index], on each side,
-    interpolated linearly; the grid end where it never does. Vectorized over extrema."""
+    interpolated linearly; the grid end where it never does. Where the curve climbs above
+    the extremum (a higher extremum of the same sign) before falling to half, the bound is
+    the saddle between them (the grid point where the curve is lowest on the way), so a
+    minor extremum's zone never runs over a major one. Vectorized over extrema."""
     g = price.size
     ext = values[index]
     sv = values[None, :] * np.sign(ext)[:, None]  # sign-adjusted: extremum positive
@@ -121,6 +124,20 @@ def zone_bounds(
     tr = np.where(has_r, (sv[rows, jr0] - h) / dr, 0.0)
     lower = np.where(has_l, price[jl] + tl * (price[jl1] - price[jl]), price[0])
     upper = np.where(has_r, price[jr0] + tr * (price[jr] - price[jr0]), price[-1])
+    # higher ground met before the half level: stop at the saddle on the way to it
+    idx = index[:, None]
+    higher = sv > np.abs(ext)[:, None]
+    hl, hr = higher & (col < idx), higher & (col > idx)
+    kl = g - 1 - np.argmax(hl[:, ::-1], axis=1)  # nearest higher point on the left
+    kr = np.argmax(hr, axis=1)  # and on the right
+    win_l = (col > kl[:, None]) & (col < idx)
+    win_r = (col > idx) & (col < kr[:, None])
+    sl = np.where(win_l.any(axis=1), np.argmin(np.where(win_l, sv, np.inf), axis=1), index)
+    sr = np.where(win_r.any(axis=1), np.argmin(np.where(win_r, sv, np.inf), axis=1), index)
+    saddle_l = hl.any(axis=1) & (~has_l | (kl > jl))
+    saddle_r = hr.any(axis=1) & (~has_r | (kr < jr))
+    lower = np.where(saddle_l, price[sl], lower)
+    upper = np.where(saddle_r, price[sr], upper)
     return lower, upper
 
 

@@ -13,8 +13,9 @@ total in $ per +1%) and its `RegimeParams`. Definitions (DESIGN.md "Pressure clo
   type); strength = rel * proximity(center) in [0, 1]; bounds where the curve falls to
   half the extremum, linearly interpolated between grid points (the grid end when it
   never does), or at the saddle before a higher extremum of the same sign; side ABOVE
-  when center >= S. Sorted by strength, strongest first. A weaker extremum whose centre lies inside a stronger zone of the same kind (a ripple: the curve
-  between them never falls to half the stronger extremum) is folded into that zone.
+  when center >= S. Sorted by strength, strongest first. A weaker extremum whose
+  centre lies inside a stronger zone of the same kind (a ripple: the curve between them
+  never falls to half the stronger extremum) is folded into that zone.
 - zone impulse: the trapezoid integral of the density over [lower, upper], $ per +1%.
 - contracts: the dealers' futures trade for a +1% move is -H / (multiplier * F_fut),
   negative = dealers sell, with F_fut the live futures price when given, else

@@ -7,8 +7,11 @@ case. Steps:
 1. rows of the expiry (settlement epoch, exact), strikes validated, sorted by strike;
 2. tau from the snapshot's as-of time to settlement (365-day years): tau <= 0 is an
    expired series and is skipped;
-3. mids of sane two-sided quotes (`hedgeflow.iv.quote_mid`); the parity forward and
-   implied dividend yield from the pairs near the money (`hedgeflow.forward`);
+3. mids of sane two-sided quotes (`hedgeflow.iv.quote_mid`); the parity forward from the
+   pairs near the money (`hedgeflow.forward`); one spot for the whole chain, the vendor's
+   if it agrees with the nearest live expiry's forward, else that forward discounted
+   (flagged), and each expiry's dividend yield q implied against it (F = S e^{(r-q) tau};
+   a q beyond a plausible band is flagged, e.g. an ex-dividend date inside the expiry);
 4. raw IV per strike from the out-of-the-money option (puts below F, calls at and above),
    the in-the-money twin where the OTM quote does not invert (only if its time value
    exceeds its spread), the vendor's IV (on the vendor's clock) only where neither does,
@@ -33,6 +36,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -43,7 +47,7 @@ from hedgeflow.book import ExpiryBook
 from hedgeflow.chain import OptionChain
 from hedgeflow.enums import PositioningModel
 from hedgeflow.exposure import positions as model_positions
-from hedgeflow.forward import ForwardEstimate, parity_forwards
+from hedgeflow.forward import ForwardEstimates, parity_forwards
 from hedgeflow.iv import IVFailure, implied_vol, normalized_otm_price, quote_mid
 from hedgeflow.types import IVSurface
 
@@ -500,28 +504,62 @@ def build_surface(
 # --------------------------------------------------------------------------- the books
 
 
-def _resolve_spot(
-    fe: ForwardEstimate, r: float, tau: float, notes: list[str], diag: dict[str, int]
-) -> tuple[float, float]:
-    """(spot, q) consistent with F = S e^{(r-q) tau}: the vendor spot when it agrees with the
-    parity forward, else S = F e^{-r tau} with q = 0 (flagged)."""
-    if fe.spot_consistent and fe.n_pairs > 0:
-        return fe.spot, fe.q
-    if fe.n_pairs == 0:
-        notes.append("no call/put pair quoted: forward taken from spot (q = 0)")
-        diag["forward_from_spot"] = 1
-        return fe.spot, 0.0
-    spot = fe.forward * math.exp(-r * tau)
-    if math.isfinite(fe.spot):
-        notes.append(
-            f"spot {fe.spot:.2f} disagrees with the parity forward {fe.forward:.2f} "
-            f"(log gap {fe.spot_gap:+.4f} beyond a plausible dividend yield): not used; "
-            f"spot taken as F e^(-r tau) = {spot:.2f}"
+REFERENCE_CANDIDATES = 3  # nearest live expiries searched for the spot's reference forward
+REFERENCE_MIN_PAIRS = 3  # parity pairs a reference forward should rest on, when any has them
+
+
+@dataclass(frozen=True)
+class SpotEstimate:
+    """The underlying's spot for every book of a chain (one spot, so books add up).
+
+    spot : points; trusted : the vendor's spot agreed with the reference forward
+    reference_expiry : epoch of the expiry whose parity forward checked (or set) the spot,
+        NaN when no expiry had a quoted call/put pair
+    note : why the vendor spot was not used ("" when it was)
+    """
+
+    spot: float
+    trusted: bool
+    reference_expiry: float
+    note: str = ""
+
+
+def _reference_spot(
+    chain: OptionChain,
+    fe: ForwardEstimates,
+    E: np.ndarray,
+    tau: np.ndarray,
+    cand: np.ndarray,
+    r: float,
+) -> SpotEstimate:
+    """The chain's spot from the nearest live expiry whose forward rests on parity pairs
+    (at least REFERENCE_MIN_PAIRS if one of the candidates has them): the vendor spot when
+    it agrees with that forward, else S = F e^{-r tau} of that expiry (q = 0 over its
+    short life). A disagreeing spot is an after-hours print, a stale index value or an
+    ex-dividend day (DESIGN.md): flagged, not trusted."""
+    vendor = float(chain.spot)
+    idx = np.flatnonzero(cand)
+    pairs = fe.n_pairs[idx]
+    good = idx[pairs >= REFERENCE_MIN_PAIRS]
+    some = idx[pairs >= 1]
+    ref = int(good[0]) if good.size else (int(some[0]) if some.size else -1)
+    if ref < 0:
+        ok = math.isfinite(vendor) and vendor > 0
+        return SpotEstimate(vendor if ok else float("nan"), ok, float("nan"))
+    when = datetime.fromtimestamp(float(E[ref]), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if bool(fe.spot_consistent[ref]):
+        return SpotEstimate(vendor, True, float(E[ref]))
+    forward = float(fe.forward[ref])
+    spot = forward * math.exp(-r * float(tau[ref]))
+    if math.isfinite(vendor):
+        note = (
+            f"spot {vendor:.2f} disagrees with the parity forward {forward:.2f} of the "
+            f"{when} expiry (beyond a plausible dividend yield): not used; spot taken as "
+            f"F e^(-r tau) = {spot:.2f}"
         )
     else:
-        notes.append(f"no spot: taken as F e^(-r tau) = {spot:.2f}")
-    diag["spot_untrusted"] = 1
-    return spot, 0.0
+        note = f"no spot: taken as F e^(-r tau) = {spot:.2f} of the {when} expiry"
+    return SpotEstimate(spot, False, float(E[ref]), note)
 
 
 def _per_node(values: np.ndarray, node: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
@@ -556,15 +594,19 @@ def build_expiry_books(
         position = np.asarray(position, dtype=np.float64)
         if position.shape != (len(chain),):
             raise ValueError(f"`position` must have one value per chain row ({len(chain)})")
-    E = (
-        chain.expiries()
-        if expiries is None
-        else np.unique(np.asarray(list(expiries), dtype=np.float64))
-    )
+    all_e = chain.expiries()
+    all_e = all_e[np.isfinite(all_e)]
+    E_req = all_e if expiries is None else np.unique(np.asarray(list(expiries), dtype=np.float64))
     skipped: dict[float, str] = {}
-    for e in E[~np.isfinite(E)]:
+    for e in E_req[~np.isfinite(E_req)]:
         skipped[float(e)] = "no options at this expiry"
-    E = E[np.isfinite(E)]
+    E_req = E_req[np.isfinite(E_req)]
+    # the nearest live expiries ride along (without smiles) for the chain's one spot
+    candidates = all_e[all_e - chain.as_of_epoch >= MIN_GREEK_TAU * SECONDS_PER_YEAR]
+    candidates = candidates[:REFERENCE_CANDIDATES]
+    E = np.union1d(E_req, candidates)
+    requested = np.isin(E, E_req)
+    is_candidate = np.isin(E, candidates)
     rows = np.flatnonzero(np.isin(chain.expiry, E))
     seg_all = np.searchsorted(E, chain.expiry[rows])
     n_rows = np.bincount(seg_all, minlength=E.size)
@@ -572,14 +614,19 @@ def build_expiry_books(
     strike = chain.strike[rows]
     strike_ok = np.isfinite(strike) & (strike > 0)
     n_bad_strike = np.bincount(seg_all[~strike_ok], minlength=E.size)
+    live = np.ones(E.size, dtype=bool)
     for j in range(E.size):
         if n_rows[j] == 0:
-            skipped[float(E[j])] = "no options at this expiry"
+            why = "no options at this expiry"
         elif not tau_e[j] > 0:
-            skipped[float(E[j])] = "expired (tau <= 0)"
+            why = "expired (tau <= 0)"
         elif n_rows[j] == n_bad_strike[j]:
-            skipped[float(E[j])] = "no valid strike"
-    live = np.array([float(e) not in skipped for e in E], dtype=bool)
+            why = "no valid strike"
+        else:
+            continue
+        live[j] = False
+        if requested[j]:
+            skipped[float(E[j])] = why
     keep = strike_ok & live[seg_all]
     L = np.flatnonzero(live)
     n_seg = L.size
@@ -591,6 +638,7 @@ def build_expiry_books(
     order = np.lexsort((chain.is_call[rows], chain.strike[rows], seg))
     rows, seg = rows[order], seg[order]
     E, tau, n_bad_strike = E[L], tau_e[L], n_bad_strike[L]
+    requested, is_candidate = requested[L], is_candidate[L]
     K = chain.strike[rows]
     is_call = chain.is_call[rows]
     bid, ask = chain.bid[rows], chain.ask[rows]
@@ -622,8 +670,15 @@ def build_expiry_books(
         nseg, n_seg, nK, call_mid, put_mid, tau, r, chain.spot,
         call_spread=call_spread, put_spread=put_spread,
     )  # fmt: skip
+    ref = _reference_spot(chain, fe, E, tau, is_candidate, r)
+    if not ref.spot == chain.spot:
+        # one spot for every book: q of each expiry implied against it
+        fe = parity_forwards(
+            nseg, n_seg, nK, call_mid, put_mid, tau, r, ref.spot,
+            call_spread=call_spread, put_spread=put_spread,
+        )  # fmt: skip
     with np.errstate(invalid="ignore"):
-        alive = np.isfinite(fe.forward) & (fe.forward > 0)
+        alive = np.isfinite(fe.forward) & (fe.forward > 0) & requested
     F = np.where(alive, fe.forward, np.nan)
     vend = chain.vendor_iv[rows]
     with np.errstate(invalid="ignore"):
@@ -658,6 +713,8 @@ def build_expiry_books(
     books: list[ExpiryBook] = []
     for j in range(n_seg):
         epoch = float(E[j])
+        if not requested[j]:
+            continue
         if not alive[j]:
             skipped[epoch] = "no forward: no quoted call/put pair and no spot"
             continue
@@ -688,7 +745,21 @@ def build_expiry_books(
                 f"{diag['iv_vendor_fallback']} strikes use the vendor's IV (vendor clock): "
                 "no quote inverted"
             )
-        spot, q = _resolve_spot(fe[j], r, float(tau[j]), notes, diag)
+        spot, q = ref.spot, float(fe.q[j])
+        if not ref.trusted:
+            notes.append(ref.note)
+            diag["spot_untrusted"] = 1
+        if fe.n_pairs[j] == 0:
+            notes.append("no call/put pair quoted: forward taken from spot (q = 0)")
+            diag["forward_from_spot"] = 1
+        elif not fe.spot_consistent[j]:
+            # the spot is right (checked on the nearest expiry), so the gap is this
+            # expiry's: a dividend inside its life (ex-dividend day) or stale quotes
+            notes.append(
+                f"implied dividend yield {q:+.2%} beyond the plausible band: an "
+                "ex-dividend date inside this expiry's life, or stale quotes"
+            )
+            diag["q_implausible"] = 1
         if n_bad_oi[j]:
             diag["oi_missing"] = int(n_bad_oi[j])
         diag["options"] = int(row_end[j] - row_start[j])

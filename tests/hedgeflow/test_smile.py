@@ -213,8 +213,59 @@ def test_stale_spot_is_flagged_and_not_used():
     assert book.diagnostics["spot_untrusted"] == 1
     assert any("disagrees" in n for n in book.notes)
     assert book.spot == pytest.approx(book.forward * math.exp(-0.045 * book.tau), rel=1e-14)
-    assert book.q == 0.0
+    assert book.q == pytest.approx(0.0, abs=1e-9)
     assert book.spot == pytest.approx(5000.0, rel=2e-4)
+
+
+def _concat(*chains):
+    from hedgeflow.chain import ARRAY_FIELDS
+
+    cols = {f: np.concatenate([getattr(c, f) for c in chains]) for f in ARRAY_FIELDS}
+    return replace(chains[0], **cols)
+
+
+def test_one_spot_for_every_book_when_the_vendor_spot_is_stale():
+    """The spot is a property of the chain: books of all expiries share it (so exposures
+    add up across expiries), and each expiry's q is implied against it."""
+    from hedgeflow.smile import build_expiry_books
+
+    chain, truth = synthetic_chain(
+        minutes=1440.0,
+        step=10.0,
+        width=0.1,
+        chain_spot=5050.0,
+        extra_expiries=(7 * 1440.0, 60 * 1440.0),
+    )
+    books, _ = build_expiry_books(chain, r=0.045, positioning=STD)
+    assert len(books) == 3
+    spots = {b.spot for b in books}
+    assert len(spots) == 1
+    spot = spots.pop()
+    near = books[0]
+    assert spot == pytest.approx(near.forward * math.exp(-0.045 * near.tau), rel=1e-14)
+    for b in books:
+        assert b.diagnostics["spot_untrusted"] == 1 and any("disagrees" in n for n in b.notes)
+        assert b.forward == pytest.approx(b.spot * math.exp((b.r - b.q) * b.tau), rel=1e-13)
+    # the far expiry's q is the true 1.3 % up to the near expiry's day of dividend
+    assert books[-1].q == pytest.approx(0.013, abs=0.003)
+    # and one expiry alone finds the same spot
+    one = build_expiry_book(chain, books[-1].expiration.timestamp(), r=0.045, positioning=STD)
+    assert one.spot == spot and one.q == books[-1].q
+
+
+def test_ex_dividend_inside_one_expiry_keeps_the_spot_and_flags_its_q():
+    near, truth = synthetic_chain(minutes=1440.0, step=10.0, width=0.1, q=0.013)
+    far, far_truth = synthetic_chain(minutes=20 * 1440.0, step=10.0, width=0.1, q=0.4, seed=1)
+    chain = _concat(near, far)
+    from hedgeflow.smile import build_expiry_books
+
+    books, _ = build_expiry_books(chain, r=0.045, positioning=STD)
+    assert [b.spot for b in books] == [5000.0, 5000.0]  # the vendor spot agrees with the near F
+    assert "spot_untrusted" not in books[0].diagnostics
+    assert books[1].diagnostics["q_implausible"] == 1
+    assert any("dividend" in n for n in books[1].notes)
+    assert books[1].q == pytest.approx(0.4, abs=0.02)
+    assert books[1].forward == pytest.approx(far_truth["F"], abs=0.1)
 
 
 def test_positions_from_model_or_override():

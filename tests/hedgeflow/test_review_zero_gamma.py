@@ -1,10 +1,10 @@
-"""Review: the all-expiry zero-gamma line of `hedgeflow.reprice` on a real file whose
-expiries carry different spots.
+"""Review: the all-expiry zero-gamma line of `hedgeflow.reprice` on real files: at spot it
+is the sum of every expiry's fixed-IV gamma exposure.
 
 Source: tests/data/real/spy_quotedata_2023-09-14.csv (README): Last 450.81 after the close;
 Sep 15 2023 is SPY's ex-dividend day, so the short expiries' parity forwards sit ~1.4
 points below the Last and their books take S = F e^{-r tau} (~449.1-449.4, q = 0) while
-the longer ones keep 450.81 (DESIGN: a spot that disagrees with the forward is flagged).
+the longer ones kept 450.81 (DESIGN: a spot that disagrees with the forward is flagged).
 """
 
 from __future__ import annotations
@@ -41,17 +41,13 @@ def test_zero_gamma_line_at_spot_sums_the_books_when_spots_agree() -> None:
     assert line == pytest.approx(book_sum, rel=1e-9)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "reprice.zero_gamma_profile evaluates every book at the same absolute spot p, but "
-        "books carry different spots (untrusted vendor spot -> S = F e^{-r tau} per expiry), "
-        "so no grid price reproduces today's market: on SPY 2023-09-14 the line reads "
-        "-$580M at spot against +$315M summed over the books (zero gamma 449.77 vs 449.20). "
-        "Fix: evaluate book b at p * S_b / S_ref (a relative move of the underlying)."
-    ),
-)
-def test_zero_gamma_line_at_spot_sums_the_books_when_spots_differ() -> None:
+def test_zero_gamma_line_at_spot_sums_the_books_on_an_ex_dividend_day() -> None:
+    """SPY 2023-09-14: the line used to read -$580M at spot against +$315M summed over the
+    books (zero gamma 449.77 vs 449.20), because the short expiries took S = F e^{-r tau}
+    while the long ones kept 450.81 and `reprice.zero_gamma_profile` evaluates every book
+    at the same absolute spot. Since smile's one-spot-per-chain rule (bab939f) the books
+    share one spot and the identity holds; this guards it."""
     line, book_sum, n_spots = _line_at_spot_and_book_sum("spy_quotedata_2023-09-14.csv")
-    assert n_spots > 1  # the precondition of this case
-    assert line == pytest.approx(book_sum, rel=1e-6)
+    assert n_spots == 1
+    assert line == pytest.approx(book_sum, rel=1e-9)
+    assert book_sum > 0  # the sign at spot that the mixed-spot line got wrong

@@ -26,7 +26,7 @@ from hedgeflow.impulse import compute_hedge_impulse_curve
 from hedgeflow.pressure import compute_pressure_cloud
 from hedgeflow.regime import derive_regime_params
 from hedgeflow.reprice import attach_zero_gamma, compute_repriced_profile
-from hedgeflow.smile import SkippedExpiry, build_expiry_book
+from hedgeflow.smile import SkippedExpiry, build_expiry_book, build_expiry_books
 from hedgeflow.types import (
     CharmIntegralConfig,
     ExpiryAnalysis,
@@ -187,30 +187,21 @@ def build_books(
     config: EngineConfig,
     position: np.ndarray | None = None,
     *,
-    known: ExpiryBook | None = None,
-) -> tuple[list[ExpiryBook], dict[str, int]]:
-    """Books for every live expiry that can be built (reusing `known` for its own expiry);
-    skipped expiries counted by reason."""
-    books: list[ExpiryBook] = []
-    skipped: dict[str, int] = {}
-    for epoch in live_expiries(chain):
-        if known is not None and float(epoch) == known.expiration.timestamp():
-            books.append(known)
-            continue
-        try:
-            books.append(
-                build_expiry_book(
-                    chain,
-                    float(epoch),
-                    r=config.rate,
-                    positioning=config.effective_positioning,
-                    position=position,
-                )
-            )
-        except SkippedExpiry as exc:
-            key = f"expiry skipped: {exc}"
-            skipped[key] = skipped.get(key, 0) + 1
-    return books, skipped
+    expiries: np.ndarray | None = None,
+) -> tuple[dict[float, ExpiryBook], dict[float, str]]:
+    """Books of `expiries` (default: every live expiry) in one vectorized pass, keyed by
+    settlement epoch, and the reasons the others were skipped. A book needs a smile: a
+    series in its last minute without one is skipped, not built on NaN IVs."""
+    wanted = live_expiries(chain) if expiries is None else expiries
+    books, skipped = build_expiry_books(
+        chain,
+        wanted,
+        r=config.rate,
+        positioning=config.effective_positioning,
+        position=position,
+        payoff_only=False,
+    )
+    return {b.expiration.timestamp(): b for b in books}, skipped
 
 
 def analyze_chain(
@@ -241,16 +232,21 @@ def analyze_chain(
         raise AnalysisError("the chain has no contracts")
     candidates = select_expiries(chain, expiry)
     positioning = config.effective_positioning
+    physical_all = config.model is EngineModel.PHYSICAL and all_expiries
+    # every live expiry in one pass when the zero-gamma line needs them all, else the
+    # candidates (the first buildable one is analyzed)
+    by_epoch, skipped = build_books(
+        chain, config, positions, expiries=None if physical_all else candidates
+    )
     reasons: list[str] = []
     book: ExpiryBook | None = None
     for epoch in candidates:
-        try:
-            book = build_expiry_book(
-                chain, float(epoch), r=config.rate, positioning=positioning, position=positions
-            )
+        book = by_epoch.get(float(epoch))
+        if book is not None:
             break
-        except SkippedExpiry as exc:
-            reasons.append(f"{_ny_date(float(epoch)).isoformat()}: {exc}")
+        reasons.append(
+            f"{_ny_date(float(epoch)).isoformat()}: {skipped.get(float(epoch), 'skipped')}"
+        )
     if book is None:
         raise AnalysisError("no usable expiry: " + "; ".join(reasons[:3]))
     # the book's own warnings (untrusted spot, vendor IV fallbacks) are for the screen too
@@ -258,9 +254,7 @@ def analyze_chain(
 
     exposure = compute_exposures(book)
     surface = book.surface
-    books: list[ExpiryBook] = []
-    if config.model is EngineModel.PHYSICAL and all_expiries:
-        books, _ = build_books(chain, config, positions, known=book)
+    books = sorted(by_epoch.values(), key=lambda b: b.tau) if physical_all else []
     hedge_flow = analyze_hedge_flow(
         exposure,
         surface,

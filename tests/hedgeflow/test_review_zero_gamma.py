@@ -26,7 +26,7 @@ def _line_at_spot_and_book_sum(name: str) -> tuple[float, float, int]:
     chain = read_chain_file(REAL / name)
     a = analyze_chain(chain)
     assert a.repriced is not None
-    books, _ = build_books(chain, EngineConfig())
+    books = list(build_books(chain, EngineConfig())[0].values())
     i = int(np.argmin(np.abs(a.repriced.zero_gamma_price - a.spot)))
     assert a.repriced.zero_gamma_price[i] == pytest.approx(a.spot, rel=1e-12)
     # today's market: every expiry's fixed-IV gamma exposure at its own spot, summed

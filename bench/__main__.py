@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
 import statistics
 import sys
@@ -124,9 +125,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--no-monitor", action="store_true", help="engine benchmarks only")
     p.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     args = p.parse_args(argv)
+    from tui.allocator import tune_allocator
+
+    tuned = tune_allocator()  # as the `hedgeflow` command does at start
     repeat = 30 if args.quick else 200
     results: dict[str, Any] = {
-        "machine": {"python": sys.version.split()[0], "platform": platform.platform()},
+        "machine": {
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "allocator_tuned": tuned,
+        },
     }
     sections: list[tuple[str, Callable[[], dict[str, Any]]]] = [
         ("engine", lambda: engine_benchmarks(repeat)),

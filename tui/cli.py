@@ -104,11 +104,18 @@ def _summary(a: Any) -> str:
         f"{a.symbol}  spot {a.spot:,.2f}  forward {a.forward:,.2f}  as of {a.as_of.astimezone(NY):%Y-%m-%d %H:%M %Z}",
         f"expiry   {exp_ny:%Y-%m-%d %H:%M %Z} ({'/'.join(a.roots)})  {a.minutes_to_expiry:,.0f} min left",
         f"model    {a.model.value}  positioning {a.positioning.value}  positions {a.positions}",
-        f"ATM IV   {rp.atm_iv:.2%}  regime {rp.regime.value} (on {rp.regime_iv:.2%})  "
+        f"ATM IV   {rp.atm_iv:.2%}  regime {rp.regime.value} (classified on {rp.regime_iv:.2%})  "
         f"expected move ±{rp.expected_move:,.2f}",
-        f"k        ATM {rp.coupling_atm:+.3f}  fixed-strike {rp.coupling_fixed_strike:+.3f} vol pts per 1% "
-        f"(R = {rp.skew_stickiness:g})",
     ]
+    if a.model.value == "floe":
+        lines.append(
+            f"k        {rp.coupling_atm:+.3f} (floe: clamp(-corr * ATM IV * sqrt(252), 2, 20))"
+        )
+    else:
+        lines.append(
+            f"k        ATM {rp.coupling_atm:+.3f}  fixed-strike {rp.coupling_fixed_strike:+.3f} "
+            f"vol pts per +1% (R = {rp.skew_stickiness:g})"
+        )
     headline = (
         curve.impulse_total if curve.impulse_total == curve.impulse_total else curve.impulse_at_spot
     )
@@ -142,17 +149,19 @@ def _summary(a: Any) -> str:
     if zones:
         lines.append("zones (nearest first)")
     for z in zones[:6]:
-        contracts = "  ".join(f"{name} {n:+,.0f}" for name, n in z.contracts.contracts.items())
+        trades = ", ".join(
+            labels.contracts_trade(n, name) for name, n in z.contracts.contracts.items()
+        )
         lines.append(
             f"  {z.center:>10,.2f} [{z.lower:,.2f} – {z.upper:,.2f}] {z.kind.value:<6} "
-            f"strength {z.strength:.2f}  {labels.zone_description(z)}  {contracts} per +1%"
+            f"strength {z.strength:.2f}: {labels.impulse_effect(z.impulse)}; {trades}"
         )
     total = cloud.total_contracts.contracts
     if total:
         lines.append(
             "hedge    "
-            + "  ".join(f"{name} {n:+,.0f}" for name, n in total.items())
-            + f" per +1% ({labels.contracts_trade(next(iter(total.values())))})"
+            + ", ".join(labels.contracts_trade(n, name) for name, n in total.items())
+            + " (strike total)"
         )
     hz = charm.horizon.astimezone(NY)
     settle = f"; settlement step {_money(charm.settlement_step)}" if charm.settlement_step else ""

@@ -174,12 +174,14 @@ def _summary(a: Any) -> str:
     return "\n".join(lines)
 
 
-def _load_chain(args: argparse.Namespace, settings: Any) -> Any:
+def _load_chain(args: argparse.Namespace, settings: Any) -> tuple[Any, Any]:
+    """The snapshot to analyze and, for a recording, the session folded over every recorded
+    snapshot of the symbol (its live flow); None where there is only one snapshot."""
     if args.file:
         from feeds.files import ChainFileError, read_chain_file
 
         try:
-            return read_chain_file(args.file, symbol=args.symbol)
+            return read_chain_file(args.file, symbol=args.symbol), None
         except ChainFileError as exc:
             raise CliError(str(exc)) from None
         except OSError as exc:
@@ -191,16 +193,17 @@ def _load_chain(args: argparse.Namespace, settings: Any) -> Any:
     symbol = args.symbol.upper()
     if args.feed == "replay":
         from feeds.replay import iter_snapshots
+        from feeds.session import SymbolSession
 
         path = args.path or settings.feed_section("replay").get("path")
         if not path:
             raise CliError("--feed replay needs --path FILE (or feeds.replay.path in the config)")
-        last = None
-        for chain in iter_snapshots(path, symbol):
-            last = chain
-        if last is None:
+        if not Path(path).is_file():
+            raise CliError(f"{path}: no such recording")
+        session = SymbolSession.from_snapshots(symbol, iter_snapshots(path, symbol))
+        if session.current is None:
             raise CliError(f"{path}: no recorded snapshot of {symbol}")
-        return last
+        return session.current, session
     feed = _build_feed(settings, args.feed, {"path": args.path} if args.path else None)
 
     async def fetch() -> Any:
@@ -210,7 +213,7 @@ def _load_chain(args: argparse.Namespace, settings: Any) -> Any:
     from feeds.errors import FeedError
 
     try:
-        return asyncio.run(fetch())
+        return asyncio.run(fetch()), None
     except FeedError as exc:
         raise CliError(str(exc)) from None
 
@@ -220,11 +223,25 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from hedgeflow.pipeline import AnalysisError, analyze_chain
 
     settings = _settings(args.config)
-    chain = _load_chain(args, settings)
+    chain, session = _load_chain(args, settings)
     if args.as_of:
         chain = replace(chain, as_of=_parse_time(args.as_of))
     config = _engine_config(settings, chain.symbol or "SPX", args)
     expiry = _parse_expiry(args.expiry)
+    positions = None
+    position_note = ""
+    if config.positions.value == "live":
+        if session is not None and session.flow is not None and not args.as_of:
+            positions = session.positions(config)
+            position_note = (
+                f"live positions from {session.flow.snapshots} snapshots: customer side "
+                f"assumed from quotes, {session.flow.unsigned_share:.0%} of volume unsigned"
+            )
+        else:
+            position_note = (
+                "live positions need a recorded session (--feed replay): "
+                "start-of-day positions used"
+            )
     try:
         if expiry == "all":
             from hedgeflow.pipeline import live_expiries
@@ -232,7 +249,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             results = []
             for epoch in live_expiries(chain):
                 try:
-                    results.append(analyze_chain(chain, config=config, expiry=float(epoch)))
+                    results.append(
+                        analyze_chain(
+                            chain, config=config, expiry=float(epoch), positions=positions
+                        )
+                    )
                 except AnalysisError as exc:
                     print(
                         f"skipped {datetime.fromtimestamp(float(epoch), UTC):%Y-%m-%d}: {exc}",
@@ -241,10 +262,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             if not results:
                 raise CliError("no expiry of the chain could be analyzed")
         else:
-            results = [analyze_chain(chain, config=config, expiry=expiry)]
+            results = [analyze_chain(chain, config=config, expiry=expiry, positions=positions)]
     except AnalysisError as exc:
         source = args.file or f"{args.feed} {chain.symbol}"
         raise CliError(f"{source}: {exc}") from None
+    if position_note:
+        results = [replace(r, notes=(*r.notes, position_note)) for r in results]
     if args.json:
         payload = [to_jsonable(r) for r in results]
         json.dump(payload if expiry == "all" else payload[0], sys.stdout, allow_nan=False)

@@ -133,7 +133,9 @@ def market_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     real feed reads), so its expiries are live; no other code reads the clock."""
     from feeds.http import HttpFeedBase
 
-    monkeypatch.setattr(HttpFeedBase, "clock", lambda self: (AS_OF + timedelta(minutes=15)).astimezone(UTC))
+    monkeypatch.setattr(
+        HttpFeedBase, "clock", lambda self: (AS_OF + timedelta(minutes=15)).astimezone(UTC)
+    )
 
 
 def _analyze(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
@@ -233,3 +235,30 @@ def test_replay(tmp_path: Path, chain: OptionChain, capsys) -> None:
     data = _analyze(capsys, "--feed", "replay", "--symbol", "SPX", "--path", str(out))
     assert data["spot"] == pytest.approx(chain.spot + 5.0)  # the last recorded snapshot
     assert np.isfinite(data["hedge_flow"]["impulse_curve"]["impulse_at_spot"])
+
+
+def test_replay_with_live_positions(tmp_path: Path, capsys) -> None:
+    """A recorded sim session folded into live dealer positions, and the analysis says so."""
+    from feeds.recorder import Recorder
+    from feeds.sim import SimFeed
+
+    sim = SimFeed(seed=5, start="2025-06-10T10:00:00-04:00", speed=0.0)
+    out = tmp_path / "session.sqlite"
+    with Recorder(out) as rec:
+        for minutes in range(0, 60, 5):
+            when = AS_OF.replace(hour=10) + timedelta(minutes=minutes)
+            chain = sim.chain_at("SPY", when)
+            rec.write(chain, feed="sim", fetched_at=when.timestamp())
+    live = _analyze(
+        capsys, "--feed", "replay", "--symbol", "SPY", "--path", str(out), "--positions", "live"
+    )
+    sod = _analyze(capsys, "--feed", "replay", "--symbol", "SPY", "--path", str(out))
+    assert live["positions"] == "live" and sod["positions"] == "start-of-day"
+    assert any("live positions from 12 snapshots" in n for n in live["notes"])
+    # customer flow moved the dealers' book: the exposures differ from start of day
+    assert live["exposure"]["gamma"] != sod["exposure"]["gamma"]
+    # a single file has no flow: start-of-day is used, and the note says so
+    real = Path(__file__).resolve().parents[1] / "data" / "real" / "spy_quotedata_2023-09-14.csv"
+    single = _analyze(capsys, str(real), "--positions", "live")
+    assert single["positions"] == "start-of-day"
+    assert any("need a recorded session" in n for n in single["notes"])

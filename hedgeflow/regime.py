@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -138,31 +139,60 @@ class SmileInterpolant:
         )
         return np.where(ok, np.where(inside, der, 0.0), np.nan)
 
+    @cached_property
+    def _pieces(self) -> tuple[np.ndarray, ...]:
+        """Per-piece tables for `at_log`: breakpoints and, for each of the n + 1 pieces
+        (the flat left wing, the n - 1 cubics, the flat right wing), the piece's origin
+        x0, the cubic's coefficients in u = x - x0 (value a0 + a1 u + a2 u^2 + a3 u^3,
+        slope a1 + b2 u + b3 u^2) and the value floor. Needs at least two nodes."""
+        x, y, s = self.x, self.iv, self.slope
+        h = np.diff(x)
+        y0, y1, s0, s1 = y[:-1], y[1:], s[:-1], s[1:]
+        dy = (y1 - y0) / h
+        # the Hermite cubic expanded in u (a2 = c / h^2, a3 = d / h^3 of the t form)
+        a2 = (3.0 * dy - 2.0 * s0 - s1) / h
+        a3 = (s0 + s1 - 2.0 * dy) / (h * h)
+        zero = np.zeros(1)
+        # breakpoints: x_0 .. x_{n-2} and just above x_{n-1}, so that a point on the last
+        # node still falls in the last cubic (as in `__call__`) and only x > x_{n-1} is wing
+        br = np.append(x[:-1], np.nextafter(x[-1], np.inf))
+        x0 = np.concatenate((zero, x[:-1], zero))
+        a0 = np.concatenate((y[:1], y0, y[-1:]))
+        a1 = np.concatenate((zero, s0, zero))
+        c2 = np.concatenate((zero, a2, zero))
+        c3 = np.concatenate((zero, a3, zero))
+        floor = np.concatenate((y[:1], 0.5 * np.minimum(y0, y1), y[-1:]))
+        return br, x0, a0, a1, c2, c3, 2.0 * c2, 3.0 * c3, floor
+
     def at_log(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """IV and d sigma / d ln K at log strikes `x` (finite, any shape), from one interval
         search: the same values as `__call__` and `log_slope` at K = e^x (flat beyond the
-        ends, value floored as there). The repriced profile evaluates the translated smile
-        this way on a whole (grid x strikes) array."""
+        ends, value floored as there), to rounding. The repriced profile evaluates the
+        translated smile this way on a whole (grid x strikes) array, so the cubic of each
+        piece is precomputed once (`_pieces`, polynomial in x - x0)."""
         x = np.asarray(x, dtype=np.float64)
         if self.size == 0:
             return np.full(x.shape, np.nan), np.full(x.shape, np.nan)
         if self.size == 1:
             return np.full(x.shape, self.iv[0]), np.zeros(x.shape)
-        i = np.clip(np.searchsorted(self.x, x, side="right") - 1, 0, self.size - 2)
-        x0 = self.x[i]
-        h = self.x[i + 1] - x0
-        inside = (x >= self.x[0]) & (x <= self.x[-1])
-        t = np.where(inside, (x - x0) / h, 0.0)
-        y0, y1 = self.iv[i], self.iv[i + 1]
-        m0, m1 = h * self.slope[i], h * self.slope[i + 1]
-        # cubic in t: y0 + m0 t + c t^2 + d t^3 (the Hermite basis expanded)
-        c = 3.0 * (y1 - y0) - 2.0 * m0 - m1
-        d = 2.0 * (y0 - y1) + m0 + m1
-        val = y0 + t * (m0 + t * (c + t * d))
-        val = np.maximum(val, 0.5 * np.minimum(y0, y1))
-        der = (m0 + t * (2.0 * c + 3.0 * t * d)) / h
-        flat = np.where(x < self.x[0], self.iv[0], self.iv[-1])
-        return np.where(inside, val, flat), np.where(inside, der, 0.0)
+        br, x0, a0, a1, a2, a3, b2, b3, floor = self._pieces
+        j = np.searchsorted(br, x, side="right")  # 0: left wing, n: right wing
+        u = x - x0.take(j)  # the wings have zero coefficients: any finite u gives a0
+        c3 = a3.take(j)
+        val = c3 * u
+        val += a2.take(j)
+        val *= u
+        c1 = a1.take(j)
+        val += c1
+        val *= u
+        val += a0.take(j)
+        np.maximum(val, floor.take(j), out=val)
+        der = b3.take(j)
+        der *= u
+        der += b2.take(j)
+        der *= u
+        der += c1
+        return val, der
 
 
 def _bessel_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -50,6 +50,7 @@ from hedgeflow.types import RepricedProfile
 
 MIN_TAU_YEARS = MIN_GREEK_TAU
 DEFAULT_EPS = 1e-3
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def _check_prices(prices: np.ndarray) -> np.ndarray:
@@ -106,6 +107,71 @@ def _impulse_per_option(
     return (0.01 * np.exp(-q * tau)) * S * norm_pdf(d1) * core
 
 
+def _gamma_line(
+    prices: np.ndarray,
+    K: np.ndarray,
+    tau: float | np.ndarray,
+    sigma: np.ndarray,
+    r: float | np.ndarray,
+    q: float | np.ndarray,
+    weight: np.ndarray,
+) -> np.ndarray:
+    """sum_i weight_i * `_impulse_per_option`(S', K_i, tau_i, sigma_i, r_i, q_i, None) at each
+    S' of `prices` (1-d), with IVs fixed per option: the per-option factors
+    e^{-q tau} / (sigma sqrt(tau)) go into the weights and the per-price factor 0.01 S' /
+    sqrt(2 pi) is applied after the sum, so the (prices x options) array sees only
+    d1 and its Gaussian. Inputs valid (the caller masks)."""
+    ss = sigma * np.sqrt(tau)
+    inv_ss = 1.0 / ss
+    # d1 = (ln S' - ln K + (r - q) tau) / ss + ss / 2
+    d1 = np.log(prices)[:, None] - (np.log(K) - (r - q) * tau)
+    d1 *= inv_ss
+    d1 += 0.5 * ss
+    np.square(d1, out=d1)
+    d1 *= -0.5
+    np.exp(d1, out=d1)
+    return (0.01 * _INV_SQRT_2PI) * prices * (d1 @ (weight * np.exp(-q * tau) * inv_ss))
+
+
+def _coupled_line(
+    prices: np.ndarray,
+    log_prices: np.ndarray,
+    xK: np.ndarray,
+    tau: float,
+    sigma: np.ndarray,
+    slope: np.ndarray,
+    r: float,
+    q: float,
+    R: float,
+    weight: np.ndarray,
+    bad: np.ndarray | None,
+) -> np.ndarray:
+    """sum_i weight_i * `_impulse_per_option`(S', K_i, tau, sigma, r, q, k) with
+    sigma = sigma[S', i] (positive) and k = -(R - 1) slope[S', i], at each S' of `prices`;
+    cells where `bad` (prices x options) is True add nothing.
+    Per cell only phi(d1) (1/sqrt(tau) + k d2) / sigma; the factor 0.01 e^{-q tau} S' is
+    applied after the sum. `slope` is overwritten."""
+    sqrt_tau = math.sqrt(tau)
+    lnm = (log_prices + (r - q) * tau)[:, None] - xK  # ln(F'/K)
+    ss = np.multiply(sigma, sqrt_tau)
+    lnm /= ss  # = (d1 + d2) / 2
+    ss *= 0.5
+    d2 = np.subtract(lnm, ss)
+    lnm += ss  # d1
+    np.square(lnm, out=lnm)
+    lnm *= -0.5
+    pdf = np.exp(lnm, out=lnm)
+    core = np.multiply(slope, d2, out=slope)
+    core *= -(R - 1.0)  # k d2
+    core += 1.0 / sqrt_tau
+    core /= sigma
+    core *= pdf
+    if bad is not None:
+        core[bad] = 0.0
+    total = core @ weight
+    return (0.01 * _INV_SQRT_2PI * math.exp(-q * tau)) * prices * total
+
+
 def compute_repriced_profile(
     book: ExpiryBook,
     prices: np.ndarray,
@@ -158,8 +224,7 @@ def compute_repriced_profile(
         impulse_all = np.zeros(grid.shape[0])  # payoff only: no gamma, no vanna
     elif R == 1.0:
         # Sticky strike: every IV stays put and the coupling vanishes.
-        per = _impulse_per_option(grid, K, tau, iv0, r, q, None)
-        impulse_all = per @ weight
+        impulse_all = _gamma_line(grid[:, 0], K, tau, iv0, r, q, weight)
     else:
         if smile is None:
             smile = smile_interpolant(book.surface)
@@ -171,17 +236,21 @@ def compute_repriced_profile(
                 raise ValueError("`surface_slope` must be finite, one value per smile node")
             smile = replace(smile, slope=slope)
         xK = np.log(K)
-        x = xK - (1.0 - R) * np.log(grid / spot)
-        sig_x, slope_x = smile_value_and_slope(smile, x)
-        sig_k, _ = smile_value_and_slope(smile, xK)
-        sigma = iv0 + (sig_x - sig_k)
-        ok = np.isfinite(sigma) & (sigma > 0)  # a Hermite overshoot below zero: masked
-        k = -(R - 1.0) * slope_x
-        with np.errstate(invalid="ignore", divide="ignore"):
-            per = _impulse_per_option(grid, K, tau, np.where(ok, sigma, 1.0), r, q, k)
-        per = np.where(ok, per, 0.0)
-        masked += int((~ok).any(axis=0).sum())  # per distinct strike
-        impulse_all = per @ weight
+        lg = np.log(grid[:, 0])
+        # the translated log strike of every (price, strike): ln K - (1 - R) ln(S'/S)
+        sig, slope = smile.at_log(xK - ((1.0 - R) * (lg - math.log(spot)))[:, None])
+        sig_k, _ = smile.at_log(xK)
+        sig += iv0 - sig_k  # sigma_i(S') = iv_i + Sigma(x) - Sigma(ln K_i)
+        if not np.min(sig) > 0:  # a Hermite overshoot below zero (or NaN): masked
+            ok = np.isfinite(sig) & (sig > 0)
+            masked += int((~ok).any(axis=0).sum())  # per distinct strike
+            sig[~ok] = 1.0
+            slope[~ok] = 0.0
+            bad = ~ok
+        else:
+            bad = None
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            impulse_all = _coupled_line(grid[:, 0], lg, xK, tau, sig, slope, r, q, R, weight, bad)
 
     impulse = impulse_all[:-1]
     flips = find_zero_crossings(p, impulse, relative_tolerance(impulse, eps))
@@ -233,7 +302,7 @@ def zero_gamma_profile(
     if not parts or sum(part[0].size for part in parts) == 0:
         return np.zeros(p.size), ()
     K, iv, weight, tau, r, q = (np.concatenate(col) for col in zip(*parts, strict=True))
-    gex = _impulse_per_option(p[:, None], K, tau, iv, r, q, None) @ weight
+    gex = _gamma_line(p, K, tau, iv, r, q, weight)
     levels = tuple(c.price for c in find_zero_crossings(p, gex, relative_tolerance(gex, eps)))
     return gex, levels
 

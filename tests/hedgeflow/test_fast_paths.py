@@ -1,0 +1,188 @@
+"""The engine's fast paths against the straightforward computations they replace.
+
+Each optimized kernel (precomputed Hermite pieces, repriced profile and zero-gamma
+line with folded factors) is checked here against a plain evaluation written out in
+the test from the textbook greeks (`hedgeflow.black76.greeks`) and the smile
+interpolant's reference methods (`SmileInterpolant.__call__` / `log_slope`), on books
+built to reach the edge cases: exact nodes and ends, a floored Hermite overshoot,
+translated IVs below zero (masked), far strikes with huge positions, several expiries.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hedgeflow.black76 import MIN_GREEK_TAU, greeks
+from hedgeflow.book import ExpiryBook
+from hedgeflow.charm import valid_options
+from hedgeflow.impulse import price_grid
+from hedgeflow.regime import smile_interpolant
+from hedgeflow.reprice import compute_repriced_profile, zero_gamma_profile
+from hedgeflow.types import IVSurface
+from tests.hedgeflow.option_books import make_book
+
+EXP = datetime(2025, 1, 2, 21, tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------- references
+
+
+def reference_line(book: ExpiryBook, prices: np.ndarray, R: float) -> tuple[np.ndarray, int]:
+    """H(S') (or the fixed-IV gamma line for R = 1) option by option from the closed-form
+    greeks: sum pos m (gamma S'^2 0.01 - k vanna S' 0.01), the translated IV
+    iv + Sigma(ln K - (1 - R) ln(S'/S)) - Sigma(ln K) masked where not positive.
+    Returns (line, distinct strikes with a masked cell)."""
+    valid = valid_options(book)
+    K = book.strike[valid]
+    iv0 = book.iv[valid]
+    w = book.position[valid] * book.multiplier[valid]
+    S = prices[:, None]
+    if not book.tau >= MIN_GREEK_TAU:
+        return np.zeros(prices.size), 0
+    if R == 1.0:
+        sigma = np.broadcast_to(iv0, (prices.size, K.size))
+        k = np.zeros_like(sigma)
+    else:
+        sm = smile_interpolant(book.surface)
+        KT = K * (S / book.spot) ** (-(1.0 - R))  # e^{ln K - (1 - R) ln(S'/S)}
+        sigma = iv0 + sm(KT) - sm(K)
+        k = -(R - 1.0) * sm.log_slope(KT)
+    ok = np.isfinite(sigma) & (sigma > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g = greeks(S, K, book.tau, np.where(ok, sigma, 1.0), book.r, book.q, True)
+        cell = g.gamma * S * S * 0.01 - k * g.vanna * S * 0.01
+    cell = np.where(ok, cell, 0.0)
+    masked_strikes = np.unique(K[(~ok).any(axis=0)]).size
+    return cell @ w, masked_strikes
+
+
+def assert_line_close(got: np.ndarray, want: np.ndarray) -> None:
+    scale = float(np.max(np.abs(want)))
+    assert scale > 0
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-11 * scale)
+
+
+# --------------------------------------------------------------------------- at_log
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(2, 12),
+    seed=st.integers(0, 2**32 - 1),
+    wild=st.booleans(),
+)
+def test_at_log_pieces_equal_the_reference_interpolant(n: int, seed: int, wild: bool) -> None:
+    rng = np.random.default_rng(seed)
+    strikes = np.sort(rng.choice(np.arange(3000.0, 7000.0, 5.0), n, replace=False))
+    # wild: IVs jumping by orders of magnitude, so the cubic overshoots and the floor binds
+    iv = rng.uniform(0.01, 3.0, n) if wild else 0.2 + 0.05 * rng.standard_normal(n) ** 2
+    smile = smile_interpolant(IVSurface(EXP, strikes, iv, iv, 5000.0, 0.01))
+    inside = rng.uniform(strikes[0], strikes[-1], 200)
+    K = np.concatenate((strikes, inside, [strikes[0] * 0.5, strikes[-1] * 2.0, 1e-3, 1e9]))
+    value, slope = smile.at_log(np.log(K))
+    np.testing.assert_allclose(value, smile(K), rtol=1e-12, atol=0)
+    scale = float(np.max(np.abs(smile.slope)))
+    np.testing.assert_allclose(slope, smile.log_slope(K), rtol=1e-10, atol=1e-12 * scale)
+    # exactly on the end nodes: the end cubics (node slope), beyond them flat (slope 0)
+    ends, end_slope = smile.at_log(smile.x[[0, -1]])
+    np.testing.assert_allclose(ends, iv[[0, -1]], rtol=1e-14)
+    np.testing.assert_allclose(end_slope, smile.slope[[0, -1]], rtol=1e-12)
+    _, out_slope = smile.at_log(np.array([smile.x[0] - 1e-9, smile.x[-1] + 1e-9]))
+    assert np.all(out_slope == 0.0)
+
+
+def test_at_log_keeps_shape_and_handles_one_node() -> None:
+    strikes = np.array([4900.0, 5000.0, 5100.0])
+    iv = np.array([0.25, 0.2, 0.18])
+    smile = smile_interpolant(IVSurface(EXP, strikes, iv, iv, 5000.0, 0.01))
+    x = np.log(np.linspace(4800.0, 5200.0, 12)).reshape(3, 4)
+    value, slope = smile.at_log(x)
+    assert value.shape == slope.shape == (3, 4)
+    np.testing.assert_allclose(value.ravel(), smile(np.exp(x.ravel())), rtol=1e-12)
+    one = smile_interpolant(IVSurface(EXP, strikes[:1], iv[:1], iv[:1], 5000.0, 0.01))
+    v1, s1 = one.at_log(x)
+    assert np.all(v1 == 0.25) and np.all(s1 == 0.0)
+
+
+# --------------------------------------------------------------------------- repriced profile
+
+
+@pytest.mark.parametrize("R", [0.0, 0.5, 1.0, 1.5, 3.0])
+@pytest.mark.parametrize("tau_days", [0.02, 0.3, 5.0, 60.0])
+def test_repriced_profile_equals_option_by_option_greeks(R: float, tau_days: float) -> None:
+    book = make_book(tau_days=tau_days, seed=int(tau_days * 100))
+    prices = price_grid(book.spot, 3.0, 0.05)
+    prof = compute_repriced_profile(book, prices, skew_stickiness=R)
+    want, masked = reference_line(book, np.append(prices, book.spot), R)
+    assert_line_close(np.append(prof.impulse, prof.impulse_at_spot), want)
+    assert prof.masked_options == masked
+
+
+def test_far_strikes_with_huge_positions_still_count() -> None:
+    """Deep wings carrying 1e6 times the near-money open interest, 15-minute expiry: every
+    strike whose contribution is not negligible must be in the line."""
+    strikes = np.concatenate((np.arange(4000.0, 5000.0, 25.0), np.arange(5400.0, 5600.0, 5.0),
+                              np.arange(6000.0, 7000.0, 25.0)))  # fmt: skip
+    book = make_book(strikes=strikes, tau_days=15.0 / 1440.0, seed=3)
+    far = np.abs(book.strike - book.spot) > 300
+    book = replace(book, position=np.where(far, book.position * 1e6, book.position))
+    for R in (1.0, 1.5):
+        prices = price_grid(book.spot, 8.0, 0.05)
+        prof = compute_repriced_profile(book, prices, skew_stickiness=R)
+        want, _ = reference_line(book, prices, R)
+        assert_line_close(prof.impulse, want)
+        line, _ = zero_gamma_profile([book], prices)
+        assert_line_close(line, reference_line(book, prices, 1.0)[0])
+
+
+def test_masked_cells_where_the_translated_iv_is_not_positive() -> None:
+    book = make_book(tau_days=2.0, seed=5)
+    low = replace(book, iv=book.iv * 0.02)  # own IV far below the smile: sigma(S') < 0 away
+    prices = price_grid(book.spot, 3.0, 0.05)
+    for R in (0.0, 2.5):
+        prof = compute_repriced_profile(low, prices, skew_stickiness=R)
+        want, masked = reference_line(low, np.append(prices, book.spot), R)
+        assert masked > 0
+        assert prof.masked_options == masked
+        assert_line_close(np.append(prof.impulse, prof.impulse_at_spot), want)
+
+
+def test_zero_gamma_line_over_several_expiries_equals_the_sum_of_references() -> None:
+    books = [
+        make_book(tau_days=d, seed=i, r=0.04 + 0.001 * i, q=0.01 * i)
+        for i, d in enumerate((0.05, 1.0, 3.0, 30.0, 200.0))
+    ]
+    books.append(make_book(tau_days=20.0 / 86400.0, seed=9))  # under 60 s: adds nothing
+    prices = price_grid(books[0].spot, 5.0, 0.1)
+    line, levels = zero_gamma_profile(books, prices)
+    want = sum(reference_line(b, prices, 1.0)[0] for b in books)
+    assert_line_close(line, want)
+    assert all(prices[0] <= lv <= prices[-1] for lv in levels)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    tau_days=st.floats(0.002, 400.0),
+    R=st.floats(0.0, 3.0),
+    seed=st.integers(0, 10_000),
+    spot_shift=st.floats(-0.08, 0.08),
+)
+def test_repriced_profile_property(tau_days: float, R: float, seed: int, spot_shift: float) -> None:
+    book = make_book(tau_days=tau_days, seed=seed)
+    book = replace(book, spot=book.spot * (1.0 + spot_shift))
+    prices = price_grid(book.spot, 3.0, 0.05)
+    prof = compute_repriced_profile(book, prices, skew_stickiness=R)
+    want, masked = reference_line(book, np.append(prices, book.spot), R)
+    assert prof.masked_options == masked
+    scale = float(np.max(np.abs(want)))
+    if scale == 0.0 or not math.isfinite(scale):
+        assert np.all(prof.impulse == 0.0)
+        return
+    assert_line_close(np.append(prof.impulse, prof.impulse_at_spot), want)

@@ -34,7 +34,12 @@ from datetime import datetime
 import numpy as np
 
 from hedgeflow.enums import Bias, CrossingDirection, ExtremumKind, ImpulseRegime
-from hedgeflow.regime import clamp_skew_stickiness, modal_strike_spacing, smile_interpolant
+from hedgeflow.regime import (
+    SmileInterpolant,
+    clamp_skew_stickiness,
+    modal_strike_spacing,
+    smile_interpolant,
+)
 from hedgeflow.types import (
     DirectionalAsymmetry,
     ExposurePerExpiry,
@@ -335,6 +340,7 @@ def compute_hedge_impulse_curve(
     *,
     now: datetime,
     config: HedgeImpulseConfig = HedgeImpulseConfig(),  # noqa: B008 (frozen, immutable)
+    smile: SmileInterpolant | None = None,
 ) -> HedgeImpulseCurve:
     """The physical hedge impulse curve of one expiry and its analysis.
 
@@ -344,6 +350,7 @@ def compute_hedge_impulse_curve(
     surface : the expiry's smile; gives k_K = -(R-1) K dsigma/dK (`strike_coupling`).
     now : aware datetime stored as computed_at (the clock is never read).
     config : grid (range_percent, step_percent), kernel_width_strikes, R, eps, asymmetry.
+    smile : optional prebuilt `smile_interpolant(surface)` (built when None).
 
     Returns
     -------
@@ -378,7 +385,8 @@ def compute_hedge_impulse_curve(
     strikes = np.asarray(exposure.strikes, dtype=np.float64)
     gamma = np.asarray(exposure.gamma, dtype=np.float64)
     vanna = np.asarray(exposure.vanna, dtype=np.float64)
-    smile = smile_interpolant(surface)
+    if smile is None:
+        smile = smile_interpolant(surface)
     # k_K = -(R - 1) K dsigma/dK (see hedgeflow.regime); 0 beyond the smile's ends
     forward = float(surface.forward)
     atm = forward if math.isfinite(forward) and forward > 0 else spot

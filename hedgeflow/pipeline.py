@@ -24,7 +24,7 @@ from hedgeflow.exposure import compute_exposures
 from hedgeflow.floe import analyze_hedge_flow_floe, compute_pressure_cloud_floe
 from hedgeflow.impulse import compute_hedge_impulse_curve
 from hedgeflow.pressure import compute_pressure_cloud
-from hedgeflow.regime import derive_regime_params
+from hedgeflow.regime import SmileInterpolant, derive_regime_params, smile_interpolant
 from hedgeflow.reprice import attach_zero_gamma, compute_repriced_profile
 from hedgeflow.smile import SkippedExpiry, build_expiry_book, build_expiry_books
 from hedgeflow.types import (
@@ -34,6 +34,7 @@ from hedgeflow.types import (
     HedgeFlowAnalysis,
     HedgeImpulseConfig,
     IVSurface,
+    RegimeParams,
 )
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
@@ -96,8 +97,12 @@ def charm_horizon(now: datetime, expiration: datetime) -> datetime:
 
 
 def _regime_iv(
-    chain: OptionChain, config: EngineConfig, book: ExpiryBook, books: list[ExpiryBook]
-) -> float | None:
+    chain: OptionChain,
+    config: EngineConfig,
+    book: ExpiryBook,
+    books: list[ExpiryBook],
+    smile: SmileInterpolant | None = None,
+) -> tuple[float | None, ExpiryBook | None, RegimeParams | None]:
     """The IV on which the regime is classified, one per chain whichever expiry is viewed.
 
     The ATM IV of the nearest expiry at least 7 days out (calendar and trading clocks agree
@@ -107,7 +112,9 @@ def _regime_iv(
     the 2.3x the pure trading-time conversion assumes, so converting the 0DTE itself
     under-reads (SPX 2022-07-12, VIX 27: 0.126 "calm" against 0.235); a multi-day expiry
     dilutes that error. None when no such book can be built (`derive_regime_params` then
-    converts the analyzed expiry's own IV).
+    converts the analyzed expiry's own IV). Returned with the book it came from and that
+    book's regime params (horizon: its expiry), which the analysis reuses when that book
+    is the analyzed one; `smile` is the analyzed book's interpolant, if built.
     """
     live = live_expiries(chain)
     far = live[live - chain.as_of_epoch >= REGIME_MIN_DAYS * 86400.0]
@@ -128,10 +135,11 @@ def _regime_iv(
             reg_book.spot,
             horizon_tau=reg_book.tau,
             skew_stickiness=config.impulse.skew_stickiness,
+            smile=smile if reg_book is book else None,
         )
         iv = params.regime_iv if convert else params.atm_iv
-        return iv if math.isfinite(iv) else None
-    return None
+        return (iv if math.isfinite(iv) else None), reg_book, params
+    return None, None, None
 
 
 def analyze_hedge_flow(
@@ -162,21 +170,65 @@ def analyze_hedge_flow(
         raise ValueError(
             "the physical model needs the expiry's `book` for the exact charm integral"
         )
+    return _physical_hedge_flow(
+        exposure,
+        surface,
+        now=now,
+        book=book,
+        horizon=horizon,
+        impulse_config=impulse_config,
+        charm_config=charm_config,
+        regime_iv=regime_iv,
+        positioning=positioning,
+    )
+
+
+def _physical_hedge_flow(
+    exposure: ExposurePerExpiry,
+    surface: IVSurface,
+    *,
+    now: datetime,
+    book: ExpiryBook,
+    horizon: datetime | None,
+    impulse_config: HedgeImpulseConfig,
+    charm_config: CharmIntegralConfig,
+    regime_iv: float | None,
+    positioning: PositioningModel,
+    smile: SmileInterpolant | None = None,
+    known: tuple[ExpiryBook | None, RegimeParams | None] = (None, None),
+) -> HedgeFlowAnalysis:
+    """`analyze_hedge_flow` of the physical model. `smile`: the surface's interpolant if
+    already built; `known`: a (book, regime params at its expiry) pair from `_regime_iv`,
+    reused when it is this book, horizon and regime IV (the same call's result)."""
     horizon = horizon or charm_horizon(now, book.expiration)
     horizon_tau = max((horizon - now).total_seconds(), 0.0) / SECONDS_PER_YEAR
-    regime = derive_regime_params(
-        surface,
-        exposure.spot,
-        horizon_tau=horizon_tau if horizon_tau > 0 else book.tau,
-        skew_stickiness=impulse_config.skew_stickiness,
-        regime_iv=regime_iv,
-    )
+    horizon_tau = horizon_tau if horizon_tau > 0 else book.tau
+    known_book, known_regime = known
+    if (
+        known_regime is not None
+        and known_book is book
+        and surface is book.surface
+        and exposure.spot == book.spot
+        and horizon_tau == book.tau
+        and (regime_iv is None or regime_iv == known_regime.regime_iv)
+        and "regime_iv_unconverted" not in known_regime.diagnostics
+    ):
+        regime = known_regime  # the very call `_regime_iv` made
+    else:
+        regime = derive_regime_params(
+            surface,
+            exposure.spot,
+            horizon_tau=horizon_tau,
+            skew_stickiness=impulse_config.skew_stickiness,
+            regime_iv=regime_iv,
+            smile=smile,
+        )
     return HedgeFlowAnalysis(
         model=EngineModel.PHYSICAL,
         positioning=positioning,
         regime_params=regime,
         impulse_curve=compute_hedge_impulse_curve(
-            exposure, surface, now=now, config=impulse_config
+            exposure, surface, now=now, config=impulse_config, smile=smile
         ),
         charm_integral=compute_charm_integral(book, now=now, horizon=horizon, config=charm_config),
     )
@@ -255,17 +307,36 @@ def analyze_chain(
     exposure = compute_exposures(book)
     surface = book.surface
     books = sorted(by_epoch.values(), key=lambda b: b.tau) if physical_all else []
-    hedge_flow = analyze_hedge_flow(
-        exposure,
-        surface,
-        now=now,
-        model=config.model,
-        book=book,
-        impulse_config=config.impulse,
-        charm_config=config.charm,
-        regime_iv=_regime_iv(chain, config, book, books),
-        positioning=positioning,
-    )
+    if config.model is EngineModel.FLOE:
+        hedge_flow = analyze_hedge_flow(
+            exposure,
+            surface,
+            now=now,
+            model=config.model,
+            book=book,
+            impulse_config=config.impulse,
+            charm_config=config.charm,
+            regime_iv=_regime_iv(chain, config, book, books)[0],
+            positioning=positioning,
+        )
+    else:
+        # one interpolant of the analyzed smile for the regime fit, the curve and the
+        # repriced profile (and the regime fit itself reused when it is of this book)
+        smile = smile_interpolant(surface)
+        regime_iv, reg_book, reg_params = _regime_iv(chain, config, book, books, smile)
+        hedge_flow = _physical_hedge_flow(
+            exposure,
+            surface,
+            now=now,
+            book=book,
+            horizon=None,
+            impulse_config=config.impulse,
+            charm_config=config.charm,
+            regime_iv=regime_iv,
+            positioning=positioning,
+            smile=smile,
+            known=(reg_book, reg_params),
+        )
     repriced = None
     if config.model is EngineModel.FLOE:
         cloud = compute_pressure_cloud_floe(
@@ -282,7 +353,7 @@ def analyze_chain(
             impulse_total=curve.impulse_total,
         )
         repriced = compute_repriced_profile(
-            book, curve.price, skew_stickiness=config.impulse.skew_stickiness
+            book, curve.price, skew_stickiness=config.impulse.skew_stickiness, smile=smile
         )
         if books:
             repriced = attach_zero_gamma(repriced, books)

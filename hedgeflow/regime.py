@@ -393,6 +393,7 @@ def derive_regime_params(
     horizon_tau: float,
     skew_stickiness: float = 1.5,
     regime_iv: float | None = None,
+    smile: SmileInterpolant | None = None,
 ) -> RegimeParams:
     """Regime parameters of one expiry (physical engine).
 
@@ -406,6 +407,7 @@ def derive_regime_params(
         >= 7-day expiry's ATM IV). None: the fit's ATM IV converted to trading time with
         `trading_time_iv(atm_iv, surface.tau)` (unconverted when surface.tau is unknown,
         counted as diagnostics["regime_iv_unconverted"]).
+    smile : optional prebuilt `smile_interpolant(surface)` (built when None).
 
     Returns
     -------
@@ -426,7 +428,8 @@ def derive_regime_params(
     forward = float(surface.forward)
     if not (math.isfinite(forward) and forward > 0):
         forward = float(spot)
-    smile = smile_interpolant(surface)
+    if smile is None:
+        smile = smile_interpolant(surface)
     a, b, c, n_fit = _fit(smile, forward, horizon_tau)
     diagnostics = {"fit_strikes": n_fit, "masked_iv": smile.masked}
     if not (math.isfinite(a) and a > 0):

@@ -30,12 +30,15 @@ rows dropped (`ROW_DROP_REASONS`; contracts = 2 x CSV rows - their sum):
     nonstandard_root  root with digits (adjusted deliverable, e.g. "SPY1"): unknown multiplier
     duplicate         same (root, expiry, strike, right) seen before; the first row is kept
 
-values repaired, contract kept (its open interest still counts):
-    negative_quote    bid, ask or last negative or non-numeric -> that price NaN
+values repaired, contract kept (its open interest still counts): the rules every feed
+applies, `feeds.normalize.repair_quotes` (its module docstring lists them), with
+`nan_unreadable` because a CBOE file prints every value (0 for nothing):
+    bad_number        bid, ask, last, volume or OI cell empty or non-numeric -> NaN / 0
+    negative_quote    bid, ask or last negative or infinite -> that price NaN
     crossed_quote     bid > ask -> bid and ask NaN
     no_market         bid == ask == 0 -> bid and ask NaN (no two-sided market)
-    bad_open_interest open interest non-numeric or negative -> 0
-    bad_volume        volume non-numeric or negative -> 0
+    bad_open_interest open interest negative or infinite -> 0
+    bad_volume        volume negative or infinite -> 0
 
 Vendor conventions, not counted: last 0 ("no trade") -> NaN; IV 0 ("not computed") -> NaN.
 IV is a decimal in every CBOE file. Expired series (settled before the file's quote time:
@@ -70,6 +73,9 @@ from typing import Any
 import numpy as np
 
 from feeds.errors import BadPayload, FeedError
+from feeds.normalize import ROW_DROP_REASONS as ROW_DROP_REASONS  # re-exported
+from feeds.normalize import contracts_dropped as contracts_dropped  # re-exported
+from feeds.normalize import repair_quotes
 from hedgeflow.chain import OptionChain, chain_from_dict, chain_to_dict, make_chain
 from hedgeflow.clock import (
     CALENDAR_END,
@@ -82,20 +88,6 @@ from hedgeflow.clock import (
 
 #: CBOE's delayed quotes lag the market by 15 minutes.
 CBOE_DELAY_SECONDS = 900.0
-
-#: `dropped` keys that remove contracts; every other key counts repaired values.
-ROW_DROP_REASONS: frozenset[str] = frozenset(
-    {
-        "empty_row",
-        "bad_strike",
-        "bad_expiry",
-        "bad_symbol",
-        "nonstandard_root",
-        "duplicate",
-        "bad_row",
-        "expired",
-    }
-)
 
 #: Underlying of a PM (or special) root, for naming the chain when the caller gives no symbol.
 UNDERLYING_OF_ROOT: dict[str, str] = {
@@ -119,12 +111,6 @@ class ChainFileError(BadPayload, ValueError):
         self.path = str(path)
         self.problem = " ".join(problem.split())  # one line, whatever the cause said
         super().__init__(f"{self.path}: {self.problem}", vendor="")
-
-
-def contracts_dropped(dropped: Mapping[str, int]) -> int:
-    """Contracts removed by a reader (the sum over `ROW_DROP_REASONS`), as opposed to values
-    repaired in kept contracts."""
-    return sum(int(v) for k, v in dropped.items() if k in ROW_DROP_REASONS)
 
 
 # --- public entry points ------------------------------------------------------------------
@@ -732,36 +718,16 @@ def _parse_quotedata(text: str, name: str, symbol: str | None) -> OptionChain:
             counts["duplicate"] += int(same.sum())
             order = order[np.concatenate([[True], ~same])]
 
-    bid, ask, last = both("bid")[order], both("ask")[order], both("last")[order]
-    with np.errstate(invalid="ignore"):
-        for arr in (bid, ask, last):
-            bad = ~np.isfinite(arr) | (arr < 0)
-            if bad.any():
-                counts["negative_quote"] += int(bad.sum())
-                arr[bad] = np.nan
-        crossed = bid > ask
-        if crossed.any():
-            counts["crossed_quote"] += int(crossed.sum())
-            bid[crossed] = np.nan
-            ask[crossed] = np.nan
-        nomkt = (bid == 0) & (ask == 0)
-        if nomkt.any():
-            counts["no_market"] += int(nomkt.sum())
-            bid[nomkt] = np.nan
-            ask[nomkt] = np.nan
-        last[last == 0] = np.nan  # "no trade"
-
-        def count_zeroed(arr: np.ndarray, reason: str) -> np.ndarray:
-            bad = ~np.isfinite(arr) | (arr < 0)
-            if bad.any():
-                counts[reason] += int(bad.sum())
-                arr = np.where(bad, 0.0, arr)
-            return arr
-
-        volume = count_zeroed(both("volume")[order], "bad_volume")
-        oi = count_zeroed(both("oi")[order], "bad_open_interest")
-        iv = both("iv")[order]
-        iv[~(iv > 0) | ~np.isfinite(iv)] = np.nan  # 0 = "not computed"
+    q = repair_quotes(
+        both("bid")[order],
+        both("ask")[order],
+        both("last")[order],
+        both("volume")[order],
+        both("oi")[order],
+        both("iv")[order],
+        counts,
+        nan_unreadable=True,  # every CBOE cell holds a number: NaN = unreadable
+    )
 
     kept_roots = root[order]
     spot_note = _spot_note(spot, as_of)
@@ -773,13 +739,13 @@ def _parse_quotedata(text: str, name: str, symbol: str | None) -> OptionChain:
         strike=strike2[order],
         expiry=expiry[order],
         is_call=is_call[order],
-        bid=bid,
-        ask=ask,
-        last=last,
-        volume=volume,
-        open_interest=oi,
+        bid=q.bid,
+        ask=q.ask,
+        last=q.last,
+        volume=q.volume,
+        open_interest=q.open_interest,
         multiplier=100.0,
-        vendor_iv=iv,
+        vendor_iv=q.vendor_iv,
         source=name,
         delay_seconds=CBOE_DELAY_SECONDS,
         spot_note=spot_note,

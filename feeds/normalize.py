@@ -1,36 +1,50 @@
-"""Shared last step of every vendor parser: raw columns -> a clean `OptionChain`.
+"""Shared last step of every reader: raw columns -> a clean `OptionChain`.
 
 Each vendor module turns its payload into equal-length column arrays (one entry per
 contract row it saw) and hands them to `assemble_chain`, which applies one set of
-data-quality rules, vectorized, and counts every action in `OptionChain.dropped`:
+data-quality rules, vectorized, and counts every action in `OptionChain.dropped`. The CBOE
+quotedata CSV reader (`feeds.files`) drops rows by its own rules and repairs values with
+the same `repair_quotes`.
 
-rows dropped (the contract cannot be placed):
-    bad_symbol        option symbol does not parse (counted by the vendor parser)
+One vocabulary of reasons for every reader:
+
+rows dropped (`ROW_DROP_REASONS`; `contracts_dropped` sums them):
+    bad_row           a payload entry that is not an object (vendor parsers)
+    empty_row         CSV row carrying nothing on either side: no bid, ask, last, volume or
+                      OI above 0 (`feeds.files`)
+    bad_symbol        option symbol does not parse (counted by the vendor parser), or in a CSV
+                      is not an OCC symbol of that side and strike
     nonstandard_root  root with digits (adjusted deliverable, e.g. "SPY1"): unknown multiplier
     bad_strike        strike missing, non-finite or <= 0
     bad_expiry        expiration date missing, invalid or outside the exchange calendar
-    expired           settlement time at or before the snapshot's as-of time
+    expired           settlement time at or before the snapshot's as-of time (vendor JSON;
+                      the CSV reader keeps expired series, the engine skips tau <= 0)
     duplicate         same (root, expiry, strike, right) seen before; the first row is kept
 
 values NaN'd or zeroed (the row is kept, so its open interest still counts):
-    negative_quote    bid, ask or last < 0 -> that price NaN
+    bad_number        a value that does not read as a number -> NaN (a price) or 0 (volume,
+                      OI). Vendor JSON: counted by `as_float_array` wherever a field is read
+                      (null is "missing", not counted). CSV: counted by `repair_quotes` in the
+                      kept contracts' bid, ask, last, volume and OI (a CBOE CSV prints every
+                      value, 0 for nothing, so an empty or unreadable cell is a bad number)
+    negative_quote    bid, ask or last < 0 or infinite -> that price NaN
     crossed_quote     bid > ask -> bid and ask NaN
     no_market         bid == ask == 0 -> bid and ask NaN (no two-sided market)
-    bad_open_interest open interest non-finite or < 0 -> 0
-    bad_volume        volume non-finite or < 0 -> 0
-    bad_multiplier    multiplier non-finite or <= 0 -> 100
+    bad_open_interest open interest infinite or < 0 -> 0
+    bad_volume        volume infinite or < 0 -> 0
+    bad_multiplier    multiplier non-finite or <= 0 -> 100 (vendor JSON; CSV contracts are 100)
 
-Not counted (normal vendor conventions): missing values (null), last <= 0 ("no trade"),
-vendor IV <= 0 ("not computed") -> NaN.
+Not counted (normal vendor conventions): missing values (JSON null; NaN volume or OI -> 0),
+last == 0 ("no trade") -> NaN, vendor IV <= 0 or non-finite ("not computed") -> NaN.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -43,6 +57,28 @@ from hedgeflow.clock import (
     session_open,
     settlement_epochs,
 )
+
+#: `dropped` keys that remove contracts (module docstring); every other key counts values
+#: repaired in contracts that were kept.
+ROW_DROP_REASONS: frozenset[str] = frozenset(
+    {
+        "bad_row",
+        "empty_row",
+        "bad_symbol",
+        "nonstandard_root",
+        "bad_strike",
+        "bad_expiry",
+        "expired",
+        "duplicate",
+    }
+)
+
+
+def contracts_dropped(dropped: Mapping[str, int]) -> int:
+    """Contracts removed by a reader (the sum over `ROW_DROP_REASONS`), as opposed to values
+    repaired in kept contracts."""
+    return sum(int(v) for k, v in dropped.items() if k in ROW_DROP_REASONS)
+
 
 #: OCC option symbol without padding: root (1-6 chars), YYMMDD, C/P, strike * 1000 (8 digits).
 #: The tail is fixed-width, so the root is whatever precedes it (SPXW, SPX, NDXP, NDX, SPY...).
@@ -241,6 +277,81 @@ def expirations_from_dates(symbol: str, dates: Iterable[date]) -> list[datetime]
     return [datetime.fromtimestamp(float(e), tz=UTC) for e in epochs if np.isfinite(e)]
 
 
+class RepairedQuotes(NamedTuple):
+    """The per-contract values after `repair_quotes` (new arrays, same order and length)."""
+
+    bid: np.ndarray
+    ask: np.ndarray
+    last: np.ndarray
+    volume: np.ndarray
+    open_interest: np.ndarray
+    vendor_iv: np.ndarray
+
+
+def repair_quotes(
+    bid: np.ndarray,
+    ask: np.ndarray,
+    last: np.ndarray,
+    volume: np.ndarray,
+    open_interest: np.ndarray,
+    vendor_iv: np.ndarray,
+    counts: Counter[str],
+    *,
+    nan_unreadable: bool = False,
+) -> RepairedQuotes:
+    """Apply the value rules of the module docstring to the contracts a reader keeps; every
+    repair is counted in `counts` under its reason. Inputs are not modified.
+
+    Parameters
+    ----------
+    bid, ask, last : float64, option prices in points, NaN = missing.
+    volume, open_interest : float64 contract counts, NaN = missing (-> 0).
+    vendor_iv : float64 decimal IV; <= 0 or non-finite means "not computed" (-> NaN).
+    counts : the reader's `dropped` counter, updated in place.
+    nan_unreadable : True when the source prints every value (a CBOE CSV writes 0 for
+        nothing), so a NaN in bid, ask, last, volume or OI is a cell that did not read as a
+        number: counted `bad_number` here. False for vendor JSON, whose null means missing
+        and whose unparseable values `as_float_array` already counted.
+    """
+    b, a, la = (np.array(x, dtype=np.float64) for x in (bid, ask, last))
+    vol, oi = np.array(volume, dtype=np.float64), np.array(open_interest, dtype=np.float64)
+    iv = np.array(vendor_iv, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        if nan_unreadable:
+            unreadable = sum(int(np.isnan(arr).sum()) for arr in (b, a, la, vol, oi))
+            if unreadable:
+                counts["bad_number"] += unreadable
+        for arr in (b, a, la):
+            neg = np.isinf(arr) | (arr < 0)
+            if neg.any():
+                counts["negative_quote"] += int(neg.sum())
+                arr[neg] = np.nan
+        crossed = b > a
+        if crossed.any():
+            counts["crossed_quote"] += int(crossed.sum())
+            b[crossed] = np.nan
+            a[crossed] = np.nan
+        nomkt = (b == 0) & (a == 0)
+        if nomkt.any():
+            counts["no_market"] += int(nomkt.sum())
+            b[nomkt] = np.nan
+            a[nomkt] = np.nan
+        la[la == 0] = np.nan  # "no trade"
+
+        def nonneg(arr: np.ndarray, reason: str) -> np.ndarray:
+            # NaN (missing, or unreadable and counted above) means 0; count only values
+            # that were present and wrong (negative or infinite).
+            wrong = np.isinf(arr) | (arr < 0)
+            if wrong.any():
+                counts[reason] += int(wrong.sum())
+            return np.where(wrong | np.isnan(arr), 0.0, arr)
+
+        vol = nonneg(vol, "bad_volume")
+        oi = nonneg(oi, "bad_open_interest")
+        iv[~(iv > 0) | ~np.isfinite(iv)] = np.nan  # 0 = "not computed"
+    return RepairedQuotes(b, a, la, vol, oi, iv)
+
+
 def assemble_chain(
     *,
     symbol: str,
@@ -303,45 +414,21 @@ def assemble_chain(
             idx = np.sort(idx[first])
     order = idx[np.lexsort((is_call[idx], strike[idx], root[idx], expiry[idx]))]
 
-    b, a, la = bid[order].copy(), ask[order].copy(), last[order].copy()
+    q = repair_quotes(
+        bid[order],
+        ask[order],
+        last[order],
+        volume[order],
+        open_interest[order],
+        vendor_iv[order],
+        counts,
+    )
+    m = mult[order]
     with np.errstate(invalid="ignore"):
-        for arr in (b, a, la):
-            neg = arr < 0
-            if neg.any():
-                counts["negative_quote"] += int(neg.sum())
-                arr[neg] = np.nan
-        crossed = b > a
-        if crossed.any():
-            counts["crossed_quote"] += int(crossed.sum())
-            b[crossed] = np.nan
-            a[crossed] = np.nan
-        nomkt = (b == 0) & (a == 0)
-        if nomkt.any():
-            counts["no_market"] += int(nomkt.sum())
-            b[nomkt] = np.nan
-            a[nomkt] = np.nan
-        la[la <= 0] = np.nan
-
-        def nonneg(arr: np.ndarray, reason: str) -> np.ndarray:
-            arr = arr.copy()
-            bad = ~np.isfinite(arr) | (arr < 0)
-            # Missing (NaN from null) volume/OI means 0 by vendor convention; count only
-            # values that were present and wrong (negative or infinite).
-            wrong = np.isinf(arr) | (arr < 0)
-            if wrong.any():
-                counts[reason] += int(wrong.sum())
-            arr[bad] = 0.0
-            return arr
-
-        vol = nonneg(volume[order], "bad_volume")
-        oi = nonneg(open_interest[order], "bad_open_interest")
-        m = mult[order]
         badm = ~np.isfinite(m) | (m <= 0)
-        if badm.any():
-            counts["bad_multiplier"] += int(badm.sum())
-            m = np.where(badm, 100.0, m)
-        iv = vendor_iv[order].copy()
-        iv[~(iv > 0) | ~np.isfinite(iv)] = np.nan
+    if badm.any():
+        counts["bad_multiplier"] += int(badm.sum())
+        m = np.where(badm, 100.0, m)
 
     spot_f = float(spot)
     if not (np.isfinite(spot_f) and spot_f > 0):
@@ -355,14 +442,14 @@ def assemble_chain(
         strike=strike[order],
         expiry=expiry[order],
         is_call=is_call[order],
-        bid=b,
-        ask=a,
-        last=la,
+        bid=q.bid,
+        ask=q.ask,
+        last=q.last,
         last_trade_time=last_trade_time[order],
-        volume=vol,
-        open_interest=oi,
+        volume=q.volume,
+        open_interest=q.open_interest,
         multiplier=m,
-        vendor_iv=iv,
+        vendor_iv=q.vendor_iv,
         source=source,
         delay_seconds=delay_seconds,
         spot_note=spot_note,

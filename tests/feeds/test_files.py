@@ -422,7 +422,10 @@ def test_duplicates_and_bad_values_are_counted() -> None:
     assert chain.dropped["duplicate"] == 2  # the repeated row
     assert chain.dropped["bad_strike"] == 2
     assert chain.dropped["bad_symbol"] == 2
-    assert chain.dropped["negative_quote"] == 2
+    # Unified vocabulary (feeds.normalize): the negative bid is a negative_quote, the
+    # non-numeric ask a bad_number (both were counted as negative_quote before).
+    assert chain.dropped["negative_quote"] == 1
+    assert chain.dropped["bad_number"] == 1
     assert len(chain) == len(base) + 2  # bad_price row's two contracts kept
     assert len(chain) == 2 * (len(rows) + 4) - contracts_dropped(chain.dropped)
 

@@ -8,15 +8,21 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from feeds import files
 from feeds.normalize import (
+    ROW_DROP_REASONS,
     as_float_array,
     assemble_chain,
+    contracts_dropped,
     expiration_roots,
     expirations_from_dates,
     ms_to_epoch,
     ny_naive_to_epoch,
     parse_occ,
+    repair_quotes,
     settlement,
     spot_note_for,
     third_friday_expiration,
@@ -155,3 +161,106 @@ def test_assemble_chain_rules() -> None:
     assert chain.open_interest.tolist() == [10.0, 20.0, 0.0, 0.0]
     assert chain.multiplier.tolist() == [100.0] * 4
     assert chain.vendor_iv[0] == 0.2 and np.isnan(chain.vendor_iv[1:]).all()
+
+
+NAN, INF = np.nan, np.inf
+
+
+@pytest.mark.parametrize("nan_unreadable", [False, True])
+def test_repair_quotes_every_value_class(nan_unreadable: bool) -> None:
+    # One contract per case (hand-worked expectations in the comments).
+    bid = np.array([1.0, -1.0, INF, -INF, NAN, 2.0, 0.0, 1.0])
+    ask = np.array([1.5, 1.0, 2.0, 2.0, 1.0, 1.0, 0.0, INF])
+    last = np.array([0.0, 1.0, NAN, INF, -2.0, 1.0, 1.0, 1.0])
+    volume = np.array([NAN, INF, -1.0, 3.0, 0.0, 1.0, 1.0, 1.0])
+    oi = np.array([10.0, -INF, NAN, -5.0, 1.0, 1.0, 1.0, 1.0])
+    iv = np.array([0.2, 0.0, -0.1, NAN, INF, 0.3, 0.3, 0.3])
+    inputs = [a.copy() for a in (bid, ask, last, volume, oi, iv)]
+    counts: Counter[str] = Counter()
+    q = repair_quotes(bid, ask, last, volume, oi, iv, counts, nan_unreadable=nan_unreadable)
+    for before, after in zip(inputs, (bid, ask, last, volume, oi, iv), strict=True):
+        np.testing.assert_array_equal(before, after)  # inputs untouched
+    # bid: -1, +inf, -inf -> NaN (negative_quote); 2 > 1 crossed; 0/0 no market.
+    np.testing.assert_array_equal(q.bid, [1.0, NAN, NAN, NAN, NAN, NAN, NAN, 1.0])
+    # ask: the +inf ask of the last contract -> NaN; the asks of NaN'd bids stay.
+    np.testing.assert_array_equal(q.ask, [1.5, 1.0, 2.0, 2.0, 1.0, NAN, NAN, NAN])
+    # last: 0 "no trade" -> NaN uncounted; +inf and -2 -> NaN (negative_quote).
+    np.testing.assert_array_equal(q.last, [NAN, 1.0, NAN, NAN, NAN, 1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(q.volume, [0.0, 0.0, 0.0, 3.0, 0.0, 1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(q.open_interest, [10.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(q.vendor_iv, [0.2, NAN, NAN, NAN, NAN, 0.3, 0.3, 0.3])
+    expected = {
+        "negative_quote": 3 + 1 + 2,  # bids -1, +inf, -inf; ask +inf; lasts +inf, -2
+        "crossed_quote": 1,
+        "no_market": 1,
+        "bad_volume": 2,  # +inf, -1
+        "bad_open_interest": 2,  # -inf, -5
+    }
+    if nan_unreadable:
+        expected["bad_number"] = 4  # NaN bid, last, volume and OI: unreadable CSV cells
+    assert dict(counts) == expected
+
+
+finite_or_not = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.sampled_from([0.0, -1.0, NAN, INF, -INF]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(*[finite_or_not] * 6), min_size=1, max_size=12))
+def test_repair_quotes_invariants(rows: list[tuple[float, ...]]) -> None:
+    cols = [np.array(c, dtype=np.float64) for c in zip(*rows, strict=True)]
+    json_counts: Counter[str] = Counter()
+    csv_counts: Counter[str] = Counter()
+    q = repair_quotes(*cols, json_counts)
+    q_csv = repair_quotes(*cols, csv_counts, nan_unreadable=True)
+    for a, b in zip(q, q_csv, strict=True):
+        np.testing.assert_array_equal(a, b)  # the flag changes counting, never values
+    for price in (q.bid, q.ask, q.last):
+        assert not (np.isinf(price) | (price < 0)).any()
+    assert not (q.bid > q.ask).any() and not ((q.bid == 0) & (q.ask == 0)).any()
+    assert not (q.last == 0).any()
+    for count in (q.volume, q.open_interest):
+        assert np.isfinite(count).all() and (count >= 0).all()
+    assert (np.isnan(q.vendor_iv) | ((q.vendor_iv > 0) & np.isfinite(q.vendor_iv))).all()
+    unreadable = sum(int(np.isnan(c).sum()) for c in cols[:5])
+    assert csv_counts.pop("bad_number", 0) == unreadable
+    assert csv_counts == json_counts and "bad_number" not in json_counts
+
+
+def test_assemble_chain_nans_infinite_prices() -> None:
+    # A JSON 1e999 reads as +inf (not a bad_number): an infinite price is no quote.
+    as_of = datetime(2026, 5, 15, 17, 30, tzinfo=UTC)
+    n = 2
+    chain = assemble_chain(
+        symbol="SPX",
+        spot=5900.0,
+        as_of=as_of,
+        root=np.array(["SPXW", "SPXW"]),
+        expiry=np.full(n, utc(2026, 5, 18, 20)),
+        strike=np.array([5900.0, 5910.0]),
+        is_call=np.ones(n, dtype=bool),
+        bid=np.array([1.0, INF]),
+        ask=np.array([INF, 2.0]),
+        last=np.array([INF, 1.0]),
+        last_trade_time=np.full(n, np.nan),
+        volume=np.ones(n),
+        open_interest=np.ones(n),
+        vendor_iv=np.full(n, 0.2),
+    )
+    assert chain.bid[0] == 1.0 and np.isnan(chain.ask[0]) and np.isnan(chain.last[0])
+    assert np.isnan(chain.bid[1]) and chain.ask[1] == 2.0
+    assert dict(chain.dropped) == {"negative_quote": 3}
+
+
+def test_one_vocabulary_of_row_drop_reasons() -> None:
+    # The CSV reader re-exports normalize's set and sum: one place defines them.
+    assert files.ROW_DROP_REASONS is ROW_DROP_REASONS
+    assert files.contracts_dropped is contracts_dropped
+    assert ROW_DROP_REASONS == {
+        "bad_row", "empty_row", "bad_symbol", "nonstandard_root", "bad_strike", "bad_expiry",
+        "expired", "duplicate",
+    }  # fmt: skip
+    dropped = {"empty_row": 4, "duplicate": 1, "bad_number": 7, "negative_quote": 2}
+    assert contracts_dropped(dropped) == 5

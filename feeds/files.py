@@ -75,14 +75,12 @@ import numpy as np
 from feeds.errors import BadPayload, FeedError
 from feeds.normalize import ROW_DROP_REASONS as ROW_DROP_REASONS  # re-exported
 from feeds.normalize import contracts_dropped as contracts_dropped  # re-exported
-from feeds.normalize import repair_quotes
+from feeds.normalize import repair_quotes, spot_note_for
 from hedgeflow.chain import OptionChain, chain_from_dict, chain_to_dict, make_chain
 from hedgeflow.clock import (
     CALENDAR_END,
     CALENDAR_START,
     NY,
-    session_close,
-    session_open,
     settlement_epochs,
 )
 
@@ -573,16 +571,11 @@ def _underlying_symbol(roots: np.ndarray, label: str) -> str:
 
 
 def _spot_note(spot: float, as_of: datetime) -> str:
+    """The chain's spot note: "missing" without a usable spot, else that of every feed,
+    `feeds.normalize.spot_note_for` (outside regular hours the print is not live)."""
     if not (np.isfinite(spot) and spot > 0):
         return "missing"
-    d = as_of.astimezone(NY).date()
-    if not CALENDAR_START <= d <= CALENDAR_END:
-        return "stale (outside calendar)"
-    o, c = session_open(d), session_close(d)
-    if o is None or c is None or not o <= as_of <= c:
-        # Outside regular hours the index print is the last close, not live.
-        return "stale (market closed)"
-    return ""
+    return spot_note_for(as_of)
 
 
 def _delimiter(text: str) -> str:

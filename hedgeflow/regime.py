@@ -164,6 +164,32 @@ class SmileInterpolant:
         floor = np.concatenate((y[:1], 0.5 * np.minimum(y0, y1), y[-1:]))
         return br, x0, a0, a1, c2, c3, 2.0 * c2, 3.0 * c3, floor
 
+    @cached_property
+    def _search(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For `_piece_index`: the breakpoints, their positions 0..n-1 (float) and the
+        breakpoints behind a -inf (the lower bound of piece j is the j-th of these)."""
+        br = self._pieces[0]
+        return br, np.arange(br.size, dtype=np.float64), np.concatenate(([-np.inf], br))
+
+    def _piece_index(self, x: np.ndarray) -> np.ndarray:
+        """searchsorted(breakpoints, x, side="right"): the piece of each x (0 the left wing,
+        n the right one). On large arrays through np.interp of the breakpoint positions,
+        whose search starts from the previous point's interval (the repriced profile's rows
+        are ascending): truncating the interpolated position gives the piece, or the next
+        one when the position rounds up to a breakpoint, which a single comparison with the
+        piece's lower bound undoes (interpolation never rounds below a breakpoint it is
+        at or above, so the estimate is never low). NaN anywhere: the plain search."""
+        br, pos, lower = self._search
+        if x.size < 256:
+            return np.searchsorted(br, x, side="right")
+        f = np.interp(x, br, pos, left=-1.0)
+        if not math.isfinite(float(f.sum())):  # NaN: f cannot index
+            return np.searchsorted(br, x, side="right")
+        j = f.astype(np.intp)
+        j += 1
+        j -= x < lower.take(j)
+        return j
+
     def at_log(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """IV and d sigma / d ln K at log strikes `x` (finite, any shape), from one interval
         search: the same values as `__call__` and `log_slope` at K = e^x (flat beyond the
@@ -176,7 +202,7 @@ class SmileInterpolant:
         if self.size == 1:
             return np.full(x.shape, self.iv[0]), np.zeros(x.shape)
         br, x0, a0, a1, a2, a3, b2, b3, floor = self._pieces
-        j = np.searchsorted(br, x, side="right")  # 0: left wing, n: right wing
+        j = self._piece_index(x)  # 0: left wing, n: right wing
         u = x - x0.take(j)  # the wings have zero coefficients: any finite u gives a0
         c3 = a3.take(j)
         val = c3 * u

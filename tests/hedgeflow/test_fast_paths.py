@@ -99,6 +99,39 @@ def test_at_log_pieces_equal_the_reference_interpolant(n: int, seed: int, wild: 
     assert np.all(out_slope == 0.0)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(2, 40),
+    seed=st.integers(0, 2**32 - 1),
+    near_one=st.booleans(),
+)
+def test_piece_index_equals_searchsorted(n: int, seed: int, near_one: bool) -> None:
+    """The interpolated piece search (large arrays) against np.searchsorted, on the
+    breakpoints themselves, one ulp either side of them, and wide gaps around ln K ~ 0
+    (strikes near 1, where a position rounds up to the next breakpoint most easily)."""
+    rng = np.random.default_rng(seed)
+    base = np.exp(rng.uniform(-3.0, 3.0, n)) if near_one else rng.uniform(1000.0, 9000.0, n)
+    strikes = np.unique(np.round(base, 6))
+    if strikes.size < 2:
+        return
+    iv = rng.uniform(0.1, 0.5, strikes.size)
+    smile = smile_interpolant(IVSurface(EXP, strikes, iv, iv, float(strikes.mean()), 0.01))
+    br = smile._pieces[0]
+    pts = np.concatenate((br, np.nextafter(br, -np.inf), np.nextafter(br, np.inf), smile.x))
+    lo, hi = float(smile.x[0]), float(smile.x[-1])
+    x = np.concatenate((pts, rng.uniform(lo - 0.5, hi + 0.5, 700 - pts.size % 700)))
+    rows = np.sort(x).reshape(-1, 1) if x.size % 2 else np.sort(x).reshape(2, -1)
+    for arr in (x, rows, rng.permutation(x)):
+        np.testing.assert_array_equal(
+            smile._piece_index(arr), np.searchsorted(br, arr, side="right")
+        )
+    with_nan = x.copy()
+    with_nan[3] = np.nan
+    np.testing.assert_array_equal(
+        smile._piece_index(with_nan), np.searchsorted(br, with_nan, side="right")
+    )
+
+
 def test_at_log_keeps_shape_and_handles_one_node() -> None:
     strikes = np.array([4900.0, 5000.0, 5100.0])
     iv = np.array([0.25, 0.2, 0.18])

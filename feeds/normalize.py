@@ -171,13 +171,10 @@ def settlement(roots: np.ndarray, dates: np.ndarray) -> np.ndarray:
     ok = ~np.isnat(dates)
     ok[ok] = (dates[ok] >= _CAL_LO) & (dates[ok] <= _CAL_HI)
     if ok.any():
-        # Evaluate once per distinct (root, date): a full SPX chain has ~100 of them.
-        pairs = np.rec.fromarrays(
-            [np.asarray(roots, dtype=str)[ok], dates[ok].astype(np.int64)], names="r,d"
-        )
-        upairs, inverse = np.unique(pairs, return_inverse=True)
-        epochs = settlement_epochs(upairs["r"], upairs["d"].astype("datetime64[D]"))
-        out[ok] = epochs[inverse.reshape(-1)]
+        # settlement_epochs is vectorized already (one AM flag per distinct root, one
+        # searchsorted for the dates); de-duplicating (root, date) records first cost more
+        # than it saved (17 ms vs 1.3 ms for the 40k contracts of a full SPX file).
+        out[ok] = settlement_epochs(np.asarray(roots, dtype=str)[ok], dates[ok])
     return out
 
 

@@ -47,7 +47,7 @@ the engine excludes tau <= 0 and the pipeline picks the next live expiry.
 
 Times: the quote time on the date line is New York time unless it carries an explicit
 offset (`GMT-5`); `as_of` is that instant (aware, America/New_York). Expiry is the exact
-settlement time by root (`hedgeflow.clock.settlement_epochs`): SPX 09:30, SPXW at the close.
+settlement time by root (`feeds.normalize.settlement`): SPX 09:30, SPXW at the close.
 CBOE files are 15-minute delayed quotes: `delay_seconds` = 900.
 
 Errors: any file that cannot be read or is not an option chain raises `ChainFileError` (a
@@ -75,14 +75,9 @@ import numpy as np
 from feeds.errors import BadPayload, FeedError
 from feeds.normalize import ROW_DROP_REASONS as ROW_DROP_REASONS  # re-exported
 from feeds.normalize import contracts_dropped as contracts_dropped  # re-exported
-from feeds.normalize import repair_quotes, spot_note_for
+from feeds.normalize import repair_quotes, settlement, spot_note_for
 from hedgeflow.chain import OptionChain, chain_from_dict, chain_to_dict, make_chain
-from hedgeflow.clock import (
-    CALENDAR_END,
-    CALENDAR_START,
-    NY,
-    settlement_epochs,
-)
+from hedgeflow.clock import NY
 
 #: CBOE's delayed quotes lag the market by 15 minutes.
 CBOE_DELAY_SECONDS = 900.0
@@ -683,20 +678,19 @@ def _parse_quotedata(text: str, name: str, symbol: str | None) -> OptionChain:
             counts[reason] += int(hit.sum())
             keep[hit] = False
 
-    lo = np.datetime64(CALENDAR_START.isoformat(), "D")
-    hi = np.datetime64(CALENDAR_END.isoformat(), "D")
+    # Settlement epochs by root; NaN where the date is unreadable or outside the exchange
+    # calendar (the rule every feed applies, `feeds.normalize.settlement`).
+    expiry = settlement(root, dates)
     with np.errstate(invalid="ignore"):
         drop(np.concatenate([empty, empty]), "empty_row")
         drop(~np.isfinite(strike2) | (strike2 <= 0), "bad_strike")
-        drop(np.isnat(dates) | (dates < lo) | (dates > hi), "bad_expiry")
+        drop(~np.isfinite(expiry), "bad_expiry")
         drop(~both("ok_symbol"), "bad_symbol")
         drop(~np.char.isalpha(root), "nonstandard_root")
 
     idx = np.flatnonzero(keep)
     if len(idx) == 0:
         raise ChainFileError(name, f"no usable option rows ({dict(counts)})")
-    expiry = np.full(2 * n, np.nan)
-    expiry[idx] = settlement_epochs(root[idx], dates[idx])
     # Sorted by (expiry, root, strike, put before call); lexsort is stable, so within a key
     # the first row of the file comes first and later ones are duplicates.
     order = idx[np.lexsort((is_call[idx], strike2[idx], root[idx], expiry[idx]))]

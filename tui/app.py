@@ -43,6 +43,7 @@ from textual.worker import Worker, WorkerState
 
 from feeds.base import Feed
 from feeds.errors import FeedAuthError, FeedError, FeedUnavailable
+from feeds.session import SymbolSession
 from hedgeflow.chain import OptionChain
 from hedgeflow.config import EngineConfig
 from hedgeflow.enums import PositionSource
@@ -68,25 +69,6 @@ Analyzer = Callable[..., ExpiryAnalysis]
 EngineConfigs = EngineConfig | Mapping[str, EngineConfig] | Callable[[str], EngineConfig]
 
 
-def snapshot_changed(prev: OptionChain | None, cur: OptionChain) -> bool:
-    """True when quotes, open interest, volume or spot differ (the as-of time alone does
-    not count: DESIGN.md recomputes "only when the snapshot changed")."""
-    if prev is None or len(prev) != len(cur) or prev.symbol != cur.symbol:
-        return True
-    if not _same(prev.spot, cur.spot):
-        return True
-    import numpy as np
-
-    for name in ("strike", "expiry", "bid", "ask", "last", "open_interest", "volume"):
-        if not np.array_equal(getattr(prev, name), getattr(cur, name), equal_nan=True):
-            return True
-    return False
-
-
-def _same(a: float, b: float) -> bool:
-    return a == b or (math.isnan(a) and math.isnan(b))
-
-
 @dataclass
 class SymbolState:
     """Everything the App knows about one watched symbol."""
@@ -106,7 +88,10 @@ class SymbolState:
     next_poll_mono: float | None = None
     backoff: float = 0.0
     generation: int = 0
-    session: Any = None  # feeds.session.SymbolSession when available
+    session: SymbolSession = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.session = SymbolSession(self.symbol)
     last_alert_analysis: ExpiryAnalysis | None = field(default=None, repr=False)
 
 
@@ -365,18 +350,17 @@ class HedgeflowApp(App[int]):
         st = self.states.get(message.symbol)
         if st is None:
             return
-        prev = st.chain
         st.fetched_at = message.fetched_at
         st.fetched_mono = self._mono()
         if self._record_queue is not None:
             self._record_queue.put((message.chain, message.fetched_at))
-        if st.session is not None:
-            try:
-                st.session.update(message.chain)
-            except Exception:
-                log.exception("session update failed for %s", st.symbol)
-        changed = snapshot_changed(prev, message.chain)
-        st.chain = message.chain
+        try:
+            changed = st.session.update(message.chain)
+        except Exception:  # a session bookkeeping bug must not stop the monitor
+            log.exception("session update failed for %s", st.symbol)
+            changed = True
+        # The session ignores an older snapshot (a vendor's stale cache): keep its current.
+        st.chain = st.session.current or message.chain
         if changed or st.analysis is None:
             self._run_engine(message.symbol)
         else:
@@ -392,8 +376,8 @@ class HedgeflowApp(App[int]):
         config = self._engine_config_for(symbol)
         now = self._data_clock()
         positions = None
-        if config.positions is PositionSource.LIVE and st.session is not None:
-            positions = getattr(st.session, "positions", lambda *_: None)(config)
+        if config.positions is PositionSource.LIVE:
+            positions = st.session.positions(config, chain=chain)
         analyze = self._analyze or _default_analyzer()
 
         def work() -> tuple[int, ExpiryAnalysis]:
@@ -570,8 +554,11 @@ class HedgeflowApp(App[int]):
             age = fmt_age((now - chain.as_of).total_seconds())
             delay = f"delayed {fmt_age(chain.delay_seconds)}" if chain.delay_seconds > 0 else "real-time"
             oi_date = chain.as_of.astimezone(NY).strftime("%m-%d")
-            if a is not None and a.positions == "live":
-                positions = f"positions live (OI {oi_date} − signed flow)"
+            flow = st.session.flow
+            if a is not None and a.positions == "live" and flow is not None:
+                seen = flow.buy_volume + flow.sell_volume + flow.unsigned_volume
+                unsigned = f", {flow.unsigned_volume / seen:.0%} unsigned" if seen > 0 else ""
+                positions = f"positions live: OI {oi_date} − signed flow{unsigned} (model)"
             else:
                 positions = f"OI {oi_date} start-of-day"
         if a is not None:

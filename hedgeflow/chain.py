@@ -115,7 +115,20 @@ class OptionChain:
 
     def expiries(self) -> np.ndarray:
         """Distinct settlement times (epoch seconds), ascending."""
-        return np.unique(self.expiry)
+        return sorted_unique(self.expiry)
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """np.unique of a 1-d float array, skipping its sort when the values are already
+    ascending (a chain's rows usually come grouped by expiry): the first of each run of
+    equal values. A NaN fails the ascending check and takes np.unique's path."""
+    v = np.asarray(values)
+    if v.ndim == 1 and v.size > 1 and v.dtype.kind == "f" and bool(np.all(v[1:] >= v[:-1])):
+        first = np.empty(v.size, dtype=bool)
+        first[0] = True
+        np.not_equal(v[1:], v[:-1], out=first[1:])
+        return v[first]
+    return np.unique(v)
 
 
 def make_chain(

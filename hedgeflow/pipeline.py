@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 
 from hedgeflow.book import ExpiryBook
-from hedgeflow.chain import OptionChain
+from hedgeflow.chain import OptionChain, sorted_unique
 from hedgeflow.charm import compute_charm_integral
 from hedgeflow.clock import NY, next_session_close
 from hedgeflow.config import EngineConfig
@@ -49,7 +49,7 @@ class AnalysisError(ValueError):
 
 def live_expiries(chain: OptionChain) -> np.ndarray:
     """Settlement epochs (s) still in the future at the snapshot's as-of time, ascending."""
-    expiries = np.unique(chain.expiry[np.isfinite(chain.expiry)])
+    expiries = sorted_unique(chain.expiry[np.isfinite(chain.expiry)])
     return expiries[expiries > chain.as_of_epoch]
 
 
@@ -65,7 +65,11 @@ def select_expiries(chain: OptionChain, choice: ExpiryChoice) -> np.ndarray:
     a date: the live expiries on that date, PM-settled series first (SPXW before SPX).
     a float: that exact settlement epoch.
     """
-    live = live_expiries(chain)
+    return _select(chain, choice, live_expiries(chain))
+
+
+def _select(chain: OptionChain, choice: ExpiryChoice, live: np.ndarray) -> np.ndarray:
+    """`select_expiries` given the chain's live expiries."""
     if live.size == 0:
         raise AnalysisError("no live expiry in the chain (every series has expired)")
     if choice is None or choice == "next":
@@ -102,6 +106,7 @@ def _regime_iv(
     book: ExpiryBook,
     books: list[ExpiryBook],
     smile: SmileInterpolant | None = None,
+    live: np.ndarray | None = None,
 ) -> tuple[float | None, ExpiryBook | None, RegimeParams | None]:
     """The IV on which the regime is classified, one per chain whichever expiry is viewed.
 
@@ -114,9 +119,10 @@ def _regime_iv(
     dilutes that error. None when no such book can be built (`derive_regime_params` then
     converts the analyzed expiry's own IV). Returned with the book it came from and that
     book's regime params (horizon: its expiry), which the analysis reuses when that book
-    is the analyzed one; `smile` is the analyzed book's interpolant, if built.
+    is the analyzed one; `smile` is the analyzed book's interpolant, if built; `live`
+    the chain's live expiries, if known.
     """
-    live = live_expiries(chain)
+    live = live_expiries(chain) if live is None else live
     far = live[live - chain.as_of_epoch >= REGIME_MIN_DAYS * 86400.0]
     convert = far.size == 0
     candidates = live[::-1] if convert else far
@@ -282,13 +288,14 @@ def analyze_chain(
         raise ValueError("`now` must be timezone-aware")
     if len(chain) == 0:
         raise AnalysisError("the chain has no contracts")
-    candidates = select_expiries(chain, expiry)
+    live = live_expiries(chain)
+    candidates = _select(chain, expiry, live)
     positioning = config.effective_positioning
     physical_all = config.model is EngineModel.PHYSICAL and all_expiries
     # every live expiry in one pass when the zero-gamma line needs them all, else the
     # candidates (the first buildable one is analyzed)
     by_epoch, skipped = build_books(
-        chain, config, positions, expiries=None if physical_all else candidates
+        chain, config, positions, expiries=live if physical_all else candidates
     )
     reasons: list[str] = []
     book: ExpiryBook | None = None
@@ -316,14 +323,14 @@ def analyze_chain(
             book=book,
             impulse_config=config.impulse,
             charm_config=config.charm,
-            regime_iv=_regime_iv(chain, config, book, books)[0],
+            regime_iv=_regime_iv(chain, config, book, books, live=live)[0],
             positioning=positioning,
         )
     else:
         # one interpolant of the analyzed smile for the regime fit, the curve and the
         # repriced profile (and the regime fit itself reused when it is of this book)
         smile = smile_interpolant(surface)
-        regime_iv, reg_book, reg_params = _regime_iv(chain, config, book, books, smile)
+        regime_iv, reg_book, reg_params = _regime_iv(chain, config, book, books, smile, live)
         hedge_flow = _physical_hedge_flow(
             exposure,
             surface,
@@ -360,7 +367,6 @@ def analyze_chain(
     diagnostics = {k: int(v) for k, v in dict(book.diagnostics).items()}
     for reason, count in chain.dropped.items():
         diagnostics[f"dropped: {reason}"] = int(count)
-    live = live_expiries(chain)
     return ExpiryAnalysis(
         symbol=chain.symbol,
         expiration=book.expiration.astimezone(NY),

@@ -257,3 +257,25 @@ def test_pipeline_shared_smile_and_regime_equal_fresh_computations(extra: tuple)
     assert got.hedge_flow.impulse_curve.impulse_total == want.impulse_curve.impulse_total
     fresh = compute_repriced_profile(book, got.repriced.price)
     np.testing.assert_array_equal(got.repriced.impulse, fresh.impulse)
+
+
+# --------------------------------------------------------------------------- sorted unique
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([1.7e9, 1.7e9 + 3600.0, 1.8e9, -0.0, 0.0, float("nan"), float("inf")]),
+        max_size=30,
+    ),
+    st.booleans(),
+)
+def test_sorted_unique_equals_np_unique(values: list, presort: bool) -> None:
+    from hedgeflow.chain import sorted_unique
+
+    v = np.array(values, dtype=np.float64)
+    if presort:
+        v = np.sort(v)
+    got, want = sorted_unique(v), np.unique(v)
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == want.dtype

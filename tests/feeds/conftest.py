@@ -1,16 +1,20 @@
-"""Shared fixtures for the feed tests: recorded payloads and tiny-timeout feed settings."""
+"""Shared fixtures for the feed tests: recorded payloads, tiny-timeout feed settings and the
+helpers the parser tests use to name a time and find a contract."""
 
 from __future__ import annotations
 
 import json
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from feeds.http import HttpSettings, RetryPolicy
+from hedgeflow.chain import OptionChain
 
 PAYLOADS = Path(__file__).parent / "payloads"
 
@@ -18,6 +22,24 @@ PAYLOADS = Path(__file__).parent / "payloads"
 def load_payload(relpath: str) -> Any:
     """A recorded payload, `tests/feeds/payloads/<vendor>/<request path>.json`."""
     return json.loads((PAYLOADS / relpath).read_text(encoding="utf-8"))
+
+
+def utc(*args: int) -> float:
+    """Epoch seconds of a UTC wall time: `utc(2026, 5, 15, 20)`."""
+    return datetime(*args, tzinfo=UTC).timestamp()
+
+
+def find(chain: OptionChain, root: str, expiry: float, strike: float, is_call: bool) -> int:
+    """Index of the one contract (root, expiry epoch, strike, right) in `chain`; fails the test
+    unless there is exactly one."""
+    hit = np.flatnonzero(
+        (chain.root == root)
+        & (chain.expiry == expiry)
+        & (chain.strike == strike)
+        & (chain.is_call == is_call)
+    )
+    assert len(hit) == 1, (root, expiry, strike, is_call)
+    return int(hit[0])
 
 
 def fast_settings(

@@ -14,24 +14,9 @@ from pytest_httpserver import HTTPServer
 from feeds.base import Feed, open_feed
 from feeds.cboe import CboeFeed, cboe_file_symbol, parse_cboe_json
 from feeds.errors import BadPayload, BadRequest, FeedUnavailable, RateLimited
-from tests.feeds.conftest import fast_settings, load_payload
+from tests.feeds.conftest import fast_settings, find, load_payload, utc
 
 SPX = "cboe/options/_SPX.json"
-
-
-def utc(*args: int) -> float:
-    return datetime(*args, tzinfo=UTC).timestamp()
-
-
-def row(chain, root: str, expiry: float, strike: float, is_call: bool) -> int:
-    hit = np.flatnonzero(
-        (chain.root == root)
-        & (chain.expiry == expiry)
-        & (chain.strike == strike)
-        & (chain.is_call == is_call)
-    )
-    assert len(hit) == 1, (root, expiry, strike, is_call)
-    return int(hit[0])
 
 
 # --- parser ---------------------------------------------------------------------------------
@@ -46,7 +31,7 @@ def test_parse_spx_roots_settlement_and_units() -> None:
     assert chain.delay_seconds == 900.0
     assert chain.spot_note == ""  # 13:30 New York, inside the session
     # PM weekly: 16:00 EDT = 20:00Z on the date.
-    i = row(chain, "SPXW", utc(2026, 5, 15, 20), 5900.0, True)
+    i = find(chain, "SPXW", utc(2026, 5, 15, 20), 5900.0, True)
     assert (chain.bid[i], chain.ask[i], chain.last[i]) == (12.3, 12.6, 12.5)
     assert chain.vendor_iv[i] == pytest.approx(0.1432)  # decimal, not percent
     assert chain.open_interest[i] == 1523.0 and chain.volume[i] == 8311.0
@@ -54,10 +39,10 @@ def test_parse_spx_roots_settlement_and_units() -> None:
     assert chain.last_trade_time[i] == utc(2026, 5, 15, 17, 29, 58)
     # Third Friday June 19 2026 is Juneteenth: AM SPX dated Jun 18 settles 09:30 EDT (13:30Z),
     # the SPXW dated Jun 19 moves to the previous session's close (Jun 18 20:00Z).
-    row(chain, "SPX", utc(2026, 6, 18, 13, 30), 6000.0, True)
-    row(chain, "SPXW", utc(2026, 6, 18, 20), 6000.0, True)
+    find(chain, "SPX", utc(2026, 6, 18, 13, 30), 6000.0, True)
+    find(chain, "SPXW", utc(2026, 6, 18, 20), 6000.0, True)
     # iv 0 means "not computed" -> NaN; strike from the symbol / 1000.
-    j = row(chain, "SPXW", utc(2026, 5, 15, 20), 5950.0, False)
+    j = find(chain, "SPXW", utc(2026, 5, 15, 20), 5950.0, False)
     assert np.isnan(chain.vendor_iv[j])
 
 
@@ -76,13 +61,13 @@ def test_parse_drops_and_nans_bad_rows_and_counts_them() -> None:
     }
     monday = utc(2026, 5, 18, 20)
     # the first of two duplicate rows wins
-    assert chain.bid[row(chain, "SPXW", monday, 5900.0, True)] == 30.1
-    crossed = row(chain, "SPXW", monday, 5950.0, True)
+    assert chain.bid[find(chain, "SPXW", monday, 5900.0, True)] == 30.1
+    crossed = find(chain, "SPXW", monday, 5950.0, True)
     assert np.isnan(chain.bid[crossed]) and np.isnan(chain.ask[crossed])
     assert chain.open_interest[crossed] == 77.0  # OI kept
-    neg = row(chain, "SPXW", monday, 5950.0, False)
+    neg = find(chain, "SPXW", monday, 5950.0, False)
     assert np.isnan(chain.bid[neg]) and chain.ask[neg] == 0.4
-    text = row(chain, "SPXW", monday, 6000.0, False)
+    text = find(chain, "SPXW", monday, 6000.0, False)
     assert np.isnan(chain.bid[text]) and chain.ask[text] == 61.0
     # no row settles at or before as_of
     assert (chain.expiry > chain.as_of_epoch).all()

@@ -27,10 +27,7 @@ from feeds.normalize import (
     spot_note_for,
     third_friday_expiration,
 )
-
-
-def utc(*args: int) -> float:
-    return datetime(*args, tzinfo=UTC).timestamp()
+from tests.feeds.conftest import utc
 
 
 def test_parse_occ_roots_padding_and_junk() -> None:

@@ -23,7 +23,7 @@ from feeds.schwab import (
     parse_schwab_expirations,
     schwab_symbol,
 )
-from tests.feeds.conftest import fast_settings, load_payload
+from tests.feeds.conftest import fast_settings, find, load_payload, utc
 
 NOW = datetime(2026, 5, 15, 17, 30, 5, tzinfo=UTC)
 APP_KEY = "appkey-SECRET-5d2f8a"
@@ -35,21 +35,6 @@ SECRETS = (APP_KEY, APP_SECRET, REFRESH, ACCESS)
 
 def chain_payload() -> dict:
     return load_payload("schwab/marketdata/v1/chains/SPX.json")
-
-
-def utc(*args: int) -> float:
-    return datetime(*args, tzinfo=UTC).timestamp()
-
-
-def find(chain, root: str, expiry: float, strike: float, is_call: bool) -> int:
-    hit = np.flatnonzero(
-        (chain.root == root)
-        & (chain.expiry == expiry)
-        & (chain.strike == strike)
-        & (chain.is_call == is_call)
-    )
-    assert len(hit) == 1
-    return int(hit[0])
 
 
 # --- parser ---------------------------------------------------------------------------------

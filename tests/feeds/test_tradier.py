@@ -21,7 +21,7 @@ from feeds.tradier import (
     parse_tradier_chain,
     parse_tradier_expirations,
 )
-from tests.feeds.conftest import fast_settings, load_payload
+from tests.feeds.conftest import fast_settings, find, load_payload, utc
 
 TOKEN = "tradier-SECRET-token-4f1c9e"
 NOW = datetime(2026, 5, 15, 17, 30, 5, tzinfo=UTC)  # 13:30:05 New York
@@ -33,21 +33,6 @@ def quote() -> dict:
 
 def chains(*days: str) -> list[dict]:
     return [load_payload(f"tradier/markets/options/chains/SPX_{d}.json") for d in days]
-
-
-def utc(*args: int) -> float:
-    return datetime(*args, tzinfo=UTC).timestamp()
-
-
-def find(chain, root: str, expiry: float, strike: float, is_call: bool) -> int:
-    hit = np.flatnonzero(
-        (chain.root == root)
-        & (chain.expiry == expiry)
-        & (chain.strike == strike)
-        & (chain.is_call == is_call)
-    )
-    assert len(hit) == 1
-    return int(hit[0])
 
 
 # --- parser ---------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -219,6 +219,16 @@ def ms_to_epoch(values: np.ndarray) -> np.ndarray:
     s = np.asarray(values, dtype=np.float64) / 1000.0
     with np.errstate(invalid="ignore"):
         return np.where((s >= _EPOCH_LO) & (s < _EPOCH_HI), s, np.nan)
+
+
+def as_of_from_stamps(stamps: np.ndarray, now: datetime, delay_seconds: float) -> datetime:
+    """The quote time of a broker snapshot (aware UTC): the newest vendor timestamp in
+    `stamps` (epoch s, NaN = none) capped at `now`, the fetch time (a vendor clock ahead of
+    ours must not date quotes in the future); without any timestamp, `now - delay_seconds`."""
+    now_utc = now.astimezone(UTC)
+    if np.isfinite(stamps).any():
+        return min(datetime.fromtimestamp(float(np.nanmax(stamps)), tz=UTC), now_utc)
+    return now_utc - timedelta(seconds=delay_seconds)
 
 
 def spot_note_for(as_of: datetime) -> str:

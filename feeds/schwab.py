@@ -29,7 +29,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -40,6 +40,7 @@ from feeds.http import HttpFeedBase, HttpSettings, decode_json
 from feeds.normalize import (
     INDEX_SYMBOLS,
     as_float_array,
+    as_of_from_stamps,
     assemble_chain,
     expirations_from_dates,
     ms_to_epoch,
@@ -175,11 +176,7 @@ def parse_schwab_chain(
     stamps = np.concatenate([quote_t, trade_t, und_t])
     delayed = bool(payload.get("isDelayed")) or bool(und.get("delayed"))
     delay = 900.0 if delayed else 0.0
-    if np.isfinite(stamps).any():
-        newest = datetime.fromtimestamp(float(np.nanmax(stamps)), tz=UTC)
-        as_of = min(newest, now.astimezone(UTC))
-    else:
-        as_of = now.astimezone(UTC) - timedelta(seconds=delay)
+    as_of = as_of_from_stamps(stamps, now, delay)
 
     spot, spot_note = float("nan"), ""
     for v in as_float_array(

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,7 @@ from feeds.errors import BadPayload, FeedError
 from feeds.http import HttpFeedBase, HttpSettings
 from feeds.normalize import (
     as_float_array,
+    as_of_from_stamps,
     assemble_chain,
     expirations_from_dates,
     ms_to_epoch,
@@ -202,12 +203,7 @@ def parse_tradier_chain(
                 as_float_array([quote.get(k) for k in ("bid_date", "ask_date", "trade_date")])
             )
         )
-    stamps = np.concatenate(times)
-    newest = float(np.nanmax(stamps)) if np.isfinite(stamps).any() else float("nan")
-    if np.isfinite(newest):
-        as_of = min(datetime.fromtimestamp(newest, tz=UTC), now.astimezone(UTC))
-    else:
-        as_of = now.astimezone(UTC) - timedelta(seconds=delay_seconds)
+    as_of = as_of_from_stamps(np.concatenate(times), now, delay_seconds)
     if not spot_note:
         spot_note = spot_note_for(as_of)
 

@@ -4,7 +4,7 @@ data-quality rules every parser applies."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -15,6 +15,7 @@ from feeds import files
 from feeds.normalize import (
     ROW_DROP_REASONS,
     as_float_array,
+    as_of_from_stamps,
     assemble_chain,
     contracts_dropped,
     expiration_roots,
@@ -27,6 +28,7 @@ from feeds.normalize import (
     spot_note_for,
     third_friday_expiration,
 )
+from hedgeflow.clock import NY
 from tests.feeds.conftest import utc
 
 
@@ -261,3 +263,17 @@ def test_one_vocabulary_of_row_drop_reasons() -> None:
     }  # fmt: skip
     dropped = {"empty_row": 4, "duplicate": 1, "bad_number": 7, "negative_quote": 2}
     assert contracts_dropped(dropped) == 5
+
+
+def test_as_of_from_stamps() -> None:
+    now = datetime(2026, 5, 15, 13, 30, 5, tzinfo=NY)  # 17:30:05Z
+    stamps = np.array([np.nan, utc(2026, 5, 15, 17, 29, 58), utc(2026, 5, 15, 17, 0)])
+    got = as_of_from_stamps(stamps, now, 900.0)
+    assert got == datetime(2026, 5, 15, 17, 29, 58, tzinfo=UTC) and got.tzinfo is UTC
+    # A vendor clock ahead of the fetch is capped at `now`.
+    ahead = as_of_from_stamps(np.array([utc(2026, 5, 15, 17, 31)]), now, 900.0)
+    assert ahead == now and ahead.tzinfo is UTC
+    # No vendor time at all: the fetch time minus the feed's delay.
+    for none in (np.array([np.nan, np.nan]), np.array([])):
+        assert as_of_from_stamps(none, now, 900.0) == now - timedelta(seconds=900)
+    assert as_of_from_stamps(np.array([np.nan]), now, 0.0) == now

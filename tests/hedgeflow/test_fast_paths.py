@@ -188,7 +188,12 @@ def test_masked_cells_where_the_translated_iv_is_not_positive() -> None:
         assert_line_close(np.append(prof.impulse, prof.impulse_at_spot), want)
 
 
-def test_zero_gamma_line_over_several_expiries_equals_the_sum_of_references() -> None:
+@pytest.mark.parametrize("block_cells", [None, 1, 700, 5000])
+def test_zero_gamma_line_over_several_expiries_equals_the_sum_of_references(
+    block_cells: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if block_cells is not None:  # rows in blocks (a whole chain's array is blocked)
+        monkeypatch.setattr("hedgeflow.reprice._BLOCK_CELLS", block_cells)
     books = [
         make_book(tau_days=d, seed=i, r=0.04 + 0.001 * i, q=0.01 * i)
         for i, d in enumerate((0.05, 1.0, 3.0, 30.0, 200.0))
@@ -279,3 +284,31 @@ def test_sorted_unique_equals_np_unique(values: list, presort: bool) -> None:
     got, want = sorted_unique(v), np.unique(v)
     np.testing.assert_array_equal(got, want)
     assert got.dtype == want.dtype
+
+
+# --------------------------------------------------------------------------- netting
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([4990.0, 5000.0, 5005.0, 5010.0]), st.sampled_from([0.2, 0.25])),
+        min_size=0,
+        max_size=12,
+    ),
+    st.booleans(),
+)
+def test_net_by_strike_equals_the_lexsort_grouping(rows: list, book_order: bool) -> None:
+    from hedgeflow.reprice import _net_by_strike
+
+    if book_order:  # strike ascending, one IV per strike (a built book)
+        rows = sorted((k, 0.2 + k / 1e5) for k, _ in rows)
+    K = np.array([k for k, _ in rows], dtype=np.float64)
+    iv = np.array([v for _, v in rows], dtype=np.float64)
+    w = np.arange(1.0, K.size + 1.0) ** 1.5
+    order = np.lexsort((iv, K))
+    keys = sorted({(k, v) for k, v in zip(K.tolist(), iv.tolist(), strict=True)})
+    want_w = [float(sum(w[order][(K[order] == k) & (iv[order] == v)])) for k, v in keys]
+    gK, giv, gw = _net_by_strike(K, iv, w)
+    assert gK.tolist() == [k for k, _ in keys] and giv.tolist() == [v for _, v in keys]
+    np.testing.assert_allclose(gw, want_w, rtol=1e-15)

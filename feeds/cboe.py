@@ -38,6 +38,7 @@ from feeds.normalize import (
     INDEX_SYMBOLS,
     as_float_array,
     assemble_chain,
+    first_positive,
     ny_naive_to_epoch,
     parse_occ,
     settlement,
@@ -152,12 +153,7 @@ def parse_cboe_json(
         else:
             symbol = str(root[root != ""][0]) if (root != "").any() else ""
 
-    spot = np.nan
-    for key in ("current_price", "close"):
-        v = as_float_array([data.get(key)])[0]
-        if np.isfinite(v) and v > 0:
-            spot = float(v)
-            break
+    spot = first_positive([data.get("current_price"), data.get("close")])
 
     return assemble_chain(
         symbol=symbol,

@@ -221,6 +221,15 @@ def ms_to_epoch(values: np.ndarray) -> np.ndarray:
         return np.where((s >= _EPOCH_LO) & (s < _EPOCH_HI), s, np.nan)
 
 
+def first_positive(values: Sequence[Any]) -> float:
+    """The first of `values` (JSON scalars, best source first: a vendor's last, mark,
+    close...) that reads as a finite number > 0; NaN when none does."""
+    for v in as_float_array(values):
+        if np.isfinite(v) and v > 0:
+            return float(v)
+    return float("nan")
+
+
 def as_of_from_stamps(stamps: np.ndarray, now: datetime, delay_seconds: float) -> datetime:
     """The quote time of a broker snapshot (aware UTC): the newest vendor timestamp in
     `stamps` (epoch s, NaN = none) capped at `now`, the fetch time (a vendor clock ahead of

@@ -43,6 +43,7 @@ from feeds.normalize import (
     as_of_from_stamps,
     assemble_chain,
     expirations_from_dates,
+    first_positive,
     ms_to_epoch,
     parse_occ,
     settlement,
@@ -178,13 +179,9 @@ def parse_schwab_chain(
     delay = 900.0 if delayed else 0.0
     as_of = as_of_from_stamps(stamps, now, delay)
 
-    spot, spot_note = float("nan"), ""
-    for v in as_float_array(
+    spot = first_positive(
         [payload.get("underlyingPrice"), und.get("last"), und.get("mark"), und.get("close")]
-    ):
-        if np.isfinite(v) and v > 0:
-            spot = float(v)
-            break
+    )
     spot_note = spot_note_for(as_of)
 
     mult = col("multiplier")

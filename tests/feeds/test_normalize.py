@@ -20,6 +20,7 @@ from feeds.normalize import (
     contracts_dropped,
     expiration_roots,
     expirations_from_dates,
+    first_positive,
     ms_to_epoch,
     ny_naive_to_epoch,
     parse_occ,
@@ -277,3 +278,11 @@ def test_as_of_from_stamps() -> None:
     for none in (np.array([np.nan, np.nan]), np.array([])):
         assert as_of_from_stamps(none, now, 900.0) == now - timedelta(seconds=900)
     assert as_of_from_stamps(np.array([np.nan]), now, 0.0) == now
+
+
+def test_first_positive() -> None:
+    # Spot fallbacks: null, junk, 0, negative, infinite and NaN are skipped in order.
+    assert first_positive([None, "abc", 0, -1.0, float("inf"), "NaN", "5912.34", 1.0]) == 5912.34
+    assert first_positive([4500.5, 4400.0]) == 4500.5
+    assert np.isnan(first_positive([None, 0.0, "1e999"]))
+    assert np.isnan(first_positive([]))

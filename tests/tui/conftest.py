@@ -1,0 +1,86 @@
+"""Fixtures for the monitor's Pilot and snapshot tests: the real simulated market with a
+fixed seed and a frozen clock, the real pipeline, and helpers that wait for analyses."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from feeds.sim import SimFeed
+from tui.app import HedgeflowApp
+
+#: A Tuesday, mid-morning in New York: a live session with a 0DTE expiry.
+START = datetime.fromisoformat("2026-11-24T10:30:00-05:00")
+SEED = 7
+SYMBOLS = ["SPX", "SPY", "QQQ", "NDX", "IWM"]
+
+_SIM: SimFeed | None = None
+
+
+def shared_sim() -> SimFeed:
+    """One simulated market for the whole run (its day setup is the slow part), reset to
+    START with a frozen clock (speed 0) for every test. Snapshots are a pure function of
+    (seed, clock), so sharing it keeps tests independent."""
+    global _SIM
+    if _SIM is None:
+        _SIM = SimFeed(seed=SEED, start=START.isoformat(), speed=0.0)
+    _SIM.at(START)
+    return _SIM
+
+
+@pytest.fixture
+def sim() -> SimFeed:
+    return shared_sim()
+
+
+def make_app(
+    feed: Any | None = None,
+    symbols: list[str] | None = None,
+    *,
+    export_dir: Path,
+    poll_interval: float = 60.0,
+    frozen: bool = True,
+    **kw: Any,
+) -> HedgeflowApp:
+    """The real app on the real sim and pipeline. `frozen`: the scheduling clock is
+    constant, so "next poll in 60s" never ticks and nothing goes stale by wall time
+    (snapshot tests); Pilot tests that exercise staleness pass frozen=False."""
+    if frozen:
+        kw.setdefault("monotonic", lambda: 1000.0)
+    return HedgeflowApp(
+        feed if feed is not None else shared_sim(),
+        list(symbols or SYMBOLS),
+        poll_interval=poll_interval,
+        export_dir=export_dir,
+        **kw,
+    )
+
+
+async def wait_until(pilot: Any, condition: Callable[[], bool], limit: float = 30.0) -> None:
+    """Let the app run until `condition()` holds; fail after `limit` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {limit:.0f} s waiting for {condition}")
+        await pilot.pause(0.05)
+
+
+async def wait_for_analyses(pilot: Any, app: HedgeflowApp, symbols: Iterable[str] | None = None) -> None:
+    """Every listed symbol analyzed and no engine run pending, then one more refresh."""
+    names = list(symbols or app.symbols)
+
+    def ready() -> bool:
+        return all(
+            s in app.states and app.states[s].analysis is not None and not app.states[s].busy
+            for s in names
+        )
+
+    await wait_until(pilot, ready)
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()

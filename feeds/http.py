@@ -289,6 +289,25 @@ class HttpSettings:
         return cls(base_url=base_url.rstrip("/"), timeout=timeout, retry=retry, extra=extra)
 
 
+def env_var_key(section: Mapping[str, Any], key: str, default: str) -> str:
+    """The config value of `key` (default `default`) naming an environment variable, where a
+    credential lives (never the credential itself); ValueError naming the key unless it is a
+    valid variable name (an identifier)."""
+    v = section.get(key, default)
+    if not isinstance(v, str) or not v.isidentifier():
+        raise ValueError(f"config key `{key}` must name an environment variable")
+    return v
+
+
+def int_key(section: Mapping[str, Any], key: str, default: int, lo: int, hi: int) -> int:
+    """The config value of `key` (default `default`) as an integer in lo..hi; booleans and
+    floats are refused with a ValueError naming the key and the range."""
+    v = section.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise ValueError(f"config key `{key}` must be an integer {lo}..{hi}")
+    return v
+
+
 # --- the base feed ------------------------------------------------------------------------
 
 

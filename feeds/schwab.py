@@ -36,7 +36,7 @@ import httpx
 import numpy as np
 
 from feeds.errors import BadPayload, FeedAuthError
-from feeds.http import HttpFeedBase, HttpSettings, decode_json
+from feeds.http import HttpFeedBase, HttpSettings, decode_json, env_var_key, int_key
 from feeds.normalize import (
     INDEX_SYMBOLS,
     as_float_array,
@@ -257,17 +257,10 @@ class SchwabFeed(HttpFeedBase):
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> SchwabFeed:
         settings = HttpSettings.from_config(section, cls.config_keys, BASE_URL)
-        env = {}
-        for key in DEFAULT_ENV:
-            v = section.get(key, DEFAULT_ENV[key])
-            if not isinstance(v, str) or not v.isidentifier():
-                raise ValueError(f"config key `{key}` must name an environment variable")
-            env[key] = v
+        env = {key: env_var_key(section, key, default) for key, default in DEFAULT_ENV.items()}
         token_url = section.get("token_url", TOKEN_URL)
         probe = HttpSettings.from_config({"base_url": token_url}, frozenset(), TOKEN_URL)
-        max_days = section.get("max_days", 7)
-        if isinstance(max_days, bool) or not isinstance(max_days, int) or not 0 <= max_days <= 400:
-            raise ValueError("config key `max_days` must be an integer 0..400")
+        max_days = int_key(section, "max_days", 7, 0, 400)
         strikes = section.get("strike_count")
         if strikes is not None and (
             isinstance(strikes, bool) or not isinstance(strikes, int) or strikes < 1

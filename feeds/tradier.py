@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from feeds.errors import BadPayload, FeedError
-from feeds.http import HttpFeedBase, HttpSettings
+from feeds.http import HttpFeedBase, HttpSettings, env_var_key, int_key
 from feeds.normalize import (
     as_float_array,
     as_of_from_stamps,
@@ -267,12 +267,8 @@ class TradierFeed(HttpFeedBase):
             raise ValueError("config key `sandbox` must be true or false")
         default_url = SANDBOX_URL if sandbox else PRODUCTION_URL
         settings = HttpSettings.from_config(section, cls.config_keys, default_url)
-        token_env = section.get("token_env", DEFAULT_TOKEN_ENV)
-        if not isinstance(token_env, str) or not token_env.isidentifier():
-            raise ValueError("config key `token_env` must name an environment variable")
-        max_exp = section.get("max_expirations", 3)
-        if isinstance(max_exp, bool) or not isinstance(max_exp, int) or not 1 <= max_exp <= 50:
-            raise ValueError("config key `max_expirations` must be an integer 1..50")
+        token_env = env_var_key(section, "token_env", DEFAULT_TOKEN_ENV)
+        max_exp = int_key(section, "max_expirations", 3, 1, 50)
         delay = section.get("delay_seconds", 900.0 if sandbox else 0.0)
         if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
             raise ValueError("config key `delay_seconds` must be a number >= 0")

@@ -31,6 +31,8 @@ from feeds.http import (
     HttpSettings,
     backoff,
     decode_json,
+    env_var_key,
+    int_key,
     parse_retry_after,
     request_id,
     should_retry,
@@ -506,3 +508,19 @@ async def test_unexpected_parser_exception_becomes_bad_payload() -> None:
         feed._parse(broken, "row 7")
     assert isinstance(info.value.__cause__, ZeroDivisionError)
     assert feed.last_error is info.value
+
+
+def test_vendor_config_keys() -> None:
+    # Names of environment variables: identifiers only (a value here is never a secret).
+    assert env_var_key({}, "token_env", "TRADIER_TOKEN") == "TRADIER_TOKEN"
+    assert env_var_key({"token_env": "MY_TOKEN"}, "token_env", "X") == "MY_TOKEN"
+    for bad in ("", "1ABC", "a-b", "has space", 5, None):
+        with pytest.raises(ValueError, match="config key `token_env` must name an environment"):
+            env_var_key({"token_env": bad}, "token_env", "X")
+    # Bounded integers, bounds included; booleans and floats refused.
+    assert int_key({}, "max_days", 7, 0, 400) == 7
+    assert int_key({"max_days": 0}, "max_days", 7, 0, 400) == 0
+    assert int_key({"max_days": 400}, "max_days", 7, 0, 400) == 400
+    for bad in (-1, 401, True, 3.0, "3", None):
+        with pytest.raises(ValueError, match=r"config key `max_days` must be an integer 0\.\.400"):
+            int_key({"max_days": bad}, "max_days", 7, 0, 400)

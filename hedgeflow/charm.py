@@ -86,8 +86,11 @@ def delta_charm(
     d1 = (np.log(S) - np.log(K) + (r - q) * tau + 0.5 * sig_sqrt * sig_sqrt) / sig_sqrt
     d2 = d1 - sig_sqrt
     eq = np.exp(-q * tau)
-    sign = np.where(is_call, 1.0, -1.0)
-    delta = sign * eq * ndtr(sign * d1)
+    if is_call is True:  # calls only (the charm integral): the same values, two passes fewer
+        delta = eq * ndtr(d1)
+    else:
+        sign = np.where(is_call, 1.0, -1.0)
+        delta = sign * eq * ndtr(sign * d1)
     common = eq * norm_pdf(d1) * (2.0 * (r - q) * tau - d2 * sig_sqrt) / (2.0 * tau * sig_sqrt)
     charm = (q * delta - common) / DAYS_PER_YEAR
     return delta, charm
@@ -177,16 +180,24 @@ def compute_charm_integral(
     # charm_put = charm_call - q e^{-q tau} / 365 (payoff: put = call - 1), so the grid only
     # needs call greeks per distinct (strike, IV), with each group's net weight W and its
     # put weight Wp: D = sum W Delta_call - e^{-q tau} sum Wp. Halves the work.
-    order = np.lexsort((sigma, K))
-    Ks, sig_s = K[order], sigma[order]
+    put_weight = np.where(is_call, 0.0, weight)
+    same_k = K[1:] == K[:-1]
+    if bool(np.all(K[1:] >= K[:-1])) and bool(np.all(~same_k | (sigma[1:] == sigma[:-1]))):
+        Ks, sig_s = K, sigma  # a book's order (strike ascending, one IV per strike)
+    else:
+        order = np.lexsort((sigma, K))
+        Ks, sig_s, weight, put_weight = K[order], sigma[order], weight[order], put_weight[order]
     start = np.ones(Ks.size, dtype=bool)
     start[1:] = (Ks[1:] != Ks[:-1]) | (sig_s[1:] != sig_s[:-1])
     group = np.cumsum(start) - 1
     Kg, sig_g = Ks[start], sig_s[start]
-    W = np.bincount(group, weights=weight[order], minlength=Kg.size)
-    Wp = np.bincount(group, weights=np.where(is_call, 0.0, weight)[order], minlength=Kg.size)
+    W = np.bincount(group, weights=weight, minlength=Kg.size)
+    Wp = np.bincount(group, weights=put_weight, minlength=Kg.size)
     put_total = float(Wp.sum())
-    strikes, strike_index = np.unique(Kg, return_inverse=True)
+    # distinct strikes of the (ascending) group strikes: np.unique without its sort
+    new_k = np.ones(Kg.size, dtype=bool)
+    new_k[1:] = Kg[1:] != Kg[:-1]
+    strikes, strike_index = Kg[new_k], np.cumsum(new_k) - 1
     payoff_call = payoff_delta(spot, Kg, np.ones(Kg.size, dtype=bool))
 
     if tau_now_s < MIN_TAU_SECONDS:

@@ -165,6 +165,19 @@ class SmileInterpolant:
         return br, x0, a0, a1, c2, c3, 2.0 * c2, 3.0 * c3, floor
 
     @cached_property
+    def _floor_may_bind(self) -> bool:
+        """False when no cubic piece can come near its floor, so `at_log` can skip it: on
+        [0, 1] the Hermite basis gives value >= min(y0, y1) - 4/27 h (|s0| + |s1|) (the
+        value weights are a convex pair, the slope weights at most 4/27 in magnitude);
+        the margin covers the rounding of the evaluation many times over."""
+        x, y, s = self.x, self.iv, self.slope
+        h = np.diff(x)
+        lo = np.minimum(y[:-1], y[1:])
+        reach = (4.0 / 27.0) * h * (np.abs(s[:-1]) + np.abs(s[1:]))
+        scale = np.abs(y[:-1]) + np.abs(y[1:]) + reach
+        return not bool(np.all(lo - reach - 0.5 * lo > 1e-12 * scale))
+
+    @cached_property
     def _search(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For `_piece_index`: the breakpoints, their positions 0..n-1 (float) and the
         breakpoints behind a -inf (the lower bound of piece j is the j-th of these)."""
@@ -212,7 +225,8 @@ class SmileInterpolant:
         val += c1
         val *= u
         val += a0.take(j)
-        np.maximum(val, floor.take(j), out=val)
+        if self._floor_may_bind:
+            np.maximum(val, floor.take(j), out=val)
         der = b3.take(j)
         der *= u
         der += b2.take(j)

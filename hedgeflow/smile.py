@@ -768,7 +768,11 @@ def build_expiry_books(
         books.append(
             ExpiryBook(
                 symbol=chain.symbol,
-                roots=tuple(str(root_names[c]) for c in np.unique(root_code[rs])),
+                roots=(
+                    (str(root_names[0]),)
+                    if root_names.size == 1
+                    else tuple(str(root_names[c]) for c in np.unique(root_code[rs]))
+                ),
                 expiration=expiration,
                 as_of=chain.as_of,
                 spot=float(spot),

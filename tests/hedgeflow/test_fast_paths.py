@@ -312,3 +312,57 @@ def test_net_by_strike_equals_the_lexsort_grouping(rows: list, book_order: bool)
     gK, giv, gw = _net_by_strike(K, iv, w)
     assert gK.tolist() == [k for k, _ in keys] and giv.tolist() == [v for _, v in keys]
     np.testing.assert_allclose(gw, want_w, rtol=1e-15)
+
+
+# --------------------------------------------------------------------------- charm grouping
+
+
+def _shuffled(book: ExpiryBook, seed: int) -> ExpiryBook:
+    perm = np.random.default_rng(seed).permutation(book.strike.size)
+    return replace(
+        book,
+        strike=book.strike[perm],
+        is_call=book.is_call[perm],
+        position=book.position[perm],
+        multiplier=book.multiplier[perm],
+        iv=book.iv[perm],
+    )
+
+
+@pytest.mark.parametrize("tau_days", [0.1, 2.0])
+def test_charm_integral_book_order_and_any_order_agree_with_closed_form(tau_days: float) -> None:
+    """The grouping skips its sort on a book in strike order; any other order (and two IVs
+    at one strike) takes the sort. Both equal the option-by-option dollar delta."""
+    from datetime import timedelta
+
+    from hedgeflow.charm import compute_charm_integral
+
+    book = make_book(tau_days=tau_days, seed=7)
+    twin = replace(book, iv=np.where(book.is_call, book.iv, book.iv * 1.01))  # put IV differs
+    now = book.as_of
+    horizon = min(book.expiration, now + timedelta(hours=5))
+    for b in (book, _shuffled(book, 1), twin, _shuffled(twin, 2)):
+        got = compute_charm_integral(b, now=now, horizon=horizon)
+        tau0 = b.tau
+        tau1 = (b.expiration - horizon).total_seconds() / (365.0 * 86400.0)
+
+        def dollar_delta(tau: float, b: ExpiryBook = b) -> float:
+            g = greeks(b.spot, b.strike, tau, b.iv, b.r, b.q, b.is_call)
+            return float(np.sum(b.position * b.multiplier * g.delta * b.spot))
+
+        want = dollar_delta(max(tau1, MIN_GREEK_TAU)) - dollar_delta(tau0)
+        assert got.total_charm_to_close == pytest.approx(want, rel=1e-9, abs=1e-6)
+        per_strike = {}
+        for k in np.unique(b.strike):
+            sel = b.strike == k
+            g0 = greeks(b.spot, k, tau0, b.iv[sel], b.r, b.q, b.is_call[sel])
+            g1 = greeks(b.spot, k, max(tau1, MIN_GREEK_TAU), b.iv[sel], b.r, b.q, b.is_call[sel])
+            w = b.position[sel] * b.multiplier[sel] * b.spot
+            per_strike[k] = float(np.sum(w * (g1.delta - g0.delta)))
+        np.testing.assert_array_equal(got.contribution_strikes, np.unique(b.strike))
+        np.testing.assert_allclose(
+            got.strike_contribution,
+            [per_strike[k] for k in got.contribution_strikes],
+            rtol=1e-8,
+            atol=1e-9 * float(np.max(np.abs(got.strike_contribution))),
+        )

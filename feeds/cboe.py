@@ -41,6 +41,7 @@ from feeds.normalize import (
     first_positive,
     ny_naive_to_epoch,
     parse_occ,
+    plain_symbol,
     settlement,
     spot_note_for,
 )
@@ -61,7 +62,7 @@ BROWSER_UA = (
 def cboe_file_symbol(symbol: str) -> str:
     """The CDN file name for an underlying: indexes take "_" ("SPX" -> "_SPX"), ETFs and
     stocks do not ("spy" -> "SPY")."""
-    sym = symbol.strip().upper().lstrip("^$_")
+    sym = plain_symbol(symbol)
     return f"_{sym}" if sym in INDEX_SYMBOLS else sym
 
 
@@ -149,7 +150,7 @@ def parse_cboe_json(
     if symbol is None:
         raw = payload.get("symbol") or data.get("symbol")
         if isinstance(raw, str) and raw.strip():
-            symbol = raw.strip().upper().lstrip("_^$")
+            symbol = plain_symbol(raw)
         else:
             symbol = str(root[root != ""][0]) if (root != "").any() else ""
 
@@ -195,7 +196,7 @@ class CboeFeed(HttpFeedBase):
 
     async def snapshot(self, symbol: str) -> OptionChain:
         payload = await self.get_json(f"/options/{cboe_file_symbol(symbol)}.json")
-        return self._parse(parse_cboe_json, payload, symbol=symbol.strip().upper().lstrip("^$_"))
+        return self._parse(parse_cboe_json, payload, symbol=plain_symbol(symbol))
 
     async def expirations(self, symbol: str) -> list[datetime]:
         chain = await self.snapshot(symbol)

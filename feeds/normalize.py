@@ -98,6 +98,12 @@ _CAL_LO = np.datetime64(CALENDAR_START.isoformat(), "D")
 _CAL_HI = np.datetime64(CALENDAR_END.isoformat(), "D")
 
 
+def plain_symbol(symbol: str) -> str:
+    """An underlying as users and chains name it: trimmed, upper case, without the vendor
+    index prefixes ("$spx" Schwab, "_SPX" CBOE, "^SPX") -> "SPX"."""
+    return symbol.strip().upper().lstrip("$^_")
+
+
 def as_float_array(values: Sequence[Any], counts: Counter[str] | None = None) -> np.ndarray:
     """float64 array from JSON scalars: None -> NaN, numbers and numeric strings cast,
     anything else NaN (counted as `bad_number` when `counts` is given)."""

@@ -46,6 +46,7 @@ from feeds.normalize import (
     first_positive,
     ms_to_epoch,
     parse_occ,
+    plain_symbol,
     settlement,
     spot_note_for,
     to_dates,
@@ -70,7 +71,7 @@ SENTINEL = -999.0
 
 def schwab_symbol(symbol: str) -> str:
     """Schwab's name for an underlying: indexes take "$" ("SPX" -> "$SPX")."""
-    sym = symbol.strip().upper().lstrip("$^_")
+    sym = plain_symbol(symbol)
     return f"${sym}" if sym in INDEX_SYMBOLS else sym
 
 
@@ -396,12 +397,12 @@ class SchwabFeed(HttpFeedBase):
             parse_schwab_chain,
             payload,
             now=self.clock(),
-            symbol=symbol.strip().upper().lstrip("$^_"),
+            symbol=plain_symbol(symbol),
         )
 
     async def expirations(self, symbol: str) -> list[datetime]:
         payload = await self.get_json("/expirationchain", {"symbol": schwab_symbol(symbol)})
         now = self.clock()
-        sym = symbol.strip().upper().lstrip("$^_")
+        sym = plain_symbol(symbol)
         dates = self._parse(parse_schwab_expirations, payload)
         return [e for e in self._parse(expirations_from_dates, sym, dates) if e > now]

@@ -38,6 +38,7 @@ from feeds.normalize import (
     expirations_from_dates,
     ms_to_epoch,
     parse_occ,
+    plain_symbol,
     settlement,
     spot_note_for,
     to_dates,
@@ -304,7 +305,7 @@ class TradierFeed(HttpFeedBase):
         return self._parse(parse_tradier_expirations, payload)
 
     async def snapshot(self, symbol: str) -> OptionChain:
-        sym = symbol.strip().upper().lstrip("$^_")
+        sym = plain_symbol(symbol)
         quote = await self.get_json("/markets/quotes", {"symbols": sym, "greeks": "false"})
         today = self.clock().astimezone(NY).date()
         dates = [d for d in await self._expiration_dates(sym) if d >= today]
@@ -334,7 +335,7 @@ class TradierFeed(HttpFeedBase):
         )
 
     async def expirations(self, symbol: str) -> list[datetime]:
-        sym = symbol.strip().upper().lstrip("$^_")
+        sym = plain_symbol(symbol)
         now = self.clock()
         dates = await self._expiration_dates(sym)
         return [e for e in self._parse(expirations_from_dates, sym, dates) if e > now]

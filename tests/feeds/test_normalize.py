@@ -24,6 +24,7 @@ from feeds.normalize import (
     ms_to_epoch,
     ny_naive_to_epoch,
     parse_occ,
+    plain_symbol,
     repair_quotes,
     settlement,
     spot_note_for,
@@ -286,3 +287,12 @@ def test_first_positive() -> None:
     assert first_positive([4500.5, 4400.0]) == 4500.5
     assert np.isnan(first_positive([None, 0.0, "1e999"]))
     assert np.isnan(first_positive([]))
+
+
+@pytest.mark.parametrize(
+    ("given_symbol", "expected"),
+    [("spx", "SPX"), (" $SPX ", "SPX"), ("_SPX", "SPX"), ("^spx", "SPX"), ("$^_ndx", "NDX"),
+     ("SPY", "SPY"), ("BRK.B", "BRK.B"), ("SP$X", "SP$X")],
+)  # fmt: skip
+def test_plain_symbol(given_symbol: str, expected: str) -> None:
+    assert plain_symbol(given_symbol) == expected

@@ -163,7 +163,7 @@ class HedgeflowApp(App[int]):
         next (polls never overlap).
     engine_config : one `EngineConfig`, or per symbol a mapping or a callable (futures
         mapping differs per underlying). A symbol added from the palette uses the callable,
-        else the first symbol's config.
+        else the first symbol's config. Default: the built-in `config.toml` defaults.
     feed_name : shown in the status line (default `feed.name`).
     stale_after_polls : data older than this many intervals is marked STALE.
     bell : ring the terminal bell with alerts.
@@ -211,7 +211,7 @@ class HedgeflowApp(App[int]):
         self.symbols: list[str] = [s.upper() for s in dict.fromkeys(symbols)]
         self.poll_interval = float(poll_interval)
         self.stale_after_polls = int(stale_after_polls)
-        self._engine_config = engine_config if engine_config is not None else EngineConfig()
+        self._engine_config = engine_config if engine_config is not None else builtin_engine_config
         self.bell_enabled = bell
         self.palette = palette or Palette()
         self.export_dir = Path(export_dir) if export_dir else _default_export_dir()
@@ -808,6 +808,15 @@ class HedgeflowApp(App[int]):
             self.current = self.symbols[min(i, len(self.symbols) - 1)]
         self.notify(f"stopped watching {symbol}", timeout=3)
         self._refresh_views()
+
+
+def builtin_engine_config(symbol: str) -> EngineConfig:
+    """The built-in defaults (`config.toml`) for `symbol`, with its futures mapping."""
+    import copy
+
+    from tui.config import DEFAULTS, Settings
+
+    return Settings(copy.deepcopy(DEFAULTS), "built-in defaults").engine_config(symbol)
 
 
 def _default_analyzer() -> Analyzer:

@@ -192,7 +192,7 @@ class CharmPane(_TitledMixin, PlotextPlot):
         t = horizon - np.asarray(charm.bucket_minutes_remaining, dtype=float) * 60.0
         cum = np.asarray(charm.cumulative_cex, dtype=float)
         total = charm.total_charm_to_close
-        title = f"Charm to {charm.horizon.astimezone(NY):%H:%M}: {fmt_dollars(total, signed=True)} Δ, {labels.charm_trade(total)}"
+        title = f"Charm to {charm.horizon.astimezone(NY):%H:%M}: {fmt_dollars(total, signed=True)} dealer Δ"
         ok = np.isfinite(t) & np.isfinite(cum)
         if ok.sum() == 0:
             self._set_frame(title, view)
@@ -202,15 +202,15 @@ class CharmPane(_TitledMixin, PlotextPlot):
         tx, cy = t[ok], cum[ok]
         order = np.argsort(tx)
         tx, cy = tx[order], cy[order]
-        step = np.diff(np.concatenate([[0.0], cy]))
         xi = np.arange(1, len(tx) + 1, dtype=float)
         width = max(self.size.width, 20)
-        # Bars: each bucket's change of dealer delta ($); line: the running total.
-        plt.bar(xi.tolist(), step.tolist(), color=self.palette.rgb("repriced"), width=0.5, marker="sd")
-        plt.plot(xi.tolist(), cy.tolist(), color=self.palette.rgb("spot"), marker="braille")
+        # The running total filled to zero, one point per bucket end: each step between
+        # points is that bucket's change of dealer delta.
+        plt.plot(xi.tolist(), cy.tolist(), color=self.palette.rgb("repriced"), marker="braille", fillx=True)
+        plt.scatter(xi.tolist(), cy.tolist(), color=self.palette.rgb("spot"), marker="•")
         plt.hline(0.0, (110, 110, 110))
         plt.xlim(0.5, len(xi) + 0.5)
-        ymin, ymax = float(min(cy.min(), step.min(), 0.0)), float(max(cy.max(), step.max(), 0.0))
+        ymin, ymax = float(min(cy.min(), 0.0)), float(max(cy.max(), 0.0))
         yt = nice_ticks(ymin, ymax, max(2, min(4, self.size.height // 3)))
         plt.yticks(yt, [fmt_dollars(v) for v in yt])
         n = max(2, min(6, width // 9))
@@ -219,17 +219,18 @@ class CharmPane(_TitledMixin, PlotextPlot):
             xi[idx].tolist(),
             [datetime.fromtimestamp(float(v), UTC).astimezone(NY).strftime("%H:%M") for v in tx[idx]],
         )
+        plt.title(labels.charm_trade(total))
         settle = (
             f"settlement step {fmt_dollars(charm.settlement_step, signed=True)} · "
             if charm.settlement_step and math.isfinite(charm.settlement_step)
             else ""
         )
-        sub = f"{settle}bars Δ/bucket, line cumulative dealer Δ$"
+        sub = f"{settle}{len(tx)} buckets, cumulative"
         self._set_frame(title, view, sub)
         self.refresh()
 
 
-ZONE_COLUMNS = ("Level", "Type", "Strength", "Side", "Bounds", "Dealers")
+ZONE_COLUMNS = ("Level", "Type", "Side", "Strength", "Bounds", "Dealers")
 
 
 class ZonesPane(_TitledMixin, DataTable):
@@ -264,9 +265,9 @@ class ZonesPane(_TitledMixin, DataTable):
                 row = (
                     Text(fmt_level(z.center), style="bold"),
                     Text(word, style=color),
-                    Text(strength_bar(z.strength, 6), style=color),
                     "above" if z.side is Side.ABOVE else "below",
                     *(fmt_contracts(z.contracts.contracts.get(n, math.nan)) for n in futures),
+                    Text(strength_bar(z.strength, 6), style=color),
                     f"{fmt_level(z.lower)}–{fmt_level(z.upper)}",
                     labels.impulse_effect(z.impulse),
                 )
@@ -278,16 +279,16 @@ class ZonesPane(_TitledMixin, DataTable):
                 row = (
                     Text(fmt_level(e.price), style="bold"),
                     "edge",
-                    "",
                     "above" if e.price >= a.spot else "below",
                     *("" for _ in futures),
+                    "",
                     "",
                     words,
                 )
                 entries.append((abs(e.price - a.spot), row))
             entries.sort(key=lambda item: item[0])
             rows = [row for _, row in entries]
-        columns = (*ZONE_COLUMNS[:4], *(f"{n} /+1%" for n in futures), *ZONE_COLUMNS[4:])
+        columns = (*ZONE_COLUMNS[:3], *(f"{n}/+1%" for n in futures), *ZONE_COLUMNS[3:])
         self._fill(columns, rows)
         n_z = len(rows)
         title = f"Pressure zones · {a.symbol} · nearest first" if a else "Pressure zones"
@@ -383,6 +384,13 @@ class RegimePane(_TitledMixin, Static):
         ]
         if compact:
             rows.pop()  # the status line names the positions source
+        else:
+            up, down = curve.nearest_attractor_above, curve.nearest_attractor_below
+            rows.append(("attract", f"↑ {fmt_level(up)}  ↓ {fmt_level(down)}"))
+            if a.repriced is not None and a.repriced.zero_gamma_levels:
+                zg = min(a.repriced.zero_gamma_levels, key=lambda p: abs(p - a.spot))
+                rows.append(("zero γ", f"{fmt_level(zg)} (all expiries, fixed IV)"))
+            rows.append(("R", f"{fmt_number(rp.skew_stickiness)} skew stickiness"))
         for label, value in rows:
             grid.add_row(label, value)
         return grid

@@ -1,0 +1,51 @@
+"""Snapshot tests (pytest-textual-snapshot) of the monitor on the seeded sim with a frozen
+clock: the main screen at 80x24 (compact layout) and 120x40, the help screen, and the
+stale/error state. Update baselines with `make snapshot-update` after looking at the
+report (`snapshot_report.html`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.tui.conftest import make_app, wait_for_analyses, wait_until
+
+
+def _ready(app: Any):
+    async def run_before(pilot: Any) -> None:
+        await wait_for_analyses(pilot, app)
+
+    return run_before
+
+
+def test_main_screen_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    app = make_app(export_dir=tmp_path)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_ready(app))
+
+
+def test_main_screen_120x40(snap_compare: Any, tmp_path: Path) -> None:
+    app = make_app(export_dir=tmp_path)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=_ready(app))
+
+
+def test_help_screen(snap_compare: Any, tmp_path: Path) -> None:
+    app = make_app(export_dir=tmp_path)
+
+    async def run_before(pilot: Any) -> None:
+        await wait_for_analyses(pilot, app)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(100, 34), run_before=run_before)
+
+
+def test_second_symbol_repriced_view_120x40(snap_compare: Any, tmp_path: Path) -> None:
+    app = make_app(export_dir=tmp_path)
+
+    async def run_before(pilot: Any) -> None:
+        await wait_for_analyses(pilot, app)
+        await pilot.press("2", "g")
+        await wait_until(pilot, lambda: app.current == "SPY")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)

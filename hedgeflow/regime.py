@@ -200,7 +200,7 @@ class SmileInterpolant:
             return np.searchsorted(br, x, side="right")
         j = f.astype(np.intp)
         j += 1
-        j -= x < lower.take(j)
+        j -= x < lower.take(j, out=f)
         return j
 
     def at_log(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -216,20 +216,24 @@ class SmileInterpolant:
             return np.full(x.shape, self.iv[0]), np.zeros(x.shape)
         br, x0, a0, a1, a2, a3, b2, b3, floor = self._pieces
         j = self._piece_index(x)  # 0: left wing, n: right wing
-        u = x - x0.take(j)  # the wings have zero coefficients: any finite u gives a0
-        c3 = a3.take(j)
-        val = c3 * u
-        val += a2.take(j)
+        # a few scratch arrays gathered into and updated in place: a (grid x strikes)
+        # evaluation then stays within the cache
+        u = x0.take(j)
+        np.subtract(x, u, out=u)  # the wings have zero coefficients: any finite u gives a0
+        tmp = np.empty_like(u)
+        val = a3.take(j)
+        val *= u
+        val += a2.take(j, out=tmp)
         val *= u
         c1 = a1.take(j)
         val += c1
         val *= u
-        val += a0.take(j)
+        val += a0.take(j, out=tmp)
         if self._floor_may_bind:
-            np.maximum(val, floor.take(j), out=val)
+            np.maximum(val, floor.take(j, out=tmp), out=val)
         der = b3.take(j)
         der *= u
-        der += b2.take(j)
+        der += b2.take(j, out=tmp)
         der *= u
         der += c1
         return val, der

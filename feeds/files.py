@@ -74,8 +74,8 @@ import numpy as np
 
 from feeds.errors import BadPayload, FeedError
 from feeds.normalize import ROW_DROP_REASONS as ROW_DROP_REASONS  # re-exported
+from feeds.normalize import chain_order, repair_quotes, settlement, spot_note_for
 from feeds.normalize import contracts_dropped as contracts_dropped  # re-exported
-from feeds.normalize import repair_quotes, settlement, spot_note_for
 from hedgeflow.chain import OptionChain, chain_from_dict, chain_to_dict, make_chain
 from hedgeflow.clock import NY
 
@@ -691,19 +691,7 @@ def _parse_quotedata(text: str, name: str, symbol: str | None) -> OptionChain:
     idx = np.flatnonzero(keep)
     if len(idx) == 0:
         raise ChainFileError(name, f"no usable option rows ({dict(counts)})")
-    # Sorted by (expiry, root, strike, put before call); lexsort is stable, so within a key
-    # the first row of the file comes first and later ones are duplicates.
-    order = idx[np.lexsort((is_call[idx], strike2[idx], root[idx], expiry[idx]))]
-    if len(order) > 1:
-        same = (
-            (expiry[order][1:] == expiry[order][:-1])
-            & (root[order][1:] == root[order][:-1])
-            & (strike2[order][1:] == strike2[order][:-1])
-            & (is_call[order][1:] == is_call[order][:-1])
-        )
-        if same.any():
-            counts["duplicate"] += int(same.sum())
-            order = order[np.concatenate([[True], ~same])]
+    order = chain_order(idx, root, expiry, strike2, is_call, counts)
 
     q = repair_quotes(
         both("bid")[order],

@@ -299,6 +299,32 @@ def expirations_from_dates(symbol: str, dates: Iterable[date]) -> list[datetime]
     return [datetime.fromtimestamp(float(e), tz=UTC) for e in epochs if np.isfinite(e)]
 
 
+def chain_order(
+    idx: np.ndarray,
+    root: np.ndarray,
+    expiry: np.ndarray,
+    strike: np.ndarray,
+    is_call: np.ndarray,
+    counts: Counter[str],
+) -> np.ndarray:
+    """The kept rows `idx` (ascending, i.e. in payload or file order) in chain order, sorted
+    by (expiry, root, strike, put before call), with every later row of a (root, expiry,
+    strike, right) already seen dropped and counted `duplicate`: the first row wins."""
+    # lexsort is stable: within one key the first row of the input comes first.
+    order = idx[np.lexsort((is_call[idx], strike[idx], root[idx], expiry[idx]))]
+    if len(order) > 1:
+        same = (
+            (expiry[order][1:] == expiry[order][:-1])
+            & (root[order][1:] == root[order][:-1])
+            & (strike[order][1:] == strike[order][:-1])
+            & (is_call[order][1:] == is_call[order][:-1])
+        )
+        if same.any():
+            counts["duplicate"] += int(same.sum())
+            order = order[np.concatenate([[True], ~same])]
+    return order
+
+
 class RepairedQuotes(NamedTuple):
     """The per-contract values after `repair_quotes` (new arrays, same order and length)."""
 
@@ -423,18 +449,7 @@ def assemble_chain(
         drop(~np.isfinite(expiry), "bad_expiry")
         drop(expiry <= as_of.timestamp(), "expired")
 
-    idx = np.flatnonzero(keep)
-    # Duplicates: first occurrence of each (root, expiry, strike, right) wins.
-    if len(idx):
-        key = np.rec.fromarrays(
-            [root[idx], expiry[idx], strike[idx], is_call[idx]], names="r,e,k,c"
-        )
-        _, first = np.unique(key, return_index=True)
-        dup = len(idx) - len(first)
-        if dup:
-            counts["duplicate"] += dup
-            idx = np.sort(idx[first])
-    order = idx[np.lexsort((is_call[idx], strike[idx], root[idx], expiry[idx]))]
+    order = chain_order(np.flatnonzero(keep), root, expiry, strike, is_call, counts)
 
     q = repair_quotes(
         bid[order],

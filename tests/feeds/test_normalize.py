@@ -17,6 +17,7 @@ from feeds.normalize import (
     as_float_array,
     as_of_from_stamps,
     assemble_chain,
+    chain_order,
     contracts_dropped,
     expiration_roots,
     expirations_from_dates,
@@ -296,3 +297,18 @@ def test_first_positive() -> None:
 )  # fmt: skip
 def test_plain_symbol(given_symbol: str, expected: str) -> None:
     assert plain_symbol(given_symbol) == expected
+
+
+def test_chain_order_sorts_and_keeps_the_first_duplicate() -> None:
+    root = np.array(["SPXW", "SPX", "SPXW", "SPXW", "SPXW", "SPX"])
+    expiry = np.array([2.0, 1.0, 2.0, 2.0, 1.0, 1.0])
+    strike = np.array([10.0, 10.0, 10.0, 5.0, 10.0, 10.0])
+    is_call = np.array([True, False, True, True, False, False])
+    counts: Counter[str] = Counter()
+    # Row 2 repeats row 0 and row 5 repeats row 1: the earlier rows win. Row 3 is not kept.
+    order = chain_order(np.array([0, 1, 2, 4, 5]), root, expiry, strike, is_call, counts)
+    # expiry 1: SPX before SPXW; expiry 2: the one SPXW 10 call.
+    assert order.tolist() == [1, 4, 0]
+    assert counts == {"duplicate": 2}
+    assert chain_order(np.array([], dtype=int), root, expiry, strike, is_call, counts).size == 0
+    assert counts == {"duplicate": 2}

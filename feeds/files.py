@@ -74,7 +74,13 @@ import numpy as np
 
 from feeds.errors import BadPayload, FeedError
 from feeds.normalize import ROW_DROP_REASONS as ROW_DROP_REASONS  # re-exported
-from feeds.normalize import chain_order, repair_quotes, settlement, spot_note_for
+from feeds.normalize import (
+    chain_order,
+    nonstandard_roots,
+    repair_quotes,
+    settlement,
+    spot_note_for,
+)
 from feeds.normalize import contracts_dropped as contracts_dropped  # re-exported
 from hedgeflow.chain import OptionChain, chain_from_dict, chain_to_dict, make_chain
 from hedgeflow.clock import NY
@@ -686,7 +692,7 @@ def _parse_quotedata(text: str, name: str, symbol: str | None) -> OptionChain:
         drop(~np.isfinite(strike2) | (strike2 <= 0), "bad_strike")
         drop(~np.isfinite(expiry), "bad_expiry")
         drop(~both("ok_symbol"), "bad_symbol")
-        drop(~np.char.isalpha(root), "nonstandard_root")
+        drop(nonstandard_roots(root), "nonstandard_root")
 
     idx = np.flatnonzero(keep)
     if len(idx) == 0:

@@ -299,6 +299,14 @@ def expirations_from_dates(symbol: str, dates: Iterable[date]) -> list[datetime]
     return [datetime.fromtimestamp(float(e), tz=UTC) for e in epochs if np.isfinite(e)]
 
 
+def nonstandard_roots(root: np.ndarray) -> np.ndarray:
+    """True where an option root is not 1-6 ASCII capitals: digits mark an adjusted
+    deliverable ("SPY1"), whose multiplier is unknown ("" is nonstandard too)."""
+    uroots, rinv = np.unique(np.asarray(root, dtype=str), return_inverse=True)
+    standard = np.array([bool(_ROOT_RE.match(str(r))) for r in uroots], dtype=bool)
+    return ~standard[rinv.reshape(-1)]
+
+
 def chain_order(
     idx: np.ndarray,
     root: np.ndarray,
@@ -440,10 +448,7 @@ def assemble_chain(
             keep[hit] = False
 
     drop(np.char.str_len(root) == 0, "bad_symbol")
-    # OCC roots are 1-6 ASCII capitals; digits mark adjusted deliverables ("SPY1").
-    uroots, rinv = np.unique(root, return_inverse=True)
-    standard = np.array([bool(_ROOT_RE.match(str(r))) for r in uroots], dtype=bool)
-    drop(~standard[rinv.reshape(-1)], "nonstandard_root")
+    drop(nonstandard_roots(root), "nonstandard_root")
     with np.errstate(invalid="ignore"):
         drop(~np.isfinite(strike) | (strike <= 0), "bad_strike")
         drop(~np.isfinite(expiry), "bad_expiry")

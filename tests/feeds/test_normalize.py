@@ -23,6 +23,7 @@ from feeds.normalize import (
     expirations_from_dates,
     first_positive,
     ms_to_epoch,
+    nonstandard_roots,
     ny_naive_to_epoch,
     parse_occ,
     plain_symbol,
@@ -312,3 +313,11 @@ def test_chain_order_sorts_and_keeps_the_first_duplicate() -> None:
     assert counts == {"duplicate": 2}
     assert chain_order(np.array([], dtype=int), root, expiry, strike, is_call, counts).size == 0
     assert counts == {"duplicate": 2}
+
+
+def test_nonstandard_roots() -> None:
+    roots = np.array(["SPX", "SPXW", "SPY1", "", "ABCDEFG", "spy", "Q", "NDXP", "2SPY"])
+    assert nonstandard_roots(roots).tolist() == [
+        False, False, True, True, True, True, False, False, True,
+    ]  # fmt: skip
+    assert nonstandard_roots(np.array([], dtype=str)).size == 0

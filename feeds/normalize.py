@@ -3,8 +3,9 @@
 Each vendor module turns its payload into equal-length column arrays (one entry per
 contract row it saw) and hands them to `assemble_chain`, which applies one set of
 data-quality rules, vectorized, and counts every action in `OptionChain.dropped`. The CBOE
-quotedata CSV reader (`feeds.files`) drops rows by its own rules and repairs values with
-the same `repair_quotes`.
+quotedata CSV reader (`feeds.files`) has row rules of its own (two contracts per CSV row,
+empty rows, expired series kept) and shares the pieces: `settlement`, `nonstandard_roots`,
+`chain_order` (order and duplicates) and `repair_quotes` (the value rules).
 
 One vocabulary of reasons for every reader:
 
@@ -22,11 +23,13 @@ rows dropped (`ROW_DROP_REASONS`; `contracts_dropped` sums them):
     duplicate         same (root, expiry, strike, right) seen before; the first row is kept
 
 values NaN'd or zeroed (the row is kept, so its open interest still counts):
-    bad_number        a value that does not read as a number -> NaN (a price) or 0 (volume,
-                      OI). Vendor JSON: counted by `as_float_array` wherever a field is read
-                      (null is "missing", not counted). CSV: counted by `repair_quotes` in the
-                      kept contracts' bid, ask, last, volume and OI (a CBOE CSV prints every
-                      value, 0 for nothing, so an empty or unreadable cell is a bad number)
+    bad_number        a value that does not read as a number -> NaN: a price stays NaN,
+                      volume and OI become 0. Vendor JSON: counted by `as_float_array`
+                      wherever a field is read, in every row (null is "missing", not counted;
+                      a non-numeric strike also drops its row as bad_strike). CSV: counted by
+                      `repair_quotes` in the kept contracts' bid, ask, last, volume and OI (a
+                      CBOE CSV prints every value, 0 for nothing, so an empty or unreadable
+                      cell is a bad number)
     negative_quote    bid, ask or last < 0 or infinite -> that price NaN
     crossed_quote     bid > ask -> bid and ask NaN
     no_market         bid == ask == 0 -> bid and ask NaN (no two-sided market)

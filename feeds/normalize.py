@@ -25,11 +25,11 @@ rows dropped (`ROW_DROP_REASONS`; `contracts_dropped` sums them):
 values NaN'd or zeroed (the row is kept, so its open interest still counts):
     bad_number        a value that does not read as a number -> NaN: a price stays NaN,
                       volume and OI become 0. Vendor JSON: counted by `as_float_array`
-                      wherever a field is read, in every row (null is "missing", not counted;
-                      a non-numeric strike also drops its row as bad_strike). CSV: counted by
-                      `repair_quotes` in the kept contracts' bid, ask, last, volume and OI (a
-                      CBOE CSV prints every value, 0 for nothing, so an empty or unreadable
-                      cell is a bad number)
+                      wherever a field is read, in every row, also where a fallback (the OCC
+                      symbol's strike) fills the value (null is "missing", not counted).
+                      CSV: counted by `repair_quotes` in the kept contracts' bid, ask, last,
+                      volume and OI (a CBOE CSV prints every value, 0 for nothing, so an
+                      empty or unreadable cell is a bad number)
     negative_quote    bid, ask or last < 0 or infinite -> that price NaN
     crossed_quote     bid > ask -> bid and ask NaN
     no_market         bid == ask == 0 -> bid and ask NaN (no two-sided market)

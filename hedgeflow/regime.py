@@ -179,10 +179,11 @@ class SmileInterpolant:
 
     @cached_property
     def _search(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For `_piece_index`: the breakpoints, their positions 0..n-1 (float) and the
-        breakpoints behind a -inf (the lower bound of piece j is the j-th of these)."""
+        """For `_piece_index`: the breakpoints, their positions plus one (1..n, float: the
+        piece that starts there) and the breakpoints behind a -inf (the lower bound of
+        piece j is the j-th of these)."""
         br = self._pieces[0]
-        return br, np.arange(br.size, dtype=np.float64), np.concatenate(([-np.inf], br))
+        return br, np.arange(1.0, br.size + 1.0), np.concatenate(([-np.inf], br))
 
     def _piece_index(self, x: np.ndarray) -> np.ndarray:
         """searchsorted(breakpoints, x, side="right"): the piece of each x (0 the left wing,
@@ -195,11 +196,10 @@ class SmileInterpolant:
         br, pos, lower = self._search
         if x.size < 256:
             return np.searchsorted(br, x, side="right")
-        f = np.interp(x, br, pos, left=-1.0)
+        f = np.interp(x, br, pos, left=0.0)
         if not math.isfinite(float(f.sum())):  # NaN: f cannot index
             return np.searchsorted(br, x, side="right")
         j = f.astype(np.intp)
-        j += 1
         j -= x < lower.take(j, out=f)
         return j
 

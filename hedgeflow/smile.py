@@ -546,9 +546,9 @@ def _reference_spot(
     if ref < 0:
         ok = math.isfinite(vendor) and vendor > 0
         return SpotEstimate(vendor if ok else float("nan"), ok, float("nan"))
-    when = datetime.fromtimestamp(float(E[ref]), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
     if bool(fe.spot_consistent[ref]):
         return SpotEstimate(vendor, True, float(E[ref]))
+    when = datetime.fromtimestamp(float(E[ref]), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
     forward = float(fe.forward[ref])
     spot = forward * math.exp(-r * float(tau[ref]))
     if math.isfinite(vendor):

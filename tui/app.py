@@ -227,6 +227,7 @@ class HedgeflowApp(App[int]):
         self._record_queue: queue.Queue[Any] | None = None
         self._feed_entered = False
         self.started_mono = monotonic()
+        self._rest_timer: Timer | None = None
         self.first_analysis_mono: float | None = None
         if not colors:
             self.no_color = True
@@ -252,9 +253,22 @@ class HedgeflowApp(App[int]):
                 st.error = exc
             self._refresh_views()
             return
-        for sym in self.symbols:
-            self._start_poll(sym)
+        # The symbol on screen first: its first analysis is not slowed by the others (the
+        # engine and the sim share one interpreter); the rest follow once it is shown, or
+        # after a second at the latest.
+        self._start_poll(self.current)
+        self._rest_timer = self.set_timer(1.0, self._start_remaining_polls)
         self.set_interval(1.0, self._every_second)
+
+    def _start_remaining_polls(self) -> None:
+        if self._rest_timer is not None:
+            self._rest_timer.stop()
+            self._rest_timer = None
+        if self.paused:
+            return
+        for sym in self.symbols:
+            if self.states[sym].chain is None:
+                self._start_poll(sym)
 
     async def on_unmount(self) -> None:
         await self._close_resources()
@@ -447,6 +461,8 @@ class HedgeflowApp(App[int]):
                 st.analysis = analysis
                 if self.first_analysis_mono is None:
                     self.first_analysis_mono = time.monotonic()
+                if self._rest_timer is not None:
+                    self.call_after_refresh(self._start_remaining_polls)
                 for alert in compare_analyses(prev, analysis):
                     log.info("alert: %s", alert.message)
                     self.notify(alert.message, title=f"Alert · {alert.kind.value}", severity="warning", timeout=8)

@@ -69,7 +69,7 @@ class ImpulsePane(_TitledMixin, PlotextPlot):
     """The impulse curve H(S) with spot, flip levels, basins, peaks and zones, or on
     toggle the repriced profile (the dealers' total impulse if spot were at S)."""
 
-    view: reactive[ImpulseView | None] = reactive(None, always_update=True)
+    view: reactive[ImpulseView | None] = reactive(None)
     """The symbol's analysis and the display options (zoom, repriced)."""
 
     def __init__(self, palette: Palette, **kw: object) -> None:
@@ -162,7 +162,7 @@ class ImpulsePane(_TitledMixin, PlotextPlot):
 class CharmPane(_TitledMixin, PlotextPlot):
     """The charm integral: per-bucket change (bars) and the cumulative line to the horizon."""
 
-    view: reactive[PaneView | None] = reactive(None, always_update=True)
+    view: reactive[PaneView | None] = reactive(None)
     """The symbol's analysis (its charm integral is drawn)."""
 
     def __init__(self, palette: Palette, **kw: object) -> None:
@@ -231,6 +231,7 @@ class CharmPane(_TitledMixin, PlotextPlot):
 
 
 ZONE_COLUMNS = ("Level", "Type", "Side", "Strength", "Bounds", "Dealers")
+COLUMN_WIDTHS = {"Level": 8, "Type": 8, "Side": 5, "Strength": 6, "Bounds": 17, "Dealers": 48}
 
 
 class ZonesPane(_TitledMixin, DataTable):
@@ -239,7 +240,7 @@ class ZonesPane(_TitledMixin, DataTable):
     Rows are updated in place (row keys by position), so the cursor and the scroll
     position survive every refresh."""
 
-    view: reactive[PaneView | None] = reactive(None, always_update=True)
+    view: reactive[PaneView | None] = reactive(None)
     """The symbol's analysis (its pressure cloud is listed)."""
 
     def __init__(self, palette: Palette, **kw: object) -> None:
@@ -264,10 +265,10 @@ class ZonesPane(_TitledMixin, DataTable):
                 color = self.palette.stable if word == labels.STABLE else self.palette.unstable
                 row = (
                     Text(fmt_level(z.center), style="bold"),
-                    Text(word, style=color),
+                    Text(word, style=color, justify="left"),
                     "above" if z.side is Side.ABOVE else "below",
                     *(fmt_contracts(z.contracts.contracts.get(n, math.nan)) for n in futures),
-                    Text(strength_bar(z.strength, 6), style=color),
+                    Text(strength_bar(z.strength, 6), style=color, justify="left"),
                     f"{fmt_level(z.lower)}–{fmt_level(z.upper)}",
                     labels.impulse_effect(z.impulse),
                 )
@@ -300,7 +301,9 @@ class ZonesPane(_TitledMixin, DataTable):
             cursor, scroll = self.cursor_row, self.scroll_y
             self.clear(columns=True)
             for i, name in enumerate(columns):
-                self.add_column(name, key=f"c{i}")
+                # Fixed widths: an auto-width column re-measures every cell on each update
+                # (tens of ms per refresh); these fit the longest value each column takes.
+                self.add_column(name, key=f"c{i}", width=COLUMN_WIDTHS.get(name, 7))
             self._columns = columns
             for i, row in enumerate(rows):
                 self.add_row(*row, key=f"r{i}")
@@ -313,7 +316,7 @@ class ZonesPane(_TitledMixin, DataTable):
             key = f"r{i}"
             if i < existing:
                 for j, cell in enumerate(row):
-                    self.update_cell(key, f"c{j}", cell, update_width=True)
+                    self.update_cell(key, f"c{j}", cell)
             else:
                 self.add_row(*row, key=key)
         for i in range(existing - 1, len(rows) - 1, -1):
@@ -323,7 +326,7 @@ class ZonesPane(_TitledMixin, DataTable):
 class RegimePane(_TitledMixin, Static):
     """The regime panel: what the dealers' hedging does at spot and the model behind it."""
 
-    view: reactive[PaneView | None] = reactive(None, always_update=True)
+    view: reactive[PaneView | None] = reactive(None)
     """The symbol's analysis (regime params, impulse at spot, asymmetry, models)."""
 
     def watch_view(self) -> None:
@@ -405,7 +408,7 @@ class StatusLine(Static):
     """Feed, symbol, expiry, data time and age, vendor delay, positions, next poll,
     recording, and the last error with its backoff. STALE in reverse when stale."""
 
-    view: reactive[StatusView | None] = reactive(None, always_update=True)
+    view: reactive[StatusView | None] = reactive(None)
     """Pre-formatted status fields (the App formats times with its injected clock)."""
 
     def watch_view(self) -> None:
@@ -451,7 +454,7 @@ class StatusLine(Static):
 class SymbolBar(Static):
     """The watched underlyings (keys 1-9), the active one highlighted, each with its state."""
 
-    view: reactive[SymbolBarView | None] = reactive(None, always_update=True)
+    view: reactive[SymbolBarView | None] = reactive(None)
     """Symbols, the active one, and paused/recording flags."""
 
     GLYPHS = {"ok": "●", "waiting": "○", "error": "✕", "stale": "◌"}

@@ -29,13 +29,16 @@ class Palette:
         return (c.r, c.g, c.b)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class PaneView:
     """One symbol's analysis as a pane shows it.
 
     analysis : None until the first analysis of the symbol is ready
     stale : the data is older than the stale limit (shown as STALE on the pane)
     waiting : what the pane says while there is no analysis ("waiting for SPX ...")
+
+    Equality compares the analysis by identity (ExpiryAnalysis has eq=False) and the rest
+    by value, so re-assigning an unchanged view does not redraw the pane.
     """
 
     symbol: str
@@ -44,7 +47,7 @@ class PaneView:
     waiting: str = ""
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class ImpulseView(PaneView):
     """zoom : visible half-range as a multiple of the configured range_percent;
     repriced : show the repriced total-impulse profile instead of the smoothed density."""

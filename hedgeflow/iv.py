@@ -134,6 +134,7 @@ def _solve_normalized(h: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
         pos = np.arange(n)
         hw, bm, ibm, lb = h, b_max, 1.0 / b_max, log_b
         active = np.ones(n, dtype=bool)
+        any_wing = bool(wing.any())
         for _it in range(_MAX_ITER):
             n_active = int(np.count_nonzero(active))
             if n_active == 0:
@@ -145,22 +146,31 @@ def _solve_normalized(h: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
                     a[active] for a in (pos, hw, h2, bm, ibm, lb, wing, s, lo, hi)
                 )
                 active = np.ones(pos.size, dtype=bool)
+                any_wing = bool(wing.any())
             inv_s = 1.0 / s
             d1 = hw * inv_s + 0.5 * s
             price = bm * ndtr(d1) - ibm * ndtr(d1 - s)
             g = bm * norm_pdf(d1) / price  # d ln B / ds
             f = np.log(price) - lb
             f_ss = g * (h2 * inv_s * inv_s * inv_s - 0.25 * s - g)  # d2 ln B / ds2
-            ss = s * s
-            a1 = np.where(wing, ss * s, s)  # ds/dt
-            a2 = np.where(wing, 3.0 * ss * ss * s, s)  # d2s/dt2
+            if any_wing:
+                ss = s * s
+                a1 = np.where(wing, ss * s, s)  # ds/dt
+                a2 = np.where(wing, 3.0 * ss * ss * s, s)  # d2s/dt2
+            else:  # no deep-wing element: t = ln s everywhere (the same values, fewer passes)
+                a1 = a2 = s
             fp = g * a1
             newton = f / fp
             den = 1.0 - 0.5 * newton * (f_ss * a1 * a1 + g * a2) / fp
             # Halley where its correction is moderate, Newton otherwise
             halley = (den > 0.5) & (den < 2.0)
             step = np.where(halley, newton / den, newton)
-            s_new = np.where(wing, 1.0 / np.sqrt(inv_s * inv_s + 2.0 * step), s * np.exp(-step))
+            if any_wing:
+                s_new = np.where(
+                    wing, 1.0 / np.sqrt(inv_s * inv_s + 2.0 * step), s * np.exp(-step)
+                )
+            else:
+                s_new = s * np.exp(-step)
             # bracket from the residual's sign (B increases in s)
             above = f > 0
             lo = np.where(above, lo, s)

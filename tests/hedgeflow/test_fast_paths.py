@@ -366,3 +366,28 @@ def test_charm_integral_book_order_and_any_order_agree_with_closed_form(tau_days
             rtol=1e-8,
             atol=1e-9 * float(np.max(np.abs(got.strike_contribution))),
         )
+
+
+# --------------------------------------------------------------------------- implied vol
+
+
+def test_implied_vol_batch_with_and_without_deep_wing_elements_is_elementwise() -> None:
+    """The solver skips its deep-wing branch when no element needs it; an element solved
+    alone (no wing in the batch) and inside a batch with deep-wing elements must come out
+    bitwise the same, and every solution must reprice."""
+    from hedgeflow.black76 import price
+    from hedgeflow.iv import implied_vol
+
+    F, tau = 5000.0, 2.0 / 365.0
+    K = np.array([4000.0, 4500.0, 4900.0, 5000.0, 5100.0, 5600.0, 6500.0])
+    sigma = np.array([0.45, 0.30, 0.2, 0.18, 0.16, 0.14, 0.25])
+    call = K >= F
+    p = price(F, K, tau, sigma, 0.04, call)
+    batch, _ = implied_vol(p, F, K, tau, 0.04, call)
+    alone = np.array(
+        [implied_vol(p[i : i + 1], F, K[i], tau, 0.04, call[i])[0][0] for i in range(K.size)]
+    )
+    np.testing.assert_array_equal(batch, alone)
+    np.testing.assert_allclose(batch, sigma, rtol=1e-9)
+    # the deep wing really is in the batch: |ln(F/K)| > 3 sigma sqrt(tau) for the far strikes
+    assert np.any(np.abs(np.log(F / K)) > 3.0 * sigma * np.sqrt(tau))

@@ -24,7 +24,12 @@ from hedgeflow.exposure import compute_exposures
 from hedgeflow.floe import analyze_hedge_flow_floe, compute_pressure_cloud_floe
 from hedgeflow.impulse import compute_hedge_impulse_curve
 from hedgeflow.pressure import compute_pressure_cloud
-from hedgeflow.regime import SmileInterpolant, derive_regime_params, smile_interpolant
+from hedgeflow.regime import (
+    SmileInterpolant,
+    clamp_skew_stickiness,
+    derive_regime_params,
+    smile_interpolant,
+)
 from hedgeflow.reprice import attach_zero_gamma, compute_repriced_profile
 from hedgeflow.smile import SkippedExpiry, build_expiry_book, build_expiry_books
 from hedgeflow.types import (
@@ -216,6 +221,7 @@ def _physical_hedge_flow(
         and surface is book.surface
         and exposure.spot == book.spot
         and horizon_tau == book.tau
+        and known_regime.skew_stickiness == clamp_skew_stickiness(impulse_config.skew_stickiness)
         and (regime_iv is None or regime_iv == known_regime.regime_iv)
         and "regime_iv_unconverted" not in known_regime.diagnostics
     ):

@@ -214,6 +214,9 @@ class SmileInterpolant:
             return np.full(x.shape, np.nan), np.full(x.shape, np.nan)
         if self.size == 1:
             return np.full(x.shape, self.iv[0]), np.zeros(x.shape)
+        if x.ndim == 0:  # the scratch arrays below must be arrays
+            val, der = self.at_log(x.reshape(1))
+            return val.reshape(()), der.reshape(())
         br, x0, a0, a1, a2, a3, b2, b3, floor = self._pieces
         j = self._piece_index(x)  # 0: left wing, n: right wing
         # a few scratch arrays gathered into and updated in place: a (grid x strikes)

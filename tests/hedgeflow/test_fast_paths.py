@@ -140,6 +140,11 @@ def test_at_log_keeps_shape_and_handles_one_node() -> None:
     value, slope = smile.at_log(x)
     assert value.shape == slope.shape == (3, 4)
     np.testing.assert_allclose(value.ravel(), smile(np.exp(x.ravel())), rtol=1e-12)
+    for scalar in (math.log(5050.0), np.float64(math.log(4950.0)), np.array(math.log(5000.0))):
+        v0, s0 = smile.at_log(scalar)
+        assert v0.shape == s0.shape == ()
+        assert float(v0) == pytest.approx(float(smile(math.exp(scalar))), rel=1e-13)
+        assert float(s0) == pytest.approx(float(smile.log_slope(math.exp(scalar))), rel=1e-12)
     one = smile_interpolant(IVSurface(EXP, strikes[:1], iv[:1], iv[:1], 5000.0, 0.01))
     v1, s1 = one.at_log(x)
     assert np.all(v1 == 0.25) and np.all(s1 == 0.0)

@@ -396,3 +396,63 @@ def test_implied_vol_batch_with_and_without_deep_wing_elements_is_elementwise() 
     np.testing.assert_allclose(batch, sigma, rtol=1e-9)
     # the deep wing really is in the batch: |ln(F/K)| > 3 sigma sqrt(tau) for the far strikes
     assert np.any(np.abs(np.log(F / K)) > 3.0 * sigma * np.sqrt(tau))
+
+
+# --------------------------------------------------------------------------- impulse kernel
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    width=st.floats(0.5, 40.0),
+    n_strikes=st.integers(1, 300),
+)
+def test_kernel_density_equals_the_plain_gaussian_sum(
+    seed: int, width: float, n_strikes: int
+) -> None:
+    """The density skips strikes beyond 9 widths and evaluates exp only where it does not
+    underflow to 0; against sum_K v_K exp(-((K - P)/w)^2) / (sqrt(pi) w) over every pair
+    (strikes far beyond the grid included, where the weights underflow) it differs by no
+    more than rounding of the largest term, and its weights are the plain ones bitwise."""
+    from hedgeflow.impulse import SQRT_PI, kernel_density
+
+    rng = np.random.default_rng(seed)
+    price = price_grid(5000.0, 3.0, 0.05)
+    strikes = np.sort(rng.uniform(3000.0, 7000.0, n_strikes))
+    values = rng.normal(0.0, 1e9, (n_strikes, 3)) * rng.choice([1e-6, 1.0, 1e3], (n_strikes, 1))
+    got = kernel_density(price, strikes, values, width)
+    z = (strikes[None, :] - price[:, None]) / width
+    want = (np.exp(-(z * z)) @ values) / (SQRT_PI * width)
+    scale = (np.exp(-(z * z)) @ np.abs(values)) / (SQRT_PI * width)
+    # skipped strikes weigh < exp(-81) = 7e-36
+    floor = 7e-36 * np.sum(np.abs(values), axis=0) / (SQRT_PI * width)
+    assert np.all(np.abs(got - want) <= 1e-13 * scale + floor)
+    # every strike in reach: the masked exp gives the plain weights bitwise (subnormal
+    # ones included), so the density is the plain matrix product exactly
+    near = kernel_density(price, strikes, values, 1e4)
+    zn = (strikes[None, :] - price[:, None]) * (1.0 / 1e4)
+    np.testing.assert_array_equal(near, (np.exp(-(zn * zn)) @ values) * (1.0 / (SQRT_PI * 1e4)))
+    grid = np.linspace(-40.0, 40.0, 20001)
+    ones = kernel_density(grid, np.array([0.0]), np.ones((1, 1)), 1.0)[:, 0]
+    np.testing.assert_array_equal(ones, np.exp(-(grid * grid)) * (1.0 / SQRT_PI))
+    assert np.count_nonzero((ones > 0) & (ones < 2.3e-308)) > 10  # subnormal weights kept
+
+
+def test_cumulative_integral_equals_the_trapezoid_rule() -> None:
+    """Clipped ends and the running trapezoid sum against np.trapezoid on the grid cut at x
+    (x inside, on grid points, beyond both ends)."""
+    from hedgeflow.impulse import cumulative_integral
+
+    rng = np.random.default_rng(3)
+    price = np.cumsum(rng.uniform(0.5, 2.0, 50)) + 100.0
+    values = rng.normal(size=50)
+    xs = np.concatenate(
+        ([price[0] - 5.0, price[-1] + 5.0], price[[0, 7, 49]], rng.uniform(price[0], price[-1], 20))
+    )
+    got = cumulative_integral(price, values, xs)
+    for x, g in zip(xs, got, strict=True):
+        xc = min(max(x, price[0]), price[-1])
+        inside = price < xc
+        px = np.append(price[inside], xc)
+        vx = np.append(values[inside], np.interp(xc, price, values))
+        assert g == pytest.approx(np.trapezoid(vx, px), rel=1e-12, abs=1e-12)

@@ -212,6 +212,8 @@ def _physical_hedge_flow(
     already built; `known`: a (book, regime params at its expiry) pair from `_regime_iv`,
     reused when it is this book, horizon and regime IV (the same call's result)."""
     horizon = horizon or charm_horizon(now, book.expiration)
+    if smile is None:  # one interpolant for the regime fit and the impulse curve
+        smile = smile_interpolant(surface)
     horizon_tau = max((horizon - now).total_seconds(), 0.0) / SECONDS_PER_YEAR
     horizon_tau = horizon_tau if horizon_tau > 0 else book.tau
     known_book, known_regime = known

@@ -269,6 +269,36 @@ def test_pipeline_shared_smile_and_regime_equal_fresh_computations(extra: tuple)
     np.testing.assert_array_equal(got.repriced.impulse, fresh.impulse)
 
 
+def test_analyze_hedge_flow_one_interpolant_equals_the_stage_functions() -> None:
+    """analyze_hedge_flow builds one smile interpolant for the regime fit and the impulse
+    curve; each public stage function building its own must give the same results."""
+    from hedgeflow.charm import compute_charm_integral
+    from hedgeflow.config import EngineConfig
+    from hedgeflow.exposure import compute_exposures
+    from hedgeflow.impulse import compute_hedge_impulse_curve
+    from hedgeflow.pipeline import SECONDS_PER_YEAR, analyze_hedge_flow, build_books, charm_horizon
+    from hedgeflow.regime import derive_regime_params
+    from tests.hedgeflow.smile_chains import synthetic_chain
+
+    chain, _ = synthetic_chain(minutes=200.0, seed=4)
+    by_epoch, _ = build_books(chain, EngineConfig())
+    book = by_epoch[min(by_epoch)]
+    exposure = compute_exposures(book)
+    now = chain.as_of
+    got = analyze_hedge_flow(exposure, book.surface, now=now, book=book)
+    horizon = charm_horizon(now, book.expiration)
+    horizon_tau = (horizon - now).total_seconds() / SECONDS_PER_YEAR
+    assert got.regime_params == derive_regime_params(
+        book.surface, exposure.spot, horizon_tau=horizon_tau
+    )
+    curve = compute_hedge_impulse_curve(exposure, book.surface, now=now)
+    np.testing.assert_array_equal(got.impulse_curve.impulse, curve.impulse)
+    np.testing.assert_array_equal(got.impulse_curve.strike_coupling, curve.strike_coupling)
+    assert got.impulse_curve.spot_vol_coupling == curve.spot_vol_coupling
+    charm = compute_charm_integral(book, now=now, horizon=horizon)
+    np.testing.assert_array_equal(got.charm_integral.cumulative_cex, charm.cumulative_cex)
+
+
 # --------------------------------------------------------------------------- sorted unique
 
 

@@ -67,6 +67,18 @@ class IVFailure(IntEnum):
     VENDOR = 8
 
 
+# the codes as plain ints for array work: numpy compares and fills with an IntEnum several
+# times slower than with an int (it converts the enum member on every call)
+_OK = int(IVFailure.OK)
+_BELOW_INTRINSIC = int(IVFailure.BELOW_INTRINSIC)
+_NO_QUOTE = int(IVFailure.NO_QUOTE)
+_CROSSED = int(IVFailure.CROSSED)
+_ZERO_TIME = int(IVFailure.ZERO_TIME)
+_NO_SOLUTION = int(IVFailure.NO_SOLUTION)
+_BAD_INPUT = int(IVFailure.BAD_INPUT)
+_ONE_SIDED = int(IVFailure.ONE_SIDED)
+
+
 def quote_mid(bid: np.ndarray, ask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mid price of sane two-sided quotes, points.
 
@@ -75,15 +87,15 @@ def quote_mid(bid: np.ndarray, ask: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     """
     bid = np.asarray(bid, dtype=np.float64)
     ask = np.asarray(ask, dtype=np.float64)
-    reason = np.full(np.broadcast(bid, ask).shape, IVFailure.OK, dtype=np.int8)
+    reason = np.full(np.broadcast(bid, ask).shape, _OK, dtype=np.int8)
     missing = ~(np.isfinite(bid) & np.isfinite(ask)) | ~(ask > 0)
     crossed = ~missing & (bid > ask)
     one_sided = ~missing & ~crossed & ~(bid > 0)
-    reason[one_sided] = IVFailure.ONE_SIDED
-    reason[crossed] = IVFailure.CROSSED
-    reason[missing] = IVFailure.NO_QUOTE
+    reason[one_sided] = _ONE_SIDED
+    reason[crossed] = _CROSSED
+    reason[missing] = _NO_QUOTE
     with np.errstate(invalid="ignore", over="ignore"):
-        mid = np.where(reason == IVFailure.OK, 0.5 * (bid + ask), np.nan)
+        mid = np.where(reason == _OK, 0.5 * (bid + ask), np.nan)
     return mid, reason
 
 
@@ -225,13 +237,24 @@ def implied_vol(
 
     Never raises on finite or non-finite inputs; inputs broadcast.
     """
-    price, F, K, tau, r = np.broadcast_arrays(
-        *(np.asarray(x, dtype=np.float64) for x in (price, F, K, tau, r)),
-    )
-    is_call = np.broadcast_to(np.asarray(is_call, dtype=bool), price.shape)
-    shape = price.shape
-    price, F, K, tau, r, is_call = (np.ravel(x) for x in (price, F, K, tau, r, is_call))
-    reason = np.full(price.shape, IVFailure.OK, dtype=np.int8)
+    arrays = [np.asarray(x, dtype=np.float64) for x in (price, F, K, tau, r)]
+    is_call = np.asarray(is_call, dtype=bool)
+    shape = arrays[0].shape
+    if (
+        len(shape) == 1
+        and arrays[3].shape == shape
+        and (arrays[1].shape == shape or arrays[2].shape == shape)
+        and all(a.shape == shape or a.ndim == 0 for a in (*arrays, is_call))
+    ):
+        # 1-d price, tau and F or K; the rest 1-d or scalars: every array computed below
+        # (masks, h, b) is 1-d through ordinary broadcasting, no copies needed
+        price, F, K, tau, r = arrays
+    else:
+        price, F, K, tau, r = np.broadcast_arrays(*arrays)
+        is_call = np.broadcast_to(is_call, price.shape)
+        shape = price.shape
+        price, F, K, tau, r, is_call = (np.ravel(x) for x in (price, F, K, tau, r, is_call))
+    reason = np.zeros(price.shape, dtype=np.int8)  # _OK
     iv = np.full(price.shape, np.nan)
 
     with np.errstate(all="ignore"):
@@ -255,17 +278,17 @@ def implied_vol(
         tiny = live & ~((b > 1e-300) & np.isfinite(b) & np.isfinite(h))
         live &= ~tiny
         above |= tiny
-    reason[bad_input] = IVFailure.BAD_INPUT
-    reason[zero_time] = IVFailure.ZERO_TIME
-    reason[no_quote] = IVFailure.NO_QUOTE
-    reason[below] = IVFailure.BELOW_INTRINSIC
-    reason[above] = IVFailure.NO_SOLUTION
+    reason[bad_input] = _BAD_INPUT
+    reason[zero_time] = _ZERO_TIME
+    reason[no_quote] = _NO_QUOTE
+    reason[below] = _BELOW_INTRINSIC
+    reason[above] = _NO_SOLUTION
 
-    sel = np.flatnonzero(live & (reason == IVFailure.OK))
+    sel = np.flatnonzero(live)  # (every element given a reason above is not live)
     if sel.size:
         s, ok = _solve_normalized(h[sel], b[sel])
         iv[sel[ok]] = s[ok] / np.sqrt(tau[sel[ok]])
-        reason[sel[~ok]] = IVFailure.NO_SOLUTION
+        reason[sel[~ok]] = _NO_SOLUTION
     # a NaN df (non-finite r * tau) leaves `live` False without a reason
-    reason[(reason == IVFailure.OK) & ~np.isfinite(iv)] = IVFailure.BAD_INPUT
+    reason[(reason == _OK) & ~np.isfinite(iv)] = _BAD_INPUT
     return iv.reshape(shape), reason.reshape(shape)

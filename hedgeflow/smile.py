@@ -69,6 +69,7 @@ MAX_ABS_LOG_MONEYNESS = 10.0  # |ln(K/F)| beyond which a strike is not part of t
 IV_MIN = 1e-3
 IV_MAX = 20.0
 _N_CODES = max(IVFailure) + 1
+_OK, _NO_QUOTE = int(IVFailure.OK), int(IVFailure.NO_QUOTE)  # ints: fast in array ops
 _FAILURE_KEYS = tuple((int(c), f"iv_{c.name.lower()}") for c in IVFailure if c is not IVFailure.OK)
 
 
@@ -333,11 +334,14 @@ class _Smiles:
         otm_mid = np.where(otm_call, call_mid, put_mid)
         spread = np.where(otm_call, call_spread, put_spread)
         iv = np.full(n, np.nan)
-        reason = np.full(n, IVFailure.NO_QUOTE, dtype=np.int8)
-        sel = np.flatnonzero(todo)
-        iv[sel], reason[sel] = implied_vol(otm_mid[sel], F[sel], K[sel], T[sel], r, otm_call[sel])
+        reason = np.full(n, _NO_QUOTE, dtype=np.int8)
         quote_reason = np.where(otm_call, call_reason, put_reason)
-        reason = np.where(quote_reason != IVFailure.OK, quote_reason, reason)
+        # a failed quote without a price (quote_mid's NaN) inverts to NaN and its reason is
+        # the quote's: not solved at all (the same iv and reason)
+        bad_quote = quote_reason != _OK
+        sel = np.flatnonzero(todo & ~(bad_quote & np.isnan(otm_mid)))
+        iv[sel], reason[sel] = implied_vol(otm_mid[sel], F[sel], K[sel], T[sel], r, otm_call[sel])
+        reason = np.where(bad_quote, quote_reason, reason)
         # the in-the-money twin where the OTM quote does not invert (same time value by
         # parity on the parity forward, wider quotes), only where its time value exceeds its
         # own spread: below that its IV is tick noise
@@ -356,7 +360,7 @@ class _Smiles:
                 iv[got] = iv2[np.isfinite(iv2)]
                 spread = spread.copy()
                 spread[got] = itm_spread[has][np.isfinite(iv2)]
-                reason[got] = IVFailure.OK
+                reason[got] = _OK
                 twin = np.zeros(n, dtype=bool)
                 twin[got] = True
                 n_twin = _count(nseg, twin, n_seg)
@@ -661,7 +665,7 @@ def build_expiry_books(
     put_mid = _per_node(mid, node, put, n_node)
     call_spread = _per_node(spread, node, is_call, n_node)
     put_spread = _per_node(spread, node, put, n_node)
-    call_reason = np.full(n_node, IVFailure.NO_QUOTE, dtype=np.int8)
+    call_reason = np.full(n_node, _NO_QUOTE, dtype=np.int8)
     put_reason = call_reason.copy()
     call_reason[node[is_call]] = qreason[is_call]
     put_reason[node[put]] = qreason[put]

@@ -486,3 +486,61 @@ def test_cumulative_integral_equals_the_trapezoid_rule() -> None:
         px = np.append(price[inside], xc)
         vx = np.append(values[inside], np.interp(xc, price, values))
         assert g == pytest.approx(np.trapezoid(vx, px), rel=1e-12, abs=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(1, 40))
+def test_implied_vol_1d_fast_path_equals_the_broadcast_path(seed: int, n: int) -> None:
+    """1-d inputs with scalar F, r or is_call skip np.broadcast_arrays; the same inputs as
+    (n, 1) columns take the general broadcasting path. Same IVs and reasons bitwise, bad
+    inputs (NaN, zero, negative, tau <= 0, below intrinsic, above the bound) included."""
+    from hedgeflow.black76 import price as b76_price
+    from hedgeflow.iv import implied_vol
+
+    rng = np.random.default_rng(seed)
+    F = 5000.0
+    K = F * np.exp(rng.normal(0.0, 0.1, n))
+    tau = rng.choice([2e-4, 0.01, 0.5, 0.0, -1.0], n, p=[0.3, 0.3, 0.3, 0.05, 0.05])
+    sigma = rng.uniform(0.05, 1.5, n)
+    call = rng.random(n) < 0.5
+    p = b76_price(F, K, np.maximum(tau, 1e-6), sigma, 0.03, call)
+    p = np.where(rng.random(n) < 0.1, rng.choice([np.nan, 0.0, -1.0, 1e9]), p)
+    for args in ((p, F, K, tau, 0.03, call), (p, np.full(n, F), K, tau, 0.03, True)):
+        fast = implied_vol(*args)
+        cols = tuple(np.asarray(a)[..., None] if np.ndim(a) else a for a in args)
+        slow = implied_vol(*cols)
+        np.testing.assert_array_equal(fast[0], slow[0][:, 0])
+        np.testing.assert_array_equal(fast[1], slow[1][:, 0])
+
+
+def test_smile_skips_failed_quotes_without_changing_the_smile() -> None:
+    """Strikes whose OTM quote failed (quote_mid's NaN mid, reason ONE_SIDED/NO_QUOTE) are
+    not passed to the solver; passing the same mids with every reason OK sends them through
+    it (NaN in, NaN out): the raw and smoothed smiles must be identical."""
+    from hedgeflow.black76 import price as b76_price
+    from hedgeflow.iv import IVFailure, quote_mid
+    from hedgeflow.smile import build_surface
+    from tests.hedgeflow.smile_chains import expiry_datetime, ssvi_iv
+
+    F, tau, r = 5000.0, 5.0 / (365.0 * 24.0), 0.04
+    K = np.arange(4400.0, 5600.0, 5.0)
+    sig = ssvi_iv(np.log(K / F), tau)
+    cm = b76_price(F, K, tau, sig, r, True)
+    pm = b76_price(F, K, tau, sig, r, False)
+    rng = np.random.default_rng(5)
+    # far wings: no bid (one-sided) and some strikes with no quote at all
+    cbid = np.where(cm > 0.05, cm * 0.99, 0.0)
+    pbid = np.where(pm > 0.05, pm * 0.99, 0.0)
+    cask = np.where(rng.random(K.size) < 0.05, np.nan, cm * 1.01 + 0.05)
+    pask = np.where(rng.random(K.size) < 0.05, np.nan, pm * 1.01 + 0.05)
+    c_mid, c_reason = quote_mid(cbid, cask)
+    p_mid, p_reason = quote_mid(pbid, pask)
+    assert np.count_nonzero(c_reason == IVFailure.ONE_SIDED) > 10
+    vendor = np.where(rng.random(K.size) < 0.5, sig, np.nan)
+    args = (K, c_mid, p_mid, cask - cbid, pask - pbid, vendor)
+    kw = {"forward": F, "tau": tau, "r": r, "expiration": expiry_datetime(1.7e9)}
+    with_reasons, diag = build_surface(*args, **kw, call_reason=c_reason, put_reason=p_reason)
+    all_ok, _ = build_surface(*args, **kw)
+    assert diag["iv_one_sided"] > 0
+    np.testing.assert_array_equal(with_reasons.raw_iv, all_ok.raw_iv)
+    np.testing.assert_array_equal(with_reasons.smoothed_iv, all_ok.smoothed_iv)

@@ -30,8 +30,6 @@ from enum import IntEnum
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from hedgeflow.black76 import norm_pdf
-
 _MAX_ITER = 100
 _S_TOL = 1e-12  # relative bracket width at which an element is converged
 _STEP_TOL = 1e-8  # relative Newton step at which an element is converged (error ~ step^2)
@@ -41,6 +39,7 @@ _S_MAX = 50.0  # sigma sqrt(tau) beyond which B equals its bound to double preci
 _V_BRANCH = 3.0  # iterate in v = 1/s^2 where h / s < -_V_BRANCH (deep wing)
 _LN_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 _SQRT_2PI = np.sqrt(2.0 * np.pi)
+_INV_SQRT_2PI = 1.0 / _SQRT_2PI
 
 
 class IVFailure(IntEnum):
@@ -141,10 +140,16 @@ def _solve_normalized(h: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
         hi = np.where(below, s_c, np.inf)
         # Newton-Halley on f = ln B - ln b in t(s): t = ln s near the money (B ~ s) and on
         # the concave branch; t = -1/(2 s^2) in the deep wing (ln B ~ -h^2 v / 2, linear).
-        # ds/dt = s^(1-p), d2s/dt2 = (1-p) s^(1-2p) with p = 0 or -2.
+        # ds/dt = s^(1-p), d2s/dt2 = (1-p) s^(1-2p) with p = 0 or -2. With d1 = h/s + s/2,
+        # d2 = d1 - s and g = d ln B / ds = e^{h/2} phi(d1) / B:
+        #   d2 ln B / ds2 = g (h^2/s^3 - s/4 - g) = g (d1 d2 / s - g), so
+        #   f_tt / f_t = (d1 d2 - g s + 1) / s (t = ln s), s (d1 d2 - g s + 3) (the wing)
+        # and Halley's denominator 1 - (f / f_t) (f_tt / f_t) (ds/dt) / 2 needs no more
+        # than the price evaluation's own terms.
         wing = h < -_V_BRANCH * s
         pos = np.arange(n)
-        hw, bm, ibm, lb = h, b_max, 1.0 / b_max, log_b
+        hw, bm, lb = h, b_max, log_b
+        ibm, bpdf = 1.0 / b_max, b_max * _INV_SQRT_2PI
         active = np.ones(n, dtype=bool)
         any_wing = bool(wing.any())
         for _it in range(_MAX_ITER):
@@ -154,26 +159,29 @@ def _solve_normalized(h: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
             # compact the working set only when fewer than half is still active (each
             # compaction costs as much as an iteration on a small set)
             if n_active < pos.size // 2:
-                pos, hw, h2, bm, ibm, lb, wing, s, lo, hi = (
-                    a[active] for a in (pos, hw, h2, bm, ibm, lb, wing, s, lo, hi)
+                pos, hw, bm, ibm, bpdf, lb, wing, s, lo, hi = (
+                    a[active] for a in (pos, hw, bm, ibm, bpdf, lb, wing, s, lo, hi)
                 )
                 active = np.ones(pos.size, dtype=bool)
                 any_wing = bool(wing.any())
             inv_s = 1.0 / s
             d1 = hw * inv_s + 0.5 * s
-            price = bm * ndtr(d1) - ibm * ndtr(d1 - s)
-            g = bm * norm_pdf(d1) / price  # d ln B / ds
+            # d2 from d1 (not h/s - s/2): in the deep wing B is a difference of two nearly
+            # equal terms, and an independent rounding of d2 would move it by ~1e-7
+            d2 = d1 - s
+            price = bm * ndtr(d1) - ibm * ndtr(d2)
+            gs = bpdf * np.exp(-0.5 * d1 * d1) / price * s  # g s = d ln B / d ln s
             f = np.log(price) - lb
-            f_ss = g * (h2 * inv_s * inv_s * inv_s - 0.25 * s - g)  # d2 ln B / ds2
+            curv = d1 * d2 - gs
             if any_wing:
-                ss = s * s
-                a1 = np.where(wing, ss * s, s)  # ds/dt
-                a2 = np.where(wing, 3.0 * ss * ss * s, s)  # d2s/dt2
+                ss = np.where(wing, s * s, 1.0)
+                fp = gs * ss  # d f / dt: g s, or g s^3 in the wing
+                curv = (curv + np.where(wing, 3.0, 1.0)) * ss
             else:  # no deep-wing element: t = ln s everywhere (the same values, fewer passes)
-                a1 = a2 = s
-            fp = g * a1
+                fp = gs
+                curv = curv + 1.0
             newton = f / fp
-            den = 1.0 - 0.5 * newton * (f_ss * a1 * a1 + g * a2) / fp
+            den = 1.0 - 0.5 * newton * curv
             # Halley where its correction is moderate, Newton otherwise
             halley = (den > 0.5) & (den < 2.0)
             step = np.where(halley, newton / den, newton)
@@ -188,18 +196,19 @@ def _solve_normalized(h: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
             lo = np.where(above, lo, s)
             hi = np.where(above, s, hi)
             root = f == 0
-            outside = ~((s_new > lo) & (s_new < hi)) & ~root
-            s_new = np.where(outside, np.where(hi < np.inf, 0.5 * (lo + hi), 2.0 * s), s_new)
+            inside = ((s_new > lo) & (s_new < hi)) | root
+            if not inside.all():  # a step leaving the bracket: bisect (or double)
+                s_new = np.where(inside, s_new, np.where(hi < np.inf, 0.5 * (lo + hi), 2.0 * s))
             # converged: a Newton step below _STEP_TOL leaves an error of order its square,
             # a Halley step below _HALLEY_STEP_TOL one of order its cube; or the bracket
             # has closed to _S_TOL
             tol = np.where(halley, _HALLEY_STEP_TOL, _STEP_TOL) * s_new
-            done = root | (~outside & (np.abs(s_new - s) <= tol))
-            done |= hi - lo <= _S_TOL * s_new
+            done = (inside & (np.abs(s_new - s) <= tol)) | (hi - lo <= _S_TOL * s_new) | root
             done &= active
             s = np.where(active, s_new, s)
-            s_out[pos[done]] = s[done]
-            ok[pos[done]] = True
+            if done.any():
+                s_out[pos[done]] = s[done]
+                ok[pos[done]] = True
             active &= ~(done | (s > _S_MAX))
     # accept only solutions that reprice: guards against a bracket collapsing on a
     # plateau where B is flat to double precision

@@ -544,3 +544,36 @@ def test_smile_skips_failed_quotes_without_changing_the_smile() -> None:
     assert diag["iv_one_sided"] > 0
     np.testing.assert_array_equal(with_reasons.raw_iv, all_ok.raw_iv)
     np.testing.assert_array_equal(with_reasons.smoothed_iv, all_ok.smoothed_iv)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    width=st.sampled_from([0.02, 0.3, 2.0]),
+    vol=st.sampled_from([0.002, 0.05, 0.5, 3.0]),
+)
+def test_normalized_solver_equals_a_bracketed_root_find(seed: int, width: float, vol: float) -> None:
+    """The lean Newton-Halley loop (Halley's denominator from d1 d2, no second-derivative
+    pass) against the straightforward inversion: brentq on B(h, s) - b per element, to
+    1e-10 relative in s, from the money to the deep wing (h / s down to -30)."""
+    from scipy.optimize import brentq
+
+    from hedgeflow.iv import _solve_normalized, normalized_otm_price
+
+    rng = np.random.default_rng(seed)
+    n = 25
+    h = -np.abs(rng.normal(0.0, width, n))
+    s_true = vol * rng.uniform(0.3, 1.5, n)
+    b = normalized_otm_price(h, s_true)
+    keep = (b > 1e-280) & (b < 0.999 * np.exp(0.5 * h))
+    h, b, s_true = h[keep], b[keep], s_true[keep]
+    got, ok = _solve_normalized(h, b)
+    for hi, bi, si, gi, oki in zip(h, b, s_true, got, ok, strict=True):
+        def f(s: float, hi: float = hi, bi: float = bi) -> float:
+            return float(normalized_otm_price(np.array([hi]), np.array([s]))[0]) - bi
+
+        want = brentq(f, si * 0.5, si * 2.0, xtol=1e-300, rtol=1e-15, maxiter=500)
+        if oki:
+            assert gi == pytest.approx(want, rel=1e-10)
+        else:  # refused only where B is flat to double precision (it cannot reprice)
+            assert abs(f(want)) > 1e-9 * bi or not math.isfinite(gi)

@@ -22,6 +22,7 @@ import asyncio
 import logging
 import math
 import queue
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -52,7 +53,7 @@ from tui.alerts import compare_analyses
 from tui.commands import SymbolCommands
 from tui.export import export_analysis
 from tui.fmt import NY, fmt_age, fmt_expiry, fmt_time_ny
-from tui.messages import SnapshotArrived
+from tui.messages import AnalysisReady, SnapshotArrived
 from tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
 from tui.screens import HelpScreen
 from tui.views import ImpulseView, Palette, PaneView, StatusView, SymbolBarView, SymbolTab
@@ -61,6 +62,8 @@ log = logging.getLogger("hedgeflow.tui")
 
 ZOOM_LEVELS = (0.25, 0.5, 1.0, 2.0, 4.0)
 MAX_BACKOFF = 60.0
+#: Seconds between heap trims (see `trim_heap`).
+TRIM_EVERY = 60.0
 #: Below this many rows or columns the compact layout is used.
 COMPACT_HEIGHT = 32
 COMPACT_WIDTH = 110
@@ -228,6 +231,7 @@ class HedgeflowApp(App[int]):
         self._feed_entered = False
         self.started_mono = monotonic()
         self._rest_timer: Timer | None = None
+        self._last_trim = time.monotonic()
         self.first_analysis_mono: float | None = None
         if not colors:
             self.no_color = True
@@ -322,23 +326,18 @@ class HedgeflowApp(App[int]):
             exit_on_error=False,
         )
 
-    async def _fetch(self, symbol: str) -> OptionChain:
+    async def _fetch(self, symbol: str) -> None:
         # A feed has its own timeouts; this is the backstop so a hung request can never
         # stop the re-arming of the poll timer.
         limit = max(30.0, 3 * self.poll_interval)
         try:
             async with asyncio.timeout(limit):
-                compute = getattr(self.feed, "chain_at", None)
-                if getattr(self.feed, "name", "") == "sim" and callable(compute):
-                    # The simulated market computes its snapshot synchronously (hundreds of
-                    # ms for a new day): run it in a thread so the screen never freezes.
-                    chain = await asyncio.to_thread(compute, symbol, self.feed.clock())
-                else:
-                    chain = await self.feed.snapshot(symbol)
+                chain = await self.feed.snapshot(symbol)
         except TimeoutError:
             raise FeedUnavailable(f"no answer within {limit:.0f} s", vendor=self.feed_name) from None
+        # The chain travels in the message, not as the worker's result: a finished worker
+        # can outlive its run (an executor thread's context keeps the last one it ran).
         self.post_message(SnapshotArrived(symbol, chain, self._data_clock()))
-        return chain
 
     def _arm(self, symbol: str, delay: float) -> None:
         st = self.states.get(symbol)
@@ -394,14 +393,16 @@ class HedgeflowApp(App[int]):
             positions = st.session.positions(config, chain=chain)
         analyze = self._analyze or _default_analyzer()
 
-        def work() -> tuple[int, ExpiryAnalysis]:
+        def work() -> None:
             try:
-                return generation, analyze(chain, now=now, config=config, expiry=expiry, positions=positions)
+                analysis = analyze(chain, now=now, config=config, expiry=expiry, positions=positions)
             except ValueError:
                 if expiry is None:
                     raise
                 # The chosen expiry is gone (settled): fall back to the nearest live one.
-                return generation, analyze(chain, now=now, config=config, expiry=None, positions=positions)
+                analysis = analyze(chain, now=now, config=config, expiry=None, positions=positions)
+            # post_message is thread-safe; the result is not kept on the worker (see _fetch).
+            self.post_message(AnalysisReady(symbol, generation, analysis))
 
         self.run_worker(
             work,
@@ -451,36 +452,43 @@ class HedgeflowApp(App[int]):
                     )
                 self._arm(symbol, st.backoff)
         else:
-            if state == WorkerState.SUCCESS:
-                generation, analysis = worker.result  # type: ignore[misc]
-                if generation != st.generation:
-                    return  # superseded by a newer snapshot or expiry choice
-                st.busy = False
-                st.engine_error = ""
-                prev = st.analysis
-                st.analysis = analysis
-                if self.first_analysis_mono is None:
-                    self.first_analysis_mono = time.monotonic()
-                if self._rest_timer is not None:
-                    self.call_after_refresh(self._start_remaining_polls)
-                for alert in compare_analyses(prev, analysis):
-                    log.info("alert: %s", alert.message)
-                    self.notify(alert.message, title=f"Alert · {alert.kind.value}", severity="warning", timeout=8)
-                    if self.bell_enabled:
-                        self.bell()
-            elif state == WorkerState.ERROR:
-                st.busy = False
-                err = worker.error
-                st.engine_error = f"engine: {err}"
-                log.warning("engine failed on %s: %r", symbol, err)
-                self.notify(f"{symbol}: analysis failed: {err}", title="Engine", severity="error", timeout=8)
-            else:
-                return
+            if state != WorkerState.ERROR:
+                return  # success arrives as AnalysisReady
+            st.busy = False
+            err = worker.error
+            st.engine_error = f"engine: {err}"
+            log.warning("engine failed on %s: %r", symbol, err)
+            self.notify(f"{symbol}: analysis failed: {err}", title="Engine", severity="error", timeout=8)
+        self._refresh_views()
+
+    @on(AnalysisReady)
+    def _analysis_ready(self, message: AnalysisReady) -> None:
+        st = self.states.get(message.symbol)
+        if st is None or message.generation != st.generation:
+            return  # superseded by a newer snapshot or expiry choice, or symbol removed
+        st.busy = False
+        st.engine_error = ""
+        prev = st.analysis
+        st.analysis = message.analysis
+        if self.first_analysis_mono is None:
+            self.first_analysis_mono = time.monotonic()
+        if self._rest_timer is not None:
+            self.call_after_refresh(self._start_remaining_polls)
+        for alert in compare_analyses(prev, message.analysis):
+            log.info("alert: %s", alert.message)
+            self.notify(alert.message, title=f"Alert · {alert.kind.value}", severity="warning", timeout=8)
+            if self.bell_enabled:
+                self.bell()
         self._refresh_views()
 
     def _every_second(self) -> None:
-        """Once a second: ages, countdowns and the stale marker move on."""
+        """Once a second: ages, countdowns and the stale marker move on; once a minute the
+        freed heap goes back to the system."""
         self._refresh_views()
+        now = time.monotonic()
+        if now - self._last_trim >= TRIM_EVERY:
+            self._last_trim = now
+            trim_heap()
 
     # ------------------------------------------------------------------ views
 
@@ -824,6 +832,30 @@ class HedgeflowApp(App[int]):
             self.current = self.symbols[min(i, len(self.symbols) - 1)]
         self.notify(f"stopped watching {symbol}", timeout=3)
         self._refresh_views()
+
+
+_LIBC: Any = None
+
+
+def trim_heap() -> bool:
+    """Return freed heap pages to the system (glibc `malloc_trim`); False elsewhere.
+
+    The process keeps freed memory for reuse (`tui.allocator` raises glibc's trim threshold
+    so engine temporaries do not page-fault); over a session of polls that retained heap
+    shows as growing RSS. Trimming once a minute bounds it for the cost of one analysis
+    re-faulting its pages. Takes well under a millisecond on this heap size."""
+    global _LIBC
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        if _LIBC is None:
+            import ctypes
+            import ctypes.util
+
+            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(_LIBC.malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
 
 
 def builtin_engine_config(symbol: str) -> EngineConfig:

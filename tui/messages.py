@@ -7,6 +7,7 @@ from datetime import datetime
 from textual.message import Message
 
 from hedgeflow.chain import OptionChain
+from hedgeflow.types import ExpiryAnalysis
 
 
 class SnapshotArrived(Message):
@@ -23,3 +24,17 @@ class SnapshotArrived(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, SnapshotArrived) and message.symbol == self.symbol
+
+
+class AnalysisReady(Message):
+    """The engine thread finished `symbol`'s analysis number `generation` (a newer
+    generation supersedes it; the App drops stale ones)."""
+
+    def __init__(self, symbol: str, generation: int, analysis: ExpiryAnalysis) -> None:
+        super().__init__()
+        self.symbol = symbol
+        self.generation = generation
+        self.analysis = analysis
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, AnalysisReady) and message.symbol == self.symbol

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import numpy as np
 from rich.table import Table
 from rich.text import Text
+from textual.cache import LRUCache
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
@@ -247,6 +248,13 @@ class ZonesPane(_TitledMixin, DataTable):
         super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
         self.palette = palette
         self._columns: tuple[str, ...] = ()
+        # DataTable sizes its render caches for big tables (10,000 cells, 1,000 lines); a
+        # refresh every few seconds fills them with superseded content, each cached line
+        # holding its own derived-strip caches: tens of MB over a session. A zones table
+        # has a few dozen rows, so small caches hold everything that is still shown.
+        self._cell_render_cache = LRUCache(512)
+        self._row_render_cache = LRUCache(128)
+        self._line_cache = LRUCache(128)
 
     def watch_view(self) -> None:
         view = self.view

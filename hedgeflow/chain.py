@@ -123,7 +123,9 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     ascending (a chain's rows usually come grouped by expiry): the first of each run of
     equal values. A NaN fails the ascending check and takes np.unique's path."""
     v = np.asarray(values)
-    if v.ndim == 1 and v.size > 1 and v.dtype.kind == "f" and bool(np.all(v[1:] >= v[:-1])):
+    if v.ndim == 1 and v.size == 1 and v.dtype.kind == "f":
+        return v.copy()  # (np.unique of one value, without its sort)
+    if v.ndim == 1 and v.size > 1 and v.dtype.kind == "f" and bool((v[1:] >= v[:-1]).all()):
         first = np.empty(v.size, dtype=bool)
         first[0] = True
         np.not_equal(v[1:], v[:-1], out=first[1:])

@@ -44,7 +44,7 @@ from scipy.interpolate import UnivariateSpline
 
 from hedgeflow.black76 import MIN_GREEK_TAU, SECONDS_PER_YEAR, norm_pdf
 from hedgeflow.book import ExpiryBook
-from hedgeflow.chain import OptionChain
+from hedgeflow.chain import OptionChain, sorted_unique
 from hedgeflow.enums import PositioningModel
 from hedgeflow.exposure import positions as model_positions
 from hedgeflow.forward import ForwardEstimates, parity_forwards
@@ -566,6 +566,15 @@ def _reference_spot(
     return SpotEstimate(spot, False, float(E[ref]), note)
 
 
+def _member(sorted_values: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.isin(x, sorted_values) for ascending unique (NaN-free) values, and each x's
+    np.searchsorted position in them."""
+    pos = np.searchsorted(sorted_values, x)
+    if sorted_values.size == 0:
+        return np.zeros(pos.shape, dtype=bool), pos
+    return sorted_values[np.minimum(pos, sorted_values.size - 1)] == x, pos
+
+
 def _per_node(values: np.ndarray, node: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
     out = np.full(n, np.nan)
     out[node[mask]] = values[mask]  # duplicate contracts at one strike: the last row wins
@@ -600,19 +609,30 @@ def build_expiry_books(
             raise ValueError(f"`position` must have one value per chain row ({len(chain)})")
     all_e = chain.expiries()
     all_e = all_e[np.isfinite(all_e)]
-    E_req = all_e if expiries is None else np.unique(np.asarray(list(expiries), dtype=np.float64))
+    if expiries is None:
+        E_req = all_e
+    elif isinstance(expiries, np.ndarray) and expiries.ndim == 1:
+        E_req = sorted_unique(np.asarray(expiries, dtype=np.float64))  # = np.unique
+    else:
+        E_req = np.unique(np.asarray(list(expiries), dtype=np.float64))
     skipped: dict[float, str] = {}
-    for e in E_req[~np.isfinite(E_req)]:
-        skipped[float(e)] = "no options at this expiry"
-    E_req = E_req[np.isfinite(E_req)]
+    if not np.isfinite(E_req).all():
+        for e in E_req[~np.isfinite(E_req)]:
+            skipped[float(e)] = "no options at this expiry"
+        E_req = E_req[np.isfinite(E_req)]
     # the nearest live expiries ride along (without smiles) for the chain's one spot
     candidates = all_e[all_e - chain.as_of_epoch >= MIN_GREEK_TAU * SECONDS_PER_YEAR]
     candidates = candidates[:REFERENCE_CANDIDATES]
-    E = np.union1d(E_req, candidates)
-    requested = np.isin(E, E_req)
-    is_candidate = np.isin(E, candidates)
-    rows = np.flatnonzero(np.isin(chain.expiry, E))
-    seg_all = np.searchsorted(E, chain.expiry[rows])
+    # (sorted unique arrays throughout: membership by one search, not np.isin's sort)
+    if _member(E_req, candidates)[0].all():  # the common case: the candidates are asked for
+        E, requested = E_req, np.ones(E_req.size, dtype=bool)
+    else:
+        E = np.union1d(E_req, candidates)
+        requested = _member(E_req, E)[0]
+    is_candidate = _member(candidates, E)[0]
+    in_e, seg_of = _member(E, chain.expiry)
+    rows = np.flatnonzero(in_e)
+    seg_all = seg_of[rows]
     n_rows = np.bincount(seg_all, minlength=E.size)
     tau_e = (E - chain.as_of_epoch) / SECONDS_PER_YEAR
     strike = chain.strike[rows]

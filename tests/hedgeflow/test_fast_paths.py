@@ -577,3 +577,44 @@ def test_normalized_solver_equals_a_bracketed_root_find(seed: int, width: float,
             assert gi == pytest.approx(want, rel=1e-10)
         else:  # refused only where B is flat to double precision (it cannot reprice)
             assert abs(f(want)) > 1e-9 * bi or not math.isfinite(gi)
+
+
+# --------------------------------------------------------------------------- book expiries
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.sampled_from([1.0, 2.0, 3.5, 7.0, 9.0]), max_size=5, unique=True),
+    st.lists(st.sampled_from([0.0, 1.0, 2.0, 3.5, 5.0, 7.0, float("nan"), -0.0]), max_size=30),
+)
+def test_member_equals_isin_and_searchsorted(values: list, x: list) -> None:
+    from hedgeflow.smile import _member
+
+    sv = np.array(sorted(values), dtype=np.float64)
+    xs = np.array(x, dtype=np.float64)
+    hit, pos = _member(sv, xs)
+    np.testing.assert_array_equal(hit, np.isin(xs, sv))
+    np.testing.assert_array_equal(pos, np.searchsorted(sv, xs))
+
+
+def test_books_of_an_expiry_array_equal_those_of_a_list() -> None:
+    """build_expiry_books takes an ascending array through sorted_unique and membership by
+    search (the candidates for the spot inside the request or not); a list of the same
+    epochs in another order (np.unique, np.isin, np.union1d) gives the same books."""
+    from hedgeflow.enums import PositioningModel
+    from hedgeflow.smile import build_expiry_books
+    from tests.hedgeflow.smile_chains import synthetic_chain
+
+    chain, _ = synthetic_chain(minutes=200.0, extra_expiries=(60.0 * 24 * 3, 60.0 * 24 * 10), seed=3)
+    live = chain.expiries()
+    for want in (live, live[1:], live[-1:], live[:1]):
+        kw = {"r": 0.04, "positioning": PositioningModel.STANDARD}
+        fast, skipped_fast = build_expiry_books(chain, np.asarray(want), **kw)
+        slow, skipped_slow = build_expiry_books(chain, list(want[::-1]) + [float("nan")], **kw)
+        assert len(fast) == len(slow) == want.size
+        assert skipped_fast == {k: v for k, v in skipped_slow.items() if k == k}
+        for a, b in zip(fast, slow, strict=True):
+            assert a.expiration == b.expiration and a.spot == b.spot and a.q == b.q
+            np.testing.assert_array_equal(a.iv, b.iv)
+            np.testing.assert_array_equal(a.position, b.position)
+            assert a.diagnostics == b.diagnostics and a.notes == b.notes

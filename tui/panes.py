@@ -232,7 +232,7 @@ class CharmPane(_TitledMixin, PlotextPlot):
 
 
 ZONE_COLUMNS = ("Level", "Type", "Side", "Strength", "Bounds", "Dealers")
-COLUMN_WIDTHS = {"Level": 8, "Type": 8, "Side": 5, "Strength": 6, "Bounds": 17, "Dealers": 48}
+COLUMN_WIDTHS = {"Level": 8, "Type": 8, "Side": 5, "Strength": 8, "Bounds": 17, "Dealers": 48}
 
 
 class ZonesPane(_TitledMixin, DataTable):

@@ -315,18 +315,32 @@ def modal_strike_spacing(strikes: np.ndarray) -> float:
     does not split a mode); ties go to the smaller gap (the finer kernel). NaN with fewer
     than two distinct finite strikes.
     """
+    # (array methods and slices rather than np.round/np.diff/np.append: ~half the time of
+    # their Python wrappers on a chain's strikes; the same gaps and counts)
     k = np.asarray(strikes, dtype=np.float64)
-    k = k[np.isfinite(k)]
-    if k.size > 1 and np.any(k[1:] < k[:-1]):
+    finite = np.isfinite(k)
+    if not finite.all():
+        k = k[finite]
+    if k.size < 2:
+        return float("nan")
+    d = k[1:] - k[:-1]
+    if (d < 0).any():
         k = np.sort(k)
+        d = k[1:] - k[:-1]
     with np.errstate(over="ignore"):  # a gap near float max rounds to inf: never the mode
-        gaps = np.sort(np.round(np.diff(k), 6))
-    gaps = gaps[gaps > 0]
+        gaps = d.round(6)
+    gaps.sort()
+    gaps = gaps[np.searchsorted(gaps, 0.0, side="right") :]  # the positive ones (sorted)
     if gaps.size == 0:
         return float("nan")
     # run lengths of the sorted gaps; argmax takes the first (smallest) of tied modes
-    starts = np.flatnonzero(np.concatenate(([True], gaps[1:] != gaps[:-1])))
-    counts = np.diff(np.append(starts, gaps.size))
+    new = np.empty(gaps.size, dtype=bool)
+    new[0] = True
+    np.not_equal(gaps[1:], gaps[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    counts = np.empty(starts.size, dtype=np.intp)
+    counts[:-1] = starts[1:] - starts[:-1]
+    counts[-1] = gaps.size - starts[-1]
     return float(gaps[starts[np.argmax(counts)]])
 
 

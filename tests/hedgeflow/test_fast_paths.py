@@ -618,3 +618,32 @@ def test_books_of_an_expiry_array_equal_those_of_a_list() -> None:
             np.testing.assert_array_equal(a.iv, b.iv)
             np.testing.assert_array_equal(a.position, b.position)
             assert a.diagnostics == b.diagnostics and a.notes == b.notes
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from([5.0, 10.0, 25.0, 4000.0, 4005.0, float("nan"), float("inf")]),
+            st.floats(-1e3, 1e4, allow_nan=False),
+            st.integers(0, 400).map(lambda i: 4000.0 + 5.0 * i + 1e-9 * (i % 3)),
+        ),
+        max_size=40,
+    )
+)
+def test_modal_strike_spacing_equals_np_unique_counts(strikes: list) -> None:
+    """The mode of the rounded positive gaps between sorted finite strikes (ties: the
+    smaller), written with np.unique(return_counts)."""
+    from hedgeflow.regime import modal_strike_spacing
+
+    k = np.array(strikes, dtype=np.float64)
+    got = modal_strike_spacing(k)
+    ks = np.sort(k[np.isfinite(k)])
+    with np.errstate(over="ignore"):
+        gaps = np.round(np.diff(ks), 6)
+    gaps = gaps[gaps > 0]
+    if gaps.size == 0:
+        assert math.isnan(got)
+        return
+    values, counts = np.unique(gaps, return_counts=True)
+    assert got == values[np.argmax(counts)]

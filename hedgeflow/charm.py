@@ -182,7 +182,7 @@ def compute_charm_integral(
     # put weight Wp: D = sum W Delta_call - e^{-q tau} sum Wp. Halves the work.
     put_weight = np.where(is_call, 0.0, weight)
     same_k = K[1:] == K[:-1]
-    if bool(np.all(K[1:] >= K[:-1])) and bool(np.all(~same_k | (sigma[1:] == sigma[:-1]))):
+    if bool((K[1:] >= K[:-1]).all()) and bool((~same_k | (sigma[1:] == sigma[:-1])).all()):
         Ks, sig_s = K, sigma  # a book's order (strike ascending, one IV per strike)
     else:
         order = np.lexsort((sigma, K))

@@ -79,7 +79,7 @@ def _aggregate(
 ) -> ExposurePerExpiry:
     """Per-option exposures summed per unique strike (np.bincount; no loop over strikes)."""
     K = book.strike
-    if K.size > 1 and not bool(np.all(K[1:] >= K[:-1])):
+    if K.size > 1 and not bool((K[1:] >= K[:-1]).all()):
         order = np.argsort(K, kind="stable")
         K, gex, vex, cex = K[order], gex[order], vex[order], cex[order]
     first = np.empty(K.size, dtype=bool)

@@ -139,7 +139,7 @@ def slope_at(price: np.ndarray, values: np.ndarray, x: float) -> float:
 
 def relative_tolerance(values: np.ndarray, eps: float) -> float:
     """eps * max|H|: crossings and extrema below it are ignored."""
-    return float(eps * np.max(np.abs(values))) if values.size else 0.0
+    return float(eps * np.abs(values).max()) if values.size else 0.0
 
 
 def find_zero_crossings(
@@ -428,7 +428,7 @@ def compute_hedge_impulse_curve(
     if not ok.all():
         strikes, gamma, vanna_term, k = strikes[ok], gamma[ok], vanna_term[ok], k[ok]
         diagnostics["masked strikes"] = int(np.count_nonzero(~ok))
-    if strikes.size > 1 and np.any(strikes[1:] < strikes[:-1]):  # the kernel needs ascending
+    if strikes.size > 1 and (strikes[1:] < strikes[:-1]).any():  # the kernel needs ascending
         order = np.argsort(strikes, kind="stable")
         strikes, gamma, vanna_term, k = strikes[order], gamma[order], vanna_term[order], k[order]
     h_k = gamma + vanna_term
@@ -445,11 +445,11 @@ def compute_hedge_impulse_curve(
     gamma_d, vanna_d, impulse = dens[:, 0], dens[:, 1], dens[:, 2]
 
     # --- headline totals and the analytic slope at spot
-    impulse_total = float(np.sum(h_k))
-    impulse_gross = float(np.sum(np.abs(h_k)))
+    impulse_total = float(h_k.sum())
+    impulse_gross = float(np.abs(h_k).sum())
     near = np.abs(strikes - spot) <= KERNEL_CUTOFF * lam  # the rest weighs < 7e-36
     z = (strikes[near] - spot) / lam
-    slope = float(np.sum(h_k[near] * np.exp(-(z * z)) * 2.0 * z) / (SQRT_PI * lam * lam))
+    slope = float((h_k[near] * np.exp(-(z * z)) * 2.0 * z).sum() / (SQRT_PI * lam * lam))
 
     analysis = analyze_curve(
         price,

@@ -93,7 +93,7 @@ def _select(chain: OptionChain, choice: ExpiryChoice, live: np.ndarray) -> np.nd
             raise AnalysisError(f"no live expiry on {choice.isoformat()} (live: {shown})")
         return on_date[::-1]
     epoch = float(choice)
-    if not np.any(live == epoch):
+    if not (live == epoch).any():
         raise AnalysisError("the requested expiry is not live in the chain")
     return np.array([epoch])
 

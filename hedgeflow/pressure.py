@@ -79,7 +79,7 @@ def reach_points(curve: HedgeImpulseCurve, regime: RegimeParams, config: Pressur
     if not (math.isfinite(reach) and reach > floor):
         reach = floor
     if not reach > 0:  # no scale at all: one grid step
-        reach = float(np.max(np.diff(curve.price))) if curve.price.size > 1 else 1.0
+        reach = float(np.diff(curve.price).max()) if curve.price.size > 1 else 1.0
     return float(reach)
 
 
@@ -264,7 +264,7 @@ def compute_pressure_cloud(
     finite = np.isfinite(values)
     if not finite.all():  # a physical curve is finite; guard against a foreign one
         values = np.where(finite, values, 0.0)
-    max_abs = float(np.max(np.abs(values)))
+    max_abs = float(np.abs(values).max())
     proximity = np.exp(-(((price - spot) / reach) ** 2))
 
     # --- zones from the curve's extrema

@@ -94,7 +94,7 @@ class SmileInterpolant:
         that are not `ok` (non-finite or non-positive) are placed at the first node and
         masked by the caller."""
         xq = np.log(np.where(ok, strikes, np.exp(self.x[0])))
-        i = np.clip(np.searchsorted(self.x, xq, side="right") - 1, 0, self.size - 2)
+        i = np.minimum(np.maximum(np.searchsorted(self.x, xq, side="right") - 1, 0), self.size - 2)
         h = self.x[i + 1] - self.x[i]
         t = (xq - self.x[i]) / h
         inside = (xq >= self.x[0]) & (xq <= self.x[-1])
@@ -175,7 +175,7 @@ class SmileInterpolant:
         lo = np.minimum(y[:-1], y[1:])
         reach = (4.0 / 27.0) * h * (np.abs(s[:-1]) + np.abs(s[1:]))
         scale = np.abs(y[:-1]) + np.abs(y[1:]) + reach
-        return not bool(np.all(lo - reach - 0.5 * lo > 1e-12 * scale))
+        return not bool((lo - reach - 0.5 * lo > 1e-12 * scale).all())
 
     @cached_property
     def _search(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -247,8 +247,8 @@ def _bessel_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     n = x.size
     if n < 2:
         return np.zeros(n)
-    h = np.diff(x)
-    d = np.diff(y) / h
+    h = x[1:] - x[:-1]
+    d = (y[1:] - y[:-1]) / h
     if n == 2:
         return np.array([d[0], d[0]])
     m = np.empty(n)
@@ -269,7 +269,7 @@ def smile_interpolant(surface: IVSurface) -> SmileInterpolant:
     order = np.argsort(k, kind="stable")
     k, iv = k[order], iv[order]
     keep = np.ones(k.size, dtype=bool)
-    keep[1:] = np.diff(k) > 0
+    keep[1:] = k[1:] > k[:-1]
     k, iv = k[keep], iv[keep]
     x = np.log(k)
     return SmileInterpolant(

@@ -275,7 +275,7 @@ def _smooth_total_variance(
     count of strikes where the spline was non-positive and linear interpolation of the
     raw points was used instead)."""
     kv, wv, ev = k[valid], w[valid], err[valid]
-    kc = np.clip(k, kv[0], kv[-1])  # flat in k beyond the last valid strike
+    kc = np.minimum(np.maximum(k, kv[0]), kv[-1])  # flat in k beyond the last valid strike
     with warnings.catch_warnings():
         # FITPACK warns when it cannot meet the smoothing condition exactly; the fit is
         # still the best it found, and the result is checked below
@@ -416,7 +416,8 @@ class _Smiles:
             err_sigma = np.maximum(err_sigma, MIN_IV_ERROR)
             # a huge error is a tiny weight (a zero weight would drop the point from
             # FITPACK); a tiny one is capped so no point pins the spline beyond precision
-            err_w = np.clip(2.0 * raw * T * err_sigma, 1e-9 * w, 1e6 * w)
+            # (np.clip without its wrapper)
+            err_w = np.minimum(np.maximum(2.0 * raw * T * err_sigma, 1e-9 * w), 1e6 * w)
 
         start, end = _segments(nseg, n_seg)
         ws = np.full(n, np.nan)

@@ -103,42 +103,45 @@ def zone_bounds(
     minor extremum's zone never runs over a major one. Vectorized over extrema."""
     g = price.size
     ext = values[index]
-    sv = values[None, :] * np.sign(ext)[:, None]  # sign-adjusted: extremum positive
-    half = 0.5 * np.abs(ext)[:, None]
-    below = sv <= half
-    col = np.arange(g)[None, :]
-    left = below & (col < index[:, None])
-    right = below & (col > index[:, None])
-    rows = np.arange(index.size)
-    # last "below" point left of the extremum, first one right of it
+    sgn = np.sign(ext)
+    sv = values[None, :] * sgn[:, None]  # sign-adjusted: extremum positive
+    peak = np.abs(ext)
+    h = 0.5 * peak
+    col = np.arange(g)
+    idx = index[:, None]
+    before, after = col < idx, col > idx
+    below = sv <= h[:, None]
+    left, right = below & before, below & after
+    # last "below" point left of the extremum, first one right of it (rows of sv are
+    # values times the row's sign: sv[i, j] = values[j] * sgn[i], gathered in 1-d)
     jl = g - 1 - np.argmax(left[:, ::-1], axis=1)
     jr = np.argmax(right, axis=1)
-    h = half[:, 0]
     jl1 = np.minimum(jl + 1, g - 1)
     jr0 = np.maximum(jr - 1, 0)
     has_l, has_r = left.any(axis=1), right.any(axis=1)
+    sv_jl, sv_jl1 = values[jl] * sgn, values[jl1] * sgn
+    sv_jr, sv_jr0 = values[jr] * sgn, values[jr0] * sgn
     # where a side has a crossing, sv[jl] <= h < sv[jl + 1] and sv[jr - 1] > h >= sv[jr], so
     # the denominators are positive; elsewhere (masks has_l / has_r) use 1 and ignore t
-    dl = np.where(has_l, sv[rows, jl1] - sv[rows, jl], 1.0)
-    dr = np.where(has_r, sv[rows, jr0] - sv[rows, jr], 1.0)
-    tl = np.where(has_l, (h - sv[rows, jl]) / dl, 0.0)
-    tr = np.where(has_r, (sv[rows, jr0] - h) / dr, 0.0)
+    tl = np.where(has_l, (h - sv_jl) / np.where(has_l, sv_jl1 - sv_jl, 1.0), 0.0)
+    tr = np.where(has_r, (sv_jr0 - h) / np.where(has_r, sv_jr0 - sv_jr, 1.0), 0.0)
     lower = np.where(has_l, price[jl] + tl * (price[jl1] - price[jl]), price[0])
     upper = np.where(has_r, price[jr0] + tr * (price[jr] - price[jr0]), price[-1])
     # higher ground met before the half level: stop at the saddle on the way to it
-    idx = index[:, None]
-    higher = sv > np.abs(ext)[:, None]
-    hl, hr = higher & (col < idx), higher & (col > idx)
+    higher = sv > peak[:, None]
+    hl, hr = higher & before, higher & after
     kl = g - 1 - np.argmax(hl[:, ::-1], axis=1)  # nearest higher point on the left
     kr = np.argmax(hr, axis=1)  # and on the right
-    win_l = (col > kl[:, None]) & (col < idx)
-    win_r = (col > idx) & (col < kr[:, None])
-    sl = np.where(win_l.any(axis=1), np.argmin(np.where(win_l, sv, np.inf), axis=1), index)
-    sr = np.where(win_r.any(axis=1), np.argmin(np.where(win_r, sv, np.inf), axis=1), index)
     saddle_l = hl.any(axis=1) & (~has_l | (kl > jl))
     saddle_r = hr.any(axis=1) & (~has_r | (kr < jr))
-    lower = np.where(saddle_l, price[sl], lower)
-    upper = np.where(saddle_r, price[sr], upper)
+    if saddle_l.any():
+        win_l = (col > kl[:, None]) & before
+        sl = np.where(win_l.any(axis=1), np.argmin(np.where(win_l, sv, np.inf), axis=1), index)
+        lower = np.where(saddle_l, price[sl], lower)
+    if saddle_r.any():
+        win_r = after & (col < kr[:, None])
+        sr = np.where(win_r.any(axis=1), np.argmin(np.where(win_r, sv, np.inf), axis=1), index)
+        upper = np.where(saddle_r, price[sr], upper)
     return lower, upper
 
 

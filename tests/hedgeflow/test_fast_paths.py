@@ -647,3 +647,66 @@ def test_modal_strike_spacing_equals_np_unique_counts(strikes: list) -> None:
         return
     values, counts = np.unique(gaps, return_counts=True)
     assert got == values[np.argmax(counts)]
+
+
+# --------------------------------------------------------------------------- pressure zones
+
+
+def _zone_bounds_reference(price: np.ndarray, values: np.ndarray, index: np.ndarray) -> tuple:
+    """zone_bounds extremum by extremum, written out: the half-level crossing on each
+    side, or the saddle before higher ground, or the grid end."""
+    g = price.size
+    lower, upper = [], []
+    for i in index.tolist():
+        sgn = 1.0 if values[i] > 0 else (-1.0 if values[i] < 0 else 0.0)
+        sv = [float(v) * sgn for v in values]
+        peak = abs(float(values[i]))
+        h = 0.5 * peak
+        jl = next((j for j in range(i - 1, -1, -1) if sv[j] <= h), None)
+        jr = next((j for j in range(i + 1, g) if sv[j] <= h), None)
+        kl = next((j for j in range(i - 1, -1, -1) if sv[j] > peak), None)
+        kr = next((j for j in range(i + 1, g) if sv[j] > peak), None)
+        if jl is None:
+            lo = float(price[0])
+        else:
+            t = (h - sv[jl]) / (sv[jl + 1] - sv[jl])
+            lo = float(price[jl]) + t * (float(price[jl + 1]) - float(price[jl]))
+        if jr is None:
+            hi = float(price[-1])
+        else:
+            t = (sv[jr - 1] - h) / (sv[jr - 1] - sv[jr])
+            hi = float(price[jr - 1]) + t * (float(price[jr]) - float(price[jr - 1]))
+        if kl is not None and (jl is None or kl > jl):
+            win = range(kl + 1, i)
+            lo = float(price[min(win, key=lambda j: (sv[j], j))]) if len(win) else float(price[i])
+        if kr is not None and (jr is None or kr < jr):
+            win = range(i + 1, kr)
+            hi = float(price[min(win, key=lambda j: (sv[j], j))]) if len(win) else float(price[i])
+        lower.append(lo)
+        upper.append(hi)
+    return np.array(lower), np.array(upper)
+
+
+@settings(max_examples=120, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(3, 80), wiggle=st.floats(0.0, 2.0))
+def test_zone_bounds_equals_the_extremum_by_extremum_reference(
+    seed: int, n: int, wiggle: float
+) -> None:
+    from hedgeflow.impulse import find_extrema
+    from hedgeflow.pressure import zone_bounds
+
+    rng = np.random.default_rng(seed)
+    price = 5000.0 + 2.5 * np.arange(n)
+    x = np.linspace(-3.0, 3.0, n)
+    values = np.sin(rng.uniform(0.5, 4.0) * x) * np.exp(-0.2 * x * x) + wiggle * rng.normal(
+        0.0, 0.3, n
+    )
+    values[rng.random(n) < 0.1] = 0.0
+    ext = find_extrema(price, values, 0.0)
+    index = np.array([int(np.flatnonzero(price == e.price)[0]) for e in ext], dtype=np.intp)
+    if index.size == 0:
+        return
+    got = zone_bounds(price, values, index)
+    want = _zone_bounds_reference(price, values, index)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])

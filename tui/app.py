@@ -237,6 +237,14 @@ class HedgeflowApp(App[int]):
             self.no_color = True
             self._filters.append(Monochrome())
         if self.keymap:
+            known = {b.id for b in MonitorScreen.BINDINGS if isinstance(b, Binding) and b.id}
+            unknown = sorted(set(self.keymap) - known)
+            if unknown:
+                from tui.config import ConfigError
+
+                raise ConfigError(
+                    f"unknown key binding `keymap.{unknown[0]}` (known: {', '.join(sorted(known))})"
+                )
             self.set_keymap(self.keymap)
 
     # ------------------------------------------------------------------ lifecycle
@@ -456,9 +464,11 @@ class HedgeflowApp(App[int]):
                 return  # success arrives as AnalysisReady
             st.busy = False
             err = worker.error
-            st.engine_error = f"engine: {err}"
+            message = f"engine: {err}"
             log.warning("engine failed on %s: %r", symbol, err)
-            self.notify(f"{symbol}: analysis failed: {err}", title="Engine", severity="error", timeout=8)
+            if message != st.engine_error:  # once per distinct failure, not every poll
+                self.notify(f"{symbol}: analysis failed: {err}", title="Engine", severity="error", timeout=8)
+            st.engine_error = message
         self._refresh_views()
 
     @on(AnalysisReady)
@@ -592,7 +602,7 @@ class HedgeflowApp(App[int]):
         elif st.polling:
             next_poll = "now"
         elif st.next_poll_mono is not None:
-            next_poll = f"in {max(0.0, st.next_poll_mono - self._mono()):.0f}s"
+            next_poll = f"in {fmt_age(max(0.0, st.next_poll_mono - self._mono()))}"
         else:
             next_poll = "–"
         error = ""

@@ -48,7 +48,7 @@ def make_app(
     **kw: Any,
 ) -> HedgeflowApp:
     """The real app on the real sim and pipeline. `frozen`: the scheduling clock is
-    constant, so "next poll in 60s" never ticks and nothing goes stale by wall time
+    constant, so "next poll in 1m00s" never ticks and nothing goes stale by wall time
     (snapshot tests); Pilot tests that exercise staleness pass frozen=False."""
     if frozen:
         kw.setdefault("monotonic", lambda: 1000.0)

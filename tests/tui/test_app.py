@@ -41,7 +41,7 @@ async def test_first_analysis_of_every_symbol_and_the_message_chain(tmp_path: Pa
         assert app.screen.query_one(ZonesPane).row_count > 0
         status = app.screen.query_one(StatusLine).view
         assert status.feed == "sim" and status.symbol == "SPX" and status.as_of == "10:30:00 ET"
-        assert status.next_poll == "in 60s" and not status.stale and status.error == ""
+        assert status.next_poll == "in 1m00s" and not status.stale and status.error == ""
 
 
 async def test_digits_tab_and_shift_tab_switch_symbols_instantly(tmp_path: Path) -> None:

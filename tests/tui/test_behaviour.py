@@ -99,3 +99,40 @@ def test_logging_goes_to_the_file_only(tmp_path: Path) -> None:
         for h in saved[0]:
             root.addHandler(h)
         root.setLevel(saved[1])
+
+
+async def test_engine_failure_shown_once_and_last_analysis_kept(tmp_path: Path, sim: SimFeed) -> None:
+    from hedgeflow.pipeline import AnalysisError, analyze_chain
+
+    failing = {"on": False}
+
+    def analyze(chain, **kw):  # the real pipeline, failing on demand
+        if failing["on"]:
+            raise AnalysisError("no usable expiry: test failure")
+        return analyze_chain(chain, **kw)
+
+    app = make_app(symbols=["SPX"], export_dir=tmp_path, poll_interval=0.05, frozen=False, analyze=analyze)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_analyses(pilot, app)
+        good = app.states["SPX"].analysis
+        failing["on"] = True
+        for _ in range(3):  # three changed snapshots, three failed analyses
+            chain = app.states["SPX"].chain
+            sim.advance(60.0)
+            await wait_until(pilot, lambda chain=chain: app.states["SPX"].chain is not chain)
+            await wait_until(pilot, lambda: not app.states["SPX"].busy)
+        assert app.states["SPX"].analysis is good
+        await wait_until(pilot, lambda: "engine:" in app.screen.query_one(StatusLine).view.error)
+        failures = [n for n in app._notifications if "analysis failed" in n.message]
+        assert len(failures) == 1
+        failing["on"] = False
+        sim.advance(60.0)
+        await wait_until(pilot, lambda: app.states["SPX"].analysis is not good)
+        assert app.states["SPX"].engine_error == ""
+
+
+def test_unknown_keymap_id_is_rejected_by_name(tmp_path: Path) -> None:
+    from tui.config import ConfigError
+
+    with pytest.raises(ConfigError, match="keymap.next_expiry"):
+        make_app(symbols=["SPX"], export_dir=tmp_path, keymap={"next_expiry": "n"})

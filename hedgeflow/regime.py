@@ -93,10 +93,11 @@ class SmileInterpolant:
         """Interval index, local t in [0, 1], interval width and the inside mask; strikes
         that are not `ok` (non-finite or non-positive) are placed at the first node and
         masked by the caller."""
-        xq = np.log(np.where(ok, strikes, np.exp(self.x[0])))
+        xq = np.log(strikes if ok.all() else np.where(ok, strikes, np.exp(self.x[0])))
         i = np.minimum(np.maximum(np.searchsorted(self.x, xq, side="right") - 1, 0), self.size - 2)
-        h = self.x[i + 1] - self.x[i]
-        t = (xq - self.x[i]) / h
+        x_i = self.x[i]
+        h = self.x[i + 1] - x_i
+        t = (xq - x_i) / h
         inside = (xq >= self.x[0]) & (xq <= self.x[-1])
         return i, t, h, inside
 
@@ -132,12 +133,14 @@ class SmileInterpolant:
         i, t, h, inside = self._locate(k, ok)
         t = np.where(inside, t, 0.0)
         t2 = t * t
+        i1 = i + 1
         der = (
-            (6 * t2 - 6 * t) * (self.iv[i] - self.iv[i + 1]) / h
+            (6 * t2 - 6 * t) * (self.iv[i] - self.iv[i1]) / h
             + (3 * t2 - 4 * t + 1) * self.slope[i]
-            + (3 * t2 - 2 * t) * self.slope[i + 1]
+            + (3 * t2 - 2 * t) * self.slope[i1]
         )
-        return np.where(ok, np.where(inside, der, 0.0), np.nan)
+        der = np.where(inside, der, 0.0)
+        return der if ok.all() else np.where(ok, der, np.nan)
 
     @cached_property
     def _pieces(self) -> tuple[np.ndarray, ...]:

@@ -710,3 +710,21 @@ def test_zone_bounds_equals_the_extremum_by_extremum_reference(
     want = _zone_bounds_reference(price, values, index)
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_smile_slope_and_value_of_valid_strikes_skip_the_mask_bitwise() -> None:
+    """With every strike valid, `log_slope` and `__call__` skip the masking passes; the
+    same strikes among invalid ones (NaN, 0, -1, inf: NaN out) take them. Same values,
+    and the slope agrees with a central difference of the value in ln K."""
+    book = make_book(tau_days=0.2, seed=11)
+    sm = smile_interpolant(book.surface)
+    k = np.concatenate((book.strike, [book.strike[0] * 0.5, book.strike[-1] * 2.0]))
+    bad = np.array([np.nan, 0.0, -1.0, np.inf])
+    mixed = np.concatenate((bad[:2], k, bad[2:]))
+    np.testing.assert_array_equal(sm.log_slope(k), sm.log_slope(mixed)[2:-2])
+    np.testing.assert_array_equal(sm(k), sm(mixed)[2:-2])
+    assert np.isnan(sm.log_slope(mixed)[[0, 1, -2, -1]]).all()
+    inner = k[(k > book.strike[0]) & (k < book.strike[-1])]
+    e = 1e-6
+    fd = (sm(inner * math.exp(e)) - sm(inner * math.exp(-e))) / (2 * e)
+    np.testing.assert_allclose(sm.log_slope(inner), fd, rtol=1e-5, atol=1e-7)

@@ -140,10 +140,10 @@ class MonitorScreen(Screen[None]):
         yield SymbolBar(id="symbols")
         with Grid(id="panes"):
             yield ImpulsePane(app.palette, id="impulse")
-            yield RegimePane(id="regime")
+            yield RegimePane(app.palette, id="regime")
             yield ZonesPane(app.palette, id="zones")
             yield CharmPane(app.palette, id="charm")
-        yield StatusLine(id="status")
+        yield StatusLine(app.palette, id="status")
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:

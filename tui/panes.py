@@ -100,7 +100,9 @@ class _TitledMixin:
         parts = [extra] if extra else []
         stale = bool(view and view.stale and view.analysis is not None)
         if stale:
-            parts.insert(0, f"[b reverse] {STALE} [/]")
+            palette = getattr(self, "palette", None)
+            color = palette.hex("stale") if palette is not None else ""
+            parts.insert(0, f"[b {color} reverse] {STALE} [/]")
         widget.border_subtitle = " · ".join(parts)  # type: ignore[attr-defined]
         widget.set_class(stale, "-stale")  # type: ignore[attr-defined]
 
@@ -311,7 +313,7 @@ class ZonesPane(_TitledMixin, DataTable):
             entries: list[tuple[float, tuple[Text | str, ...]]] = []
             for z in (*cloud.stability_zones, *cloud.acceleration_zones):
                 word = labels.stability(z.impulse)
-                color = self.palette.stable if word == labels.STABLE else self.palette.unstable
+                color = self.palette.hex("stable" if word == labels.STABLE else "unstable")
                 row = (
                     Text(fmt_level(z.center), style="bold"),
                     Text(word, style=color, justify="left"),
@@ -384,6 +386,10 @@ class RegimePane(_TitledMixin, Static):
     view: reactive[PaneView | None] = reactive(None)
     """The symbol's analysis (regime params, impulse at spot, asymmetry, models)."""
 
+    def __init__(self, palette: Palette, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.palette = palette
+
     def watch_view(self) -> None:
         view = self.view
         a = view.analysis if view else None
@@ -453,10 +459,14 @@ class RegimePane(_TitledMixin, Static):
             grid.add_row(label, value)
         return grid
 
-    @staticmethod
-    def _regime_style(regime: str) -> str:
-        return {"pinned": "green", "expansion": "red", "squeeze-up": "yellow",
-                "squeeze-down": "yellow"}.get(regime, "")
+    def _regime_style(self, regime: str) -> str:
+        # pinned: dealers dampen (stable color); expansion: they amplify; squeezes: one-sided.
+        return {
+            "pinned": self.palette.hex("stable"),
+            "expansion": self.palette.hex("unstable"),
+            "squeeze-up": self.palette.hex("spot"),
+            "squeeze-down": self.palette.hex("spot"),
+        }.get(regime, "")
 
 
 class StatusLine(Static):
@@ -466,6 +476,10 @@ class StatusLine(Static):
     view: reactive[StatusView | None] = reactive(None)
     """Pre-formatted status fields (the App formats times with its injected clock)."""
 
+    def __init__(self, palette: Palette, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.palette = palette
+
     def watch_view(self) -> None:
         v = self.view
         if v is None:
@@ -473,7 +487,7 @@ class StatusLine(Static):
             return
         line1 = Text(no_wrap=True, overflow="ellipsis")
         if v.stale:
-            line1.append(f" {STALE} ", style="bold reverse")
+            line1.append(f" {STALE} ", style=f"bold {self.palette.hex('stale')} reverse")
             line1.append(" ")
         if v.paused:
             line1.append(" PAUSED ", style="bold reverse")

@@ -23,10 +23,30 @@ class Palette:
     repriced: str = "cyan"
     stale: str = "magenta"
 
-    def rgb(self, name: str) -> tuple[int, int, int]:
-        """An RGB triple for plotext, which does not know Textual's color names."""
+    def __post_init__(self) -> None:
+        from textual.color import ColorParseError
+
+        from tui.config import ConfigError
+
+        for name in ("stable", "unstable", "spot", "repriced", "stale"):
+            try:
+                Color.parse(getattr(self, name))
+            except ColorParseError:
+                raise ConfigError(
+                    f"`colors.{name}`: not a color: {getattr(self, name)!r} (a name like "
+                    "'green' or hex like '#00ff00')"
+                ) from None
+
+    def hex(self, name: str) -> str:
+        """A Rich color for styles (`#rrggbb`, or `color(n)` for an ANSI color), since Rich
+        knows fewer color names than Textual."""
         c = Color.parse(getattr(self, name))
-        return (c.r, c.g, c.b)
+        return f"color({c.ansi})" if c.ansi is not None else c.hex[:7]
+
+    def rgb(self, name: str) -> tuple[int, int, int] | int:
+        """A plotext color: an RGB triple, or the 256-color code of an ANSI color."""
+        c = Color.parse(getattr(self, name))
+        return c.ansi if c.ansi is not None else (c.r, c.g, c.b)
 
 
 @dataclass(frozen=True)

@@ -136,3 +136,14 @@ def test_unknown_keymap_id_is_rejected_by_name(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="keymap.next_expiry"):
         make_app(symbols=["SPX"], export_dir=tmp_path, keymap={"next_expiry": "n"})
+
+
+def test_palette_colors_checked_and_converted() -> None:
+    from tui.config import ConfigError
+    from tui.views import Palette
+
+    p = Palette(stable="ansi_green", stale="#ff00ff")
+    assert p.hex("stable") == "color(2)" and p.rgb("stable") == 2  # ANSI color stays ANSI
+    assert p.hex("stale") == "#FF00FF" and p.rgb("spot") == (255, 255, 0)
+    with pytest.raises(ConfigError, match="colors.spot"):
+        Palette(spot="not-a-colour")

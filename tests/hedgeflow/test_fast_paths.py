@@ -93,7 +93,11 @@ def test_at_log_pieces_equal_the_reference_interpolant(n: int, seed: int, wild: 
     np.testing.assert_allclose(slope, smile.log_slope(K), rtol=1e-10, atol=1e-12 * scale)
     # exactly on the end nodes: the end cubics (node slope), beyond them flat (slope 0)
     ends, end_slope = smile.at_log(smile.x[[0, -1]])
-    np.testing.assert_allclose(ends, iv[[0, -1]], rtol=1e-14, atol=1e-14 * top)
+    # the last cubic at its far end: rounding relative to its terms, of order slope x width
+    # (two strikes 5 points apart give slopes of hundreds: terms of +-57 summing to 0.2)
+    terms = top + float(np.max(np.abs(smile.slope) * np.append(np.diff(smile.x), 0.0)))
+    terms = max(terms, top + float(np.max(np.abs(smile.slope[1:]) * np.diff(smile.x))))
+    np.testing.assert_allclose(ends, iv[[0, -1]], rtol=1e-14, atol=1e-14 * terms)
     np.testing.assert_allclose(end_slope, smile.slope[[0, -1]], rtol=1e-12)
     _, out_slope = smile.at_log(np.array([smile.x[0] - 1e-9, smile.x[-1] + 1e-9]))
     assert np.all(out_slope == 0.0)
@@ -728,3 +732,30 @@ def test_smile_slope_and_value_of_valid_strikes_skip_the_mask_bitwise() -> None:
     e = 1e-6
     fd = (sm(inner * math.exp(e)) - sm(inner * math.exp(-e))) / (2 * e)
     np.testing.assert_allclose(sm.log_slope(inner), fd, rtol=1e-5, atol=1e-7)
+
+
+# --------------------------------------------------------------------------- exposure greeks
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(1, 60))
+def test_exposure_greeks_equal_the_full_greeks_bitwise(seed: int, n: int) -> None:
+    """The exposures' lean kernel (no delta or vega, one N(+-d1) pass) against
+    black76.greeks, invalid inputs (NaN, tau <= 0, sigma <= 0) included."""
+    from hedgeflow.black76 import exposure_greeks
+
+    rng = np.random.default_rng(seed)
+    K = 5000.0 * np.exp(rng.normal(0.0, 0.2, n))
+    tau = rng.choice([1e-6, 2e-4, 0.05, 1.0, 0.0, np.nan], n)
+    sigma = rng.choice([0.0, 0.1, 0.5, 3.0, -0.1], n) * rng.uniform(0.5, 1.5, n)
+    call = rng.random(n) < 0.5
+    for q in (0.0, 0.013):
+        g = greeks(5000.0, K, tau, sigma, 0.04, q, call)
+        gamma, vanna, charm = exposure_greeks(5000.0, K, tau, sigma, 0.04, q, call)
+        np.testing.assert_array_equal(gamma, g.gamma)
+        np.testing.assert_array_equal(vanna, g.vanna)
+        np.testing.assert_array_equal(charm, g.charm)
+    # scalar option type broadcast as in `greeks`
+    g = greeks(5000.0, K, tau, sigma, 0.04, 0.01, False)
+    charm = exposure_greeks(5000.0, K, tau, sigma, 0.04, 0.01, False)[2]
+    np.testing.assert_array_equal(charm, g.charm)

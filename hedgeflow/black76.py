@@ -133,3 +133,29 @@ def greeks(
     return Greeks(
         delta=delta, gamma=gamma, vega=vega, vanna=vanna, charm=charm_year / DAYS_PER_YEAR
     )
+
+
+def exposure_greeks(
+    S: np.ndarray | float,
+    K: np.ndarray | float,
+    tau: np.ndarray | float,
+    sigma: np.ndarray | float,
+    r: np.ndarray | float,
+    q: np.ndarray | float,
+    is_call: np.ndarray | bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(gamma, vanna, charm) of `greeks`, bitwise the same values, without the delta and
+    vega the exposures do not use and with one N(+-d1) pass instead of two."""
+    S, K, tau, sigma, r, q = (np.asarray(x, dtype=np.float64) for x in (S, K, tau, sigma, r, q))
+    is_call = np.asarray(is_call, dtype=bool)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        F = S * np.exp((r - q) * tau)
+        d1, d2, sig_sqrt = _d1_d2(F, K, tau, sigma)
+        eq = np.exp(-q * tau)
+        pdf = norm_pdf(d1)
+        n_side = ndtr(np.where(is_call, d1, -d1))  # N(d1) for calls, N(-d1) for puts
+        gamma = eq * pdf / (S * sig_sqrt)
+        vanna = -eq * pdf * d2 / sigma
+        common = eq * pdf * (2.0 * (r - q) * tau - d2 * sig_sqrt) / (2.0 * tau * sig_sqrt)
+        charm_year = np.where(is_call, q * eq * n_side, -q * eq * n_side) - common
+    return gamma, vanna, charm_year / DAYS_PER_YEAR

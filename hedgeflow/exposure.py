@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hedgeflow.black76 import MIN_GREEK_TAU, greeks
+from hedgeflow.black76 import MIN_GREEK_TAU, exposure_greeks
 from hedgeflow.book import ExpiryBook
 from hedgeflow.enums import PositioningModel
 from hedgeflow.types import ExposurePerExpiry
@@ -55,16 +55,18 @@ def option_exposures(book: ExpiryBook) -> tuple[np.ndarray, np.ndarray, np.ndarr
     if not book.tau >= MIN_GREEK_TAU:
         zero = np.zeros(n)
         return zero, zero.copy(), zero.copy()
-    g = greeks(book.spot, book.strike, book.tau, book.iv, book.r, book.q, book.is_call)
+    gamma, vanna, charm = exposure_greeks(
+        book.spot, book.strike, book.tau, book.iv, book.r, book.q, book.is_call
+    )
     S = book.spot
     held = book.position != 0
     # errstate: absurd positions or multipliers overflow to inf, which propagates (shown,
     # not hidden); NaN greeks on unheld options are multiplied away by the mask
     with np.errstate(invalid="ignore", over="ignore"):
         scale = np.where(held, book.position * book.multiplier * S, 0.0)
-        gex = np.where(held, scale * g.gamma * S * 0.01, 0.0)
-        vex = np.where(held, scale * g.vanna * 0.01, 0.0)
-        cex = np.where(held, scale * g.charm, 0.0)
+        gex = np.where(held, scale * gamma * S * 0.01, 0.0)
+        vex = np.where(held, scale * vanna * 0.01, 0.0)
+        cex = np.where(held, scale * charm, 0.0)
     return gex, vex, cex
 
 
@@ -117,14 +119,14 @@ def compute_exposures_many(books: Sequence[ExpiryBook]) -> list[ExposurePerExpir
     is_call = np.concatenate([b.is_call for b in books])
     pos = np.concatenate([b.position for b in books])
     mult = np.concatenate([b.multiplier for b in books])
-    g = greeks(S, K, tau, iv, r, q, is_call)
+    gamma, vanna, charm = exposure_greeks(S, K, tau, iv, r, q, is_call)
     # below 60 s to settlement: payoff, no greek exposure (see `option_exposures`)
     held = (pos != 0) & per(live, sizes)
     with np.errstate(invalid="ignore", over="ignore"):
         scale = np.where(held, pos * mult * S, 0.0)
-        gex = np.where(held, scale * g.gamma * S * 0.01, 0.0)
-        vex = np.where(held, scale * g.vanna * 0.01, 0.0)
-        cex = np.where(held, scale * g.charm, 0.0)
+        gex = np.where(held, scale * gamma * S * 0.01, 0.0)
+        vex = np.where(held, scale * vanna * 0.01, 0.0)
+        cex = np.where(held, scale * charm, 0.0)
     out = []
     for b, ge, ve, ce in zip(
         books, np.split(gex, cut), np.split(vex, cut), np.split(cex, cut), strict=True

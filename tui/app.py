@@ -611,9 +611,11 @@ class HedgeflowApp(App[int]):
             error = f"{kind}: {st.error} · retry in {st.backoff:.0f}s (#{st.failures})"
         elif st.engine_error:
             error = st.engine_error
-        notes = ()
+        notes: tuple[str, ...] = ()
         if st.busy:
             notes = ("computing …",)
+        elif chain is not None and chain.spot_note:
+            notes = (f"spot {chain.spot_note}",)  # e.g. "stale: market closed"
         elif a is not None and a.notes:
             notes = a.notes[:1]
         return StatusView(

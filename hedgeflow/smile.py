@@ -372,8 +372,7 @@ class _Smiles:
         with np.errstate(over="ignore", divide="ignore", under="ignore", invalid="ignore"):
             x = K / F
             k = np.log(x)
-        in_range = todo & (np.abs(k) <= MAX_ABS_LOG_MONEYNESS)
-        with np.errstate(invalid="ignore"):
+            in_range = todo & (np.abs(k) <= MAX_ABS_LOG_MONEYNESS)
             plausible = (iv >= IV_MIN) & (iv <= IV_MAX)
             implausible = np.isfinite(iv) & ~plausible
             solved = np.isfinite(iv) & plausible & in_range
@@ -702,15 +701,13 @@ def build_expiry_books(
             nseg, n_seg, nK, call_mid, put_mid, tau, r, ref.spot,
             call_spread=call_spread, put_spread=put_spread,
         )  # fmt: skip
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"):  # (one context: each costs ~1 us)
         alive = np.isfinite(fe.forward) & (fe.forward > 0) & requested
-    F = np.where(alive, fe.forward, np.nan)
-    vend = chain.vendor_iv[rows]
-    with np.errstate(invalid="ignore"):
+        F = np.where(alive, fe.forward, np.nan)
+        vend = chain.vendor_iv[rows]
         otm_row = is_call == (K >= F[seg])
-    vendor_k = _per_node(vend, node, ~otm_row, n_node)  # the ITM one only where no OTM one
-    vendor_otm = _per_node(vend, node, otm_row, n_node)
-    with np.errstate(invalid="ignore"):
+        vendor_k = _per_node(vend, node, ~otm_row, n_node)  # the ITM one only where no OTM one
+        vendor_otm = _per_node(vend, node, otm_row, n_node)
         vendor_k = np.where(vendor_otm > 0, vendor_otm, vendor_k)
     sm = _Smiles(
         nseg, n_seg, nK, call_mid, put_mid, call_spread, put_spread, vendor_k,

@@ -910,7 +910,7 @@ def default_log_file() -> Path:
     return user_state_path("hedgeflow") / "hedgeflow.log"
 
 
-def run_monitor(
+def build_app(
     *,
     settings: Any,
     feed: Feed,
@@ -918,17 +918,12 @@ def run_monitor(
     poll_interval: float,
     engine_config: EngineConfigs,
     feed_name: str | None = None,
-) -> int:
-    """Run the monitor until the user quits; returns the exit code.
-
-    `settings` is `tui.config.Settings` (the `[monitor]`, `[colors]` and `[keymap]` tables
-    supply bell, stale_after_polls, export_dir, log_file, colors and keys). A symbol added
-    from the palette gets `settings.engine_config(symbol)` with the same model,
-    positioning and positions as the first symbol's config.
-    """
+) -> HedgeflowApp:
+    """The monitor as configured by `settings` (`tui.config.Settings`): the `[monitor]`,
+    `[colors]` and `[keymap]` tables supply bell, stale_after_polls, export_dir, colors and
+    keys. A symbol added from the palette gets `settings.engine_config(symbol)` with the
+    same model, positioning and positions as the first symbol's config."""
     mon = settings.monitor
-    log_file = Path(mon.get("log_file") or default_log_file()).expanduser()
-    configure_logging(log_file)
     configs: EngineConfigs = engine_config
     if isinstance(engine_config, Mapping):
         table = dict(engine_config)
@@ -943,7 +938,7 @@ def run_monitor(
         configs = config_for
     colors = settings.data.get("colors", {})
     palette = Palette(**{k: v for k, v in colors.items() if k in Palette.__dataclass_fields__})
-    app = HedgeflowApp(
+    return HedgeflowApp(
         feed,
         symbols,
         poll_interval=poll_interval,
@@ -954,6 +949,30 @@ def run_monitor(
         palette=palette,
         export_dir=Path(mon["export_dir"]).expanduser() if mon.get("export_dir") else None,
         keymap=settings.data.get("keymap") or None,
+    )
+
+
+def run_monitor(
+    *,
+    settings: Any,
+    feed: Feed,
+    symbols: list[str],
+    poll_interval: float,
+    engine_config: EngineConfigs,
+    feed_name: str | None = None,
+) -> int:
+    """Run the monitor until the user quits; returns the exit code. Logs go to
+    `[monitor] log_file` (default: hedgeflow.log in the user state directory), never to
+    the terminal. Arguments as `build_app`."""
+    log_file = Path(settings.monitor.get("log_file") or default_log_file()).expanduser()
+    configure_logging(log_file)
+    app = build_app(
+        settings=settings,
+        feed=feed,
+        symbols=symbols,
+        poll_interval=poll_interval,
+        engine_config=engine_config,
+        feed_name=feed_name,
     )
     log.info("monitor start: feed=%s symbols=%s interval=%s", app.feed_name, symbols, poll_interval)
     result = app.run()

@@ -155,6 +155,12 @@ class ImpulsePane(_TitledMixin, _StripPlot):
             self.refresh()
             return
         plt.plot(xs, ys, color=(190, 190, 190), marker="braille")
+        zero_gamma = ""
+        if show_repriced and a.repriced is not None and a.repriced.zero_gamma_levels:
+            # The fixed-IV, gamma-only line over every expiry (what other tools call zero
+            # gamma) is named, not drawn: summed over all expiries it dwarfs this profile.
+            zg = min(a.repriced.zero_gamma_levels, key=lambda p: abs(p - a.spot))
+            zero_gamma = f" · zero γ (all expiries) {fmt_level(zg)}"
         if not show_repriced:
             # Zones in their colors, filled to zero, over the base curve.
             for zone in (*a.pressure_cloud.stability_zones, *a.pressure_cloud.acceleration_zones):
@@ -197,7 +203,8 @@ class ImpulsePane(_TitledMixin, _StripPlot):
             f"flip {fmt_level(nf)} ({n_flips} level{'s' if n_flips != 1 else ''})"
             if nf is not None else "no flip in range"
         )
-        legend = f"│spot ◆flip ×zero ▲basin ▼peak · {flip_text} · zoom ×{view.zoom:g}"
+        marks = "│spot ◆flip" if show_repriced else "│spot ◆flip ×zero ▲basin ▼peak"
+        legend = f"{marks} · {flip_text}{zero_gamma} · zoom ×{view.zoom:g}"
         self._set_frame(f"{title} · {a.symbol} {fmt_expiry(a.expiration, a.as_of)}", view, legend)
         self.refresh()
 

@@ -76,6 +76,7 @@ _ZERO_TIME = int(IVFailure.ZERO_TIME)
 _NO_SOLUTION = int(IVFailure.NO_SOLUTION)
 _BAD_INPUT = int(IVFailure.BAD_INPUT)
 _ONE_SIDED = int(IVFailure.ONE_SIDED)
+_I8 = tuple(np.int8(c) for c in range(max(IVFailure) + 1))  # int8 scalars keep np.where int8
 
 
 def quote_mid(bid: np.ndarray, ask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -86,13 +87,13 @@ def quote_mid(bid: np.ndarray, ask: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     """
     bid = np.asarray(bid, dtype=np.float64)
     ask = np.asarray(ask, dtype=np.float64)
-    reason = np.full(np.broadcast(bid, ask).shape, _OK, dtype=np.int8)
-    missing = ~(np.isfinite(bid) & np.isfinite(ask)) | ~(ask > 0)
-    crossed = ~missing & (bid > ask)
-    one_sided = ~missing & ~crossed & ~(bid > 0)
-    reason[one_sided] = _ONE_SIDED
-    reason[crossed] = _CROSSED
-    reason[missing] = _NO_QUOTE
+    missing = ~(np.isfinite(bid) & np.isfinite(ask) & (ask > 0))
+    # (nested wheres in priority order: missing, crossed, one-sided; int8 codes)
+    reason = np.where(
+        missing,
+        _I8[_NO_QUOTE],
+        np.where(bid > ask, _I8[_CROSSED], np.where(bid > 0, _I8[_OK], _I8[_ONE_SIDED])),
+    )
     with np.errstate(invalid="ignore", over="ignore"):
         mid = np.where(reason == _OK, 0.5 * (bid + ask), np.nan)
     return mid, reason

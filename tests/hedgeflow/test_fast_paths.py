@@ -759,3 +759,38 @@ def test_exposure_greeks_equal_the_full_greeks_bitwise(seed: int, n: int) -> Non
     g = greeks(5000.0, K, tau, sigma, 0.04, 0.01, False)
     charm = exposure_greeks(5000.0, K, tau, sigma, 0.04, 0.01, False)[2]
     np.testing.assert_array_equal(charm, g.charm)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([np.nan, np.inf, -np.inf, 0.0, -1.0, 1.0, 2.0, 1.5, 1e308]),
+            st.sampled_from([np.nan, np.inf, 0.0, -2.0, 1.0, 2.0, 1.5, 1e308]),
+        ),
+        max_size=30,
+    )
+)
+def test_quote_mid_equals_the_rules_quote_by_quote(quotes: list) -> None:
+    """quote_mid's nested wheres against its rules applied one quote at a time: missing
+    (a side non-finite, ask <= 0) before crossed (bid > ask) before one-sided (bid <= 0)."""
+    from hedgeflow.iv import IVFailure, quote_mid
+
+    bid = np.array([q[0] for q in quotes], dtype=np.float64)
+    ask = np.array([q[1] for q in quotes], dtype=np.float64)
+    mid, reason = quote_mid(bid, ask)
+    assert reason.dtype == np.int8 and mid.shape == reason.shape == bid.shape
+    for b, a, m, r in zip(bid.tolist(), ask.tolist(), mid.tolist(), reason.tolist(), strict=True):
+        if not (math.isfinite(b) and math.isfinite(a) and a > 0):
+            want = IVFailure.NO_QUOTE
+        elif b > a:
+            want = IVFailure.CROSSED
+        elif not b > 0:
+            want = IVFailure.ONE_SIDED
+        else:
+            want = IVFailure.OK
+        assert r == want
+        if want == IVFailure.OK:
+            assert m == 0.5 * (b + a)
+        else:
+            assert math.isnan(m)

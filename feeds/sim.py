@@ -55,7 +55,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from scipy.signal import lfilter
 
 from feeds.errors import FeedError, FeedUnavailable
 from hedgeflow import black76
@@ -77,6 +76,54 @@ _BLOCK_DAYS = 64
 _LEVEL_SD = 0.6
 #: Factor processes shared by all underlyings: market, tech, small caps.
 _FACTORS = ("market", "tech", "small")
+
+
+#: Block length of `ema`'s closed form: within a block the weights c^-k stay below
+#: c^-256 (~1.15 for the 30-minute anchor), so the cumulative sum loses nothing.
+_EMA_BLOCK = 256
+
+
+def ema(x: np.ndarray, alpha: float) -> np.ndarray:
+    """Exponential moving average y[0] = x[0], y[n] = alpha x[n] + (1 - alpha) y[n-1].
+
+    The same recursion as `scipy.signal.lfilter([alpha], [1, alpha - 1], x,
+    zi=[(1 - alpha) x[0]])` (equal to within ~1e-15 of the level), without importing scipy.signal
+    (0.2 s and ~26 MB at start-up). Written in closed form per block of `_EMA_BLOCK`
+    samples, y[k] = c^k (y[-1] + alpha sum_{j<=k} c^-j x[j]) with c = 1 - alpha, and
+    a short loop carrying each block's last value into the next: the growing weights
+    c^-j of a one-shot closed form would cost precision over a whole day.
+    """
+    x = np.asarray(x, dtype=float)
+    n = x.size
+    if n == 0:
+        return x.copy()
+    if not 0.0 < alpha <= 1.0:
+        raise ValueError(f"ema: alpha must be in (0, 1], got {alpha!r}")
+    c = 1.0 - alpha
+    if c == 0.0:
+        return x.copy()
+    # short blocks for fast decay, so that c^-k stays far from overflow (1e300)
+    b = max(1, min(_EMA_BLOCK, n, int(690.0 / -np.log(c))))
+    blocks = -(-n // b)
+    # The filter is affine (weights sum to 1 with y[-1] = x[0]); filtering x - x[0] keeps
+    # the sums near zero, where rounding is relative to the moves rather than the level.
+    padded = np.zeros(blocks * b)
+    padded[:n] = x - x[0]
+    xb = padded.reshape(blocks, b)
+    k = np.arange(b, dtype=float)
+    grow = c**k  # c^k
+    # zero-state response of each block: y_loc[k] = alpha sum_{j<=k} c^(k-j) x[j]
+    local = np.cumsum(xb * (alpha / grow), axis=1) * grow
+    # each block starts from the previous block's last output, decayed by c^(k+1)
+    starts = np.empty(blocks)
+    prev = 0.0  # y[-1] = x[0] makes y[0] = x[0]
+    ends = local[:, -1]
+    carry = c**b
+    for i in range(blocks):
+        starts[i] = prev
+        prev = ends[i] + carry * prev
+    y = local + starts[:, None] * (grow * c)
+    return y.reshape(-1)[:n] + x[0]
 
 
 @dataclass(frozen=True)
@@ -613,9 +660,7 @@ class SimMarket:
         paths = self._day_paths(s)
         prev_close, log_path = self._symbol_path(symbol, s, paths)
         alpha = 1.0 - np.exp(-1.0 / _ANCHOR_SECONDS)
-        log_anchor, _ = lfilter(
-            [alpha], [1.0, alpha - 1.0], log_path, zi=[(1.0 - alpha) * log_path[0]]
-        )
+        log_anchor = ema(log_path, alpha)
         vol = und.vol * paths.vol_mult
         dates, roots, kinds = self._expiries(und, s)
         settle = xclock.settlement_epochs(np.array(roots), np.array(dates, dtype="datetime64[D]"))

@@ -207,8 +207,10 @@ async def _cpu(seconds: float, interval: float) -> dict[str, Any]:
 
 def _probe(argv: list[str]) -> dict[str, Any]:
     from tui.allocator import tune_allocator
+    from tui.calendar_cache import install_cached_calendar
 
     tune_allocator()
+    install_cached_calendar()  # as `hedgeflow` (tui.cli.main) does before the monitor starts
     kind = argv[0]
     if kind == "repaint":
         return asyncio.run(_repaint(int(argv[1])))

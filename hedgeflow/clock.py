@@ -5,7 +5,9 @@ wall clock. Sessions and early closes come from the maintained NYSE calendar of
 `exchange_calendars` (XNYS), never from a hand-typed holiday list. The calendar
 is imported lazily and built once (cached), because start-up time matters, and
 is turned into three sorted numpy arrays (session day, open and close as epoch
-seconds), so every lookup is a `searchsorted`.
+seconds), so every lookup is a `searchsorted`. The application may instead install a
+precomputed table (`install_sessions`, e.g. read from its cache by `tui.calendar_cache`),
+so that a start-up needs neither pandas nor exchange_calendars; the engine reads no file.
 
 Settlement (DESIGN.md, "Expiry clock"):
 
@@ -51,17 +53,30 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 @dataclass(frozen=True)
-class _Sessions:
-    """Sorted NYSE sessions: day number (days since 1970-01-01), open and close (epoch s)."""
+class SessionTable:
+    """Sorted NYSE sessions: day number (int64 days since 1970-01-01), open and close
+    (float64 epoch seconds, UTC), read-only; `source` says where the table came from
+    ("exchange_calendars" for the lazy default build, else the installer's label)."""
 
     day: np.ndarray
     open: np.ndarray
     close: np.ndarray
+    source: str = "exchange_calendars"
+
+
+_Sessions = SessionTable  # the name the rest of this module grew up with
+
+#: A table installed by the process's outer layer (e.g. from a cache file); None = build.
+_installed: SessionTable | None = None
+
+
+def _sessions() -> SessionTable:
+    return _installed if _installed is not None else _built_sessions()
 
 
 @lru_cache(maxsize=1)
-def _sessions() -> _Sessions:
-    # Lazy: pandas + exchange_calendars cost ~0.3 s to import and build.
+def _built_sessions() -> SessionTable:
+    # Lazy: pandas + exchange_calendars cost ~0.3 s and ~40 MB to import and build.
     import warnings
 
     import exchange_calendars as xcals
@@ -81,7 +96,70 @@ def _sessions() -> _Sessions:
         return np.asarray(utc).astype("datetime64[s]").astype(np.int64).astype(np.float64)
 
     day = np.asarray(sched.index).astype("datetime64[D]").astype(np.int64)
-    return _Sessions(day=day, open=epochs("open"), close=epochs("close"))
+    return _validated(day, epochs("open"), epochs("close"), "exchange_calendars")
+
+
+def session_table() -> SessionTable:
+    """The session table in use: the installed one (`install_sessions`), else the one built
+    (once, lazily) from `exchange_calendars` for `CALENDAR_START`..`CALENDAR_END`."""
+    return _sessions()
+
+
+def install_sessions(day: Any, open: Any, close: Any, *, source: str) -> SessionTable:
+    """Use a precomputed session table (e.g. loaded by the application from a cache) instead
+    of building one from `exchange_calendars`; returns the installed table.
+
+    `day`: session dates as integer days since 1970-01-01 (or `datetime64[D]`), strictly
+    increasing; `open`, `close`: epoch seconds (UTC) of each session's open and close, on
+    that UTC date, open < close. The table must span the calendar: first session within a
+    week of `CALENDAR_START`, last within a week of `CALENDAR_END`. Raises ValueError (and
+    installs nothing) otherwise. The engine does no I/O: reading the table is the caller's.
+    """
+    global _installed
+    d = np.asarray(day)
+    if d.dtype.kind == "M":
+        d = d.astype("datetime64[D]").astype(np.int64)
+    table = _validated(d, open, close, source)
+    _installed = table
+    return table
+
+
+def uninstall_sessions() -> None:
+    """Drop an installed table: lookups go back to the lazily built default."""
+    global _installed
+    _installed = None
+
+
+def _validated(day: Any, open: Any, close: Any, source: str) -> SessionTable:
+    d = np.asarray(day)
+    o = np.asarray(open, dtype=np.float64)
+    c = np.asarray(close, dtype=np.float64)
+    if d.dtype.kind not in "iu":
+        raise ValueError(f"session days must be integers (days since 1970-01-01), got {d.dtype}")
+    d = d.astype(np.int64)
+    if d.ndim != 1 or o.shape != d.shape or c.shape != d.shape or d.size == 0:
+        raise ValueError(
+            f"session arrays must be 1-D, non-empty and of one length: {d.shape}, {o.shape}, {c.shape}"
+        )
+    if not (np.isfinite(o).all() and np.isfinite(c).all()):
+        raise ValueError("session opens and closes must be finite")
+    if (np.diff(d) <= 0).any():
+        raise ValueError("session days must be strictly increasing")
+    if not (o < c).all():
+        raise ValueError("every session must open before it closes")
+    # New York sessions fall inside one UTC day (09:30-16:00 ET is 13:30-21:00 UTC).
+    if (np.floor(o / 86_400.0) != d).any() or (np.floor(c / 86_400.0) != d).any():
+        raise ValueError("session opens and closes must fall on their session's UTC date")
+    lo, hi = _day_number(CALENDAR_START), _day_number(CALENDAR_END)
+    if not (lo <= d[0] <= lo + 7 and hi - 7 <= d[-1] <= hi):
+        raise ValueError(
+            f"session table spans {_from_day_number(d[0])}..{_from_day_number(d[-1])}, "
+            f"not the calendar {CALENDAR_START}..{CALENDAR_END}"
+        )
+    arrays = [np.array(a) for a in (d, o, c)]  # own copies, then read-only
+    for a in arrays:
+        a.flags.writeable = False
+    return SessionTable(day=arrays[0], open=arrays[1], close=arrays[2], source=str(source))
 
 
 def _day_number(d: date) -> int:

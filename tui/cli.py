@@ -430,6 +430,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args([*(argv or sys.argv[1:]), "monitor"])
+    from tui.calendar_cache import install_cached_calendar
+
+    install_cached_calendar()  # the session table from the user cache: no pandas at start
     from feeds.errors import FeedError
     from tui.config import ConfigError
 

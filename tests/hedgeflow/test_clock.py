@@ -5,6 +5,7 @@ November); each expected instant is written in UTC so EST (UTC-5) vs EDT (UTC-4)
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -257,3 +258,72 @@ def test_trading_minutes_between() -> None:
 
 def test_calendar_is_cached_and_lazy() -> None:
     assert clock._sessions() is clock._sessions()
+
+
+# --- installed session tables (the application's calendar cache) ------------------------
+
+
+def _library_table() -> clock.SessionTable:
+    return clock._built_sessions()
+
+
+def test_install_sessions_round_trip_and_uninstall() -> None:
+    t = _library_table()
+    try:
+        got = clock.install_sessions(t.day, t.open, t.close, source="test")
+        assert clock.session_table() is got and got.source == "test"
+        np.testing.assert_array_equal(got.day, t.day)
+        assert not got.day.flags.writeable
+        # datetime64[D] days are accepted as well
+        again = clock.install_sessions(t.day.astype("datetime64[D]"), t.open, t.close, source="t")
+        np.testing.assert_array_equal(again.day, t.day)
+        assert clock.session_close(date(2026, 11, 27)) == datetime(2026, 11, 27, 13, 0, tzinfo=clock.NY)
+    finally:
+        clock.uninstall_sessions()
+    assert clock.session_table() is t
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d, o, c: (d[::-1], o[::-1], c[::-1]),  # not increasing
+        lambda d, o, c: (d, c, o),  # opens after closes
+        lambda d, o, c: (d, o + 86_400.0, c + 86_400.0),  # on the wrong UTC day
+        lambda d, o, c: (d[:-1], o, c),  # ragged
+        lambda d, o, c: (d[:100], o[:100], c[:100]),  # does not span the calendar
+        lambda d, o, c: (d.astype(float), o, c),  # days not integers
+        lambda d, o, c: (d, np.where(d == d[5], np.nan, o), c),  # NaN open
+    ],
+    ids=["order", "swapped", "utc-day", "ragged", "span", "float-days", "nan"],
+)
+def test_install_sessions_rejects_bad_tables(mutate: Any) -> None:
+    t = _library_table()
+    with pytest.raises(ValueError):
+        clock.install_sessions(*mutate(t.day.copy(), t.open.copy(), t.close.copy()), source="bad")
+    assert clock.session_table() is t  # nothing installed
+
+
+def test_installed_table_keeps_the_engine_free_of_pandas() -> None:
+    import subprocess
+    import sys
+
+    code = """
+import sys
+import numpy as np
+from datetime import date
+from hedgeflow import clock
+day = np.load(sys.argv[1])
+clock.install_sessions(day["day"], day["open"], day["close"], source="file")
+clock.is_session(date(2026, 11, 25)); clock.trading_minutes_between(1.79e9, 1.80e9)
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("pandas", "exchange_calendars")))
+"""
+    import tempfile
+
+    t = _library_table()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/t.npz"
+        np.savez(path, day=t.day, open=t.open, close=t.close)
+        out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True,
+                             timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -177,7 +177,15 @@ def test_round_trip_property(F, m, tau, sigma, r, call):
     if reason == IVFailure.OK:
         np.testing.assert_allclose(price(F, K, tau, iv, r, call), p, rtol=1e-8, atol=1e-14 * F)
     else:
-        # only a price without time value (at intrinsic or zero to double precision) fails
         intrinsic = np.exp(-r * tau) * max((F - K) if call else (K - F), 0.0)
+        if intrinsic > 0 and reason == IVFailure.NO_SOLUTION:
+            # `price` computes an in-the-money option as F N(d1) - K N(d2), terms of size F,
+            # so its time value carries ~eps * F of rounding; the solver accepts only
+            # solutions repricing to 1e-9, which such a time value cannot meet below ~1e-6 F
+            # (hypothesis: F=1.133, 3 sd in the money, 1 minute, 1% vol: time value 6e-9)
+            assert p - intrinsic <= 1e-6 * max(F, K)
+            return
+        # otherwise only a price without time value (at intrinsic or zero to double
+        # precision) fails
         assert reason in (IVFailure.BELOW_INTRINSIC, IVFailure.NO_QUOTE)
         assert p - intrinsic <= 1e-12 * max(F, K)

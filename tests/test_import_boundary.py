@@ -68,3 +68,26 @@ def test_engine_never_reads_the_clock() -> None:
         if needle in path.read_text(encoding="utf-8")
     ]
     assert offenders == []
+
+
+def test_package_import_is_light_and_every_public_name_resolves() -> None:
+    """`hedgeflow` loads its public names on first use: importing the package, the chain or
+    the clock costs no scipy at start-up, and every name in `__all__` still imports."""
+    for light in (["hedgeflow"], ["hedgeflow.chain", "hedgeflow.clock", "feeds.base"]):
+        assert "scipy" not in _loaded_after(light), light
+    code = (
+        "import hedgeflow\n"
+        "from hedgeflow import *  # noqa: F403\n"
+        "missing = [n for n in hedgeflow.__all__ if getattr(hedgeflow, n, None) is None]\n"
+        "assert set(hedgeflow.__all__) <= set(dir(hedgeflow))\n"
+        "from hedgeflow import analyze_chain\n"
+        "from hedgeflow.pipeline import analyze_chain as direct\n"
+        "assert analyze_chain is direct\n"
+        "print(missing)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    import hedgeflow
+
+    with pytest.raises(AttributeError):
+        hedgeflow.no_such_name  # noqa: B018

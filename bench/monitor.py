@@ -165,13 +165,16 @@ async def _soak(sim_seconds: float, speed: float, interval: float) -> dict[str, 
                 marks["minute_untrimmed"] = _rss_mb()
                 trim_heap()  # what the app does once a minute
                 marks["minute"] = _rss_mb()
-                analyses_at_minute = sum(s.session.flow.snapshots if s.session.flow else 0
-                                         for s in app.states.values())
+                analyses_at_minute = sum(
+                    s.session.flow.snapshots if s.session.flow else 0 for s in app.states.values()
+                )
         gc.collect()
         marks["end_untrimmed"] = _rss_mb()
         trim_heap()
         marks["end"] = _rss_mb()
-        snapshots = sum(s.session.flow.snapshots if s.session.flow else 0 for s in app.states.values())
+        snapshots = sum(
+            s.session.flow.snapshots if s.session.flow else 0 for s in app.states.values()
+        )
     return {
         "rss_after_first_minute_mb": marks["minute"],
         "rss_after_soak_mb": marks["end"],

@@ -26,4 +26,6 @@ class EngineConfig:
     def effective_positioning(self) -> PositioningModel:
         if self.positioning is not None:
             return self.positioning
-        return PositioningModel.FLOE if self.model is EngineModel.FLOE else PositioningModel.STANDARD
+        return (
+            PositioningModel.FLOE if self.model is EngineModel.FLOE else PositioningModel.STANDARD
+        )

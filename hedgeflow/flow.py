@@ -93,8 +93,9 @@ def valid_keys(keys: np.ndarray) -> np.ndarray:
 def decode_keys(keys: np.ndarray) -> np.ndarray:
     """Structured view of keys: root (bytes), expiry (epoch s), strike (points), is_call."""
     fields = np.asarray(keys, dtype=KEY_DTYPE).view(_KEY_FIELDS)
-    out = np.empty(fields.size, dtype=[("root", "U12"), ("expiry", "f8"), ("strike", "f8"),
-                                         ("is_call", "?")])
+    out = np.empty(
+        fields.size, dtype=[("root", "U12"), ("expiry", "f8"), ("strike", "f8"), ("is_call", "?")]
+    )
     out["root"] = np.char.decode(fields["root"], "utf-8")
     out["expiry"] = fields["expiry"].astype(np.float64)
     out["strike"] = fields["strike"].astype(np.float64) / STRIKE_SCALE
@@ -113,7 +114,9 @@ def match_keys(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, n
     return np.where(found, idx, 0), found
 
 
-def _gather(values: np.ndarray, idx: np.ndarray, found: np.ndarray, fill: float | np.ndarray) -> np.ndarray:
+def _gather(
+    values: np.ndarray, idx: np.ndarray, found: np.ndarray, fill: float | np.ndarray
+) -> np.ndarray:
     """values[idx] where found, else fill (safe when `values` is empty)."""
     if values.size == 0:
         return np.broadcast_to(np.asarray(fill, dtype=np.float64), idx.shape).copy()
@@ -164,7 +167,8 @@ class LiveFlow:
             raise ValueError("`keys` must be `contract_keys` output")
         # Void keys have no `<` ufunc: ascending means sorting changes nothing.
         if n > 1 and (
-            np.any(self.keys[1:] == self.keys[:-1]) or not np.array_equal(np.sort(self.keys), self.keys)
+            np.any(self.keys[1:] == self.keys[:-1])
+            or not np.array_equal(np.sort(self.keys), self.keys)
         ):
             raise ValueError("`keys` must be ascending and unique")
 
@@ -260,7 +264,9 @@ def update_live_flow(
     at, _ = match_keys(keys, cur_keys)  # every cur key is in the union
 
     # Volume increase since the contract's last sighting; a decrease is clamped to 0.
-    dv = np.where(known, np.maximum(volume - _gather(state.last_volume, sidx, known, 0.0), 0.0), 0.0)
+    dv = np.where(
+        known, np.maximum(volume - _gather(state.last_volume, sidx, known, 0.0), 0.0), 0.0
+    )
     unseen = float(volume[~known].sum())
 
     if prev is not None:

@@ -172,9 +172,7 @@ def find_zero_crossings(
     )
 
 
-def find_extrema(
-    price: np.ndarray, values: np.ndarray, tol: float
-) -> tuple[ImpulseExtremum, ...]:
+def find_extrema(price: np.ndarray, values: np.ndarray, tol: float) -> tuple[ImpulseExtremum, ...]:
     """Interior local extrema, price ascending: basins (local maxima with H > tol) and peaks
     (local minima with H < -tol). A plateau counts once, at its first point."""
     if values.size < 3:
@@ -226,7 +224,9 @@ def directional_asymmetry(
         in (0, 1] both positive, < 0 opposite signs; NaN when the other side is 0.
     """
     a = percent / 100.0
-    lo, at, hi = cumulative_integral(price, values, np.array([spot * (1 - a), spot, spot * (1 + a)]))
+    lo, at, hi = cumulative_integral(
+        price, values, np.array([spot * (1 - a), spot, spot * (1 + a)])
+    )
     up, down = float(hi - at), float(at - lo)
     scale = max(abs(up), abs(down))
     if abs(up - down) < BIAS_THRESHOLD * scale or scale == 0:

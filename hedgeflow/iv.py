@@ -187,9 +187,7 @@ def _solve_normalized(h: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
             halley = (den > 0.5) & (den < 2.0)
             step = np.where(halley, newton / den, newton)
             if any_wing:
-                s_new = np.where(
-                    wing, 1.0 / np.sqrt(inv_s * inv_s + 2.0 * step), s * np.exp(-step)
-                )
+                s_new = np.where(wing, 1.0 / np.sqrt(inv_s * inv_s + 2.0 * step), s * np.exp(-step))
             else:
                 s_new = s * np.exp(-step)
             # bracket from the residual's sign (B increases in s)

@@ -58,7 +58,7 @@ def impulse_effect(h: float) -> str:
 
 
 def stability(h: float) -> str:
-    """"stable" where H > 0 (dealers dampen), "unstable" where H < 0, else "flat"/"n/a"."""
+    """ "stable" where H > 0 (dealers dampen), "unstable" where H < 0, else "flat"/"n/a"."""
     s = _sign(h)
     if s is None:
         return UNKNOWN
@@ -103,7 +103,9 @@ def edge_description(edge: RegimeEdge, spot: float) -> str:
     where = "above" if above else "below"
     move = "rising" if above else "falling"
     state = (
-        f"{STABLE} (dealers dampen)" if edge.stable_beyond else f"{UNSTABLE} (dealers chase the move)"
+        f"{STABLE} (dealers dampen)"
+        if edge.stable_beyond
+        else f"{UNSTABLE} (dealers chase the move)"
     )
     return f"{where} {edge.price:.1f}: {move} through it enters {state}"
 

@@ -50,7 +50,9 @@ from hedgeflow.types import (
 )
 
 
-def futures_price_for(spot: float, config: PressureCloudConfig, futures_price: float | None) -> float:
+def futures_price_for(
+    spot: float, config: PressureCloudConfig, futures_price: float | None
+) -> float:
     """The live futures price when given (finite, > 0), else spot * config.futures_ratio."""
     if futures_price is not None and math.isfinite(futures_price) and futures_price > 0:
         return float(futures_price)
@@ -69,7 +71,9 @@ def hedge_contracts(
     return {c.name: -impulse / (c.multiplier * futures_price) for c in config.futures}
 
 
-def reach_points(curve: HedgeImpulseCurve, regime: RegimeParams, config: PressureCloudConfig) -> float:
+def reach_points(
+    curve: HedgeImpulseCurve, regime: RegimeParams, config: PressureCloudConfig
+) -> float:
     """Reachability scale in points (see the module docstring)."""
     move = regime.expected_move
     if not (math.isfinite(move) and move > 0):
@@ -301,13 +305,17 @@ def compute_pressure_cloud(
         stability_score=stab,
         acceleration_score=accel,
         expected_hedge_contracts=-cell_impulse / (config.contract_multiplier * fut),
-        hedge_contracts={k: np.asarray(v) for k, v in hedge_contracts(cell_impulse, config, fut).items()},
+        hedge_contracts={
+            k: np.asarray(v) for k, v in hedge_contracts(cell_impulse, config, fut).items()
+        },
     )
 
     # --- totals
     total = impulse_total if impulse_total is not None else curve.impulse_total
     if not math.isfinite(total):
-        total = float(integral_between(price, values, np.array([price[0]]), np.array([price[-1]]))[0])
+        total = float(
+            integral_between(price, values, np.array([price[0]]), np.array([price[-1]]))[0]
+        )
     total_contracts = HedgeContractEstimates(
         contracts={k: float(v) for k, v in hedge_contracts(float(total), config, fut).items()}
     )

@@ -127,7 +127,10 @@ class PressureCloudConfig:
     product: str = "ES"
     reachability_multiple: float = 2.0
     zone_threshold: float = 0.15
-    futures: tuple[FuturesContract, ...] = (FuturesContract("ES", 50.0), FuturesContract("MES", 5.0))
+    futures: tuple[FuturesContract, ...] = (
+        FuturesContract("ES", 50.0),
+        FuturesContract("MES", 5.0),
+    )
     futures_ratio: float = 1.0
 
 

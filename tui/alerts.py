@@ -79,15 +79,17 @@ def compare_analyses(prev: ExpiryAnalysis | None, cur: ExpiryAnalysis) -> list[A
     new_regime = cur.hedge_flow.impulse_curve.regime
     if old_regime is not new_regime:
         alerts.append(
-            Alert(sym, AlertKind.REGIME, f"{sym}: impulse regime {old_regime.value} → {new_regime.value}")
+            Alert(
+                sym,
+                AlertKind.REGIME,
+                f"{sym}: impulse regime {old_regime.value} → {new_regime.value}",
+            )
         )
     s0, s1 = prev.spot, cur.spot
     if s1 != s0:
         up = s1 > s0
         # A level counts as crossed when spot moved from strictly one side onto or past it.
-        crossed = [
-            lvl for lvl in flip_levels(cur) if (s0 < lvl <= s1) or (s1 <= lvl < s0)
-        ]
+        crossed = [lvl for lvl in flip_levels(cur) if (s0 < lvl <= s1) or (s1 <= lvl < s0)]
         for lvl in sorted(crossed, reverse=not up):
             alerts.append(
                 Alert(

@@ -95,6 +95,7 @@ class SymbolState:
 
     def __post_init__(self) -> None:
         self.session = SymbolSession(self.symbol)
+
     last_alert_analysis: ExpiryAnalysis | None = field(default=None, repr=False)
 
 
@@ -109,27 +110,79 @@ class MonitorScreen(Screen[None]):
             Binding(str(i), f"app.pick({i - 1})", f"Symbol {i}", show=False, id=f"symbol-{i}")
             for i in range(1, 10)
         ),
-        Binding("tab", "app.cycle(1)", "Next symbol", show=False, id="next-symbol",
-                tooltip="Cycle to the next watched symbol"),
-        Binding("shift+tab", "app.cycle(-1)", "Previous symbol", show=False, id="previous-symbol",
-                tooltip="Cycle to the previous watched symbol"),
-        Binding("e", "app.expiry(1)", "Expiry", id="next-expiry",
-                tooltip="Analyze the next expiry of this symbol"),
-        Binding("E", "app.expiry(-1)", "Prev expiry", show=False, id="previous-expiry",
-                tooltip="Analyze the previous expiry of this symbol"),
+        Binding(
+            "tab",
+            "app.cycle(1)",
+            "Next symbol",
+            show=False,
+            id="next-symbol",
+            tooltip="Cycle to the next watched symbol",
+        ),
+        Binding(
+            "shift+tab",
+            "app.cycle(-1)",
+            "Previous symbol",
+            show=False,
+            id="previous-symbol",
+            tooltip="Cycle to the previous watched symbol",
+        ),
+        Binding(
+            "e",
+            "app.expiry(1)",
+            "Expiry",
+            id="next-expiry",
+            tooltip="Analyze the next expiry of this symbol",
+        ),
+        Binding(
+            "E",
+            "app.expiry(-1)",
+            "Prev expiry",
+            show=False,
+            id="previous-expiry",
+            tooltip="Analyze the previous expiry of this symbol",
+        ),
         Binding("space", "app.pause", "Pause", id="pause", tooltip="Stop / resume polling"),
-        Binding("r", "app.record", "Record", id="record",
-                tooltip="Start / stop recording snapshots to SQLite"),
-        Binding("g", "app.repriced", "Repriced", id="repriced",
-                tooltip="Toggle the repriced profile in the impulse pane"),
-        Binding("plus,equals_sign", "app.zoom(-1)", "Zoom in", show=False, id="zoom-in",
-                key_display="+", tooltip="Narrow the price range"),
-        Binding("minus", "app.zoom(1)", "Zoom out", show=False, id="zoom-out",
-                tooltip="Widen the price range"),
-        Binding("x", "app.export", "Export", id="export",
-                tooltip="Write JSON, CSV and a Pine script of the analysis"),
-        Binding("s", "app.screenshot", "Screenshot", id="screenshot",
-                tooltip="Save an SVG screenshot"),
+        Binding(
+            "r",
+            "app.record",
+            "Record",
+            id="record",
+            tooltip="Start / stop recording snapshots to SQLite",
+        ),
+        Binding(
+            "g",
+            "app.repriced",
+            "Repriced",
+            id="repriced",
+            tooltip="Toggle the repriced profile in the impulse pane",
+        ),
+        Binding(
+            "plus,equals_sign",
+            "app.zoom(-1)",
+            "Zoom in",
+            show=False,
+            id="zoom-in",
+            key_display="+",
+            tooltip="Narrow the price range",
+        ),
+        Binding(
+            "minus",
+            "app.zoom(1)",
+            "Zoom out",
+            show=False,
+            id="zoom-out",
+            tooltip="Widen the price range",
+        ),
+        Binding(
+            "x",
+            "app.export",
+            "Export",
+            id="export",
+            tooltip="Write JSON, CSV and a Pine script of the analysis",
+        ),
+        Binding(
+            "s", "app.screenshot", "Screenshot", id="screenshot", tooltip="Save an SVG screenshot"
+        ),
         Binding("question_mark", "app.help", "Help", id="help", key_display="?"),
         Binding("q", "app.quit", "Quit", id="quit"),
     ]
@@ -313,7 +366,9 @@ class HedgeflowApp(App[int]):
         zoom = ZOOM_LEVELS[self.zoom_index]
         if zoom > 1.0:
             # Zooming out past the configured range recomputes on a wider grid.
-            base = replace(base, impulse=replace(base.impulse, range_percent=base.impulse.range_percent * zoom))
+            base = replace(
+                base, impulse=replace(base.impulse, range_percent=base.impulse.range_percent * zoom)
+            )
         return base
 
     def _start_poll(self, symbol: str) -> None:
@@ -342,7 +397,9 @@ class HedgeflowApp(App[int]):
             async with asyncio.timeout(limit):
                 chain = await self.feed.snapshot(symbol)
         except TimeoutError:
-            raise FeedUnavailable(f"no answer within {limit:.0f} s", vendor=self.feed_name) from None
+            raise FeedUnavailable(
+                f"no answer within {limit:.0f} s", vendor=self.feed_name
+            ) from None
         # The chain travels in the message, not as the worker's result: a finished worker
         # can outlive its run (an executor thread's context keeps the last one it ran).
         self.post_message(SnapshotArrived(symbol, chain, self._data_clock()))
@@ -354,7 +411,9 @@ class HedgeflowApp(App[int]):
         if st.timer is not None:
             st.timer.stop()
         st.next_poll_mono = self._mono() + delay
-        st.timer = self.set_timer(delay, lambda: self._start_poll(symbol), name=f"next poll {symbol}")
+        st.timer = self.set_timer(
+            delay, lambda: self._start_poll(symbol), name=f"next poll {symbol}"
+        )
 
     def _backoff(self, st: SymbolState, error: BaseException) -> float:
         """Seconds before the next poll after `st.failures` consecutive failures."""
@@ -403,7 +462,9 @@ class HedgeflowApp(App[int]):
 
         def work() -> None:
             try:
-                analysis = analyze(chain, now=now, config=config, expiry=expiry, positions=positions)
+                analysis = analyze(
+                    chain, now=now, config=config, expiry=expiry, positions=positions
+                )
             except ValueError:
                 if expiry is None:
                     raise
@@ -451,7 +512,11 @@ class HedgeflowApp(App[int]):
                 st.backoff = self._backoff(st, error)
                 log.warning("poll %s failed (%d): %r", symbol, st.failures, error)
                 if first:
-                    what = str(error) if isinstance(error, FeedError) else f"{type(error).__name__}: {error}"
+                    what = (
+                        str(error)
+                        if isinstance(error, FeedError)
+                        else f"{type(error).__name__}: {error}"
+                    )
                     self.notify(
                         f"{symbol}: {what}\nretrying in {st.backoff:.0f} s; last analysis kept",
                         title=type(error).__name__,
@@ -467,7 +532,9 @@ class HedgeflowApp(App[int]):
             message = f"engine: {err}"
             log.warning("engine failed on %s: %r", symbol, err)
             if message != st.engine_error:  # once per distinct failure, not every poll
-                self.notify(f"{symbol}: analysis failed: {err}", title="Engine", severity="error", timeout=8)
+                self.notify(
+                    f"{symbol}: analysis failed: {err}", title="Engine", severity="error", timeout=8
+                )
             st.engine_error = message
         self._refresh_views()
 
@@ -486,7 +553,9 @@ class HedgeflowApp(App[int]):
             self.call_after_refresh(self._start_remaining_polls)
         for alert in compare_analyses(prev, message.analysis):
             log.info("alert: %s", alert.message)
-            self.notify(alert.message, title=f"Alert · {alert.kind.value}", severity="warning", timeout=8)
+            self.notify(
+                alert.message, title=f"Alert · {alert.kind.value}", severity="warning", timeout=8
+            )
             if self.bell_enabled:
                 self.bell()
         self._refresh_views()
@@ -576,7 +645,9 @@ class HedgeflowApp(App[int]):
             tabs.append(SymbolTab(sym, state))
         cur = self.states.get(self.current)
         regime = cur.analysis.hedge_flow.impulse_curve.regime.value if cur and cur.analysis else ""
-        return SymbolBarView(tuple(tabs), self.current, self.paused, self.recording_path is not None, regime)
+        return SymbolBarView(
+            tuple(tabs), self.current, self.paused, self.recording_path is not None, regime
+        )
 
     def status_view(self, st: SymbolState, stale: bool) -> StatusView:
         a = st.analysis
@@ -586,7 +657,11 @@ class HedgeflowApp(App[int]):
         if chain is not None:
             as_of = fmt_time_ny(chain.as_of)
             age = fmt_age((now - chain.as_of).total_seconds())
-            delay = f"delayed {fmt_age(chain.delay_seconds)}" if chain.delay_seconds > 0 else "real-time"
+            delay = (
+                f"delayed {fmt_age(chain.delay_seconds)}"
+                if chain.delay_seconds > 0
+                else "real-time"
+            )
             oi_date = chain.as_of.astimezone(NY).strftime("%m-%d")
             flow = st.session.flow
             if a is not None and a.positions == "live" and flow is not None:
@@ -658,7 +733,11 @@ class HedgeflowApp(App[int]):
         cur = st.analysis.expiration.timestamp()
         later = [e for e in choices if e > cur]
         earlier = [e for e in choices if e < cur]
-        target = (later[0] if later else choices[0]) if step > 0 else (earlier[-1] if earlier else choices[-1])
+        target = (
+            (later[0] if later else choices[0])
+            if step > 0
+            else (earlier[-1] if earlier else choices[-1])
+        )
         st.expiry = target
         self._run_engine(st.symbol)
         self._refresh_views()
@@ -679,7 +758,12 @@ class HedgeflowApp(App[int]):
     def action_repriced(self) -> None:
         self.show_repriced = not self.show_repriced
         st = self.states.get(self.current)
-        if self.show_repriced and st is not None and st.analysis is not None and st.analysis.repriced is None:
+        if (
+            self.show_repriced
+            and st is not None
+            and st.analysis is not None
+            and st.analysis.repriced is None
+        ):
             self.notify("this model has no repriced profile (floe)", timeout=3)
         self._refresh_views()
 
@@ -707,8 +791,12 @@ class HedgeflowApp(App[int]):
             if b.id and b.id.startswith("symbol-"):
                 continue
             keys = self.keymap.get(b.id or "", b.key)
-            shown = b.key_display if b.key_display and b.id not in self.keymap else ", ".join(
-                self.get_key_display(Binding(k.strip(), "")) for k in keys.split(",")
+            shown = (
+                b.key_display
+                if b.key_display and b.id not in self.keymap
+                else ", ".join(
+                    self.get_key_display(Binding(k.strip(), "")) for k in keys.split(",")
+                )
             )
             rows.append((shown, b.tooltip or b.description, b.id or ""))
         rows.append(("ctrl+p", "command palette: add TICKER / remove a symbol", "palette"))
@@ -733,7 +821,9 @@ class HedgeflowApp(App[int]):
         def work() -> list[Path]:
             return export_analysis(analysis, directory, stamp=analysis.as_of)
 
-        worker = self.run_worker(work, thread=True, group="export", name="export", exit_on_error=False)
+        worker = self.run_worker(
+            work, thread=True, group="export", name="export", exit_on_error=False
+        )
         self._export_worker = worker
 
     @on(Worker.StateChanged)
@@ -749,7 +839,9 @@ class HedgeflowApp(App[int]):
     def action_screenshot(self) -> None:
         self.export_dir.mkdir(parents=True, exist_ok=True)
         stamp = self._data_clock().astimezone(NY).strftime("%Y%m%d-%H%M%S")
-        path = self.save_screenshot(filename=f"hedgeflow-{self.current}-{stamp}.svg", path=str(self.export_dir))
+        path = self.save_screenshot(
+            filename=f"hedgeflow-{self.current}-{stamp}.svg", path=str(self.export_dir)
+        )
         self.notify(str(path), title="Screenshot saved", timeout=8)
 
     # ------------------------------------------------------------------ recording
@@ -933,7 +1025,9 @@ def build_app(
             if symbol in table:
                 return table[symbol]
             cfg = settings.engine_config(symbol)
-            return replace(cfg, model=first.model, positioning=first.positioning, positions=first.positions)
+            return replace(
+                cfg, model=first.model, positioning=first.positioning, positions=first.positions
+            )
 
         configs = config_for
     colors = settings.data.get("colors", {})

@@ -69,7 +69,9 @@ def _load(path: Path, key: dict[str, str]) -> clock.SessionTable | None:
     except FileNotFoundError:
         return None
     except Exception as exc:  # noqa: BLE001 - any unreadable cache is a miss, never a crash
-        log.warning("calendar cache %s unusable (%s: %s); rebuilding", path, type(exc).__name__, exc)
+        log.warning(
+            "calendar cache %s unusable (%s: %s); rebuilding", path, type(exc).__name__, exc
+        )
         return None
 
 

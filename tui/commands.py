@@ -61,5 +61,10 @@ class SymbolCommands(Provider):
             text = f"Remove symbol {sym}"
             score = matcher.match(text)
             if score > 0:
-                yield Hit(score, matcher.highlight(text), partial(app.remove_symbol, sym), text=text,
-                          help="Stop watching it")
+                yield Hit(
+                    score,
+                    matcher.highlight(text),
+                    partial(app.remove_symbol, sym),
+                    text=text,
+                    help="Stop watching it",
+                )

@@ -59,7 +59,11 @@ def check_installation() -> list[Check]:
             version = importlib.metadata.version(dist)
             out.append(Check("ok", module, version))
         except Exception as exc:  # a broken install shows as an import error of any kind
-            out.append(Check("FAIL", module, f"cannot import: {exc}", "run `make run` or `pip install -e .`"))
+            out.append(
+                Check(
+                    "FAIL", module, f"cannot import: {exc}", "run `make run` or `pip install -e .`"
+                )
+            )
     try:
         version = importlib.metadata.version("hedgeflow")
         out.append(Check("ok", "hedgeflow", version))
@@ -78,10 +82,21 @@ def check_terminal(env: Mapping[str, str], stream: TextIO) -> list[Check]:
     is_tty = hasattr(stream, "isatty") and stream.isatty()
     size = shutil.get_terminal_size((0, 0))
     if not is_tty:
-        out.append(Check("warn", "tty", "output is not a terminal", "run `hedgeflow monitor` in a terminal"))
+        out.append(
+            Check(
+                "warn", "tty", "output is not a terminal", "run `hedgeflow monitor` in a terminal"
+            )
+        )
     if size.columns and size.lines:
         if size.columns < 80 or size.lines < 24:
-            out.append(Check("warn", "size", f"{size.columns}x{size.lines}", "make the terminal at least 80x24"))
+            out.append(
+                Check(
+                    "warn",
+                    "size",
+                    f"{size.columns}x{size.lines}",
+                    "make the terminal at least 80x24",
+                )
+            )
         else:
             out.append(Check("ok", "size", f"{size.columns}x{size.lines}"))
     if "NO_COLOR" in env:
@@ -91,14 +106,26 @@ def check_terminal(env: Mapping[str, str], stream: TextIO) -> list[Check]:
     elif "256color" in term:
         out.append(Check("ok", "colors", "256 colors"))
     else:
-        out.append(Check("warn", "colors", "8 colors or unknown", "use TERM=xterm-256color or COLORTERM=truecolor"))
+        out.append(
+            Check(
+                "warn",
+                "colors",
+                "8 colors or unknown",
+                "use TERM=xterm-256color or COLORTERM=truecolor",
+            )
+        )
     locale = env.get("LC_ALL") or env.get("LC_CTYPE") or env.get("LANG") or ""
     encoding = (getattr(stream, "encoding", "") or "").lower()
     if "utf-8" in locale.lower() or "utf8" in locale.lower() or encoding.replace("-", "") == "utf8":
         out.append(Check("ok", "encoding", locale or encoding))
     else:
         out.append(
-            Check("warn", "encoding", locale or "unset", "set LANG=C.UTF-8: the plots use braille and box characters")
+            Check(
+                "warn",
+                "encoding",
+                locale or "unset",
+                "set LANG=C.UTF-8: the plots use braille and box characters",
+            )
         )
     return out
 
@@ -110,7 +137,9 @@ def check_clock(now: datetime | None = None) -> list[Check]:
         from zoneinfo import ZoneInfo
 
         ny = now.astimezone(ZoneInfo("America/New_York"))
-        out.append(Check("ok", "time zone", f"America/New_York {ny:%Y-%m-%d %H:%M %Z} (UTC {now:%H:%M})"))
+        out.append(
+            Check("ok", "time zone", f"America/New_York {ny:%Y-%m-%d %H:%M %Z} (UTC {now:%H:%M})")
+        )
     except Exception as exc:
         out.append(Check("FAIL", "time zone", f"America/New_York: {exc}", "pip install tzdata"))
         return out
@@ -120,7 +149,9 @@ def check_clock(now: datetime | None = None) -> list[Check]:
         close = next_session_close(now)
         out.append(Check("ok", "exchange calendar", f"next close {close:%a %Y-%m-%d %H:%M %Z}"))
     except Exception as exc:
-        out.append(Check("FAIL", "exchange calendar", str(exc), "pip install -U exchange_calendars"))
+        out.append(
+            Check("FAIL", "exchange calendar", str(exc), "pip install -U exchange_calendars")
+        )
     return out
 
 
@@ -135,7 +166,11 @@ def check_config(path: str | None) -> tuple[list[Check], Any]:
     mon = settings.monitor
     return [
         Check("ok", "config", f"{settings.source}{hint}"),
-        Check("ok", "monitor", f"feed {mon['feed']}, symbols {', '.join(mon['symbols'])}, every {mon['poll_interval']:g}s"),
+        Check(
+            "ok",
+            "monitor",
+            f"feed {mon['feed']}, symbols {', '.join(mon['symbols'])}, every {mon['poll_interval']:g}s",
+        ),
     ], settings
 
 
@@ -154,23 +189,33 @@ def _configured_feeds(settings: Any, env: Mapping[str, str]) -> list[str]:
     return names
 
 
-def check_feed(name: str, settings: Any, env: Mapping[str, str], *, network: bool, timeout: float) -> list[Check]:
+def check_feed(
+    name: str, settings: Any, env: Mapping[str, str], *, network: bool, timeout: float
+) -> list[Check]:
     from feeds.base import open_feed
 
     out: list[Check] = []
     section = settings.feed_section(name)
     missing = [
-        str(section.get(k)) for k in CREDENTIAL_KEYS.get(name, ()) if not env.get(str(section.get(k, "")))
+        str(section.get(k))
+        for k in CREDENTIAL_KEYS.get(name, ())
+        if not env.get(str(section.get(k, "")))
     ]
     if missing:
         return [
-            Check("FAIL", f"feed {name}", f"credentials missing: {', '.join(missing)} not set",
-                  f"export {missing[0]}=... (never put secrets in config.toml)")
+            Check(
+                "FAIL",
+                f"feed {name}",
+                f"credentials missing: {', '.join(missing)} not set",
+                f"export {missing[0]}=... (never put secrets in config.toml)",
+            )
         ]
     if name in CREDENTIAL_KEYS:
         out.append(Check("ok", f"feed {name}", "credentials present in the environment"))
     if name in PATH_FEEDS and not section.get("path"):
-        return [Check("FAIL", f"feed {name}", "no file given", f"set feeds.{name}.path or pass --path")]
+        return [
+            Check("FAIL", f"feed {name}", "no file given", f"set feeds.{name}.path or pass --path")
+        ]
     try:
         feed = open_feed(name, section)
     except (ValueError, TypeError, OSError) as exc:
@@ -186,14 +231,30 @@ def check_feed(name: str, settings: Any, env: Mapping[str, str], *, network: boo
     try:
         chain = asyncio.run(probe())
     except TimeoutError:
-        out.append(Check("FAIL", f"feed {name}", f"no answer for {symbol} within {timeout:g} s",
-                         "check the network / proxy, or use --feed sim"))
+        out.append(
+            Check(
+                "FAIL",
+                f"feed {name}",
+                f"no answer for {symbol} within {timeout:g} s",
+                "check the network / proxy, or use --feed sim",
+            )
+        )
     except Exception as exc:  # FeedError and anything else: show it, never crash
-        fix = f"set {exc.env_var}" if getattr(exc, "env_var", None) else "see the message; `--feed sim` works offline"
+        fix = (
+            f"set {exc.env_var}"
+            if getattr(exc, "env_var", None)
+            else "see the message; `--feed sim` works offline"
+        )
         out.append(Check("FAIL", f"feed {name}", f"{type(exc).__name__}: {exc}", fix))
     else:
         delay = f", delayed {chain.delay_seconds / 60:g} min" if chain.delay_seconds else ""
-        out.append(Check("ok", f"feed {name}", f"{symbol}: {len(chain)} contracts, spot {chain.spot:,.2f}{delay}"))
+        out.append(
+            Check(
+                "ok",
+                f"feed {name}",
+                f"{symbol}: {len(chain)} contracts, spot {chain.spot:,.2f}{delay}",
+            )
+        )
     return out
 
 
@@ -234,5 +295,8 @@ def run_doctor(
                 line += f"  → {c.fix}"
             print(line, file=stream)
             failed += c.status == "FAIL"
-    print("all good" if not failed else f"{failed} problem{'s' if failed != 1 else ''} to fix", file=stream)
+    print(
+        "all good" if not failed else f"{failed} problem{'s' if failed != 1 else ''} to fix",
+        file=stream,
+    )
     return 1 if failed else 0

@@ -50,9 +50,15 @@ def key_levels(a: ExpiryAnalysis) -> list[KeyLevel]:
     cloud = a.pressure_cloud
     for z in (*cloud.stability_zones, *cloud.acceleration_zones):
         kind = "stability" if z.kind is ExtremumKind.BASIN else "acceleration"
-        out.append(KeyLevel(kind, z.center, z.lower, z.upper, z.strength, labels.zone_description(z)))
+        out.append(
+            KeyLevel(kind, z.center, z.lower, z.upper, z.strength, labels.zone_description(z))
+        )
     for e in cloud.regime_edges:
-        out.append(KeyLevel("edge", e.price, e.price, e.price, math.nan, labels.edge_description(e, a.spot)))
+        out.append(
+            KeyLevel(
+                "edge", e.price, e.price, e.price, math.nan, labels.edge_description(e, a.spot)
+            )
+        )
     out.sort(key=lambda lvl: abs(lvl.price - a.spot))
     return out
 
@@ -122,12 +128,22 @@ def levels_csv(a: ExpiryAnalysis) -> str:
     """The key levels table (as in the zones pane): kind, price, bounds, strength, words."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["symbol", "expiration", "kind", "price", "lower", "upper", "strength", "description"])
+    w.writerow(
+        ["symbol", "expiration", "kind", "price", "lower", "upper", "strength", "description"]
+    )
     exp = a.expiration.isoformat()
     for lvl in key_levels(a):
         w.writerow(
-            [a.symbol, exp, lvl.kind, _num(lvl.price), _num(lvl.lower), _num(lvl.upper),
-             _num(lvl.strength), lvl.description]
+            [
+                a.symbol,
+                exp,
+                lvl.kind,
+                _num(lvl.price),
+                _num(lvl.lower),
+                _num(lvl.upper),
+                _num(lvl.strength),
+                lvl.description,
+            ]
         )
     return buf.getvalue()
 

@@ -86,7 +86,9 @@ class _StripPlot(PlotextPlot):
         plot.theme(self._get_plotext_theme_name(self.app.theme))
         console = self.app.console
         lines = Text.from_ansi(plot.build()).split("\n", allow_blank=True)
-        strips = [Strip(list(line.render(console))).crop_extend(0, width, None) for line in lines[:height]]
+        strips = [
+            Strip(list(line.render(console))).crop_extend(0, width, None) for line in lines[:height]
+        ]
         strips += [Strip.blank(width)] * (height - len(strips))
         return strips
 
@@ -170,14 +172,26 @@ class ImpulsePane(_TitledMixin, _StripPlot):
                     color = "stable" if zone.kind is ExtremumKind.BASIN else "unstable"
                     # Half blocks for the fills: braille fills cost 2-3x to build.
                     plt.plot(zx, zy, color=self.palette.rgb(color), marker="hd", fillx=True)
-            basins = [e for e in curve.extrema if e.kind is ExtremumKind.BASIN and lo <= e.price <= hi]
-            peaks = [e for e in curve.extrema if e.kind is ExtremumKind.PEAK and lo <= e.price <= hi]
+            basins = [
+                e for e in curve.extrema if e.kind is ExtremumKind.BASIN and lo <= e.price <= hi
+            ]
+            peaks = [
+                e for e in curve.extrema if e.kind is ExtremumKind.PEAK and lo <= e.price <= hi
+            ]
             if basins:
-                plt.scatter([e.price for e in basins], [e.impulse for e in basins], marker="▲",
-                            color=self.palette.rgb("stable"))
+                plt.scatter(
+                    [e.price for e in basins],
+                    [e.impulse for e in basins],
+                    marker="▲",
+                    color=self.palette.rgb("stable"),
+                )
             if peaks:
-                plt.scatter([e.price for e in peaks], [e.impulse for e in peaks], marker="▼",
-                            color=self.palette.rgb("unstable"))
+                plt.scatter(
+                    [e.price for e in peaks],
+                    [e.impulse for e in peaks],
+                    marker="▼",
+                    color=self.palette.rgb("unstable"),
+                )
         flips = [p for p in flip_levels(a) if lo <= p <= hi]
         if not show_repriced and a.repriced is not None:
             zeros = [c.price for c in curve.zero_crossings if lo <= c.price <= hi]
@@ -201,7 +215,8 @@ class ImpulsePane(_TitledMixin, _StripPlot):
         n_flips = len(flip_levels(a))
         flip_text = (
             f"flip {fmt_level(nf)} ({n_flips} level{'s' if n_flips != 1 else ''})"
-            if nf is not None else "no flip in range"
+            if nf is not None
+            else "no flip in range"
         )
         marks = "│spot ◆flip" if show_repriced else "│spot ◆flip ×zero ▲basin ▼peak"
         legend = f"{marks} · {flip_text}{zero_gamma} · zoom ×{view.zoom:g}"
@@ -256,7 +271,9 @@ class CharmPane(_TitledMixin, _StripPlot):
         width = max(self.size.width, 20)
         # The running total filled to zero, one point per bucket end: each step between
         # points is that bucket's change of dealer delta.
-        plt.plot(xi.tolist(), cy.tolist(), color=self.palette.rgb("repriced"), marker="hd", fillx=True)
+        plt.plot(
+            xi.tolist(), cy.tolist(), color=self.palette.rgb("repriced"), marker="hd", fillx=True
+        )
         plt.scatter(xi.tolist(), cy.tolist(), color=self.palette.rgb("spot"), marker="•")
         plt.hline(0.0, (110, 110, 110))
         plt.xlim(0.5, len(xi) + 0.5)
@@ -267,7 +284,10 @@ class CharmPane(_TitledMixin, _StripPlot):
         idx = np.unique(np.linspace(0, len(tx) - 1, n).round().astype(int))
         plt.xticks(
             xi[idx].tolist(),
-            [datetime.fromtimestamp(float(v), UTC).astimezone(NY).strftime("%H:%M") for v in tx[idx]],
+            [
+                datetime.fromtimestamp(float(v), UTC).astimezone(NY).strftime("%H:%M")
+                for v in tx[idx]
+            ],
         )
         plt.title(labels.charm_trade(total))
         settle = (
@@ -352,7 +372,9 @@ class ZonesPane(_TitledMixin, DataTable):
         n_z = len(rows)
         title = f"Pressure zones · {a.symbol} · nearest first" if a else "Pressure zones"
         legend = f"contracts: + {labels.DEALERS_BUY}, − {labels.DEALERS_SELL}"
-        self._set_frame(title, view, f"{n_z} level{'s' if n_z != 1 else ''} · {legend}" if a else "")
+        self._set_frame(
+            title, view, f"{n_z} level{'s' if n_z != 1 else ''} · {legend}" if a else ""
+        )
 
     def _fill(self, columns: tuple[str, ...], rows: list[tuple[Text | str, ...]]) -> None:
         if columns != self._columns:
@@ -420,12 +442,16 @@ class RegimePane(_TitledMixin, Static):
             name, n = next(iter(total.items()))
             hedge = labels.contracts_trade(n, name)
         if a.model is EngineModel.PHYSICAL:
-            k = (f"{fmt_number(rp.coupling_atm, signed=True)} ATM, "
-                 f"{fmt_number(rp.coupling_fixed_strike, signed=True)} K")
+            k = (
+                f"{fmt_number(rp.coupling_atm, signed=True)} ATM, "
+                f"{fmt_number(rp.coupling_fixed_strike, signed=True)} K"
+            )
         else:
             k = fmt_number(curve.spot_vol_coupling)
         if nf is not None:
-            flip = f"{fmt_level(nf)} ({fmt_percent((nf - a.spot) / a.spot, decimals=2, signed=True)})"
+            flip = (
+                f"{fmt_level(nf)} ({fmt_percent((nf - a.spot) / a.spot, decimals=2, signed=True)})"
+            )
             if len(flips) > 1:
                 flip += f" ×{len(flips)}" if compact else f", nearest of {len(flips)}"
         else:
@@ -439,7 +465,11 @@ class RegimePane(_TitledMixin, Static):
         grid.add_column(overflow="fold")
         rows: list[tuple[str, Text | str]] = [
             ("regime", regime + Text(f" · vol {rp.regime.value}")),
-            ("H spot", f"{fmt_dollars(h, signed=True)}/+1%" + (f" Δ {fmt_dollars(curve.slope_at_spot, signed=True)}/pt" if compact else "")),
+            (
+                "H spot",
+                f"{fmt_dollars(h, signed=True)}/+1%"
+                + (f" Δ {fmt_dollars(curve.slope_at_spot, signed=True)}/pt" if compact else ""),
+            ),
             ("", Text(labels.impulse_effect(h), style="italic")),
         ]
         if not compact:
@@ -448,7 +478,10 @@ class RegimePane(_TitledMixin, Static):
             ("flip", flip),
             ("hedge", hedge),
             ("k", f"{k} vp/1%"),
-            ("ATM IV", f"{fmt_percent(rp.atm_iv)} · move ±{fmt_level(rp.expected_move)} ({fmt_percent(move_pct, decimals=2)})"),
+            (
+                "ATM IV",
+                f"{fmt_percent(rp.atm_iv)} · move ±{fmt_level(rp.expected_move)} ({fmt_percent(move_pct, decimals=2)})",
+            ),
             ("bias", f"{asym.bias.value} · ratio {ratio}"),
             ("model", f"{a.model.value} · {a.positioning.value}"),
             ("pos", a.positions),
@@ -555,4 +588,3 @@ class SymbolBar(Static):
         if v.recording:
             t.append("  REC ●", style="bold red")
         self.update(t)
-

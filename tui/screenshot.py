@@ -19,9 +19,13 @@ START = "2026-11-24T10:30:00-05:00"
 SYMBOLS = ["SPX", "SPY", "QQQ", "NDX", "IWM"]
 
 
-async def take(svg: Path, *, size: tuple[int, int], start: str, seed: int, keys: Sequence[str]) -> Path:
+async def take(
+    svg: Path, *, size: tuple[int, int], start: str, seed: int, keys: Sequence[str]
+) -> Path:
     feed = SimFeed(seed=seed, start=start, speed=0.0)
-    app = HedgeflowApp(feed, SYMBOLS, poll_interval=3600.0, export_dir=svg.parent, monotonic=lambda: 0.0)
+    app = HedgeflowApp(
+        feed, SYMBOLS, poll_interval=3600.0, export_dir=svg.parent, monotonic=lambda: 0.0
+    )
     async with app.run_test(size=size) as pilot:
         while not all(s.analysis is not None and not s.busy for s in app.states.values()):
             await pilot.pause(0.05)
@@ -43,7 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
     keys = [k for k in args.keys.split(",") if k]
-    svg = asyncio.run(take(Path(args.out), size=(width, height), start=args.start, seed=args.seed, keys=keys))
+    svg = asyncio.run(
+        take(Path(args.out), size=(width, height), start=args.start, seed=args.seed, keys=keys)
+    )
     print(svg)
     try:
         import cairosvg  # optional: only to give the README a PNG as well

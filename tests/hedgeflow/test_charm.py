@@ -29,7 +29,9 @@ from tests.hedgeflow.option_books import AS_OF, make_book
 YEAR_S = 365.0 * 86400.0
 
 
-def scalar_delta(S: float, K: float, tau: float, sigma: float, r: float, q: float, call: bool) -> float:
+def scalar_delta(
+    S: float, K: float, tau: float, sigma: float, r: float, q: float, call: bool
+) -> float:
     """Spot delta of BSM with dividend yield q (Hull, ch. 17): e^{-q tau} N(d1), put minus
     e^{-q tau}; N from math.erfc."""
     d1 = (math.log(S / K) + (r - q + 0.5 * sigma * sigma) * tau) / (sigma * math.sqrt(tau))
@@ -113,8 +115,13 @@ def test_cumulative_plus_settlement_is_exact_delta_difference(tau_hours: float) 
 
 @pytest.mark.parametrize("call", [True, False])
 def test_one_option_matches_independent_scalar_computation(call: bool) -> None:
-    book = make_book(strikes=np.array([5530.0]), puts=not call, calls=call, tau_days=3.0,
-                     position=np.array([7.0]))
+    book = make_book(
+        strikes=np.array([5530.0]),
+        puts=not call,
+        calls=call,
+        tau_days=3.0,
+        position=np.array([7.0]),
+    )
     now = AS_OF + timedelta(minutes=7)
     horizon = AS_OF + timedelta(hours=20)
     ci = compute_charm_integral(book, now=now, horizon=horizon, config=CharmIntegralConfig(10.0))
@@ -132,7 +139,9 @@ def test_one_option_matches_independent_scalar_computation(call: bool) -> None:
 
 def test_long_otm_call_delta_decays_so_dealers_buy() -> None:
     # Dealers long an OTM call: its delta falls with time, cumulative < 0, hedge flow > 0.
-    book = make_book(strikes=np.array([5600.0]), puts=False, tau_days=0.25, position=np.array([1.0]))
+    book = make_book(
+        strikes=np.array([5600.0]), puts=False, tau_days=0.25, position=np.array([1.0])
+    )
     ci = compute_charm_integral(book, now=AS_OF, horizon=book.expiration)
     assert np.all(np.diff(ci.cumulative_cex) <= 0) and ci.cumulative_cex[0] < 0
     tau_now = (book.expiration - AS_OF).total_seconds() / YEAR_S
@@ -151,7 +160,12 @@ def test_instantaneous_cex_matches_black76_charm() -> None:
     assert ci.cex_now == pytest.approx(float(np.sum(w * g.charm)), rel=1e-10)
     tau_end = (book.expiration.timestamp() - ci.bucket_time) / YEAR_S
     g = black76.greeks(
-        book.spot, book.strike[None, :], tau_end[:, None], book.iv[None, :], book.r, book.q,
+        book.spot,
+        book.strike[None, :],
+        tau_end[:, None],
+        book.iv[None, :],
+        book.r,
+        book.q,
         book.is_call[None, :],
     )
     np.testing.assert_allclose(ci.instantaneous_cex, (g.charm * w).sum(axis=1), rtol=1e-9)
@@ -225,8 +239,12 @@ def test_bad_options_are_masked_and_counted() -> None:
     bad = replace(book, iv=iv)
     keep = np.isfinite(iv) & (iv > 0)
     good = replace(
-        book, strike=book.strike[keep], is_call=book.is_call[keep], position=book.position[keep],
-        multiplier=book.multiplier[keep], iv=iv[keep],
+        book,
+        strike=book.strike[keep],
+        is_call=book.is_call[keep],
+        position=book.position[keep],
+        multiplier=book.multiplier[keep],
+        iv=iv[keep],
     )
     a = compute_charm_integral(bad, now=AS_OF, horizon=book.expiration)
     b = compute_charm_integral(good, now=AS_OF, horizon=book.expiration)
@@ -241,8 +259,9 @@ def test_absurd_multiplier_or_position_is_masked() -> None:
     m[4] = 1e302
     pos = book.position.copy()
     pos[7] = 1e300
-    ci = compute_charm_integral(replace(book, multiplier=m, position=pos), now=AS_OF,
-                                horizon=book.expiration)
+    ci = compute_charm_integral(
+        replace(book, multiplier=m, position=pos), now=AS_OF, horizon=book.expiration
+    )
     assert ci.masked_options == 2
     assert np.all(np.isfinite(ci.cumulative_cex)) and np.isfinite(ci.settlement_step)
 
@@ -264,13 +283,23 @@ def test_naive_times_rejected() -> None:
     step=st.floats(0.5, 120.0),
 )
 def test_random_books_are_finite_and_exact(
-    spot: float, tau_minutes: float, start_minutes: float, horizon_minutes: float, vol: float,
-    seed: int, step: float,
+    spot: float,
+    tau_minutes: float,
+    start_minutes: float,
+    horizon_minutes: float,
+    vol: float,
+    seed: int,
+    step: float,
 ) -> None:
     rng = np.random.default_rng(seed)
     strikes = np.unique(np.round(spot * rng.uniform(0.7, 1.3, rng.integers(1, 40)), 2))
-    book = make_book(spot=spot, tau_days=max(tau_minutes, 1e-3) / 1440.0, strikes=strikes,
-                     params=(vol, 0.0, 0.0), seed=seed)
+    book = make_book(
+        spot=spot,
+        tau_days=max(tau_minutes, 1e-3) / 1440.0,
+        strikes=strikes,
+        params=(vol, 0.0, 0.0),
+        seed=seed,
+    )
     now = AS_OF + timedelta(minutes=start_minutes)
     horizon = AS_OF + timedelta(minutes=horizon_minutes)
     ci = compute_charm_integral(book, now=now, horizon=horizon, config=CharmIntegralConfig(step))
@@ -291,4 +320,3 @@ def test_random_books_are_finite_and_exact(
         assert ci.total_charm_to_close + ci.settlement_step == pytest.approx(
             exact, rel=1e-9, abs=1e-12 * scale
         )
-

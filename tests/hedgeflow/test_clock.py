@@ -277,7 +277,9 @@ def test_install_sessions_round_trip_and_uninstall() -> None:
         # datetime64[D] days are accepted as well
         again = clock.install_sessions(t.day.astype("datetime64[D]"), t.open, t.close, source="t")
         np.testing.assert_array_equal(again.day, t.day)
-        assert clock.session_close(date(2026, 11, 27)) == datetime(2026, 11, 27, 13, 0, tzinfo=clock.NY)
+        assert clock.session_close(date(2026, 11, 27)) == datetime(
+            2026, 11, 27, 13, 0, tzinfo=clock.NY
+        )
     finally:
         clock.uninstall_sessions()
     assert clock.session_table() is t
@@ -323,7 +325,8 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in ("pandas", "exchange_c
     with tempfile.TemporaryDirectory() as tmp:
         path = f"{tmp}/t.npz"
         np.savez(path, day=t.day, open=t.open, close=t.close)
-        out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True,
-                             timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-c", code, path], capture_output=True, text=True, timeout=120
+        )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -556,7 +556,9 @@ def test_smile_skips_failed_quotes_without_changing_the_smile() -> None:
     width=st.sampled_from([0.02, 0.3, 2.0]),
     vol=st.sampled_from([0.002, 0.05, 0.5, 3.0]),
 )
-def test_normalized_solver_equals_a_bracketed_root_find(seed: int, width: float, vol: float) -> None:
+def test_normalized_solver_equals_a_bracketed_root_find(
+    seed: int, width: float, vol: float
+) -> None:
     """The lean Newton-Halley loop (Halley's denominator from d1 d2, no second-derivative
     pass) against the straightforward inversion: brentq on B(h, s) - b per element, to
     1e-10 relative in s, from the money to the deep wing (h / s down to -30)."""
@@ -573,6 +575,7 @@ def test_normalized_solver_equals_a_bracketed_root_find(seed: int, width: float,
     h, b, s_true = h[keep], b[keep], s_true[keep]
     got, ok = _solve_normalized(h, b)
     for hi, bi, si, gi, oki in zip(h, b, s_true, got, ok, strict=True):
+
         def f(s: float, hi: float = hi, bi: float = bi) -> float:
             return float(normalized_otm_price(np.array([hi]), np.array([s]))[0]) - bi
 
@@ -609,7 +612,9 @@ def test_books_of_an_expiry_array_equal_those_of_a_list() -> None:
     from hedgeflow.smile import build_expiry_books
     from tests.hedgeflow.smile_chains import synthetic_chain
 
-    chain, _ = synthetic_chain(minutes=200.0, extra_expiries=(60.0 * 24 * 3, 60.0 * 24 * 10), seed=3)
+    chain, _ = synthetic_chain(
+        minutes=200.0, extra_expiries=(60.0 * 24 * 3, 60.0 * 24 * 10), seed=3
+    )
     live = chain.expiries()
     for want in (live, live[1:], live[-1:], live[:1]):
         kw = {"r": 0.04, "positioning": PositioningModel.STANDARD}

@@ -71,8 +71,13 @@ T2 = OPEN + timedelta(minutes=6)
 
 def test_keys_identify_contracts_across_snapshots() -> None:
     a = snap(T1, volume=[0.0, 0.0], strike=[5500.0, 4512.5], is_call=[True, False])
-    b = snap(T2, volume=[0.0, 0.0, 0.0], strike=[4512.5, 5500.0, 4512.0],
-             is_call=[False, True, False], oi=[1.0, 2.0, 3.0])
+    b = snap(
+        T2,
+        volume=[0.0, 0.0, 0.0],
+        strike=[4512.5, 5500.0, 4512.0],
+        is_call=[False, True, False],
+        oi=[1.0, 2.0, 3.0],
+    )
     ka, kb = contract_keys(a), contract_keys(b)
     assert ka[0] == kb[1] and ka[1] == kb[0]
     assert kb[2] != kb[0]  # 4512.0 is not 4512.5
@@ -93,8 +98,13 @@ def test_am_and_pm_series_on_one_date_are_distinct() -> None:
 
 
 def test_key_order_is_field_order() -> None:
-    c = snap(T1, volume=[0.0] * 4, strike=[5505.0, 5500.0, 5500.0, 995.0],
-             is_call=[False, True, False, True], oi=[1.0] * 4)
+    c = snap(
+        T1,
+        volume=[0.0] * 4,
+        strike=[5505.0, 5500.0, 5500.0, 995.0],
+        is_call=[False, True, False, True],
+        oi=[1.0] * 4,
+    )
     order = np.argsort(contract_keys(c), kind="stable")
     # Ascending strike, put before call at one strike.
     assert order.tolist() == [3, 2, 1, 0]
@@ -139,9 +149,7 @@ def test_at_bid_in_both_quotes_is_a_customer_sell() -> None:
     s = two_step(a, b)
     assert s.sell_volume == 22.0 and s.buy_volume == 0.0
     np.testing.assert_array_equal(live_positions(s, b, STD), [1002.0, -480.0])
-    np.testing.assert_array_equal(
-        live_positions(s, b, PositioningModel.FLOE), [-998.0, 520.0]
-    )
+    np.testing.assert_array_equal(live_positions(s, b, PositioningModel.FLOE), [-998.0, 520.0])
     np.testing.assert_array_equal(
         live_positions(s, b, PositioningModel.SHORT_ALL), [-998.0, -480.0]
     )
@@ -216,16 +224,29 @@ def test_reset_at_session_start() -> None:
 def test_new_contract_joins_with_its_published_oi() -> None:
     a = snap(T1, volume=[0.0], is_call=[True], oi=[1000.0])
     # A strike listed today (OI 0) and one that entered the window later (published OI 700).
-    b = snap(T2, volume=[2.0, 9.0, 4.0], strike=[5500.0, 5510.0, 5600.0],
-             is_call=[True, True, False], oi=[1000.0, 0.0, 700.0],
-             last=[10.5] * 3, ask=[10.5] * 3)
+    b = snap(
+        T2,
+        volume=[2.0, 9.0, 4.0],
+        strike=[5500.0, 5510.0, 5600.0],
+        is_call=[True, True, False],
+        oi=[1000.0, 0.0, 700.0],
+        last=[10.5] * 3,
+        ask=[10.5] * 3,
+    )
     s = two_step(a, b)
     assert s.buy_volume == 2.0
     assert s.unseen_volume == 13.0  # traded before we saw the new contracts
     np.testing.assert_array_equal(live_positions(s, b, STD), [998.0, 0.0, -700.0])
     # Later their trades are signed like any other.
-    c = snap(T2 + timedelta(minutes=1), volume=[2.0, 12.0, 4.0], strike=[5500.0, 5510.0, 5600.0],
-             is_call=[True, True, False], oi=[1000.0, 0.0, 700.0], last=[10.5] * 3, ask=[10.5] * 3)
+    c = snap(
+        T2 + timedelta(minutes=1),
+        volume=[2.0, 12.0, 4.0],
+        strike=[5500.0, 5510.0, 5600.0],
+        is_call=[True, True, False],
+        oi=[1000.0, 0.0, 700.0],
+        last=[10.5] * 3,
+        ask=[10.5] * 3,
+    )
     s = update_live_flow(s, b, c, session_start=OPEN)
     np.testing.assert_array_equal(live_positions(s, c, STD), [998.0, -3.0, -700.0])
 
@@ -272,8 +293,9 @@ def test_missing_open_interest_gives_nan_position() -> None:
 
 def test_naive_session_start_rejected() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        update_live_flow(None, None, snap(T1, volume=[0.0, 0.0]),
-                         session_start=OPEN.replace(tzinfo=None))
+        update_live_flow(
+            None, None, snap(T1, volume=[0.0, 0.0]), session_start=OPEN.replace(tzinfo=None)
+        )
 
 
 # --------------------------------------------------------------------------- properties
@@ -282,8 +304,9 @@ def test_naive_session_start_rejected() -> None:
 @st.composite
 def snapshot_sequences(draw: st.DrawFn) -> list[OptionChain]:
     n = draw(st.integers(1, 12))
-    strikes = draw(st.lists(st.sampled_from([5480.0, 5490.0, 5500.0, 5510.0, np.nan]),
-                            min_size=n, max_size=n))
+    strikes = draw(
+        st.lists(st.sampled_from([5480.0, 5490.0, 5500.0, 5510.0, np.nan]), min_size=n, max_size=n)
+    )
     calls = draw(st.lists(st.booleans(), min_size=n, max_size=n))
     oi = draw(st.lists(st.floats(0, 1e5), min_size=n, max_size=n))
     steps = draw(st.integers(1, 5))
@@ -294,15 +317,23 @@ def snapshot_sequences(draw: st.DrawFn) -> list[OptionChain]:
     for _ in range(steps):
         volume = np.maximum(volume + draw(st.lists(st.floats(-5, 50), min_size=n, max_size=n)), 0)
         t = t + timedelta(seconds=draw(st.integers(1, 120)))
-        out.append(make_chain(
-            symbol="SPX", spot=5500.0, as_of=t, root="SPXW", strike=strikes, expiry=EXP,
-            is_call=calls,
-            bid=draw(st.lists(price, min_size=n, max_size=n)),
-            ask=draw(st.lists(price, min_size=n, max_size=n)),
-            last=draw(st.lists(price, min_size=n, max_size=n)),
-            last_trade_time=[t.timestamp() - draw(st.integers(0, 200)) for _ in range(n)],
-            volume=volume, open_interest=oi,
-        ))
+        out.append(
+            make_chain(
+                symbol="SPX",
+                spot=5500.0,
+                as_of=t,
+                root="SPXW",
+                strike=strikes,
+                expiry=EXP,
+                is_call=calls,
+                bid=draw(st.lists(price, min_size=n, max_size=n)),
+                ask=draw(st.lists(price, min_size=n, max_size=n)),
+                last=draw(st.lists(price, min_size=n, max_size=n)),
+                last_trade_time=[t.timestamp() - draw(st.integers(0, 200)) for _ in range(n)],
+                volume=volume,
+                open_interest=oi,
+            )
+        )
     return out
 
 

@@ -74,21 +74,27 @@ def test_density_integrates_to_the_strike_total():
     # trapezoid with step 1.2 points << lambda = 10 points is spectrally accurate
     assert np.trapezoid(c.impulse, c.price) == pytest.approx(h_k.sum(), rel=1e-9)
     assert np.trapezoid(c.gamma, c.price) == pytest.approx(g.sum(), rel=1e-9)
-    np.testing.assert_allclose(c.gamma + c.vanna, c.impulse, rtol=1e-9, atol=1e-6 * abs(c.impulse).max())
+    np.testing.assert_allclose(
+        c.gamma + c.vanna, c.impulse, rtol=1e-9, atol=1e-6 * abs(c.impulse).max()
+    )
 
 
 def test_single_strike_is_a_gaussian_of_the_right_width_and_peak():
     k = np.array([SPOT])
     h = 2.5e9
     cfg = HedgeImpulseConfig(range_percent=1.0, step_percent=0.01, kernel_width_strikes=2.0)
-    c = compute_hedge_impulse_curve(exposure_for(k, np.array([h])), surface_for(k), now=NOW, config=cfg)
+    c = compute_hedge_impulse_curve(
+        exposure_for(k, np.array([h])), surface_for(k), now=NOW, config=cfg
+    )
     # no spacing with one strike: the grid step (0.6 points) stands in, lambda = 1.2 points
     assert c.strike_spacing == pytest.approx(SPOT * 0.01 / 100, rel=1e-12)
     lam = c.kernel_width
     assert lam == pytest.approx(1.2, rel=1e-12)
     peak = h / (math.sqrt(math.pi) * lam)
     assert c.impulse_at_spot == pytest.approx(peak, rel=1e-12)
-    np.testing.assert_allclose(c.impulse, peak * np.exp(-(((c.price - SPOT) / lam) ** 2)), rtol=1e-12)
+    np.testing.assert_allclose(
+        c.impulse, peak * np.exp(-(((c.price - SPOT) / lam) ** 2)), rtol=1e-12
+    )
     # one width away: peak / e
     at_lam = np.interp(SPOT + lam, c.price, c.impulse)
     assert at_lam == pytest.approx(peak / math.e, rel=2e-3)  # linear interpolation error
@@ -116,7 +122,9 @@ def test_spot_is_exactly_on_the_grid(rng_pct: float, step: float):
 
 def test_curve_is_zero_not_nan_where_weights_underflow():
     k = np.array([100.0, 105.0])  # 6000 is ~1200 kernel widths away
-    c = compute_hedge_impulse_curve(exposure_for(k, np.array([1e12, -1e12])), surface_for(k), now=NOW)
+    c = compute_hedge_impulse_curve(
+        exposure_for(k, np.array([1e12, -1e12])), surface_for(k), now=NOW
+    )
     assert np.all(c.impulse == 0.0) and np.all(np.isfinite(c.gamma))
     assert c.impulse_at_spot == 0.0 and c.slope_at_spot == 0.0
     assert c.zero_crossings == () and c.extrema == ()
@@ -165,7 +173,9 @@ def test_non_finite_inputs_are_masked_and_counted():
     assert c.diagnostics["masked strikes"] == 3
     keep = np.ones(k.size, dtype=bool)
     keep[[2, 7, 11]] = False
-    ref = compute_hedge_impulse_curve(exposure_for(k[keep], g[keep], v[keep]), surface_for(k), now=NOW)
+    ref = compute_hedge_impulse_curve(
+        exposure_for(k[keep], g[keep], v[keep]), surface_for(k), now=NOW
+    )
     assert c.impulse_total == ref.impulse_total
     np.testing.assert_array_equal(c.impulse, ref.impulse)
     assert np.isfinite(c.impulse).all() and ref.diagnostics == {}
@@ -176,9 +186,7 @@ def test_no_usable_smile_gives_gamma_only_and_says_so():
     rng = np.random.default_rng(2)
     g, v = rng.normal(0, 1e9, k.size), rng.normal(0, 1e8, k.size)
     nan = np.full(k.size, np.nan)
-    c = compute_hedge_impulse_curve(
-        exposure_for(k, g, v), IVSurface(EXP, k, nan, nan), now=NOW
-    )
+    c = compute_hedge_impulse_curve(exposure_for(k, g, v), IVSurface(EXP, k, nan, nan), now=NOW)
     assert c.diagnostics == {"no smile slope: coupling 0": k.size}
     assert np.all(c.strike_coupling == 0.0)
     assert c.impulse_total == pytest.approx(g.sum(), rel=1e-12)
@@ -381,8 +389,15 @@ def test_random_finite_exposures_give_finite_numbers(expo: ExposurePerExpiry, r:
     c = compute_hedge_impulse_curve(expo, surface_for(k), now=NOW, config=cfg)
     for arr in (c.price, c.impulse, c.gamma, c.vanna, c.strike_impulse, c.strike_coupling):
         assert np.isfinite(arr).all()
-    for x in (c.impulse_at_spot, c.slope_at_spot, c.impulse_total, c.kernel_width,
-              c.asymmetry.upside, c.asymmetry.downside, c.spot_vol_coupling):
+    for x in (
+        c.impulse_at_spot,
+        c.slope_at_spot,
+        c.impulse_total,
+        c.kernel_width,
+        c.asymmetry.upside,
+        c.asymmetry.downside,
+        c.spot_vol_coupling,
+    ):
         assert math.isfinite(x)
     assert c.diagnostics == {}
     assert all(c.price[0] <= z.price <= c.price[-1] for z in c.zero_crossings)

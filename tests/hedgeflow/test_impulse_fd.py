@@ -99,7 +99,11 @@ def otm_book(tau_days: float, strikes: np.ndarray, seed: int) -> ExpiryBook:
     K = np.repeat(strikes, 2)
     is_call = np.tile([False, True], strikes.size)
     otm = np.where(is_call, K > spot, K < spot)
-    oi = rng.integers(500, 5000, K.size) * np.where(otm, 1.0, 0.15) * np.exp(-np.abs(K / spot - 1) / 0.04)
+    oi = (
+        rng.integers(500, 5000, K.size)
+        * np.where(otm, 1.0, 0.15)
+        * np.exp(-np.abs(K / spot - 1) / 0.04)
+    )
     return make_book(
         spot=spot, tau_days=tau_days, strikes=strikes, position=np.where(is_call, oi, -oi)
     )

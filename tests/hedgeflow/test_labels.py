@@ -89,8 +89,13 @@ def test_edge_and_zone_descriptions():
     down = labels.edge_description(RegimeEdge(5950.0, stable_beyond=False), SPOT)
     assert down == "below 5950.0: falling through it enters unstable (dealers chase the move)"
     zone = PressureZone(
-        center=6010.0, lower=6000.0, upper=6020.0, strength=0.8, side=Side.ABOVE,
-        kind=ExtremumKind.BASIN, impulse=1e9,
+        center=6010.0,
+        lower=6000.0,
+        upper=6020.0,
+        strength=0.8,
+        side=Side.ABOVE,
+        kind=ExtremumKind.BASIN,
+        impulse=1e9,
         contracts=HedgeContractEstimates({"ES": -4000.0, "MES": -40000.0}),
     )
     assert labels.zone_description(zone) == (
@@ -114,10 +119,12 @@ def analyze(model: PositioningModel, engine: str = "physical") -> dict[str, obje
     k = np.arange(5850.0, 6155.0, 5.0)
     strikes = np.concatenate((k, k))
     is_call = np.concatenate((np.ones(k.size, bool), np.zeros(k.size, bool)))
-    oi = np.concatenate((
-        800 + 4000 * np.exp(-(((k - 6050) / 15) ** 2)),  # call wall above
-        900 + 5000 * np.exp(-(((k - 5950) / 15) ** 2)),  # put wall below
-    ))
+    oi = np.concatenate(
+        (
+            800 + 4000 * np.exp(-(((k - 6050) / 15) ** 2)),  # call wall above
+            900 + 5000 * np.exp(-(((k - 5950) / 15) ** 2)),  # put wall below
+        )
+    )
     pos = positions(model, oi, is_call)
     x = np.log(strikes / SPOT)
     iv = 0.14 - 0.5 * x + 6 * x * x
@@ -128,7 +135,9 @@ def analyze(model: PositioningModel, engine: str = "physical") -> dict[str, obje
         return v[: k.size] + v[k.size :]
 
     expo = ExposurePerExpiry(
-        SPOT, EXP, k,
+        SPOT,
+        EXP,
+        k,
         per_strike(pos * g.gamma * m * SPOT * SPOT * 0.01),
         per_strike(pos * g.vanna * m * SPOT * 0.01),
         per_strike(pos * g.charm * m * SPOT),
@@ -199,7 +208,9 @@ def test_every_word_flips_with_the_positioning_model():
 
     # the numbers negate ...
     assert c_f.impulse_total == pytest.approx(-c_s.impulse_total, rel=1e-12)
-    np.testing.assert_allclose(c_f.impulse, -c_s.impulse, rtol=1e-12, atol=1e-9 * abs(c_s.impulse).max())
+    np.testing.assert_allclose(
+        c_f.impulse, -c_s.impulse, rtol=1e-12, atol=1e-9 * abs(c_s.impulse).max()
+    )
     assert flo["charm"] == pytest.approx(-std["charm"], rel=1e-12)
     for name in ("ES", "MES"):
         assert k_f.total_contracts.contracts[name] == pytest.approx(
@@ -211,18 +222,25 @@ def test_every_word_flips_with_the_positioning_model():
         (labels.impulse_effect(c_s.impulse_at_spot), labels.impulse_effect(c_f.impulse_at_spot)),
         (labels.stability(c_s.impulse_total), labels.stability(c_f.impulse_total)),
         (labels.charm_trade(std["charm"]), labels.charm_trade(flo["charm"])),
-        (labels.move_trade(c_s.impulse_total, up=True), labels.move_trade(c_f.impulse_total, up=True)),
+        (
+            labels.move_trade(c_s.impulse_total, up=True),
+            labels.move_trade(c_f.impulse_total, up=True),
+        ),
     ]
     pairs += [
-        (labels.contracts_trade(k_s.total_contracts.contracts[n], n),
-         labels.contracts_trade(k_f.total_contracts.contracts[n], n))
+        (
+            labels.contracts_trade(k_s.total_contracts.contracts[n], n),
+            labels.contracts_trade(k_f.total_contracts.contracts[n], n),
+        )
         for n in ("ES", "MES")
     ]
     # standard stability zones are floe acceleration zones at the same places
     assert len(k_s.stability_zones) == len(k_f.acceleration_zones) > 0
     assert len(k_s.acceleration_zones) == len(k_f.stability_zones) > 0
-    for zs, zf in [*zip(k_s.stability_zones, k_f.acceleration_zones, strict=True),
-                   *zip(k_s.acceleration_zones, k_f.stability_zones, strict=True)]:
+    for zs, zf in [
+        *zip(k_s.stability_zones, k_f.acceleration_zones, strict=True),
+        *zip(k_s.acceleration_zones, k_f.stability_zones, strict=True),
+    ]:
         assert zf.center == zs.center and zf.lower == pytest.approx(zs.lower, rel=1e-12)
         pairs.append((labels.zone_description(zs), labels.zone_description(zf)))
     assert len(k_s.regime_edges) == len(k_f.regime_edges) > 0

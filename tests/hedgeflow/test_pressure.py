@@ -59,17 +59,36 @@ def regime(expected_move: float = 50.0) -> RegimeParams:
     )
 
 
-def curve_from(price: np.ndarray, values: np.ndarray, *, total: float = float("nan"),
-               lam: float = 10.0, spot: float = SPOT) -> HedgeImpulseCurve:
+def curve_from(
+    price: np.ndarray,
+    values: np.ndarray,
+    *,
+    total: float = float("nan"),
+    lam: float = 10.0,
+    spot: float = SPOT,
+) -> HedgeImpulseCurve:
     tol = 1e-3 * float(np.abs(values).max())
     a = analyze_curve(price, values, spot, impulse_total=total, impulse_gross=abs(total), eps=1e-3)
     return HedgeImpulseCurve(
-        spot=spot, expiration=EXP, computed_at=NOW, spot_vol_coupling=0.0, kernel_width=lam,
-        strike_spacing=lam / 2, price=price, gamma=values, vanna=np.zeros_like(values),
-        impulse=values, impulse_at_spot=a.impulse_at_spot, slope_at_spot=a.slope_at_spot,
-        zero_crossings=find_zero_crossings(price, values, tol), extrema=find_extrema(price, values, tol),
-        asymmetry=a.asymmetry, regime=a.regime, nearest_attractor_above=a.nearest_attractor_above,
-        nearest_attractor_below=a.nearest_attractor_below, impulse_total=total,
+        spot=spot,
+        expiration=EXP,
+        computed_at=NOW,
+        spot_vol_coupling=0.0,
+        kernel_width=lam,
+        strike_spacing=lam / 2,
+        price=price,
+        gamma=values,
+        vanna=np.zeros_like(values),
+        impulse=values,
+        impulse_at_spot=a.impulse_at_spot,
+        slope_at_spot=a.slope_at_spot,
+        zero_crossings=find_zero_crossings(price, values, tol),
+        extrema=find_extrema(price, values, tol),
+        asymmetry=a.asymmetry,
+        regime=a.regime,
+        nearest_attractor_above=a.nearest_attractor_above,
+        nearest_attractor_below=a.nearest_attractor_below,
+        impulse_total=total,
     )
 
 
@@ -88,7 +107,9 @@ def test_contracts_by_hand_spx_es():
     """H = +$1e9 per 1% on SPX, ES $50/point at 5000: the dealers' delta rises by $1e9 on
     a +1% move, so they sell 1e9 / (50 * 5000) = 4000 ES (MES: 40,000)."""
     c = curve_from(grid(), gauss(grid(), 1e7, SPOT, 10.0))
-    cloud = compute_pressure_cloud(c, regime(), CFG, now=NOW, futures_price=5000.0, impulse_total=1e9)
+    cloud = compute_pressure_cloud(
+        c, regime(), CFG, now=NOW, futures_price=5000.0, impulse_total=1e9
+    )
     assert cloud.total_contracts.contracts == {"ES": -4000.0, "MES": -40000.0}
     assert cloud.futures_price == 5000.0
     assert hedge_contracts(-1e9, CFG, 5000.0) == {"ES": 4000.0, "MES": 40000.0}
@@ -100,11 +121,15 @@ def test_contracts_use_spot_times_ratio_without_a_live_futures_price():
     cfg = replace(CFG, futures_ratio=10.0)
     c = curve_from(grid(spy), gauss(grid(spy), 1e7, spy, 1.0), spot=spy, lam=1.0)
     for fut in (None, float("nan"), -1.0):
-        cloud = compute_pressure_cloud(c, regime(5.0), cfg, now=NOW, futures_price=fut, impulse_total=2.5e8)
+        cloud = compute_pressure_cloud(
+            c, regime(5.0), cfg, now=NOW, futures_price=fut, impulse_total=2.5e8
+        )
         assert cloud.futures_price == 5000.0
         assert cloud.total_contracts.contracts["ES"] == pytest.approx(-1000.0, rel=1e-15)
     nq = replace(cfg, futures=(FuturesContract("NQ", 20.0), FuturesContract("MNQ", 2.0)))
-    cloud = compute_pressure_cloud(c, regime(5.0), nq, now=NOW, futures_price=20000.0, impulse_total=-4e8)
+    cloud = compute_pressure_cloud(
+        c, regime(5.0), nq, now=NOW, futures_price=20000.0, impulse_total=-4e8
+    )
     assert cloud.total_contracts.contracts == {"NQ": 1000.0, "MNQ": 10000.0}
 
 
@@ -112,8 +137,9 @@ def test_total_falls_back_to_the_curve_total_and_its_integral():
     p = grid()
     v = gauss(p, 1e7, SPOT, 10.0)
     c = curve_from(p, v, total=3e8)
-    assert compute_pressure_cloud(c, regime(), CFG, now=NOW, futures_price=5000.0
-                                  ).total_contracts.contracts["ES"] == pytest.approx(-3e8 / 250000.0)
+    assert compute_pressure_cloud(
+        c, regime(), CFG, now=NOW, futures_price=5000.0
+    ).total_contracts.contracts["ES"] == pytest.approx(-3e8 / 250000.0)
     c2 = curve_from(p, v)  # NaN total: the curve's integral, 1e7 * 10 * sqrt(pi)
     es = compute_pressure_cloud(c2, regime(), CFG, now=NOW, futures_price=5000.0).total_contracts
     assert es.contracts["ES"] == pytest.approx(-1e8 * math.sqrt(math.pi) / 250000.0, rel=1e-6)
@@ -143,8 +169,12 @@ def test_zone_bounds_and_integral_on_gaussians():
     assert basin.peak_density == pytest.approx(4e7, rel=1e-4)
     # strength = rel * proximity, reach = 2 * expected move = 100 points
     assert cloud.reach == 100.0
-    assert basin.strength == pytest.approx(math.exp(-((basin.center - SPOT) / 100) ** 2), rel=1e-6)
-    assert peak.strength == pytest.approx(0.75 * math.exp(-((peak.center - SPOT) / 100) ** 2), rel=1e-3)
+    assert basin.strength == pytest.approx(
+        math.exp(-(((basin.center - SPOT) / 100) ** 2)), rel=1e-6
+    )
+    assert peak.strength == pytest.approx(
+        0.75 * math.exp(-(((peak.center - SPOT) / 100) ** 2)), rel=1e-3
+    )
 
 
 def test_zone_threshold_is_relative_to_the_global_maximum():
@@ -182,7 +212,14 @@ def test_ripples_inside_a_stronger_zone_are_folded_into_it():
     assert zone.lower < 5000.0 and zone.upper > 5022.0
     # far apart they stay two zones
     w = gauss(p, 1e8, 4980.0, 10.0) + gauss(p, 0.9e8, 5030.0, 10.0)
-    assert len(compute_pressure_cloud(curve_from(p, w, total=1e9), regime(), CFG, now=NOW).stability_zones) == 2
+    assert (
+        len(
+            compute_pressure_cloud(
+                curve_from(p, w, total=1e9), regime(), CFG, now=NOW
+            ).stability_zones
+        )
+        == 2
+    )
 
 
 def test_zone_bounds_hand_computed():
@@ -204,7 +241,9 @@ def test_regime_edges_describe_moves_from_spot_outward():
     v = gauss(p, 1e8, 4950.0, 10.0) - gauss(p, 1e8, 5000.0, 10.0) + gauss(p, 1e8, 5050.0, 10.0)
     c = curve_from(p, v, total=1e9)
     below, above = c.zero_crossings
-    assert below.direction is CrossingDirection.FALLING and above.direction is CrossingDirection.RISING
+    assert (
+        below.direction is CrossingDirection.FALLING and above.direction is CrossingDirection.RISING
+    )
     cloud = compute_pressure_cloud(c, regime(), CFG, now=NOW)
     assert [e.stable_beyond for e in cloud.regime_edges] == [True, True]
     flipped = curve_from(p, -v, total=-1e9)
@@ -222,13 +261,17 @@ def test_edge_at_spot_counts_as_above():
 def test_levels_scores_and_contracts():
     p = grid()
     v = gauss(p, 1e8, 5010.0, 10.0) - gauss(p, 5e7, 4980.0, 10.0)
-    cloud = compute_pressure_cloud(curve_from(p, v, total=1e9), regime(), CFG, now=NOW, futures_price=SPOT)
+    cloud = compute_pressure_cloud(
+        curve_from(p, v, total=1e9), regime(), CFG, now=NOW, futures_price=SPOT
+    )
     lv = cloud.levels
     assert np.all((lv.stability_score >= 0) & (lv.stability_score <= 1))
     assert np.all((lv.acceleration_score >= 0) & (lv.acceleration_score <= 1))
     assert np.all((lv.stability_score == 0) | (lv.acceleration_score == 0))
     # cells sum to the curve's trapezoid integral
-    assert lv.hedge_contracts["ES"].sum() == pytest.approx(-np.trapezoid(v, p) / (50 * SPOT), rel=1e-12)
+    assert lv.hedge_contracts["ES"].sum() == pytest.approx(
+        -np.trapezoid(v, p) / (50 * SPOT), rel=1e-12
+    )
     np.testing.assert_allclose(lv.expected_hedge_contracts, lv.hedge_contracts["ES"], rtol=1e-15)
     assert np.all(np.sign(lv.hedge_contracts["MES"]) == -np.sign(v))
 
@@ -263,7 +306,9 @@ def test_random_exposures_give_a_finite_cloud(gex: np.ndarray, vex: np.ndarray):
     x = np.log(k / SPOT)
     iv = 0.16 - 0.45 * x + 3 * x * x
     s = IVSurface(EXP, k, iv, iv, forward=SPOT, tau=0.001)
-    c = compute_hedge_impulse_curve(ExposurePerExpiry(SPOT, EXP, k, gex, vex, np.zeros(41)), s, now=NOW)
+    c = compute_hedge_impulse_curve(
+        ExposurePerExpiry(SPOT, EXP, k, gex, vex, np.zeros(41)), s, now=NOW
+    )
     cloud = compute_pressure_cloud(c, regime(), CFG, now=NOW, impulse_total=c.impulse_total)
     for z in cloud.stability_zones + cloud.acceleration_zones:
         vals = (z.center, z.lower, z.upper, z.strength, z.impulse, *z.contracts.contracts.values())
@@ -271,6 +316,10 @@ def test_random_exposures_give_a_finite_cloud(gex: np.ndarray, vex: np.ndarray):
         assert 0 <= z.strength <= 1 and z.lower <= z.center <= z.upper
         assert (z.impulse > 0) == (z.kind is ExtremumKind.BASIN) or z.impulse == 0
     assert all(math.isfinite(x) for x in cloud.total_contracts.contracts.values())
-    for arr in (cloud.levels.stability_score, cloud.levels.acceleration_score,
-                cloud.levels.expected_hedge_contracts, *cloud.levels.hedge_contracts.values()):
+    for arr in (
+        cloud.levels.stability_score,
+        cloud.levels.acceleration_score,
+        cloud.levels.expected_hedge_contracts,
+        *cloud.levels.hedge_contracts.values(),
+    ):
         assert np.isfinite(arr).all()

@@ -139,10 +139,14 @@ def test_mirror_positions_mirror_the_profile() -> None:
     book = make_book(tau_days=0.5)
     prices = book.spot * (1 + np.arange(-30, 31) * 0.001)
     a = compute_repriced_profile(book, prices, skew_stickiness=1.5)
-    b = compute_repriced_profile(replace(book, position=-book.position), prices, skew_stickiness=1.5)
+    b = compute_repriced_profile(
+        replace(book, position=-book.position), prices, skew_stickiness=1.5
+    )
     np.testing.assert_allclose(b.impulse, -a.impulse, rtol=1e-12)
     assert [c.price for c in a.flip_levels] == pytest.approx([c.price for c in b.flip_levels])
-    assert all(x.direction != y.direction for x, y in zip(a.flip_levels, b.flip_levels, strict=True))
+    assert all(
+        x.direction != y.direction for x, y in zip(a.flip_levels, b.flip_levels, strict=True)
+    )
 
 
 def test_nearest_flip_is_nearest_spot() -> None:
@@ -172,8 +176,12 @@ def test_bad_options_are_masked_and_counted() -> None:
     keep = np.ones(book.strike.size, dtype=bool)
     keep[[5, 9]] = False
     good = replace(
-        book, strike=book.strike[keep], is_call=book.is_call[keep], position=book.position[keep],
-        multiplier=book.multiplier[keep], iv=book.iv[keep],
+        book,
+        strike=book.strike[keep],
+        is_call=book.is_call[keep],
+        position=book.position[keep],
+        multiplier=book.multiplier[keep],
+        iv=book.iv[keep],
     )
     ref = compute_repriced_profile(good, prices)
     assert bad.masked_options == 2 and ref.masked_options == 0
@@ -231,9 +239,11 @@ def test_random_books_give_finite_profiles(
     rng = np.random.default_rng(seed)
     strikes = np.unique(np.round(spot * rng.uniform(0.6, 1.4, n), 2))
     book = make_book(spot=spot, tau_days=tau_days, strikes=strikes, params=(a, b, c), seed=seed)
-    book = replace(book, iv=np.maximum(book.iv, 0.01), surface=replace(
-        book.surface, smoothed_iv=np.maximum(book.surface.smoothed_iv, 0.01)
-    ))
+    book = replace(
+        book,
+        iv=np.maximum(book.iv, 0.01),
+        surface=replace(book.surface, smoothed_iv=np.maximum(book.surface.smoothed_iv, 0.01)),
+    )
     prices = spot * (1 + np.arange(-int(rng.integers(1, 80)), 81) * 0.001)
     prof = compute_repriced_profile(book, prices, skew_stickiness=R)
     assert np.all(np.isfinite(prof.impulse)) and math.isfinite(prof.impulse_at_spot)

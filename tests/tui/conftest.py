@@ -71,7 +71,9 @@ async def wait_until(pilot: Any, condition: Callable[[], bool], limit: float = 3
         await pilot.pause(0.05)
 
 
-async def wait_for_analyses(pilot: Any, app: HedgeflowApp, symbols: Iterable[str] | None = None) -> None:
+async def wait_for_analyses(
+    pilot: Any, app: HedgeflowApp, symbols: Iterable[str] | None = None
+) -> None:
     """Every listed symbol analyzed and no engine run pending, then one more refresh."""
     names = list(symbols or app.symbols)
 

@@ -133,7 +133,9 @@ def make_analysis(
         stability_zones=tuple(z for z in zones if z.kind is ExtremumKind.BASIN),
         acceleration_zones=tuple(z for z in zones if z.kind is ExtremumKind.PEAK),
         regime_edges=tuple(edges),
-        levels=PressureLevel(price, np.zeros_like(price), np.zeros_like(price), np.zeros_like(price), {}),
+        levels=PressureLevel(
+            price, np.zeros_like(price), np.zeros_like(price), np.zeros_like(price), {}
+        ),
         total_contracts=HedgeContractEstimates({"ES": -1066.0, "MES": -10660.0}),
     )
     return ExpiryAnalysis(
@@ -150,9 +152,13 @@ def make_analysis(
         positions="start-of-day",
         surface=IVSurface(expiration, strikes, zeros + 0.16, zeros + 0.16, spot + 1.0, 0.001),
         exposure=ExposurePerExpiry(spot, expiration, strikes, zeros, zeros, zeros),
-        hedge_flow=HedgeFlowAnalysis(EngineModel.PHYSICAL, PositioningModel.STANDARD, params, curve, charm),
+        hedge_flow=HedgeFlowAnalysis(
+            EngineModel.PHYSICAL, PositioningModel.STANDARD, params, curve, charm
+        ),
         pressure_cloud=cloud,
-        repriced=RepricedProfile(price, impulse, crossings, min(flips, key=lambda p: abs(p - spot)) if flips else None)
+        repriced=RepricedProfile(
+            price, impulse, crossings, min(flips, key=lambda p: abs(p - spot)) if flips else None
+        )
         if repriced
         else None,
         expirations=(expiration, expiration + timedelta(days=1)),
@@ -179,7 +185,9 @@ class FlakyFeed:
     async def snapshot(self, symbol: str) -> OptionChain:
         self.calls += 1
         if self.failing:
-            raise FeedUnavailable("simulated outage (HTTP 503 after retries)", vendor="flaky", status=503)
+            raise FeedUnavailable(
+                "simulated outage (HTTP 503 after retries)", vendor="flaky", status=503
+            )
         return await self.inner.snapshot(symbol)  # type: ignore[attr-defined]
 
     async def expirations(self, symbol: str) -> list[datetime]:

@@ -12,8 +12,9 @@ from tui.alerts import AlertKind, compare_analyses, flip_levels, nearest_flip
 def test_no_alert_without_a_previous_or_across_expiries() -> None:
     cur = make_analysis(spot=6000.0)
     assert compare_analyses(None, cur) == []
-    other_expiry = make_analysis(spot=5900.0, expiration=EXPIRY + timedelta(days=1),
-                                 regime=ImpulseRegime.EXPANSION)
+    other_expiry = make_analysis(
+        spot=5900.0, expiration=EXPIRY + timedelta(days=1), regime=ImpulseRegime.EXPANSION
+    )
     assert compare_analyses(other_expiry, cur) == []
     assert compare_analyses(make_analysis(symbol="SPY", spot=5900.0), cur) == []
 

@@ -175,9 +175,21 @@ async def test_question_mark_lists_every_key(tmp_path: Path) -> None:
         assert isinstance(app.screen, HelpScreen)
         rows = app.screen.rows
         ids = {r[2] for r in rows}
-        for binding_id in ("next-symbol", "previous-symbol", "next-expiry", "previous-expiry",
-                           "pause", "record", "repriced", "zoom-in", "zoom-out", "export",
-                           "screenshot", "help", "quit"):
+        for binding_id in (
+            "next-symbol",
+            "previous-symbol",
+            "next-expiry",
+            "previous-expiry",
+            "pause",
+            "record",
+            "repriced",
+            "zoom-in",
+            "zoom-out",
+            "export",
+            "screenshot",
+            "help",
+            "quit",
+        ):
             assert binding_id in ids
         assert dict((r[2], r[0]) for r in rows)["next-expiry"] == "n"  # remapped key shown
         assert any(r[0] == "1-9" for r in rows)
@@ -243,7 +255,9 @@ async def test_palette_adds_and_removes_a_symbol(tmp_path: Path) -> None:
         assert app.current == "QQQ"
 
 
-async def test_failing_feed_shows_error_and_stale_then_recovers(tmp_path: Path, sim: SimFeed) -> None:
+async def test_failing_feed_shows_error_and_stale_then_recovers(
+    tmp_path: Path, sim: SimFeed
+) -> None:
     feed = FlakyFeed(sim)
     app = make_app(feed, ["SPX", "SPY"], export_dir=tmp_path, poll_interval=0.15, frozen=False)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -18,7 +18,9 @@ from tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar,
 async def test_alerts_notify_and_ring_the_bell(tmp_path: Path, sim: SimFeed) -> None:
     """Drive the seeded market forward five minutes a poll until SPX raises an alert
     (regime change, flip crossed or zone entered); with bell on, the bell rings with it."""
-    app = make_app(symbols=["SPX"], export_dir=tmp_path, poll_interval=0.05, frozen=False, bell=True)
+    app = make_app(
+        symbols=["SPX"], export_dir=tmp_path, poll_interval=0.05, frozen=False, bell=True
+    )
     rings: list[int] = []
     app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
     async with app.run_test(size=(120, 40)) as pilot:
@@ -54,8 +56,12 @@ async def test_every_pane_visible_at_every_size(tmp_path: Path, size: tuple[int,
             # No clipped status line: both lines fit without the ellipsis.
             lines = [strip.text for strip in status.render_lines(status.region.reset_offset)]
             assert not any(line.rstrip().endswith("…") for line in lines), lines
-        regime_text = "".join(s.text for s in app.screen.query_one(RegimePane).render_lines(
-            app.screen.query_one(RegimePane).region.reset_offset))
+        regime_text = "".join(
+            s.text
+            for s in app.screen.query_one(RegimePane).render_lines(
+                app.screen.query_one(RegimePane).region.reset_offset
+            )
+        )
         for label in ("regime", "H spot", "flip", "k", "ATM IV", "bias", "model"):
             assert label in regime_text, (label, size)
 
@@ -80,7 +86,10 @@ def test_logging_goes_to_the_file_only(tmp_path: Path) -> None:
         log_file = tmp_path / "state" / "hedgeflow.log"
         configure_logging(log_file)
         assert all(
-            not (isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) in (sys.stderr, sys.stdout))
+            not (
+                isinstance(h, logging.StreamHandler)
+                and getattr(h, "stream", None) in (sys.stderr, sys.stdout)
+            )
             for h in root.handlers
         )
         logging.getLogger("hedgeflow.tui").warning("poll failed: test")
@@ -101,7 +110,9 @@ def test_logging_goes_to_the_file_only(tmp_path: Path) -> None:
         root.setLevel(saved[1])
 
 
-async def test_engine_failure_shown_once_and_last_analysis_kept(tmp_path: Path, sim: SimFeed) -> None:
+async def test_engine_failure_shown_once_and_last_analysis_kept(
+    tmp_path: Path, sim: SimFeed
+) -> None:
     from hedgeflow.pipeline import AnalysisError, analyze_chain
 
     failing = {"on": False}
@@ -111,7 +122,9 @@ async def test_engine_failure_shown_once_and_last_analysis_kept(tmp_path: Path, 
             raise AnalysisError("no usable expiry: test failure")
         return analyze_chain(chain, **kw)
 
-    app = make_app(symbols=["SPX"], export_dir=tmp_path, poll_interval=0.05, frozen=False, analyze=analyze)
+    app = make_app(
+        symbols=["SPX"], export_dir=tmp_path, poll_interval=0.05, frozen=False, analyze=analyze
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for_analyses(pilot, app)
         good = app.states["SPX"].analysis

@@ -83,8 +83,13 @@ def test_well_formed_but_wrong_table_is_rejected(tmp_path: Path) -> None:
     t = library_table()
     key = cc.cache_key("4.0")
     # open and close swapped: the engine's validation refuses it, so it is a miss
-    np.savez(tmp_path / cc.CACHE_NAME, day=t.day, open=t.close, close=t.open,
-             **{k: np.array(v) for k, v in key.items()})
+    np.savez(
+        tmp_path / cc.CACHE_NAME,
+        day=t.day,
+        open=t.close,
+        close=t.open,
+        **{k: np.array(v) for k, v in key.items()},
+    )
     assert cc.install_cached_calendar(tmp_path, xcals_version="4.0") == "built"
     assert clock.session_table().source == "exchange_calendars"
 
@@ -113,7 +118,8 @@ sim.chain_at("SPX", sim.clock())
 bad = sorted(m for m in sys.modules if m.split(".")[0] in ("pandas", "exchange_calendars"))
 print(bad)
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"

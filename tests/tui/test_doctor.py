@@ -50,7 +50,10 @@ def test_missing_credentials_name_the_variable_and_secrets_stay_hidden(tmp_path:
 
 
 def test_terminal_problems_are_warnings_with_fixes(tmp_path: Path) -> None:
-    code, text = _run(tmp_path, "[feeds.sim]\nstart = '2026-11-24T10:30:00-05:00'\n",
-                      {"TERM": "dumb", "LANG": "C"})
+    code, text = _run(
+        tmp_path,
+        "[feeds.sim]\nstart = '2026-11-24T10:30:00-05:00'\n",
+        {"TERM": "dumb", "LANG": "C"},
+    )
     assert code == 0  # the monitor may still run: warnings, not failures
     assert "warn TERM: 'dumb'" in text and "LANG=C.UTF-8" in text

@@ -55,8 +55,8 @@ def test_monitor_in_tmux(tmp_path: Path) -> None:
 [monitor]
 symbols = ["SPX", "SPY"]
 poll_interval = 2.0
-log_file = "{tmp_path / 'hedgeflow.log'}"
-export_dir = "{tmp_path / 'exports'}"
+log_file = "{tmp_path / "hedgeflow.log"}"
+export_dir = "{tmp_path / "exports"}"
 
 [feeds.sim]
 seed = 7
@@ -68,10 +68,14 @@ speed = 0.0
     exit_file = tmp_path / "exit.txt"
     session = f"hf-e2e-{time.monotonic_ns()}"
     command = f"'{HEDGEFLOW}' --config '{config}' monitor; echo EXIT=$? > '{exit_file}'; sleep 30"
-    _tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40", "bash", "--norc", "--noprofile")
+    _tmux(
+        "new-session", "-d", "-s", session, "-x", "120", "-y", "40", "bash", "--norc", "--noprofile"
+    )
     try:
         _tmux("send-keys", "-t", session, f"export TERM=xterm-256color; {command}", "Enter")
-        first = _wait_for(session, lambda s: "Regime · SPX" in s and "ES per +1%" in s, "SPX analysis")
+        first = _wait_for(
+            session, lambda s: "Regime · SPX" in s and "ES per +1%" in s, "SPX analysis"
+        )
         assert "Impulse H(S)" in first and "Pressure zones" in first and "Charm to" in first
         assert _tmux("display-message", "-p", "-t", session, "#{alternate_on}").strip() == "1"
         _tmux("send-keys", "-t", session, "2")

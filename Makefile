@@ -22,6 +22,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 snapshot-update: $(STAMP)
 	$(BIN)/python -m pytest tests/tui --snapshot-update

@@ -178,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             part = {f"{title} error": {"error": f"{type(exc).__name__}: {exc}"}}
         results.update(part)
         for name, row in part.items():
+            if not isinstance(row, dict):
+                continue
             figures = "  ".join(
                 f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
             )

@@ -109,12 +109,12 @@ class _TitledMixin:
         widget.set_class(stale, "-stale")  # type: ignore[attr-defined]
 
 
-class ImpulsePane(_TitledMixin, _StripPlot):
-    """The impulse curve H(S) with spot, flip levels, basins, peaks and zones, or on
-    toggle the repriced profile (the dealers' total impulse if spot were at S)."""
+class _AnalysisPlot(_TitledMixin, _StripPlot):
+    """A plot pane over one symbol's analysis: redrawn when its view changes or the pane
+    is resized; a "waiting" title until the symbol has an analysis."""
 
-    view: reactive[ImpulseView | None] = reactive(None)
-    """The symbol's analysis and the display options (zoom, repriced)."""
+    #: Border title while there is no analysis.
+    empty_title = ""
 
     def __init__(self, palette: Palette, **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
@@ -130,13 +130,30 @@ class ImpulsePane(_TitledMixin, _StripPlot):
         plt = self.plt
         plt.clear_data()
         plt.title("")
-        view = self.view
+        view: PaneView | None = self.view  # type: ignore[attr-defined]
         a = view.analysis if view else None
         if view is None or a is None:
-            self._set_frame("Impulse H(S)", view)
+            self._set_frame(self.empty_title, view)
             plt.title(view.waiting if view else "waiting for data")
             self.refresh()
             return
+        self.draw(view, a)
+
+    def draw(self, view: PaneView, a: ExpiryAnalysis) -> None:
+        raise NotImplementedError
+
+
+class ImpulsePane(_AnalysisPlot):
+    """The impulse curve H(S) with spot, flip levels, basins, peaks and zones, or on
+    toggle the repriced profile (the dealers' total impulse if spot were at S)."""
+
+    view: reactive[ImpulseView | None] = reactive(None)
+    """The symbol's analysis and the display options (zoom, repriced)."""
+
+    empty_title = "Impulse H(S)"
+
+    def draw(self, view: ImpulseView, a: ExpiryAnalysis) -> None:  # type: ignore[override]
+        plt = self.plt
         curve = a.hedge_flow.impulse_curve
         half = a.spot * view.range_percent * view.zoom / 100.0
         lo, hi = a.spot - half, a.spot + half
@@ -224,33 +241,16 @@ class ImpulsePane(_TitledMixin, _StripPlot):
         self.refresh()
 
 
-class CharmPane(_TitledMixin, _StripPlot):
+class CharmPane(_AnalysisPlot):
     """The charm integral: per-bucket change (bars) and the cumulative line to the horizon."""
 
     view: reactive[PaneView | None] = reactive(None)
     """The symbol's analysis (its charm integral is drawn)."""
 
-    def __init__(self, palette: Palette, **kw: object) -> None:
-        super().__init__(**kw)  # type: ignore[arg-type]
-        self.palette = palette
+    empty_title = "Charm to the close"
 
-    def watch_view(self) -> None:
-        self.replot()
-
-    def on_resize(self) -> None:
-        self.replot()
-
-    def replot(self) -> None:
+    def draw(self, view: PaneView, a: ExpiryAnalysis) -> None:
         plt = self.plt
-        plt.clear_data()
-        plt.title("")
-        view = self.view
-        a = view.analysis if view else None
-        if view is None or a is None:
-            self._set_frame("Charm to the close", view)
-            plt.title(view.waiting if view else "waiting for data")
-            self.refresh()
-            return
         charm = a.hedge_flow.charm_integral
         horizon = charm.horizon.timestamp()
         # Bucket ends as hours of the New York day, so the axis reads as clock time.

@@ -262,3 +262,62 @@ def test_replay_with_live_positions(tmp_path: Path, capsys) -> None:
     single = _analyze(capsys, str(real), "--positions", "live")
     assert single["positions"] == "start-of-day"
     assert any("need a recorded session" in n for n in single["notes"])
+
+
+def test_record_command_writes_until_ctrl_c_and_replays(tmp_path: Path, capsys) -> None:
+    """`hedgeflow record` (the real command) records every poll to SQLite until Ctrl-C, exits
+    0, and `analyze --feed replay` reads the recording back."""
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "rec.sqlite"
+    cfg = _config(tmp_path, "sim", {"seed": 3, "start": "2025-06-10T11:00:00-04:00", "speed": 60.0})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "record",
+            "--config",
+            cfg,
+            "--feed",
+            "sim",
+            "--symbols",
+            "SPX,QQQ",
+            "--interval",
+            "0.2",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        rows = 0
+        while time.monotonic() < deadline and rows < 6:
+            time.sleep(0.3)
+            if out.exists():
+                with sqlite3.connect(out) as db:
+                    try:
+                        rows = db.execute("select count(*) from snapshots").fetchone()[0]
+                    except sqlite3.OperationalError:
+                        rows = 0
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    with sqlite3.connect(out) as db:
+        counts = dict(
+            db.execute("select symbol, count(*) from snapshots group by symbol").fetchall()
+        )
+    assert set(counts) == {"SPX", "QQQ"} and min(counts.values()) >= 2
+    data = _analyze(capsys, "--feed", "replay", "--symbol", "QQQ", "--path", str(out))
+    assert data["symbol"] == "QQQ"

@@ -35,6 +35,16 @@ LOG_F_TOL = 1e-3
 MAX_ITERATIONS = 40
 
 
+def _matvec(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """a @ v without BLAS: on these small products multithreaded OpenBLAS leaves its
+    threads spinning after each call, which cost the monitor ~5 % of a core."""
+    return np.einsum("ij,j->i", a, v)
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.einsum("i,i->", a, b))
+
+
 def _basis(t: np.ndarray, z: np.ndarray, i: np.ndarray) -> np.ndarray:
     """The four nonzero cubic B-splines (len(z), 4) at z, with t[i] <= z <= t[i+1]
     (de Boor's triangular recursion, vectorized over z; no division by zero for knot
@@ -93,8 +103,8 @@ def smoothing_spline(
     sx = (x - x0) / span
     vw = np.stack((np.ones_like(sx), sx, sx * sx, sx * sx * sx), axis=1) * wt[:, None]
     c, *_ = np.linalg.lstsq(vw, yw, rcond=None)
-    r = yw - vw @ c
-    f = float(r @ r)
+    r = yw - _matvec(vw, c)
+    f = float(_dot(r, r))
     if f <= target or n < 2 * POINTS_PER_INTERVAL:
         sz = (z - x0) / span
         return ((c[3] * sz + c[2]) * sz + c[1]) * sz + c[0], f
@@ -108,7 +118,7 @@ def smoothing_spline(
         if f <= target * (1.0 + 2.0 * LOG_F_TOL) or n_int >= n - 3:
             break
         n_int = min(2 * n_int, n - 3)
-    return _design(u, t, z) @ coef, f
+    return _matvec(_design(u, t, z), coef), f
 
 
 def _penalized_fit(
@@ -122,10 +132,10 @@ def _penalized_fit(
     t = np.concatenate((np.full(3, u[0]), u, np.full(3, u[-1])))
     m = n_int + 3
     bw = _design(u, t, x) * wt[:, None]
-    gram = bw.T @ bw
-    rhs = bw.T @ yw
+    gram = np.einsum("ki,kj->ij", bw, bw)
+    rhs = np.einsum("ki,k->i", bw, yw)
     jumps = np.diff(_third_derivative(t, m), axis=0)
-    pen = jumps.T @ jumps
+    pen = np.einsum("ki,kj->ij", jumps, jumps)
     # no interior knot: no penalty (the fit is the cubic whatever lambda)
     tr_pen = float(np.trace(pen))
     scale = float(np.trace(gram)) / tr_pen if tr_pen > 0 else 1.0
@@ -136,8 +146,8 @@ def _penalized_fit(
             cc = np.linalg.solve(a, rhs)
         except np.linalg.LinAlgError:  # singular at a tiny lambda: minimum-norm fit
             cc = np.linalg.lstsq(a, rhs, rcond=None)[0]
-        rr = yw - bw @ cc
-        return cc, float(rr @ rr)
+        rr = yw - _matvec(bw, cc)
+        return cc, float(_dot(rr, rr))
 
     lo, hi = LOG10_LAMBDA_RANGE
     coef, f = fit(lo)

@@ -17,7 +17,8 @@ case. Steps:
    exceeds its spread), the vendor's IV (on the vendor's clock) only where neither does,
    each counted; IVs outside [0.1 %, 2000 %] are bad prints, not smile points;
 5. total variance w = sigma^2 tau smoothed in k = ln(K/F) by a weighted cubic smoothing
-   spline (FITPACK, smoothing condition sum(((w_i - g_i) / e_i)^2) <= n with e_i the
+   spline (`hedgeflow.smoothing`, FITPACK's scheme in numpy: smoothing condition
+   sum(((w_i - g_i) / e_i)^2) <= n with e_i the
    mid's error: a quarter of the bid/ask spread over vega, in w units), flat in k beyond
    the last valid strike;
 6. butterfly check on the strike grid (undiscounted call prices decreasing and convex in
@@ -27,20 +28,18 @@ case. Steps:
 7. the dealers' signed positions (positioning model, or live positions passed in).
 
 Everything is vectorized across strikes and expiries (one implied-vol solve for the
-whole chain) except the spline fit, one FITPACK call per expiry; the hull repair loops
+whole chain) except the spline fit, one call per expiry; the hull repair loops
 over passes, each vectorized over all the expiries whose check failed.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-from scipy.interpolate import UnivariateSpline
 
 from hedgeflow.black76 import MIN_GREEK_TAU, SECONDS_PER_YEAR, norm_pdf
 from hedgeflow.book import ExpiryBook
@@ -49,6 +48,7 @@ from hedgeflow.enums import PositioningModel
 from hedgeflow.exposure import positions as model_positions
 from hedgeflow.forward import ForwardEstimates, parity_forwards
 from hedgeflow.iv import IVFailure, implied_vol, normalized_otm_price, quote_mid
+from hedgeflow.smoothing import smoothing_spline
 from hedgeflow.types import IVSurface
 
 MIN_VALID_IVS = 5
@@ -276,12 +276,9 @@ def _smooth_total_variance(
     raw points was used instead)."""
     kv, wv, ev = k[valid], w[valid], err[valid]
     kc = np.minimum(np.maximum(k, kv[0]), kv[-1])  # flat in k beyond the last valid strike
-    with warnings.catch_warnings():
-        # FITPACK warns when it cannot meet the smoothing condition exactly; the fit is
-        # still the best it found, and the result is checked below
-        warnings.simplefilter("ignore")
-        spline = UnivariateSpline(kv, wv, w=1.0 / ev, k=3, s=float(kv.size))
-        ws = spline(kc)
+    # where the smoothing condition cannot be met the fit is still the best on its knots,
+    # and the result is checked below
+    ws, _ = smoothing_spline(kv, wv, ev, kc)
     bad = ~(np.isfinite(ws) & (ws > 0))
     if bad.any():
         ws[bad] = np.interp(kc[bad], kv, wv)
@@ -414,7 +411,7 @@ class _Smiles:
             err_sigma = np.where(vend, VENDOR_IV_REL_ERROR * raw, err_sigma)
             err_sigma = np.maximum(err_sigma, MIN_IV_ERROR)
             # a huge error is a tiny weight (a zero weight would drop the point from
-            # FITPACK); a tiny one is capped so no point pins the spline beyond precision
+            # the fit); a tiny one is capped so no point pins the spline beyond precision
             # (np.clip without its wrapper)
             err_w = np.minimum(np.maximum(2.0 * raw * T * err_sigma, 1e-9 * w), 1e6 * w)
 

@@ -118,21 +118,15 @@ def greeks(
     # errstate: overflow / inf * 0 only on inputs masked to NaN by `_d1_d2` (F, K, tau,
     # sigma) or on a non-finite S, r or q, which propagate as NaN.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        F = S * np.exp((r - q) * tau)
-        d1, d2, sig_sqrt = _d1_d2(F, K, tau, sigma)
-        eq = np.exp(-q * tau)
-        pdf = norm_pdf(d1)
+        d1, d2, sig_sqrt, eq, pdf = _spot_terms(S, K, tau, sigma, r, q)
         n_d1 = ndtr(d1)
         n_md1 = ndtr(-d1)
         delta = np.where(is_call, eq * n_d1, -eq * n_md1)
-        gamma = eq * pdf / (S * sig_sqrt)
         vega = S * eq * pdf * np.sqrt(tau)
-        vanna = -eq * pdf * d2 / sigma
-        common = eq * pdf * (2.0 * (r - q) * tau - d2 * sig_sqrt) / (2.0 * tau * sig_sqrt)
-        charm_year = np.where(is_call, q * eq * n_d1, -q * eq * n_md1) - common
-    return Greeks(
-        delta=delta, gamma=gamma, vega=vega, vanna=vanna, charm=charm_year / DAYS_PER_YEAR
-    )
+        gamma, vanna, charm = _gamma_vanna_charm(
+            S, tau, sigma, r, q, is_call, d2, sig_sqrt, eq, pdf, np.where(is_call, n_d1, n_md1)
+        )
+    return Greeks(delta=delta, gamma=gamma, vega=vega, vanna=vanna, charm=charm)
 
 
 def exposure_greeks(
@@ -149,13 +143,38 @@ def exposure_greeks(
     S, K, tau, sigma, r, q = (np.asarray(x, dtype=np.float64) for x in (S, K, tau, sigma, r, q))
     is_call = np.asarray(is_call, dtype=bool)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        F = S * np.exp((r - q) * tau)
-        d1, d2, sig_sqrt = _d1_d2(F, K, tau, sigma)
-        eq = np.exp(-q * tau)
-        pdf = norm_pdf(d1)
+        d1, d2, sig_sqrt, eq, pdf = _spot_terms(S, K, tau, sigma, r, q)
         n_side = ndtr(np.where(is_call, d1, -d1))  # N(d1) for calls, N(-d1) for puts
-        gamma = eq * pdf / (S * sig_sqrt)
-        vanna = -eq * pdf * d2 / sigma
-        common = eq * pdf * (2.0 * (r - q) * tau - d2 * sig_sqrt) / (2.0 * tau * sig_sqrt)
-        charm_year = np.where(is_call, q * eq * n_side, -q * eq * n_side) - common
+        return _gamma_vanna_charm(S, tau, sigma, r, q, is_call, d2, sig_sqrt, eq, pdf, n_side)
+
+
+def _spot_terms(
+    S: np.ndarray, K: np.ndarray, tau: np.ndarray, sigma: np.ndarray, r: np.ndarray, q: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """d1, d2, sigma sqrt(tau), e^{-q tau} and phi(d1) on F = S e^{(r-q) tau} (caller's errstate)."""
+    F = S * np.exp((r - q) * tau)
+    d1, d2, sig_sqrt = _d1_d2(F, K, tau, sigma)
+    return d1, d2, sig_sqrt, np.exp(-q * tau), norm_pdf(d1)
+
+
+def _gamma_vanna_charm(
+    S: np.ndarray,
+    tau: np.ndarray,
+    sigma: np.ndarray,
+    r: np.ndarray,
+    q: np.ndarray,
+    is_call: np.ndarray,
+    d2: np.ndarray,
+    sig_sqrt: np.ndarray,
+    eq: np.ndarray,
+    pdf: np.ndarray,
+    n_side: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gamma, vanna and charm per calendar day from the shared terms; n_side is N(d1) for
+    calls and N(-d1) for puts (the charm's dividend term). One formula for `greeks` and
+    `exposure_greeks`."""
+    gamma = eq * pdf / (S * sig_sqrt)
+    vanna = -eq * pdf * d2 / sigma
+    common = eq * pdf * (2.0 * (r - q) * tau - d2 * sig_sqrt) / (2.0 * tau * sig_sqrt)
+    charm_year = np.where(is_call, q * eq * n_side, -q * eq * n_side) - common
     return gamma, vanna, charm_year / DAYS_PER_YEAR

@@ -51,9 +51,9 @@ def chain_to_cloud(chain: Any, config: Any) -> Any:
     """The original library's workload on our engine: chain -> smile and book -> exposures
     -> regime, impulse curve, charm integral -> pressure cloud (no repriced profile, no
     all-expiry zero-gamma line: `analyze_chain` adds those)."""
-    from hedgeflow.exposure import compute_exposures
-    from hedgeflow.pipeline import analyze_hedge_flow, build_books
-    from hedgeflow.pressure import compute_pressure_cloud
+    from hedgeflow.engine.exposure import compute_exposures
+    from hedgeflow.engine.pipeline import analyze_hedge_flow, build_books
+    from hedgeflow.engine.pressure import compute_pressure_cloud
 
     books, _ = build_books(chain, config)
     book = books[min(books)]
@@ -70,9 +70,9 @@ def chain_to_cloud(chain: Any, config: Any) -> Any:
 
 def engine_benchmarks(repeat: int) -> dict[str, Any]:
     from bench.chains import spx_like_chain
-    from hedgeflow.config import EngineConfig
-    from hedgeflow.enums import EngineModel
-    from hedgeflow.pipeline import analyze_chain
+    from hedgeflow.engine.config import EngineConfig
+    from hedgeflow.engine.enums import EngineModel
+    from hedgeflow.engine.pipeline import analyze_chain
 
     config = EngineConfig()
     zero_dte = spx_like_chain(n_expiries=1, seed=1)
@@ -103,8 +103,8 @@ def engine_benchmarks(repeat: int) -> dict[str, Any]:
 
 
 def real_file_benchmark(repeat: int) -> dict[str, Any]:
-    from feeds.files import read_chain_file
-    from hedgeflow.pipeline import analyze_chain
+    from hedgeflow.engine.pipeline import analyze_chain
+    from hedgeflow.feeds.files import read_chain_file
 
     largest = max(REAL.glob("*_quotedata_*"), key=lambda p: p.stat().st_size)
 
@@ -127,7 +127,7 @@ def real_file_benchmark(repeat: int) -> dict[str, Any]:
 
 def cboe_parse_benchmark(repeat: int) -> dict[str, Any]:
     from bench.chains import cboe_payload
-    from feeds.cboe import parse_cboe_json
+    from hedgeflow.feeds.cboe import parse_cboe_json
 
     payload = cboe_payload(n_contracts=30_000)
     return {
@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--no-monitor", action="store_true", help="engine benchmarks only")
     p.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     args = p.parse_args(argv)
-    from tui.allocator import tune_allocator
+    from hedgeflow.app.allocator import tune_allocator
 
     tuned = tune_allocator()  # as the `hedgeflow` command does at start
     repeat = 30 if args.quick else 200

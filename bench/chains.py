@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from hedgeflow.black76 import price
-from hedgeflow.chain import OptionChain, make_chain
-from hedgeflow.clock import NY, next_session, settlement_time
+from hedgeflow.engine.black76 import price
+from hedgeflow.engine.chain import OptionChain, make_chain
+from hedgeflow.engine.clock import NY, next_session, settlement_time
 
 AS_OF = datetime(2025, 6, 10, 11, 0, tzinfo=NY)
 

@@ -12,7 +12,7 @@ subprocess (`python -m bench.monitor <probe>`), so they do not disturb each othe
   five symbols are analyzed) and after a simulated hour of accelerated polling (the sim
   runs `speed` times faster than the wall clock), each right after a heap trim as the app
   does once a minute (the untrimmed figures include freed heap that glibc keeps because
-  `tui.allocator` raises its trim threshold);
+  `hedgeflow.app.allocator` raises its trim threshold);
 - cpu: process CPU time / wall time while polling every 5 s at real speed.
 
 Targets (issue 5): repaint median <= 50 ms, first analysis <= 1 s, memory within 10% and
@@ -55,7 +55,7 @@ def _rss_mb() -> float:
 def _app_class() -> Any:
     """HedgeflowApp instrumented: records when views are filled and when the screen has
     been refreshed after that (call_after_refresh runs after the next paint)."""
-    from tui.app import HedgeflowApp
+    from hedgeflow.tui.app import HedgeflowApp
 
     class Probe(HedgeflowApp):
         def __init__(self, *a: Any, **kw: Any) -> None:
@@ -79,7 +79,7 @@ def _app_class() -> Any:
 
 
 def _sim(speed: float = 0.0) -> Any:
-    from feeds.sim import SimFeed
+    from hedgeflow.feeds.sim import SimFeed
 
     return SimFeed(seed=7, start=START, speed=speed)
 
@@ -88,7 +88,7 @@ def _sim(speed: float = 0.0) -> Any:
 
 
 async def _repaint(samples: int) -> dict[str, Any]:
-    from tui.messages import SnapshotArrived
+    from hedgeflow.tui.messages import SnapshotArrived
 
     sim = _sim()
     app = _app_class()(sim, SYMBOLS, poll_interval=3600.0, export_dir="/tmp/hedgeflow-bench")
@@ -146,7 +146,7 @@ async def _startup(launched: float) -> dict[str, Any]:
 async def _soak(sim_seconds: float, speed: float, interval: float) -> dict[str, Any]:
     import gc
 
-    from tui.app import trim_heap
+    from hedgeflow.tui.app import trim_heap
 
     sim = _sim(speed=speed)
     app = _app_class()(sim, SYMBOLS, poll_interval=interval, export_dir="/tmp/hedgeflow-bench")
@@ -209,8 +209,8 @@ async def _cpu(seconds: float, interval: float) -> dict[str, Any]:
 
 
 def _probe(argv: list[str]) -> dict[str, Any]:
-    from tui.allocator import tune_allocator
-    from tui.calendar_cache import install_cached_calendar
+    from hedgeflow.app.allocator import tune_allocator
+    from hedgeflow.app.calendar_cache import install_cached_calendar
 
     tune_allocator()
     install_cached_calendar()  # as `hedgeflow` (tui.cli.main) does before the monitor starts

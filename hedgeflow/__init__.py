@@ -4,7 +4,7 @@ The caller passes `now`. Public names follow the original TypeScript module
 (floe's hedge-flow layer) in snake_case; see DESIGN.md and docs/METHOD.md.
 
 The public names are loaded on first use (PEP 562 module `__getattr__`), so importing a
-light module such as `hedgeflow.chain` or `hedgeflow.clock` does not import scipy
+light module such as `hedgeflow.engine.chain` or `hedgeflow.engine.clock` does not import scipy
 (~0.3 s and ~50 MB at start-up); `from hedgeflow import analyze_chain` works as before.
 """
 
@@ -14,11 +14,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hedgeflow.book import ExpiryBook
-    from hedgeflow.chain import OptionChain, chain_from_dict, chain_to_dict, make_chain
-    from hedgeflow.charm import compute_charm_integral
-    from hedgeflow.config import EngineConfig
-    from hedgeflow.enums import (
+    from hedgeflow.engine.book import ExpiryBook
+    from hedgeflow.engine.chain import OptionChain, chain_from_dict, chain_to_dict, make_chain
+    from hedgeflow.engine.charm import compute_charm_integral
+    from hedgeflow.engine.config import EngineConfig
+    from hedgeflow.engine.enums import (
         Bias,
         CrossingDirection,
         EngineModel,
@@ -29,21 +29,26 @@ if TYPE_CHECKING:
         PositionSource,
         Side,
     )
-    from hedgeflow.exposure import compute_exposures, positions
-    from hedgeflow.floe import (
+    from hedgeflow.engine.exposure import compute_exposures, positions
+    from hedgeflow.engine.floe import (
         analyze_hedge_flow_floe,
         compute_pressure_cloud_floe,
         derive_regime_params_floe,
         interpolate_iv_at_strike_floe,
     )
-    from hedgeflow.flow import LiveFlow, live_positions, update_live_flow
-    from hedgeflow.impulse import compute_hedge_impulse_curve
-    from hedgeflow.pipeline import AnalysisError, analyze_chain, analyze_hedge_flow, live_expiries
-    from hedgeflow.pressure import compute_pressure_cloud
-    from hedgeflow.regime import derive_regime_params, interpolate_iv_at_strike
-    from hedgeflow.reprice import compute_repriced_profile, zero_gamma_profile
-    from hedgeflow.smile import SkippedExpiry, build_expiry_book
-    from hedgeflow.types import (
+    from hedgeflow.engine.flow import LiveFlow, live_positions, update_live_flow
+    from hedgeflow.engine.impulse import compute_hedge_impulse_curve
+    from hedgeflow.engine.pipeline import (
+        AnalysisError,
+        analyze_chain,
+        analyze_hedge_flow,
+        live_expiries,
+    )
+    from hedgeflow.engine.pressure import compute_pressure_cloud
+    from hedgeflow.engine.regime import derive_regime_params, interpolate_iv_at_strike
+    from hedgeflow.engine.reprice import compute_repriced_profile, zero_gamma_profile
+    from hedgeflow.engine.smile import SkippedExpiry, build_expiry_book
+    from hedgeflow.engine.types import (
         CharmIntegral,
         CharmIntegralConfig,
         DirectionalAsymmetry,
@@ -68,63 +73,63 @@ if TYPE_CHECKING:
 
 #: public name -> the module that defines it
 _WHERE: dict[str, str] = {
-    "AnalysisError": "hedgeflow.pipeline",
-    "analyze_chain": "hedgeflow.pipeline",
-    "analyze_hedge_flow": "hedgeflow.pipeline",
-    "analyze_hedge_flow_floe": "hedgeflow.floe",
-    "Bias": "hedgeflow.enums",
-    "build_expiry_book": "hedgeflow.smile",
-    "chain_from_dict": "hedgeflow.chain",
-    "chain_to_dict": "hedgeflow.chain",
-    "CharmIntegral": "hedgeflow.types",
-    "CharmIntegralConfig": "hedgeflow.types",
-    "compute_charm_integral": "hedgeflow.charm",
-    "compute_exposures": "hedgeflow.exposure",
-    "compute_hedge_impulse_curve": "hedgeflow.impulse",
-    "compute_pressure_cloud": "hedgeflow.pressure",
-    "compute_pressure_cloud_floe": "hedgeflow.floe",
-    "compute_repriced_profile": "hedgeflow.reprice",
-    "CrossingDirection": "hedgeflow.enums",
-    "derive_regime_params": "hedgeflow.regime",
-    "derive_regime_params_floe": "hedgeflow.floe",
-    "DirectionalAsymmetry": "hedgeflow.types",
-    "EngineConfig": "hedgeflow.config",
-    "EngineModel": "hedgeflow.enums",
-    "ExpiryAnalysis": "hedgeflow.types",
-    "ExpiryBook": "hedgeflow.book",
-    "ExposurePerExpiry": "hedgeflow.types",
-    "ExtremumKind": "hedgeflow.enums",
-    "FuturesContract": "hedgeflow.types",
-    "HedgeContractEstimates": "hedgeflow.types",
-    "HedgeFlowAnalysis": "hedgeflow.types",
-    "HedgeImpulseConfig": "hedgeflow.types",
-    "HedgeImpulseCurve": "hedgeflow.types",
-    "ImpulseExtremum": "hedgeflow.types",
-    "ImpulseRegime": "hedgeflow.enums",
-    "interpolate_iv_at_strike": "hedgeflow.regime",
-    "interpolate_iv_at_strike_floe": "hedgeflow.floe",
-    "IVSurface": "hedgeflow.types",
-    "live_expiries": "hedgeflow.pipeline",
-    "live_positions": "hedgeflow.flow",
-    "LiveFlow": "hedgeflow.flow",
-    "make_chain": "hedgeflow.chain",
-    "MarketRegime": "hedgeflow.enums",
-    "OptionChain": "hedgeflow.chain",
-    "PositioningModel": "hedgeflow.enums",
-    "positions": "hedgeflow.exposure",
-    "PositionSource": "hedgeflow.enums",
-    "PressureCloud": "hedgeflow.types",
-    "PressureCloudConfig": "hedgeflow.types",
-    "PressureLevel": "hedgeflow.types",
-    "PressureZone": "hedgeflow.types",
-    "RegimeEdge": "hedgeflow.types",
-    "RegimeParams": "hedgeflow.types",
-    "RepricedProfile": "hedgeflow.types",
-    "Side": "hedgeflow.enums",
-    "SkippedExpiry": "hedgeflow.smile",
-    "update_live_flow": "hedgeflow.flow",
-    "zero_gamma_profile": "hedgeflow.reprice",
-    "ZeroCrossing": "hedgeflow.types",
+    "AnalysisError": "hedgeflow.engine.pipeline",
+    "analyze_chain": "hedgeflow.engine.pipeline",
+    "analyze_hedge_flow": "hedgeflow.engine.pipeline",
+    "analyze_hedge_flow_floe": "hedgeflow.engine.floe",
+    "Bias": "hedgeflow.engine.enums",
+    "build_expiry_book": "hedgeflow.engine.smile",
+    "chain_from_dict": "hedgeflow.engine.chain",
+    "chain_to_dict": "hedgeflow.engine.chain",
+    "CharmIntegral": "hedgeflow.engine.types",
+    "CharmIntegralConfig": "hedgeflow.engine.types",
+    "compute_charm_integral": "hedgeflow.engine.charm",
+    "compute_exposures": "hedgeflow.engine.exposure",
+    "compute_hedge_impulse_curve": "hedgeflow.engine.impulse",
+    "compute_pressure_cloud": "hedgeflow.engine.pressure",
+    "compute_pressure_cloud_floe": "hedgeflow.engine.floe",
+    "compute_repriced_profile": "hedgeflow.engine.reprice",
+    "CrossingDirection": "hedgeflow.engine.enums",
+    "derive_regime_params": "hedgeflow.engine.regime",
+    "derive_regime_params_floe": "hedgeflow.engine.floe",
+    "DirectionalAsymmetry": "hedgeflow.engine.types",
+    "EngineConfig": "hedgeflow.engine.config",
+    "EngineModel": "hedgeflow.engine.enums",
+    "ExpiryAnalysis": "hedgeflow.engine.types",
+    "ExpiryBook": "hedgeflow.engine.book",
+    "ExposurePerExpiry": "hedgeflow.engine.types",
+    "ExtremumKind": "hedgeflow.engine.enums",
+    "FuturesContract": "hedgeflow.engine.types",
+    "HedgeContractEstimates": "hedgeflow.engine.types",
+    "HedgeFlowAnalysis": "hedgeflow.engine.types",
+    "HedgeImpulseConfig": "hedgeflow.engine.types",
+    "HedgeImpulseCurve": "hedgeflow.engine.types",
+    "ImpulseExtremum": "hedgeflow.engine.types",
+    "ImpulseRegime": "hedgeflow.engine.enums",
+    "interpolate_iv_at_strike": "hedgeflow.engine.regime",
+    "interpolate_iv_at_strike_floe": "hedgeflow.engine.floe",
+    "IVSurface": "hedgeflow.engine.types",
+    "live_expiries": "hedgeflow.engine.pipeline",
+    "live_positions": "hedgeflow.engine.flow",
+    "LiveFlow": "hedgeflow.engine.flow",
+    "make_chain": "hedgeflow.engine.chain",
+    "MarketRegime": "hedgeflow.engine.enums",
+    "OptionChain": "hedgeflow.engine.chain",
+    "PositioningModel": "hedgeflow.engine.enums",
+    "positions": "hedgeflow.engine.exposure",
+    "PositionSource": "hedgeflow.engine.enums",
+    "PressureCloud": "hedgeflow.engine.types",
+    "PressureCloudConfig": "hedgeflow.engine.types",
+    "PressureLevel": "hedgeflow.engine.types",
+    "PressureZone": "hedgeflow.engine.types",
+    "RegimeEdge": "hedgeflow.engine.types",
+    "RegimeParams": "hedgeflow.engine.types",
+    "RepricedProfile": "hedgeflow.engine.types",
+    "Side": "hedgeflow.engine.enums",
+    "SkippedExpiry": "hedgeflow.engine.smile",
+    "update_live_flow": "hedgeflow.engine.flow",
+    "zero_gamma_profile": "hedgeflow.engine.reprice",
+    "ZeroCrossing": "hedgeflow.engine.types",
 }
 
 

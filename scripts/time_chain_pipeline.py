@@ -20,9 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.chains import spx_like_chain  # noqa: E402
-from hedgeflow.enums import PositioningModel  # noqa: E402
-from hedgeflow.exposure import compute_exposures, compute_exposures_many  # noqa: E402
-from hedgeflow.smile import build_expiry_book, build_expiry_books  # noqa: E402
+from hedgeflow.engine.enums import PositioningModel  # noqa: E402
+from hedgeflow.engine.exposure import compute_exposures, compute_exposures_many  # noqa: E402
+from hedgeflow.engine.smile import build_expiry_book, build_expiry_books  # noqa: E402
 
 STD = PositioningModel.STANDARD
 

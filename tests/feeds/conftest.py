@@ -13,8 +13,8 @@ import httpx
 import numpy as np
 import pytest
 
-from feeds.http import HttpSettings, RetryPolicy
-from hedgeflow.chain import OptionChain
+from hedgeflow.engine.chain import OptionChain
+from hedgeflow.feeds.http import HttpSettings, RetryPolicy
 
 PAYLOADS = Path(__file__).parent / "payloads"
 

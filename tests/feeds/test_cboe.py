@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from pytest_httpserver import HTTPServer
 
-from feeds.base import Feed, open_feed
-from feeds.cboe import CboeFeed, cboe_file_symbol, parse_cboe_json
-from feeds.errors import BadPayload, BadRequest, FeedUnavailable, RateLimited
+from hedgeflow.feeds.base import Feed, open_feed
+from hedgeflow.feeds.cboe import CboeFeed, cboe_file_symbol, parse_cboe_json
+from hedgeflow.feeds.errors import BadPayload, BadRequest, FeedUnavailable, RateLimited
 from tests.feeds.conftest import fast_settings, find, load_payload, utc
 
 SPX = "cboe/options/_SPX.json"

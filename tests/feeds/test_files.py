@@ -16,9 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feeds.base import Feed, open_feed
-from feeds.errors import BadPayload
-from feeds.files import (
+from hedgeflow.engine.chain import ARRAY_FIELDS, OptionChain, chain_to_dict
+from hedgeflow.engine.clock import NY, settlement_time
+from hedgeflow.feeds.base import Feed, open_feed
+from hedgeflow.feeds.errors import BadPayload
+from hedgeflow.feeds.files import (
     ROW_DROP_REASONS,
     ChainFileError,
     FileFeed,
@@ -28,8 +30,6 @@ from feeds.files import (
     read_chain_file,
     write_chain_json,
 )
-from hedgeflow.chain import ARRAY_FIELDS, OptionChain, chain_to_dict
-from hedgeflow.clock import NY, settlement_time
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 
@@ -311,7 +311,9 @@ def test_json_round_trip(name: str, chains: dict[str, OptionChain], tmp_path: Pa
 
 
 def test_cboe_json_branch(tmp_path: Path) -> None:
-    pytest.importorskip("feeds.cboe", reason="feeds.cboe (CBOE JSON parser) is not available yet")
+    pytest.importorskip(
+        "hedgeflow.feeds.cboe", reason="feeds.cboe (CBOE JSON parser) is not available yet"
+    )
     payload = {
         "timestamp": "2023-09-14 20:46:00",
         "symbol": "_SPX",
@@ -474,7 +476,7 @@ def test_mutated_real_file_only_raises_chain_file_error(
 def test_json_round_trip_property(
     values: list[float], roots: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    from hedgeflow.chain import make_chain
+    from hedgeflow.engine.chain import make_chain
 
     n = len(values)
     chain = make_chain(
@@ -575,7 +577,7 @@ def test_chain_format_doc_example_reads(tmp_path: Path) -> None:
     ],
 )
 def test_parse_symbols(symbol: str, expected: tuple[str, str, str, float]) -> None:
-    from feeds.files import _parse_symbols
+    from hedgeflow.feeds.files import _parse_symbols
 
     # Alone and inside a column of plain symbols (the vectorized path must agree).
     for col in ([symbol], ["SPXW230616C04300000", symbol, "QQQ230616P00350000"]):
@@ -595,7 +597,7 @@ def test_parse_symbols(symbol: str, expected: tuple[str, str, str, float]) -> No
     pad=st.booleans(),
 )
 def test_parse_symbols_round_trip(root: str, day: date, call: bool, milli: int, pad: bool) -> None:
-    from feeds.files import _parse_symbols
+    from hedgeflow.feeds.files import _parse_symbols
 
     sym = f"{root:<6}" if pad else root
     sym += f"{day:%y%m%d}{'C' if call else 'P'}{milli:08d}"

@@ -19,14 +19,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.errors import (
+from hedgeflow.feeds.errors import (
     BadPayload,
     BadRequest,
     FeedAuthError,
     FeedUnavailable,
     RateLimited,
 )
-from feeds.http import (
+from hedgeflow.feeds.http import (
     HttpFeedBase,
     HttpSettings,
     backoff,
@@ -37,7 +37,7 @@ from feeds.http import (
     request_id,
     should_retry,
 )
-from feeds.secrets import (
+from hedgeflow.feeds.secrets import (
     RedactingFilter,
     Secret,
     install_log_redaction,
@@ -480,7 +480,7 @@ def test_log_filter_redacts_registered_secrets_and_exceptions(caplog) -> None:
     Secret(TOKEN, "MY_TOKEN")  # registers the value
     install_log_redaction()
     caplog.set_level(logging.DEBUG)
-    log = logging.getLogger("feeds.http")
+    log = logging.getLogger("hedgeflow.feeds.http")
     log.warning("vendor echoed %s in its error", TOKEN)
     logging.getLogger("httpx").info("headers %s", {"Authorization": f"Bearer {TOKEN}"})
     try:

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds import files
-from feeds.normalize import (
+from hedgeflow.engine.clock import NY
+from hedgeflow.feeds import files
+from hedgeflow.feeds.normalize import (
     ROW_DROP_REASONS,
     as_float_array,
     as_of_from_stamps,
@@ -32,7 +33,6 @@ from feeds.normalize import (
     spot_note_for,
     third_friday_expiration,
 )
-from hedgeflow.clock import NY
 from tests.feeds.conftest import utc
 
 

@@ -12,11 +12,11 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feeds.cboe import parse_cboe_json
-from feeds.errors import BadPayload
-from feeds.schwab import parse_schwab_chain
-from feeds.tradier import parse_tradier_chain
-from hedgeflow.chain import OptionChain
+from hedgeflow.engine.chain import OptionChain
+from hedgeflow.feeds.cboe import parse_cboe_json
+from hedgeflow.feeds.errors import BadPayload
+from hedgeflow.feeds.schwab import parse_schwab_chain
+from hedgeflow.feeds.tradier import parse_tradier_chain
 from tests.feeds.conftest import load_payload
 
 NOW = datetime(2026, 5, 15, 17, 30, 5, tzinfo=UTC)

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from feeds.errors import FeedUnavailable
-from feeds.recorder import Recorder, decode_chain, encode_chain, read_rows, record
-from feeds.replay import ReplayFeed, iter_snapshots
-from feeds.sim import NY, SimFeed
-from hedgeflow.chain import ARRAY_FIELDS, OptionChain
+from hedgeflow.engine.chain import ARRAY_FIELDS, OptionChain
+from hedgeflow.feeds.errors import FeedUnavailable
+from hedgeflow.feeds.recorder import Recorder, decode_chain, encode_chain, read_rows, record
+from hedgeflow.feeds.replay import ReplayFeed, iter_snapshots
+from hedgeflow.feeds.sim import NY, SimFeed
 
 REPO = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 18, 10, 30, tzinfo=NY)  # a Wednesday session
@@ -82,7 +82,7 @@ def test_recorder_kill_9_loses_at_most_the_snapshot_being_written(tmp_path: Path
     cmd = [
         sys.executable,
         "-m",
-        "feeds.recorder",
+        "hedgeflow.feeds.recorder",
         "--feed",
         "sim",
         "--symbols",

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from feeds.base import Feed, open_feed
-from feeds.errors import FeedError, FeedUnavailable
-from feeds.recorder import Recorder
-from feeds.replay import ReplayFeed, iter_snapshots, recorded_symbols
-from feeds.sim import NY, SimFeed
+from hedgeflow.feeds.base import Feed, open_feed
+from hedgeflow.feeds.errors import FeedError, FeedUnavailable
+from hedgeflow.feeds.recorder import Recorder
+from hedgeflow.feeds.replay import ReplayFeed, iter_snapshots, recorded_symbols
+from hedgeflow.feeds.sim import NY, SimFeed
 
 START = datetime(2026, 11, 18, 10, 30, tzinfo=NY)
 STEP = 10.0  # seconds between recorded polls

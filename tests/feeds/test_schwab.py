@@ -15,9 +15,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from feeds.base import Feed
-from feeds.errors import BadPayload, FeedAuthError
-from feeds.schwab import (
+from hedgeflow.feeds.base import Feed
+from hedgeflow.feeds.errors import BadPayload, FeedAuthError
+from hedgeflow.feeds.schwab import (
     SchwabFeed,
     parse_schwab_chain,
     parse_schwab_expirations,

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from feeds.session import SymbolSession, changed, session_start
-from feeds.sim import NY, SimFeed
-from hedgeflow.chain import OptionChain, make_chain
-from hedgeflow.config import EngineConfig
-from hedgeflow.enums import PositioningModel, PositionSource
+from hedgeflow.engine.chain import OptionChain, make_chain
+from hedgeflow.engine.config import EngineConfig
+from hedgeflow.engine.enums import PositioningModel, PositionSource
+from hedgeflow.feeds.session import SymbolSession, changed, session_start
+from hedgeflow.feeds.sim import NY, SimFeed
 
 WED = datetime(2026, 11, 18, 10, 30, tzinfo=NY)
 EXPIRY = datetime(2026, 11, 18, 16, 0, tzinfo=NY).timestamp()
@@ -189,8 +189,8 @@ def test_sim_trades_move_live_positions() -> None:
 
 def test_from_snapshots_of_a_recording(tmp_path: Path) -> None:
     """Folding a recording gives the same state as live polling."""
-    from feeds.recorder import Recorder
-    from feeds.replay import iter_snapshots
+    from hedgeflow.feeds.recorder import Recorder
+    from hedgeflow.feeds.replay import iter_snapshots
 
     f = SimFeed(seed=4, start=WED, speed=0.0, symbols=["SPY", "QQQ"])
     live = SymbolSession("SPY")

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import lfilter
 
-from feeds.sim import _ANCHOR_SECONDS, _EMA_BLOCK, ema
+from hedgeflow.feeds.sim import _ANCHOR_SECONDS, _EMA_BLOCK, ema
 
 ANCHOR_ALPHA = 1.0 - np.exp(-1.0 / _ANCHOR_SECONDS)
 
@@ -67,6 +67,6 @@ def test_sim_module_does_not_import_scipy() -> None:
     import subprocess
     import sys
 
-    code = "import sys, feeds.sim; print(any(m.startswith('scipy.signal') for m in sys.modules))"
+    code = "import sys, hedgeflow.feeds.sim; print(any(m.startswith('scipy.signal') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

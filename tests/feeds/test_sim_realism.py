@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from feeds.sim import NY, SimFeed
-from hedgeflow.chain import OptionChain
+from hedgeflow.engine.chain import OptionChain
+from hedgeflow.feeds.sim import NY, SimFeed
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 REAL_FILES = {
@@ -49,7 +49,9 @@ WHEN = datetime(2026, 11, 18, 11, 30, tzinfo=NY)  # a Wednesday, mid-morning
 
 
 def read_chain(name: str) -> OptionChain:
-    files = pytest.importorskip("feeds.files", reason="feeds.files (real-file reader) not in yet")
+    files = pytest.importorskip(
+        "hedgeflow.feeds.files", reason="feeds.files (real-file reader) not in yet"
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return files.read_chain_file(REAL / name)
@@ -220,8 +222,8 @@ def test_0dte_listing_size_comparable(real: dict, sim: dict) -> None:
 def test_flip_level_near_spot(real: dict, sim: dict, symbol: str) -> None:
     """Under the physical model with start-of-day positions, the repriced profile's nearest
     flip lies within a few percent of spot, as on the real intraday SPX file."""
-    pipeline = pytest.importorskip("hedgeflow.pipeline", reason="engine pipeline not in yet")
-    from hedgeflow.config import EngineConfig
+    pipeline = pytest.importorskip("hedgeflow.engine.pipeline", reason="engine pipeline not in yet")
+    from hedgeflow.engine.config import EngineConfig
 
     reference = pipeline.analyze_chain(real["SPX"][1], config=EngineConfig())  # 2023-06-09
     assert reference.repriced is not None and reference.repriced.nearest_flip is not None

@@ -2,7 +2,7 @@
 with faults mixed in (5xx, 429, truncated bodies, responses slower than the read timeout).
 
 Checks: the loop never dies (every failure is a typed FeedError), every good snapshot the
-server delivered was parsed and run through the engine (`hedgeflow.pipeline.analyze_chain`),
+server delivered was parsed and run through the engine (`hedgeflow.engine.pipeline.analyze_chain`),
 and memory stays flat (tracemalloc, after a warm-up, within a small slack).
 """
 
@@ -23,11 +23,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from feeds.cboe import CboeFeed
-from feeds.errors import BadPayload, FeedError, FeedUnavailable
-from hedgeflow.black76 import SECONDS_PER_YEAR, price
-from hedgeflow.config import EngineConfig
-from hedgeflow.pipeline import analyze_chain
+from hedgeflow.engine.black76 import SECONDS_PER_YEAR, price
+from hedgeflow.engine.config import EngineConfig
+from hedgeflow.engine.pipeline import analyze_chain
+from hedgeflow.feeds.cboe import CboeFeed
+from hedgeflow.feeds.errors import BadPayload, FeedError, FeedUnavailable
 from tests.feeds.conftest import fast_settings
 
 # Thursday 2026-05-14 15:00:00Z = 11:00 New York; quotes valid 900 s earlier.
@@ -140,7 +140,7 @@ async def test_soak_polling_with_faults(threaded_server: HTTPServer, caplog) -> 
     # Keep per-request log records out of memory: pytest holds every captured record.
     caplog.set_level(logging.ERROR)
     caplog.set_level(logging.ERROR, logger="werkzeug")
-    caplog.set_level(logging.ERROR, logger="feeds.http")
+    caplog.set_level(logging.ERROR, logger="hedgeflow.feeds.http")
     server = ChangingChain()
     httpserver.expect_request("/options/_SPX.json").respond_with_handler(server)
     feed = CboeFeed(fast_settings(httpserver.url_for("/"), read=READ_TIMEOUT, attempts=3))

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from pytest_httpserver import HTTPServer
 
-from feeds.base import Feed
-from feeds.errors import BadPayload, FeedAuthError, FeedUnavailable
-from feeds.tradier import (
+from hedgeflow.feeds.base import Feed
+from hedgeflow.feeds.errors import BadPayload, FeedAuthError, FeedUnavailable
+from hedgeflow.feeds.tradier import (
     SANDBOX_URL,
     TradierFeed,
     parse_tradier_chain,

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from feeds.sim import SimFeed
-from tui.app import HedgeflowApp
+from hedgeflow.feeds.sim import SimFeed
+from hedgeflow.tui.app import HedgeflowApp
 
 #: A Tuesday, mid-morning in New York: a live session with a 0DTE expiry.
 START = datetime.fromisoformat("2026-11-24T10:30:00-05:00")

@@ -12,9 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from feeds.errors import FeedUnavailable
-from hedgeflow.chain import OptionChain
-from hedgeflow.enums import (
+from hedgeflow.engine.chain import OptionChain
+from hedgeflow.engine.enums import (
     Bias,
     CrossingDirection,
     EngineModel,
@@ -24,7 +23,7 @@ from hedgeflow.enums import (
     PositioningModel,
     Side,
 )
-from hedgeflow.types import (
+from hedgeflow.engine.types import (
     CharmIntegral,
     DirectionalAsymmetry,
     ExpiryAnalysis,
@@ -42,6 +41,7 @@ from hedgeflow.types import (
     RepricedProfile,
     ZeroCrossing,
 )
+from hedgeflow.feeds.errors import FeedUnavailable
 
 AS_OF = datetime(2026, 11, 24, 15, 30, tzinfo=UTC)  # 10:30 New York
 EXPIRY = datetime(2026, 11, 24, 21, 0, tzinfo=UTC)  # 16:00 New York

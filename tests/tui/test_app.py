@@ -10,13 +10,13 @@ from pathlib import Path
 from textual.message import Message
 from textual.widgets import DataTable
 
-from feeds.sim import SimFeed
+from hedgeflow.feeds.sim import SimFeed
+from hedgeflow.tui.app import ZOOM_LEVELS
+from hedgeflow.tui.messages import SnapshotArrived
+from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
+from hedgeflow.tui.screens import HelpScreen
 from tests.tui.conftest import make_app, wait_for_analyses, wait_until
 from tests.tui.fakes import FlakyFeed
-from tui.app import ZOOM_LEVELS
-from tui.messages import SnapshotArrived
-from tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
-from tui.screens import HelpScreen
 
 
 def _regime_text(app) -> str:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from feeds.sim import SimFeed
+from hedgeflow.feeds.sim import SimFeed
+from hedgeflow.tui.app import configure_logging
+from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
 from tests.tui.conftest import make_app, wait_for_analyses, wait_until
-from tui.app import configure_logging
-from tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
 
 
 async def test_alerts_notify_and_ring_the_bell(tmp_path: Path, sim: SimFeed) -> None:
@@ -117,7 +117,7 @@ def test_logging_goes_to_the_file_only(tmp_path: Path) -> None:
 async def test_engine_failure_shown_once_and_last_analysis_kept(
     tmp_path: Path, sim: SimFeed
 ) -> None:
-    from hedgeflow.pipeline import AnalysisError, analyze_chain
+    from hedgeflow.engine.pipeline import AnalysisError, analyze_chain
 
     failing = {"on": False}
 
@@ -149,15 +149,15 @@ async def test_engine_failure_shown_once_and_last_analysis_kept(
 
 
 def test_unknown_keymap_id_is_rejected_by_name(tmp_path: Path) -> None:
-    from tui.config import ConfigError
+    from hedgeflow.app.config import ConfigError
 
     with pytest.raises(ConfigError, match="keymap.next_expiry"):
         make_app(symbols=["SPX"], export_dir=tmp_path, keymap={"next_expiry": "n"})
 
 
 def test_palette_colors_checked_and_converted() -> None:
-    from tui.config import ConfigError
-    from tui.views import Palette
+    from hedgeflow.app.config import ConfigError
+    from hedgeflow.tui.views import Palette
 
     p = Palette(stable="ansi_green", stale="#ff00ff")
     assert p.hex("stable") == "color(2)" and p.rgb("stable") == 2  # ANSI color stays ANSI

@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from hedgeflow import labels
-from hedgeflow.enums import EngineModel, PositioningModel, PositionSource
+from hedgeflow.app.config import load_settings
+from hedgeflow.engine import labels
+from hedgeflow.engine.enums import EngineModel, PositioningModel, PositionSource
+from hedgeflow.tui.app import build_app
+from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, ZonesPane
 from tests.tui.conftest import shared_sim, wait_for_analyses, wait_until
-from tui.app import build_app
-from tui.config import load_settings
-from tui.panes import CharmPane, ImpulsePane, RegimePane, ZonesPane
 
 
 def _settings(tmp_path: Path, extra: str = ""):

@@ -1,0 +1,114 @@
+"""Alerts: what changed between two analyses of the same symbol and expiry.
+
+A pure function of two `ExpiryAnalysis` values, so it is tested without a screen:
+
+- the impulse regime changed (pinned -> expansion, ...);
+- spot crossed a flip level (a zero crossing of the repriced profile, or of the
+  impulse curve when there is no repriced profile, e.g. the floe model);
+- spot entered a stability or acceleration zone.
+
+Switching expiry or symbol is not a market event, so analyses of different
+expiries are never compared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from hedgeflow.app.fmt import fmt_level
+from hedgeflow.engine.enums import ExtremumKind
+from hedgeflow.engine.types import ExpiryAnalysis, PressureZone
+
+
+class AlertKind(StrEnum):
+    REGIME = "regime"
+    FLIP = "flip"
+    ZONE = "zone"
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert: what happened to `symbol`, a one-line message, and the level involved."""
+
+    symbol: str
+    kind: AlertKind
+    message: str
+    level: float | None = None
+
+
+def flip_levels(analysis: ExpiryAnalysis) -> tuple[float, ...]:
+    """The flip levels shown on screen: the repriced profile's zero crossings when present,
+    else the impulse curve's."""
+    if analysis.repriced is not None:
+        return tuple(c.price for c in analysis.repriced.flip_levels)
+    return tuple(c.price for c in analysis.hedge_flow.impulse_curve.zero_crossings)
+
+
+def nearest_flip(analysis: ExpiryAnalysis) -> float | None:
+    """The flip level nearest spot (the repriced profile names it; else the curve's nearest)."""
+    if analysis.repriced is not None:
+        return analysis.repriced.nearest_flip
+    levels = flip_levels(analysis)
+    if not levels:
+        return None
+    return min(levels, key=lambda p: abs(p - analysis.spot))
+
+
+def zones(analysis: ExpiryAnalysis) -> tuple[PressureZone, ...]:
+    cloud = analysis.pressure_cloud
+    return (*cloud.stability_zones, *cloud.acceleration_zones)
+
+
+def _zone_name(zone: PressureZone) -> str:
+    return "stability zone" if zone.kind is ExtremumKind.BASIN else "acceleration zone"
+
+
+def _inside(zone: PressureZone, price: float) -> bool:
+    return zone.lower <= price <= zone.upper
+
+
+def compare_analyses(prev: ExpiryAnalysis | None, cur: ExpiryAnalysis) -> list[Alert]:
+    """Alerts raised by going from `prev` to `cur` (same symbol and expiry), in a fixed order:
+    regime change, flip levels crossed (in the direction of travel), zones entered."""
+    if prev is None or prev.symbol != cur.symbol or prev.expiration != cur.expiration:
+        return []
+    alerts: list[Alert] = []
+    sym = cur.symbol
+    old_regime = prev.hedge_flow.impulse_curve.regime
+    new_regime = cur.hedge_flow.impulse_curve.regime
+    if old_regime is not new_regime:
+        alerts.append(
+            Alert(
+                sym,
+                AlertKind.REGIME,
+                f"{sym}: impulse regime {old_regime.value} → {new_regime.value}",
+            )
+        )
+    s0, s1 = prev.spot, cur.spot
+    if s1 != s0:
+        up = s1 > s0
+        # A level counts as crossed when spot moved from strictly one side onto or past it.
+        crossed = [lvl for lvl in flip_levels(cur) if (s0 < lvl <= s1) or (s1 <= lvl < s0)]
+        for lvl in sorted(crossed, reverse=not up):
+            alerts.append(
+                Alert(
+                    sym,
+                    AlertKind.FLIP,
+                    f"{sym}: spot {fmt_level(s1)} crossed flip level {fmt_level(lvl)} "
+                    f"{'upward' if up else 'downward'}",
+                    lvl,
+                )
+            )
+        for zone in zones(cur):
+            if _inside(zone, s1) and not _inside(zone, s0):
+                alerts.append(
+                    Alert(
+                        sym,
+                        AlertKind.ZONE,
+                        f"{sym}: spot {fmt_level(s1)} entered {_zone_name(zone)} "
+                        f"{fmt_level(zone.lower)}–{fmt_level(zone.upper)}",
+                        zone.center,
+                    )
+                )
+    return alerts

@@ -1,0 +1,212 @@
+"""Export the analysis on screen: JSON (everything), CSV (curve and levels), Pine script.
+
+The builders are pure (analysis -> text) and tested; `export_analysis` writes the
+files with one timestamped stem and returns their paths. Level words come from
+`hedgeflow.engine.labels` (the sign rule); floe's own label strings (`floe_*` fields) are
+left out of every export, as they are off the screen.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from hedgeflow.app.alerts import flip_levels, nearest_flip
+from hedgeflow.app.fmt import NY
+from hedgeflow.engine import labels
+from hedgeflow.engine.enums import ExtremumKind
+from hedgeflow.engine.jsonable import to_jsonable
+from hedgeflow.engine.types import ExpiryAnalysis
+
+
+@dataclass(frozen=True)
+class KeyLevel:
+    """A horizontal level worth drawing: kind is flip | attractor | stability | acceleration |
+    edge; lower/upper are the zone bounds (equal to price for single levels)."""
+
+    kind: str
+    price: float
+    lower: float
+    upper: float
+    strength: float
+    description: str
+
+
+def key_levels(a: ExpiryAnalysis) -> list[KeyLevel]:
+    """Flip levels, attractors, zones and regime edges, nearest to spot first."""
+    out: list[KeyLevel] = []
+    for p in flip_levels(a):
+        out.append(KeyLevel("flip", p, p, p, math.nan, "dealer impulse changes sign"))
+    curve = a.hedge_flow.impulse_curve
+    for p in (curve.nearest_attractor_above, curve.nearest_attractor_below):
+        if p is not None:
+            out.append(KeyLevel("attractor", p, p, p, math.nan, "nearest stability basin"))
+    cloud = a.pressure_cloud
+    for z in (*cloud.stability_zones, *cloud.acceleration_zones):
+        kind = "stability" if z.kind is ExtremumKind.BASIN else "acceleration"
+        out.append(
+            KeyLevel(kind, z.center, z.lower, z.upper, z.strength, labels.zone_description(z))
+        )
+    for e in cloud.regime_edges:
+        out.append(
+            KeyLevel(
+                "edge", e.price, e.price, e.price, math.nan, labels.edge_description(e, a.spot)
+            )
+        )
+    out.sort(key=lambda lvl: abs(lvl.price - a.spot))
+    return out
+
+
+def _strip_floe_labels(obj: Any) -> Any:
+    """Drop floe's label strings (they contradict the sign rule); keep every number."""
+    if isinstance(obj, dict):
+        return {
+            k: _strip_floe_labels(v)
+            for k, v in obj.items()
+            if not (k.startswith("floe_") and (isinstance(v, str) or k == "floe_contracts"))
+        }
+    if isinstance(obj, list):
+        return [_strip_floe_labels(v) for v in obj]
+    return obj
+
+
+def analysis_json(a: ExpiryAnalysis) -> str:
+    """The whole analysis as JSON (NaN -> null), plus the key levels with their words."""
+    payload = _strip_floe_labels(to_jsonable(a))
+    payload["key_levels"] = to_jsonable(key_levels(a))
+    payload["nearest_flip"] = nearest_flip(a)
+    return json.dumps(payload, allow_nan=False, indent=1)
+
+
+def _num(x: float | None) -> str:
+    return "" if x is None or not math.isfinite(x) else repr(float(x))
+
+
+def curve_csv(a: ExpiryAnalysis) -> str:
+    """One row per grid price: H density, smoothed GEX/VEX, the repriced total impulse (when
+    computed on the same grid) and the pressure scores. Empty cells are missing values."""
+    curve = a.hedge_flow.impulse_curve
+    levels = a.pressure_cloud.levels
+    rep = a.repriced
+    same_grid = rep is not None and len(rep.price) == len(curve.price)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(
+        [
+            "price",
+            "impulse_density_usd_per_pct_per_point",
+            "gamma_density",
+            "vanna_density",
+            "repriced_impulse_usd_per_pct",
+            "stability_score",
+            "acceleration_score",
+        ]
+    )
+    score_ok = len(levels.price) == len(curve.price)
+    for i, p in enumerate(curve.price):
+        w.writerow(
+            [
+                _num(p),
+                _num(curve.impulse[i]),
+                _num(curve.gamma[i]),
+                _num(curve.vanna[i]),
+                _num(rep.impulse[i]) if same_grid and rep is not None else "",
+                _num(levels.stability_score[i]) if score_ok else "",
+                _num(levels.acceleration_score[i]) if score_ok else "",
+            ]
+        )
+    return buf.getvalue()
+
+
+def levels_csv(a: ExpiryAnalysis) -> str:
+    """The key levels table (as in the zones pane): kind, price, bounds, strength, words."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(
+        ["symbol", "expiration", "kind", "price", "lower", "upper", "strength", "description"]
+    )
+    exp = a.expiration.isoformat()
+    for lvl in key_levels(a):
+        w.writerow(
+            [
+                a.symbol,
+                exp,
+                lvl.kind,
+                _num(lvl.price),
+                _num(lvl.lower),
+                _num(lvl.upper),
+                _num(lvl.strength),
+                lvl.description,
+            ]
+        )
+    return buf.getvalue()
+
+
+_PINE_COLORS = {
+    "flip": "color.orange",
+    "attractor": "color.green",
+    "stability": "color.green",
+    "acceleration": "color.red",
+    "edge": "color.gray",
+}
+
+
+def _pine_str(s: str) -> str:
+    return s.replace("\\", "\\\\").replace('"', "'")
+
+
+def pine_script(a: ExpiryAnalysis) -> str:
+    """A TradingView Pine v5 indicator drawing the key levels as horizontal lines (zones as
+    two bounds with a fill), for the chart of the same underlying."""
+    as_of = a.as_of.astimezone(NY)
+    exp = a.expiration.astimezone(NY)
+    lines = [
+        "//@version=5",
+        f"// hedgeflow key levels for {a.symbol}, expiry {exp:%Y-%m-%d %H:%M} ET,",
+        f"// data as of {as_of:%Y-%m-%d %H:%M:%S} ET, spot {a.spot:.2f}; "
+        f"model {a.model.value}, positioning {a.positioning.value}.",
+        "// Levels are a snapshot: re-export after the next analysis.",
+        f'indicator("hedgeflow {_pine_str(a.symbol)} {exp:%m-%d} levels", overlay=true)',
+    ]
+    for i, lvl in enumerate(key_levels(a)):
+        color = _PINE_COLORS[lvl.kind]
+        title = _pine_str(f"{lvl.kind} {lvl.price:.2f}")
+        if lvl.upper > lvl.lower:
+            lines.append(
+                f'z{i}lo = hline({lvl.lower!r}, "{title} low", color={color}, linestyle=hline.style_dotted)'
+            )
+            lines.append(
+                f'z{i}hi = hline({lvl.upper!r}, "{title} high", color={color}, linestyle=hline.style_dotted)'
+            )
+            lines.append(f'fill(z{i}lo, z{i}hi, color=color.new({color}, 85), title="{title}")')
+        style = "hline.style_solid" if lvl.kind in ("flip", "attractor") else "hline.style_dashed"
+        width = 2 if lvl.kind == "flip" else 1
+        lines.append(
+            f'hline({lvl.price!r}, "{title}", color={color}, linestyle={style}, linewidth={width})'
+        )
+    return "\n".join(lines) + "\n"
+
+
+def export_analysis(a: ExpiryAnalysis, directory: Path, *, stamp: datetime) -> list[Path]:
+    """Write `<symbol>-<yyyymmdd-hhmmss>.{json,curve.csv,levels.csv,pine}` into `directory`
+    (created if needed). `stamp` is the analysis time the names carry (New York time)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = f"hedgeflow-{a.symbol}-{stamp.astimezone(NY):%Y%m%d-%H%M%S}"
+    files = {
+        f"{stem}.json": analysis_json(a),
+        f"{stem}.curve.csv": curve_csv(a),
+        f"{stem}.levels.csv": levels_csv(a),
+        f"{stem}.pine": pine_script(a),
+    }
+    paths = []
+    for name, text in files.items():
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths

@@ -1,0 +1,408 @@
+"""Schwab Trader API market data, OAuth with a refresh token from the environment.
+
+Requests (FEEDS.md section 3), base `https://api.schwabapi.com/marketdata/v1` (no sandbox):
+
+    GET /chains?symbol=$SPX&contractType=ALL&includeUnderlyingQuote=true&strategy=SINGLE
+               &fromDate=YYYY-MM-DD&toDate=YYYY-MM-DD[&strikeCount=N]
+    GET /expirationchain?symbol=$SPX
+
+Auth: environment variables `SCHWAB_APP_KEY`, `SCHWAB_APP_SECRET`, `SCHWAB_REFRESH_TOKEN`
+(the config may rename the variables, never hold values). The 30-minute access token is
+obtained from the refresh token (POST form `grant_type=refresh_token`, HTTP Basic
+app_key:app_secret, to `token_url`) under an `asyncio.Lock`, double-checked, refreshed
+60 s before it expires. Schwab rejects a refresh token about 7 days after the interactive
+login; that is a `FeedAuthError` telling the user to log in again.
+
+Payload quirks handled by `parse_schwab_chain`: `callExpDateMap`/`putExpDateMap` keyed
+"YYYY-MM-DD:DTE" then strike string -> list of contracts; prices as `bid/ask/last/mark`
+(live) or `bidPrice/askPrice/lastPrice/markPrice` (OpenAPI spec); `volatility` in
+PERCENT (-> decimal) with -999 or NaN as "missing"; `optionRoot` SPX vs SPXW; times in
+epoch ms; index symbols with a `$` prefix.
+
+as_of is the newest `quoteTimeInLong`/`tradeTimeInLong` (options and underlying), capped
+at `now`; without any, `now - delay_seconds` (900 when the payload says `isDelayed`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import httpx
+import numpy as np
+
+from hedgeflow.engine.chain import OptionChain
+from hedgeflow.engine.clock import NY
+from hedgeflow.feeds.errors import BadPayload, FeedAuthError
+from hedgeflow.feeds.http import HttpFeedBase, HttpSettings, decode_json, env_var_key, int_key
+from hedgeflow.feeds.normalize import (
+    INDEX_SYMBOLS,
+    as_float_array,
+    as_of_from_stamps,
+    assemble_chain,
+    expirations_from_dates,
+    first_positive,
+    ms_to_epoch,
+    parse_occ,
+    plain_symbol,
+    settlement,
+    spot_note_for,
+    to_dates,
+)
+from hedgeflow.feeds.secrets import Secret, secret_from_env
+
+VENDOR = "schwab"
+BASE_URL = "https://api.schwabapi.com/marketdata/v1"
+TOKEN_URL = "https://api.schwabapi.com/v1/oauth/token"
+DEFAULT_ENV = {
+    "app_key_env": "SCHWAB_APP_KEY",
+    "app_secret_env": "SCHWAB_APP_SECRET",
+    "refresh_token_env": "SCHWAB_REFRESH_TOKEN",
+}
+#: Refresh the access token this many seconds before it expires.
+TOKEN_MARGIN = 60.0
+#: Schwab's missing-value sentinel for greeks and volatility.
+SENTINEL = -999.0
+
+
+def schwab_symbol(symbol: str) -> str:
+    """Schwab's name for an underlying: indexes take "$" ("SPX" -> "$SPX")."""
+    sym = plain_symbol(symbol)
+    return f"${sym}" if sym in INDEX_SYMBOLS else sym
+
+
+def _first(c: Mapping[str, Any], *keys: str) -> Any:
+    for k in keys:
+        v = c.get(k)
+        if v is not None:
+            return v
+    return None
+
+
+def parse_schwab_chain(
+    payload: Any,
+    *,
+    now: datetime,
+    symbol: str | None = None,
+    source: str = VENDOR,
+) -> OptionChain:
+    """Normalize one Schwab /chains response.
+
+    Parameters
+    ----------
+    payload : the decoded JSON object.
+    now : aware fetch time; caps as_of (see module docstring).
+    symbol : underlying ("SPX"); default the payload's `symbol` without "$".
+
+    Raises
+    ------
+    BadPayload when the response is not a chain: not an object, `status` other than
+    SUCCESS, neither `callExpDateMap` nor `putExpDateMap`, or a map that is not an object.
+    """
+    if now.tzinfo is None:
+        raise ValueError("`now` must be timezone-aware")
+    if not isinstance(payload, Mapping):
+        raise BadPayload(f"expected a JSON object, got {type(payload).__name__}", vendor=VENDOR)
+    status = payload.get("status")
+    if status is not None and str(status).upper() != "SUCCESS":
+        raise BadPayload(f"chain `status` is {str(status)[:40]!r} (unknown symbol?)", vendor=VENDOR)
+    maps = {k: payload.get(k) for k in ("callExpDateMap", "putExpDateMap")}
+    if all(m is None for m in maps.values()):
+        raise BadPayload("neither `callExpDateMap` nor `putExpDateMap` present", vendor=VENDOR)
+    for key, m in maps.items():
+        if m is not None and not isinstance(m, Mapping):
+            raise BadPayload(f"`{key}` is not an object", vendor=VENDOR)
+
+    counts: Counter[str] = Counter()
+    rows: list[Mapping[str, Any]] = []
+    map_date: list[str] = []
+    map_strike: list[str] = []
+    map_call: list[bool] = []
+    for key, m in maps.items():
+        for exp_key, strikes in (m or {}).items():
+            if not isinstance(strikes, Mapping):
+                counts["bad_row"] += 1
+                continue
+            day = str(exp_key).split(":", 1)[0]
+            for strike_key, contracts in strikes.items():
+                items = contracts if isinstance(contracts, list) else [contracts]
+                for c in items:
+                    if not isinstance(c, Mapping):
+                        counts["bad_row"] += 1
+                        continue
+                    rows.append(c)
+                    map_date.append(day)
+                    map_strike.append(strike_key)
+                    map_call.append(key == "callExpDateMap")
+
+    def col(*keys: str) -> np.ndarray:
+        return as_float_array([_first(c, *keys) for c in rows], counts)
+
+    occ_root, occ_date, _, occ_strike = parse_occ([c.get("symbol") for c in rows])
+    und_sym = str(payload.get("symbol") or "").strip().upper().lstrip("$")
+    if symbol is None:
+        symbol = und_sym
+    roots = [str(c.get("optionRoot") or "").strip().upper() for c in rows]
+    root = np.array(roots, dtype=str) if rows else np.array([], dtype=str)
+    root = np.where(root == "", occ_root, root)
+    if und_sym.isalpha():
+        # Last resort for rows with neither optionRoot nor a parseable symbol.
+        root = np.where(root == "", und_sym, root)
+    dates = to_dates(map_date)
+    dates = np.where(np.isnat(dates), occ_date, dates)
+    strike = col("strikePrice")
+    strike = np.where(np.isfinite(strike), strike, as_float_array(map_strike, counts))
+    strike = np.where(np.isfinite(strike), strike, occ_strike)
+    put_call = [str(c.get("putCall") or "").upper() for c in rows]
+    is_call = np.array(
+        [
+            pc == "CALL" if pc in ("CALL", "PUT") else mc
+            for pc, mc in zip(put_call, map_call, strict=True)
+        ],
+        dtype=bool,
+    )
+
+    vol = col("volatility")
+    with np.errstate(invalid="ignore"):
+        iv = np.where(np.isfinite(vol) & (vol > SENTINEL + 0.5) & (vol > 0), vol / 100.0, np.nan)
+
+    quote_t = ms_to_epoch(col("quoteTimeInLong"))
+    trade_t = ms_to_epoch(col("tradeTimeInLong"))
+    und = payload.get("underlying")
+    und = und if isinstance(und, Mapping) else {}
+    und_t = ms_to_epoch(as_float_array([und.get("quoteTime"), und.get("tradeTime")]))
+    stamps = np.concatenate([quote_t, trade_t, und_t])
+    delayed = bool(payload.get("isDelayed")) or bool(und.get("delayed"))
+    delay = 900.0 if delayed else 0.0
+    as_of = as_of_from_stamps(stamps, now, delay)
+
+    spot = first_positive(
+        [payload.get("underlyingPrice"), und.get("last"), und.get("mark"), und.get("close")]
+    )
+    spot_note = spot_note_for(as_of)
+
+    mult = col("multiplier")
+    return assemble_chain(
+        symbol=symbol,
+        spot=spot,
+        as_of=as_of,
+        root=root,
+        expiry=settlement(root, dates),
+        strike=strike,
+        is_call=is_call,
+        bid=col("bid", "bidPrice"),
+        ask=col("ask", "askPrice"),
+        last=col("last", "lastPrice"),
+        last_trade_time=trade_t,
+        volume=col("totalVolume"),
+        open_interest=col("openInterest"),
+        vendor_iv=iv,
+        multiplier=np.where(np.isnan(mult), 100.0, mult),
+        counts=counts,
+        source=source,
+        delay_seconds=delay,
+        spot_note=spot_note,
+    )
+
+
+def parse_schwab_expirations(payload: Any) -> list[date]:
+    """Dates from /expirationchain (`expirationList[].expirationDate`), ascending."""
+    if not isinstance(payload, Mapping) or not isinstance(payload.get("expirationList"), list):
+        raise BadPayload("expiration chain lacks an `expirationList` list", vendor=VENDOR)
+    raw = [e.get("expirationDate") for e in payload["expirationList"] if isinstance(e, Mapping)]
+    days = to_dates(raw)
+    return sorted({d.astype(object) for d in days[~np.isnat(days)]})
+
+
+class SchwabFeed(HttpFeedBase):
+    """Schwab over HTTP with OAuth refresh. Config keys: `app_key_env`, `app_secret_env`,
+    `refresh_token_env` (names of environment variables), `token_url`, `max_days` (chain
+    window from today, default 7), `strike_count` (strikes around the money, default all),
+    plus the common HTTP keys."""
+
+    name = VENDOR
+    vendor = VENDOR
+    delay_seconds = 0.0
+    default_base_url = BASE_URL
+    config_keys = frozenset({*DEFAULT_ENV, "token_url", "max_days", "strike_count"})
+
+    def __init__(
+        self,
+        settings: HttpSettings,
+        *,
+        token_url: str = TOKEN_URL,
+        env: Mapping[str, str] | None = None,
+        max_days: int = 7,
+        strike_count: int | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(settings, **kw)
+        self.token_url = token_url
+        self.env = {**DEFAULT_ENV, **(env or {})}
+        self.max_days = max_days
+        self.strike_count = strike_count
+        self._lock = asyncio.Lock()
+        self._access: Secret | None = None
+        self._expires_at = 0.0  # time.monotonic() seconds
+        self._refresh_token: Secret | None = None
+        #: Number of token refreshes performed (the monitor may show it; tests check it).
+        self.refresh_count = 0
+
+    def __repr__(self) -> str:
+        return f"SchwabFeed(base_url={self.settings.base_url!r}, app_key=***, tokens=***)"
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> SchwabFeed:
+        settings = HttpSettings.from_config(section, cls.config_keys, BASE_URL)
+        env = {key: env_var_key(section, key, default) for key, default in DEFAULT_ENV.items()}
+        token_url = section.get("token_url", TOKEN_URL)
+        probe = HttpSettings.from_config({"base_url": token_url}, frozenset(), TOKEN_URL)
+        max_days = int_key(section, "max_days", 7, 0, 400)
+        strikes = section.get("strike_count")
+        if strikes is not None and (
+            isinstance(strikes, bool) or not isinstance(strikes, int) or strikes < 1
+        ):
+            raise ValueError("config key `strike_count` must be a positive integer")
+        return cls(
+            settings,
+            token_url=probe.base_url,
+            env=env,
+            max_days=max_days,
+            strike_count=strikes,
+        )
+
+    # --- OAuth ----------------------------------------------------------------------------
+
+    def _token_fresh(self) -> bool:
+        return self._access is not None and time.monotonic() < self._expires_at - TOKEN_MARGIN
+
+    async def access_token(self) -> Secret:
+        """A valid access token, refreshed under the lock when missing or within 60 s of
+        expiry (double-checked: concurrent callers wait for one refresh)."""
+        if not self._token_fresh():
+            async with self._lock:
+                if not self._token_fresh():
+                    await self._refresh()
+        assert self._access is not None
+        return self._access
+
+    async def _refresh(self) -> None:
+        key = secret_from_env(self.env["app_key_env"], vendor=VENDOR, what="the Schwab app key")
+        secret = secret_from_env(
+            self.env["app_secret_env"], vendor=VENDOR, what="the Schwab app secret"
+        )
+        if self._refresh_token is None:
+            self._refresh_token = secret_from_env(
+                self.env["refresh_token_env"], vendor=VENDOR, what="the Schwab refresh token"
+            )
+        response = await self._send(
+            "POST",
+            self.token_url,
+            data={"grant_type": "refresh_token", "refresh_token": self._refresh_token.reveal()},
+            auth=httpx.BasicAuth(key.reveal(), secret.reveal()),
+            authorize=False,
+            passthrough=frozenset({400, 401, 403}),
+        )
+        if response.status_code >= 400:
+            self._raise_token_error(response)
+        body = decode_json(response, vendor=VENDOR)
+        token = body.get("access_token") if isinstance(body, Mapping) else None
+        if not isinstance(token, str) or not token:
+            raise BadPayload("token response lacks `access_token`", vendor=VENDOR)
+        try:
+            lifetime = float(body.get("expires_in", 1800))
+        except (TypeError, ValueError):
+            lifetime = 1800.0
+        self._access = Secret(token, "schwab access token")
+        self._expires_at = time.monotonic() + max(lifetime, 0.0)
+        rotated = body.get("refresh_token")
+        if isinstance(rotated, str) and rotated and rotated != self._refresh_token.reveal():
+            # Kept in memory only; the user's environment keeps the login's token.
+            self._refresh_token = Secret(rotated, self.env["refresh_token_env"])
+        self.refresh_count += 1
+
+    def _raise_token_error(self, response: httpx.Response) -> None:
+        code = ""
+        try:
+            body = response.json()
+            if isinstance(body, Mapping):
+                code = str(body.get("error") or "")[:60]
+        except ValueError:
+            pass
+        kw: dict[str, Any] = {"vendor": VENDOR, "status": response.status_code}
+        if code in ("invalid_client", "unauthorized_client"):
+            raise FeedAuthError(
+                f"Schwab rejected the app credentials ({code}): check "
+                f"{self.env['app_key_env']} and {self.env['app_secret_env']}",
+                env_var=self.env["app_key_env"],
+                **kw,
+            )
+        var = self.env["refresh_token_env"]
+        raise FeedAuthError(
+            "Schwab rejected the refresh token"
+            + (f" ({code})" if code else "")
+            + ": it expires about 7 days after the interactive login (or was revoked). "
+            f"Log in again through the Schwab OAuth flow and put the new refresh token in {var}",
+            env_var=var,
+            **kw,
+        )
+
+    async def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {(await self.access_token()).reveal()}"}
+
+    async def _on_unauthorized(self, sent: Mapping[str, str]) -> bool:
+        # The access token died early (revoked, clock skew): force one refresh and retry.
+        # Only drop it if it is the token that failed: concurrent requests that failed with
+        # the same token must not throw away the one a sibling just refreshed.
+        async with self._lock:
+            current = self._access
+            if current is not None and sent.get("Authorization") == f"Bearer {current.reveal()}":
+                self._access = None
+                self._expires_at = 0.0
+        return True
+
+    def _auth_error(self, status: int) -> tuple[str, str | None]:
+        if status == 401:
+            return (
+                "Schwab rejected a freshly refreshed access token: log in again and update "
+                f"{self.env['refresh_token_env']}",
+                self.env["refresh_token_env"],
+            )
+        return (
+            "the Schwab app is not entitled to market data (check the app's API products "
+            f"for {self.env['app_key_env']})",
+            self.env["app_key_env"],
+        )
+
+    # --- data -----------------------------------------------------------------------------
+
+    async def snapshot(self, symbol: str) -> OptionChain:
+        today = self.clock().astimezone(NY).date()
+        params: dict[str, Any] = {
+            "symbol": schwab_symbol(symbol),
+            "contractType": "ALL",
+            "includeUnderlyingQuote": "true",
+            "strategy": "SINGLE",
+            "fromDate": today.isoformat(),
+            "toDate": (today + timedelta(days=self.max_days)).isoformat(),
+        }
+        if self.strike_count is not None:
+            params["strikeCount"] = self.strike_count
+        payload = await self.get_json("/chains", params)
+        return self._parse(
+            parse_schwab_chain,
+            payload,
+            now=self.clock(),
+            symbol=plain_symbol(symbol),
+        )
+
+    async def expirations(self, symbol: str) -> list[datetime]:
+        payload = await self.get_json("/expirationchain", {"symbol": schwab_symbol(symbol)})
+        now = self.clock()
+        sym = plain_symbol(symbol)
+        dates = self._parse(parse_schwab_expirations, payload)
+        return [e for e in self._parse(expirations_from_dates, sym, dates) if e > now]

@@ -1,0 +1,40 @@
+"""Messages the poll workers post to the App (thread-safe `post_message`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual.message import Message
+
+from hedgeflow.engine.chain import OptionChain
+from hedgeflow.engine.types import ExpiryAnalysis
+
+
+class SnapshotArrived(Message):
+    """A poll fetched a snapshot of `symbol` at feed time `fetched_at`.
+
+    Coalesced per symbol: while the App is busy, a newer snapshot of the same symbol
+    replaces a queued older one, so a slow repaint never works through a backlog."""
+
+    def __init__(self, symbol: str, chain: OptionChain, fetched_at: datetime) -> None:
+        super().__init__()
+        self.symbol = symbol
+        self.chain = chain
+        self.fetched_at = fetched_at
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SnapshotArrived) and message.symbol == self.symbol
+
+
+class AnalysisReady(Message):
+    """The engine thread finished `symbol`'s analysis number `generation` (a newer
+    generation supersedes it; the App drops stale ones)."""
+
+    def __init__(self, symbol: str, generation: int, analysis: ExpiryAnalysis) -> None:
+        super().__init__()
+        self.symbol = symbol
+        self.generation = generation
+        self.analysis = analysis
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, AnalysisReady) and message.symbol == self.symbol

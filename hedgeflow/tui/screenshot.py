@@ -1,0 +1,65 @@
+"""Save a screenshot of the monitor on the simulated feed: `python -m tui.screenshot`.
+
+Runs the real app headless on the seeded sim (frozen clock), waits for every symbol's
+analysis and writes an SVG (and a PNG when `cairosvg` is installed) — the README's
+picture, reproducible: docs/screenshot.svg / docs/screenshot.png by default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+from hedgeflow.feeds.sim import SimFeed
+from hedgeflow.tui.app import HedgeflowApp
+
+START = "2026-11-24T10:30:00-05:00"
+SYMBOLS = ["SPX", "SPY", "QQQ", "NDX", "IWM"]
+
+
+async def take(
+    svg: Path, *, size: tuple[int, int], start: str, seed: int, keys: Sequence[str]
+) -> Path:
+    feed = SimFeed(seed=seed, start=start, speed=0.0)
+    app = HedgeflowApp(
+        feed, SYMBOLS, poll_interval=3600.0, export_dir=svg.parent, monotonic=lambda: 0.0
+    )
+    async with app.run_test(size=size) as pilot:
+        while not all(s.analysis is not None and not s.busy for s in app.states.values()):
+            await pilot.pause(0.05)
+        if keys:
+            await pilot.press(*keys)
+        await pilot.pause(0.3)
+        svg.parent.mkdir(parents=True, exist_ok=True)
+        app.save_screenshot(filename=svg.name, path=str(svg.parent))
+    return svg
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tui.screenshot", description=__doc__)
+    p.add_argument("--out", default="docs/screenshot.svg")
+    p.add_argument("--size", default="120x40", help="WIDTHxHEIGHT")
+    p.add_argument("--start", default=START, help="simulated time (ISO-8601 with offset)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--keys", default="", help="keys to press first, comma-separated (e.g. 2,g)")
+    args = p.parse_args(argv)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    keys = [k for k in args.keys.split(",") if k]
+    svg = asyncio.run(
+        take(Path(args.out), size=(width, height), start=args.start, seed=args.seed, keys=keys)
+    )
+    print(svg)
+    try:
+        import cairosvg  # optional: only to give the README a PNG as well
+    except ImportError:
+        return 0
+    png = svg.with_suffix(".png")
+    cairosvg.svg2png(url=str(svg), write_to=str(png), output_width=width * 12)
+    print(png)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,112 @@
+"""What each pane is given to draw: small frozen values built by the App from its state.
+
+A pane holds exactly one of these in its reactive and redraws when it changes; it
+never reaches into the App or computes anything beyond layout and formatting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from textual.color import Color
+
+from hedgeflow.engine.types import ExpiryAnalysis
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Colors from the `[colors]` config table (Textual color names or hex)."""
+
+    stable: str = "green"
+    unstable: str = "red"
+    spot: str = "yellow"
+    repriced: str = "cyan"
+    stale: str = "magenta"
+
+    def __post_init__(self) -> None:
+        from textual.color import ColorParseError
+
+        from hedgeflow.app.config import ConfigError
+
+        for name in ("stable", "unstable", "spot", "repriced", "stale"):
+            try:
+                Color.parse(getattr(self, name))
+            except ColorParseError:
+                raise ConfigError(
+                    f"`colors.{name}`: not a color: {getattr(self, name)!r} (a name like "
+                    "'green' or hex like '#00ff00')"
+                ) from None
+
+    def hex(self, name: str) -> str:
+        """A Rich color for styles (`#rrggbb`, or `color(n)` for an ANSI color), since Rich
+        knows fewer color names than Textual."""
+        c = Color.parse(getattr(self, name))
+        return f"color({c.ansi})" if c.ansi is not None else c.hex[:7]
+
+    def rgb(self, name: str) -> tuple[int, int, int] | int:
+        """A plotext color: an RGB triple, or the 256-color code of an ANSI color."""
+        c = Color.parse(getattr(self, name))
+        return c.ansi if c.ansi is not None else (c.r, c.g, c.b)
+
+
+@dataclass(frozen=True)
+class PaneView:
+    """One symbol's analysis as a pane shows it.
+
+    analysis : None until the first analysis of the symbol is ready
+    stale : the data is older than the stale limit (shown as STALE on the pane)
+    waiting : what the pane says while there is no analysis ("waiting for SPX ...")
+
+    Equality compares the analysis by identity (ExpiryAnalysis has eq=False) and the rest
+    by value, so re-assigning an unchanged view does not redraw the pane.
+    """
+
+    symbol: str
+    analysis: ExpiryAnalysis | None
+    stale: bool = False
+    waiting: str = ""
+
+
+@dataclass(frozen=True)
+class ImpulseView(PaneView):
+    """zoom : visible half-range as a multiple of the configured range_percent;
+    repriced : show the repriced total-impulse profile instead of the smoothed density."""
+
+    zoom: float = 1.0
+    repriced: bool = False
+    range_percent: float = 3.0
+
+
+@dataclass(frozen=True)
+class SymbolTab:
+    symbol: str
+    state: str  # "ok" | "waiting" | "error" | "stale"
+
+
+@dataclass(frozen=True)
+class SymbolBarView:
+    tabs: tuple[SymbolTab, ...]
+    active: str
+    paused: bool = False
+    recording: bool = False
+    regime: str = ""
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """Every field is already a display string (the App formats times against the
+    injected clock), so the status line renders deterministically in tests."""
+
+    feed: str
+    symbol: str
+    expiry: str = ""
+    as_of: str = ""
+    age: str = ""
+    delay: str = ""
+    positions: str = ""
+    next_poll: str = ""
+    recording: bool = False
+    paused: bool = False
+    stale: bool = False
+    error: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)

@@ -1,0 +1,221 @@
+"""Dealer positions and per-strike exposures: by hand, by finite differences, by model."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from hedgeflow.engine.black76 import DAYS_PER_YEAR, greeks
+from hedgeflow.engine.book import ExpiryBook
+from hedgeflow.engine.enums import PositioningModel
+from hedgeflow.engine.exposure import compute_exposures, option_exposures, positions
+from hedgeflow.engine.smile import build_expiry_book
+from hedgeflow.engine.types import IVSurface
+from tests.engine.smile_chains import synthetic_chain
+
+AS_OF = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+
+
+def two_strike_book(model: PositioningModel, tau_days: float = 30.0) -> ExpiryBook:
+    """Two strikes: 95 (a put with OI 2000 and a call with OI 500) and 105 (a call, OI 1000).
+
+    S = 100, r = 5 %, q = 2 %, sigma 0.22 at 95 and 0.18 at 105, multiplier 100.
+    """
+    S, r, q = 100.0, 0.05, 0.02
+    tau = tau_days / 365.0
+    K = np.array([95.0, 95.0, 105.0])
+    is_call = np.array([False, True, True])
+    oi = np.array([2000.0, 500.0, 1000.0])
+    iv = np.array([0.22, 0.22, 0.18])
+    expiration = AS_OF + timedelta(days=tau_days)
+    surface = IVSurface(
+        expiration, np.array([95.0, 105.0]), np.array([0.22, 0.18]), np.array([0.22, 0.18])
+    )
+    return ExpiryBook(
+        symbol="X",
+        roots=("X",),
+        expiration=expiration,
+        as_of=AS_OF,
+        spot=S,
+        forward=S * math.exp((r - q) * tau),
+        r=r,
+        q=q,
+        tau=tau,
+        strike=K,
+        is_call=is_call,
+        position=positions(oi, is_call, model),
+        multiplier=np.full(3, 100.0),
+        iv=iv,
+        surface=surface,
+    )
+
+
+def hand_greeks(S, K, tau, sigma, r, q, call):
+    """Scalar textbook formulas (Haug ch. 2): gamma, vanna (per 1.00 vol), charm per day."""
+    sq = sigma * math.sqrt(tau)
+    d1 = (math.log(S / K) + (r - q + 0.5 * sigma * sigma) * tau) / sq
+    d2 = d1 - sq
+    pdf = math.exp(-0.5 * d1 * d1) / math.sqrt(2 * math.pi)
+    N = lambda x: 0.5 * math.erfc(-x / math.sqrt(2))  # noqa: E731
+    eq = math.exp(-q * tau)
+    gamma = eq * pdf / (S * sq)
+    vanna = -eq * pdf * d2 / sigma
+    common = eq * pdf * (2 * (r - q) * tau - d2 * sq) / (2 * tau * sq)
+    charm = (q * eq * N(d1) if call else -q * eq * N(-d1)) - common
+    return gamma, vanna, charm / 365.0
+
+
+@pytest.mark.parametrize(
+    ("model", "sign_put", "sign_call"),
+    [
+        (PositioningModel.STANDARD, -1.0, 1.0),
+        (PositioningModel.FLOE, 1.0, -1.0),
+        (PositioningModel.SHORT_ALL, -1.0, -1.0),
+    ],
+)
+def test_two_strike_exposures_by_hand(model, sign_put, sign_call):
+    book = two_strike_book(model)
+    e = compute_exposures(book)
+    S, m = 100.0, 100.0
+    np.testing.assert_array_equal(e.strikes, [95.0, 105.0])
+    legs = [  # strike index, K, sigma, call, OI
+        (0, 95.0, 0.22, False, 2000.0),
+        (0, 95.0, 0.22, True, 500.0),
+        (1, 105.0, 0.18, True, 1000.0),
+    ]
+    gex, vex, cex = np.zeros(2), np.zeros(2), np.zeros(2)
+    for i, K, sig, call, oi in legs:
+        pos = (sign_call if call else sign_put) * oi
+        g, v, c = hand_greeks(S, K, book.tau, sig, 0.05, 0.02, call)
+        gex[i] += pos * g * m * S * S * 0.01
+        vex[i] += pos * v * m * S * 0.01
+        cex[i] += pos * c * m * S
+    np.testing.assert_allclose(e.gamma, gex, rtol=1e-12)
+    np.testing.assert_allclose(e.vanna, vex, rtol=1e-12)
+    np.testing.assert_allclose(e.charm, cex, rtol=1e-12)
+    assert e.spot == S and e.expiration == book.expiration
+
+
+def test_floe_is_minus_standard():
+    std = compute_exposures(two_strike_book(PositioningModel.STANDARD))
+    floe = compute_exposures(two_strike_book(PositioningModel.FLOE))
+    for a, b in ((std.gamma, floe.gamma), (std.vanna, floe.vanna), (std.charm, floe.charm)):
+        np.testing.assert_array_equal(a, -b)
+
+
+def test_exposures_are_dollar_delta_changes():
+    """GEX = $ delta change for +1 % spot (linear), VEX per +1 vol point, CEX per day:
+    checked against central differences of the dealers' share delta valued at spot."""
+    book = two_strike_book(PositioningModel.STANDARD)
+    S, m = book.spot, 100.0
+
+    def dollar_delta(spot=S, dvol=0.0, dtau=0.0):
+        g = greeks(spot, book.strike, book.tau + dtau, book.iv + dvol, book.r, book.q, book.is_call)
+        return book.position * g.delta * m * S  # valued at today's spot
+
+    h = 1e-5
+    gex = (dollar_delta(S * (1 + h)) - dollar_delta(S * (1 - h))) / (2 * h) * 0.01
+    vex = (dollar_delta(dvol=h) - dollar_delta(dvol=-h)) / (2 * h) * 0.01
+    dt = h / DAYS_PER_YEAR
+    cex = -(dollar_delta(dtau=dt) - dollar_delta(dtau=-dt)) / (2 * h)
+    g, v, c = option_exposures(book)
+    np.testing.assert_allclose(g, gex, rtol=1e-6)
+    np.testing.assert_allclose(v, vex, rtol=1e-6)
+    np.testing.assert_allclose(c, cex, rtol=1e-5)
+
+
+def test_positions_models():
+    oi = np.array([10.0, 20.0, 30.0])
+    call = np.array([True, False, True])
+    np.testing.assert_array_equal(positions(oi, call, PositioningModel.STANDARD), [10, -20, 30])
+    np.testing.assert_array_equal(positions(oi, call, PositioningModel.FLOE), [-10, 20, -30])
+    np.testing.assert_array_equal(positions(oi, call, PositioningModel.SHORT_ALL), [-10, -20, -30])
+    np.testing.assert_array_equal(positions(oi, call, "floe"), [-10, 20, -30])
+
+
+def test_under_a_minute_no_greek_exposure():
+    book = two_strike_book(PositioningModel.STANDARD, tau_days=59.0 / 86400.0)
+    e = compute_exposures(book)
+    assert (e.gamma == 0).all() and (e.vanna == 0).all() and (e.charm == 0).all()
+    # from 60 s on the greeks count (strikes at the money, where a minute still has gamma)
+    at_money = np.array([100.0, 100.0, 100.02])
+    later = replace(
+        two_strike_book(PositioningModel.STANDARD, tau_days=61.0 / 86400.0), strike=at_money
+    )
+    assert (compute_exposures(later).gamma != 0).all()
+    sooner = replace(book, strike=at_money)
+    assert (compute_exposures(sooner).gamma == 0).all()
+
+
+def test_unheld_nan_greek_is_zero_held_one_propagates():
+    book = two_strike_book(PositioningModel.STANDARD)
+    nan_iv = replace(book, iv=np.array([0.22, np.nan, 0.18]))
+    unheld = replace(nan_iv, position=np.array([-2000.0, 0.0, 1000.0]))
+    e = compute_exposures(unheld)
+    assert np.isfinite(e.gamma).all()
+    e2 = compute_exposures(nan_iv)
+    assert np.isnan(e2.gamma[0]) and np.isfinite(e2.gamma[1])
+
+
+def test_chain_with_open_interest_at_two_strikes():
+    chain, truth = synthetic_chain(minutes=3 * 1440.0, step=10.0, width=0.08)
+    oi = np.where(np.isin(chain.strike, [4900.0, 5100.0]), 1000.0, 0.0)
+    chain = replace(chain, open_interest=oi)
+    book = build_expiry_book(chain, truth["expiry"], r=0.045, positioning=PositioningModel.STANDARD)
+    e = compute_exposures(book)
+    assert np.all(np.diff(e.strikes) > 0)
+    held = np.isin(e.strikes, [4900.0, 5100.0])
+    assert (e.gamma[~held] == 0).all() and (e.charm[~held] == 0).all()
+    # by hand at the book's own S, q and smoothed IV: calls +1000, puts -1000 at each strike
+    for K in (4900.0, 5100.0):
+        sig = book.surface.smoothed_iv[book.surface.strikes == K][0]
+        gex = vex = cex = 0.0
+        for call, pos in ((True, 1000.0), (False, -1000.0)):
+            g, v, c = hand_greeks(book.spot, K, book.tau, sig, book.r, book.q, call)
+            gex += pos * g * 100 * book.spot**2 * 0.01
+            vex += pos * v * 100 * book.spot * 0.01
+            cex += pos * c * 100 * book.spot
+        i = int(np.flatnonzero(e.strikes == K)[0])
+        assert e.gamma[i] == pytest.approx(gex, rel=1e-10, abs=1e-6)
+        assert e.vanna[i] == pytest.approx(vex, rel=1e-10, abs=1e-6)
+        assert e.charm[i] == pytest.approx(cex, rel=1e-10)
+
+
+def test_unsorted_book_is_aggregated_by_strike():
+    book = two_strike_book(PositioningModel.STANDARD)
+    order = np.array([2, 0, 1])
+    shuffled = replace(
+        book,
+        strike=book.strike[order],
+        is_call=book.is_call[order],
+        position=book.position[order],
+        multiplier=book.multiplier[order],
+        iv=book.iv[order],
+    )
+    a, b = compute_exposures(book), compute_exposures(shuffled)
+    np.testing.assert_array_equal(a.strikes, b.strikes)
+    np.testing.assert_allclose(a.gamma, b.gamma, rtol=1e-15)
+
+
+def test_many_books_at_once_equal_one_by_one():
+    from hedgeflow.engine.exposure import compute_exposures_many
+    from hedgeflow.engine.smile import build_expiry_books
+
+    chain, _ = synthetic_chain(
+        minutes=120.0, step=10.0, width=0.08, extra_expiries=(1440.0, 9000.0)
+    )
+    books, _ = build_expiry_books(chain, r=0.045, positioning=PositioningModel.STANDARD)
+    books.append(two_strike_book(PositioningModel.FLOE, tau_days=30.0 / 86400.0))  # < 60 s
+    books.append(two_strike_book(PositioningModel.SHORT_ALL))
+    many = compute_exposures_many(books)
+    assert compute_exposures_many([]) == []
+    for book, got in zip(books, many, strict=True):
+        one = compute_exposures(book)
+        np.testing.assert_array_equal(got.strikes, one.strikes)
+        for name in ("gamma", "vanna", "charm"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(one, name))
+        assert got.spot == one.spot and got.expiration == one.expiration

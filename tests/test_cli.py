@@ -1,0 +1,132 @@
+"""`hedgeflow analyze` end to end: every real file, the one-line errors, JSON output."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hedgeflow.cli import main
+
+REAL = Path(__file__).resolve().parent / "data" / "real"
+REAL_FILES = sorted(p for p in REAL.iterdir() if p.name.split("_")[1:2] == ["quotedata"])
+
+
+def _finite_numbers(obj: object) -> bool:
+    if isinstance(obj, float):
+        return math.isfinite(obj)
+    if isinstance(obj, dict):
+        return all(_finite_numbers(v) for v in obj.values())
+    if isinstance(obj, list):
+        return all(_finite_numbers(v) for v in obj)
+    return True
+
+
+@pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: p.name)
+def test_every_real_file_analyzes(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(path)]) == 0
+    out = capsys.readouterr().out
+    for word in ("spot", "expiry", "ATM IV", "impulse", "charm", "min left"):
+        assert word in out
+    # a buy/sell word is always there: the charm line names the dealers' trade
+    assert "dealers" in out
+
+
+@pytest.mark.parametrize("path", REAL_FILES[:3], ids=lambda p: p.name)
+def test_json_output_is_strict_json(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["symbol"]
+    assert _finite_numbers(data)  # JSON has no NaN: non-finite became null
+    assert data["hedge_flow"]["impulse_curve"]["price"]
+
+
+def test_after_close_file_analyzes_next_live_expiry(capsys: pytest.CaptureFixture[str]) -> None:
+    # Saved Sep 14 2023 16:31 EDT: the same-day SPXW series has expired; the next live
+    # expiry is Sep 15 (the SPXW PM series, preferred over the AM SPX monthly on that date).
+    path = REAL / "spx_quotedata_2023-09-14.csv"
+    assert main(["analyze", str(path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["expiration"].startswith("2023-09-15")
+    assert data["minutes_to_expiry"] > 0
+
+
+def test_expiry_date_and_models(capsys: pytest.CaptureFixture[str]) -> None:
+    path = REAL / "spx_quotedata_2023-06-09.csv"
+    assert main(["analyze", str(path), "--expiry", "0dte", "--json"]) == 0
+    physical = json.loads(capsys.readouterr().out)
+    assert physical["expiration"].startswith("2023-06-09T16:00")
+    assert main(["analyze", str(path), "--expiry", "0dte", "--model", "floe", "--json"]) == 0
+    floe = json.loads(capsys.readouterr().out)
+    assert floe["model"] == "floe" and floe["positioning"] == "floe"
+    assert main(["analyze", str(path), "--expiry", "2023-06-16", "--positioning", "short-all"]) == 0
+    assert "short-all" in capsys.readouterr().out
+
+
+def test_positioning_flips_every_exposure(capsys: pytest.CaptureFixture[str]) -> None:
+    path = REAL / "spy_quotedata_2023-09-14.csv"
+    results = {}
+    for model in ("standard", "floe"):
+        assert main(["analyze", str(path), "--positioning", model, "--json"]) == 0
+        results[model] = json.loads(capsys.readouterr().out)
+    s, f = results["standard"]["exposure"], results["floe"]["exposure"]
+    for key in ("gamma", "vanna", "charm"):
+        assert s[key] == pytest.approx([-v for v in f[key]], rel=1e-12, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["analyze", "/nonexistent/chain.csv"], "chain.csv"),
+        (["analyze", "{real}", "--expiry", "2031-01-02"], "2031-01-02"),
+        (["analyze", "{real}", "--expiry", "tomorrow"], "--expiry"),
+        (["analyze", "{real}", "--as-of", "yesterday"], "--as-of"),
+        (["analyze", "{garbage}"], "garbage.csv"),
+        (["analyze", "{noquotes}"], "noquotes.json"),
+        (["analyze"], "FILE"),
+    ],
+)
+def test_errors_are_one_line_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    garbage = tmp_path / "garbage.csv"
+    garbage.write_bytes(b"\x00\x01not a chain\n<html></html>\n")
+    noquotes = tmp_path / "noquotes.json"
+    noquotes.write_text(
+        json.dumps(
+            {
+                "format": "hedgeflow.chain",
+                "version": 1,
+                "symbol": "SPX",
+                "spot": 4000.0,
+                "as_of": "2023-06-09T13:40:00-04:00",
+                "columns": {
+                    "root": ["SPXW", "SPXW"],
+                    "is_call": [True, False],
+                    "strike": [4000.0, 4000.0],
+                    "expiry": [1686340800.0, 1686340800.0],
+                    "bid": [None, None],
+                    "ask": [None, None],
+                    "last": [None, None],
+                    "last_trade_time": [None, None],
+                    "volume": [0, 0],
+                    "open_interest": [10, 10],
+                    "multiplier": [100, 100],
+                    "vendor_iv": [None, None],
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
+    real = REAL / "spx_quotedata_2023-06-09.csv"
+    argv = [a.format(real=real, garbage=garbage, noquotes=noquotes) for a in args]
+    proc = subprocess.run(
+        [sys.executable, "-m", "hedgeflow.cli", *argv], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert message in lines[0]

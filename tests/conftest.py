@@ -3,14 +3,37 @@
 Property tests are derandomized by default, so `make test` and CI run the same
 examples every time (a failure is reproducible, never a flake). For a wider,
 random search run `HYPOTHESIS_PROFILE=explore make test`.
+
+Derandomized is not enough for "the same examples every time": Hypothesis also draws
+from the literal constants of the project's modules already imported (sys.modules),
+so a test run alone saw other examples than in the full suite (a corrupted-chain
+example reached only when run alone). Every project module is imported here, before
+any test, so each run sees the same constants whichever tests are selected.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 
 import pytest
 from hypothesis import settings
+
+import bench
+import hedgeflow
+
+
+def _import_project_modules() -> None:
+    """Every module of `hedgeflow` and `bench` (the local code Hypothesis reads constants
+    from; test files are not read), except entry points that run on import."""
+    for package in (hedgeflow, bench):
+        for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            if not info.name.endswith("__main__"):
+                importlib.import_module(info.name)
+
+
+_import_project_modules()
 
 settings.register_profile("deterministic", derandomize=True, database=None, print_blob=True)
 settings.register_profile("explore", derandomize=False, max_examples=1000, print_blob=True)

@@ -23,8 +23,9 @@ case. Steps:
    the last valid strike;
 6. butterfly check on the strike grid (undiscounted call prices decreasing and convex in
    K, with the no-arbitrage anchors C(0) = F and C(inf) = 0) and repair only where
-   violated: violating strikes are lowered onto the lower convex hull of the call prices
-   and their IV re-implied, every other strike keeps its smoothed IV;
+   violated (`hedgeflow.engine.butterfly`): violating strikes are lowered onto the lower
+   convex hull of the call prices and their IV re-implied, every other strike keeps its
+   smoothed IV;
 7. the dealers' signed positions (positioning model, or live positions passed in).
 
 Everything is vectorized across strikes and expiries (one implied-vol solve for the
@@ -43,19 +44,16 @@ import numpy as np
 
 from hedgeflow.engine.black76 import MIN_GREEK_TAU, SECONDS_PER_YEAR, norm_pdf
 from hedgeflow.engine.book import ExpiryBook
+from hedgeflow.engine.butterfly import repair_butterflies
 from hedgeflow.engine.chain import OptionChain, sorted_unique
 from hedgeflow.engine.enums import PositioningModel
 from hedgeflow.engine.exposure import positions as model_positions
 from hedgeflow.engine.forward import ForwardEstimates, parity_forwards
-from hedgeflow.engine.iv import IVFailure, implied_vol, normalized_otm_price, quote_mid
+from hedgeflow.engine.iv import IVFailure, implied_vol, quote_mid
 from hedgeflow.engine.smoothing import smoothing_spline
 from hedgeflow.engine.types import IVSurface
 
 MIN_VALID_IVS = 5
-# Absolute tolerance of the butterfly check on call prices normalized by F: double
-# precision noise on prices of order F is ~1e-16; wing prices below ~1e-12 F carry no
-# information.
-BUTTERFLY_TOL = 1e-12
 # Floor of the IV error used to weight the spline (decimal vol): a locked or penny-wide
 # quote does not make one strike infinitely more credible than its neighbours.
 MIN_IV_ERROR = 0.0005
@@ -79,188 +77,6 @@ class SkippedExpiry(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-# --------------------------------------------------------------------------- butterfly
-
-
-def _normalized_calls(x: np.ndarray, sigma: np.ndarray, tau: np.ndarray | float) -> np.ndarray:
-    """Undiscounted call prices over F at strikes x = K/F, from the OTM price (put below
-    the forward plus its parity intrinsic) so that wing prices keep their precision."""
-    h = -np.abs(np.log(x))
-    otm = normalized_otm_price(h, sigma * np.sqrt(tau)) * np.sqrt(x)
-    return otm + np.maximum(1.0 - x, 0.0)
-
-
-def _far(x_last: np.ndarray | float) -> np.ndarray:
-    # the right anchor C -> 0 "far above": 1000 times the last strike (at least 1000 F)
-    return np.maximum(np.asarray(x_last, dtype=np.float64) * 1e3, 1e3)
-
-
-def _ends(seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """First and last element of each run of equal segment ids."""
-    first = np.empty(seg.size, dtype=bool)
-    last = np.empty(seg.size, dtype=bool)
-    if seg.size:
-        first[0] = last[-1] = True
-        np.not_equal(seg[1:], seg[:-1], out=first[1:])
-        last[:-1] = first[1:]
-    return first, last
-
-
-def _chord_violations(
-    x: np.ndarray,
-    c: np.ndarray,
-    first: np.ndarray,
-    last: np.ndarray,
-    tol: float,
-    far: np.ndarray | None = None,
-) -> np.ndarray:
-    """Points above the chord of their neighbours, segment by segment (x ascending within a
-    segment; `first`/`last` mark segment ends, which see the anchors (0, 1) and (far, 0);
-    `far` per element, default 1000 x)."""
-    px = np.empty_like(x)
-    pc = np.empty_like(c)
-    nx = np.empty_like(x)
-    nc = np.empty_like(c)
-    px[1:], pc[1:] = x[:-1], c[:-1]
-    nx[:-1], nc[:-1] = x[1:], c[1:]
-    px[first], pc[first] = 0.0, 1.0
-    nx[last] = _far(x[last]) if far is None else far[last]
-    nc[last] = 0.0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lam = (nx - x) / (nx - px)
-        chord = lam * pc + (1.0 - lam) * nc
-    return ~(c <= chord + tol)
-
-
-def check_butterfly(
-    strikes: np.ndarray | IVSurface,
-    call_prices: np.ndarray | None = None,
-    forward: float | None = None,
-    *,
-    discount: float = 1.0,
-    tol: float = BUTTERFLY_TOL,
-) -> np.ndarray:
-    """Strikes where call prices admit a butterfly (or call-spread) arbitrage.
-
-    Parameters
-    ----------
-    strikes : ascending, unique, points; or an `IVSurface`, whose smoothed smile is priced
-        (undiscounted Black-76 on its forward and tau) and checked
-    call_prices : call price at each strike, points (discounted by `discount`)
-    forward : F, points; discount : e^{-r tau}
-    tol : tolerance on prices normalized by F
-
-    Returns
-    -------
-    bool array, True at a strike whose price lies above the chord of its neighbours
-    (convexity), including the anchors C(0) = e^{-r tau} F and C(inf) = 0, so a price
-    rising with strike or falling faster than the discount factor is flagged as well.
-    """
-    if isinstance(strikes, IVSurface):
-        surface = strikes
-        x = surface.strikes / surface.forward
-        with np.errstate(invalid="ignore"):
-            c = _normalized_calls(x, surface.smoothed_iv, surface.tau)
-    else:
-        if call_prices is None or forward is None:
-            raise ValueError("`call_prices` and `forward` are required with strike arrays")
-        x = np.asarray(strikes, dtype=np.float64) / forward
-        c = np.asarray(call_prices, dtype=np.float64) / (forward * discount)
-    if x.size == 0:
-        return np.zeros(0, dtype=bool)
-    first, last = _ends(np.zeros(x.size, dtype=np.intp))
-    return _chord_violations(x, c, first, last, tol)
-
-
-def _hull_repair(
-    x: np.ndarray, c: np.ndarray, seg: np.ndarray, tol: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Lower convex hull repair, segment by segment: points above their segment's hull
-    (anchors (0, 1) and (1000 x_last, 0) included) drop onto it, the rest stay.
-
-    Returns (repaired c, mask of changed points). A point strictly above the chord of two
-    other points is never on the lower hull, so all such points go at once each pass; the
-    passes are vectorized over all segments.
-    """
-    n = x.size
-    _, last_all = _ends(seg)
-    far = _far(x[last_all])[np.cumsum(_ends(seg)[0]) - 1]  # per element: its segment's far
-    keep = np.ones(n, dtype=bool)
-    for _pass in range(n):
-        idx = np.flatnonzero(keep)
-        first, last = _ends(seg[idx])
-        viol = _chord_violations(x[idx], c[idx], first, last, tol, far[idx])
-        if not viol.any():
-            break
-        keep[idx[viol]] = False
-    changed = ~keep
-    out = c.copy()
-    if changed.any():
-        # linear interpolation between the kept neighbours in the segment (or the anchors)
-        pos = np.arange(n)
-        first_all, _ = _ends(seg)
-        seg_first = np.maximum.accumulate(np.where(first_all, pos, 0))
-        seg_last = np.minimum.accumulate(np.where(last_all, pos, n)[::-1])[::-1]
-        prev = np.maximum.accumulate(np.where(keep, pos, -1))
-        nxt = np.minimum.accumulate(np.where(keep, pos, n)[::-1])[::-1]
-        has_prev = prev >= seg_first
-        has_next = nxt <= seg_last
-        prev_c, next_c = np.clip(prev, 0, n - 1), np.clip(nxt, 0, n - 1)
-        px = np.where(has_prev, x[prev_c], 0.0)
-        pc = np.where(has_prev, c[prev_c], 1.0)
-        nx = np.where(has_next, x[next_c], far)
-        nc = np.where(has_next, c[next_c], 0.0)
-        lam = (nx[changed] - x[changed]) / (nx[changed] - px[changed])
-        out[changed] = lam * pc[changed] + (1.0 - lam) * nc[changed]
-    return out, changed
-
-
-def _convex_repair(x: np.ndarray, c: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """`_hull_repair` of one expiry."""
-    return _hull_repair(x, c, np.zeros(x.size, dtype=np.intp), tol)
-
-
-def _repair_butterflies(
-    x: np.ndarray, k: np.ndarray, sig: np.ndarray, tau: np.ndarray, seg: np.ndarray, n_seg: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Check the smiles at strikes x = K/F (ascending within each segment) and repair
-    them where violated, all segments at once.
-
-    Violating points get the IV of the lower convex hull price. A hull price at intrinsic
-    to double precision has no IV; such a strike takes the IV interpolated in k from the
-    strikes around it (its time value is below double precision either way). Up to three
-    passes, each only over the segments the previous one left violated. Returns (sigma,
-    points repaired per segment, points still violating per segment).
-    """
-    first, last = _ends(seg)
-    calls = _normalized_calls(x, sig, tau)
-    viol = _chord_violations(x, calls, first, last, BUTTERFLY_TOL)
-    changed_any = np.zeros(x.size, dtype=bool)
-    sig = sig.copy()
-    for _pass in range(3):
-        if not viol.any():
-            break
-        bad_seg = np.zeros(n_seg, dtype=bool)
-        bad_seg[seg[viol]] = True
-        sub = np.flatnonzero(bad_seg[seg])
-        hull, changed = _hull_repair(x[sub], calls[sub], seg[sub], BUTTERFLY_TOL)
-        idx = sub[changed]
-        iv_fix, _ = implied_vol(hull[changed], 1.0, x[idx], tau[idx], 0.0, True)
-        fixed = np.isfinite(iv_fix)
-        sig[idx[fixed]] = iv_fix[fixed]
-        for j in np.unique(seg[idx[~fixed]]):
-            # rare: interpolate in k from the segment's other strikes
-            in_j = np.flatnonzero(seg == j)
-            lost = np.isin(in_j, idx[~fixed])
-            sig[in_j[lost]] = np.interp(k[in_j[lost]], k[in_j[~lost]], sig[in_j[~lost]])
-        changed_any[idx] = True
-        calls[sub] = _normalized_calls(x[sub], sig[sub], tau[sub])
-        viol = _chord_violations(x, calls, first, last, BUTTERFLY_TOL)
-    repaired = np.bincount(seg[changed_any], minlength=n_seg)
-    left = np.bincount(seg[viol], minlength=n_seg)
-    return sig, repaired, left
 
 
 # --------------------------------------------------------------------------- smile
@@ -438,7 +254,7 @@ class _Smiles:
         # out-of-range strikes sit on the flat wing)
         chk = np.flatnonzero(in_range & built[nseg])
         if chk.size:
-            sig, repaired, left = _repair_butterflies(
+            sig, repaired, left = repair_butterflies(
                 x[chk], k[chk], sigma[chk], T[chk], nseg[chk], n_seg
             )
             sigma[chk] = sig

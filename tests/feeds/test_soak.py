@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -163,7 +164,12 @@ async def test_soak_polling_with_faults(threaded_server: HTTPServer, caplog) -> 
                     assert err.retry_after is not None or isinstance(err, BadPayload)
                 else:
                     result = analyze_chain(chain, now=chain.as_of, config=config)
-                    assert result is not None
+                    # the analysis is of this snapshot: its time, its spot, the nearest
+                    # live expiry served, and a finite headline impulse
+                    assert result.as_of.timestamp() == chain.as_of_epoch
+                    assert result.symbol == "SPX" and result.spot == chain.spot
+                    assert result.expiration == EXPIRIES["260515"]
+                    assert math.isfinite(result.hedge_flow.impulse_curve.impulse_total)
                     analyzed.append(chain.as_of_epoch)
                 httpserver.clear_log()  # the fixture keeps every request otherwise
             end_mem, _ = tracemalloc.get_traced_memory()
@@ -185,9 +191,13 @@ async def test_soak_polling_with_faults(threaded_server: HTTPServer, caplog) -> 
     # each truncated body is a BadPayload (unless it arrived after the read timeout)
     assert 0 < errors["BadPayload"] <= server.faults["truncated"]
     assert set(errors) <= {"BadPayload", "FeedUnavailable", "RateLimited"}
-    assert isinstance(feed.last_error, FeedError | type(None))
+    # every poll ended in exactly one analysis or one typed error, and each kind of error
+    # is bounded by the faults that can cause it (the client retries some away)
+    assert len(analyzed) + sum(errors.values()) == CYCLES
+    assert errors["RateLimited"] <= server.faults["429"]
     # Memory flat after warm-up: allow 1.5 MB of slack for caches and allocator noise.
     growth = end_mem - base_mem
     assert growth < 1_500_000, f"memory grew {growth} bytes: {growth_top}"
     assert elapsed < 60, f"soak took {elapsed:.1f}s"
-    assert FeedUnavailable  # imported for readers: slow answers end as FeedUnavailable
+    # 500s and answers slower than the read timeout end as FeedUnavailable, nothing else
+    assert errors[FeedUnavailable.__name__] <= server.faults["500"] + server.faults["slow"]

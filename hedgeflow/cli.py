@@ -83,97 +83,6 @@ def _build_feed(settings: Any, name: str, overrides: dict[str, Any] | None = Non
 # ------------------------------------------------------------------ analyze
 
 
-def _money(x: float) -> str:
-    from hedgeflow.app.fmt import fmt_dollars
-
-    return fmt_dollars(x)
-
-
-def _summary(a: Any) -> str:
-    """The readable one-screen summary of an ExpiryAnalysis (words from hedgeflow.labels)."""
-    from hedgeflow.engine import labels
-    from hedgeflow.engine.clock import NY
-
-    hf = a.hedge_flow
-    rp = hf.regime_params
-    curve = hf.impulse_curve
-    charm = hf.charm_integral
-    cloud = a.pressure_cloud
-    exp_ny = a.expiration.astimezone(NY)
-    lines = [
-        f"{a.symbol}  spot {a.spot:,.2f}  forward {a.forward:,.2f}  as of {a.as_of.astimezone(NY):%Y-%m-%d %H:%M %Z}",
-        f"expiry   {exp_ny:%Y-%m-%d %H:%M %Z} ({'/'.join(a.roots)})  {a.minutes_to_expiry:,.0f} min left",
-        f"model    {a.model.value}  positioning {a.positioning.value}  positions {a.positions}",
-        f"ATM IV   {rp.atm_iv:.2%}  regime {rp.regime.value} (classified on {rp.regime_iv:.2%})  "
-        f"expected move ±{rp.expected_move:,.2f}",
-    ]
-    if a.model.value == "floe":
-        lines.append(
-            f"k        {rp.coupling_atm:+.3f} (floe: clamp(-corr * ATM IV * sqrt(252), 2, 20))"
-        )
-    else:
-        lines.append(
-            f"k        ATM {rp.coupling_atm:+.3f}  fixed-strike {rp.coupling_fixed_strike:+.3f} "
-            f"vol pts per +1% (R = {rp.skew_stickiness:g})"
-        )
-    headline = (
-        curve.impulse_total if curve.impulse_total == curve.impulse_total else curve.impulse_at_spot
-    )
-    lines.append(
-        f"impulse  {_money(headline)} per +1% at spot: {labels.impulse_effect(headline)}  "
-        f"[{curve.regime.value}]"
-    )
-    if a.repriced is not None:
-        flips = a.repriced.flip_levels
-        if a.repriced.nearest_flip is not None:
-            lines.append(
-                f"flip     {a.repriced.nearest_flip:,.2f} (nearest of {len(flips)} flip level"
-                f"{'s' if len(flips) != 1 else ''} of the repriced profile)"
-            )
-        else:
-            lines.append("flip     none within the range")
-        if a.repriced.zero_gamma_levels:
-            zg = ", ".join(f"{x:,.2f}" for x in a.repriced.zero_gamma_levels[:3])
-            lines.append(f"zero γ   {zg} (all expiries, fixed IV)")
-    above = curve.nearest_attractor_above
-    below = curve.nearest_attractor_below
-    lines.append(
-        "attract  "
-        + (f"above {above:,.2f}" if above is not None else "above none")
-        + "   "
-        + (f"below {below:,.2f}" if below is not None else "below none")
-    )
-    zones = sorted(
-        (*cloud.stability_zones, *cloud.acceleration_zones), key=lambda z: abs(z.center - a.spot)
-    )
-    if zones:
-        lines.append("zones (nearest first)")
-    for z in zones[:6]:
-        trades = ", ".join(
-            labels.contracts_trade(n, name) for name, n in z.contracts.contracts.items()
-        )
-        lines.append(
-            f"  {z.center:>10,.2f} [{z.lower:,.2f} – {z.upper:,.2f}] {z.kind.value:<6} "
-            f"strength {z.strength:.2f}: {labels.impulse_effect(z.impulse)}; {trades}"
-        )
-    total = cloud.total_contracts.contracts
-    if total:
-        lines.append(
-            "hedge    "
-            + ", ".join(labels.contracts_trade(n, name) for name, n in total.items())
-            + " (strike total)"
-        )
-    hz = charm.horizon.astimezone(NY)
-    settle = f"; settlement step {_money(charm.settlement_step)}" if charm.settlement_step else ""
-    lines.append(
-        f"charm    to {hz:%H:%M %Z}: {_money(charm.total_charm_to_close)} of dealer delta, "
-        f"{labels.charm_trade(charm.total_charm_to_close)}{settle}"
-    )
-    for note in a.notes:
-        lines.append(f"note     {note}")
-    return "\n".join(lines)
-
-
 def _load_chain(args: argparse.Namespace, settings: Any) -> tuple[Any, Any]:
     """The snapshot to analyze and, for a recording, the session folded over every recorded
     snapshot of the symbol (its live flow); None where there is only one snapshot."""
@@ -219,6 +128,7 @@ def _load_chain(args: argparse.Namespace, settings: Any) -> tuple[Any, Any]:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from hedgeflow.app.summary import summary_text
     from hedgeflow.engine.jsonable import to_jsonable
     from hedgeflow.engine.pipeline import AnalysisError, analyze_chain
 
@@ -273,7 +183,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         json.dump(payload if expiry == "all" else payload[0], sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:
-        print("\n\n".join(_summary(r) for r in results))
+        print("\n\n".join(summary_text(r) for r in results))
     return 0
 
 

@@ -3,8 +3,8 @@
 A pure function of two `ExpiryAnalysis` values, so it is tested without a screen:
 
 - the impulse regime changed (pinned -> expansion, ...);
-- spot crossed a flip level (a zero crossing of the repriced profile, or of the
-  impulse curve when there is no repriced profile, e.g. the floe model);
+- spot crossed a flip level (the headline's flip levels, `hedgeflow.app.presentation`:
+  the repriced profile's zero crossings, or the impulse curve's for the floe model);
 - spot entered a stability or acceleration zone.
 
 Switching expiry or symbol is not a market event, so analyses of different
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from hedgeflow.app.fmt import fmt_level
+from hedgeflow.app.presentation import headline
 from hedgeflow.engine.enums import ExtremumKind
 from hedgeflow.engine.types import ExpiryAnalysis, PressureZone
 
@@ -35,24 +36,6 @@ class Alert:
     kind: AlertKind
     message: str
     level: float | None = None
-
-
-def flip_levels(analysis: ExpiryAnalysis) -> tuple[float, ...]:
-    """The flip levels shown on screen: the repriced profile's zero crossings when present,
-    else the impulse curve's."""
-    if analysis.repriced is not None:
-        return tuple(c.price for c in analysis.repriced.flip_levels)
-    return tuple(c.price for c in analysis.hedge_flow.impulse_curve.zero_crossings)
-
-
-def nearest_flip(analysis: ExpiryAnalysis) -> float | None:
-    """The flip level nearest spot (the repriced profile names it; else the curve's nearest)."""
-    if analysis.repriced is not None:
-        return analysis.repriced.nearest_flip
-    levels = flip_levels(analysis)
-    if not levels:
-        return None
-    return min(levels, key=lambda p: abs(p - analysis.spot))
 
 
 def zones(analysis: ExpiryAnalysis) -> tuple[PressureZone, ...]:
@@ -89,7 +72,7 @@ def compare_analyses(prev: ExpiryAnalysis | None, cur: ExpiryAnalysis) -> list[A
     if s1 != s0:
         up = s1 > s0
         # A level counts as crossed when spot moved from strictly one side onto or past it.
-        crossed = [lvl for lvl in flip_levels(cur) if (s0 < lvl <= s1) or (s1 <= lvl < s0)]
+        crossed = [lvl for lvl in headline(cur).flip_levels if (s0 < lvl <= s1) or (s1 <= lvl < s0)]
         for lvl in sorted(crossed, reverse=not up):
             alerts.append(
                 Alert(

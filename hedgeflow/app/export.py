@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hedgeflow.app.alerts import flip_levels, nearest_flip
 from hedgeflow.app.fmt import NY
+from hedgeflow.app.presentation import headline
 from hedgeflow.engine import labels
 from hedgeflow.engine.enums import ExtremumKind
 from hedgeflow.engine.jsonable import to_jsonable
@@ -41,7 +41,7 @@ class KeyLevel:
 def key_levels(a: ExpiryAnalysis) -> list[KeyLevel]:
     """Flip levels, attractors, zones and regime edges, nearest to spot first."""
     out: list[KeyLevel] = []
-    for p in flip_levels(a):
+    for p in headline(a).flip_levels:
         out.append(KeyLevel("flip", p, p, p, math.nan, "dealer impulse changes sign"))
     curve = a.hedge_flow.impulse_curve
     for p in (curve.nearest_attractor_above, curve.nearest_attractor_below):
@@ -80,7 +80,9 @@ def analysis_json(a: ExpiryAnalysis) -> str:
     """The whole analysis as JSON (NaN -> null), plus the key levels with their words."""
     payload = _strip_floe_labels(to_jsonable(a))
     payload["key_levels"] = to_jsonable(key_levels(a))
-    payload["nearest_flip"] = nearest_flip(a)
+    h = headline(a)
+    payload["headline"] = to_jsonable(h)
+    payload["nearest_flip"] = h.nearest_flip
     return json.dumps(payload, allow_nan=False, indent=1)
 
 

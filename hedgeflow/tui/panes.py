@@ -21,7 +21,6 @@ from textual.strip import Strip
 from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
-from hedgeflow.app.alerts import flip_levels, nearest_flip
 from hedgeflow.app.fmt import (
     MISSING,
     NY,
@@ -34,19 +33,13 @@ from hedgeflow.app.fmt import (
     nice_ticks,
     strength_bar,
 )
+from hedgeflow.app.presentation import headline
 from hedgeflow.engine import labels
 from hedgeflow.engine.enums import EngineModel, ExtremumKind, Side
 from hedgeflow.engine.types import ExpiryAnalysis
 from hedgeflow.tui.views import ImpulseView, Palette, PaneView, StatusView, SymbolBarView
 
 STALE = "STALE"
-
-
-def headline_impulse(a: ExpiryAnalysis) -> float:
-    """The impulse at spot the screen leads with: the strike total (physical), else floe's
-    curve value at spot (DESIGN.md: headline numbers come from the strike totals)."""
-    curve = a.hedge_flow.impulse_curve
-    return curve.impulse_total if math.isfinite(curve.impulse_total) else curve.impulse_at_spot
 
 
 def _finite_xy(x: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]]:
@@ -174,12 +167,12 @@ class ImpulsePane(_AnalysisPlot):
             self.refresh()
             return
         plt.plot(xs, ys, color=(190, 190, 190), marker="braille")
+        head = headline(a)
         zero_gamma = ""
-        if show_repriced and a.repriced is not None and a.repriced.zero_gamma_levels:
+        if show_repriced and head.zero_gamma is not None:
             # The fixed-IV, gamma-only line over every expiry (what other tools call zero
             # gamma) is named, not drawn: summed over all expiries it dwarfs this profile.
-            zg = min(a.repriced.zero_gamma_levels, key=lambda p: abs(p - a.spot))
-            zero_gamma = f" · zero γ (all expiries) {fmt_level(zg)}"
+            zero_gamma = f" · zero γ (all expiries) {fmt_level(head.zero_gamma)}"
         if not show_repriced:
             # Zones in their colors, filled to zero, over the base curve.
             for zone in (*a.pressure_cloud.stability_zones, *a.pressure_cloud.acceleration_zones):
@@ -209,7 +202,7 @@ class ImpulsePane(_AnalysisPlot):
                     marker="▼",
                     color=self.palette.rgb("unstable"),
                 )
-        flips = [p for p in flip_levels(a) if lo <= p <= hi]
+        flips = [p for p in head.flip_levels if lo <= p <= hi]
         if not show_repriced and a.repriced is not None:
             zeros = [c.price for c in curve.zero_crossings if lo <= c.price <= hi]
             if zeros:
@@ -228,8 +221,8 @@ class ImpulsePane(_AnalysisPlot):
         plt.yticks(yt, [fmt_dollars(t) for t in yt])
         xt = nice_ticks(lo + 0.04 * (hi - lo), hi - 0.04 * (hi - lo), max(2, min(7, width // 12)))
         plt.xticks(xt, [f"{t:,.0f}" if a.spot >= 1000 else f"{t:,.1f}" for t in xt])
-        nf = nearest_flip(a)
-        n_flips = len(flip_levels(a))
+        nf = head.nearest_flip
+        n_flips = len(head.flip_levels)
         flip_text = (
             f"flip {fmt_level(nf)} ({n_flips} level{'s' if n_flips != 1 else ''})"
             if nf is not None
@@ -433,14 +426,11 @@ class RegimePane(_TitledMixin, Static):
         hf = a.hedge_flow
         rp = hf.regime_params
         curve = hf.impulse_curve
-        h = headline_impulse(a)
-        nf = nearest_flip(a)
-        flips = flip_levels(a)
-        total = a.pressure_cloud.total_contracts.contracts
-        hedge = MISSING
-        if total:
-            name, n = next(iter(total.items()))
-            hedge = labels.contracts_trade(n, name)
+        head = headline(a)
+        h = head.impulse
+        nf = head.nearest_flip
+        flips = head.flip_levels
+        hedge = head.hedge_words if head.hedge_name is not None else MISSING
         if a.model is EngineModel.PHYSICAL:
             k = (
                 f"{fmt_number(rp.coupling_atm, signed=True)} ATM, "
@@ -449,9 +439,7 @@ class RegimePane(_TitledMixin, Static):
         else:
             k = fmt_number(curve.spot_vol_coupling)
         if nf is not None:
-            flip = (
-                f"{fmt_level(nf)} ({fmt_percent((nf - a.spot) / a.spot, decimals=2, signed=True)})"
-            )
+            flip = f"{fmt_level(nf)} ({fmt_percent(head.flip_distance, decimals=2, signed=True)})"
             if len(flips) > 1:
                 flip += f" ×{len(flips)}" if compact else f", nearest of {len(flips)}"
         else:
@@ -468,12 +456,12 @@ class RegimePane(_TitledMixin, Static):
             (
                 "H spot",
                 f"{fmt_dollars(h, signed=True)}/+1%"
-                + (f" Δ {fmt_dollars(curve.slope_at_spot, signed=True)}/pt" if compact else ""),
+                + (f" Δ {fmt_dollars(head.slope, signed=True)}/pt" if compact else ""),
             ),
-            ("", Text(labels.impulse_effect(h), style="italic")),
+            ("", Text(head.impulse_words, style="italic")),
         ]
         if not compact:
-            rows.append(("slope", f"{fmt_dollars(curve.slope_at_spot, signed=True)} /pt"))
+            rows.append(("slope", f"{fmt_dollars(head.slope, signed=True)} /pt"))
         rows += [
             ("flip", flip),
             ("hedge", hedge),
@@ -489,11 +477,10 @@ class RegimePane(_TitledMixin, Static):
         if compact:
             rows.pop()  # the status line names the positions source
         else:
-            up, down = curve.nearest_attractor_above, curve.nearest_attractor_below
+            up, down = head.attractor_above, head.attractor_below
             rows.append(("attract", f"↑ {fmt_level(up)}  ↓ {fmt_level(down)}"))
-            if a.repriced is not None and a.repriced.zero_gamma_levels:
-                zg = min(a.repriced.zero_gamma_levels, key=lambda p: abs(p - a.spot))
-                rows.append(("zero γ", f"{fmt_level(zg)} (all expiries, fixed IV)"))
+            if head.zero_gamma is not None:
+                rows.append(("zero γ", f"{fmt_level(head.zero_gamma)} (all expiries, fixed IV)"))
             rows.append(("R", f"{fmt_number(rp.skew_stickiness)} skew stickiness"))
         for label, value in rows:
             grid.add_row(label, value)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from hedgeflow.app.alerts import AlertKind, compare_analyses, flip_levels, nearest_flip
+from hedgeflow.app.alerts import AlertKind, compare_analyses
+from hedgeflow.app.presentation import headline
 from hedgeflow.engine.enums import ImpulseRegime
 from tests.tui.fakes import EXPIRY, make_analysis, zone
 
@@ -52,8 +53,8 @@ def test_landing_exactly_on_a_flip_counts_once() -> None:
 def test_curve_crossings_are_the_flips_without_a_repriced_profile() -> None:
     a = make_analysis(spot=5970.0, flips=(5980.0,), repriced=False)
     b = make_analysis(spot=5985.0, flips=(5980.0,), repriced=False)
-    assert flip_levels(b) == (5980.0,)
-    assert nearest_flip(b) == 5980.0
+    assert headline(b).flip_levels == (5980.0,)
+    assert headline(b).nearest_flip == 5980.0
     assert [x.kind for x in compare_analyses(a, b)] == [AlertKind.FLIP]
 
 

@@ -1,0 +1,171 @@
+"""What every surface headlines for one analysis: one rule, written once.
+
+The CLI summary, the regime and impulse panes, the exports and the alerts all show
+the same few numbers: the dealers' impulse at spot, the flip levels and which of them
+is "the" flip, the zero-gamma line nearest spot, and the words for each. They take them
+from `headline(analysis)`, never from the analysis directly, so they cannot disagree
+(docs/METHOD.md "Headline numbers").
+
+The rule:
+
+- impulse at spot: the strike total sum_K H_K (physical), else the curve's value at spot
+  (floe, which has no strike total); $ of dealer delta change per +1% spot move;
+- flip levels: the zero crossings of the repriced profile when there is one (physical),
+  else those of the impulse curve (floe); "the" flip is the one nearest spot;
+- zero gamma: the fixed-IV, all-expiry gamma-only zero nearest spot (physical only);
+- words: from `hedgeflow.engine.labels` (the sign rule), never from floe's label fields.
+
+Non-finite values stay NaN (or None for an absent level): each surface prints its own
+missing mark ("–" on screen, null in JSON, an empty CSV cell).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from hedgeflow.engine import labels
+from hedgeflow.engine.enums import (
+    EngineModel,
+    ImpulseRegime,
+    MarketRegime,
+    PositioningModel,
+    PositionSource,
+)
+from hedgeflow.engine.types import ExpiryAnalysis
+
+
+class FlipSource(StrEnum):
+    """Which profile's zero crossings are the flip levels."""
+
+    REPRICED = "repriced profile"  # physical: the dealers' total impulse if spot were at S
+    CURVE = "impulse curve"  # floe (or no repriced profile): H(S') of the analyzed expiry
+
+
+#: The headline impulse's unit (both models): $ of dealer delta change per +1% spot move.
+IMPULSE_UNIT = "$/+1%"
+
+#: The slope's unit by model: the physical curve is a density ($ per 1% per point), so its
+#: slope is per point squared; floe's curve is a kernel average ($ per 1%).
+SLOPE_UNIT = {EngineModel.PHYSICAL: "$/1%/pt²", EngineModel.FLOE: "$/1%/pt"}
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The headline numbers and words of one `ExpiryAnalysis` (see the module docstring).
+
+    spot : points; impulse : $ per +1% at spot (sign: positive = dealers' delta rises with
+        spot, they sell rallies: dampening); slope : dH/dS' at spot in `slope_unit`;
+    flip_levels : prices (points), ascending, finite; nearest_flip : the one nearest spot
+        (None without any); flip_distance : (nearest_flip - spot) / spot, decimal (NaN
+        without a flip);
+    zero_gamma : the all-expiry zero-gamma level nearest spot, points (None: not computed or
+        none in range); zero_gamma_levels : all of them, ascending;
+    hedge : the first hedge instrument's contracts per +1% (negative = dealers sell), with
+        its name; None without a contract estimate;
+    charm_total : $ of dealer delta change to the charm horizon (positive: dealers sell).
+    """
+
+    symbol: str
+    expiration: datetime
+    as_of: datetime
+    spot: float
+    forward: float
+    model: EngineModel
+    positioning: PositioningModel
+    positions: PositionSource
+    impulse: float
+    impulse_words: str
+    slope: float
+    slope_unit: str
+    regime: ImpulseRegime
+    regime_words: str
+    vol_regime: MarketRegime
+    atm_iv: float
+    expected_move: float
+    flip_source: FlipSource
+    flip_levels: tuple[float, ...]
+    nearest_flip: float | None
+    flip_distance: float
+    zero_gamma: float | None
+    zero_gamma_levels: tuple[float, ...]
+    attractor_above: float | None
+    attractor_below: float | None
+    hedge_name: str | None
+    hedge_contracts: float
+    hedge_words: str
+    charm_total: float
+    charm_words: str
+    impulse_unit: str = IMPULSE_UNIT
+
+
+def _finite_sorted(values: Iterable[float]) -> tuple[float, ...]:
+    return tuple(sorted(float(v) for v in values if math.isfinite(v)))
+
+
+def _nearest(levels: tuple[float, ...], spot: float) -> float | None:
+    if not levels:
+        return None
+    if not math.isfinite(spot):
+        return None  # "nearest" to an unknown spot is not a level to headline
+    return min(levels, key=lambda p: abs(p - spot))
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+def headline(a: ExpiryAnalysis) -> Headline:
+    """The headline of `a` (pure; see the module docstring for the rule)."""
+    hf = a.hedge_flow
+    curve = hf.impulse_curve
+    rp = hf.regime_params
+    impulse = curve.impulse_total if math.isfinite(curve.impulse_total) else curve.impulse_at_spot
+    if a.repriced is not None:
+        source = FlipSource.REPRICED
+        flips = _finite_sorted(c.price for c in a.repriced.flip_levels)
+        zero_gamma_levels = _finite_sorted(a.repriced.zero_gamma_levels)
+    else:
+        source = FlipSource.CURVE
+        flips = _finite_sorted(c.price for c in curve.zero_crossings)
+        zero_gamma_levels = ()
+    nearest = _nearest(flips, a.spot)
+    distance = (nearest - a.spot) / a.spot if nearest is not None and a.spot else math.nan
+    total = a.pressure_cloud.total_contracts.contracts
+    hedge_name, hedge_n = next(iter(total.items())) if total else (None, math.nan)
+    charm = hf.charm_integral.total_charm_to_close
+    return Headline(
+        symbol=a.symbol,
+        expiration=a.expiration,
+        as_of=a.as_of,
+        spot=a.spot,
+        forward=a.forward,
+        model=a.model,
+        positioning=a.positioning,
+        positions=PositionSource(a.positions),
+        impulse=impulse,
+        impulse_words=labels.impulse_effect(impulse),
+        slope=curve.slope_at_spot,
+        slope_unit=SLOPE_UNIT[a.model],
+        regime=curve.regime,
+        regime_words=labels.impulse_regime_description(curve.regime),
+        vol_regime=rp.regime,
+        atm_iv=rp.atm_iv,
+        expected_move=rp.expected_move,
+        flip_source=source,
+        flip_levels=flips,
+        nearest_flip=nearest,
+        flip_distance=distance,
+        zero_gamma=_nearest(zero_gamma_levels, a.spot),
+        zero_gamma_levels=zero_gamma_levels,
+        attractor_above=_finite_or_none(curve.nearest_attractor_above),
+        attractor_below=_finite_or_none(curve.nearest_attractor_below),
+        hedge_name=hedge_name,
+        hedge_contracts=hedge_n,
+        hedge_words=labels.contracts_trade(hedge_n, hedge_name) if hedge_name else labels.UNKNOWN,
+        charm_total=charm,
+        charm_words=labels.charm_trade(charm),
+    )

@@ -1,0 +1,91 @@
+"""The readable one-screen summary `hedgeflow analyze` prints for one expiry.
+
+The headline lines (impulse, flip, zero gamma, attractors, hedge, charm) come from
+`hedgeflow.app.presentation.headline`, so they say what the monitor says; the words
+come from `hedgeflow.engine.labels` (the sign rule).
+"""
+
+from __future__ import annotations
+
+from hedgeflow.app.fmt import fmt_dollars
+from hedgeflow.app.presentation import headline
+from hedgeflow.engine import labels
+from hedgeflow.engine.clock import NY
+from hedgeflow.engine.enums import EngineModel
+from hedgeflow.engine.types import ExpiryAnalysis
+
+
+def _level(x: float | None) -> str:
+    return "none" if x is None else f"{x:,.2f}"
+
+
+def summary_text(a: ExpiryAnalysis) -> str:
+    """The summary of `a`: header, regime, headline numbers, zones (nearest first), charm."""
+    h = headline(a)
+    rp = a.hedge_flow.regime_params
+    charm = a.hedge_flow.charm_integral
+    cloud = a.pressure_cloud
+    exp_ny = a.expiration.astimezone(NY)
+    lines = [
+        f"{a.symbol}  spot {a.spot:,.2f}  forward {a.forward:,.2f}  as of {a.as_of.astimezone(NY):%Y-%m-%d %H:%M %Z}",
+        f"expiry   {exp_ny:%Y-%m-%d %H:%M %Z} ({'/'.join(a.roots)})  {a.minutes_to_expiry:,.0f} min left",
+        f"model    {h.model}  positioning {h.positioning}  positions {h.positions}",
+        f"ATM IV   {h.atm_iv:.2%}  regime {h.vol_regime} (classified on {rp.regime_iv:.2%})  "
+        f"expected move ±{h.expected_move:,.2f}",
+    ]
+    if a.model is EngineModel.FLOE:
+        lines.append(
+            f"k        {rp.coupling_atm:+.3f} (floe: clamp(-corr * ATM IV * sqrt(252), 2, 20))"
+        )
+    else:
+        lines.append(
+            f"k        ATM {rp.coupling_atm:+.3f}  fixed-strike {rp.coupling_fixed_strike:+.3f} "
+            f"vol pts per +1% (R = {rp.skew_stickiness:g})"
+        )
+    lines.append(
+        f"impulse  {fmt_dollars(h.impulse)} per +1% at spot: {h.impulse_words}  [{h.regime}]"
+    )
+    n = len(h.flip_levels)
+    if h.nearest_flip is not None:
+        lines.append(
+            f"flip     {h.nearest_flip:,.2f} (nearest of {n} flip level{'s' if n != 1 else ''} "
+            f"of the {h.flip_source})"
+        )
+    else:
+        lines.append(f"flip     none within the range of the {h.flip_source}")
+    if h.zero_gamma is not None:
+        others = [x for x in h.zero_gamma_levels if x != h.zero_gamma]
+        also = f"; also {', '.join(f'{x:,.2f}' for x in others[:2])}" if others else ""
+        lines.append(f"zero γ   {h.zero_gamma:,.2f} nearest spot (all expiries, fixed IV{also})")
+    lines.append(f"attract  above {_level(h.attractor_above)}   below {_level(h.attractor_below)}")
+    zones = sorted(
+        (*cloud.stability_zones, *cloud.acceleration_zones), key=lambda z: abs(z.center - a.spot)
+    )
+    if zones:
+        lines.append("zones (nearest first)")
+    for z in zones[:6]:
+        trades = ", ".join(
+            labels.contracts_trade(n, name) for name, n in z.contracts.contracts.items()
+        )
+        lines.append(
+            f"  {z.center:>10,.2f} [{z.lower:,.2f} – {z.upper:,.2f}] {z.kind.value:<6} "
+            f"strength {z.strength:.2f}: {labels.impulse_effect(z.impulse)}; {trades}"
+        )
+    total = cloud.total_contracts.contracts
+    if total:
+        lines.append(
+            "hedge    "
+            + ", ".join(labels.contracts_trade(n, name) for name, n in total.items())
+            + " (strike total)"
+        )
+    hz = charm.horizon.astimezone(NY)
+    settle = (
+        f"; settlement step {fmt_dollars(charm.settlement_step)}" if charm.settlement_step else ""
+    )
+    lines.append(
+        f"charm    to {hz:%H:%M %Z}: {fmt_dollars(h.charm_total)} of dealer delta, "
+        f"{h.charm_words}{settle}"
+    )
+    for note in a.notes:
+        lines.append(f"note     {note}")
+    return "\n".join(lines)

@@ -109,7 +109,9 @@ def check_cli_summary(out: str, h: Headline) -> None:
             assert shown == "none"
         else:
             _same_level(shown, value, 2)
-    charm = re.match(r"to \d\d:\d\d \S+: (\S+) of dealer delta, (.+?)(;|$)", _line(out, "charm    "))
+    charm = re.match(
+        r"to \d\d:\d\d \S+: (\S+) of dealer delta, (.+?)(;|$)", _line(out, "charm    ")
+    )
     assert charm
     _same_dollars(charm[1], h.charm_total)
     assert charm[2] == h.charm_words

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hedgeflow.app.fmt import NY
+from hedgeflow.app.fmt import NY, fmt_price
 from hedgeflow.app.presentation import headline
 from hedgeflow.engine import labels
 from hedgeflow.engine.enums import ExtremumKind
@@ -59,8 +59,14 @@ def key_levels(a: ExpiryAnalysis) -> list[KeyLevel]:
                 "edge", e.price, e.price, e.price, math.nan, labels.edge_description(e, a.spot)
             )
         )
-    out.sort(key=lambda lvl: abs(lvl.price - a.spot))
+    # nearest first; a level with no finite distance (NaN price or spot) goes last
+    out.sort(key=lambda lvl: _distance(lvl.price, a.spot))
     return out
+
+
+def _distance(price: float, spot: float) -> float:
+    d = abs(price - spot)
+    return d if math.isfinite(d) else math.inf
 
 
 def _strip_floe_labels(obj: Any) -> Any:
@@ -165,21 +171,25 @@ def _pine_str(s: str) -> str:
 
 def pine_script(a: ExpiryAnalysis) -> str:
     """A TradingView Pine v5 indicator drawing the key levels as horizontal lines (zones as
-    two bounds with a fill), for the chart of the same underlying."""
+    two bounds with a fill), for the chart of the same underlying. A level whose price is
+    not finite is left out (Pine has no NaN literal: `hline(nan)` does not compile); a zone
+    with a non-finite bound is drawn as its centre line only."""
     as_of = a.as_of.astimezone(NY)
     exp = a.expiration.astimezone(NY)
     lines = [
         "//@version=5",
         f"// hedgeflow key levels for {a.symbol}, expiry {exp:%Y-%m-%d %H:%M} ET,",
-        f"// data as of {as_of:%Y-%m-%d %H:%M:%S} ET, spot {a.spot:.2f}; "
+        f"// data as of {as_of:%Y-%m-%d %H:%M:%S} ET, spot {fmt_price(a.spot)}; "
         f"model {a.model.value}, positioning {a.positioning.value}.",
         "// Levels are a snapshot: re-export after the next analysis.",
         f'indicator("hedgeflow {_pine_str(a.symbol)} {exp:%m-%d} levels", overlay=true)',
     ]
     for i, lvl in enumerate(key_levels(a)):
+        if not math.isfinite(lvl.price):
+            continue
         color = _PINE_COLORS[lvl.kind]
         title = _pine_str(f"{lvl.kind} {lvl.price:.2f}")
-        if lvl.upper > lvl.lower:
+        if math.isfinite(lvl.lower) and math.isfinite(lvl.upper) and lvl.upper > lvl.lower:
             lines.append(
                 f'z{i}lo = hline({lvl.lower!r}, "{title} low", color={color}, linestyle=hline.style_dotted)'
             )

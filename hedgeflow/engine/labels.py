@@ -78,6 +78,11 @@ def charm_trade(cumulative: float) -> str:
     return trade if trade in (FLAT, UNKNOWN) else f"{trade} as time passes"
 
 
+def _level(x: float) -> str:
+    """A price in a sentence, one decimal; "n/a" when not finite."""
+    return f"{x:.1f}" if math.isfinite(x) else UNKNOWN
+
+
 def _count(x: float) -> str:
     a = abs(x)
     return f"{a:,.0f}" if a >= 10 else f"{a:,.1f}"
@@ -87,7 +92,7 @@ def contracts_trade(contracts: float, name: str = "") -> str:
     """Label for a dealers' futures trade per +1% (negative = sell, as computed by
     -H / (multiplier F)), e.g. "dealers sell 4,000 ES per +1%"."""
     s = _sign(contracts)
-    if s is None:
+    if s is None or not math.isfinite(contracts):
         return UNKNOWN
     unit = f" {name}" if name else ""
     if s == 0:
@@ -107,14 +112,14 @@ def edge_description(edge: RegimeEdge, spot: float) -> str:
         if edge.stable_beyond
         else f"{UNSTABLE} (dealers chase the move)"
     )
-    return f"{where} {edge.price:.1f}: {move} through it enters {state}"
+    return f"{where} {_level(edge.price)}: {move} through it enters {state}"
 
 
 def zone_description(zone: PressureZone) -> str:
     """A zone by the sign of its impulse: stability zones dampen, acceleration zones amplify,
     with the dealers' futures trade for a +1% move through it."""
     kind = "stability" if zone.impulse > 0 else "acceleration" if zone.impulse < 0 else "flat"
-    text = f"{kind} zone {zone.lower:.1f}-{zone.upper:.1f}: {impulse_effect(zone.impulse)}"
+    text = f"{kind} zone {_level(zone.lower)}-{_level(zone.upper)}: {impulse_effect(zone.impulse)}"
     if zone.contracts.contracts:
         name, value = next(iter(zone.contracts.contracts.items()))
         text += f"; {contracts_trade(value, name)}"

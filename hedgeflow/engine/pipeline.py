@@ -19,7 +19,7 @@ from hedgeflow.engine.chain import OptionChain, sorted_unique
 from hedgeflow.engine.charm import compute_charm_integral
 from hedgeflow.engine.clock import NY, next_session_close
 from hedgeflow.engine.config import EngineConfig
-from hedgeflow.engine.enums import EngineModel, PositioningModel
+from hedgeflow.engine.enums import EngineModel, PositioningModel, PositionSource
 from hedgeflow.engine.exposure import compute_exposures
 from hedgeflow.engine.floe import analyze_hedge_flow_floe, compute_pressure_cloud_floe
 from hedgeflow.engine.impulse import compute_hedge_impulse_curve
@@ -50,6 +50,66 @@ ExpiryChoice = float | date | Literal["0dte", "next"] | None
 
 class AnalysisError(ValueError):
     """The chain cannot be analyzed as asked (no live expiry, unknown date, no usable quotes)."""
+
+
+# More contracts than this on one option (root, expiry, strike, right) is a corrupt field,
+# not a market: the largest open interest ever published on one US option is of order
+# 1e6 contracts.
+MAX_OPEN_INTEREST = 1e8
+
+
+def _describe(chain: OptionChain, i: int) -> str:
+    epoch = float(chain.expiry[i])
+    when = f" {_ny_date(epoch).isoformat()}" if math.isfinite(epoch) else ""
+    return f"{chain.root[i]}{when} {chain.strike[i]:g} {'call' if chain.is_call[i] else 'put'}"
+
+
+def check_positions(chain: OptionChain, positions: np.ndarray | None) -> None:
+    """Refuse a chain whose dealer positions cannot be right, naming the first bad contract.
+
+    From open interest (positions None): a count is finite and >= 0 (feeds zero a missing
+    one and count it), and at most MAX_OPEN_INTEREST; at least one contract holds some.
+    Live positions: signed, NaN where unknown, but never infinite or beyond that bound.
+    Masking such values would turn the whole book into zeros or one absurd strike, and the
+    screen would read a confident "neutral" off corrupt data.
+    """
+    if positions is not None:
+        pos = np.asarray(positions, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            bad = np.isinf(pos) | (np.abs(pos) > MAX_OPEN_INTEREST)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise AnalysisError(
+                f"implausible live position {pos[i]:.3g} contracts on {_describe(chain, i)} "
+                f"(more than {MAX_OPEN_INTEREST:.0e})"
+            )
+        return
+    oi = chain.open_interest
+    finite = np.isfinite(oi)
+    if not finite.all():
+        i = int(np.argmin(finite))
+        n = int((~finite).sum())
+        raise AnalysisError(
+            f"non-finite open interest ({oi[i]}) on {_describe(chain, i)}"
+            + (f" and {n - 1} more contracts" if n > 1 else "")
+        )
+    negative = oi < 0
+    if negative.any():
+        i = int(np.argmax(negative))
+        n = int(negative.sum())
+        raise AnalysisError(
+            f"negative open interest ({oi[i]:g}) on {_describe(chain, i)}"
+            + (f" and {n - 1} more contracts" if n > 1 else "")
+        )
+    huge = oi > MAX_OPEN_INTEREST
+    if huge.any():
+        i = int(np.argmax(huge))
+        raise AnalysisError(
+            f"implausible open interest {oi[i]:.3g} contracts on {_describe(chain, i)} "
+            f"(more than {MAX_OPEN_INTEREST:.0e})"
+        )
+    if not (oi > 0).any():
+        raise AnalysisError("no open interest: every contract's open interest is 0")
 
 
 def live_expiries(chain: OptionChain) -> np.ndarray:
@@ -288,7 +348,8 @@ def analyze_chain(
     positions : dealers' live signed positions per chain row (None: the positioning model
         applied to open interest).
     all_expiries : also build every live expiry's book for the zero-gamma line (physical).
-    Raises AnalysisError with a one-line reason when nothing can be analyzed.
+    Raises AnalysisError with a one-line reason when nothing can be analyzed, or when the
+    chain's positions cannot be right (`check_positions`).
     """
     config = config or EngineConfig()
     now = now or chain.as_of
@@ -296,6 +357,7 @@ def analyze_chain(
         raise ValueError("`now` must be timezone-aware")
     if len(chain) == 0:
         raise AnalysisError("the chain has no contracts")
+    check_positions(chain, positions)
     live = live_expiries(chain)
     candidates = _select(chain, expiry, live)
     positioning = config.effective_positioning
@@ -386,7 +448,7 @@ def analyze_chain(
         minutes_to_expiry=(book.expiration - chain.as_of).total_seconds() / 60.0,
         model=config.model,
         positioning=positioning,
-        positions="live" if positions is not None else "start-of-day",
+        positions=PositionSource.LIVE if positions is not None else PositionSource.START_OF_DAY,
         surface=surface,
         exposure=exposure,
         hedge_flow=hedge_flow,

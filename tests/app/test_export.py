@@ -6,7 +6,12 @@ import csv
 import io
 import json
 import math
+import re
+from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
+import pytest
 
 from hedgeflow.app.export import (
     analysis_json,
@@ -87,3 +92,58 @@ def test_export_writes_four_files(tmp_path: Path) -> None:
         "hedgeflow-SPX-20261124-103000.pine",
     ]
     assert all(p.stat().st_size > 0 for p in paths)
+
+
+def _broken_analysis():
+    """An analysis whose numbers are partly non-finite, as the screen shows it with "–"."""
+    spot = 6000.0
+    zones = (
+        zone(6025.0, 6015.0, math.inf, stable=True, spot=spot),  # centre only
+        zone(math.nan, math.nan, math.nan, stable=False, spot=spot, es=math.inf),
+    )
+    edges = (RegimeEdge(math.inf, stable_beyond=True), RegimeEdge(6060.0, stable_beyond=False))
+    a = make_analysis(spot=spot, flips=(math.nan, 5990.0), zones=zones, edges=edges)
+    curve = replace(
+        a.hedge_flow.impulse_curve,
+        impulse_total=math.nan,
+        impulse_at_spot=math.inf,
+        slope_at_spot=-math.inf,
+        nearest_attractor_above=math.nan,
+        impulse=np.where(np.arange(121) % 7 == 0, np.nan, a.hedge_flow.impulse_curve.impulse),
+    )
+    charm = replace(a.hedge_flow.charm_integral, total_charm_to_close=math.nan)
+    hf = replace(a.hedge_flow, impulse_curve=curve, charm_integral=charm)
+    return replace(a, forward=math.inf, hedge_flow=hf)
+
+
+def test_export_writes_what_it_can_of_a_non_finite_analysis(tmp_path: Path) -> None:
+    a = _broken_analysis()
+    paths = export_analysis(a, tmp_path, stamp=a.as_of)
+    assert len(paths) == 4 and all(p.stat().st_size > 0 for p in paths)
+    by_suffix = {"".join(p.suffixes[-2:]) if ".csv" in p.name else p.suffix: p for p in paths}
+    # JSON: strict (no NaN/Infinity tokens), non-finite numbers are null, finite ones kept
+    text = by_suffix[".json"].read_text(encoding="utf-8")
+    data = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON token {c}"))
+    assert data["forward"] is None and data["spot"] == 6000.0
+    assert data["headline"]["impulse"] is None and data["headline"]["slope"] is None
+    assert data["headline"]["flip_levels"] == [5990.0] and data["nearest_flip"] == 5990.0
+    assert data["headline"]["charm_total"] is None
+    curve = data["hedge_flow"]["impulse_curve"]
+    assert curve["impulse"][0] is None and curve["impulse"][1] is not None
+    # CSV: empty cells where a number is missing, every other cell a finite number
+    rows = list(csv.reader(io.StringIO(by_suffix[".curve.csv"].read_text(encoding="utf-8"))))
+    assert rows[1][1] == "" and rows[2][1] != ""
+    levels = list(csv.DictReader(io.StringIO(by_suffix[".levels.csv"].read_text("utf-8"))))
+    for row in levels:
+        for key in ("price", "lower", "upper", "strength"):
+            assert row[key] == "" or math.isfinite(float(row[key])), row
+    assert any(r["price"] == "" for r in levels)  # the NaN flip, zone and inf edge: kept empty
+    assert not any("nan" in r["description"] or "inf" in r["description"] for r in levels)
+    # Pine: only finite levels are drawn; no nan/inf literal reaches the script
+    pine = by_suffix[".pine"].read_text(encoding="utf-8")
+    assert not re.search(r"\b(nan|inf)\b", pine)
+    drawn = sorted(
+        float(x) for x in re.findall(r"^hline\(([-\d.e+]+), \"[a-z]+ [\d.]+\"", pine, re.M)
+    )
+    assert drawn == [5990.0, 6025.0, 6060.0]  # flip, stability centre, edge (attractor NaN)
+    assert "fill(" not in pine  # the only zone with a price has an infinite bound

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from hedgeflow.engine.config import EngineConfig
 from hedgeflow.engine.enums import EngineModel, PositioningModel
 from hedgeflow.engine.pipeline import AnalysisError, analyze_chain, charm_horizon, live_expiries
 from hedgeflow.engine.types import ExpiryAnalysis
+from hedgeflow.feeds.files import read_chain_file
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +139,69 @@ def test_no_input_makes_the_engine_raise_or_lie(chain, data, n_bad, column, spot
         return
     bad = {k: v for k, v in promised_numbers(a).items() if not math.isfinite(v)}
     assert bad == {}
+
+
+# ------------------------------------------------------------------ bad positions refused
+
+REAL_SPX = Path(__file__).resolve().parents[1] / "data" / "real" / "spx_quotedata_2023-06-09.csv"
+
+
+@pytest.fixture(scope="module")
+def real_chain():
+    return read_chain_file(REAL_SPX)
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (
+            lambda oi: np.where(np.arange(oi.size) == 7, 1e308, oi),
+            r"implausible open interest 1e\+308 contracts on SPXW 2023-06-09 \S+ (call|put)",
+        ),
+        (
+            lambda oi: -np.maximum(oi, 1.0),
+            r"negative open interest \(-\S+\) on SPXW .* and \d+ more contracts",
+        ),
+        (
+            lambda oi: np.where(np.arange(oi.size) == 3, np.nan, oi),
+            r"non-finite open interest \(nan\) on SPXW",
+        ),
+        (
+            lambda oi: np.where(np.arange(oi.size) == 3, np.inf, oi),
+            r"non-finite open interest \(inf\)",
+        ),
+        (lambda oi: np.zeros_like(oi), r"no open interest: every contract's open interest is 0"),
+    ],
+    ids=["1e308", "all-negative", "nan", "inf", "all-zero"],
+)
+def test_chain_with_impossible_open_interest_is_refused(real_chain, edit, match) -> None:
+    """Before: 1e308 or all-negative open interest analyzed to a confident "neutral"."""
+    bad = replace(real_chain, open_interest=edit(real_chain.open_interest.copy()))
+    for model in EngineModel:
+        with pytest.raises(AnalysisError, match=match):
+            analyze_chain(bad, config=EngineConfig(model=model))
+    assert analyze_chain(real_chain).symbol == "SPX"  # the file itself analyzes
+
+
+def test_cboe_file_with_absurd_open_interest_is_refused(tmp_path: Path) -> None:
+    """Through the real file reader: one contract's open interest written as 1e308 (a
+    finite number, so the reader keeps it) is refused by the engine, naming it."""
+    lines = REAL_SPX.read_text(encoding="utf-8").splitlines()
+    head = next(i for i, ln in enumerate(lines) if ln.startswith("Expiration Date"))
+    cells = lines[head + 40].split(",")
+    cells[10] = "1e308"  # the call's Open Interest column
+    lines[head + 40] = ",".join(cells)
+    path = tmp_path / "spx.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(
+        AnalysisError, match=rf"1e\+308 contracts on SPXW \S+ {float(cells[11]):g} call"
+    ):
+        analyze_chain(read_chain_file(path))
+
+
+def test_live_positions_must_be_finite_and_plausible(chain) -> None:
+    pos = np.where(np.arange(len(chain)) == 0, np.inf, 10.0)
+    with pytest.raises(AnalysisError, match="implausible live position inf"):
+        analyze_chain(chain, positions=pos)
+    pos = np.where(np.arange(len(chain)) == 0, np.nan, 10.0)  # unknown: allowed
+    assert analyze_chain(chain, positions=pos).positions == "live"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-NY = ZoneInfo("America/New_York")
+from hedgeflow.engine.clock import NY
+
 MISSING = "–"
 
 _UNITS = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"))

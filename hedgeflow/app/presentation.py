@@ -145,7 +145,7 @@ def headline(a: ExpiryAnalysis) -> Headline:
         forward=a.forward,
         model=a.model,
         positioning=a.positioning,
-        positions=PositionSource(a.positions),
+        positions=a.positions,
         impulse=impulse,
         impulse_words=labels.impulse_effect(impulse),
         slope=curve.slope_at_spot,

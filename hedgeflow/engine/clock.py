@@ -37,6 +37,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+#: New York, where every US options session is clocked: the one time zone constant of the
+#: package (import it from here).
 NY = ZoneInfo("America/New_York")
 
 #: Seconds in the 365-day year used for every year fraction in the engine.
@@ -63,8 +65,6 @@ class SessionTable:
     close: np.ndarray
     source: str = "exchange_calendars"
 
-
-_Sessions = SessionTable  # the name the rest of this module grew up with
 
 #: A table installed by the process's outer layer (e.g. from a cache file); None = build.
 _installed: SessionTable | None = None

@@ -31,6 +31,7 @@ from hedgeflow.engine.enums import (
     ImpulseRegime,
     MarketRegime,
     PositioningModel,
+    PositionSource,
     Side,
 )
 
@@ -385,7 +386,7 @@ class ExpiryAnalysis:
     minutes_to_expiry: float
     model: EngineModel
     positioning: PositioningModel
-    positions: str
+    positions: PositionSource
     surface: IVSurface
     exposure: ExposurePerExpiry
     hedge_flow: HedgeFlowAnalysis

@@ -1,7 +1,7 @@
 """hedgeflow: the hedge-flow engine. Pure numpy/scipy functions; no I/O, no clock.
 
 The caller passes `now`. Public names follow the original TypeScript module
-(floe's hedge-flow layer) in snake_case; see DESIGN.md and docs/METHOD.md.
+(floe's hedge-flow layer) in snake_case; see docs/METHOD.md.
 
 The public names are loaded on first use (PEP 562 module `__getattr__`), so importing a
 light module such as `hedgeflow.engine.chain` or `hedgeflow.engine.clock` does not import scipy

@@ -20,7 +20,7 @@ from scipy.special import ndtr
 
 DAYS_PER_YEAR = 365.0
 SECONDS_PER_YEAR = DAYS_PER_YEAR * 86400.0
-# Greeks are evaluated only for tau >= 60 s (DESIGN.md "Expiry clock"); below that an
+# Greeks are evaluated only for tau >= 60 s (docs/METHOD.md "Expiry clock"); below that an
 # option is treated by its payoff.
 MIN_GREEK_TAU = 60.0 / SECONDS_PER_YEAR
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)

@@ -1,4 +1,4 @@
-"""The butterfly check of a smile and its repair (docs/METHOD.md "The smile", step 6).
+"""The butterfly check of a smile and its repair (docs/METHOD.md "Smile").
 
 Call prices are undiscounted and normalized by the forward, at strikes x = K/F: a smile
 is free of butterfly and call-spread arbitrage when C(x) is convex and decreasing, with

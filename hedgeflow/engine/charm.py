@@ -41,7 +41,7 @@ from hedgeflow.engine.black76 import DAYS_PER_YEAR, MIN_GREEK_TAU, SECONDS_PER_Y
 from hedgeflow.engine.book import ExpiryBook
 from hedgeflow.engine.types import CharmIntegral, CharmIntegralConfig
 
-# Greeks are evaluated only for tau >= 60 s (DESIGN.md "Expiry clock"); below, the payoff.
+# Greeks are evaluated only for tau >= 60 s (docs/METHOD.md "Expiry clock"); below, the payoff.
 MIN_TAU_SECONDS = MIN_GREEK_TAU * SECONDS_PER_YEAR
 MAX_BUCKETS = 100
 

@@ -9,7 +9,7 @@ seconds), so every lookup is a `searchsorted`. The application may instead insta
 precomputed table (`install_sessions`, e.g. read from its cache by `hedgeflow.app.calendar_cache`),
 so that a start-up needs neither pandas nor exchange_calendars; the engine reads no file.
 
-Settlement (DESIGN.md, "Expiry clock"):
+Settlement (docs/METHOD.md "Expiry clock"):
 
 - AM-settled roots (`AM_SETTLED_ROOTS`: SPX, NDX and RUT monthlies, VIX and
   VIXW) settle on the special opening quotation, so the option stops existing

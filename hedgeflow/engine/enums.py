@@ -8,7 +8,7 @@ from enum import StrEnum
 class EngineModel(StrEnum):
     """Which formulas compute the hedge-flow layer.
 
-    PHYSICAL is the corrected engine (DESIGN.md); FLOE reproduces the original
+    PHYSICAL is the corrected engine (docs/METHOD.md); FLOE reproduces the original
     TypeScript library number by number, quirks included.
     """
 

@@ -1,4 +1,4 @@
-"""Dealer positions and per-strike exposures (DESIGN.md "Data model and units").
+"""Dealer positions and per-strike exposures (docs/METHOD.md "Units").
 
 An exposure is the change of the dealers' option delta, valued at spot, in dollars:
 

@@ -23,7 +23,7 @@ Units at the API are hedgeflow's: IV decimal (converted to floe's percent
 inside), times timezone-aware datetimes (floe's epoch milliseconds inside).
 floe's own labels (charm direction, contract signs, transition types) are kept
 in the ``floe_*`` fields only; the sign-rule fields (``contracts``,
-``stable_beyond``) follow DESIGN.md: the dealers' hedge trade is minus the change
+``stable_beyond``) follow docs/METHOD.md "The sign rule": the hedge trade is minus the change
 of their option delta.
 
 Where floe itself loops forever (non-positive grid or time step) this port

@@ -1,4 +1,4 @@
-"""Live dealer positions from signed customer flow (DESIGN.md "Live flow").
+"""Live dealer positions from signed customer flow (docs/METHOD.md "Live flow").
 
 Between two snapshots of the same session, each contract's volume increase
 

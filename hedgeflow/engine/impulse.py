@@ -1,7 +1,7 @@
 """The hedge impulse of the physical engine: per strike, as a density in price, and its
 analysis (crossings, basins and peaks, asymmetry, regime, attractors).
 
-Per strike (DESIGN.md "Hedge impulse"):
+Per strike (docs/METHOD.md "Spot-vol coupling and the hedge impulse"):
 
     H_K = GEX_K - k_K * VEX_K        $ of dealer delta change per +1% spot move
 

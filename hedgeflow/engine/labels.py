@@ -1,6 +1,6 @@
 """Every buy / sell / stable / unstable word the screen prints, from the sign rule alone.
 
-The sign rule (DESIGN.md "Sign language"): an exposure is the change of the dealers'
+The sign rule (docs/METHOD.md "The sign rule"): an exposure is the change of the dealers'
 option delta; the dealers' hedge trade in the underlying is its negative.
 
 - a positive dealer delta change -> the dealers sell; negative -> they buy;

@@ -2,7 +2,7 @@
 the dealers' futures hedge for a +1% move.
 
 Inputs are a physical `HedgeImpulseCurve` (density H(S') in $ per 1% per point, strike
-total in $ per +1%) and its `RegimeParams`. Definitions (DESIGN.md "Pressure cloud"):
+total in $ per +1%) and its `RegimeParams`. Definitions (docs/METHOD.md "Pressure cloud"):
 
 - reach (points) = reachability_multiple * expected_move (S * atm_iv * sqrt(tau_h)),
   floored at the kernel width lambda (the curve cannot resolve finer); when the expected

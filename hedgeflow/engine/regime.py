@@ -13,7 +13,7 @@ From one expiry's smoothed smile (`IVSurface`) this module derives:
 Units: IV decimal (0.18); strikes and prices in points; tau in 365-day year fractions;
 couplings in vol points per +1% spot move (positive k: IV falls when spot rises).
 
-Spot-vol coupling (DESIGN.md "Spot-vol coupling"). R = skew stickiness, clamped to
+Spot-vol coupling (docs/METHOD.md "Spot-vol coupling and the hedge impulse"). R = skew stickiness, clamped to
 [0, 3]. The smile translates with spot as sigma_K(S') = Sigma(ln K - (1 - R) ln(S'/S)),
 with Sigma the smile as a function of ln K today. Differentiating at S' = S:
 

@@ -1,6 +1,6 @@
 """The repriced impulse profile and the all-expiry zero-gamma line.
 
-Repriced profile (DESIGN.md "Repriced profile"). The dealers' total hedge impulse if spot
+Repriced profile (docs/METHOD.md "Repriced profile"). The dealers' total hedge impulse if spot
 were at S', every option's greeks recomputed at S' with the same vol dynamics as the hedge
 impulse H:
 

@@ -353,7 +353,7 @@ def _reference_spot(
     (at least REFERENCE_MIN_PAIRS if one of the candidates has them): the vendor spot when
     it agrees with that forward, else S = F e^{-r tau} of that expiry (q = 0 over its
     short life). A disagreeing spot is an after-hours print, a stale index value or an
-    ex-dividend day (DESIGN.md): flagged, not trusted."""
+    ex-dividend day (docs/METHOD.md "Pricing"): flagged, not trusted."""
     vendor = float(chain.spot)
     idx = np.flatnonzero(cand)
     pairs = fe.n_pairs[idx]

@@ -6,7 +6,7 @@ either. Arrays are float64 numpy arrays; results are frozen. Units:
 - prices, strikes, grid: underlying points
 - implied vol: decimal (0.18)
 - GEX ($ of dealer delta change per +1% spot move), VEX ($ per +1 vol point),
-  CEX ($ per calendar day): see DESIGN.md "Data model and units"
+  CEX ($ per calendar day): see docs/METHOD.md "Units"
 - impulse H: $ of dealer delta change per +1% spot move (strike totals), or its
   density in price ($ per 1% per point) on the physical curve; the floe curve
   is the kernel *average* ($ per 1%), as the original computes it.

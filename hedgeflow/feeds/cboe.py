@@ -18,7 +18,7 @@ Timestamps (decided here, see `parse_cboe_json`):
   of the fetch. The `_VIX.json` stamp "23:02:44" fits too (19:02 New York, after hours).
 - `last_trade_time` is naive **New York** wall time (opening prints at 09:30:02).
 - The quotes are therefore valid at `timestamp - 900 s`; that is `as_of`, so time to
-  expiry is measured from the quote time (DESIGN.md: a 15-minute-delayed quote seen at
+  expiry is measured from the quote time (docs/METHOD.md "Expiry clock": a 15-min-delayed quote seen at
   15:50 has 25 minutes left). If a trade print in the file is newer than that (the
   delay shrank), the newest print (capped at `timestamp`) is used instead.
 """

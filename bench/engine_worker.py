@@ -99,7 +99,11 @@ def workloads(chains: Mapping[str, tuple[Any, float]]) -> dict[str, tuple[Callab
             )
         else:
             add(f"{key}_chain_to_cloud", lambda c=chain, k=physical: chain_to_cloud(c, k), slow)
-            add(f"{key}_analyze_physical", lambda c=chain, k=physical: analyze_chain(c, config=k), slow)
+            add(
+                f"{key}_analyze_physical",
+                lambda c=chain, k=physical: analyze_chain(c, config=k),
+                slow,
+            )
             add(f"{key}_analyze_floe", lambda c=chain, k=floe: analyze_chain(c, config=k), slow)
     return out
 
@@ -138,7 +142,7 @@ def save_chains(path: Path, chains: Mapping[str, tuple[Any, float]]) -> None:
             "rate": rate,
         }
     arrays["meta"] = np.array(json.dumps(meta))
-    np.savez(path, **arrays)  # type: ignore[arg-type]
+    np.savez(path, **arrays)
 
 
 def load_chains(path: Path) -> dict[str, tuple[Any, float]]:
@@ -162,8 +166,8 @@ def load_chains(path: Path) -> dict[str, tuple[Any, float]]:
 
 def serve(tree: Path, chains_path: Path) -> int:
     """Answer `{"name", "runs", "warmup"}` lines on stdin with `{"samples_ms": [...]}` lines
-    on stdout until stdin closes. The first line out names the tree that was imported and the
-workloads with their repeat divisors."""
+        on stdout until stdin closes. The first line out names the tree that was imported and the
+    workloads with their repeat divisors."""
     sys.path.insert(0, str(tree))
     import hedgeflow
 

@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     sections: list[tuple[str, Callable[[], dict[str, Any]]]] = [
         ("engine", lambda: engine_benchmarks(repeat)),
-        ("floe", lambda: floe_benchmarks(rounds=2 if args.quick else 4, runs=repeat // 2)),
+        ("floe", lambda: floe_benchmarks(rounds=6 if args.quick else 10, runs=repeat)),
         ("real file", lambda: real_file_benchmark(repeat)),
         ("cboe parse", lambda: cboe_parse_benchmark(repeat)),
     ]

@@ -69,18 +69,43 @@ def ensure_floe(timeout: float = 300.0) -> str | None:
     return None
 
 
-def run_floe(case_path: Path, *, runs: int, warmup: int) -> dict[str, Any]:
-    """One Node process timing floe on `case_path`: the script's JSON line."""
-    done = subprocess.run(
-        ["node", str(SCRIPT), str(case_path), "--runs", str(runs), "--warmup", str(warmup)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr.strip() or f"node exited with {done.returncode}")
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+class FloeNode:
+    """A Node process timing floe on one perf chain (time_floe.js --serve): the first batch,
+    after the warm-ups, at start (`first`: the script's JSON line), then batches on request,
+    so small batches of floe and hedgeflow can alternate without a process start each."""
+
+    def __init__(self, case_path: Path, *, runs: int, warmup: int) -> None:
+        cmd = ["node", str(SCRIPT), str(case_path), "--serve", "--runs", str(runs)]
+        self.proc = subprocess.Popen(
+            [*cmd, "--warmup", str(warmup)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.first = self._read()
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            self.close()
+            why = (self.proc.stderr.read().strip().splitlines() or ["no message"])[-1]
+            raise RuntimeError(f"time_floe.js exited with {self.proc.returncode}: {why}")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def time(self, runs: int) -> list[float]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"runs": runs, "warmup": 0}) + "\n")
+        self.proc.stdin.flush()
+        samples: list[float] = self._read()["samples_ms"]
+        return samples
+
+    def close(self) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
 def summary(samples: list[float]) -> dict[str, float]:
@@ -95,8 +120,10 @@ def summary(samples: list[float]) -> dict[str, float]:
 
 def floe_benchmarks(*, rounds: int, runs: int) -> dict[str, Any]:
     """Per perf chain: floe's median and each hedgeflow workload's median with the ratio
-    floe/hedgeflow (above 1: hedgeflow is faster). `rounds` alternations of `runs` timed
-    runs each (5 warm-ups per Node process, as the reference timings; 3 for hedgeflow)."""
+    floe/hedgeflow (above 1: hedgeflow is faster). Each of `rounds` rounds times a batch of
+    `runs / rounds` runs of floe and of every hedgeflow workload, the order swapped every
+    round, so both see the same machine load; the samples of all rounds are pooled. floe
+    warms up 5 runs in its process (as the reference timings did), hedgeflow 3."""
     unavailable = ensure_floe()
     results: dict[str, Any] = {}
     if unavailable is not None:
@@ -106,33 +133,36 @@ def floe_benchmarks(*, rounds: int, runs: int) -> dict[str, Any]:
         chain = perf_chain(case)
         work = workloads({name: (chain, float(case["risk_free_rate"]))})
         slow = 4 if len(chain) > 2000 else 1
-        n = max(runs // slow, 5)
-        floe_samples: list[float] = []
-        floe_meta: dict[str, Any] = {}
-        hf_samples: dict[str, list[float]] = {w: [] for w in HEDGEFLOW_WORKLOADS}
-        for r in range(rounds):
-            steps = ["floe", "hedgeflow"] if r % 2 == 0 else ["hedgeflow", "floe"]
-            for step in steps:
-                if step == "floe" and unavailable is None:
-                    got = run_floe(PERF_DIR / f"{name}.json", runs=n, warmup=5)
-                    floe_samples.extend(got.pop("samples_ms"))
-                    floe_meta = got
-                elif step == "hedgeflow":
-                    for w in HEDGEFLOW_WORKLOADS:
-                        fn, _ = work[f"{name}_{w}"]
-                        hf_samples[w].extend(samples_ms(fn, runs=n, warmup=3 if r == 0 else 1))
-        floe_row: dict[str, Any] = {}
-        if floe_samples:
-            floe_row = summary(floe_samples)
+        n = max(runs // slow // rounds, 2)
+        hf: dict[str, list[float]] = {w: [] for w in HEDGEFLOW_WORKLOADS}
+        for w in HEDGEFLOW_WORKLOADS:
+            samples_ms(work[f"{name}_{w}"][0], runs=0, warmup=3)
+        node = None if unavailable else FloeNode(PERF_DIR / f"{name}.json", runs=n, warmup=5)
+        floe: list[float] = [] if node is None else list(node.first["samples_ms"])
+        try:
+            for r in range(rounds):
+                if node is not None and r > 0 and r % 2 == 0:
+                    floe += node.time(n)
+                for w in HEDGEFLOW_WORKLOADS:
+                    hf[w] += samples_ms(work[f"{name}_{w}"][0], runs=n, warmup=0)
+                if node is not None and r % 2 == 1:
+                    floe += node.time(n)
+        finally:
+            if node is not None:
+                node.close()
+        floe_median = None
+        if node is not None:
+            row = summary(floe)
+            floe_median = row["median_ms"]
             results[f"{name}_floe"] = {
                 "options": len(chain),
-                **floe_row,
-                "floe_version": floe_meta.get("floe_version"),
-                "node_version": floe_meta.get("node_version"),
+                **row,
+                "floe_version": node.first["floe_version"],
+                "node_version": node.first["node_version"],
             }
         for w in HEDGEFLOW_WORKLOADS:
-            row: dict[str, Any] = {"options": len(chain), **summary(hf_samples[w])}
-            if floe_row:
-                row["floe_over_hedgeflow"] = floe_row["median_ms"] / row["median_ms"]
-            results[f"{name}_hf_{w}"] = row
+            hf_row: dict[str, Any] = {"options": len(chain), **summary(hf[w])}
+            if floe_median is not None:
+                hf_row["floe_over_hedgeflow"] = floe_median / hf_row["median_ms"]
+            results[f"{name}_hf_{w}"] = hf_row
     return results

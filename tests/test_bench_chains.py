@@ -113,3 +113,18 @@ def test_compare_worker_times_a_tree_on_the_saved_chains(tmp_path: Path) -> None
     finally:
         worker.close()
     assert len(samples) == 2 and all(s > 0 for s in samples)
+
+
+def test_floe_section_without_node_says_so_and_still_times_hedgeflow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import bench.floe
+
+    monkeypatch.setattr(bench.floe.shutil, "which", lambda name: None)
+    results = bench.floe.floe_benchmarks(rounds=1, runs=2)
+    assert results["floe unavailable"] == {"reason": "node is not on PATH"}
+    assert not any(key.endswith("_floe") and "hf" not in key for key in results)
+    for name in PERF_CHAINS:
+        row = results[f"{name}_hf_chain_to_cloud"]
+        assert row["runs"] == 2 and row["median_ms"] > 0
+        assert "floe_over_hedgeflow" not in row

@@ -6,9 +6,12 @@
 // (canonical exposures, in the order floe gives them). Date.now() is pinned to the case's
 // now_ms. The chain object is built once, outside the timed region; JSON parsing is not timed.
 //
-// usage: node time_floe.js CHAIN.json [--warmup N] [--runs N]
+// usage: node time_floe.js CHAIN.json [--warmup N] [--runs N] [--serve]
 // prints one JSON line: {median_ms, min_ms, p90_ms, runs, warmup, floe_version,
-// node_version, n_options, n_expirations, nearest_regime, samples_ms (sorted)}
+// node_version, n_options, n_expirations, nearest_regime, samples_ms (sorted)}.
+// With --serve it prints that line for the first batch, then answers each stdin line
+// {"runs": N, "warmup": N} with {"samples_ms": [...]} (same process, so `make bench` can
+// interleave small batches with hedgeflow's), until stdin closes.
 'use strict';
 
 const fs = require('fs');
@@ -17,15 +20,16 @@ const { performance } = require('perf_hooks');
 const floe = require('@fullstackcraftllc/floe');
 
 function parseArgs(argv) {
-  const args = { file: null, warmup: 5, runs: 30 };
+  const args = { file: null, warmup: 5, runs: 30, serve: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--warmup') args.warmup = parseInt(argv[++i], 10);
     else if (a === '--runs') args.runs = parseInt(argv[++i], 10);
+    else if (a === '--serve') args.serve = true;
     else if (args.file === null) args.file = a;
     else throw new Error(`unexpected argument ${a}`);
   }
-  if (args.file === null) throw new Error('usage: node time_floe.js CHAIN.json [--warmup N] [--runs N]');
+  if (args.file === null) throw new Error('usage: node time_floe.js CHAIN.json [--warmup N] [--runs N] [--serve]');
   if (!(args.runs >= 1) || !(args.warmup >= 0)) throw new Error('--runs must be >= 1, --warmup >= 0');
   return args;
 }
@@ -79,13 +83,17 @@ function main() {
   Date.now = () => nowMs; // the library reads the clock; the case fixes it
   const chain = toFloeChain(c);
   let last = null;
-  for (let i = 0; i < args.warmup; i++) last = workload(chain, nowMs);
-  const samples = [];
-  for (let i = 0; i < args.runs; i++) {
-    const t0 = performance.now();
-    last = workload(chain, nowMs);
-    samples.push(performance.now() - t0);
-  }
+  const batch = (runs, warmup) => {
+    for (let i = 0; i < warmup; i++) last = workload(chain, nowMs);
+    const out = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      last = workload(chain, nowMs);
+      out.push(performance.now() - t0);
+    }
+    return out;
+  };
+  const samples = batch(args.runs, args.warmup);
   samples.sort((a, b) => a - b);
   const n = samples.length;
   const median = n % 2 ? samples[(n - 1) / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2;
@@ -103,6 +111,13 @@ function main() {
     nearest_regime: last.flow.impulseCurve.regime,
     samples_ms: samples,
   }) + '\n');
+  if (args.serve) {
+    const lines = require('readline').createInterface({ input: process.stdin });
+    lines.on('line', (line) => {
+      const req = JSON.parse(line);
+      process.stdout.write(JSON.stringify({ samples_ms: batch(req.runs, req.warmup) }) + '\n');
+    });
+  }
 }
 
 try {

@@ -76,9 +76,12 @@ def commit_of(tree: Path) -> str:
     return done.stdout.strip() if done.returncode == 0 else "?"
 
 
-def compare_benchmarks(ref: Path, *, repeat: int, rounds: int = 4) -> dict[str, Any]:
-    """Every engine workload on the current tree and on `ref`, interleaved: per workload,
-    both medians and the ratio ref/current."""
+def compare_benchmarks(ref: Path, *, repeat: int, rounds: int | None = None) -> dict[str, Any]:
+    """Every engine workload on the current tree and on `ref`, interleaved in `rounds`
+    batches each (default: batches of about 3 runs, at most 20 rounds; small batches
+    spread a load spike from other processes over both trees): per workload, both
+    medians and the ratio ref/current."""
+    rounds = rounds or max(4, min(20, repeat // 3))
     if not (ref / "hedgeflow" / "__init__.py").is_file():
         raise ValueError(f"{ref} is not a hedgeflow checkout (no hedgeflow/__init__.py)")
     chains: dict[str, tuple[Any, float]] = {

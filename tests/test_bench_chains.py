@@ -9,6 +9,7 @@ loader.
 from __future__ import annotations
 
 import copy
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -128,3 +129,29 @@ def test_floe_section_without_node_says_so_and_still_times_hedgeflow(
         row = results[f"{name}_hf_chain_to_cloud"]
         assert row["runs"] == 2 and row["median_ms"] > 0
         assert "floe_over_hedgeflow" not in row
+
+
+def test_compare_worker_imports_the_old_package_layout(tmp_path: Path) -> None:
+    """Commit 1bfebe4 predates fc106d5's one import root (engine modules at top level of
+    `hedgeflow`); the worker must time that tree's code, not this one's."""
+    tree = tmp_path / "old"
+    tree.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "1bfebe4", "hedgeflow"],
+        capture_output=True,
+    )
+    if archive.returncode != 0:
+        pytest.skip("commit 1bfebe4 is not in this clone's history")
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    assert (tree / "hedgeflow" / "pipeline.py").is_file()
+    assert not (tree / "hedgeflow" / "engine").exists()
+    case = load_perf_case("perf_spx_0dte_480")
+    path = tmp_path / "chains.npz"
+    save_chains(path, {"perf_spx_0dte_480": (perf_chain(case), float(case["risk_free_rate"]))})
+    worker = Worker(tree, path)
+    try:
+        assert Path(worker.imported) == tree / "hedgeflow"
+        samples = worker.time("perf_spx_0dte_480_analyze_physical", runs=1, warmup=0)
+    finally:
+        worker.close()
+    assert len(samples) == 1 and samples[0] > 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from hedgeflow.engine.clock import NY
+from hedgeflow.engine.clock import NY as NY  # re-exported for the screen's times
 
 MISSING = "–"
 

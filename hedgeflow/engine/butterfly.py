@@ -11,6 +11,7 @@ its smoothed IV.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from hedgeflow.engine.iv import implied_vol, normalized_otm_price
 from hedgeflow.engine.types import IVSurface
@@ -21,7 +22,9 @@ from hedgeflow.engine.types import IVSurface
 BUTTERFLY_TOL = 1e-12
 
 
-def normalized_calls(x: np.ndarray, sigma: np.ndarray, tau: np.ndarray | float) -> np.ndarray:
+def normalized_calls(
+    x: NDArray[np.float64], sigma: NDArray[np.float64], tau: NDArray[np.float64] | float
+) -> NDArray[np.float64]:
     """Undiscounted call prices over F at strikes x = K/F, from the OTM price (put below
     the forward plus its parity intrinsic) so that wing prices keep their precision.
 
@@ -51,13 +54,13 @@ def segment_ends(seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _chord_violations(
-    x: np.ndarray,
-    c: np.ndarray,
+    x: NDArray[np.float64],
+    c: NDArray[np.float64],
     first: np.ndarray,
     last: np.ndarray,
     tol: float,
     far: np.ndarray | None = None,
-) -> np.ndarray:
+) -> NDArray[np.bool_]:
     """Points above the chord of their neighbours, segment by segment (x ascending within a
     segment; `first`/`last` mark segment ends, which see the anchors (0, 1) and (far, 0);
     `far` per element, default 1000 x)."""

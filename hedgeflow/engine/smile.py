@@ -234,7 +234,7 @@ class _Smiles:
         start, end = _segments(nseg, n_seg)
         ws = np.full(n, np.nan)
         built = np.array([s is None for s in self.skip])
-        for j in np.flatnonzero(built):
+        for j in np.flatnonzero(built).tolist():
             sl = slice(start[j], end[j])
             ws[sl], fallback = _smooth_total_variance(k[sl], w[sl], err_w[sl], valid[sl])
             d = self.diag[j]
@@ -258,9 +258,9 @@ class _Smiles:
                 x[chk], k[chk], sigma[chk], T[chk], nseg[chk], n_seg
             )
             sigma[chk] = sig
-            for j in np.flatnonzero(repaired):
+            for j in np.flatnonzero(repaired).tolist():
                 self.diag[j]["butterfly_repaired"] = int(repaired[j])
-            for j in np.flatnonzero(left):
+            for j in np.flatnonzero(left).tolist():
                 self.diag[j]["butterfly_unrepaired"] = int(left[j])
         self.raw = raw
         self.sigma = sigma

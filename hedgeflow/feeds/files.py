@@ -742,9 +742,13 @@ class FileFeed:
 
     Config (`[feeds.file]`): `path` = one file, a glob (`"chains/*.csv"`), a list of files
     or globs, or a table mapping symbols to files (`{SPX = "spx.csv", SPY = "spy.csv"}`).
-    Files are read on first use and re-read when their modification time changes. `clock()`
-    is the as-of time of the last snapshot served (a file is a frozen moment), so data age
-    on screen is measured against the file, not the wall clock.
+    Every file is read when the feed is built, so a missing, unreadable or truncated file is
+    refused up front (`ChainFileError`, a ValueError, one line naming the file); `symbols`
+    then names the underlyings the files hold, sorted. Files are re-read when their
+    modification time or size changes; one that goes bad during a session (deleted,
+    truncated) raises `ChainFileError` (a FeedError) from `snapshot`. `clock()` is the as-of
+    time of the last snapshot served (a file is a frozen moment), so data age on screen is
+    measured against the file, not the wall clock.
     """
 
     name = "file"
@@ -752,16 +756,34 @@ class FileFeed:
     def __init__(
         self, paths: Sequence[Path] = (), by_symbol: Mapping[str, Path] | None = None
     ) -> None:
-        self._paths = list(paths)
         self._by_symbol: dict[str, Path] = {
             k.upper(): Path(v) for k, v in (by_symbol or {}).items()
         }
-        self._cache: dict[Path, tuple[float, OptionChain]] = {}
+        self._cache: dict[Path, tuple[tuple[int, int], OptionChain]] = {}
         self._last: OptionChain | None = None
-        self._indexed = not self._paths
+        if not paths and not self._by_symbol:
+            raise ValueError("feeds.file: no file given")
+        for path in self._by_symbol.values():
+            self._load(path)
+        # Files given without symbols: read each once to learn whose chain it holds.
+        for path in map(Path, paths):
+            sym = self._load(path).symbol.upper()
+            other = self._by_symbol.get(sym)
+            if other is not None and other != path:
+                raise ChainFileError(
+                    path, f"holds {sym} like {other}; map symbols to files explicitly"
+                )
+            self._by_symbol[sym] = path
+        #: The underlyings the files hold, sorted.
+        self.symbols: tuple[str, ...] = tuple(sorted(self._by_symbol))
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> FileFeed:
+        """From a `[feeds.file]` table (see the class docstring); reads every file now and
+        raises ValueError (`ChainFileError` for a file) with one line naming the problem."""
+        unknown = sorted(set(section) - {"path"})
+        if unknown:
+            raise ValueError(f"unknown key `feeds.file.{unknown[0]}` (known: path)")
         spec = section.get("path")
         if spec is None or spec == "" or spec == [] or spec == {}:
             raise ValueError(
@@ -787,7 +809,7 @@ class FileFeed:
         return cls(paths=paths)
 
     @property
-    def delay_seconds(self) -> float:  # type: ignore[override]
+    def delay_seconds(self) -> float:
         return self._last.delay_seconds if self._last is not None else 0.0
 
     async def __aenter__(self) -> FileFeed:
@@ -798,44 +820,24 @@ class FileFeed:
 
     def _load(self, path: Path) -> OptionChain:
         try:
-            mtime = path.stat().st_mtime
+            st = path.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
         except OSError:
-            mtime = -1.0  # read_chain_file raises the precise error
+            stamp = (-1, -1)  # read_chain_file raises the precise error
         hit = self._cache.get(path)
-        if hit is not None and hit[0] == mtime:
+        if hit is not None and hit[0] == stamp:
             return hit[1]
         chain = read_chain_file(path)
-        self._cache[path] = (mtime, chain)
+        self._cache[path] = (stamp, chain)
         return chain
-
-    def _index(self) -> None:
-        # Files given without symbols: read each once to learn whose chain it holds.
-        if self._indexed:
-            return
-        for path in self._paths:
-            sym = self._load(path).symbol.upper()
-            other = self._by_symbol.get(sym)
-            if other is not None and other != path:
-                raise ChainFileError(
-                    path, f"holds {sym} like {other}; map symbols to files explicitly"
-                )
-            self._by_symbol[sym] = path
-        self._indexed = True
-
-    def symbols(self) -> list[str]:
-        """The underlyings the configured files hold."""
-        self._index()
-        return sorted(self._by_symbol)
 
     def chain(self, symbol: str) -> OptionChain:
         """The chain of `symbol` (synchronous; `snapshot` is the async protocol method)."""
-        self._index()
         sym = symbol.upper().lstrip("^$_")
         path = self._by_symbol.get(sym)
         if path is None:
             raise BadPayload(
-                f"no file for {sym}; files hold {', '.join(sorted(self._by_symbol)) or 'nothing'}",
-                vendor=self.name,
+                f"no file for {sym}; files hold {', '.join(self.symbols)}", vendor=self.name
             )
         chain = self._load(path)
         if chain.symbol.upper() != sym:
@@ -855,10 +857,6 @@ class FileFeed:
 
     def clock(self) -> datetime:
         if self._last is None:
-            self._index()
-            first = next(iter(sorted(self._by_symbol)), None)
-            if first is None:
-                raise BadPayload("no files configured", vendor=self.name)
-            self.chain(first)
+            self.chain(self.symbols[0])
         assert self._last is not None
         return self._last.as_of

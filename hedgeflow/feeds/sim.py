@@ -961,6 +961,8 @@ class SimFeed:
             rate=rate,
             activity=activity,
         )
+        #: The underlyings this sim serves, as configured.
+        self.symbols: tuple[str, ...] = self.market.symbols
         self.speed = float(speed)
         self.delay_seconds = float(delay_seconds)
         self._wall = wall

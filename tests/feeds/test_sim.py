@@ -297,7 +297,8 @@ def test_from_config_and_registry() -> None:
     )
     assert isinstance(f, SimFeed)
     assert f.clock() == WED
-    assert f.market.symbols == ("SPX", "SPY")
+    assert f.market.symbols == f.symbols == ("SPX", "SPY")
+    assert SimFeed(start=WED).symbols == ("SPX", "SPY", "QQQ", "NDX", "IWM")
     with pytest.raises(ValueError, match="feeds.sim.colour"):
         SimFeed.from_config({"colour": 1})
     with pytest.raises(ValueError, match="feeds.sim.speed"):

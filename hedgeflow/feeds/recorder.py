@@ -37,6 +37,7 @@ import logging
 import math
 import os
 import sqlite3
+import threading
 import time
 import zlib
 from collections.abc import Iterator, Sequence
@@ -172,6 +173,9 @@ class Recorder:
         self.path = Path(path)
         self.count = 0
         self._db: sqlite3.Connection | None = None
+        # One statement sequence at a time: `close` (an event loop cancelled by Ctrl-C) must
+        # wait for a `write` still running in a worker thread, or SQLite crashes the process.
+        self._mutex = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._lock = _FileLock(self.path.with_name(self.path.name + ".lock"))
@@ -227,10 +231,14 @@ class Recorder:
         return db
 
     def write(self, chain: OptionChain, *, feed: str, fetched_at: datetime | float) -> int:
-        if self._db is None:
-            raise self._fail("the recording is closed")
         fetched = fetched_at.timestamp() if isinstance(fetched_at, datetime) else float(fetched_at)
         payload = encode_chain(chain)
+        with self._mutex:
+            return self._insert(chain, feed, fetched, payload)
+
+    def _insert(self, chain: OptionChain, feed: str, fetched: float, payload: bytes) -> int:
+        if self._db is None:
+            raise self._fail("the recording is closed")
         cur = self._db.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")
@@ -271,23 +279,25 @@ class Recorder:
         replay reading an old snapshot keeps its frames for the next checkpoint); TRUNCATE
         (on close) waits briefly and empties the WAL. A failed checkpoint is logged, not
         raised: the WAL still holds every committed snapshot."""
-        if self._db is None:
-            return
-        try:
-            self._db.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
-        except sqlite3.Error as exc:
-            log.warning("recording %s: checkpoint failed: %s", self.path, sqlite_problem(exc))
-        self._since_checkpoint = 0
-        self._checkpointed_at = time.monotonic()
+        with self._mutex:
+            if self._db is None:
+                return
+            try:
+                self._db.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+            except sqlite3.Error as exc:
+                log.warning("recording %s: checkpoint failed: %s", self.path, sqlite_problem(exc))
+            self._since_checkpoint = 0
+            self._checkpointed_at = time.monotonic()
 
     def close(self) -> None:
-        if self._db is not None:
-            try:
-                self._db.execute("PRAGMA busy_timeout=2000")
-                self.checkpoint("TRUNCATE")
-            finally:
-                self._db.close()
-                self._db = None
+        with self._mutex:
+            if self._db is not None:
+                try:
+                    self._db.execute("PRAGMA busy_timeout=2000")
+                    self.checkpoint("TRUNCATE")
+                finally:
+                    self._db.close()
+                    self._db = None
         lock = getattr(self, "_lock", None)
         if lock is not None:
             lock.release()

@@ -13,7 +13,8 @@ from hedgeflow.engine import clock as xclock
 from hedgeflow.engine.chain import ARRAY_FIELDS, OptionChain, chain_from_dict, chain_to_dict
 from hedgeflow.feeds.base import Feed, open_feed
 from hedgeflow.feeds.errors import FeedError
-from hedgeflow.feeds.sim import NY, SimFeed, _smile
+from hedgeflow.feeds.sim import NY, SimFeed
+from hedgeflow.feeds.sim.market import _smile
 
 SYMBOLS = ("SPX", "SPY", "QQQ", "NDX", "IWM")
 # Wednesday 18 Nov 2026: a regular session two days before the November monthly

@@ -657,7 +657,7 @@ def test_chain_format_doc_example_reads(tmp_path: Path) -> None:
     ],
 )
 def test_parse_symbols(symbol: str, expected: tuple[str, str, str, float]) -> None:
-    from hedgeflow.feeds.files import _parse_symbols
+    from hedgeflow.feeds.files.quotedata import _parse_symbols
 
     # Alone and inside a column of plain symbols (the vectorized path must agree).
     for col in ([symbol], ["SPXW230616C04300000", symbol, "QQQ230616P00350000"]):
@@ -677,7 +677,7 @@ def test_parse_symbols(symbol: str, expected: tuple[str, str, str, float]) -> No
     pad=st.booleans(),
 )
 def test_parse_symbols_round_trip(root: str, day: date, call: bool, milli: int, pad: bool) -> None:
-    from hedgeflow.feeds.files import _parse_symbols
+    from hedgeflow.feeds.files.quotedata import _parse_symbols
 
     sym = f"{root:<6}" if pad else root
     sym += f"{day:%y%m%d}{'C' if call else 'P'}{milli:08d}"

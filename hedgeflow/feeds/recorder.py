@@ -334,12 +334,14 @@ def read_rows(
 
 def retry_wait(failures: int, interval: float, error: FeedError) -> float:
     """Seconds before polling a symbol again after its `failures`-th consecutive failure
-    (>= 1): max(interval, MIN_BACKOFF) doubled per further failure, capped at MAX_BACKOFF,
-    and never shorter than the feed's `retry_after` (a vendor's Retry-After is honoured in
-    full, however long)."""
+    (>= 1): base = max(interval, MIN_BACKOFF), doubled per further failure and capped at
+    MAX_BACKOFF (but never below base: a failing vendor is not polled faster than a healthy
+    one), and never shorter than the feed's `retry_after` (a vendor's Retry-After is
+    honoured in full, however long)."""
     if failures < 1:
         raise ValueError("`failures` counts from 1")
-    wait = min(max(interval, MIN_BACKOFF) * 2.0 ** min(failures - 1, 30), MAX_BACKOFF)
+    base = max(interval, MIN_BACKOFF)
+    wait = max(min(base * 2.0 ** min(failures - 1, 30), MAX_BACKOFF), base)
     suggested = error.retry_after
     if suggested is not None and math.isfinite(suggested):
         wait = max(wait, float(suggested))

@@ -51,6 +51,7 @@ def test_retry_wait_doubles_caps_and_never_shortens_retry_after(
     short = FeedUnavailable("down", retry_after=0.2)  # the HTTP client's own short backoff
     assert [retry_wait(k, 0.5, short) for k in range(1, 9)] == [1, 2, 4, 8, 16, 32, 60, 60]
     assert retry_wait(1, 5.0, short) == 5.0  # never faster than the poll interval
+    assert retry_wait(4, 120.0, short) == 120.0  # ... even past the cap
     assert retry_wait(1, 1.0, RateLimited("429", retry_after=90.0)) == 90.0  # past the cap
     assert retry_wait(3, 1.0, FeedUnavailable("x", retry_after=float("nan"))) == 4.0
     with pytest.raises(ValueError):

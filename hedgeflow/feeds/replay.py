@@ -75,8 +75,14 @@ def _header_problem(path: Path) -> str | None:
     page_size = int.from_bytes(head[16:18], "big")
     page_size = 65536 if page_size == 1 else page_size
     pages = int.from_bytes(head[28:32], "big")
-    # The page count is valid when the change counter matches "version-valid-for".
-    if head[24:28] == head[92:96] and pages and st.st_size < pages * page_size:
+    # The page count is valid when the change counter matches "version-valid-for", and
+    # final unless a WAL is being checkpointed into the file (a live or crashed recorder):
+    # then SQLite's own check below judges.
+    try:
+        settled = path.with_name(path.name + "-wal").stat().st_size == 0
+    except OSError:
+        settled = True  # no WAL beside it
+    if settled and head[24:28] == head[92:96] and pages and st.st_size < pages * page_size:
         return (
             f"truncated ({st.st_size} bytes; its header says {pages} pages of {page_size} = "
             f"{pages * page_size} bytes)"

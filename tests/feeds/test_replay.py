@@ -292,14 +292,23 @@ def test_a_recording_that_goes_bad_during_a_replay_raises_feed_errors(
     r.close()
 
 
-def test_cli_replay_of_a_corrupted_recording_is_one_line_and_exit_2(
-    recording: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    "kind", ["zero-byte", "truncated", "corrupted", "not-sqlite", "other-schema"]
+)
+@pytest.mark.parametrize("command", ["replay", "analyze"])
+def test_cli_on_a_bad_recording_is_one_line_and_exit_2(
+    command: str, kind: str, recording: Path, tmp_path: Path
 ) -> None:
-    """The real command, before any screen is drawn."""
-    bad = _corrupt_middle(recording, tmp_path / "bad.sqlite")
+    """The real `hedgeflow replay BAD` (before any screen is drawn) and `hedgeflow analyze
+    --feed replay --path BAD`: exit 2, one line naming the file and the problem."""
+    bad = _bad_recording(kind, recording, tmp_path)
+    argv = {
+        "replay": ["replay", str(bad)],
+        "analyze": ["analyze", "--feed", "replay", "--path", str(bad), "--symbol", "SPY"],
+    }[command]
     env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
     proc = subprocess.run(
-        [sys.executable, "-m", "hedgeflow.cli", "replay", str(bad)],
+        [sys.executable, "-m", "hedgeflow.cli", *argv],
         capture_output=True,
         text=True,
         timeout=120,
@@ -309,7 +318,7 @@ def test_cli_replay_of_a_corrupted_recording_is_one_line_and_exit_2(
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
-    assert str(bad) in lines[0] and "corrupted (SQLite integrity check" in lines[0]
+    assert str(bad) in lines[0] and re.search(BAD[kind], lines[0]), lines[0]
     assert "Traceback" not in proc.stderr and proc.stdout == ""
 
 

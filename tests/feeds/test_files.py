@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import shutil
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -19,7 +21,7 @@ from hypothesis import strategies as st
 from hedgeflow.engine.chain import ARRAY_FIELDS, OptionChain, chain_to_dict
 from hedgeflow.engine.clock import NY, settlement_time
 from hedgeflow.feeds.base import Feed, open_feed
-from hedgeflow.feeds.errors import BadPayload
+from hedgeflow.feeds.errors import BadPayload, FeedError
 from hedgeflow.feeds.files import (
     ROW_DROP_REASONS,
     ChainFileError,
@@ -515,7 +517,7 @@ async def test_file_feed_single_path() -> None:
 
 async def test_file_feed_glob_and_mapping(tmp_path: Path) -> None:
     feed = FileFeed.from_config({"path": str(REAL / "sp?_quotedata_2023-09-14.csv")})
-    assert feed.symbols() == ["SPX", "SPY"]
+    assert feed.symbols == ("SPX", "SPY")
     assert (await feed.snapshot("SPY")).spot == 450.81
     write_chain_json(read_chain_file(REAL / "qqq_quotedata_2023-06-12.csv"), tmp_path / "q.json")
     mapped = FileFeed.from_config({"path": {"NASDAQ": str(tmp_path / "q.json")}})
@@ -543,6 +545,84 @@ async def test_file_feed_rereads_changed_file(tmp_path: Path) -> None:
     os.utime(path, (1e9, 1e9))
     assert (await feed.snapshot("SPY")).spot == 451.0
     assert Counter(chain.dropped) == Counter((await feed.snapshot("SPY")).dropped)
+
+
+def _bad_file(kind: str, tmp_path: Path) -> Path:
+    good = (REAL / "spy_quotedata_2023-09-14.csv").read_bytes()
+    path = tmp_path / f"{kind}.csv"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "zero-byte":
+        path.write_bytes(b"")
+    elif kind == "truncated-csv":
+        # cut inside a data row: that row has too few fields
+        path.write_bytes(good[: len(good) // 2].rsplit(b",", 3)[0])
+    elif kind == "truncated-json":
+        path = path.with_suffix(".json")
+        write_chain_json(read_chain_file(REAL / "spy_quotedata_2023-09-14.csv"), path)
+        path.write_bytes(path.read_bytes()[:5000])
+    elif kind == "not-a-chain":
+        path.write_text("date,close\n2023-09-14,450.81\n", encoding="utf-8")
+    return path
+
+
+FILE_PROBLEMS = {
+    "missing": "no such file",
+    "directory": "is a directory",
+    "zero-byte": "empty file",
+    "truncated-csv": r"line \d+ has \d+ fields, expected \d+ \(truncated file\?\)",
+    "truncated-json": "invalid JSON at line 1 column",
+    "not-a-chain": "not a CBOE quotedata file",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FILE_PROBLEMS))
+@pytest.mark.parametrize("shape", ["file", "list", "mapping"])
+def test_file_feed_refuses_a_bad_file_when_built(kind: str, shape: str, tmp_path: Path) -> None:
+    """Building the feed reads every file: a bad one is one line naming it, before any poll."""
+    bad = _bad_file(kind, tmp_path)
+    good = str(REAL / "spx_quotedata_2023-09-14.csv")
+    spec: object = {
+        "file": str(bad),
+        "list": [good, str(bad)],
+        "mapping": {"SPX": good, "SPY": str(bad)},
+    }[shape]
+    with pytest.raises(ChainFileError) as info:
+        open_feed("file", {"path": spec})
+    err = info.value
+    assert isinstance(err, ValueError) and isinstance(err, BadPayload)
+    text = str(err)
+    assert "\n" not in text and text.startswith(f"{bad}: ")
+    assert re.search(FILE_PROBLEMS[kind], text), text
+
+
+def test_file_feed_symbols_are_the_files_underlyings(tmp_path: Path) -> None:
+    write_chain_json(read_chain_file(REAL / "qqq_quotedata_2023-06-12.csv"), tmp_path / "q.json")
+    feed = FileFeed.from_config(
+        {"path": [str(REAL / "spy_quotedata_2023-09-14.csv"), str(tmp_path / "q.json")]}
+    )
+    assert feed.symbols == ("QQQ", "SPY")
+    mapped = FileFeed.from_config({"path": {"spy": str(REAL / "spy_quotedata_2023-09-14.csv")}})
+    assert mapped.symbols == ("SPY",)
+    with pytest.raises(ValueError, match="feeds.file.paths"):
+        FileFeed.from_config({"paths": "x.csv"})
+
+
+async def test_a_file_that_goes_bad_during_a_session_raises_a_feed_error(tmp_path: Path) -> None:
+    path = tmp_path / "spy.csv"
+    shutil.copy(REAL / "spy_quotedata_2023-09-14.csv", path)
+    feed = FileFeed.from_config({"path": str(path)})
+    first = await feed.snapshot("SPY")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2].rsplit(b",", 3)[0])  # truncated mid-row
+    with pytest.raises(FeedError, match=r"truncated file\?"):
+        await feed.snapshot("SPY")
+    path.unlink()
+    with pytest.raises(FeedError, match="no such file"):
+        await feed.snapshot("SPY")
+    path.write_bytes(data)  # repaired: served again
+    again = await feed.snapshot("SPY")
+    assert again.spot == first.spot and len(again) == len(first)
 
 
 def test_chain_format_doc_example_reads(tmp_path: Path) -> None:
@@ -577,7 +657,7 @@ def test_chain_format_doc_example_reads(tmp_path: Path) -> None:
     ],
 )
 def test_parse_symbols(symbol: str, expected: tuple[str, str, str, float]) -> None:
-    from hedgeflow.feeds.files import _parse_symbols
+    from hedgeflow.feeds.files.quotedata import _parse_symbols
 
     # Alone and inside a column of plain symbols (the vectorized path must agree).
     for col in ([symbol], ["SPXW230616C04300000", symbol, "QQQ230616P00350000"]):
@@ -597,7 +677,7 @@ def test_parse_symbols(symbol: str, expected: tuple[str, str, str, float]) -> No
     pad=st.booleans(),
 )
 def test_parse_symbols_round_trip(root: str, day: date, call: bool, milli: int, pad: bool) -> None:
-    from hedgeflow.feeds.files import _parse_symbols
+    from hedgeflow.feeds.files.quotedata import _parse_symbols
 
     sym = f"{root:<6}" if pad else root
     sym += f"{day:%y%m%d}{'C' if call else 'P'}{milli:08d}"

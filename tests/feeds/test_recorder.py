@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,8 +18,17 @@ import numpy as np
 import pytest
 
 from hedgeflow.engine.chain import ARRAY_FIELDS, OptionChain
+from hedgeflow.feeds import recorder
 from hedgeflow.feeds.errors import FeedUnavailable
-from hedgeflow.feeds.recorder import Recorder, decode_chain, encode_chain, read_rows, record
+from hedgeflow.feeds.recorder import (
+    CHECKPOINT_SNAPSHOTS,
+    Recorder,
+    RecordingError,
+    decode_chain,
+    encode_chain,
+    read_rows,
+    record,
+)
 from hedgeflow.feeds.replay import ReplayFeed, iter_snapshots
 from hedgeflow.feeds.sim import NY, SimFeed
 
@@ -75,14 +86,22 @@ def test_schema_wal_and_one_row_per_snapshot(tmp_path: Path) -> None:
     assert [r[1] for r in read_rows(path, "spx")] == ["SPX", "SPX"]
 
 
-def test_recorder_kill_9_loses_at_most_the_snapshot_being_written(tmp_path: Path) -> None:
-    """A real recorder process writing a WAL file is SIGKILLed mid-run; every committed
-    snapshot reads back intact and equals what the deterministic sim gives at its as-of."""
-    out = tmp_path / "killed.sqlite"
-    cmd = [
+def _sim_config(tmp_path: Path) -> Path:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'[feeds.sim]\nseed = 11\nstart = "{START.isoformat()}"\nspeed = 60.0\n', encoding="utf-8"
+    )
+    return cfg
+
+
+def _record_cmd(cfg: Path, out: Path, *extra: str) -> list[str]:
+    return [
         sys.executable,
         "-m",
-        "hedgeflow.feeds.recorder",
+        "hedgeflow.cli",
+        "record",
+        "--config",
+        str(cfg),
         "--feed",
         "sim",
         "--symbols",
@@ -91,21 +110,33 @@ def test_recorder_kill_9_loses_at_most_the_snapshot_being_written(tmp_path: Path
         "0.05",
         "--out",
         str(out),
-        "--seed",
-        "11",
-        "--start",
-        START.isoformat(),
-        "--speed",
-        "60",
+        *extra,
     ]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO), "HOME": str(tmp_path)}
+
+
+def test_recorder_kill_9_loses_at_most_the_snapshot_being_written(tmp_path: Path) -> None:
+    """A real `hedgeflow record` process writing a WAL file is SIGKILLed mid-run: every
+    committed snapshot reads back intact and equals what the deterministic sim gives at its
+    as-of; the main file alone (its -wal lost) holds the checkpointed snapshots; a second
+    recorder on the file is refused while the first runs, and the crash releases the lock."""
+    out = tmp_path / "killed.sqlite"
+    cfg = _sim_config(tmp_path)
     proc = subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        _record_cmd(cfg, out),
+        cwd=REPO,
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
+    want = 2 * CHECKPOINT_SNAPSHOTS + 8
     seen = 0
     try:
-        deadline = time.monotonic() + 60.0
-        while time.monotonic() < deadline and seen < 8:
+        deadline = time.monotonic() + 120.0
+        while time.monotonic() < deadline and seen < want:
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
             if out.exists():
                 try:
@@ -113,17 +144,39 @@ def test_recorder_kill_9_loses_at_most_the_snapshot_being_written(tmp_path: Path
                 except sqlite3.OperationalError:
                     seen = 0  # schema not created yet
             time.sleep(0.05)
-        assert seen >= 8, "the recorder did not write 8 snapshots in time"
+        assert seen >= want, f"the recorder wrote {seen} < {want} snapshots in time"
+        second = subprocess.run(
+            _record_cmd(cfg, out),
+            cwd=REPO,
+            env=_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert second.returncode == 2
+        assert second.stderr.strip().splitlines() == [
+            f"hedgeflow: error: {out}: another recorder is writing this file"
+        ]
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL
-    # The WAL file is left behind un-checkpointed, as after a crash.
+    # Without its -wal (lost with the crash, say), the main file holds the checkpoints.
+    alone = tmp_path / "alone" / "main-only.sqlite"
+    alone.parent.mkdir()
+    shutil.copy(out, alone)
+    db = sqlite3.connect(alone)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    in_main = db.execute("SELECT count(*) FROM snapshots").fetchone()[0]
+    db.close()
+    assert in_main >= CHECKPOINT_SNAPSHOTS
+    # With the WAL left behind un-checkpointed, as after a crash: everything committed.
     db = sqlite3.connect(out)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     db.close()
     chains = list(iter_snapshots(out))
-    assert len(chains) >= seen  # nothing the reader saw committed was lost
+    assert len(chains) >= seen >= in_main  # nothing the reader saw committed was lost
+    assert [c.as_of for c in iter_snapshots(alone)] == [c.as_of for c in chains[:in_main]]
     reference = SimFeed(seed=11, start=START, speed=0.0)
     for chain in chains:
         assert_same_chain(chain, reference.chain_at(chain.symbol, chain.as_of))
@@ -132,6 +185,163 @@ def test_recorder_kill_9_loses_at_most_the_snapshot_being_written(tmp_path: Path
     first = replay.snapshot_now("SPX")
     assert_same_chain(first, next(c for c in chains if c.symbol == "SPX"))
     replay.close()
+    # The dead process's lock went with it: a new recorder appends.
+    with Recorder(out) as rec:
+        rec.write(chains[0], feed="sim", fetched_at=START)
+    assert sum(1 for _ in read_rows(out)) == len(chains) + 1
+
+
+def test_checkpoint_cadence_and_on_close(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The main file alone holds every CHECKPOINT_SNAPSHOTS-th snapshot while recording, and
+    everything after close (the WAL is emptied)."""
+    monkeypatch.setattr(recorder, "CHECKPOINT_SECONDS", 1e9)  # count-driven only here
+    path = tmp_path / "cp.sqlite"
+    f = sim()
+    rec = Recorder(path)
+    chain = f.chain_at("SPY", START)
+
+    copies = iter(range(1000))
+
+    def rows_in_main_file() -> int:
+        copy = tmp_path / f"copy{next(copies)}" / "main.sqlite"  # no -wal beside it
+        copy.parent.mkdir()
+        shutil.copy(path, copy)
+        db = sqlite3.connect(copy)
+        try:
+            return int(db.execute("SELECT count(*) FROM snapshots").fetchone()[0])
+        finally:
+            db.close()
+
+    for _ in range(CHECKPOINT_SNAPSHOTS - 1):
+        rec.write(chain, feed="sim", fetched_at=START)
+    assert rows_in_main_file() == 0  # still only in the WAL
+    rec.write(chain, feed="sim", fetched_at=START)
+    assert rows_in_main_file() == CHECKPOINT_SNAPSHOTS
+    for _ in range(5):
+        rec.write(chain, feed="sim", fetched_at=START)
+    assert rows_in_main_file() == CHECKPOINT_SNAPSHOTS
+    rec.close()
+    assert rows_in_main_file() == CHECKPOINT_SNAPSHOTS + 5
+    wal = path.with_name(path.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
+    assert not path.with_name(path.name + ".lock").exists()
+
+
+def test_checkpoint_after_seconds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "cp.sqlite"
+    rec = Recorder(path)
+    chain = sim().chain_at("SPY", START)
+    rec.write(chain, feed="sim", fetched_at=START)
+    monkeypatch.setattr(recorder, "CHECKPOINT_SECONDS", 0.0)
+    rec.write(chain, feed="sim", fetched_at=START)
+    copy = tmp_path / "copy.sqlite"
+    shutil.copy(path, copy)
+    assert sqlite3.connect(copy).execute("SELECT count(*) FROM snapshots").fetchone()[0] == 2
+    rec.close()
+
+
+def test_two_recorders_on_one_file_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "one.sqlite"
+    chain = sim().chain_at("SPY", START)
+    with Recorder(path) as first:
+        with pytest.raises(RecordingError) as info:
+            Recorder(path)
+        assert str(info.value) == f"{path}: another recorder is writing this file"
+        assert isinstance(info.value, ValueError)
+        first.write(chain, feed="sim", fetched_at=START)
+    with Recorder(path) as again:  # released on close
+        again.write(chain, feed="sim", fetched_at=START)
+    assert sum(1 for _ in read_rows(path)) == 2
+
+
+def test_recorder_refuses_a_file_that_is_not_a_recording(tmp_path: Path) -> None:
+    text = tmp_path / "notes.sqlite"
+    text.write_text("hello\n" * 100)
+    with pytest.raises(RecordingError, match="not a SQLite file"):
+        Recorder(text)
+    other = tmp_path / "other.sqlite"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE snapshots (id INTEGER PRIMARY KEY, blob BLOB)")
+    db.close()
+    with pytest.raises(RecordingError, match="has other columns"):
+        Recorder(other)
+    prices = tmp_path / "prices.sqlite"
+    db = sqlite3.connect(prices)
+    db.execute("CREATE TABLE prices (t REAL, px REAL)")
+    db.commit()
+    db.close()
+    before = prices.read_bytes()
+    with pytest.raises(RecordingError, match="a SQLite database but not a hedgeflow recording"):
+        Recorder(prices)
+    assert text.read_text() == "hello\n" * 100  # untouched
+    assert prices.read_bytes() == before
+
+
+def test_a_full_database_says_disk_is_full_and_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLITE_FULL (here from `max_page_count`, as from a full disk) surfaces as "disk is
+    full" in one line, not as the "cannot rollback" a blind ROLLBACK would raise; it is
+    logged, and every snapshot committed before it reads back."""
+    path = tmp_path / "full.sqlite"
+    f = sim()
+    rec = Recorder(path)
+    assert rec._db is not None
+    pages = rec._db.execute("PRAGMA page_count").fetchone()[0]
+    rec._db.execute(f"PRAGMA max_page_count = {pages + 40}")
+    written: list[datetime] = []
+    with pytest.raises(RecordingError) as info:
+        for i in range(200):
+            when = START + timedelta(seconds=10 * i)
+            rec.write(f.chain_at("SPY", when), feed="sim", fetched_at=when)
+            written.append(when)
+    rec.close()
+    n = len(written)
+    assert 0 < n < 200
+    assert str(info.value) == f"{path}: disk is full (snapshot {n + 1} of SPY not written)"
+    assert "rollback" not in str(info.value)
+    assert any(r.levelname == "ERROR" and "disk is full" in r.getMessage() for r in caplog.records)
+    assert [c.as_of for c in iter_snapshots(path)] == written
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs mounted for the test (root on Linux); skipped where mounting is not
+    permitted."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if not sys.platform.startswith("linux") or shutil.which("mount") is None:
+        pytest.skip("needs Linux mount")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_record_command_on_a_full_disk_says_so_in_one_line(tmp_path: Path, tiny_disk: Path) -> None:
+    out = tiny_disk / "rec.sqlite"
+    proc = subprocess.run(
+        _record_cmd(_sim_config(tmp_path), out),
+        cwd=REPO,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"hedgeflow: error: {out}: disk is full (snapshot ")
+    assert "Traceback" not in proc.stderr
+    # What was committed before the disk filled reads back.
+    assert sum(1 for _ in read_rows(out)) >= 1
 
 
 class FlakyFeed:
@@ -169,8 +379,9 @@ class FlakyFeed:
 
 
 async def test_record_loop_survives_feed_errors_and_never_records_secrets(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(recorder, "MIN_BACKOFF", 0.01)  # the backoff has its own tests
     out = tmp_path / "flaky.sqlite"
     feed = FlakyFeed()
     n = await record(feed, ["spx"], interval=0.0, out=out, max_snapshots=4)

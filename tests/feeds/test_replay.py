@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import random
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from hedgeflow.feeds.base import Feed, open_feed
-from hedgeflow.feeds.errors import FeedError, FeedUnavailable
-from hedgeflow.feeds.recorder import Recorder
+from hedgeflow.feeds.errors import FeedError
+from hedgeflow.feeds.recorder import SCHEMA, Recorder, RecordingError
 from hedgeflow.feeds.replay import ReplayFeed, iter_snapshots, recorded_symbols
 from hedgeflow.feeds.sim import NY, SimFeed
 
@@ -129,14 +136,190 @@ def test_errors(recording: Path, tmp_path: Path) -> None:
     r = ReplayFeed(recording)
     with pytest.raises(FeedError, match="no snapshot of SPX"):
         r.snapshot_now("SPX")
-    with pytest.raises(FeedUnavailable, match="no such recording"):
-        ReplayFeed(tmp_path / "missing.sqlite").snapshot_now("SPY")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(RecordingError, match="no such recording"):
+        ReplayFeed(tmp_path / "missing.sqlite")
+    with pytest.raises(RecordingError, match="no such recording"):
         list(iter_snapshots(tmp_path / "missing.sqlite"))
     empty = tmp_path / "empty.sqlite"
     Recorder(empty).close()
-    with pytest.raises(FeedUnavailable, match="empty"):
-        ReplayFeed(empty).clock()
+    with pytest.raises(RecordingError, match="holds no snapshots"):
+        ReplayFeed(empty)
+
+
+def test_symbols_are_the_recorded_ones(recording: Path) -> None:
+    assert ReplayFeed(recording).symbols == ("QQQ", "SPY")
+    assert open_feed("replay", {"path": str(recording)}).symbols == ("QQQ", "SPY")
+
+
+# --- bad recordings: refused when the feed is built, one line naming the problem ---------
+
+
+def _corrupt_middle(src: Path, dst: Path) -> Path:
+    """A copy of `src` with 4 KiB of (seeded) random bytes written over its middle."""
+    data = bytearray(src.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 4096] = random.Random(7).randbytes(4096)
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def _bad_recording(kind: str, recording: Path, tmp_path: Path) -> Path:
+    path = tmp_path / f"{kind}.sqlite"
+    if kind == "missing":
+        return path
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "zero-byte":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        data = recording.read_bytes()
+        path.write_bytes(data[: len(data) // 2 + 100])
+    elif kind == "truncated-header":
+        path.write_bytes(recording.read_bytes()[:40])
+    elif kind == "corrupted":
+        _corrupt_middle(recording, path)
+    elif kind == "not-sqlite":
+        path.write_text("Expiration Date,Calls,Last Sale\n" * 200, encoding="utf-8")
+    elif kind == "other-schema":
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE prices (t REAL, px REAL)")
+            db.execute("INSERT INTO prices VALUES (1, 2)")
+        db.close()
+    elif kind == "other-columns":
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE snapshots (id INTEGER PRIMARY KEY, blob BLOB)")
+            db.execute("INSERT INTO snapshots(blob) VALUES (x'00')")
+        db.close()
+    elif kind == "bad-payload":
+        with sqlite3.connect(path) as db:
+            db.executescript(SCHEMA)
+            db.execute(
+                "INSERT INTO snapshots(symbol, as_of, fetched_at, feed, payload) "
+                "VALUES ('SPY', 1, 1, 'sim', x'DEADBEEF')"
+            )
+        db.close()
+    elif kind == "unreadable":
+        shutil.copy(recording, path)
+        path.chmod(0)
+    return path
+
+
+BAD = {
+    "missing": "no such recording",
+    "directory": "is a directory",
+    "zero-byte": r"empty file \(0 bytes\)",
+    "truncated": r"truncated \(\d+ bytes; its header says",
+    "truncated-header": "truncated",
+    "corrupted": r"corrupted \(SQLite integrity check: ",
+    "not-sqlite": "not a SQLite file",
+    "other-schema": r"not a hedgeflow recording \(it has prices\)",
+    "other-columns": "table `snapshots` has columns id, blob",
+    "bad-payload": "corrupted: snapshot 1: corrupt snapshot payload",
+    "unreadable": r"cannot read \(Permission denied\)",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD))
+def test_bad_recording_is_refused_in_one_line(kind: str, recording: Path, tmp_path: Path) -> None:
+    path = _bad_recording(kind, recording, tmp_path)
+    if kind == "unreadable" and os.access(path, os.R_OK):
+        pytest.skip("running as a user who reads any file (root)")
+    for build in (
+        lambda: ReplayFeed(path),
+        lambda: open_feed("replay", {"path": str(path)}),
+        lambda: list(iter_snapshots(path)),
+        lambda: recorded_symbols(path),
+    ):
+        with pytest.raises(RecordingError) as info:
+            build()
+        err = info.value
+        assert isinstance(err, ValueError) and isinstance(err, FeedError)
+        text = str(err)
+        assert "\n" not in text and "Traceback" not in text
+        assert text.startswith(f"{path}: ")
+        assert re.search(BAD[kind], text), text
+
+
+def test_unreadable_recording_as_an_ordinary_user(recording: Path, tmp_path: Path) -> None:
+    """Root reads any file: drop to `nobody` in a subprocess to see the permission error."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch user")
+    path = tmp_path / "private.sqlite"
+    shutil.copy(recording, path)
+    path.chmod(0o600)
+    code = (
+        "import os, sys\n"
+        "from hedgeflow.feeds.replay import ReplayFeed\n"
+        "os.setgid(65534); os.setuid(65534)\n"
+        "try:\n    ReplayFeed(sys.argv[1])\n"
+        "except ValueError as exc:\n    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert out.stdout.strip() == f"{path}: cannot read (Permission denied)", out.stderr
+
+
+def test_a_recording_that_goes_bad_during_a_replay_raises_feed_errors(
+    recording: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "live.sqlite"
+    shutil.copy(recording, path)
+    r = ReplayFeed(path, speed=0.0)
+    assert r.snapshot_now("SPY").symbol == "SPY"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    with pytest.raises(RecordingError, match="truncated during the replay"):
+        r.snapshot_now("SPY")
+    r.close()
+
+    shutil.copy(recording, path)
+    r = ReplayFeed(path, speed=0.0)
+    r.snapshot_now("QQQ")
+    path.unlink()
+    with pytest.raises(FeedError, match="deleted during the replay"):
+        r.snapshot_now("QQQ")
+    r.close()
+
+    shutil.copy(recording, path)
+    r = ReplayFeed(path, speed=0.0)
+    r.snapshot_now("QQQ")
+    replacement = tmp_path / "other.sqlite"
+    shutil.copy(recording, replacement)
+    os.replace(replacement, path)
+    with pytest.raises(FeedError, match="replaced by another file"):
+        r.snapshot_now("QQQ")
+    r.close()
+
+
+@pytest.mark.parametrize(
+    "kind", ["zero-byte", "truncated", "corrupted", "not-sqlite", "other-schema"]
+)
+@pytest.mark.parametrize("command", ["replay", "analyze"])
+def test_cli_on_a_bad_recording_is_one_line_and_exit_2(
+    command: str, kind: str, recording: Path, tmp_path: Path
+) -> None:
+    """The real `hedgeflow replay BAD` (before any screen is drawn) and `hedgeflow analyze
+    --feed replay --path BAD`: exit 2, one line naming the file and the problem."""
+    bad = _bad_recording(kind, recording, tmp_path)
+    argv = {
+        "replay": ["replay", str(bad)],
+        "analyze": ["analyze", "--feed", "replay", "--path", str(bad), "--symbol", "SPY"],
+    }[command]
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "hedgeflow.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert str(bad) in lines[0] and re.search(BAD[kind], lines[0]), lines[0]
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
 
 
 def test_replay_follows_a_growing_recording(tmp_path: Path) -> None:

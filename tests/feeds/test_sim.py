@@ -13,7 +13,8 @@ from hedgeflow.engine import clock as xclock
 from hedgeflow.engine.chain import ARRAY_FIELDS, OptionChain, chain_from_dict, chain_to_dict
 from hedgeflow.feeds.base import Feed, open_feed
 from hedgeflow.feeds.errors import FeedError
-from hedgeflow.feeds.sim import NY, SimFeed, _smile
+from hedgeflow.feeds.sim import NY, SimFeed
+from hedgeflow.feeds.sim.market import _smile
 
 SYMBOLS = ("SPX", "SPY", "QQQ", "NDX", "IWM")
 # Wednesday 18 Nov 2026: a regular session two days before the November monthly
@@ -297,7 +298,8 @@ def test_from_config_and_registry() -> None:
     )
     assert isinstance(f, SimFeed)
     assert f.clock() == WED
-    assert f.market.symbols == ("SPX", "SPY")
+    assert f.market.symbols == f.symbols == ("SPX", "SPY")
+    assert SimFeed(start=WED).symbols == ("SPX", "SPY", "QQQ", "NDX", "IWM")
     with pytest.raises(ValueError, match="feeds.sim.colour"):
         SimFeed.from_config({"colour": 1})
     with pytest.raises(ValueError, match="feeds.sim.speed"):

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import lfilter
 
-from hedgeflow.feeds.sim import _ANCHOR_SECONDS, _EMA_BLOCK, ema
+from hedgeflow.feeds.sim.paths import _ANCHOR_SECONDS, _EMA_BLOCK, ema
 
 ANCHOR_ALPHA = 1.0 - np.exp(-1.0 / _ANCHOR_SECONDS)
 

@@ -1,22 +1,16 @@
-"""The `file` feed: option chains read from files.
+"""The CBOE quotedata CSV reader (`parse_quotedata`).
 
-Three formats, told apart by content (never by the file name):
-
-- CBOE quotedata CSV, as downloaded from cboe.com's delayed-quotes page, in both layouts:
-  the 2020 `quotedata.dat` layout (CRLF; line 1 `^SPX (name),<spot>,<change>`, line 2
-  `<time>,Bid,<bid>,Ask,<ask>,Size,<size>,Vol,<vol>`, header on line 3) and the current
-  22-column layout (line 2 `<name>,Last: <spot>,Change: <chg>`, line 3 `"Date: <time>",Bid:
-  ...`, header on line 4). Spreadsheet re-saves (no leading blank line, preamble padded with
-  trailing commas, strikes without decimals), quoted names and volumes with commas, and the
-  quote time in the downloading browser's locale (English variants, a hand-edited day-first
-  date split by a comma into two fields, Russian `9 декабря 2023 г. в 13:49 GMT-5`) are read,
-  and so are re-saves with `;` and decimal commas, tabs, UTF-16 or cp1252 text.
-  Columns are found by name within each side of `Strike` (call side before it, put side
-  after it), because `Bid`, `IV`, `Open Int(erest)` appear once per side.
-- CBOE delayed-quotes JSON (`{"timestamp": ..., "data": {"options": [...]}}`), parsed by
-  `hedgeflow.feeds.cboe.parse_cboe_json` (imported lazily).
-- The normalized chain JSON (`{"format": "hedgeflow.chain", ...}`, docs/CHAIN_FORMAT.md),
-  written by `write_chain_json`.
+CBOE quotedata CSV, as downloaded from cboe.com's delayed-quotes page, in both layouts:
+the 2020 `quotedata.dat` layout (CRLF; line 1 `^SPX (name),<spot>,<change>`, line 2
+`<time>,Bid,<bid>,Ask,<ask>,Size,<size>,Vol,<vol>`, header on line 3) and the current
+22-column layout (line 2 `<name>,Last: <spot>,Change: <chg>`, line 3 `"Date: <time>",Bid:
+...`, header on line 4). Spreadsheet re-saves (no leading blank line, preamble padded with
+trailing commas, strikes without decimals), quoted names and volumes with commas, and the
+quote time in the downloading browser's locale (English variants, a hand-edited day-first
+date split by a comma into two fields, Russian `9 декабря 2023 г. в 13:49 GMT-5`) are read,
+and so are re-saves with `;` and decimal commas, tabs, UTF-16 or cp1252 text.
+Columns are found by name within each side of `Strike` (call side before it, put side
+after it), because `Bid`, `IV`, `Open Int(erest)` appear once per side.
 
 CBOE CSV rules (what `OptionChain.dropped` counts, in contracts; names as in
 `hedgeflow.feeds.normalize` so every feed speaks the same vocabulary):
@@ -49,32 +43,23 @@ Times: the quote time on the date line is New York time unless it carries an exp
 offset (`GMT-5`); `as_of` is that instant (aware, America/New_York). Expiry is the exact
 settlement time by root (`hedgeflow.feeds.normalize.settlement`): SPX 09:30, SPXW at the close.
 CBOE files are 15-minute delayed quotes: `delay_seconds` = 900.
-
-Errors: any file that cannot be read or is not an option chain raises `ChainFileError` (a
-`ValueError` and a `hedgeflow.feeds.errors.BadPayload`) with a one-line message naming the file and
-the problem; the CLI prints it and exits 2.
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
-import glob
 import io
-import json
-import os
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hedgeflow.engine.chain import OptionChain, chain_from_dict, chain_to_dict, make_chain
+from hedgeflow.engine.chain import OptionChain, make_chain
 from hedgeflow.engine.clock import NY
-from hedgeflow.feeds.errors import BadPayload, FeedError
+from hedgeflow.feeds.files.errors import ChainFileError
 from hedgeflow.feeds.normalize import ROW_DROP_REASONS as ROW_DROP_REASONS  # re-exported
 from hedgeflow.feeds.normalize import (
     chain_order,
@@ -100,142 +85,6 @@ UNDERLYING_OF_ROOT: dict[str, str] = {
 
 # Preamble lines come before the header; no real file has more than 3, allow some slack.
 _MAX_PREAMBLE = 10
-
-
-class ChainFileError(BadPayload, ValueError):
-    """A file that cannot be read as an option chain. `str(exc)` is one line:
-    "<path>: <problem>"."""
-
-    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
-        self.path = str(path)
-        self.problem = " ".join(problem.split())  # one line, whatever the cause said
-        super().__init__(f"{self.path}: {self.problem}", vendor="")
-
-
-# --- public entry points ------------------------------------------------------------------
-
-
-def read_chain_file(path: str | os.PathLike[str], *, symbol: str | None = None) -> OptionChain:
-    """Read a CBOE quotedata CSV, a CBOE delayed-quotes JSON or a normalized chain JSON.
-
-    Parameters
-    ----------
-    path : the file.
-    symbol : the underlying's name for the chain ("SPX"); default from the file (roots
-        SPX/SPXW -> "SPX", NDX/NDXP -> "NDX", SPY -> "SPY").
-
-    Raises
-    ------
-    ChainFileError with a one-line message naming the file and the problem.
-    """
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise ChainFileError(p, "no such file") from None
-    except IsADirectoryError:
-        raise ChainFileError(p, "is a directory, not a file") from None
-    except OSError as exc:
-        raise ChainFileError(p, f"cannot read ({exc.strerror or exc})") from None
-    return parse_chain_bytes(raw, name=str(p), symbol=symbol)
-
-
-def parse_chain_bytes(
-    raw: bytes, *, name: str = "<bytes>", symbol: str | None = None
-) -> OptionChain:
-    """`read_chain_file` on bytes already in memory; `name` is used in messages and as the
-    chain's `source`."""
-    text = _decode(raw, name)
-    head = text.lstrip()[:1]
-    if head in ("{", "["):
-        return _parse_json(text, name, symbol)
-    if head == "<":
-        raise ChainFileError(
-            name, "looks like an HTML/XML page (an error or login page?), not an option chain"
-        )
-    try:
-        return _parse_quotedata(text, name, symbol)
-    except csv.Error as exc:
-        raise ChainFileError(name, f"malformed CSV ({exc})") from None
-
-
-def write_chain_json(chain: OptionChain, path: str | os.PathLike[str]) -> None:
-    """Write `chain` as normalized chain JSON (docs/CHAIN_FORMAT.md), atomically: a reader
-    never sees half a file."""
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.tmp")
-    tmp.write_text(json.dumps(chain_to_dict(chain), allow_nan=False), encoding="utf-8")
-    os.replace(tmp, p)
-
-
-# --- decoding and JSON --------------------------------------------------------------------
-
-
-def _decode(raw: bytes, name: str) -> str:
-    if not raw.strip():
-        raise ChainFileError(name, "empty file")
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        # A spreadsheet's "Unicode text" export: UTF-16 with a byte-order mark.
-        try:
-            raw = raw.decode("utf-16").encode("utf-8")
-        except UnicodeDecodeError:
-            raise ChainFileError(name, "invalid UTF-16 text") from None
-    if b"\x00" in raw:
-        raise ChainFileError(name, "binary data (NUL bytes), not a text option chain")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # A spreadsheet re-save on Windows writes cp1252; latin-1 maps every byte, and the
-        # parser below checks the content. Real text has few control characters.
-        text = raw.decode("latin-1")
-    sample = text[:4096]
-    controls = sum(1 for ch in sample if ch < " " and ch not in "\t\r\n")
-    if controls > len(sample) // 100:
-        raise ChainFileError(name, "binary data (control bytes), not a text option chain")
-    return text
-
-
-def _parse_json(text: str, name: str, symbol: str | None) -> OptionChain:
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ChainFileError(
-            name, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
-    except RecursionError:
-        raise ChainFileError(name, "invalid JSON: nested too deeply") from None
-    if isinstance(payload, Mapping) and payload.get("format") == "hedgeflow.chain":
-        try:
-            chain = chain_from_dict(payload)
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-            raise ChainFileError(name, f"bad hedgeflow chain JSON: {exc}") from None
-        # Same instant; shown in New York like every other file chain.
-        chain = dataclasses.replace(chain, as_of=chain.as_of.astimezone(NY))
-        if symbol:
-            chain = dataclasses.replace(chain, symbol=symbol.upper())
-        return chain
-    if (
-        isinstance(payload, Mapping)
-        and isinstance(payload.get("data"), Mapping)
-        and "options" in payload["data"]
-    ):
-        try:
-            from hedgeflow.feeds.cboe import parse_cboe_json
-        except ImportError as exc:
-            raise ChainFileError(
-                name, f"CBOE JSON needs feeds.cboe, which cannot be imported ({exc})"
-            ) from None
-        try:
-            chain = parse_cboe_json(payload, symbol=symbol)
-        except FeedError as exc:
-            raise ChainFileError(name, f"bad CBOE JSON: {exc.message}") from None
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-            raise ChainFileError(name, f"bad CBOE JSON: {exc}") from None
-        return dataclasses.replace(chain, source=name)
-    raise ChainFileError(
-        name,
-        "JSON but neither a hedgeflow chain (`format`) nor a CBOE options file (`data.options`)",
-    )
 
 
 # --- the quote time -----------------------------------------------------------------------
@@ -588,7 +437,7 @@ def _delimiter(text: str) -> str:
     return ","
 
 
-def _parse_quotedata(text: str, name: str, symbol: str | None) -> OptionChain:
+def parse_quotedata(text: str, name: str, symbol: str | None) -> OptionChain:
     delimiter = _delimiter(text)
     decimal_comma = delimiter == ";"
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -732,133 +581,3 @@ def _parse_quotedata(text: str, name: str, symbol: str | None) -> OptionChain:
         spot_note=spot_note,
         dropped=dict(counts),
     )
-
-
-# --- the feed -----------------------------------------------------------------------------
-
-
-class FileFeed:
-    """`hedgeflow.feeds.base.Feed` over files: each file is one frozen snapshot of one underlying.
-
-    Config (`[feeds.file]`): `path` = one file, a glob (`"chains/*.csv"`), a list of files
-    or globs, or a table mapping symbols to files (`{SPX = "spx.csv", SPY = "spy.csv"}`).
-    Files are read on first use and re-read when their modification time changes. `clock()`
-    is the as-of time of the last snapshot served (a file is a frozen moment), so data age
-    on screen is measured against the file, not the wall clock.
-    """
-
-    name = "file"
-
-    def __init__(
-        self, paths: Sequence[Path] = (), by_symbol: Mapping[str, Path] | None = None
-    ) -> None:
-        self._paths = list(paths)
-        self._by_symbol: dict[str, Path] = {
-            k.upper(): Path(v) for k, v in (by_symbol or {}).items()
-        }
-        self._cache: dict[Path, tuple[float, OptionChain]] = {}
-        self._last: OptionChain | None = None
-        self._indexed = not self._paths
-
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> FileFeed:
-        spec = section.get("path")
-        if spec is None or spec == "" or spec == [] or spec == {}:
-            raise ValueError(
-                "feeds.file: `path` is required (a file, a glob, a list, or symbol = file)"
-            )
-        if isinstance(spec, Mapping):
-            return cls(
-                by_symbol={str(k): Path(os.path.expanduser(str(v))) for k, v in spec.items()}
-            )
-        items = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
-        paths: list[Path] = []
-        for item in items:
-            if not isinstance(item, (str, os.PathLike)):
-                raise ValueError(f"feeds.file: `path` entries must be strings, got {item!r}")
-            pattern = os.path.expanduser(str(item))
-            if glob.has_magic(pattern):
-                matches = sorted(glob.glob(pattern))
-                if not matches:
-                    raise ValueError(f"feeds.file: `path` {item!r} matches no file")
-                paths += [Path(m) for m in matches]
-            else:
-                paths.append(Path(pattern))
-        return cls(paths=paths)
-
-    @property
-    def delay_seconds(self) -> float:
-        return self._last.delay_seconds if self._last is not None else 0.0
-
-    async def __aenter__(self) -> FileFeed:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    def _load(self, path: Path) -> OptionChain:
-        try:
-            mtime = path.stat().st_mtime
-        except OSError:
-            mtime = -1.0  # read_chain_file raises the precise error
-        hit = self._cache.get(path)
-        if hit is not None and hit[0] == mtime:
-            return hit[1]
-        chain = read_chain_file(path)
-        self._cache[path] = (mtime, chain)
-        return chain
-
-    def _index(self) -> None:
-        # Files given without symbols: read each once to learn whose chain it holds.
-        if self._indexed:
-            return
-        for path in self._paths:
-            sym = self._load(path).symbol.upper()
-            other = self._by_symbol.get(sym)
-            if other is not None and other != path:
-                raise ChainFileError(
-                    path, f"holds {sym} like {other}; map symbols to files explicitly"
-                )
-            self._by_symbol[sym] = path
-        self._indexed = True
-
-    def symbols(self) -> list[str]:
-        """The underlyings the configured files hold."""
-        self._index()
-        return sorted(self._by_symbol)
-
-    def chain(self, symbol: str) -> OptionChain:
-        """The chain of `symbol` (synchronous; `snapshot` is the async protocol method)."""
-        self._index()
-        sym = symbol.upper().lstrip("^$_")
-        path = self._by_symbol.get(sym)
-        if path is None:
-            raise BadPayload(
-                f"no file for {sym}; files hold {', '.join(sorted(self._by_symbol)) or 'nothing'}",
-                vendor=self.name,
-            )
-        chain = self._load(path)
-        if chain.symbol.upper() != sym:
-            chain = dataclasses.replace(chain, symbol=sym)
-        self._last = chain
-        return chain
-
-    async def snapshot(self, symbol: str) -> OptionChain:
-        return self.chain(symbol)
-
-    async def expirations(self, symbol: str) -> list[datetime]:
-        """Settlement times of the series still live at the file's as-of time, ascending."""
-        chain = self.chain(symbol)
-        live = chain.expiries()
-        live = live[live > chain.as_of_epoch]
-        return [datetime.fromtimestamp(float(e), tz=NY) for e in live]
-
-    def clock(self) -> datetime:
-        if self._last is None:
-            self._index()
-            first = next(iter(sorted(self._by_symbol)), None)
-            if first is None:
-                raise BadPayload("no files configured", vendor=self.name)
-            self.chain(first)
-        assert self._last is not None
-        return self._last.as_of

@@ -18,7 +18,10 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from hedgeflow.app.config import Settings
 
 #: (import name, distribution name) of every runtime dependency.
 DEPENDENCIES = (
@@ -155,7 +158,7 @@ def check_clock(now: datetime | None = None) -> list[Check]:
     return out
 
 
-def check_config(path: str | None) -> tuple[list[Check], Any]:
+def check_config(path: str | None) -> tuple[list[Check], Settings | None]:
     from hedgeflow.app.config import ConfigError, load_settings, user_config_path
 
     try:
@@ -169,15 +172,15 @@ def check_config(path: str | None) -> tuple[list[Check], Any]:
         Check(
             "ok",
             "monitor",
-            f"feed {mon['feed']}, symbols {', '.join(mon['symbols'])}, every {mon['poll_interval']:g}s",
+            f"feed {mon.feed}, symbols {', '.join(mon.symbols)}, every {mon.poll_interval:g}s",
         ),
     ], settings
 
 
-def _configured_feeds(settings: Any, env: Mapping[str, str]) -> list[str]:
+def _configured_feeds(settings: Settings, env: Mapping[str, str]) -> list[str]:
     """The selected feed, plus every other feed the user has set up (credentials present or
     a path given)."""
-    selected = settings.monitor["feed"]
+    selected = settings.monitor.feed
     names = [selected]
     for name, keys in CREDENTIAL_KEYS.items():
         section = settings.feed_section(name)
@@ -190,7 +193,7 @@ def _configured_feeds(settings: Any, env: Mapping[str, str]) -> list[str]:
 
 
 def check_feed(
-    name: str, settings: Any, env: Mapping[str, str], *, network: bool, timeout: float
+    name: str, settings: Settings, env: Mapping[str, str], *, network: bool, timeout: float
 ) -> list[Check]:
     from hedgeflow.feeds.base import open_feed
 
@@ -222,7 +225,7 @@ def check_feed(
         return [*out, Check("FAIL", f"feed {name}", str(exc), f"fix [feeds.{name}] in the config")]
     if not network and name not in ("sim", *PATH_FEEDS):
         return [*out, Check("ok", f"feed {name}", "configured (test request skipped)")]
-    symbol = settings.monitor["symbols"][0]
+    symbol = settings.monitor.symbols[0]
 
     async def probe() -> Any:
         async with feed:

@@ -933,6 +933,7 @@ class SimFeed:
     """
 
     name = "sim"
+    config_keys = frozenset(_CONFIG_KEYS)
 
     def __init__(
         self,

@@ -1,5 +1,6 @@
-"""The real `hedgeflow` command refuses bad input before any screen is drawn.
+"""The real `hedgeflow monitor` and `replay`: what they refuse, and what they watch.
 
+Bad input is refused before any screen is drawn.
 Each case runs `python -m hedgeflow.cli` with its standard input and output on a real
 pseudo-terminal (so that a monitor that wrongly starts would take it over) and its standard
 error on a pipe: exit code 2, exactly one line on stderr naming the problem, no traceback,
@@ -14,10 +15,13 @@ serves (`feed.symbols`, helper B2's branch); they are skipped until that has lan
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
+import re
 import select
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -270,3 +274,109 @@ def test_replay_and_record_check_the_interval_too(tmp_path: Path, cold_env: dict
     rec = _recording(tmp_path / "rec.sqlite")
     assert_refused(["replay", str(rec), "--interval", "nan"], cold_env, "--interval")
     assert_refused(["record", "--interval", "1e-9"], cold_env, "--interval")
+
+
+# ------------------------------------------------------------------ what is watched
+
+
+ESCAPES = re.compile(r"\x1b\[[0-9;?<>=$]*[A-Za-z~]|\x1b[\]P][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b.")
+
+
+def screen_text(screen: bytes) -> str:
+    """What was drawn, without the escape sequences (cursor moves, colors)."""
+    return ESCAPES.sub("", screen.decode("utf-8", "replace"))
+
+
+def run_monitor_until(
+    argv: list[str], env: dict[str, str], seen: str, timeout: float = 60.0, linger: float = 2.0
+) -> tuple[int | None, str]:
+    """Run the real monitor on a pseudo-terminal until `seen` is on the screen, `linger`
+    seconds more (several polls at --interval 0.5), then press q. Returns (exit code, the
+    text drawn)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hedgeflow.cli", *argv],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    screen = b""
+    deadline = time.monotonic() + timeout
+    quit_at: float | None = None
+    quit_sent = False
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    screen += os.read(master, 65536)
+                except OSError:
+                    break
+            if quit_at is None and seen in screen_text(screen):
+                quit_at = time.monotonic() + linger
+            if not quit_sent and quit_at is not None and time.monotonic() >= quit_at:
+                os.write(master, b"q")
+                quit_sent = True
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        os.close(master)
+        os.close(slave)
+    return proc.returncode, screen_text(screen)
+
+
+def test_the_file_feed_watches_the_files_symbols(cold_env: dict[str, str]) -> None:
+    code, screen = run_monitor_until(
+        ["monitor", "--feed", "file", "--path", str(SPY_CSV), "--interval", "0.5"],
+        cold_env,
+        "file · SPY",
+    )
+    assert code == 0, screen[-2000:]
+    # the default symbols (SPX, QQQ, NDX, IWM) are not polled: no tab, no error for them
+    for other in ("QQQ", "NDX", "IWM", "no file for"):
+        assert other not in screen
+
+
+@needs_eager_feeds
+def test_replay_watches_the_recorded_symbols(tmp_path: Path, cold_env: dict[str, str]) -> None:
+    rec = _recording(tmp_path / "rec.sqlite", ("SPX", "QQQ"))
+    code, screen = run_monitor_until(
+        ["replay", str(rec), "--speed", "0", "--interval", "0.5"], cold_env, "replay · "
+    )
+    assert code == 0, screen[-2000:]
+    assert "SPX" in screen
+    for other in ("SPY", "NDX", "IWM"):
+        assert other not in screen
+
+
+@needs_eager_feeds
+def test_replay_symbols_narrow_the_recording(tmp_path: Path, cold_env: dict[str, str]) -> None:
+    rec = _recording(tmp_path / "rec.sqlite", ("SPX", "QQQ"))
+    code, screen = run_monitor_until(
+        ["replay", str(rec), "--speed", "0", "--symbols", "qqq", "--interval", "0.5"],
+        cold_env,
+        "replay · QQQ",
+    )
+    assert code == 0, screen[-2000:]
+    assert "SPX" not in screen
+
+
+def test_which_symbols_are_watched() -> None:
+    """The rule behind the cases above, on real feeds (none is contacted)."""
+    from hedgeflow.app.config import default_settings
+    from hedgeflow.cli import CliError, _watch_symbols
+    from hedgeflow.feeds.base import open_feed
+
+    settings = default_settings()
+    files = open_feed("file", {"path": str(SPY_CSV)})
+    assert _watch_symbols(files, "file", [], settings) == ["SPY"]  # the file's own
+    assert _watch_symbols(files, "file", ["SPY"], settings) == ["SPY"]
+    with pytest.raises(CliError, match="--symbols: feed 'file' has no QQQ \\(it has SPY\\)"):
+        _watch_symbols(files, "file", ["SPY", "QQQ"], settings)
+    cboe = open_feed("cboe", {})  # a vendor serves whatever is asked
+    assert _watch_symbols(cboe, "cboe", [], settings) == list(settings.monitor.symbols)
+    assert _watch_symbols(cboe, "cboe", ["TSLA"], settings) == ["TSLA"]

@@ -225,7 +225,13 @@ def check_feed(
         return [*out, Check("FAIL", f"feed {name}", str(exc), f"fix [feeds.{name}] in the config")]
     if not network and name not in ("sim", *PATH_FEEDS):
         return [*out, Check("ok", f"feed {name}", "configured (test request skipped)")]
-    symbol = settings.monitor.symbols[0]
+    # A file or recording is probed with a symbol it holds (what the monitor would watch).
+    held = getattr(feed, "symbols", None)
+    try:
+        held = held() if callable(held) else held
+    except (ValueError, OSError) as exc:
+        return [*out, Check("FAIL", f"feed {name}", str(exc), f"fix feeds.{name}.path")]
+    symbol = held[0] if name in PATH_FEEDS and held else settings.monitor.symbols[0]
 
     async def probe() -> Any:
         async with feed:

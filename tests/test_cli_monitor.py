@@ -179,9 +179,10 @@ def test_replay_of_a_missing_recording(tmp_path: Path, cold_env: dict[str, str])
     assert_refused(["replay", str(tmp_path / "gone.sqlite")], cold_env, "gone.sqlite")
 
 
-@needs_eager_feeds
-@pytest.mark.parametrize("damage", ["zero-byte", "truncated", "not-sqlite", "other-schema"])
-def test_replay_of_a_bad_recording(tmp_path: Path, cold_env: dict[str, str], damage: str) -> None:
+DAMAGES = ["zero-byte", "truncated", "not-sqlite", "other-schema"]
+
+
+def _damaged(tmp_path: Path, damage: str) -> Path:
     path = tmp_path / f"{damage}.sqlite"
     if damage == "zero-byte":
         path.write_bytes(b"")
@@ -194,7 +195,32 @@ def test_replay_of_a_bad_recording(tmp_path: Path, cold_env: dict[str, str], dam
         with sqlite3.connect(path) as db:
             db.execute("CREATE TABLE quotes (ts REAL, bid REAL, ask REAL)")
             db.execute("INSERT INTO quotes VALUES (1, 2, 3)")
+    return path
+
+
+@needs_eager_feeds
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_replay_of_a_bad_recording(tmp_path: Path, cold_env: dict[str, str], damage: str) -> None:
+    path = _damaged(tmp_path, damage)
     assert_refused(["replay", str(path)], cold_env, path.name)
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_analyze_of_a_bad_recording(tmp_path: Path, cold_env: dict[str, str], damage: str) -> None:
+    path = _damaged(tmp_path, damage)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hedgeflow.cli", "analyze", "--feed", "replay"]
+        + ["--symbol", "SPX", "--path", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=cold_env,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and path.name in lines[0], proc.stderr[-3000:]
 
 
 @needs_eager_feeds

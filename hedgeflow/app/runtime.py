@@ -154,13 +154,8 @@ def _write(path: Path, table: clock.SessionTable, key: dict[str, str]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".xnys-", suffix=".npz.tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(
-                f,
-                day=table.day,
-                open=table.open,
-                close=table.close,
-                **{k: np.array(v) for k, v in key.items()},
-            )
+            arrays: dict[str, Any] = {k: np.array(v) for k, v in key.items()}
+            np.savez(f, day=table.day, open=table.open, close=table.close, **arrays)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

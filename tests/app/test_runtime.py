@@ -111,6 +111,7 @@ def root_logger() -> Iterator[logging.Logger]:
     root = logging.getLogger()
     saved = list(root.handlers), root.level
     yield root
+    logging.captureWarnings(False)  # configure_logging routed warnings to the log
     for h in list(root.handlers):
         root.removeHandler(h)
         h.close()

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from hedgeflow.engine.enums import EngineModel, PositioningModel, PositionSource
 from hedgeflow.feeds.base import FEED_NAMES
 
 if TYPE_CHECKING:
@@ -80,8 +81,6 @@ def _settings(path: str | None) -> Settings:
 
 
 def _engine_config(settings: Settings, symbol: str, args: argparse.Namespace) -> Any:
-    from hedgeflow.engine.enums import EngineModel, PositioningModel, PositionSource
-
     config = settings.engine_config(symbol)
     if getattr(args, "model", None):
         config = replace(config, model=EngineModel(args.model))
@@ -262,7 +261,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     expiry = _parse_expiry(args.expiry)
     positions = None
     position_note = ""
-    if config.positions.value == "live":
+    if config.positions is PositionSource.LIVE:
         if session is not None and session.flow is not None and not args.as_of:
             positions = session.positions(config)
             position_note = (
@@ -460,9 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
 
     def common_engine(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--model", choices=["physical", "floe"])
-        sp.add_argument("--positioning", choices=["standard", "floe", "short-all"])
-        sp.add_argument("--positions", choices=["start-of-day", "live"])
+        sp.add_argument("--model", choices=[m.value for m in EngineModel])
+        sp.add_argument("--positioning", choices=[p.value for p in PositioningModel])
+        sp.add_argument("--positions", choices=[p.value for p in PositionSource])
         sp.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     m = sub.add_parser("monitor", help="the live monitor (default)")

@@ -406,3 +406,24 @@ def test_which_symbols_are_watched() -> None:
     cboe = open_feed("cboe", {})  # a vendor serves whatever is asked
     assert _watch_symbols(cboe, "cboe", [], settings) == list(settings.monitor.symbols)
     assert _watch_symbols(cboe, "cboe", ["TSLA"], settings) == ["TSLA"]
+
+
+def test_refusals_come_before_textual_is_imported(tmp_path: Path, cold_env: dict[str, str]) -> None:
+    probe = (
+        "import sys\nfrom hedgeflow.cli import main\ncode = main(sys.argv[1:])\n"
+        "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'rich'}))"
+    )
+    for argv in (
+        ["monitor", "--feed", "file", "--path", str(tmp_path / "missing.csv")],
+        ["monitor", "--config", _config(tmp_path, "[feeds.cboe]\ntimeot = 1\n")],
+        ["replay", str(tmp_path / "missing.sqlite")],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-c", probe, *argv],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=cold_env,
+            cwd=ROOT,
+        )
+        assert proc.stdout.strip() == "2 []", (argv, proc.stdout, proc.stderr[-2000:])

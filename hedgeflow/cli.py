@@ -316,7 +316,13 @@ DATA_FEEDS = ("file", "replay")
 
 
 def _symbol_list(text: str | None) -> list[str]:
-    return [s.strip().upper() for s in (text or "").split(",") if s.strip()]
+    """`--symbols`: upper case, in order, each once; [] when not given."""
+    if text is None:
+        return []
+    symbols = list(dict.fromkeys(s.strip().upper() for s in text.split(",") if s.strip()))
+    if not symbols:
+        raise CliError(f"--symbols: no symbol in {text!r} (e.g. SPX,SPY)")
+    return symbols
 
 
 def _served_symbols(feed: Any) -> tuple[str, ...] | None:

@@ -427,3 +427,12 @@ def test_refusals_come_before_textual_is_imported(tmp_path: Path, cold_env: dict
             cwd=ROOT,
         )
         assert proc.stdout.strip() == "2 []", (argv, proc.stdout, proc.stderr[-2000:])
+
+
+def test_symbols_option_is_parsed_once_each() -> None:
+    from hedgeflow.cli import CliError, _symbol_list
+
+    assert _symbol_list(None) == []
+    assert _symbol_list(" spx, SPY ,spx,") == ["SPX", "SPY"]
+    with pytest.raises(CliError, match="--symbols: no symbol"):
+        _symbol_list(" , ")

@@ -78,4 +78,5 @@ def config_keys(name: str) -> frozenset[str]:
 
 def open_feed(name: str, section: Mapping[str, Any] | None = None) -> Feed:
     """Build the feed called `name` from its config section (not yet entered)."""
-    return feed_class(name).from_config(dict(section or {}))  # type: ignore[no-any-return]
+    feed: Feed = feed_class(name).from_config(dict(section or {}))
+    return feed

@@ -411,7 +411,7 @@ def test_which_symbols_are_watched() -> None:
 def test_refusals_come_before_textual_is_imported(tmp_path: Path, cold_env: dict[str, str]) -> None:
     probe = (
         "import sys\nfrom hedgeflow.cli import main\ncode = main(sys.argv[1:])\n"
-        "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'rich'}))"
+        "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'textual'}))"
     )
     for argv in (
         ["monitor", "--feed", "file", "--path", str(tmp_path / "missing.csv")],

@@ -206,3 +206,28 @@ def test_unknown_feed_key_is_named() -> None:
     for feed in ("sim", "cboe", "tradier", "schwab", "replay"):
         with pytest.raises(ValueError, match="colour"):
             open_feed(feed, {"colour": 1, "path": "x.sqlite"})
+
+
+def test_documented_feed_keys_are_keys_the_feeds_take() -> None:
+    """The configuration accepts a documented key without asking the feed: each one must be
+    a key the feed's class declares."""
+    from hedgeflow.feeds.base import config_keys
+
+    for feed, section in DEFAULTS["feeds"].items():
+        assert set(section) <= config_keys(feed), feed
+
+
+def test_loading_the_documented_config_imports_no_feed() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom hedgeflow.app.config import load_settings\n"
+        f"load_settings({str(ROOT / 'config.toml')!r})\n"
+        "print(sorted(m for m in sys.modules if m.startswith('hedgeflow.feeds.')"
+        " and m != 'hedgeflow.feeds.base') + sorted({'httpx'} & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -226,7 +226,7 @@ def _load_chain(args: argparse.Namespace, settings: Settings) -> tuple[Any, Any]
             raise CliError(f"{path}: no such recording")
         # The feed checks the recording (and lists its symbols) before it is read here.
         recording = _build_feed(settings, "replay", {"path": path})
-        _watch_symbols(recording, "replay", [symbol], settings)
+        _watch_symbols(recording, "replay", [symbol], settings, "--symbol")
         try:
             session = SymbolSession.from_snapshots(symbol, iter_snapshots(path, symbol))
         except (sqlite3.Error, ValueError, OSError) as exc:
@@ -235,7 +235,7 @@ def _load_chain(args: argparse.Namespace, settings: Settings) -> tuple[Any, Any]
             raise CliError(f"{path}: no recorded snapshot of {symbol}")
         return session.current, session
     feed = _build_feed(settings, args.feed, {"path": args.path} if args.path else None)
-    _watch_symbols(feed, args.feed, [symbol], settings)
+    _watch_symbols(feed, args.feed, [symbol], settings, "--symbol")
 
     async def fetch() -> Any:
         async with feed:
@@ -338,15 +338,16 @@ def _served_symbols(feed: Any) -> tuple[str, ...] | None:
 
 
 def _watch_symbols(
-    feed: Any, feed_name: str, requested: list[str], settings: Settings
+    feed: Any, feed_name: str, requested: list[str], settings: Settings, option: str = "--symbols"
 ) -> list[str]:
-    """The symbols to poll: `--symbols` if given, else the feed's own for a data feed, else
-    `monitor.symbols`; each one the feed can serve, or a one-line error naming it."""
+    """The symbols to poll: `requested` (the command line's `option`) if any, else the feed's
+    own for a data feed, else `monitor.symbols`; each one the feed can serve, or a one-line
+    error naming it."""
     served = _served_symbols(feed)
     if served == ():
         raise CliError(f"feed {feed_name!r}: holds no symbol")
     if requested:
-        symbols, where = requested, "--symbols"
+        symbols, where = requested, option
     elif served is not None and feed_name in DATA_FEEDS:
         return list(served)
     else:

@@ -89,6 +89,9 @@ def test_positioning_flips_every_exposure(capsys: pytest.CaptureFixture[str]) ->
         (["analyze", "{garbage}"], "garbage.csv"),
         (["analyze", "{noquotes}"], "noquotes.json"),
         (["analyze"], "FILE"),
+        (["analyze", "--feed", "file", "--path", "{real}", "--symbol", "QQQ"], "has no QQQ"),
+        (["analyze", "--feed", "replay", "--path", "{garbage}", "--symbol", "SPX"], "garbage"),
+        (["analyze", "{real}", "--model", "magic"], "--model"),
     ],
 )
 def test_errors_are_one_line_exit_2(tmp_path: Path, args: list[str], message: str) -> None:

@@ -262,10 +262,11 @@ def _merge_feeds(base: dict[str, Any], user: Any) -> None:
             raise ConfigError(f"`[feeds.{feed}]` must be a table")
         # Keys are checked here for every section, used or not; values by the feed's own
         # `from_config` when the feed is built. A documented key needs no look-up; any other
-        # is asked of the feed class (importing it costs start-up time, so only then).
+        # is asked of the feed class (importing it costs start-up time, so only then), which
+        # takes the documented keys only unless it declares more.
         undocumented = [key for key in table if key not in base[feed]]
         if undocumented:
-            known = config_keys(feed)
+            known = config_keys(feed) or frozenset(base[feed])
             for key in undocumented:
                 if key not in known:
                     raise ConfigError(

@@ -41,8 +41,9 @@ class Feed(Protocol):
 
 
 # The one feed registry: name -> "module:Class". Each class has `from_config(section) -> Feed`
-# and `config_keys` (the keys its `[feeds.<name>]` section may hold). The CLI's --feed
-# choices and the configuration's feed names are read from here.
+# and may declare `config_keys` (the keys its `[feeds.<name>]` section may hold beyond the
+# documented ones). The CLI's --feed choices and the configuration's feed names are read
+# from here.
 FEEDS: dict[str, str] = {
     "sim": "hedgeflow.feeds.sim:SimFeed",
     "cboe": "hedgeflow.feeds.cboe:CboeFeed",
@@ -66,13 +67,17 @@ def feed_class(name: str) -> Any:
     return getattr(importlib.import_module(module_name), cls_name)
 
 
-def config_keys(name: str) -> frozenset[str]:
+def config_keys(name: str) -> frozenset[str] | None:
     """Every key `[feeds.<name>]` may hold: the class's `config_keys`, plus the keys every
-    HTTP feed takes (base_url, timeouts, retry settings)."""
+    HTTP feed takes (base_url, timeouts, retry settings); None when the class declares none
+    (then its documented section in config.toml lists them all)."""
     from hedgeflow.feeds.http import COMMON_KEYS, HttpFeedBase
 
     cls = feed_class(name)
-    keys = frozenset(cls.config_keys)
+    declared = getattr(cls, "config_keys", None)
+    if declared is None:
+        return None
+    keys = frozenset(declared)
     return keys | COMMON_KEYS if issubclass(cls, HttpFeedBase) else keys
 
 

@@ -748,7 +748,6 @@ class FileFeed:
     """
 
     name = "file"
-    config_keys = frozenset({"path"})
 
     def __init__(
         self, paths: Sequence[Path] = (), by_symbol: Mapping[str, Path] | None = None

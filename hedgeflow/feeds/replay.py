@@ -65,7 +65,6 @@ class ReplayFeed:
     """A recording as a `Feed` (see the module docstring for the clock)."""
 
     name = "replay"
-    config_keys = frozenset(_CONFIG_KEYS)
 
     def __init__(
         self,

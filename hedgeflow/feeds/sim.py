@@ -940,7 +940,6 @@ class SimFeed:
     """
 
     name = "sim"
-    config_keys = frozenset(_CONFIG_KEYS)
 
     def __init__(
         self,

@@ -136,9 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     args = p.parse_args(argv)
-    from hedgeflow.app.allocator import tune_allocator
+    from hedgeflow.app.runtime import tune_allocator
 
-    tuned = tune_allocator()  # as the `hedgeflow` command does at start
+    tuned = tune_allocator()  # as the long-running `hedgeflow` commands do at start
     repeat = 30 if args.quick else 200
     results: dict[str, Any] = {
         "machine": {

@@ -12,7 +12,7 @@ subprocess (`python -m bench.monitor <probe>`), so they do not disturb each othe
   five symbols are analyzed) and after a simulated hour of accelerated polling (the sim
   runs `speed` times faster than the wall clock), each right after a heap trim as the app
   does once a minute (the untrimmed figures include freed heap that glibc keeps because
-  `hedgeflow.app.allocator` raises its trim threshold);
+  `hedgeflow.app.runtime` raises its trim threshold);
 - cpu: process CPU time / wall time while polling every 5 s at real speed.
 
 Targets (issue 5): repaint median <= 50 ms, first analysis <= 1 s, memory within 10% and
@@ -146,7 +146,7 @@ async def _startup(launched: float) -> dict[str, Any]:
 async def _soak(sim_seconds: float, speed: float, interval: float) -> dict[str, Any]:
     import gc
 
-    from hedgeflow.tui.app import trim_heap
+    from hedgeflow.app.runtime import trim_heap
 
     sim = _sim(speed=speed)
     app = _app_class()(sim, SYMBOLS, poll_interval=interval, export_dir="/tmp/hedgeflow-bench")
@@ -209,8 +209,7 @@ async def _cpu(seconds: float, interval: float) -> dict[str, Any]:
 
 
 def _probe(argv: list[str]) -> dict[str, Any]:
-    from hedgeflow.app.allocator import tune_allocator
-    from hedgeflow.app.calendar_cache import install_cached_calendar
+    from hedgeflow.app.runtime import install_cached_calendar, tune_allocator
 
     tune_allocator()
     install_cached_calendar()  # as `hedgeflow` (tui.cli.main) does before the monitor starts

@@ -11,14 +11,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from hedgeflow.engine.enums import EngineModel, PositioningModel, PositionSource
+from hedgeflow.feeds.base import FEED_NAMES
+
+if TYPE_CHECKING:
+    from hedgeflow.app.config import Settings
 
 EXIT_USAGE = 2
+#: Commands that run for hours: they get the process-wide allocator tuning (see `main`).
+LONG_RUNNING = ("monitor", "replay", "record")
 
 
 class CliError(Exception):
@@ -50,15 +59,28 @@ def _parse_expiry(text: str | None) -> Any:
         raise CliError(f"--expiry: expected YYYY-MM-DD, 0dte, next or all, got {text!r}") from None
 
 
-def _settings(path: str | None) -> Any:
+def _interval(text: str) -> float:
+    """`--interval`: seconds between polls, within the range the configuration allows."""
+    from hedgeflow.app.config import MAX_INTERVAL, MIN_INTERVAL
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not MIN_INTERVAL <= value <= MAX_INTERVAL:  # also refuses nan
+        raise argparse.ArgumentTypeError(
+            f"must be between {MIN_INTERVAL:g} and {MAX_INTERVAL:g} seconds, got {text}"
+        )
+    return value
+
+
+def _settings(path: str | None) -> Settings:
     from hedgeflow.app.config import load_settings
 
     return load_settings(path)
 
 
-def _engine_config(settings: Any, symbol: str, args: argparse.Namespace) -> Any:
-    from hedgeflow.engine.enums import EngineModel, PositioningModel, PositionSource
-
+def _engine_config(settings: Settings, symbol: str, args: argparse.Namespace) -> Any:
     config = settings.engine_config(symbol)
     if getattr(args, "model", None):
         config = replace(config, model=EngineModel(args.model))
@@ -69,21 +91,21 @@ def _engine_config(settings: Any, symbol: str, args: argparse.Namespace) -> Any:
     return config
 
 
-def _build_feed(settings: Any, name: str, overrides: dict[str, Any] | None = None) -> Any:
+def _build_feed(settings: Settings, name: str, overrides: dict[str, Any] | None = None) -> Any:
     from hedgeflow.feeds.base import open_feed
 
     section = settings.feed_section(name)
     section.update(overrides or {})
     try:
         return open_feed(name, section)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OSError) as exc:
         raise CliError(f"feed {name!r}: {exc}") from None
 
 
 # ------------------------------------------------------------------ analyze
 
 
-def _load_chain(args: argparse.Namespace, settings: Any) -> tuple[Any, Any]:
+def _load_chain(args: argparse.Namespace, settings: Settings) -> tuple[Any, Any]:
     """The snapshot to analyze and, for a recording, the session folded over every recorded
     snapshot of the symbol (its live flow); None where there is only one snapshot."""
     if args.file:
@@ -101,6 +123,8 @@ def _load_chain(args: argparse.Namespace, settings: Any) -> tuple[Any, Any]:
         raise CliError("--feed needs --symbol")
     symbol = args.symbol.upper()
     if args.feed == "replay":
+        import sqlite3
+
         from hedgeflow.feeds.replay import iter_snapshots
         from hedgeflow.feeds.session import SymbolSession
 
@@ -109,11 +133,18 @@ def _load_chain(args: argparse.Namespace, settings: Any) -> tuple[Any, Any]:
             raise CliError("--feed replay needs --path FILE (or feeds.replay.path in the config)")
         if not Path(path).is_file():
             raise CliError(f"{path}: no such recording")
-        session = SymbolSession.from_snapshots(symbol, iter_snapshots(path, symbol))
+        # The feed checks the recording (and lists its symbols) before it is read here.
+        recording = _build_feed(settings, "replay", {"path": path})
+        _watch_symbols(recording, "replay", [symbol], settings, "--symbol")
+        try:
+            session = SymbolSession.from_snapshots(symbol, iter_snapshots(path, symbol))
+        except (sqlite3.Error, ValueError, OSError) as exc:
+            raise CliError(f"{path}: not a readable recording ({exc})") from None
         if session.current is None:
             raise CliError(f"{path}: no recorded snapshot of {symbol}")
         return session.current, session
     feed = _build_feed(settings, args.feed, {"path": args.path} if args.path else None)
+    _watch_symbols(feed, args.feed, [symbol], settings, "--symbol")
 
     async def fetch() -> Any:
         async with feed:
@@ -140,7 +171,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     expiry = _parse_expiry(args.expiry)
     positions = None
     position_note = ""
-    if config.positions.value == "live":
+    if config.positions is PositionSource.LIVE:
         if session is not None and session.flow is not None and not args.as_of:
             positions = session.positions(config)
             position_note = (
@@ -189,23 +220,87 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ monitor, replay, record
 
+#: Feeds whose symbols are their data (the files, the recording): watched by default.
+#: Other feeds serve what the configuration's `monitor.symbols` asks for.
+DATA_FEEDS = ("file", "replay")
 
-def _monitor(args: argparse.Namespace, feed_name: str, overrides: dict[str, Any] | None) -> int:
-    settings = _settings(args.config)
-    mon = settings.monitor
-    symbols = (
-        [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
-        if getattr(args, "symbols", None)
-        else list(mon["symbols"])
-    )
+
+def _symbol_list(text: str | None) -> list[str]:
+    """`--symbols`: upper case, in order, each once; [] when not given."""
+    if text is None:
+        return []
+    symbols = list(dict.fromkeys(s.strip().upper() for s in text.split(",") if s.strip()))
     if not symbols:
-        raise CliError("--symbols: no symbol given")
+        raise CliError(f"--symbols: no symbol in {text!r} (e.g. SPX,SPY)")
+    return symbols
+
+
+def _served_symbols(feed: Any) -> tuple[str, ...] | None:
+    """The symbols `feed` can serve (`feed.symbols`: the files, the recording, the sim's
+    underlyings), or None for a feed that takes any symbol (the vendors)."""
+    held = getattr(feed, "symbols", None)
+    if callable(held):  # a feed that lists them on request (reads its files)
+        try:
+            held = held()
+        except (ValueError, OSError) as exc:
+            raise CliError(str(exc)) from None
+    return None if held is None else tuple(str(s).upper() for s in held)
+
+
+def _watch_symbols(
+    feed: Any, feed_name: str, requested: list[str], settings: Settings, option: str = "--symbols"
+) -> list[str]:
+    """The symbols to poll: `requested` (the command line's `option`) if any, else the feed's
+    own for a data feed, else `monitor.symbols`; each one the feed can serve, or a one-line
+    error naming it."""
+    served = _served_symbols(feed)
+    if served == ():
+        raise CliError(f"feed {feed_name!r}: holds no symbol")
+    if requested:
+        symbols, where = requested, option
+    elif served is not None and feed_name in DATA_FEEDS:
+        return list(served)
+    else:
+        symbols, where = list(settings.monitor.symbols), "monitor.symbols"
+    if served is not None:
+        missing = [s for s in symbols if s not in served]
+        if missing:
+            raise CliError(
+                f"{where}: feed {feed_name!r} has no {missing[0]} (it has {', '.join(served)})"
+            )
+    return symbols
+
+
+def _poll_interval(args: argparse.Namespace, settings: Settings) -> float:
+    interval = getattr(args, "interval", None)
+    return float(interval) if interval is not None else settings.monitor.poll_interval
+
+
+def _start_logging(settings: Settings) -> None:
+    """The log file, opened before the screen so that a bad `log_file` is a one-line error."""
+    from hedgeflow.app.runtime import configure_logging, log_file_path
+
+    path = log_file_path(settings.monitor.log_file)
+    try:
+        configure_logging(path)
+    except OSError as exc:
+        raise CliError(
+            f"monitor.log_file: cannot write the log to {path} ({exc.strerror or exc})"
+        ) from None
+
+
+def _monitor(
+    args: argparse.Namespace, settings: Settings, feed_name: str, overrides: dict[str, Any] | None
+) -> int:
+    # Everything that can be refused is checked here, before Textual is imported: the
+    # terminal is never switched to the monitor's screen for a problem known at start.
+    interval = _poll_interval(args, settings)
     feed = _build_feed(settings, feed_name, overrides)
-    interval = (
-        float(args.interval) if getattr(args, "interval", None) else float(mon["poll_interval"])
+    symbols = _watch_symbols(
+        feed, feed_name, _symbol_list(getattr(args, "symbols", None)), settings
     )
-    if interval <= 0:
-        raise CliError("--interval must be > 0 seconds")
+    configs = {s: _engine_config(settings, s, args) for s in symbols}
+    _start_logging(settings)
     from hedgeflow.tui.app import run_monitor
 
     return run_monitor(
@@ -214,41 +309,41 @@ def _monitor(args: argparse.Namespace, feed_name: str, overrides: dict[str, Any]
         feed_name=feed_name,
         symbols=symbols,
         poll_interval=interval,
-        engine_config={s: _engine_config(settings, s, args) for s in symbols},
+        engine_config=configs,
     )
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
-    feed_name = args.feed or settings.monitor["feed"]
+    feed_name = args.feed or settings.monitor.feed
     overrides = {"path": args.path} if getattr(args, "path", None) else None
-    return _monitor(args, feed_name, overrides)
+    return _monitor(args, settings, feed_name, overrides)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    settings = _settings(args.config)
     if not Path(args.file).is_file():
         raise CliError(f"{args.file}: no such recording")
     overrides: dict[str, Any] = {"path": args.file}
     if args.speed is not None:
         overrides["speed"] = args.speed
-    return _monitor(args, "replay", overrides)
+    return _monitor(args, settings, "replay", overrides)
 
 
 def cmd_record(args: argparse.Namespace) -> int:
     from hedgeflow.feeds.recorder import record
 
     settings = _settings(args.config)
-    feed_name = args.feed or settings.monitor["feed"]
+    feed_name = args.feed or settings.monitor.feed
+    interval = _poll_interval(args, settings)
     feed = _build_feed(settings, feed_name)
-    symbols = [s.strip().upper() for s in (args.symbols or "").split(",") if s.strip()]
-    symbols = symbols or list(settings.monitor["symbols"])
+    symbols = _watch_symbols(feed, feed_name, _symbol_list(args.symbols), settings)
     out = args.out or f"hedgeflow-{feed_name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.sqlite"
-    interval = args.interval if args.interval is not None else settings.monitor["poll_interval"]
     print(
         f"recording {', '.join(symbols)} from {feed_name} every {interval:g}s to {out} (Ctrl-C stops)"
     )
     try:
-        asyncio.run(record(feed, symbols, interval=float(interval), out=out))
+        asyncio.run(record(feed, symbols, interval=interval, out=out))
     except KeyboardInterrupt:
         pass
     return 0
@@ -263,8 +358,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ entry
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its refusals on one line, like every other error of the command."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"hedgeflow: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="hedgeflow",
         description="Where dealer hedging dampens or amplifies price moves, live in the terminal.",
     )
@@ -274,22 +376,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
 
     def common_engine(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--model", choices=["physical", "floe"])
-        sp.add_argument("--positioning", choices=["standard", "floe", "short-all"])
-        sp.add_argument("--positions", choices=["start-of-day", "live"])
+        sp.add_argument("--model", choices=[m.value for m in EngineModel])
+        sp.add_argument("--positioning", choices=[p.value for p in PositioningModel])
+        sp.add_argument("--positions", choices=[p.value for p in PositionSource])
         sp.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     m = sub.add_parser("monitor", help="the live monitor (default)")
-    m.add_argument("--feed", choices=["sim", "cboe", "tradier", "schwab", "file", "replay"])
-    m.add_argument("--symbols", help="comma-separated, e.g. SPX,SPY")
-    m.add_argument("--interval", type=float, help="seconds between polls")
+    m.add_argument("--feed", choices=FEED_NAMES)
+    m.add_argument(
+        "--symbols",
+        help="comma-separated, e.g. SPX,SPY (default: the file's or recording's own, else monitor.symbols)",
+    )
+    m.add_argument("--interval", type=_interval, help="seconds between polls (0.05 to 86400)")
     m.add_argument("--path", help="file or recording for the file/replay feeds")
     common_engine(m)
     m.set_defaults(func=cmd_monitor)
 
     a = sub.add_parser("analyze", help="one-shot analysis of a chain file or a feed")
     a.add_argument("file", nargs="?", help="CBOE quotedata CSV, CBOE JSON or normalized chain JSON")
-    a.add_argument("--feed", choices=["sim", "cboe", "tradier", "schwab", "file", "replay"])
+    a.add_argument("--feed", choices=FEED_NAMES)
     a.add_argument("--symbol", help="underlying (with --feed)")
     a.add_argument("--path", help="file or recording for the file/replay feeds")
     a.add_argument("--expiry", help="YYYY-MM-DD, 0dte, next (default) or all")
@@ -301,9 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=cmd_analyze)
 
     r = sub.add_parser("record", help="record snapshots to a SQLite file")
-    r.add_argument("--feed", choices=["sim", "cboe", "tradier", "schwab", "file"])
+    r.add_argument("--feed", choices=[n for n in FEED_NAMES if n != "replay"])
     r.add_argument("--symbols", help="comma-separated, e.g. SPX,SPY")
-    r.add_argument("--interval", type=float, help="seconds between polls")
+    r.add_argument("--interval", type=_interval, help="seconds between polls (0.05 to 86400)")
     r.add_argument("--out", help="SQLite file to write")
     r.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     r.set_defaults(func=cmd_record)
@@ -311,8 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("replay", help="the monitor on a recording")
     rp.add_argument("file")
     rp.add_argument("--speed", type=float, help="1 = as recorded, 60 = sixty times faster")
-    rp.add_argument("--symbols", help="comma-separated subset")
-    rp.add_argument("--interval", type=float, help="seconds between polls")
+    rp.add_argument("--symbols", help="comma-separated subset (default: every recorded symbol)")
+    rp.add_argument("--interval", type=_interval, help="seconds between polls (0.05 to 86400)")
     common_engine(rp)
     rp.set_defaults(func=cmd_replay)
 
@@ -323,14 +428,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from hedgeflow.app.allocator import tune_allocator
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
+    except BrokenPipeError:
+        # `hedgeflow analyze ... | head`: the reader has what it wanted; stop quietly. Python
+        # flushes stdout once more at exit, so point it at /dev/null to keep that quiet too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 0
+    return code
 
-    tune_allocator()
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args([*(argv or sys.argv[1:]), "monitor"])
-    from hedgeflow.app.calendar_cache import install_cached_calendar
+    if args.command in LONG_RUNNING:
+        # Bigger malloc thresholds and one arena keep the engine's temporaries on a reused
+        # heap (runtime.py has the figures): it pays over hours of repeated analyses, and
+        # the monitor pairs it with a heap trim once a minute that bounds what it retains.
+        # A one-shot command (analyze, doctor) is done after one or a few analyses: it would
+        # save milliseconds, hold freed memory with no trim to return it, and change malloc
+        # for whatever embeds it, so it keeps glibc's defaults. Set before any thread exists.
+        from hedgeflow.app.runtime import tune_allocator
+
+        tune_allocator()
+    from hedgeflow.app.runtime import install_cached_calendar
 
     install_cached_calendar()  # the session table from the user cache: no pandas at start
     from hedgeflow.app.config import ConfigError

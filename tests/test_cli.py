@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,9 @@ def test_positioning_flips_every_exposure(capsys: pytest.CaptureFixture[str]) ->
         (["analyze", "{garbage}"], "garbage.csv"),
         (["analyze", "{noquotes}"], "noquotes.json"),
         (["analyze"], "FILE"),
+        (["analyze", "--feed", "file", "--path", "{real}", "--symbol", "QQQ"], "has no QQQ"),
+        (["analyze", "--feed", "replay", "--path", "{garbage}", "--symbol", "SPX"], "garbage"),
+        (["analyze", "{real}", "--model", "magic"], "--model"),
     ],
 )
 def test_errors_are_one_line_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
@@ -130,3 +134,24 @@ def test_errors_are_one_line_exit_2(tmp_path: Path, args: list[str], message: st
     assert len(lines) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert message in lines[0]
+
+
+@pytest.mark.parametrize("extra", [[], ["--json"]], ids=["text", "json"])
+def test_output_into_a_closed_pipe_ends_quietly(extra: list[str]) -> None:
+    """`hedgeflow analyze FILE | head`: the reader is gone before the command writes. The
+    command stops quietly, exit 0, no BrokenPipeError traceback (nor Python's "Exception
+    ignored" at exit)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # closed before the analysis has printed anything
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "hedgeflow.cli", "analyze", str(REAL_FILES[0]), *extra],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""

@@ -3,8 +3,10 @@
 The defaults below are exactly what the documented `config.toml` at the
 repository root says (a test checks it). Every key is validated here: an
 unknown key or a bad value raises `ConfigError` naming the key, before anything
-starts. Feed sections are validated by the feed's own `from_config` when the
-feed is built, which also happens before the monitor starts.
+starts. Feed sections: their keys are checked against the feed (`hedgeflow.feeds.base.config_keys`)
+for every section, used or not; their values by the feed's own `from_config` when the feed
+is built, which also happens before the monitor starts. `load_settings` returns a typed,
+read-only `Settings`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from hedgeflow.engine.config import EngineConfig
@@ -26,9 +29,13 @@ from hedgeflow.engine.types import (
     HedgeImpulseConfig,
     PressureCloudConfig,
 )
+from hedgeflow.feeds.base import FEED_NAMES, config_keys
 
 APP_NAME = "hedgeflow"
-FEED_NAMES = ("sim", "cboe", "tradier", "schwab", "file", "replay")
+#: Seconds between polls: faster than 0.05 s only loads the machine (a poll of one symbol
+#: and its analysis take longer), slower than a day is not monitoring.
+MIN_INTERVAL = 0.05
+MAX_INTERVAL = 86400.0
 
 
 class ConfigError(ValueError):
@@ -186,7 +193,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
     "monitor": {
         "feed": _choice(*FEED_NAMES),
         "symbols": _symbols,
-        "poll_interval": _number(0.0, open_lo=True),
+        "poll_interval": _number(MIN_INTERVAL, MAX_INTERVAL),
         "stale_after_polls": _integer(1),
         "bell": _boolean,
         "export_dir": _string,
@@ -253,7 +260,18 @@ def _merge_feeds(base: dict[str, Any], user: Any) -> None:
             )
         if not isinstance(table, Mapping):
             raise ConfigError(f"`[feeds.{feed}]` must be a table")
-        # Keys are checked by the feed's from_config, which names them; types here stay TOML's.
+        # Keys are checked here for every section, used or not; values by the feed's own
+        # `from_config` when the feed is built. A documented key needs no look-up; any other
+        # is asked of the feed class (importing it costs start-up time, so only then), which
+        # takes the documented keys only unless it declares more.
+        undocumented = [key for key in table if key not in base[feed]]
+        if undocumented:
+            known = config_keys(feed) or frozenset(base[feed])
+            for key in undocumented:
+                if key not in known:
+                    raise ConfigError(
+                        f"unknown key `feeds.{feed}.{key}` (known: {', '.join(sorted(known))})"
+                    )
         base[feed].update(dict(table))
 
 
@@ -293,48 +311,157 @@ def user_state_path() -> Path:
 
 
 @dataclass(frozen=True)
-class Settings:
-    """The validated configuration and where it came from."""
+class MonitorSettings:
+    """`[monitor]`: what the monitor watches and how often."""
 
-    data: dict[str, Any]
+    feed: str
+    symbols: tuple[str, ...]
+    #: Seconds between polls of one symbol, in [MIN_INTERVAL, MAX_INTERVAL].
+    poll_interval: float
+    stale_after_polls: int
+    bell: bool
+    #: "" = the user documents directory.
+    export_dir: str
+    #: "" = hedgeflow.log in the user state directory.
+    log_file: str
+    positions: PositionSource
+
+
+@dataclass(frozen=True)
+class EngineDefaults:
+    """`[engine]`: the engine configuration every symbol starts from (units as config.toml)."""
+
+    model: EngineModel
+    #: None = the model's own default.
+    positioning: PositioningModel | None
+    rate: float
+    skew_stickiness: float
+    range_percent: float
+    step_percent: float
+    kernel_width_strikes: float
+    eps: float
+    asymmetry_percent: float
+    charm_step_minutes: float
+    reachability_multiple: float
+    zone_threshold: float
+
+
+@dataclass(frozen=True)
+class FuturesSettings:
+    """`[futures.<SYMBOL>]`: hedge instruments ($ per index point) and the futures points per
+    underlying point used when no live futures price is known."""
+
+    ratio: float
+    contracts: tuple[FuturesContract, ...]
+
+
+@dataclass(frozen=True)
+class ColorSettings:
+    """`[colors]`: Textual color names or hex (checked by the monitor's palette)."""
+
+    stable: str
+    unstable: str
+    spot: str
+    repriced: str
+    stale: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration and where it came from. Built once by `load_settings`
+    (or `default_settings`); read-only afterwards."""
+
+    monitor: MonitorSettings
+    engine: EngineDefaults
+    futures: Mapping[str, FuturesSettings]
+    colors: ColorSettings
+    #: binding id -> keys, e.g. {"next-expiry": "n"}.
+    keymap: Mapping[str, str]
+    #: feed name -> its `[feeds.<name>]` table (keys checked against the feed; values are
+    #: checked by the feed's own `from_config` when it is built).
+    feeds: Mapping[str, Mapping[str, Any]]
     source: str
 
-    @property
-    def monitor(self) -> dict[str, Any]:
-        monitor: dict[str, Any] = self.data["monitor"]
-        return monitor
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str) -> Settings:
+        """From a validated, merged document (`merge_config` or `DEFAULTS`)."""
+        m, e = data["monitor"], data["engine"]
+        return cls(
+            monitor=MonitorSettings(
+                feed=m["feed"],
+                symbols=tuple(m["symbols"]),
+                poll_interval=float(m["poll_interval"]),
+                stale_after_polls=int(m["stale_after_polls"]),
+                bell=bool(m["bell"]),
+                export_dir=m["export_dir"],
+                log_file=m["log_file"],
+                positions=PositionSource(m["positions"]),
+            ),
+            engine=EngineDefaults(
+                model=EngineModel(e["model"]),
+                positioning=PositioningModel(e["positioning"]) if e["positioning"] else None,
+                **{k: float(e[k]) for k in _ENGINE_NUMBERS},
+            ),
+            futures=MappingProxyType(
+                {
+                    sym: FuturesSettings(
+                        ratio=float(f["ratio"]),
+                        contracts=tuple(
+                            FuturesContract(n, float(x)) for n, x in f["contracts"].items()
+                        ),
+                    )
+                    for sym, f in data["futures"].items()
+                }
+            ),
+            colors=ColorSettings(**data["colors"]),
+            keymap=MappingProxyType(dict(data["keymap"])),
+            feeds=MappingProxyType(
+                {name: MappingProxyType(copy.deepcopy(t)) for name, t in data["feeds"].items()}
+            ),
+            source=source,
+        )
 
     def feed_section(self, name: str) -> dict[str, Any]:
-        return dict(self.data["feeds"][name])
+        """A fresh copy of `[feeds.<name>]`, to hand to the feed's `from_config`."""
+        return copy.deepcopy(dict(self.feeds[name]))
 
     def engine_config(self, symbol: str = "SPX") -> EngineConfig:
-        e = self.data["engine"]
-        fut = self.data["futures"].get(symbol.upper())
-        futures = tuple(FuturesContract(n, m) for n, m in fut["contracts"].items()) if fut else ()
+        """The engine configuration of `symbol`: `[engine]` with its futures mapping."""
+        e = self.engine
+        fut = self.futures.get(symbol.upper())
+        futures = fut.contracts if fut else ()
         first = futures[0] if futures else FuturesContract("ES", 50.0)
         return EngineConfig(
-            model=EngineModel(e["model"]),
-            positioning=PositioningModel(e["positioning"]) if e["positioning"] else None,
-            rate=e["rate"],
-            positions=PositionSource(self.monitor["positions"]),
+            model=e.model,
+            positioning=e.positioning,
+            rate=e.rate,
+            positions=self.monitor.positions,
             impulse=HedgeImpulseConfig(
-                range_percent=e["range_percent"],
-                step_percent=e["step_percent"],
-                kernel_width_strikes=e["kernel_width_strikes"],
-                skew_stickiness=e["skew_stickiness"],
-                eps=e["eps"],
-                asymmetry_percent=e["asymmetry_percent"],
+                range_percent=e.range_percent,
+                step_percent=e.step_percent,
+                kernel_width_strikes=e.kernel_width_strikes,
+                skew_stickiness=e.skew_stickiness,
+                eps=e.eps,
+                asymmetry_percent=e.asymmetry_percent,
             ),
-            charm=CharmIntegralConfig(time_step_minutes=e["charm_step_minutes"]),
+            charm=CharmIntegralConfig(time_step_minutes=e.charm_step_minutes),
             cloud=PressureCloudConfig(
                 contract_multiplier=first.multiplier,
                 product=first.name,
-                reachability_multiple=e["reachability_multiple"],
-                zone_threshold=e["zone_threshold"],
+                reachability_multiple=e.reachability_multiple,
+                zone_threshold=e.zone_threshold,
                 futures=futures,
-                futures_ratio=fut["ratio"] if fut else 1.0,
+                futures_ratio=fut.ratio if fut else 1.0,
             ),
         )
+
+
+_ENGINE_NUMBERS = tuple(k for k in DEFAULTS["engine"] if k not in ("model", "positioning"))
+
+
+def default_settings() -> Settings:
+    """The built-in defaults (exactly the documented config.toml)."""
+    return Settings.from_mapping(DEFAULTS, "built-in defaults")
 
 
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
@@ -342,18 +469,21 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     if path is None:
         candidate = user_config_path()
         if not candidate.is_file():
-            return Settings(copy.deepcopy(DEFAULTS), "built-in defaults")
+            return default_settings()
         path = candidate
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read config ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        line = p.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{p}: not UTF-8 text (line {line}); save the config as UTF-8") from None
     try:
         parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML ({exc})") from None
     try:
-        return Settings(merge_config(parsed), str(p))
+        return Settings.from_mapping(merge_config(parsed), str(p))
     except ConfigError as exc:
         raise ConfigError(f"{p}: {exc}") from None

@@ -18,7 +18,10 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from hedgeflow.app.config import Settings
 
 #: (import name, distribution name) of every runtime dependency.
 DEPENDENCIES = (
@@ -155,7 +158,7 @@ def check_clock(now: datetime | None = None) -> list[Check]:
     return out
 
 
-def check_config(path: str | None) -> tuple[list[Check], Any]:
+def check_config(path: str | None) -> tuple[list[Check], Settings | None]:
     from hedgeflow.app.config import ConfigError, load_settings, user_config_path
 
     try:
@@ -169,15 +172,15 @@ def check_config(path: str | None) -> tuple[list[Check], Any]:
         Check(
             "ok",
             "monitor",
-            f"feed {mon['feed']}, symbols {', '.join(mon['symbols'])}, every {mon['poll_interval']:g}s",
+            f"feed {mon.feed}, symbols {', '.join(mon.symbols)}, every {mon.poll_interval:g}s",
         ),
     ], settings
 
 
-def _configured_feeds(settings: Any, env: Mapping[str, str]) -> list[str]:
+def _configured_feeds(settings: Settings, env: Mapping[str, str]) -> list[str]:
     """The selected feed, plus every other feed the user has set up (credentials present or
     a path given)."""
-    selected = settings.monitor["feed"]
+    selected = settings.monitor.feed
     names = [selected]
     for name, keys in CREDENTIAL_KEYS.items():
         section = settings.feed_section(name)
@@ -190,7 +193,7 @@ def _configured_feeds(settings: Any, env: Mapping[str, str]) -> list[str]:
 
 
 def check_feed(
-    name: str, settings: Any, env: Mapping[str, str], *, network: bool, timeout: float
+    name: str, settings: Settings, env: Mapping[str, str], *, network: bool, timeout: float
 ) -> list[Check]:
     from hedgeflow.feeds.base import open_feed
 
@@ -222,7 +225,13 @@ def check_feed(
         return [*out, Check("FAIL", f"feed {name}", str(exc), f"fix [feeds.{name}] in the config")]
     if not network and name not in ("sim", *PATH_FEEDS):
         return [*out, Check("ok", f"feed {name}", "configured (test request skipped)")]
-    symbol = settings.monitor["symbols"][0]
+    # A file or recording is probed with a symbol it holds (what the monitor would watch).
+    held = getattr(feed, "symbols", None)
+    try:
+        held = held() if callable(held) else held
+    except (ValueError, OSError) as exc:
+        return [*out, Check("FAIL", f"feed {name}", str(exc), f"fix feeds.{name}.path")]
+    symbol = held[0] if name in PATH_FEEDS and held else settings.monitor.symbols[0]
 
     async def probe() -> Any:
         async with feed:
@@ -240,11 +249,8 @@ def check_feed(
             )
         )
     except Exception as exc:  # FeedError and anything else: show it, never crash
-        fix = (
-            f"set {env_var}"
-            if (env_var := getattr(exc, "env_var", None))
-            else "see the message; `--feed sim` works offline"
-        )
+        env_var = getattr(exc, "env_var", None)
+        fix = f"set {env_var}" if env_var else "see the message; `--feed sim` works offline"
         out.append(Check("FAIL", f"feed {name}", f"{type(exc).__name__}: {exc}", fix))
     else:
         delay = f", delayed {chain.delay_seconds / 60:g} min" if chain.delay_seconds else ""

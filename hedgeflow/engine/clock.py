@@ -6,7 +6,7 @@ wall clock. Sessions and early closes come from the maintained NYSE calendar of
 is imported lazily and built once (cached), because start-up time matters, and
 is turned into three sorted numpy arrays (session day, open and close as epoch
 seconds), so every lookup is a `searchsorted`. The application may instead install a
-precomputed table (`install_sessions`, e.g. read from its cache by `hedgeflow.app.calendar_cache`),
+precomputed table (`install_sessions`, e.g. read from its cache by `hedgeflow.app.runtime`),
 so that a start-up needs neither pandas nor exchange_calendars; the engine reads no file.
 
 Settlement (docs/METHOD.md "Expiry clock"):

@@ -22,10 +22,9 @@ import asyncio
 import logging
 import math
 import queue
-import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -43,8 +42,10 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from hedgeflow.app.alerts import compare_analyses
+from hedgeflow.app.config import MonitorSettings, Settings
 from hedgeflow.app.export import export_analysis
 from hedgeflow.app.fmt import NY, fmt_age, fmt_expiry, fmt_time_ny
+from hedgeflow.app.runtime import configure_logging, log_file_path, trim_heap
 from hedgeflow.engine.chain import OptionChain
 from hedgeflow.engine.config import EngineConfig
 from hedgeflow.engine.enums import PositionSource
@@ -941,37 +942,11 @@ class HedgeflowApp(App[int]):
         self._refresh_views()
 
 
-_LIBC: Any = None
-
-
-def trim_heap() -> bool:
-    """Return freed heap pages to the system (glibc `malloc_trim`); False elsewhere.
-
-    The process keeps freed memory for reuse (`hedgeflow.app.allocator` raises glibc's trim threshold
-    so engine temporaries do not page-fault); over a session of polls that retained heap
-    shows as growing RSS. Trimming once a minute bounds it for the cost of one analysis
-    re-faulting its pages. Takes well under a millisecond on this heap size."""
-    global _LIBC
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        if _LIBC is None:
-            import ctypes
-            import ctypes.util
-
-            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(_LIBC.malloc_trim(0))
-    except (OSError, AttributeError):
-        return False
-
-
 def builtin_engine_config(symbol: str) -> EngineConfig:
     """The built-in defaults (`config.toml`) for `symbol`, with its futures mapping."""
-    import copy
+    from hedgeflow.app.config import default_settings
 
-    from hedgeflow.app.config import DEFAULTS, Settings
-
-    return Settings(copy.deepcopy(DEFAULTS), "built-in defaults").engine_config(symbol)
+    return default_settings().engine_config(symbol)
 
 
 def _default_analyzer() -> Analyzer:
@@ -986,28 +961,9 @@ def _default_export_dir() -> Path:
     return user_documents_path() / "hedgeflow"
 
 
-def configure_logging(log_file: Path) -> None:
-    """Send every log record and Python warning to `log_file`, never to the terminal."""
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    root = logging.getLogger()
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    handler = logging.FileHandler(log_file, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    logging.captureWarnings(True)
-
-
-def default_log_file() -> Path:
-    from platformdirs import user_state_path
-
-    return user_state_path("hedgeflow") / "hedgeflow.log"
-
-
 def build_app(
     *,
-    settings: Any,
+    settings: Settings,
     feed: Feed,
     symbols: list[str],
     poll_interval: float,
@@ -1018,7 +974,7 @@ def build_app(
     `[colors]` and `[keymap]` tables supply bell, stale_after_polls, export_dir, colors and
     keys. A symbol added from the palette gets `settings.engine_config(symbol)` with the
     same model, positioning and positions as the first symbol's config."""
-    mon = settings.monitor
+    mon: MonitorSettings = settings.monitor
     configs: EngineConfigs = engine_config
     if isinstance(engine_config, Mapping):
         table = dict(engine_config)
@@ -1033,25 +989,24 @@ def build_app(
             )
 
         configs = config_for
-    colors = settings.data.get("colors", {})
-    palette = Palette(**{k: v for k, v in colors.items() if k in Palette.__dataclass_fields__})
+    palette = Palette(**asdict(settings.colors))
     return HedgeflowApp(
         feed,
         symbols,
         poll_interval=poll_interval,
         engine_config=configs,
         feed_name=feed_name,
-        stale_after_polls=int(mon.get("stale_after_polls", 3)),
-        bell=bool(mon.get("bell", False)),
+        stale_after_polls=mon.stale_after_polls,
+        bell=mon.bell,
         palette=palette,
-        export_dir=Path(mon["export_dir"]).expanduser() if mon.get("export_dir") else None,
-        keymap=settings.data.get("keymap") or None,
+        export_dir=Path(mon.export_dir).expanduser() if mon.export_dir else None,
+        keymap=dict(settings.keymap) or None,
     )
 
 
 def run_monitor(
     *,
-    settings: Any,
+    settings: Settings,
     feed: Feed,
     symbols: list[str],
     poll_interval: float,
@@ -1061,8 +1016,7 @@ def run_monitor(
     """Run the monitor until the user quits; returns the exit code. Logs go to
     `[monitor] log_file` (default: hedgeflow.log in the user state directory), never to
     the terminal. Arguments as `build_app`."""
-    log_file = Path(settings.monitor.get("log_file") or default_log_file()).expanduser()
-    configure_logging(log_file)
+    configure_logging(log_file_path(settings.monitor.log_file))
     app = build_app(
         settings=settings,
         feed=feed,

@@ -1,4 +1,4 @@
-"""hedgeflow.app.calendar_cache: the cached NYSE session table equals exchange_calendars' own, a stale
+"""hedgeflow.app.runtime, the calendar cache: the cached NYSE session table equals exchange_calendars' own, a stale
 key or a corrupt file is rebuilt, and with a table installed the engine never imports
 pandas or exchange_calendars."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hedgeflow.app import calendar_cache as cc
+from hedgeflow.app import runtime as cc
 from hedgeflow.engine import clock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,7 +106,7 @@ def test_engine_never_imports_pandas_with_a_cached_table(tmp_path: Path) -> None
 import sys
 from datetime import date
 from pathlib import Path
-from hedgeflow.app.calendar_cache import install_cached_calendar
+from hedgeflow.app.runtime import install_cached_calendar
 assert install_cached_calendar(Path({str(tmp_path)!r})) == "cache"
 from hedgeflow.engine import clock
 import numpy as np

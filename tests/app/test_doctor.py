@@ -57,3 +57,17 @@ def test_terminal_problems_are_warnings_with_fixes(tmp_path: Path) -> None:
     )
     assert code == 0  # the monitor may still run: warnings, not failures
     assert "warn TERM: 'dumb'" in text and "LANG=C.UTF-8" in text
+
+
+def test_a_file_feed_is_probed_with_the_symbol_it_holds(tmp_path: Path) -> None:
+    spy = Path(__file__).resolve().parents[1] / "data" / "real" / "spy_quotedata_2023-09-14.csv"
+    config = f"[monitor]\nfeed = 'file'\n[feeds.file]\npath = {str(spy)!r}\n"
+    code, text = _run(tmp_path, config, ENV, network=False)
+    assert code == 0, text
+    assert "ok   feed file: SPY:" in text
+
+
+def test_an_unknown_key_in_an_unused_feed_section_fails(tmp_path: Path) -> None:
+    code, text = _run(tmp_path, "[feeds.schwab]\nrefresh_tokn_env = 'X'\n", ENV, network=False)
+    assert code == 1
+    assert "FAIL config" in text and "feeds.schwab.refresh_tokn_env" in text

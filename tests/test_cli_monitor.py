@@ -7,10 +7,6 @@ error on a pipe: exit code 2, exactly one line on stderr naming the problem, no 
 nothing written to the terminal (no alternate screen, no escape sequence) and the
 terminal's modes as they were. HOME and the XDG folders point at a per-session folder, so
 no cache or config of the machine takes part.
-
-Cases marked `needs_eager_feeds` depend on the file and replay feeds validating at
-construction and listing their symbols, and on the sim feed listing the underlyings it
-serves (`feed.symbols`, helper B2's branch); they are skipped until that has landed.
 """
 
 from __future__ import annotations
@@ -24,7 +20,6 @@ import sqlite3
 import struct
 import subprocess
 import sys
-import tempfile
 import termios
 import time
 from dataclasses import replace
@@ -34,31 +29,10 @@ import pytest
 
 from bench.chains import AS_OF, spx_like_chain
 from hedgeflow.feeds.recorder import Recorder
-from hedgeflow.feeds.sim import SimFeed
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "tests" / "data" / "real"
 SPY_CSV = REAL / "spy_quotedata_2023-09-14.csv"
-
-
-def _feeds_validate_eagerly() -> bool:
-    from hedgeflow.feeds.replay import ReplayFeed
-
-    with tempfile.TemporaryDirectory() as tmp:
-        empty = Path(tmp) / "empty.sqlite"
-        empty.write_bytes(b"")
-        try:
-            ReplayFeed(empty)
-        except ValueError:
-            return hasattr(SimFeed(start="2025-06-10T11:00:00-04:00", speed=0.0), "symbols")
-    return False
-
-
-EAGER_FEEDS = _feeds_validate_eagerly()
-needs_eager_feeds = pytest.mark.skipif(
-    not EAGER_FEEDS,
-    reason="needs feeds that validate at construction and list their symbols (helper B2)",
-)
 
 
 @pytest.fixture(scope="session")
@@ -198,7 +172,6 @@ def _damaged(tmp_path: Path, damage: str) -> Path:
     return path
 
 
-@needs_eager_feeds
 @pytest.mark.parametrize("damage", DAMAGES)
 def test_replay_of_a_bad_recording(tmp_path: Path, cold_env: dict[str, str], damage: str) -> None:
     path = _damaged(tmp_path, damage)
@@ -223,14 +196,12 @@ def test_analyze_of_a_bad_recording(tmp_path: Path, cold_env: dict[str, str], da
     assert len(lines) == 1 and path.name in lines[0], proc.stderr[-3000:]
 
 
-@needs_eager_feeds
 def test_replay_of_a_symbol_not_recorded(tmp_path: Path, cold_env: dict[str, str]) -> None:
     rec = _recording(tmp_path / "rec.sqlite", ("SPX", "QQQ"))
     line = assert_refused(["replay", str(rec), "--symbols", "SPX,IWM"], cold_env, "IWM")
     assert "QQQ" in line and "SPX" in line
 
 
-@needs_eager_feeds
 def test_monitor_on_a_symbol_the_sim_does_not_list(
     tmp_path: Path, cold_env: dict[str, str]
 ) -> None:
@@ -265,8 +236,6 @@ def test_monitor_on_a_symbol_the_sim_does_not_list(
 def test_monitor_with_a_bad_config(
     tmp_path: Path, cold_env: dict[str, str], text: str, names: tuple[str, ...]
 ) -> None:
-    if "symbols" in text and not EAGER_FEEDS:
-        pytest.skip("needs the sim feed to list its symbols (helper B2)")
     # a fixed sim clock: the same start on any day of the week
     cfg = _config(tmp_path, text + "\n[feeds.sim]\nstart = '2025-06-10T11:00:00-04:00'\n")
     assert_refused(["monitor", "--config", cfg], cold_env, *names)
@@ -367,7 +336,6 @@ def test_the_file_feed_watches_the_files_symbols(cold_env: dict[str, str]) -> No
         assert other not in screen
 
 
-@needs_eager_feeds
 def test_replay_watches_the_recorded_symbols(tmp_path: Path, cold_env: dict[str, str]) -> None:
     rec = _recording(tmp_path / "rec.sqlite", ("SPX", "QQQ"))
     code, screen = run_monitor_until(
@@ -379,7 +347,6 @@ def test_replay_watches_the_recorded_symbols(tmp_path: Path, cold_env: dict[str,
         assert other not in screen
 
 
-@needs_eager_feeds
 def test_replay_symbols_narrow_the_recording(tmp_path: Path, cold_env: dict[str, str]) -> None:
     rec = _recording(tmp_path / "rec.sqlite", ("SPX", "QQQ"))
     code, screen = run_monitor_until(

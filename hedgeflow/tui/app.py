@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -45,6 +46,7 @@ from textual.worker import Worker, WorkerState
 from hedgeflow.app.alerts import compare_analyses
 from hedgeflow.app.export import export_analysis
 from hedgeflow.app.fmt import NY, fmt_age, fmt_expiry, fmt_time_ny
+from hedgeflow.app.scheduler import EngineScheduler
 from hedgeflow.engine.chain import OptionChain
 from hedgeflow.engine.config import EngineConfig
 from hedgeflow.engine.enums import PositionSource
@@ -53,7 +55,7 @@ from hedgeflow.feeds.base import Feed
 from hedgeflow.feeds.errors import FeedAuthError, FeedError, FeedUnavailable
 from hedgeflow.feeds.session import SymbolSession
 from hedgeflow.tui.commands import SymbolCommands
-from hedgeflow.tui.messages import AnalysisReady, SnapshotArrived
+from hedgeflow.tui.messages import SnapshotArrived
 from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
 from hedgeflow.tui.screens import HelpScreen
 from hedgeflow.tui.views import ImpulseView, Palette, PaneView, StatusView, SymbolBarView, SymbolTab
@@ -61,7 +63,11 @@ from hedgeflow.tui.views import ImpulseView, Palette, PaneView, StatusView, Symb
 log = logging.getLogger("hedgeflow.tui")
 
 ZOOM_LEVELS = (0.25, 0.5, 1.0, 2.0, 4.0)
+#: Seconds: the longest wait the app's own exponential backoff reaches.
 MAX_BACKOFF = 60.0
+#: Seconds: a server's Retry-After is honoured up to a day (beyond that it is nonsense,
+#: and a timer that far out is never reached in a session anyway).
+MAX_RETRY_AFTER = 86_400.0
 #: Seconds between heap trims (see `trim_heap`).
 TRIM_EVERY = 60.0
 #: Below this many rows or columns the compact layout is used.
@@ -90,13 +96,62 @@ class SymbolState:
     timer: Timer | None = None
     next_poll_mono: float | None = None
     backoff: float = 0.0
-    generation: int = 0
+    # Snapshot numbers (1, 2, ... per changed snapshot) tell whether what is on screen is
+    # the analysis of the latest snapshot.
+    snapshot_seq: int = 0
+    snapshot_mono: float = 0.0  # monotonic arrival of snapshot `snapshot_seq`
+    analyzed_snapshot: int = 0  # the snapshot the analysis on screen was computed from
+    analyzed_mono: float = 0.0  # monotonic arrival of that snapshot
+    failed_snapshot: int = 0  # the newest snapshot the engine failed on
     session: SymbolSession = field(init=False)
 
     def __post_init__(self) -> None:
         self.session = SymbolSession(self.symbol)
 
-    last_alert_analysis: ExpiryAnalysis | None = field(default=None, repr=False)
+
+@dataclass(frozen=True, eq=False)
+class EngineJob:
+    """One engine run: the inputs, fixed when the snapshot (or expiry, or zoom) changed.
+
+    state : the symbol's state when submitted (a symbol removed and added again gets a
+        new one, so a run of the old one is not applied to the new one)
+    snapshot : `state.snapshot_seq` of `chain`; arrived : its monotonic arrival time
+    now : feed clock when submitted (the engine never reads the clock)"""
+
+    state: SymbolState
+    snapshot: int
+    arrived: float
+    chain: OptionChain
+    now: datetime
+    config: EngineConfig
+    expiry: float | None
+    positions: Any
+
+
+class Outcome:
+    """An engine run's result, handed over once. A finished thread worker can outlive its
+    run (an executor thread's context keeps the last worker it ran), so the analysis is
+    taken out of it rather than left on the worker."""
+
+    def __init__(self, analysis: ExpiryAnalysis) -> None:
+        self._analysis: ExpiryAnalysis | None = analysis
+
+    def take(self) -> ExpiryAnalysis:
+        analysis, self._analysis = self._analysis, None
+        assert analysis is not None, "an outcome is taken once"
+        return analysis
+
+
+def _run_job(analyze: Analyzer, job: EngineJob) -> Outcome:
+    """Run in an engine thread: `analyze` on the job's inputs."""
+    kw = {"now": job.now, "config": job.config, "positions": job.positions}
+    try:
+        return Outcome(analyze(job.chain, expiry=job.expiry, **kw))
+    except ValueError:
+        if job.expiry is None:
+            raise
+        # The chosen expiry is gone (settled): fall back to the nearest live one.
+        return Outcome(analyze(job.chain, expiry=None, **kw))
 
 
 class MonitorScreen(Screen[None]):
@@ -286,6 +341,8 @@ class HedgeflowApp(App[int]):
         self._rest_timer: Timer | None = None
         self._last_trim = time.monotonic()
         self.first_analysis_mono: float | None = None
+        self.scheduler: EngineScheduler[EngineJob] = EngineScheduler()
+        self._engine_jobs: dict[Worker[Any], EngineJob] = {}
         if not colors:
             self.no_color = True
             self._filters.append(Monochrome())
@@ -332,7 +389,8 @@ class HedgeflowApp(App[int]):
         if self.paused:
             return
         for sym in self.symbols:
-            if self.states[sym].chain is None:
+            st = self.states[sym]
+            if st.chain is None and not isinstance(st.error, FeedAuthError):
                 self._start_poll(sym)
 
     async def on_unmount(self) -> None:
@@ -381,7 +439,7 @@ class HedgeflowApp(App[int]):
         st.polling = True
         st.next_poll_mono = None
         self.run_worker(
-            self._fetch(symbol),
+            partial(self._fetch, symbol),  # a coroutine only once it runs
             name=f"poll {symbol}",
             group=f"poll:{symbol}",
             description=f"poll {symbol} from {self.feed_name}",
@@ -415,23 +473,13 @@ class HedgeflowApp(App[int]):
             delay, lambda: self._start_poll(symbol), name=f"next poll {symbol}"
         )
 
-    def _backoff(self, st: SymbolState, error: BaseException) -> float:
-        """Seconds before the next poll after `st.failures` consecutive failures."""
-        suggested = getattr(error, "retry_after", None)
-        if isinstance(error, FeedAuthError):
-            return MAX_BACKOFF  # the user has to act; keep checking, slowly
-        exp = min(self.poll_interval * 2 ** max(st.failures - 1, 0), MAX_BACKOFF)
-        if suggested is not None and math.isfinite(suggested):
-            return float(min(max(suggested, self.poll_interval), 10 * MAX_BACKOFF))
-        return float(max(exp, self.poll_interval))
-
     @on(SnapshotArrived)
     def _snapshot_arrived(self, message: SnapshotArrived) -> None:
         st = self.states.get(message.symbol)
         if st is None:
             return
         st.fetched_at = message.fetched_at
-        st.fetched_mono = self._mono()
+        st.fetched_mono = arrived = self._mono()
         if self._record_queue is not None:
             self._record_queue.put((message.chain, message.fetched_at))
         try:
@@ -441,93 +489,130 @@ class HedgeflowApp(App[int]):
             changed = True
         # The session ignores an older snapshot (a vendor's stale cache): keep its current.
         st.chain = st.session.current or message.chain
+        if changed:
+            st.snapshot_seq += 1
+            st.snapshot_mono = arrived
         if changed or st.analysis is None:
             self._run_engine(message.symbol)
         else:
             self._refresh_views()
 
     def _run_engine(self, symbol: str) -> None:
+        """Submit an analysis of `symbol`'s current chain, expiry and zoom to the scheduler
+        (replacing any job of the symbol still waiting to start)."""
         st = self.states.get(symbol)
         if st is None or st.chain is None:
             return
-        st.generation += 1
-        st.busy = True
-        chain, expiry, generation = st.chain, st.expiry, st.generation
         config = self._engine_config_for(symbol)
-        now = self._data_clock()
+        chain = st.chain
         positions = None
         if config.positions is PositionSource.LIVE:
             positions = st.session.positions(config, chain=chain)
-        analyze = self._analyze or _default_analyzer()
-
-        def work() -> None:
-            try:
-                analysis = analyze(
-                    chain, now=now, config=config, expiry=expiry, positions=positions
-                )
-            except ValueError:
-                if expiry is None:
-                    raise
-                # The chosen expiry is gone (settled): fall back to the nearest live one.
-                analysis = analyze(chain, now=now, config=config, expiry=None, positions=positions)
-            # post_message is thread-safe; the result is not kept on the worker (see _fetch).
-            self.post_message(AnalysisReady(symbol, generation, analysis))
-
-        self.run_worker(
-            work,
-            name=f"analyze {symbol}",
-            group=f"engine:{symbol}",
-            description=f"engine on {symbol}",
-            exclusive=True,
-            exit_on_error=False,
-            thread=True,
+        job = EngineJob(
+            state=st,
+            snapshot=st.snapshot_seq,
+            arrived=st.snapshot_mono,
+            chain=chain,
+            now=self._data_clock(),
+            config=config,
+            expiry=st.expiry,
+            positions=positions,
         )
+        self._start_engine_runs(self.scheduler.submit(symbol, job))
+        st.busy = True
+
+    def _start_engine_runs(self, starts: list[tuple[str, EngineJob]]) -> None:
+        analyze = self._analyze or _default_analyzer()
+        for symbol, job in starts:
+            worker = self.run_worker(
+                partial(_run_job, analyze, job),
+                name=f"analyze {symbol}",
+                group=f"engine:{symbol}",
+                description=f"engine on {symbol}",
+                exit_on_error=False,
+                thread=True,
+            )
+            self._engine_jobs[worker] = job
 
     @on(Worker.StateChanged)
     def _worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one path for every worker that ends: polls, engine runs, export and the
+        recorder, by success, failure or cancellation."""
+        if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            return
         worker = event.worker
         kind, _, symbol = (worker.group or "").partition(":")
-        st = self.states.get(symbol)
-        if st is None or kind not in ("poll", "engine"):
-            return
-        state = event.state
         if kind == "poll":
-            if state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
-                return
-            st.polling = False
-            if state == WorkerState.CANCELLED:
-                return
-            if state == WorkerState.SUCCESS:
-                if st.error is not None:
-                    self.notify(f"{symbol}: {self.feed_name} recovered", title="Feed", timeout=4)
-                st.error = None
-                st.failures = 0
-                st.backoff = 0.0
-                self._arm(symbol, self.poll_interval)
-            else:
-                error = worker.error or RuntimeError("unknown poll failure")
-                first = st.error is None or str(st.error) != str(error)
-                st.failures += 1
-                st.error = error
-                st.backoff = self._backoff(st, error)
-                log.warning("poll %s failed (%d): %r", symbol, st.failures, error)
-                if first:
-                    what = (
-                        str(error)
-                        if isinstance(error, FeedError)
-                        else f"{type(error).__name__}: {error}"
-                    )
-                    self.notify(
-                        f"{symbol}: {what}\nretrying in {st.backoff:.0f} s; last analysis kept",
-                        title=type(error).__name__,
-                        severity="error",
-                        timeout=8,
-                    )
-                self._arm(symbol, st.backoff)
+            self._poll_done(symbol, worker, event.state)
+        elif kind == "engine":
+            self._engine_done(worker, event.state)
+        elif kind == "export":
+            self._export_done(worker, event.state)
+        elif kind == "record":
+            self._recorder_done(worker, event.state)
         else:
-            if state != WorkerState.ERROR:
-                return  # success arrives as AnalysisReady
-            st.busy = False
+            return
+        self._refresh_views()
+
+    def _poll_done(self, symbol: str, worker: Worker[Any], state: WorkerState) -> None:
+        st = self.states.get(symbol)
+        if st is None:
+            return
+        st.polling = False
+        if state == WorkerState.CANCELLED:
+            return
+        if state == WorkerState.SUCCESS:
+            if st.error is not None:
+                self.notify(f"{symbol}: {self.feed_name} recovered", title="Feed", timeout=4)
+            st.error = None
+            st.failures = 0
+            st.backoff = 0.0
+            self._arm(symbol, self.poll_interval)
+            return
+        error = worker.error or RuntimeError("unknown poll failure")
+        first = st.error is None or str(st.error) != str(error)
+        st.failures += 1
+        st.error = error
+        log.warning("poll %s failed (%d): %r", symbol, st.failures, error)
+        what = str(error) if isinstance(error, FeedError) else f"{type(error).__name__}: {error}"
+        if isinstance(error, FeedAuthError):
+            # Retrying cannot help: polling of this symbol stops until the user acts.
+            st.backoff = 0.0
+            st.next_poll_mono = None
+            if first:
+                self.notify(
+                    f"{symbol}: {what}\n{auth_advice(error)}; last analysis kept",
+                    title=type(error).__name__,
+                    severity="error",
+                    timeout=15,
+                )
+            return
+        retry_after = getattr(error, "retry_after", None)
+        st.backoff = poll_backoff(st.failures, self.poll_interval, retry_after)
+        if first:
+            self.notify(
+                f"{symbol}: {what}\nretrying in {fmt_age(st.backoff)}; last analysis kept",
+                title=type(error).__name__,
+                severity="error",
+                timeout=8,
+            )
+        self._arm(symbol, st.backoff)
+
+    def _engine_done(self, worker: Worker[Any], state: WorkerState) -> None:
+        job = self._engine_jobs.pop(worker, None)
+        if job is None:
+            return
+        symbol = job.state.symbol
+        self._start_engine_runs(self.scheduler.finished(symbol))
+        st = self.states.get(symbol)
+        if st is not job.state:
+            return  # removed while its run was in flight
+        st.busy = self.scheduler.busy(symbol)
+        if state == WorkerState.SUCCESS:
+            outcome = worker.result
+            assert isinstance(outcome, Outcome)
+            self._analysis_ready(st, job, outcome.take())
+        elif state == WorkerState.ERROR:
             err = worker.error
             message = f"engine: {err}"
             log.warning("engine failed on %s: %r", symbol, err)
@@ -536,29 +621,26 @@ class HedgeflowApp(App[int]):
                     f"{symbol}: analysis failed: {err}", title="Engine", severity="error", timeout=8
                 )
             st.engine_error = message
-        self._refresh_views()
+            st.failed_snapshot = max(st.failed_snapshot, job.snapshot)
 
-    @on(AnalysisReady)
-    def _analysis_ready(self, message: AnalysisReady) -> None:
-        st = self.states.get(message.symbol)
-        if st is None or message.generation != st.generation:
-            return  # superseded by a newer snapshot or expiry choice, or symbol removed
-        st.busy = False
+    def _analysis_ready(self, st: SymbolState, job: EngineJob, analysis: ExpiryAnalysis) -> None:
+        """A run ended with `analysis`: always shown (runs of a symbol end in the order they
+        were submitted, so it is the newest analysis there is)."""
         st.engine_error = ""
         prev = st.analysis
-        st.analysis = message.analysis
+        st.analysis = analysis
+        st.analyzed_snapshot, st.analyzed_mono = job.snapshot, job.arrived
         if self.first_analysis_mono is None:
             self.first_analysis_mono = time.monotonic()
         if self._rest_timer is not None:
             self.call_after_refresh(self._start_remaining_polls)
-        for alert in compare_analyses(prev, message.analysis):
+        for alert in compare_analyses(prev, analysis):
             log.info("alert: %s", alert.message)
             self.notify(
                 alert.message, title=f"Alert · {alert.kind.value}", severity="warning", timeout=8
             )
             if self.bell_enabled:
                 self.bell()
-        self._refresh_views()
 
     def _every_second(self) -> None:
         """Once a second: ages, countdowns and the stale marker move on; once a minute the
@@ -572,13 +654,22 @@ class HedgeflowApp(App[int]):
     # ------------------------------------------------------------------ views
 
     def is_stale(self, st: SymbolState) -> bool:
-        """Older than `stale_after_polls` intervals: no successful poll for that long, or
-        the vendor's own as-of time lags the feed clock by that much beyond its delay."""
+        """What is on screen for `st` is not current: no successful poll for
+        `stale_after_polls` intervals; the analysis shown is not of the latest snapshot and
+        the engine failed on newer data (or that snapshot is older than the limit); or the
+        vendor's own as-of time lags the feed clock by the limit beyond its delay."""
         if st.chain is None:
             return False
         limit = self.stale_after_polls * self.poll_interval
         if st.fetched_mono is not None and self._mono() - st.fetched_mono > limit:
             return True
+        if st.analysis is not None and st.analyzed_snapshot < st.snapshot_seq:
+            # On screen is the analysis of an older snapshot: stale at once when the engine
+            # failed on newer data, else once that snapshot is older than the limit.
+            if st.failed_snapshot > st.analyzed_snapshot:
+                return True
+            if self._mono() - st.analyzed_mono > limit:
+                return True
         speed = float(getattr(self.feed, "speed", 1.0) or 1.0)
         lag = (self._data_clock() - st.chain.as_of).total_seconds() - st.chain.delay_seconds
         return lag > limit * max(speed, 1.0)
@@ -676,14 +767,18 @@ class HedgeflowApp(App[int]):
             next_poll = ""
         elif st.polling:
             next_poll = "now"
+        elif isinstance(st.error, FeedAuthError):
+            next_poll = "stopped"
         elif st.next_poll_mono is not None:
             next_poll = f"in {fmt_age(max(0.0, st.next_poll_mono - self._mono()))}"
         else:
             next_poll = "–"
         error = ""
-        if st.error is not None:
+        if isinstance(st.error, FeedAuthError):
+            error = f"{type(st.error).__name__}: {st.error} · {auth_advice(st.error)}"
+        elif st.error is not None:
             kind = type(st.error).__name__
-            error = f"{kind}: {st.error} · retry in {st.backoff:.0f}s (#{st.failures})"
+            error = f"{kind}: {st.error} · retry in {fmt_age(st.backoff)} (#{st.failures})"
         elif st.engine_error:
             error = st.engine_error
         notes: tuple[str, ...] = ()
@@ -710,6 +805,7 @@ class HedgeflowApp(App[int]):
         )
 
     def watch_current(self) -> None:
+        self._start_engine_runs(self.scheduler.show(self.current))
         self._refresh_views()
 
     # ------------------------------------------------------------------ actions
@@ -821,20 +917,14 @@ class HedgeflowApp(App[int]):
         def work() -> list[Path]:
             return export_analysis(analysis, directory, stamp=analysis.as_of)
 
-        worker = self.run_worker(
-            work, thread=True, group="export", name="export", exit_on_error=False
-        )
-        self._export_worker = worker
+        self.run_worker(work, thread=True, group="export", name="export", exit_on_error=False)
 
-    @on(Worker.StateChanged)
-    def _export_done(self, event: Worker.StateChanged) -> None:
-        if event.worker.group != "export":
-            return
-        if event.state == WorkerState.SUCCESS:
-            paths = event.worker.result or []
+    def _export_done(self, worker: Worker[Any], state: WorkerState) -> None:
+        if state == WorkerState.SUCCESS:
+            paths = worker.result or []
             self.notify("\n".join(str(p) for p in paths), title="Exported", timeout=10)
-        elif event.state == WorkerState.ERROR:
-            self.notify(f"export failed: {event.worker.error}", severity="error", timeout=8)
+        elif state == WorkerState.ERROR:
+            self.notify(f"export failed: {worker.error}", severity="error", timeout=8)
 
     def action_screenshot(self) -> None:
         self.export_dir.mkdir(parents=True, exist_ok=True)
@@ -896,13 +986,11 @@ class HedgeflowApp(App[int]):
         self._record_queue = None
         self.recording_path = None
 
-    @on(Worker.StateChanged)
-    def _recorder_done(self, event: Worker.StateChanged) -> None:
-        if event.worker.group == "record" and event.state == WorkerState.ERROR:
+    def _recorder_done(self, worker: Worker[Any], state: WorkerState) -> None:
+        if state == WorkerState.ERROR:
             self._record_queue = None
             self.recording_path = None
-            self.notify(f"recording failed: {event.worker.error}", severity="error", timeout=8)
-            self._refresh_views()
+            self.notify(f"recording failed: {worker.error}", severity="error", timeout=8)
 
     # ------------------------------------------------------------------ symbols
 
@@ -929,7 +1017,9 @@ class HedgeflowApp(App[int]):
         if st.timer is not None:
             st.timer.stop()
         self.workers.cancel_group(self, f"poll:{symbol}")
-        self.workers.cancel_group(self, f"engine:{symbol}")
+        # A run in flight finishes on its thread (it keeps its slot until then); its
+        # result is dropped. A job waiting to start is dropped now.
+        self.scheduler.remove(symbol)
         i = self.symbols.index(symbol)
         self.symbols.remove(symbol)
         if self.current == symbol:
@@ -960,6 +1050,26 @@ def trim_heap() -> bool:
         return bool(_LIBC.malloc_trim(0))
     except (OSError, AttributeError):
         return False
+
+
+def auth_advice(error: FeedAuthError) -> str:
+    """What the user has to do after an auth error (which is never retried)."""
+    what = f"set {error.env_var}" if error.env_var else "fix the credentials"
+    return f"not retried: polling stopped; {what}, then press space twice to retry"
+
+
+def poll_backoff(failures: int, interval: float, retry_after: float | None) -> float:
+    """Seconds before the next poll after `failures` (>= 1) consecutive failed polls.
+
+    Exponential from the poll interval (interval, 2x, 4x, ...) up to `MAX_BACKOFF` (or the
+    interval, if longer). A server's Retry-After (`retry_after`, seconds) is honoured and
+    never shortened: the wait is the longer of the two. An auth error is not retried at
+    all; that is the caller's decision, not a delay."""
+    exponent = min(max(failures - 1, 0), 32)  # 2**32 intervals is past any cap
+    delay = min(interval * 2.0**exponent, max(MAX_BACKOFF, interval))
+    if retry_after is not None and math.isfinite(retry_after) and retry_after > 0:
+        delay = max(delay, min(float(retry_after), MAX_RETRY_AFTER))
+    return float(delay)
 
 
 def builtin_engine_config(symbol: str) -> EngineConfig:

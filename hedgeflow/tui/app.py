@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import queue
+import signal
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -57,6 +57,7 @@ from hedgeflow.feeds.session import SymbolSession
 from hedgeflow.tui.commands import SymbolCommands
 from hedgeflow.tui.messages import SnapshotArrived
 from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
+from hedgeflow.tui.recording import Recording
 from hedgeflow.tui.screens import HelpScreen
 from hedgeflow.tui.views import ImpulseView, Palette, PaneView, StatusView, SymbolBarView, SymbolTab
 
@@ -68,6 +69,8 @@ MAX_BACKOFF = 60.0
 #: Seconds: a server's Retry-After is honoured up to a day (beyond that it is nonsense,
 #: and a timer that far out is never reached in a session anyway).
 MAX_RETRY_AFTER = 86_400.0
+#: Seconds the shutdown waits for the recorder to commit what is queued and close.
+RECORDING_CLOSE_TIMEOUT = 10.0
 #: Seconds between heap trims (see `trim_heap`).
 TRIM_EVERY = 60.0
 #: Below this many rows or columns the compact layout is used.
@@ -290,6 +293,10 @@ class HedgeflowApp(App[int]):
     TITLE = "hedgeflow"
     COMMANDS = App.COMMANDS | {SymbolCommands}
     ENABLE_COMMAND_PALETTE = True
+    # ctrl+c quits, as in other terminal tools (Textual's default only says how to quit).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="ctrl-c-quit")
+    ]
 
     current: reactive[str] = reactive("", init=False)
     """The symbol on screen."""
@@ -334,8 +341,8 @@ class HedgeflowApp(App[int]):
         self.paused = False
         self.show_repriced = False
         self.zoom_index = ZOOM_LEVELS.index(1.0)
-        self.recording_path: Path | None = None
-        self._record_queue: queue.Queue[Any] | None = None
+        self.recording: Recording | None = None
+        self._signals: list[signal.Signals] = []
         self._feed_entered = False
         self.started_mono = monotonic()
         self._rest_timer: Timer | None = None
@@ -363,6 +370,7 @@ class HedgeflowApp(App[int]):
         return MonitorScreen()
 
     async def on_mount(self) -> None:
+        self._install_signal_handlers()
         self.current = self.symbols[0]
         self._refresh_views()
         try:
@@ -397,10 +405,19 @@ class HedgeflowApp(App[int]):
         await self._close_resources()
 
     async def _close_resources(self) -> None:
+        self._remove_signal_handlers()
         for st in self.states.values():
             if st.timer is not None:
                 st.timer.stop()
-        self._stop_recording()
+        rec = self._stop_recording()
+        if rec is not None:
+            try:
+                async with asyncio.timeout(RECORDING_CLOSE_TIMEOUT):
+                    await rec.wait_closed()
+            except TimeoutError:
+                log.error(
+                    "recording %s not closed within %.0f s", rec.path, RECORDING_CLOSE_TIMEOUT
+                )
         if self._feed_entered:
             self._feed_entered = False
             try:
@@ -409,6 +426,26 @@ class HedgeflowApp(App[int]):
                 log.exception("feed failed to close")
 
     async def action_quit(self) -> None:
+        self.exit(0)
+
+    def _install_signal_handlers(self) -> None:
+        """SIGTERM and SIGHUP quit like `q` (the recording is closed, the terminal restored)
+        instead of killing the process inside the alternate screen with echo off."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(sig, self._on_signal, sig)
+            except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+                continue  # not the main thread, or a platform without these signals
+            self._signals.append(sig)
+
+    def _remove_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._signals:
+            loop.remove_signal_handler(self._signals.pop())
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        log.warning("%s received: quitting", sig.name)
         self.exit(0)
 
     # ------------------------------------------------------------------ polling
@@ -480,8 +517,8 @@ class HedgeflowApp(App[int]):
             return
         st.fetched_at = message.fetched_at
         st.fetched_mono = arrived = self._mono()
-        if self._record_queue is not None:
-            self._record_queue.put((message.chain, message.fetched_at))
+        if self.recording is not None:
+            self.recording.put(message.chain, message.fetched_at)
         try:
             changed = st.session.update(message.chain)
         except Exception:  # a session bookkeeping bug must not stop the monitor
@@ -895,6 +932,7 @@ class HedgeflowApp(App[int]):
                 )
             )
             rows.append((shown, b.tooltip or b.description, b.id or ""))
+        rows.append(("ctrl+c", "quit, as q does (so do SIGTERM and SIGHUP)", "ctrl-c-quit"))
         rows.append(("ctrl+p", "command palette: add TICKER / remove a symbol", "palette"))
         rows.append(("↑ ↓ pgup pgdn", "move in the zones table", ""))
         return rows
@@ -904,7 +942,8 @@ class HedgeflowApp(App[int]):
             "Impulse H > 0: dealers sell rallies and buy dips (stability); H < 0: they chase "
             "the move (acceleration). Who the counterparty is is a model assumption "
             "(positioning model on the regime panel). STALE marks data older than "
-            f"{self.stale_after_polls} poll intervals."
+            f"{self.stale_after_polls} poll intervals, and an analysis of an older snapshot "
+            "when the engine failed on newer data."
         )
 
     def action_export(self) -> None:
@@ -945,51 +984,35 @@ class HedgeflowApp(App[int]):
             self._start_recording()
         self._refresh_views()
 
+    @property
+    def recording_path(self) -> Path | None:
+        """The file being recorded to, None when not recording."""
+        return self.recording.path if self.recording is not None else None
+
     def _start_recording(self) -> None:
         self.export_dir.mkdir(parents=True, exist_ok=True)
         stamp = self._data_clock().astimezone(NY).strftime("%Y%m%d-%H%M%S")
         path = self.export_dir / f"hedgeflow-{self.feed_name}-{stamp}.sqlite"
-        q: queue.Queue[Any] = queue.Queue()
-        self._record_queue = q
-        self.recording_path = path
-        feed_name = self.feed_name
-
-        def writer() -> int:
-            # One thread owns the SQLite connection for the whole recording.
-            from hedgeflow.feeds.recorder import Recorder
-
-            rec = Recorder(path)
-            n = 0
-            try:
-                while True:
-                    item = q.get()
-                    if item is None:
-                        return n
-                    chain, fetched_at = item
-                    rec.write(chain, feed=feed_name, fetched_at=fetched_at)
-                    n += 1
-            finally:
-                close = getattr(rec, "close", None)
-                if close is not None:
-                    close()
-
-        self.run_worker(writer, thread=True, group="record", name="recorder", exit_on_error=False)
+        rec = self.recording = Recording(path, self.feed_name)
+        self.run_worker(
+            rec.write, thread=True, group="record", name="recorder", exit_on_error=False
+        )
         # Record the latest snapshot of every symbol right away.
         for st in self.states.values():
             if st.chain is not None and st.fetched_at is not None:
-                q.put((st.chain, st.fetched_at))
+                rec.put(st.chain, st.fetched_at)
         self.notify(str(path), title="Recording", timeout=6)
 
-    def _stop_recording(self) -> None:
-        if self._record_queue is not None:
-            self._record_queue.put(None)
-        self._record_queue = None
-        self.recording_path = None
+    def _stop_recording(self) -> Recording | None:
+        rec, self.recording = self.recording, None
+        if rec is not None:
+            rec.stop()
+        return rec
 
     def _recorder_done(self, worker: Worker[Any], state: WorkerState) -> None:
         if state == WorkerState.ERROR:
-            self._record_queue = None
-            self.recording_path = None
+            log.error("recording failed: %r", worker.error)
+            self.recording = None
             self.notify(f"recording failed: {worker.error}", severity="error", timeout=8)
 
     # ------------------------------------------------------------------ symbols
@@ -1179,6 +1202,13 @@ def run_monitor(
         feed_name=feed_name,
     )
     log.info("monitor start: feed=%s symbols=%s interval=%s", app.feed_name, symbols, poll_interval)
-    result = app.run()
-    log.info("monitor exit: %s", result)
-    return int(result or 0)
+    try:
+        result = app.run()
+    except Exception as exc:  # the terminal is restored by now; say so in one line
+        log.exception("monitor crashed")
+        print(f"hedgeflow: monitor crashed: {exc} (details in {log_file})", file=sys.stderr)
+        return 1
+    # Textual sets return_code 1 when the app died of an unhandled exception.
+    code = app.return_code or int(result or 0)
+    log.info("monitor exit: %s", code)
+    return code

@@ -144,13 +144,15 @@ async def test_snapshots_faster_than_the_engine_never_starve_it(tmp_path: Path) 
         # Within two runs: the first run's result is shown, not dropped as "older" (before
         # the fix, every run ended superseded by a newer snapshot and none was shown).
         assert all(n <= 2 for n in runs_before_first.values()), runs_before_first
-        assert all(w < 2 * run + 1.0 for w in waited.values()), waited  # generous margin
-        assert max(feed.polls.values()) > 3  # snapshots really kept coming meanwhile
+        assert all(w < 2 * run + 2.0 for w in waited.values()), waited  # generous margin
         # Analyses keep landing while snapshots keep changing.
         seen = {s: app.states[s].analysis for s in symbols}
         await wait_until(
             pilot, lambda: all(app.states[s].analysis is not seen[s] for s in symbols), 40 * run
         )
+        # Snapshots really came faster than analyses (a run outlasts fifteen polls; how
+        # many polls a busy loop fits in varies, so only the totals are compared).
+        assert sum(feed.polls.values()) > sum(analyze.completed.values())
         feed.frozen = True
 
         def settled() -> bool:

@@ -224,6 +224,7 @@ class HedgeflowApp(App[int]):
 
     async def on_unmount(self) -> None:
         self._remove_signal_handlers()
+        self.engine.close()
         self.poller.stop_all()
         rec = self._stop_recording()
         if rec is not None:

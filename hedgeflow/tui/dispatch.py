@@ -95,6 +95,12 @@ class EngineDispatch:
         self.analyze = analyze
         self.scheduler: EngineScheduler[EngineJob] = EngineScheduler()
         self._jobs: dict[Worker[Any], EngineJob] = {}
+        self._closing = False
+
+    def close(self) -> None:
+        """The app is closing: start no more runs (those in flight are cancelled by
+        Textual; their threads finish on their own)."""
+        self._closing = True
 
     def submit(self, st: SymbolState, config: EngineConfig, now: datetime) -> None:
         """Analyze `st`'s current chain with `config` (replacing a job still waiting)."""
@@ -126,6 +132,8 @@ class EngineDispatch:
         self.scheduler.remove(symbol)
 
     def _start(self, starts: list[tuple[str, EngineJob]]) -> None:
+        if self._closing:
+            return
         analyze = self.analyze or default_analyzer()
         for symbol, job in starts:
             worker = self.app.run_worker(

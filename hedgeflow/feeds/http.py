@@ -149,7 +149,7 @@ def request_id(headers: Mapping[str, str]) -> str | None:
     """The vendor's request/correlation id from response headers, if any."""
     h = httpx.Headers(headers)
     for name in REQUEST_ID_HEADERS:
-        v = h.get(name)
+        v: str | None = h.get(name)
         if v:
             return v[:120]
     return None
@@ -410,13 +410,13 @@ class HttpFeedBase:
             self.last_error = err
             raise
         except Exception as exc:  # the boundary between vendor data and the app
-            err = BadPayload(
+            bad = BadPayload(
                 redact(f"unexpected payload shape ({type(exc).__name__}: {exc})")[:300],
                 vendor=self.vendor,
                 request_id=self.last_request_id,
             )
-            self.last_error = err
-            raise err from exc
+            self.last_error = bad
+            raise bad from exc
 
     # requests -----------------------------------------------------------------------------
 

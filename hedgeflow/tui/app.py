@@ -151,7 +151,7 @@ class HedgeflowApp(App[int]):
         if not poll_interval > 0:
             raise ValueError("`poll_interval` must be > 0 seconds")
         self.feed = feed
-        self.feed_name: str = feed_name or str(getattr(feed, "name", "feed"))
+        self.feed_name: str = feed_name or getattr(feed, "name", None) or "feed"
         self.symbols: list[str] = [s.upper() for s in dict.fromkeys(symbols)]
         self.poll_interval = float(poll_interval)
         self.stale_after_polls = int(stale_after_polls)
@@ -494,13 +494,16 @@ class HedgeflowApp(App[int]):
         elif state == WorkerState.ERROR:
             self.notify(f"export failed: {worker.error}", severity="error", timeout=8)
 
-    def action_screenshot(self) -> None:  # type: ignore[override]  # `s`: a named SVG
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        # Textual's parameters (an action string may pass them) override the stamped name
+        # and the export folder.
         self.export_dir.mkdir(parents=True, exist_ok=True)
         stamp = self.data_clock().astimezone(NY).strftime("%Y%m%d-%H%M%S")
-        path = self.save_screenshot(
-            filename=f"hedgeflow-{self.current}-{stamp}.svg", path=str(self.export_dir)
+        saved = self.save_screenshot(
+            filename=filename or f"hedgeflow-{self.current}-{stamp}.svg",
+            path=path or str(self.export_dir),
         )
-        self.notify(str(path), title="Screenshot saved", timeout=8)
+        self.notify(str(saved), title="Screenshot saved", timeout=8)
 
     # ------------------------------------------------------------------ recording
 

@@ -18,7 +18,7 @@ from hedgeflow.feeds.errors import FeedAuthError, FeedError, FeedUnavailable, Ra
 from hedgeflow.feeds.sim import SimFeed
 from hedgeflow.tui.app import MAX_BACKOFF, MAX_RETRY_AFTER, poll_backoff
 from hedgeflow.tui.panes import ImpulsePane, RegimePane, StatusLine, SymbolBar
-from tests.tui.conftest import make_app, wait_for_analyses, wait_until
+from tests.tui.conftest import make_app, notifications, wait_for_analyses, wait_until
 
 # ------------------------------------------------------------------ the backoff rule
 
@@ -101,7 +101,7 @@ async def test_repeated_failures_back_off_and_retry_after_is_never_shortened(
         assert feed.seen_backoff[7:9] == [(0, 0.0), (1, 0.5)]
         await pilot.pause()
         assert app.states["SPX"].error is None and app.states["SPX"].failures == 0
-        titles = [str(n.title) for n in app._notifications]
+        titles = [str(n.title) for n in notifications(app)]
         assert titles.count("FeedUnavailable") == 1  # one notice for the outage, not five
 
 
@@ -122,7 +122,7 @@ async def test_auth_error_is_not_retried_and_says_what_to_set(tmp_path: Path, si
         )
         status = app.screen.query_one(StatusLine).view
         assert "not retried" in status.error and status.next_poll == "stopped"
-        notes = [n.message for n in app._notifications if "token rejected" in n.message]
+        notes = [n.message for n in notifications(app) if "token rejected" in n.message]
         assert len(notes) == 1 and "TRADIER_TOKEN" in notes[0]
         # The user acts (space pauses, space resumes): polling starts again.
         await pilot.press("space", "space")

@@ -67,7 +67,7 @@ def _app_class() -> Any:
             t_fill = time.perf_counter()
             super()._fill_views(screen, st)
             n = sum(s.analysis is not None for s in self.states.values())
-            gen = st.generation
+            gen = st.snapshot_seq
 
             def painted() -> None:
                 self.painted.append((t_fill, time.perf_counter(), n * 1_000_000 + gen))

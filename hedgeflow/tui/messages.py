@@ -1,4 +1,5 @@
-"""Messages the poll workers post to the App (thread-safe `post_message`)."""
+"""Messages the poll workers post to the App (thread-safe `post_message`). Engine runs
+report through their worker's state instead (one dispatch, see `HedgeflowApp`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from datetime import datetime
 from textual.message import Message
 
 from hedgeflow.engine.chain import OptionChain
-from hedgeflow.engine.types import ExpiryAnalysis
 
 
 class SnapshotArrived(Message):
@@ -24,17 +24,3 @@ class SnapshotArrived(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, SnapshotArrived) and message.symbol == self.symbol
-
-
-class AnalysisReady(Message):
-    """The engine thread finished `symbol`'s analysis number `generation` (a newer
-    generation supersedes it; the App drops stale ones)."""
-
-    def __init__(self, symbol: str, generation: int, analysis: ExpiryAnalysis) -> None:
-        super().__init__()
-        self.symbol = symbol
-        self.generation = generation
-        self.analysis = analysis
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, AnalysisReady) and message.symbol == self.symbol

@@ -1,15 +1,165 @@
-"""The help screen: every key the monitor answers to, generated from the live bindings
-(so a remapped key in `[keymap]` shows its new key)."""
+"""The monitor's screens: the main screen (symbol bar, four panes, status line, footer,
+and every key binding) and the help screen, generated from the live bindings (so a
+remapped key in `[keymap]` shows its new key)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Static
+
+from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
+
+if TYPE_CHECKING:
+    from hedgeflow.tui.app import HedgeflowApp
+
+#: Below this many rows or columns the compact layout is used.
+COMPACT_HEIGHT = 32
+COMPACT_WIDTH = 110
+
+
+class MonitorScreen(Screen[None]):
+    """The main screen: symbol bar, the four panes in a grid, status line, footer.
+
+    Key bindings live here (not on the App) so that they do not fire while the
+    command palette or the help screen is open."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(str(i), f"app.pick({i - 1})", f"Symbol {i}", show=False, id=f"symbol-{i}")
+            for i in range(1, 10)
+        ),
+        Binding(
+            "tab",
+            "app.cycle(1)",
+            "Next symbol",
+            show=False,
+            id="next-symbol",
+            tooltip="Cycle to the next watched symbol",
+        ),
+        Binding(
+            "shift+tab",
+            "app.cycle(-1)",
+            "Previous symbol",
+            show=False,
+            id="previous-symbol",
+            tooltip="Cycle to the previous watched symbol",
+        ),
+        Binding(
+            "e",
+            "app.expiry(1)",
+            "Expiry",
+            id="next-expiry",
+            tooltip="Analyze the next expiry of this symbol",
+        ),
+        Binding(
+            "E",
+            "app.expiry(-1)",
+            "Prev expiry",
+            show=False,
+            id="previous-expiry",
+            tooltip="Analyze the previous expiry of this symbol",
+        ),
+        Binding("space", "app.pause", "Pause", id="pause", tooltip="Stop / resume polling"),
+        Binding(
+            "r",
+            "app.record",
+            "Record",
+            id="record",
+            tooltip="Start / stop recording snapshots to SQLite",
+        ),
+        Binding(
+            "g",
+            "app.repriced",
+            "Repriced",
+            id="repriced",
+            tooltip="Toggle the repriced profile in the impulse pane",
+        ),
+        Binding(
+            "plus,equals_sign",
+            "app.zoom(-1)",
+            "Zoom in",
+            show=False,
+            id="zoom-in",
+            key_display="+",
+            tooltip="Narrow the price range",
+        ),
+        Binding(
+            "minus",
+            "app.zoom(1)",
+            "Zoom out",
+            show=False,
+            id="zoom-out",
+            tooltip="Widen the price range",
+        ),
+        Binding(
+            "x",
+            "app.export",
+            "Export",
+            id="export",
+            tooltip="Write JSON, CSV and a Pine script of the analysis",
+        ),
+        Binding(
+            "s", "app.screenshot", "Screenshot", id="screenshot", tooltip="Save an SVG screenshot"
+        ),
+        Binding("question_mark", "app.help", "Help", id="help", key_display="?"),
+        Binding("q", "app.quit", "Quit", id="quit"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        app = cast("HedgeflowApp", self.app)
+        yield SymbolBar(id="symbols")
+        with Grid(id="panes"):
+            yield ImpulsePane(app.palette, id="impulse")
+            yield RegimePane(app.palette, id="regime")
+            yield ZonesPane(app.palette, id="zones")
+            yield CharmPane(app.palette, id="charm")
+        yield StatusLine(app.palette, id="status")
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(cast("HedgeflowApp", self.app).refresh_views)
+
+    def on_resize(self) -> None:
+        compact = self.size.height < COMPACT_HEIGHT or self.size.width < COMPACT_WIDTH
+        self.set_class(compact, "-compact")
+
+
+def binding_ids() -> set[str]:
+    """Every id `[keymap]` may remap."""
+    return {b.id for b in MonitorScreen.BINDINGS if isinstance(b, Binding) and b.id}
+
+
+def help_rows(
+    symbols: Sequence[str], keymap: Mapping[str, str], key_display: Callable[[Binding], str]
+) -> list[tuple[str, str, str]]:
+    """(keys, description, binding id) for every binding, digits folded into one row;
+    `key_display` is the App's `get_key_display`."""
+    rows: list[tuple[str, str, str]] = [
+        ("1-9", "pick an underlying (" + ", ".join(symbols[:9]) + ")", "symbol-1..9")
+    ]
+    for b in MonitorScreen.BINDINGS:
+        assert isinstance(b, Binding)
+        if b.id and b.id.startswith("symbol-"):
+            continue
+        keys = keymap.get(b.id or "", b.key)
+        shown = (
+            b.key_display
+            if b.key_display and b.id not in keymap
+            else ", ".join(key_display(Binding(k.strip(), "")) for k in keys.split(","))
+        )
+        rows.append((shown, b.tooltip or b.description, b.id or ""))
+    rows.append(("ctrl+c", "quit, as q does (so do SIGTERM and SIGHUP)", "ctrl-c-quit"))
+    rows.append(("ctrl+p", "command palette: add TICKER / remove a symbol", "palette"))
+    rows.append(("↑ ↓ pgup pgdn", "move in the zones table", ""))
+    return rows
 
 
 class HelpScreen(ModalScreen[None]):
@@ -45,3 +195,14 @@ class HelpScreen(ModalScreen[None]):
             yield Static(table, id="help-keys")
             if self.about:
                 yield Static(Text(self.about, style="dim"), id="help-about")
+
+
+def help_about(stale_after_polls: int) -> str:
+    """The words under the keys: what H means, and what STALE marks."""
+    return (
+        "Impulse H > 0: dealers sell rallies and buy dips (stability); H < 0: they chase "
+        "the move (acceleration). Who the counterparty is is a model assumption "
+        "(positioning model on the regime panel). STALE marks data older than "
+        f"{stale_after_polls} poll intervals, and an analysis of an older snapshot "
+        "when the engine failed on newer data."
+    )

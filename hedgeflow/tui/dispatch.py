@@ -1,0 +1,192 @@
+"""Engine runs for the monitor: jobs submitted to `hedgeflow.app.scheduler.EngineScheduler`,
+run in thread workers (group `engine:<SYM>`), their results applied on the event loop.
+
+A changed snapshot, an expiry choice or a zoom past the configured range submits a job;
+the scheduler decides when it runs (one run per symbol, a bound across symbols, the
+visible symbol first). When a run ends, by result, error or cancellation, the App's one
+`Worker.StateChanged` handler calls `EngineDispatch.done`, which frees the slot, starts
+what the scheduler picks next and applies the outcome. A result is always applied: runs
+of one symbol end in the order they were submitted, so it is the newest analysis there is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from textual.worker import Worker, WorkerState
+
+from hedgeflow.app.alerts import compare_analyses
+from hedgeflow.app.scheduler import EngineScheduler
+from hedgeflow.engine.chain import OptionChain
+from hedgeflow.engine.config import EngineConfig
+from hedgeflow.engine.enums import PositionSource
+from hedgeflow.engine.types import ExpiryAnalysis
+from hedgeflow.tui.state import SymbolState
+
+if TYPE_CHECKING:
+    from hedgeflow.tui.app import HedgeflowApp
+
+log = logging.getLogger("hedgeflow.tui")
+
+Analyzer = Callable[..., ExpiryAnalysis]
+
+
+@dataclass(frozen=True, eq=False)
+class EngineJob:
+    """One engine run: the inputs, fixed when the snapshot (or expiry, or zoom) changed.
+
+    state : the symbol's state when submitted (a symbol removed and added again gets a
+        new one, so a run of the old one is not applied to the new one)
+    snapshot : `state.snapshot_seq` of `chain`; arrived : its monotonic arrival time
+    now : feed clock when submitted (the engine never reads the clock)"""
+
+    state: SymbolState
+    snapshot: int
+    arrived: float
+    chain: OptionChain
+    now: datetime
+    config: EngineConfig
+    expiry: float | None
+    positions: Any
+
+
+class Outcome:
+    """An engine run's result, handed over once. A finished thread worker can outlive its
+    run (an executor thread's context keeps the last worker it ran), so the analysis is
+    taken out of it rather than left on the worker."""
+
+    def __init__(self, analysis: ExpiryAnalysis) -> None:
+        self._analysis: ExpiryAnalysis | None = analysis
+
+    def take(self) -> ExpiryAnalysis:
+        analysis, self._analysis = self._analysis, None
+        assert analysis is not None, "an outcome is taken once"
+        return analysis
+
+
+def run_job(analyze: Analyzer, job: EngineJob) -> Outcome:
+    """In an engine thread: `analyze` on the job's inputs."""
+    kw = {"now": job.now, "config": job.config, "positions": job.positions}
+    try:
+        return Outcome(analyze(job.chain, expiry=job.expiry, **kw))
+    except ValueError:
+        if job.expiry is None:
+            raise
+        # The chosen expiry is gone (settled): fall back to the nearest live one.
+        return Outcome(analyze(job.chain, expiry=None, **kw))
+
+
+def default_analyzer() -> Analyzer:
+    from hedgeflow.engine.pipeline import analyze_chain
+
+    return analyze_chain
+
+
+class EngineDispatch:
+    """Submits, starts and finishes engine runs for `app` (see the module docstring)."""
+
+    def __init__(self, app: HedgeflowApp, analyze: Analyzer | None) -> None:
+        self.app = app
+        self.analyze = analyze
+        self.scheduler: EngineScheduler[EngineJob] = EngineScheduler()
+        self._jobs: dict[Worker[Any], EngineJob] = {}
+        self._closing = False
+
+    def close(self) -> None:
+        """The app is closing: start no more runs (those in flight are cancelled by
+        Textual; their threads finish on their own)."""
+        self._closing = True
+
+    def submit(self, st: SymbolState, config: EngineConfig, now: datetime) -> None:
+        """Analyze `st`'s current chain with `config` (replacing a job still waiting)."""
+        if st.chain is None:
+            return
+        positions = None
+        if config.positions is PositionSource.LIVE:
+            positions = st.session.positions(config, chain=st.chain)
+        job = EngineJob(
+            state=st,
+            snapshot=st.snapshot_seq,
+            arrived=st.snapshot_mono,
+            chain=st.chain,
+            now=now,
+            config=config,
+            expiry=st.expiry,
+            positions=positions,
+        )
+        self._start(self.scheduler.submit(st.symbol, job))
+        st.busy = True
+
+    def show(self, symbol: str) -> None:
+        """`symbol` is on screen: its runs go first."""
+        self._start(self.scheduler.show(symbol))
+
+    def remove(self, symbol: str) -> None:
+        """Drop `symbol`'s waiting job. A run in flight finishes on its thread (it keeps its
+        slot until then) and its result is dropped."""
+        self.scheduler.remove(symbol)
+
+    def _start(self, starts: list[tuple[str, EngineJob]]) -> None:
+        if self._closing:
+            return
+        analyze = self.analyze or default_analyzer()
+        for symbol, job in starts:
+            worker = self.app.run_worker(
+                partial(run_job, analyze, job),
+                name=f"analyze {symbol}",
+                group=f"engine:{symbol}",
+                description=f"engine on {symbol}",
+                exit_on_error=False,
+                thread=True,
+            )
+            self._jobs[worker] = job
+
+    def done(self, worker: Worker[Any], state: WorkerState) -> bool:
+        """A run ended (SUCCESS, ERROR or CANCELLED). Returns True when an analysis was
+        applied."""
+        job = self._jobs.pop(worker, None)
+        if job is None:
+            return False
+        symbol = job.state.symbol
+        self._start(self.scheduler.finished(symbol))
+        st = self.app.states.get(symbol)
+        if st is not job.state:
+            return False  # removed while its run was in flight
+        st.busy = self.scheduler.busy(symbol)
+        if state == WorkerState.SUCCESS:
+            outcome = worker.result
+            assert isinstance(outcome, Outcome)
+            self._apply(st, job, outcome.take())
+            return True
+        if state == WorkerState.ERROR:
+            self._failed(st, job, worker.error)
+        return False  # cancelled (the app is closing): the pending job, if any, runs next
+
+    def _apply(self, st: SymbolState, job: EngineJob, analysis: ExpiryAnalysis) -> None:
+        st.engine_error = ""
+        prev = st.analysis
+        st.analysis = analysis
+        st.analyzed_snapshot, st.analyzed_mono = job.snapshot, job.arrived
+        app = self.app
+        for alert in compare_analyses(prev, analysis):
+            log.info("alert: %s", alert.message)
+            app.notify(
+                alert.message, title=f"Alert · {alert.kind.value}", severity="warning", timeout=8
+            )
+            if app.bell_enabled:
+                app.bell()
+
+    def _failed(self, st: SymbolState, job: EngineJob, err: BaseException | None) -> None:
+        message = f"engine: {err}"
+        log.warning("engine failed on %s: %r", st.symbol, err)
+        if message != st.engine_error:  # once per distinct failure, not every poll
+            self.app.notify(
+                f"{st.symbol}: analysis failed: {err}", title="Engine", severity="error", timeout=8
+            )
+        st.engine_error = message
+        st.failed_snapshot = max(st.failed_snapshot, job.snapshot)

@@ -1,0 +1,127 @@
+"""From the App's state to the frozen views the panes draw (`hedgeflow.tui.views`).
+
+Pure functions of their arguments: every time is formatted against the clocks passed in,
+so the status line renders deterministically in tests and snapshots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from hedgeflow.app.fmt import NY, fmt_age, fmt_expiry, fmt_time_ny
+from hedgeflow.feeds.errors import FeedAuthError
+from hedgeflow.tui.polling import auth_advice
+from hedgeflow.tui.state import SymbolState
+from hedgeflow.tui.views import StatusView, SymbolBarView, SymbolTab
+
+
+def waiting_text(st: SymbolState, feed_name: str) -> str:
+    """What a pane says while `st` has no analysis."""
+    if st.error is not None and st.analysis is None:
+        return f"{st.symbol}: {st.error}"
+    if st.engine_error and st.analysis is None:
+        return f"{st.symbol}: {st.engine_error}"
+    if st.chain is not None:
+        return f"analyzing {st.symbol} …"
+    return f"waiting for {st.symbol} from {feed_name} …"
+
+
+def symbol_bar_view(
+    symbols: Sequence[str],
+    states: Mapping[str, SymbolState],
+    stale: Mapping[str, bool],
+    current: str,
+    *,
+    paused: bool,
+    recording: bool,
+) -> SymbolBarView:
+    """The symbol tabs: error, waiting (no analysis yet), stale or ok."""
+    tabs = []
+    for sym in symbols:
+        s = states[sym]
+        if s.error is not None:
+            state = "error"
+        elif s.analysis is None:
+            state = "waiting"
+        elif stale[sym]:
+            state = "stale"
+        else:
+            state = "ok"
+        tabs.append(SymbolTab(sym, state))
+    cur = states.get(current)
+    regime = cur.analysis.hedge_flow.impulse_curve.regime.value if cur and cur.analysis else ""
+    return SymbolBarView(tuple(tabs), current, paused, recording, regime)
+
+
+def status_view(
+    st: SymbolState,
+    stale: bool,
+    *,
+    feed_name: str,
+    data_now: datetime,
+    mono: float,
+    paused: bool,
+    recording: bool,
+) -> StatusView:
+    """The status line for `st`: data times against `data_now` (feed clock), the next poll
+    against `mono` (the App's monotonic clock, seconds)."""
+    a = st.analysis
+    chain = st.chain
+    expiry = as_of = age = delay = positions = ""
+    if chain is not None:
+        as_of = fmt_time_ny(chain.as_of)
+        age = fmt_age((data_now - chain.as_of).total_seconds())
+        delay = (
+            f"delayed {fmt_age(chain.delay_seconds)}" if chain.delay_seconds > 0 else "real-time"
+        )
+        oi_date = chain.as_of.astimezone(NY).strftime("%m-%d")
+        flow = st.session.flow
+        if a is not None and a.positions == "live" and flow is not None:
+            seen = flow.buy_volume + flow.sell_volume + flow.unsigned_volume
+            unsigned = f", {flow.unsigned_volume / seen:.0%} unsigned" if seen > 0 else ""
+            positions = f"positions live: OI {oi_date} − signed flow{unsigned} (model)"
+        else:
+            positions = f"OI {oi_date} start-of-day"
+    if a is not None:
+        expiry = fmt_expiry(a.expiration, a.as_of)
+    if paused:
+        next_poll = ""
+    elif st.polling:
+        next_poll = "now"
+    elif isinstance(st.error, FeedAuthError):
+        next_poll = "stopped"
+    elif st.next_poll_mono is not None:
+        next_poll = f"in {fmt_age(max(0.0, st.next_poll_mono - mono))}"
+    else:
+        next_poll = "–"
+    error = ""
+    if isinstance(st.error, FeedAuthError):
+        error = f"{type(st.error).__name__}: {st.error} · {auth_advice(st.error)}"
+    elif st.error is not None:
+        kind = type(st.error).__name__
+        error = f"{kind}: {st.error} · retry in {fmt_age(st.backoff)} (#{st.failures})"
+    elif st.engine_error:
+        error = st.engine_error
+    notes: tuple[str, ...] = ()
+    if st.busy:
+        notes = ("computing …",)
+    elif chain is not None and chain.spot_note:
+        notes = (f"spot {chain.spot_note}",)  # e.g. "stale: market closed"
+    elif a is not None and a.notes:
+        notes = a.notes[:1]
+    return StatusView(
+        feed=feed_name,
+        symbol=st.symbol,
+        expiry=expiry,
+        as_of=as_of,
+        age=age,
+        delay=delay,
+        positions=positions,
+        next_poll=next_poll,
+        recording=recording,
+        paused=paused,
+        stale=stale,
+        error=error,
+        notes=notes,
+    )

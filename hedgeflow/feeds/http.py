@@ -162,10 +162,12 @@ COMMON_KEYS = frozenset(
     }
 )
 
-#: Default cap on one response body. The largest real chain here (NDX 2023-05-15, 20,322
-#: contracts; SPX 2023-09-14 has 19,920) is about 10 MB as CBOE JSON at ~500 bytes per
-#: contract: 64 MB leaves room for today's denser SPX dailies, and stops a runaway body long
-#: before it costs the monitor its memory.
+#: Default cap on one response body. The largest real chain in ../shared/data/real (NDX
+#: 2023-05-15, 20,322 contracts; SPX 2023-09-14 has 19,920) is 8.3 MiB written as CBOE JSON
+#: in the recorded file's row format (measured with tests/feeds/test_http_faults.py's
+#: `big_spx_payload(10161)`); the recorded payloads are 0.5 to 11 KB. 64 MB leaves room for
+#: several times today's SPX and stops a runaway body long before it costs the monitor
+#: its memory.
 DEFAULT_MAX_PAYLOAD_MB = 64.0
 
 #: Words that mark a key as holding a credential: such values belong in the environment.

@@ -58,4 +58,5 @@ def open_feed(name: str, section: Mapping[str, Any] | None = None) -> Feed:
         raise ValueError(f"unknown feed {name!r}; choose one of {', '.join(FEEDS)}") from None
     module_name, _, cls_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
-    return cls.from_config(dict(section or {}))
+    feed: Feed = cls.from_config(dict(section or {}))
+    return feed

@@ -111,7 +111,7 @@ def request_id(headers: Mapping[str, str]) -> str | None:
     """The vendor's request/correlation id from response headers, if any."""
     h = httpx.Headers(headers)
     for name in REQUEST_ID_HEADERS:
-        v = h.get(name)
+        v: str | None = h.get(name)
         if v:
             return v[:120]
     return None

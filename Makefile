@@ -14,7 +14,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/hedgeflow monitor
 
+# The README's test command: style, types, layer boundaries, then the tests.
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy hedgeflow
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
@@ -23,6 +28,8 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy hedgeflow
+	$(BIN)/lint-imports
 
 snapshot-update: $(STAMP)
 	$(BIN)/python -m pytest tests/tui --snapshot-update

@@ -19,7 +19,7 @@ import os
 import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -79,13 +79,15 @@ def _write(path: Path, table: clock.SessionTable, key: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".xnys-", suffix=".npz.tmp")
     try:
+        # typed Any: mypy checks a ** dict against savez's own `allow_pickle: bool` too
+        keys: dict[str, Any] = {k: np.array(v) for k, v in key.items()}
         with os.fdopen(fd, "wb") as f:
             np.savez(
                 f,
                 day=table.day,
                 open=table.open,
                 close=table.close,
-                **{k: np.array(v) for k, v in key.items()},
+                **keys,
             )
         os.replace(tmp, path)
     except BaseException:

@@ -301,7 +301,8 @@ class Settings:
 
     @property
     def monitor(self) -> dict[str, Any]:
-        return self.data["monitor"]
+        monitor: dict[str, Any] = self.data["monitor"]
+        return monitor
 
     def feed_section(self, name: str) -> dict[str, Any]:
         return dict(self.data["feeds"][name])

@@ -241,8 +241,8 @@ def check_feed(
         )
     except Exception as exc:  # FeedError and anything else: show it, never crash
         fix = (
-            f"set {exc.env_var}"
-            if getattr(exc, "env_var", None)
+            f"set {env_var}"
+            if (env_var := getattr(exc, "env_var", None))
             else "see the message; `--feed sim` works offline"
         )
         out.append(Check("FAIL", f"feed {name}", f"{type(exc).__name__}: {exc}", fix))

@@ -44,9 +44,11 @@ def key_levels(a: ExpiryAnalysis) -> list[KeyLevel]:
     for p in flip_levels(a):
         out.append(KeyLevel("flip", p, p, p, math.nan, "dealer impulse changes sign"))
     curve = a.hedge_flow.impulse_curve
-    for p in (curve.nearest_attractor_above, curve.nearest_attractor_below):
-        if p is not None:
-            out.append(KeyLevel("attractor", p, p, p, math.nan, "nearest stability basin"))
+    for basin in (curve.nearest_attractor_above, curve.nearest_attractor_below):
+        if basin is not None:
+            out.append(
+                KeyLevel("attractor", basin, basin, basin, math.nan, "nearest stability basin")
+            )
     cloud = a.pressure_cloud
     for z in (*cloud.stability_zones, *cloud.acceleration_zones):
         kind = "stability" if z.kind is ExtremumKind.BASIN else "acceleration"

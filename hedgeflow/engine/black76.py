@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.special import ndtr
 
 DAYS_PER_YEAR = 365.0
@@ -26,8 +27,9 @@ MIN_GREEK_TAU = 60.0 / SECONDS_PER_YEAR
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
 
-def norm_pdf(x: np.ndarray) -> np.ndarray:
-    return _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+def norm_pdf(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    pdf: NDArray[np.float64] = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+    return pdf
 
 
 def _d1_d2(

@@ -35,6 +35,7 @@ import math
 from datetime import datetime
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.special import ndtr
 
 from hedgeflow.engine.black76 import DAYS_PER_YEAR, MIN_GREEK_TAU, SECONDS_PER_YEAR, norm_pdf
@@ -73,7 +74,7 @@ def delta_charm(
     sigma: np.ndarray,
     r: float,
     q: float,
-    is_call: np.ndarray,
+    is_call: NDArray[np.bool_] | bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Spot delta (per share) and charm (per calendar day) of Black-76 on F = S e^{(r-q) tau}.
 
@@ -103,12 +104,12 @@ MAX_MULTIPLIER = 1e6
 MAX_POSITION = 1e12
 
 
-def valid_options(book: ExpiryBook) -> np.ndarray:
+def valid_options(book: ExpiryBook) -> NDArray[np.bool_]:
     """Options whose greeks and weights are defined; the rest are masked and counted:
     non-finite or non-positive strike or IV, non-finite position or |position| > 1e12,
     multiplier not in (0, 1e6]."""
     with np.errstate(invalid="ignore"):
-        return (
+        ok: NDArray[np.bool_] = (
             np.isfinite(book.strike)
             & (book.strike > 0)
             & np.isfinite(book.iv)
@@ -117,6 +118,7 @@ def valid_options(book: ExpiryBook) -> np.ndarray:
             & (book.multiplier > 0)
             & (book.multiplier <= MAX_MULTIPLIER)
         )
+    return ok
 
 
 def compute_charm_integral(

@@ -36,6 +36,7 @@ import math
 from datetime import UTC, datetime
 
 import numpy as np
+from numpy.typing import NDArray
 
 from hedgeflow.engine.enums import (
     Bias,
@@ -121,7 +122,7 @@ def _epoch_ms(t: datetime) -> float:
     return float((td.days * 86_400 + td.seconds) * 1000) + td.microseconds / 1000.0
 
 
-def js_math_round(x: np.ndarray | float) -> np.ndarray:
+def js_math_round(x: NDArray[np.float64] | float) -> NDArray[np.float64]:
     """JavaScript `Math.round`: nearest integer, halves toward +infinity.
 
     Not Python's `round` (halves to even) and not a naive `floor(x + 0.5)`, which

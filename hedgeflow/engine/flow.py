@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import numpy as np
+from numpy.typing import NDArray
 
 from hedgeflow.engine.chain import OptionChain
 from hedgeflow.engine.enums import PositioningModel
@@ -85,9 +86,12 @@ def contract_keys(chain: OptionChain) -> np.ndarray:
     return keys
 
 
-def valid_keys(keys: np.ndarray) -> np.ndarray:
+def valid_keys(keys: NDArray[np.void]) -> NDArray[np.bool_]:
     """False for the all-0xFF key of a row that could not be keyed."""
-    return keys != np.frombuffer(b"\xff" * KEY_DTYPE.itemsize, dtype=KEY_DTYPE)[0]
+    valid: NDArray[np.bool_] = (
+        keys != np.frombuffer(b"\xff" * KEY_DTYPE.itemsize, dtype=KEY_DTYPE)[0]
+    )
+    return valid
 
 
 def decode_keys(keys: np.ndarray) -> np.ndarray:
@@ -319,4 +323,5 @@ def live_positions(state: LiveFlow, chain: OptionChain, model: PositioningModel)
     idx, found = match_keys(state.keys, keys)
     oi0 = _gather(state.open_interest_0, idx, found, chain.open_interest)
     flow = _gather(state.signed_volume, idx, found, 0.0)
-    return positions(oi0, chain.is_call, model) - flow
+    live: NDArray[np.float64] = positions(oi0, chain.is_call, model) - flow
+    return live

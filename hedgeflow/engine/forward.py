@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 DEFAULT_PAIRS = 5
 # A spot is trusted when the yield it implies, q = r - ln(F/S)/tau, lies in a plausible
@@ -83,7 +84,7 @@ class ForwardEstimates:
         )
 
 
-def _starts(counts: np.ndarray) -> np.ndarray:
+def _starts(counts: NDArray[np.intp]) -> NDArray[np.intp]:
     return np.cumsum(counts) - counts
 
 

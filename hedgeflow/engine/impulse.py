@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+from numpy.typing import NDArray
 
 from hedgeflow.engine.enums import Bias, CrossingDirection, ExtremumKind, ImpulseRegime
 from hedgeflow.engine.regime import (
@@ -96,8 +97,11 @@ def price_grid(spot: float, range_percent: float, step_percent: float) -> np.nda
 
 
 def kernel_density(
-    price: np.ndarray, strikes: np.ndarray, values: np.ndarray, width: float
-) -> np.ndarray:
+    price: NDArray[np.float64],
+    strikes: NDArray[np.float64],
+    values: NDArray[np.float64],
+    width: float,
+) -> NDArray[np.float64]:
     """sum_K v_K exp(-((K - P)/width)^2) / (sqrt(pi) width) at each price P.
 
     values : shape (N,) or (N, m) per strike (ascending strikes); returns shape (G,) or
@@ -188,7 +192,9 @@ def find_extrema(price: np.ndarray, values: np.ndarray, tol: float) -> tuple[Imp
     )
 
 
-def cumulative_integral(price: np.ndarray, values: np.ndarray, x: np.ndarray) -> np.ndarray:
+def cumulative_integral(
+    price: NDArray[np.float64], values: NDArray[np.float64], x: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """Trapezoid integral of the piecewise-linear curve from price[0] to each x (clipped to
     the grid), vectorized over x. Units: the curve's unit x points."""
     # (minimum/maximum and slices: np.clip and np.diff, without their Python wrappers)

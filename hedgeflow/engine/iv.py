@@ -28,6 +28,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.special import ndtr, ndtri
 
 _MAX_ITER = 100
@@ -99,7 +100,7 @@ def quote_mid(bid: np.ndarray, ask: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return mid, reason
 
 
-def normalized_otm_price(h: np.ndarray, s: np.ndarray) -> np.ndarray:
+def normalized_otm_price(h: NDArray[np.float64], s: NDArray[np.float64]) -> NDArray[np.float64]:
     """B(h, s): undiscounted OTM Black-76 price over sqrt(F K), h = -|ln(F/K)|, s = sigma sqrt(tau)."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         d1 = h / s + 0.5 * s
@@ -160,8 +161,9 @@ def _solve_normalized(h: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
             # compact the working set only when fewer than half is still active (each
             # compaction costs as much as an iteration on a small set)
             if n_active < pos.size // 2:
-                pos, hw, bm, ibm, bpdf, lb, wing, s, lo, hi = (
-                    a[active] for a in (pos, hw, bm, ibm, bpdf, lb, wing, s, lo, hi)
+                pos, wing = pos[active], wing[active]
+                hw, bm, ibm, bpdf, lb, s, lo, hi = (
+                    a[active] for a in (hw, bm, ibm, bpdf, lb, s, lo, hi)
                 )
                 active = np.ones(pos.size, dtype=bool)
                 any_wing = bool(wing.any())

@@ -35,6 +35,7 @@ import math
 from datetime import datetime
 
 import numpy as np
+from numpy.typing import NDArray
 
 from hedgeflow.engine.enums import CrossingDirection, ExtremumKind, Side
 from hedgeflow.engine.impulse import cumulative_integral
@@ -88,8 +89,11 @@ def reach_points(
 
 
 def integral_between(
-    price: np.ndarray, values: np.ndarray, lower: np.ndarray, upper: np.ndarray
-) -> np.ndarray:
+    price: NDArray[np.float64],
+    values: NDArray[np.float64],
+    lower: NDArray[np.float64],
+    upper: NDArray[np.float64],
+) -> NDArray[np.float64]:
     """Trapezoid integrals of the curve over [lower_i, upper_i] (clipped to the grid), with
     interpolated end values; vectorized over intervals. Units: curve unit x points."""
     lower = np.asarray(lower, dtype=np.float64)
@@ -202,7 +206,9 @@ def _zones(
     centers, peak, strength = centers[first], peak[first], strength[first]
     lower, upper = lower[first], upper[first]
     integral = integral_between(price, values, lower, upper)
-    contracts = {k: v.tolist() for k, v in hedge_contracts(integral, config, fut).items()}
+    contracts = {
+        k: np.asarray(v).tolist() for k, v in hedge_contracts(integral, config, fut).items()
+    }
     stability: list[PressureZone] = []
     acceleration: list[PressureZone] = []
     for i, (c, lo, hi, st, pk, imp) in enumerate(

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+from numpy.typing import NDArray
 
 from hedgeflow.engine.enums import MarketRegime
 from hedgeflow.engine.types import IVSurface, RegimeParams
@@ -188,7 +189,7 @@ class SmileInterpolant:
         br = self._pieces[0]
         return br, np.arange(1.0, br.size + 1.0), np.concatenate(([-np.inf], br))
 
-    def _piece_index(self, x: np.ndarray) -> np.ndarray:
+    def _piece_index(self, x: np.ndarray) -> NDArray[np.intp]:
         """searchsorted(breakpoints, x, side="right"): the piece of each x (0 the left wing,
         n the right one). On large arrays through np.interp of the breakpoint positions,
         whose search starts from the previous point's interval (the repriced profile's rows
@@ -202,7 +203,7 @@ class SmileInterpolant:
         f = np.interp(x, br, pos, left=0.0)
         if not math.isfinite(float(f.sum())):  # NaN: f cannot index
             return np.searchsorted(br, x, side="right")
-        j = f.astype(np.intp)
+        j: NDArray[np.intp] = f.astype(np.intp)
         j -= x < lower.take(j, out=f)
         return j
 

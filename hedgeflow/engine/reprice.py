@@ -40,6 +40,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
+from numpy.typing import NDArray
 
 from hedgeflow.engine.black76 import MIN_GREEK_TAU, norm_pdf
 from hedgeflow.engine.book import ExpiryBook
@@ -115,7 +116,8 @@ def _impulse_per_option(
     core = 1.0 / sig_sqrt
     if k is not None:
         core = core + k * (d1 - sig_sqrt) / sigma
-    return (0.01 * np.exp(-q * tau)) * S * norm_pdf(d1) * core
+    impulse: NDArray[np.float64] = (0.01 * np.exp(-q * tau)) * S * norm_pdf(d1) * core
+    return impulse
 
 
 def _gamma_line(
@@ -155,9 +157,9 @@ def _gamma_line(
 
 
 def _coupled_line(
-    prices: np.ndarray,
-    log_prices: np.ndarray,
-    xK: np.ndarray,
+    prices: NDArray[np.float64],
+    log_prices: NDArray[np.float64],
+    xK: NDArray[np.float64],
     tau: float,
     sigma: np.ndarray,
     slope: np.ndarray,
@@ -190,7 +192,8 @@ def _coupled_line(
     if bad is not None:
         core[bad] = 0.0
     total = core @ weight
-    return (0.01 * _INV_SQRT_2PI * math.exp(-q * tau)) * prices * total
+    line: NDArray[np.float64] = (0.01 * _INV_SQRT_2PI * math.exp(-q * tau)) * prices * total
+    return line
 
 
 def compute_repriced_profile(

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
+from numpy.typing import NDArray
 
 from hedgeflow.engine.black76 import MIN_GREEK_TAU, SECONDS_PER_YEAR, norm_pdf
 from hedgeflow.engine.book import ExpiryBook
@@ -84,7 +85,9 @@ class SkippedExpiry(ValueError):
 # --------------------------------------------------------------------------- butterfly
 
 
-def _normalized_calls(x: np.ndarray, sigma: np.ndarray, tau: np.ndarray | float) -> np.ndarray:
+def _normalized_calls(
+    x: NDArray[np.float64], sigma: NDArray[np.float64], tau: NDArray[np.float64] | float
+) -> NDArray[np.float64]:
     """Undiscounted call prices over F at strikes x = K/F, from the OTM price (put below
     the forward plus its parity intrinsic) so that wing prices keep their precision."""
     h = -np.abs(np.log(x))
@@ -109,13 +112,13 @@ def _ends(seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _chord_violations(
-    x: np.ndarray,
-    c: np.ndarray,
+    x: NDArray[np.float64],
+    c: NDArray[np.float64],
     first: np.ndarray,
     last: np.ndarray,
     tol: float,
     far: np.ndarray | None = None,
-) -> np.ndarray:
+) -> NDArray[np.bool_]:
     """Points above the chord of their neighbours, segment by segment (x ascending within a
     segment; `first`/`last` mark segment ends, which see the anchors (0, 1) and (far, 0);
     `far` per element, default 1000 x)."""
@@ -418,7 +421,7 @@ class _Smiles:
         start, end = _segments(nseg, n_seg)
         ws = np.full(n, np.nan)
         built = np.array([s is None for s in self.skip])
-        for j in np.flatnonzero(built):
+        for j in np.flatnonzero(built).tolist():
             sl = slice(start[j], end[j])
             ws[sl], fallback = _smooth_total_variance(k[sl], w[sl], err_w[sl], valid[sl])
             d = self.diag[j]
@@ -442,9 +445,9 @@ class _Smiles:
                 x[chk], k[chk], sigma[chk], T[chk], nseg[chk], n_seg
             )
             sigma[chk] = sig
-            for j in np.flatnonzero(repaired):
+            for j in np.flatnonzero(repaired).tolist():
                 self.diag[j]["butterfly_repaired"] = int(repaired[j])
-            for j in np.flatnonzero(left):
+            for j in np.flatnonzero(left).tolist():
                 self.diag[j]["butterfly_unrepaired"] = int(left[j])
         self.raw = raw
         self.sigma = sigma

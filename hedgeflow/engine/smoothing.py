@@ -24,6 +24,7 @@ increasing and finite, err > 0.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 MAX_INTERVALS = 40
 POINTS_PER_INTERVAL = 4
@@ -35,10 +36,11 @@ LOG_F_TOL = 1e-3
 MAX_ITERATIONS = 40
 
 
-def _matvec(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+def _matvec(a: np.ndarray, v: np.ndarray) -> NDArray[np.float64]:
     """a @ v without BLAS: on these small products multithreaded OpenBLAS leaves its
     threads spinning after each call, which cost the monitor ~5 % of a core."""
-    return np.einsum("ij,j->i", a, v)
+    out: NDArray[np.float64] = np.einsum("ij,j->i", a, v)
+    return out
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> float:

@@ -787,7 +787,7 @@ class FileFeed:
         return cls(paths=paths)
 
     @property
-    def delay_seconds(self) -> float:  # type: ignore[override]
+    def delay_seconds(self) -> float:
         return self._last.delay_seconds if self._last is not None else 0.0
 
     async def __aenter__(self) -> FileFeed:

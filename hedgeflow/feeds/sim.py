@@ -52,9 +52,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from datetime import date as _date  # `_Session.date` shadows the type in its class body
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from hedgeflow.engine import black76
 from hedgeflow.engine import clock as xclock
@@ -123,7 +125,8 @@ def ema(x: np.ndarray, alpha: float) -> np.ndarray:
         starts[i] = prev
         prev = ends[i] + carry * prev
     y = local + starts[:, None] * (grow * c)
-    return y.reshape(-1)[:n] + x[0]
+    out: NDArray[np.float64] = y.reshape(-1)[:n] + x[0]
+    return out
 
 
 @dataclass(frozen=True)
@@ -348,20 +351,21 @@ class _Session:
     """One exchange session: its date, day number, open/close epochs, and the local
     trading-time table (cumulative regular-session seconds) for the next ~110 days."""
 
-    date: date
+    date: _date
     number: int
     open: float
     close: float
-    prev_date: date
+    prev_date: _date
     knots_t: np.ndarray
     knots_c: np.ndarray
-    dates: list[date]  # this and the following sessions over ~110 days
+    dates: list[_date]  # this and the following sessions over ~110 days
 
     def trading_seconds(self, t: np.ndarray | float, end: np.ndarray) -> np.ndarray:
         """Regular-session seconds between t and end (end >= t), vectorized."""
         a = np.interp(t, self.knots_t, self.knots_c)
         b = np.interp(end, self.knots_t, self.knots_c)
-        return np.maximum(b - a, 0.0)
+        seconds: NDArray[np.float64] = np.maximum(b - a, 0.0)
+        return seconds
 
 
 def _build_session(d: date) -> _Session:
@@ -476,12 +480,14 @@ def _smile(z: np.ndarray, rho: float, beta: float) -> np.ndarray:
     """SVI-like smile factor f(z), f(0) = 1: f^2 = 1 + beta (rho z + sqrt(z^2 + 1) - 1).
     Positive for beta < 1 / (1 - sqrt(1 - rho^2)); slope at 0 is beta rho / 2 (put skew for
     rho < 0); wings grow like sqrt|z| (total variance linear in |k|, within Lee's bound)."""
-    return np.sqrt(1.0 + beta * (rho * z + np.sqrt(z * z + 1.0) - 1.0))
+    f: NDArray[np.float64] = np.sqrt(1.0 + beta * (rho * z + np.sqrt(z * z + 1.0) - 1.0))
+    return f
 
 
 def _term(tau: np.ndarray) -> np.ndarray:
     """Mild contango of ATM vol with calendar maturity tau (years)."""
-    return 0.85 + 0.25 * np.sqrt(np.minimum(tau, 1.0))
+    term: NDArray[np.float64] = 0.85 + 0.25 * np.sqrt(np.minimum(tau, 1.0))
+    return term
 
 
 def _round_to(x: np.ndarray, step: np.ndarray | float, mode: str) -> np.ndarray:
@@ -599,7 +605,7 @@ class SimMarket:
         close = self._log_close(symbol, s.number)
         unit = sum(w * paths.increments[nm] for w, nm in zip(a, names, strict=True) if w)
         gap = sum(w * paths.gaps[nm] for w, nm in zip(a, names, strict=True) if w)
-        raw = prev + und.vol * (gap + paths.vol_mult * unit)
+        raw = np.asarray(prev + und.vol * (gap + paths.vol_mult * unit))
         frac = np.arange(len(raw)) / (len(raw) - 1)
         log_path = raw + frac * (close - raw[-1])
         return float(np.exp(prev)), log_path
@@ -750,7 +756,8 @@ class SimMarket:
         weight = shape * wall * noise
         side_total = np.where(is_call, 1.0, und.put_call_oi) / (1.0 + und.put_call_oi) * total
         side_sum = np.where(is_call, weight[is_call].sum(), weight[~is_call].sum())
-        return np.floor(side_total * weight / side_sum + rng.random(len(strike)))
+        oi: NDArray[np.float64] = np.floor(side_total * weight / side_sum + rng.random(len(strike)))
+        return oi
 
     # -- quotes -----------------------------------------------------------------------------
 

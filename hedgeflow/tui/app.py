@@ -263,7 +263,7 @@ class HedgeflowApp(App[int]):
         if not poll_interval > 0:
             raise ValueError("`poll_interval` must be > 0 seconds")
         self.feed = feed
-        self.feed_name = feed_name or getattr(feed, "name", "feed")
+        self.feed_name: str = feed_name or getattr(feed, "name", None) or "feed"
         self.symbols: list[str] = [s.upper() for s in dict.fromkeys(symbols)]
         self.poll_interval = float(poll_interval)
         self.stale_after_polls = int(stale_after_polls)
@@ -594,7 +594,7 @@ class HedgeflowApp(App[int]):
 
     def _refresh_views(self) -> None:
         try:
-            screen = self.screen
+            screen: Screen[Any] | None = self.screen
         except Exception:
             return
         if not isinstance(screen, MonitorScreen):
@@ -836,13 +836,16 @@ class HedgeflowApp(App[int]):
         elif event.state == WorkerState.ERROR:
             self.notify(f"export failed: {event.worker.error}", severity="error", timeout=8)
 
-    def action_screenshot(self) -> None:
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        # Textual's parameters (an action string may pass them) override the stamped name
+        # and the export folder.
         self.export_dir.mkdir(parents=True, exist_ok=True)
         stamp = self._data_clock().astimezone(NY).strftime("%Y%m%d-%H%M%S")
-        path = self.save_screenshot(
-            filename=f"hedgeflow-{self.current}-{stamp}.svg", path=str(self.export_dir)
+        saved = self.save_screenshot(
+            filename=filename or f"hedgeflow-{self.current}-{stamp}.svg",
+            path=path or str(self.export_dir),
         )
-        self.notify(str(path), title="Screenshot saved", timeout=8)
+        self.notify(str(saved), title="Screenshot saved", timeout=8)
 
     # ------------------------------------------------------------------ recording
 
@@ -1024,7 +1027,7 @@ def build_app(
         def config_for(symbol: str) -> EngineConfig:
             if symbol in table:
                 return table[symbol]
-            cfg = settings.engine_config(symbol)
+            cfg: EngineConfig = settings.engine_config(symbol)
             return replace(
                 cfg, model=first.model, positioning=first.positioning, positions=first.positions
             )

@@ -65,7 +65,7 @@ class _StripPlot(PlotextPlot):
         self._strips: list[Strip] | None = None
         self._strips_key: tuple[int, int, str] | None = None
 
-    def refresh(self, *regions: Any, **kw: Any) -> Any:  # type: ignore[override]
+    def refresh(self, *regions: Any, **kw: Any) -> Any:
         self._strips = None
         return super().refresh(*regions, **kw)
 
@@ -97,7 +97,7 @@ class _TitledMixin:
     """Border title/subtitle and the stale class, shared by every pane."""
 
     def _set_frame(self, title: str, view: PaneView | None, extra: str = "") -> None:
-        widget = self  # type: ignore[assignment]
+        widget = self
         widget.border_title = title  # type: ignore[attr-defined]
         parts = [extra] if extra else []
         stale = bool(view and view.stale and view.analysis is not None)
@@ -117,7 +117,7 @@ class _AnalysisPlot(_TitledMixin, _StripPlot):
     empty_title = ""
 
     def __init__(self, palette: Palette, **kw: object) -> None:
-        super().__init__(**kw)  # type: ignore[arg-type]
+        super().__init__(**kw)
         self.palette = palette
 
     def watch_view(self) -> None:
@@ -304,7 +304,7 @@ ZONE_COLUMNS = ("Level", "Type", "Side", "Strength", "Bounds", "Dealers")
 COLUMN_WIDTHS = {"Level": 8, "Type": 8, "Side": 5, "Strength": 8, "Bounds": 17, "Dealers": 48}
 
 
-class ZonesPane(_TitledMixin, DataTable):
+class ZonesPane(_TitledMixin, DataTable[Text | str]):
     """Stability and acceleration zones and regime edges, nearest to spot first.
 
     Rows are updated in place (row keys by position), so the cursor and the scroll

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.app import App
+from textual.notifications import Notification
 
 from hedgeflow.feeds.sim import SimFeed
 from hedgeflow.tui.app import HedgeflowApp
@@ -86,3 +88,10 @@ async def wait_for_analyses(
     await wait_until(pilot, ready)
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
+
+
+def notifications(app: App[Any]) -> list[Notification]:
+    """The app's live (unexpired) notifications, oldest first. Textual offers no public
+    view of them, so every test reads the private `App._notifications` through here only;
+    tests/tui/test_textual_contract.py fails by name if a Textual upgrade moves it."""
+    return list(app._notifications)

@@ -15,7 +15,7 @@ from hedgeflow.tui.app import ZOOM_LEVELS
 from hedgeflow.tui.messages import SnapshotArrived
 from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
 from hedgeflow.tui.screens import HelpScreen
-from tests.tui.conftest import make_app, wait_for_analyses, wait_until
+from tests.tui.conftest import make_app, notifications, wait_for_analyses, wait_until
 from tests.tui.fakes import FlakyFeed
 
 
@@ -218,7 +218,7 @@ async def test_x_exports_and_s_saves_a_screenshot(tmp_path: Path) -> None:
         await pilot.press("s")
         await wait_until(pilot, lambda: len(list(tmp_path.glob("*.svg"))) == 1)
         await pilot.pause()
-        notes = [n.message for n in app._notifications]
+        notes = [n.message for n in notifications(app)]
         assert any(".pine" in m and ".json" in m and ".csv" in m for m in notes)
         assert any(m.endswith(".svg") for m in notes)
     names = sorted(p.name for p in tmp_path.iterdir())  # noqa: ASYNC240 (test teardown)
@@ -275,7 +275,7 @@ async def test_failing_feed_shows_error_and_stale_then_recovers(
             assert pane.view.analysis is good
             assert pane.has_class("-stale") and "STALE" in str(pane.border_subtitle)
         assert app.screen.query_one(SymbolBar).view.tabs[0].state == "error"
-        assert any("simulated outage" in n.message for n in app._notifications)
+        assert any("simulated outage" in n.message for n in notifications(app))
         feed.failing = False
         await wait_until(pilot, lambda: app.states["SPX"].error is None, limit=15)
         await wait_until(pilot, lambda: not app.screen.query_one(StatusLine).view.stale, limit=5)

@@ -12,7 +12,7 @@ import pytest
 from hedgeflow.feeds.sim import SimFeed
 from hedgeflow.tui.app import configure_logging
 from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
-from tests.tui.conftest import make_app, wait_for_analyses, wait_until
+from tests.tui.conftest import make_app, notifications, wait_for_analyses, wait_until
 
 
 async def test_alerts_notify_and_ring_the_bell(tmp_path: Path, sim: SimFeed) -> None:
@@ -29,9 +29,9 @@ async def test_alerts_notify_and_ring_the_bell(tmp_path: Path, sim: SimFeed) -> 
             first = app.states["SPX"].analysis
             sim.advance(300.0)
             await wait_until(pilot, lambda first=first: app.states["SPX"].analysis is not first)
-            if any(str(n.title).startswith("Alert") for n in app._notifications):
+            if any(str(n.title).startswith("Alert") for n in notifications(app)):
                 break
-        alerts = [n for n in app._notifications if str(n.title).startswith("Alert")]
+        alerts = [n for n in notifications(app) if str(n.title).startswith("Alert")]
         assert alerts, "no alert in five simulated hours"
         assert all(n.message.startswith("SPX: ") for n in alerts)
         assert len(rings) >= len(alerts) >= 1
@@ -140,7 +140,7 @@ async def test_engine_failure_shown_once_and_last_analysis_kept(
             await wait_until(pilot, lambda: not app.states["SPX"].busy)
         assert app.states["SPX"].analysis is good
         await wait_until(pilot, lambda: "engine:" in app.screen.query_one(StatusLine).view.error)
-        failures = [n for n in app._notifications if "analysis failed" in n.message]
+        failures = [n for n in notifications(app) if "analysis failed" in n.message]
         assert len(failures) == 1
         failing["on"] = False
         sim.advance(60.0)

@@ -12,7 +12,7 @@ from hedgeflow.engine import labels
 from hedgeflow.engine.enums import EngineModel, PositioningModel, PositionSource
 from hedgeflow.tui.app import build_app
 from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, ZonesPane
-from tests.tui.conftest import shared_sim, wait_for_analyses, wait_until
+from tests.tui.conftest import notifications, shared_sim, wait_for_analyses, wait_until
 
 
 def _settings(tmp_path: Path, extra: str = ""):
@@ -61,7 +61,7 @@ async def test_floe_model_words_follow_the_sign_rule(tmp_path: Path) -> None:
             )
         await pilot.press("g")
         await pilot.pause()
-        assert any("no repriced profile" in n.message for n in app._notifications)
+        assert any("no repriced profile" in n.message for n in notifications(app))
 
 
 async def test_futures_mapping_per_symbol_and_added_symbols_inherit_the_model(

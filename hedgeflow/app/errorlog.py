@@ -119,8 +119,14 @@ class ErrorLog:
         symbol: str,
         error: BaseException,
         retry_in: float | None,
+        *,
+        advice: str = "",
     ) -> Notice | None:
-        """Log a failure of `symbol` on `feed`; a Notice when it starts a new condition."""
+        """Log a failure of `symbol` on `feed`; a Notice when it starts a new condition.
+
+        `retry_in` : seconds to the next try, None when there is none (auth errors).
+        `advice` : the notice's second line, what happens next or what the user should do
+        (default: "retrying in N s ..." or "not retried")."""
         if at.tzinfo is None:
             raise ValueError("`at` must be timezone-aware")
         kind = condition_kind(error)
@@ -136,12 +142,14 @@ class ErrorLog:
         cond.last = record
         if not started:
             return None
-        if retry_in is None:
-            then = "not retried: fix it, then restart the monitor"
-        else:
-            then = f"retrying in {retry_in:.0f} s; last analysis kept (marked stale)"
+        if not advice:
+            advice = (
+                "not retried"
+                if retry_in is None
+                else f"retrying in {retry_in:.0f} s; last analysis kept (marked stale)"
+            )
         return Notice(
-            feed, kind, f"{record.message}\n{then}", "error", f"{feed} · {kind} · {symbol}"
+            feed, kind, f"{record.message}\n{advice}", "error", f"{feed} · {kind} · {symbol}"
         )
 
     def recovered(self, feed: str, symbol: str) -> list[Notice]:

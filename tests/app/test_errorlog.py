@@ -87,6 +87,8 @@ def test_auth_error_notice_says_not_retried_and_names_the_variable() -> None:
     assert notice is not None and notice.kind == "auth"
     assert "TRADIER_TOKEN" in notice.message and "not retried" in notice.message
     assert log.recent()[0].next_retry is None
+    advised = ErrorLog().failed(T0, "tradier", "SPX", err, None, advice="set it, then resume")
+    assert advised is not None and advised.message.endswith("\nset it, then resume")
     assert all(log.failed(T0, "tradier", s, err, None) is None for s in SYMBOLS[1:])
 
 

@@ -109,6 +109,13 @@ class MonitorScreen(Screen[None]):
         Binding(
             "s", "app.screenshot", "Screenshot", id="screenshot", tooltip="Save an SVG screenshot"
         ),
+        Binding(
+            "l",
+            "app.errors",
+            "Errors",
+            id="errors",
+            tooltip="Recent errors: time, symbol, feed, kind, backoff",
+        ),
         Binding("question_mark", "app.help", "Help", id="help", key_display="?"),
         Binding("q", "app.quit", "Quit", id="quit"),
     ]

@@ -17,6 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from hedgeflow.app.fmt import fmt_age
 from hedgeflow.feeds.errors import (
     BadPayload,
     BadRequest,
@@ -185,12 +186,22 @@ class ErrorLog:
         out = list(reversed(self._records))
         return out if limit is None else out[:limit]
 
-    def status(self) -> str:
-        """One line for the status bar: each condition in effect, with how many symbols it
-        holds; "" when nothing is wrong."""
+    def status(self, now: datetime | None = None) -> str:
+        """One line for the status bar: each condition in effect, with the symbol it holds
+        or how many; with `now` (aware, the clock the records were stamped with) also when
+        its newest failure is retried ("retry in 8s", "not retried"). "" when nothing is
+        wrong."""
         parts = []
         for cond in self.active():
             n = len(cond.symbols)
             who = next(iter(cond.symbols)) if n == 1 else f"{n} symbols"
+            if now is not None:
+                nxt = cond.last.next_retry
+                when = (
+                    "not retried"
+                    if nxt is None
+                    else f"retry in {fmt_age((nxt - now).total_seconds())}"
+                )
+                who = f"{who}, {when}"
             parts.append(f"{cond.feed} {cond.kind} ({who})")
         return " · ".join(parts)

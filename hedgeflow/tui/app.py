@@ -402,6 +402,7 @@ class HedgeflowApp(App[int]):
             mono=self.monotonic(),
             paused=self.paused,
             recording=recording,
+            conditions=self.errors.status(now=self.data_clock()),
         )
         screen.query_one(SymbolBar).view = symbol_bar_view(
             self.symbols, self.states, stale, self.current, paused=self.paused, recording=recording

@@ -21,7 +21,7 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from hedgeflow.app.fmt import fmt_age
-from hedgeflow.feeds.errors import FeedAuthError, FeedError, FeedUnavailable
+from hedgeflow.feeds.errors import FeedAuthError, FeedUnavailable
 from hedgeflow.tui.messages import SnapshotArrived
 
 if TYPE_CHECKING:
@@ -54,13 +54,11 @@ def poll_backoff(failures: int, interval: float, retry_after: float | None) -> f
 
 
 def auth_advice(error: FeedAuthError) -> str:
-    """What the user has to do after an auth error (which is never retried)."""
-    what = f"set {error.env_var}" if error.env_var else "fix the credentials"
-    return f"not retried: polling stopped; {what}, then press space twice to retry"
-
-
-def describe(error: BaseException) -> str:
-    return str(error) if isinstance(error, FeedError) else f"{type(error).__name__}: {error}"
+    """What the user has to do after an auth error (which is never retried). The error's
+    own message already names the variable to set (`FeedAuthError` appends it): said
+    once, not twice."""
+    what = "once it is set" if error.env_var else "once the credentials are fixed"
+    return f"not retried: polling stopped; {what}, press space twice to retry"
 
 
 class Poller:

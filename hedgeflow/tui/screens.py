@@ -109,6 +109,8 @@ class MonitorScreen(Screen[None]):
         Binding(
             "s", "app.screenshot", "Screenshot", id="screenshot", tooltip="Save an SVG screenshot"
         ),
+        Binding("question_mark", "app.help", "Help", id="help", key_display="?"),
+        # After help: where the footer runs out of room (80 columns), help stays visible.
         Binding(
             "l",
             "app.errors",
@@ -116,7 +118,6 @@ class MonitorScreen(Screen[None]):
             id="errors",
             tooltip="Recent errors: time, symbol, feed, kind, backoff",
         ),
-        Binding("question_mark", "app.help", "Help", id="help", key_display="?"),
         Binding("q", "app.quit", "Quit", id="quit"),
     ]
 

@@ -137,3 +137,15 @@ def test_condition_kinds(error: BaseException, kind: str) -> None:
 def test_describe_is_one_line() -> None:
     assert describe(FeedUnavailable("a\n  b", vendor="cboe")) == "cboe: a b"
     assert describe(KeyError("k")) == "KeyError: 'k'"
+
+
+def test_status_with_now_says_when_each_condition_is_retried() -> None:
+    log = ErrorLog()
+    for s in SYMBOLS:
+        log.failed(T0, "cboe", s, down(), 8.0)
+    auth = FeedAuthError("token rejected", env_var="TRADIER_TOKEN", vendor="tradier")
+    log.failed(T0 + timedelta(seconds=1), "tradier", "SPX", auth, None)
+    assert log.status(now=T0 + timedelta(seconds=3)) == (
+        "tradier auth (SPX, not retried) · cboe unavailable (5 symbols, retry in 5s)"
+    )
+    assert log.status(now=T0 + timedelta(seconds=30)).endswith("(5 symbols, retry in 0s)")

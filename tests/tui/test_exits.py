@@ -77,10 +77,10 @@ def restore_logging() -> Iterator[None]:
 def _settings(tmp_path: Path) -> Any:
     from hedgeflow.app.config import DEFAULTS, Settings
 
-    settings = Settings(copy.deepcopy(DEFAULTS), "test")
-    settings.monitor["log_file"] = str(tmp_path / "hedgeflow.log")
-    settings.monitor["export_dir"] = str(tmp_path)
-    return settings
+    data = copy.deepcopy(DEFAULTS)
+    data["monitor"]["log_file"] = str(tmp_path / "hedgeflow.log")
+    data["monitor"]["export_dir"] = str(tmp_path)
+    return Settings.from_mapping(data, "test")
 
 
 def _run_headless(monkeypatch: pytest.MonkeyPatch, auto_pilot: Any) -> None:

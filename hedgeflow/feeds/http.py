@@ -393,7 +393,7 @@ class HttpFeedBase:
         """The whole (decoded) body, or PayloadTooLarge as soon as it passes the cap."""
         cap = self.settings.max_payload_bytes
         over = PayloadTooLarge(
-            f"{what}: payload over {cap / 2**20:g} MB (config key `max_payload_mb`)",
+            f"{what}: payload over {cap / 2**20:.4g} MB (config key `max_payload_mb`)",
             vendor=self.vendor,
             status=response.status_code,
             request_id=request_id(response.headers),

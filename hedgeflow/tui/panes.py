@@ -536,16 +536,18 @@ class StatusLine(Static):
         line2.append(f"next poll {v.next_poll}" if v.next_poll else "polling paused")
         line2.append(" · ")
         line2.append("REC ●" if v.recording else "rec off", style="bold red" if v.recording else "")
-        # This symbol's error first (what to fix), then every condition in effect.
+        # The conditions in effect first (short: feed, kind, how many symbols, next
+        # retry), then this symbol's error, whose vendor text can be long (the error-log
+        # screen and the notice show it whole).
+        if v.conditions:
+            line2.append(" · ")
+            line2.append(f"⚠ {v.conditions}", style="bold red")
         if v.error:
             line2.append(" · ")
             line2.append(v.error, style="bold red")
         elif v.notes:
             line2.append(" · ")
             line2.append(v.notes[0], style="dim")
-        if v.conditions:
-            line2.append(" · ")
-            line2.append(f"⚠ {v.conditions}", style="bold red")
         t = Text("\n", no_wrap=True, overflow="ellipsis").join([line1, line2])
         self.set_class(v.stale, "-stale")
         self.set_class(bool(v.error), "-error")

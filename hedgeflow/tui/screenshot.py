@@ -1,4 +1,4 @@
-"""Save a screenshot of the monitor on the simulated feed: `python -m tui.screenshot`.
+"""Save a screenshot of the monitor on the simulated feed: `python -m hedgeflow.tui.screenshot`.
 
 Runs the real app headless on the seeded sim (frozen clock), waits for every symbol's
 analysis and writes an SVG (and a PNG when `cairosvg` is installed) — the README's

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hedgeflow.engine.book import ExpiryBook
+    from hedgeflow.engine.books import build_expiry_book
     from hedgeflow.engine.chain import OptionChain, chain_from_dict, chain_to_dict, make_chain
     from hedgeflow.engine.charm import compute_charm_integral
     from hedgeflow.engine.config import EngineConfig
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from hedgeflow.engine.pressure import compute_pressure_cloud
     from hedgeflow.engine.regime import derive_regime_params, interpolate_iv_at_strike
     from hedgeflow.engine.reprice import compute_repriced_profile, zero_gamma_profile
-    from hedgeflow.engine.smile import SkippedExpiry, build_expiry_book
+    from hedgeflow.engine.smile import SkippedExpiry
     from hedgeflow.engine.types import (
         CharmIntegral,
         CharmIntegralConfig,
@@ -78,7 +79,7 @@ _WHERE: dict[str, str] = {
     "analyze_hedge_flow": "hedgeflow.engine.pipeline",
     "analyze_hedge_flow_floe": "hedgeflow.engine.floe",
     "Bias": "hedgeflow.engine.enums",
-    "build_expiry_book": "hedgeflow.engine.smile",
+    "build_expiry_book": "hedgeflow.engine.books",
     "chain_from_dict": "hedgeflow.engine.chain",
     "chain_to_dict": "hedgeflow.engine.chain",
     "CharmIntegral": "hedgeflow.engine.types",

@@ -125,8 +125,8 @@ def _load_chain(args: argparse.Namespace, settings: Settings) -> tuple[Any, Any]
     if args.feed == "replay":
         import sqlite3
 
+        from hedgeflow.app.session import SymbolSession
         from hedgeflow.feeds.replay import iter_snapshots
-        from hedgeflow.feeds.session import SymbolSession
 
         path = args.path or settings.feed_section("replay").get("path")
         if not path:

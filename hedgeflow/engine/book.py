@@ -1,6 +1,6 @@
 """`ExpiryBook`: everything about one expiry that the option-level engine needs.
 
-Built from a normalized chain by `hedgeflow.engine.smile.build_expiry_book` (the chain
+Built from a normalized chain by `hedgeflow.engine.books.build_expiry_book` (the chain
 pipeline): the parity forward, the implied dividend yield, the smoothed smile
 and the dealers' signed positions. Downstream code (exposures, the exact charm
 integral, the repriced profile, the finite-difference checks) reprices options

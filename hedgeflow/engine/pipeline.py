@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 
 from hedgeflow.engine.book import ExpiryBook
+from hedgeflow.engine.books import build_expiry_book, build_expiry_books
 from hedgeflow.engine.chain import OptionChain, sorted_unique
 from hedgeflow.engine.charm import compute_charm_integral
 from hedgeflow.engine.clock import NY, next_session_close
@@ -31,7 +32,7 @@ from hedgeflow.engine.regime import (
     smile_interpolant,
 )
 from hedgeflow.engine.reprice import attach_zero_gamma, compute_repriced_profile
-from hedgeflow.engine.smile import SkippedExpiry, build_expiry_book, build_expiry_books
+from hedgeflow.engine.smile import SkippedExpiry
 from hedgeflow.engine.types import (
     CharmIntegralConfig,
     ExpiryAnalysis,

@@ -1,4 +1,4 @@
-"""Save a screenshot of the monitor on the simulated feed: `python -m tui.screenshot`.
+"""Save a screenshot of the monitor on the simulated feed: `python -m hedgeflow.tui.screenshot`.
 
 Runs the real app headless on the seeded sim (frozen clock), waits for every symbol's
 analysis and writes an SVG (and a PNG when `cairosvg` is installed) — the README's
@@ -38,7 +38,7 @@ async def take(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tui.screenshot", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m hedgeflow.tui.screenshot", description=__doc__)
     p.add_argument("--out", default="docs/screenshot.svg")
     p.add_argument("--size", default="120x40", help="WIDTHxHEIGHT")
     p.add_argument("--start", default=START, help="simulated time (ISO-8601 with offset)")

@@ -11,9 +11,9 @@ from datetime import datetime
 
 from textual.timer import Timer
 
+from hedgeflow.app.session import SymbolSession
 from hedgeflow.engine.chain import OptionChain
 from hedgeflow.engine.types import ExpiryAnalysis
-from hedgeflow.feeds.session import SymbolSession
 
 
 @dataclass

@@ -11,9 +11,9 @@ import pytest
 
 from hedgeflow.engine.black76 import DAYS_PER_YEAR, greeks
 from hedgeflow.engine.book import ExpiryBook
+from hedgeflow.engine.books import build_expiry_book
 from hedgeflow.engine.enums import PositioningModel
 from hedgeflow.engine.exposure import compute_exposures, option_exposures, positions
-from hedgeflow.engine.smile import build_expiry_book
 from hedgeflow.engine.types import IVSurface
 from tests.engine.smile_chains import synthetic_chain
 
@@ -202,8 +202,8 @@ def test_unsorted_book_is_aggregated_by_strike():
 
 
 def test_many_books_at_once_equal_one_by_one():
+    from hedgeflow.engine.books import build_expiry_books
     from hedgeflow.engine.exposure import compute_exposures_many
-    from hedgeflow.engine.smile import build_expiry_books
 
     chain, _ = synthetic_chain(
         minutes=120.0, step=10.0, width=0.08, extra_expiries=(1440.0, 9000.0)

@@ -600,7 +600,7 @@ def test_normalized_solver_equals_a_bracketed_root_find(
     st.lists(st.sampled_from([0.0, 1.0, 2.0, 3.5, 5.0, 7.0, float("nan"), -0.0]), max_size=30),
 )
 def test_member_equals_isin_and_searchsorted(values: list, x: list) -> None:
-    from hedgeflow.engine.smile import _member
+    from hedgeflow.engine.books import _member
 
     sv = np.array(sorted(values), dtype=np.float64)
     xs = np.array(x, dtype=np.float64)
@@ -613,8 +613,8 @@ def test_books_of_an_expiry_array_equal_those_of_a_list() -> None:
     """build_expiry_books takes an ascending array through sorted_unique and membership by
     search (the candidates for the spot inside the request or not); a list of the same
     epochs in another order (np.unique, np.isin, np.union1d) gives the same books."""
+    from hedgeflow.engine.books import build_expiry_books
     from hedgeflow.engine.enums import PositioningModel
-    from hedgeflow.engine.smile import build_expiry_books
     from tests.engine.smile_chains import synthetic_chain
 
     chain, _ = synthetic_chain(

@@ -14,12 +14,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from hedgeflow.engine.black76 import price
+from hedgeflow.engine.books import build_expiry_book
 from hedgeflow.engine.butterfly import check_butterfly, convex_repair
 from hedgeflow.engine.chain import make_chain
 from hedgeflow.engine.enums import PositioningModel
 from hedgeflow.engine.exposure import compute_exposures
 from hedgeflow.engine.iv import implied_vol
-from hedgeflow.engine.smile import SkippedExpiry, build_expiry_book
+from hedgeflow.engine.smile import SkippedExpiry
 from hedgeflow.engine.types import IVSurface
 from tests.engine.smile_chains import AS_OF, synthetic_chain
 
@@ -229,7 +230,7 @@ def _concat(*chains):
 def test_one_spot_for_every_book_when_the_vendor_spot_is_stale():
     """The spot is a property of the chain: books of all expiries share it (so exposures
     add up across expiries), and each expiry's q is implied against it."""
-    from hedgeflow.engine.smile import build_expiry_books
+    from hedgeflow.engine.books import build_expiry_books
 
     chain, truth = synthetic_chain(
         minutes=1440.0,
@@ -259,7 +260,7 @@ def test_ex_dividend_inside_one_expiry_keeps_the_spot_and_flags_its_q():
     near, truth = synthetic_chain(minutes=1440.0, step=10.0, width=0.1, q=0.013)
     far, far_truth = synthetic_chain(minutes=20 * 1440.0, step=10.0, width=0.1, q=0.4, seed=1)
     chain = _concat(near, far)
-    from hedgeflow.engine.smile import build_expiry_books
+    from hedgeflow.engine.books import build_expiry_books
 
     books, _ = build_expiry_books(chain, r=0.045, positioning=STD)
     assert [b.spot for b in books] == [5000.0, 5000.0]  # the vendor spot agrees with the near F
@@ -405,7 +406,7 @@ def test_real_files_every_live_expiry_builds_arbitrage_free(path):
 
 
 def test_many_expiries_at_once_equal_one_by_one():
-    from hedgeflow.engine.smile import build_expiry_books
+    from hedgeflow.engine.books import build_expiry_books
 
     # four live expiries and one settled 30 minutes before the snapshot
     chain, truth = synthetic_chain(
@@ -519,7 +520,7 @@ def test_real_intraday_atm_total_deviation_matches_the_vendor(name):
     money, to a few percent (the vendor's own call and put IVs differ by that much)."""
     files = pytest.importorskip("hedgeflow.feeds.files")
     chain = files.read_chain_file(REAL / name)
-    from hedgeflow.engine.smile import build_expiry_books
+    from hedgeflow.engine.books import build_expiry_books
 
     books, _ = build_expiry_books(chain, r=0.045, positioning=STD)
     for book in books[:3]:

@@ -4,17 +4,18 @@ The same with the real command in a terminal is in test_e2e_tmux.py."""
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import signal
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hedgeflow.app.config import Settings, default_settings
 from hedgeflow.feeds.sim import SimFeed
 from hedgeflow.tui.app import HedgeflowApp, run_monitor
 from tests.tui.conftest import make_app, wait_for_analyses, wait_until
@@ -74,13 +75,12 @@ def restore_logging() -> Iterator[None]:
     root.setLevel(saved[1])
 
 
-def _settings(tmp_path: Path) -> Any:
-    from hedgeflow.app.config import DEFAULTS, Settings
-
-    data = copy.deepcopy(DEFAULTS)
-    data["monitor"]["log_file"] = str(tmp_path / "hedgeflow.log")
-    data["monitor"]["export_dir"] = str(tmp_path)
-    return Settings.from_mapping(data, "test")
+def _settings(tmp_path: Path) -> Settings:
+    settings = default_settings()
+    monitor = replace(
+        settings.monitor, log_file=str(tmp_path / "hedgeflow.log"), export_dir=str(tmp_path)
+    )
+    return replace(settings, monitor=monitor)
 
 
 def _run_headless(monkeypatch: pytest.MonkeyPatch, auto_pilot: Any) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hedgeflow.app.session import SymbolSession, changed, session_start
 from hedgeflow.engine.chain import OptionChain, make_chain
 from hedgeflow.engine.config import EngineConfig
 from hedgeflow.engine.enums import PositioningModel, PositionSource
-from hedgeflow.feeds.session import SymbolSession, changed, session_start
 from hedgeflow.feeds.sim import NY, SimFeed
 
 WED = datetime(2026, 11, 18, 10, 30, tzinfo=NY)

@@ -109,6 +109,9 @@ class ErrorLog:
             raise ValueError("`capacity` must be >= 1")
         self._records: deque[ErrorRecord] = deque(maxlen=capacity)
         self._conditions: dict[tuple[str, str], Condition] = {}
+        #: Failures logged since the start (the records are bounded, this is not): a
+        #: screen showing the log knows from it whether there is anything new.
+        self.total = 0
 
     def __len__(self) -> int:
         return len(self._records)
@@ -133,6 +136,7 @@ class ErrorLog:
         kind = condition_kind(error)
         record = ErrorRecord(at, feed, symbol, kind, describe(error), retry_in)
         self._records.append(record)
+        self.total += 1
         self._leave(feed, symbol, keep=kind)
         key = (feed, kind)
         cond = self._conditions.get(key)

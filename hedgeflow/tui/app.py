@@ -270,9 +270,11 @@ class HedgeflowApp(App[int]):
         self.exit(0)
 
     def _every_second(self) -> None:
-        """Once a second: ages, countdowns and the stale marker move on; once a minute the
-        freed heap goes back to the system."""
+        """Once a second: ages, countdowns and the stale marker move on, an open error log
+        shows what failed since; once a minute the freed heap goes back to the system."""
         self.refresh_views()
+        if isinstance(self.screen, ErrorLogScreen):
+            self.screen.follow()
         now = time.monotonic()
         if now - self._last_trim >= TRIM_EVERY:
             self._last_trim = now

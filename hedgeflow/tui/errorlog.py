@@ -19,7 +19,8 @@ COLUMNS = ("time", "symbol", "feed", "kind", "message", "backoff")
 
 
 class ErrorLogScreen(ModalScreen[None]):
-    """Lists `errors.recent(limit)` when opened; `refresh_rows()` re-reads the log."""
+    """Lists `errors.recent(limit)` when opened; `follow()` re-reads the log when it has
+    grown, `refresh_rows()` always."""
 
     BINDINGS = [Binding("escape,q", "dismiss", "Close", id="errors-close")]
 
@@ -36,6 +37,7 @@ class ErrorLogScreen(ModalScreen[None]):
         super().__init__()
         self.errors = log
         self.limit = limit
+        self._shown = -1  # `log.total` when the rows were last read
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
@@ -49,7 +51,14 @@ class ErrorLogScreen(ModalScreen[None]):
         table.add_columns(*COLUMNS)
         self.refresh_rows()
 
+    def follow(self) -> None:
+        """Re-read the log if anything was logged since it was shown (the App calls this
+        once a second while the screen is open)."""
+        if self.errors.total != self._shown:
+            self.refresh_rows()
+
     def refresh_rows(self) -> None:
+        self._shown = self.errors.total
         table = self.query_one(DataTable)
         table.clear()
         for r in self.errors.recent(self.limit):

@@ -48,6 +48,11 @@ async def test_five_symbols_down_is_one_notice_with_details_and_one_recovery(
         line = rendered(app.screen.query_one(StatusLine))
         assert "sim unavailable (5 symbols, retry in" in line, line
 
+        # Open while the feed is still down, the error-log screen follows new failures.
+        shown = len(await error_log_rows(pilot))
+        table = app.screen.query_one(DataTable)
+        await wait_until(pilot, lambda: table.row_count > shown, limit=10)
+        await pilot.press("escape")
         # Pause polling so the log stops growing, then read the error-log screen.
         await pilot.press("space")
         await wait_until(pilot, lambda: not any(st.polling for st in app.states.values()))
@@ -116,3 +121,13 @@ async def test_auth_error_on_five_symbols_is_one_notice_naming_the_variable_once
         recovered = [n for n in notifications(app) if "recovered" in str(n.title)]
         assert len(recovered) == 1 and "auth is over" in recovered[0].message
         assert "auth" not in rendered(app.screen.query_one(StatusLine))
+
+
+async def test_help_lists_the_error_log_key(tmp_path: Path, sim: SimFeed) -> None:
+    app = make_app(sim, ["SPX"], export_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        keys = rendered(app.screen.query_one("#help-keys"))
+        row = next(line for line in keys.splitlines() if "Recent errors" in line)
+        assert row.split()[0] == "l" and "errors" in row.split()[-1]

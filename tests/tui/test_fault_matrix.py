@@ -82,15 +82,15 @@ class Vendor:
 
     def __call__(self, request: Request) -> Response:
         with self.lock:
-            mode, version = self.mode, self.version
-            hit = Hit(time.monotonic(), request.path, mode)
-            self.hits.append(hit)
-        if mode != "good" and self.faulted_path(request.path):
+            version = self.version
+            mode = self.mode if self.faulted_path(request.path) else "good"
+            self.hits.append(Hit(time.monotonic(), request.path, mode))
+        if mode != "good":
             return self.fault_response(mode, request, version)
-        hit.mode = "good"
         return self.good(request, version)
 
     def faulted_path(self, path: str) -> bool:
+        """Whether a fault, when set, answers `path` (else it is answered well)."""
         return True
 
     def clock(self) -> datetime:

@@ -54,7 +54,7 @@ class ErrorLogScreen(ModalScreen[None]):
     def follow(self) -> None:
         """Re-read the log if anything was logged since it was shown (the App calls this
         once a second while the screen is open)."""
-        if self.errors.total != self._shown:
+        if self.is_mounted and self.errors.total != self._shown:
             self.refresh_rows()
 
     def refresh_rows(self) -> None:

@@ -53,8 +53,10 @@ from tests.tui.conftest import (
 )
 
 INTERVAL = 0.1  # seconds between polls
-READ_TIMEOUT = 0.3  # the "slow" server answers after SLOW seconds
-SLOW = 0.8
+# Generous for a loaded machine (a good answer must never time out); the "slow" server
+# answers after SLOW seconds.
+READ_TIMEOUT = 1.0
+SLOW = 1.6
 RETRY_AFTER = 1.0  # seconds, the 429's Retry-After
 MAX_PAYLOAD_MB = 0.1  # the good CBOE body is ~28 kB, the oversized one ~300 kB
 TOKEN = "tradier-SECRET-token-91fe"
@@ -250,7 +252,7 @@ def settings(base_url: str, max_payload_mb: float = 64.0) -> HttpSettings:
     section = {
         "base_url": base_url,
         "read_timeout": READ_TIMEOUT,
-        "connect_timeout": 1.0,
+        "connect_timeout": 5.0,
         "max_attempts": 1,
         "max_payload_mb": max_payload_mb,
     }
@@ -316,13 +318,13 @@ def backoff_grows(vendor: Vendor, app: HedgeflowApp, rows: list[list[str]], line
     # (load only lengthens a gap, so these lower bounds hold on a busy machine).
     g = gaps(vendor.faulted())[:3]
     assert len(g) == 3 and all(gap >= 0.9 * INTERVAL * 2**i for i, gap in enumerate(g)), g
-    waits = [r.retry_in for r in reversed(app.errors.recent())]
+    waits = [r.retry_in for r in reversed(app.errors.recent(len(rows)))]
     assert waits[:4] == [INTERVAL * 2**i for i in range(4)]
 
 
 def not_retried(vendor: Vendor, app: HedgeflowApp, rows: list[list[str]], line: str) -> None:
     assert len(vendor.faulted()) == 1 and len(rows) == 1 and rows[0][5] == "not retried"
-    (note,) = error_notices(app)
+    (note,) = [n for n in error_notices(app) if "auth" in str(n.title)]
     assert note.message.count("TRADIER_TOKEN") == 1
     assert line.count("TRADIER_TOKEN") == 1 and "next poll stopped" in line
     assert TOKEN not in note.message + line + repr(rows)
@@ -405,7 +407,7 @@ async def test_fault(
     vendor, feed = build(fault, server, elsewhere, monkeypatch)
     mono = Mono()
     app = make_app(feed, ["SPX"], export_dir=tmp_path, poll_interval=INTERVAL, monotonic=mono)
-    shown = record_notices(app)
+    shown_all = record_notices(app)
     async with app.run_test(size=(320, 50)) as pilot:
         status, pane = app.screen.query_one(StatusLine), app.screen.query_one(ImpulsePane)
         st = app.states["SPX"]
@@ -413,7 +415,9 @@ async def test_fault(
         good = st.analysis
         assert "STALE" not in rendered(status) and "STALE" not in rendered(pane)
 
-        # ---- the fault
+        # ---- the fault (notices counted from here: a loaded machine may have timed out a
+        # good poll before, which is its own condition, over by now)
+        start, logged = len(shown_all), app.errors.total
         vendor.mode = fault.name
         failing = (
             (lambda: st.engine_error != "")
@@ -430,12 +434,13 @@ async def test_fault(
         assert "STALE" in line and "STALE" in rendered(pane)  # ... marked STALE
         assert fault.says in line, line
         assert f"{fault.feed} {fault.kind} (SPX" in line, line  # the condition, named
-        assert len(errors_shown(shown)) == 1, shown  # one notice, however many polls
-        notes = error_notices(app)  # and it is on screen
-        assert len(notes) == 1 and (fault.says in notes[0].message or fault.feed == "engine")
-        failures = len(app.errors)
+        (note,) = errors_shown(shown_all[start:])  # one notice, however many polls ...
+        assert fault.says in note[1] or fault.feed == "engine", note
+        assert any(n.message == note[1] for n in error_notices(app))  # ... on screen
+        failures = app.errors.total - logged
         rows = await error_log_rows(pilot)
-        assert len(rows) == failures >= 1
+        assert len(rows) >= failures >= 1
+        rows = rows[:failures]  # newest first: the fault's own rows
         assert all(r[1:4] == ["SPX", fault.feed, fault.kind] for r in rows), rows
         assert all(fault.says in r[4] for r in rows)
         if fault.check is not None:
@@ -455,8 +460,9 @@ async def test_fault(
         line = rendered(status)
         assert "STALE" not in line and "STALE" not in rendered(pane)
         assert fault.kind not in line and "⚠" not in line
-        recovered = [n for n in notifications(app) if "recovered" in str(n.title)]
-        assert len(recovered) == 1 and f"{fault.kind} is over" in recovered[0].message
-        assert [t for t, _, sev in shown if sev == "information"] == [str(recovered[0].title)]
-        assert len(errors_shown(shown)) == 1  # and no second error notice
+        since = shown_all[start:]
+        (over,) = [n for n in since if n[2] == "information"]  # one recovery notice ...
+        assert "recovered" in over[0] and f"{fault.kind} is over" in over[1], over
+        assert any(n.message == over[1] for n in notifications(app))  # ... on screen
+        assert len(errors_shown(since)) == 1  # and no second error notice
         assert elsewhere.log == []

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from hedgeflow.app.fmt import NY, fmt_age, fmt_expiry, fmt_time_ny
+from hedgeflow.engine.enums import PositionSource
 from hedgeflow.feeds.errors import FeedAuthError
 from hedgeflow.tui.polling import auth_advice
 from hedgeflow.tui.state import SymbolState
@@ -106,7 +107,7 @@ def status_view(
         age = fmt_age((data_now - chain.as_of).total_seconds())
         oi_date = chain.as_of.astimezone(NY).strftime("%m-%d")
         flow = st.session.flow
-        if a is not None and a.positions == "live" and flow is not None:
+        if a is not None and a.positions is PositionSource.LIVE and flow is not None:
             seen = flow.buy_volume + flow.sell_volume + flow.unsigned_volume
             unsigned = f", {flow.unsigned_volume / seen:.0%} unsigned" if seen > 0 else ""
             positions = f"positions live: OI {oi_date} − signed flow{unsigned} (model)"

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from textual.worker import Worker, WorkerState
 
 from hedgeflow.app.alerts import compare_analyses
+from hedgeflow.app.regime import advance
 from hedgeflow.app.scheduler import EngineScheduler
 from hedgeflow.engine.chain import OptionChain
 from hedgeflow.engine.config import EngineConfig
@@ -171,11 +172,13 @@ class EngineDispatch:
 
     def _apply(self, st: SymbolState, job: EngineJob, analysis: ExpiryAnalysis) -> None:
         st.engine_error = ""
-        prev = st.analysis
+        prev, before = st.analysis, st.regime
+        # The regime held with hysteresis (the engine classified this analysis alone).
+        analysis, st.regime = advance(before, analysis)
         st.analysis = analysis
         st.analyzed_snapshot, st.analyzed_mono = job.snapshot, job.arrived
         app = self.app
-        for alert in compare_analyses(prev, analysis):
+        for alert in compare_analyses(prev, analysis, before, st.regime):
             log.info("alert: %s", alert.message)
             app.notify(
                 alert.message, title=f"Alert · {alert.kind.value}", severity="warning", timeout=8

@@ -26,9 +26,9 @@ Holding (`holds`): a regime stays until an input crosses its exit threshold, hal
 back from the enter threshold:
 
     PINNED         f >= 0.05
-    EXPANSION      f <= -0.05 and |b| <= 0.10 (left for a squeeze only at a squeeze's entry)
-    SQUEEZE_UP     b >= 0.05 and f <= 0.10 and (f <= -0.05 or r >= 1.25)
-    SQUEEZE_DOWN   b <= -0.05 and f <= 0.10 and (f <= -0.05 or r >= 1.25)
+    EXPANSION      f <= -0.05 and |b| < 0.10 (left for a squeeze only at a squeeze's entry)
+    SQUEEZE_UP     b >= 0.05 and f < 0.10 and (f <= -0.05 or r >= 1.25)
+    SQUEEZE_DOWN   b <= -0.05 and f < 0.10 and (f <= -0.05 or r >= 1.25)
     NEUTRAL        while no other regime's enter condition is met
 
 Every enter condition implies its hold condition, so a regime that is entered holds, and
@@ -167,6 +167,13 @@ def holds(regime: ImpulseRegime, x: RegimeInputs) -> bool:
     if enter_regime(x) is regime:
         return True  # entered now (also guards the thresholds' last-bit rounding)
     if regime is ImpulseRegime.NEUTRAL:
+        return False
+    # A boundary that is another regime's enter threshold goes to that regime at equality
+    # (the same expressions as `enter_regime`): expansion ends at a squeeze's bias, a
+    # squeeze at pinned's f.
+    if regime is ImpulseRegime.EXPANSION and _bias_side(x) != 0:
+        return False
+    if regime in _SQUEEZE.values() and x.net >= NET_ENTER:
         return False
     term = _margin(regime, x)
     return term is not None and term[0] >= 0

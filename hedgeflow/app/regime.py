@@ -1,19 +1,23 @@
-"""The impulse regime held across analyses of one symbol and expiry, and when a change of
-regime holds (docs/METHOD.md "Regimes that do not flap").
+"""The impulse regime across analyses of one symbol and expiry: hysteresis, and a change
+shown and announced only once it holds (docs/METHOD.md "Regimes that do not flap").
 
 The engine classifies each analysis on its own and exposes the classifier's inputs; the
 hysteresis needs the regime held before, which only the caller knows. `advance(track,
-analysis)` is that step, pure: it re-classifies the analysis with the previous regime
-(`hedgeflow.engine.impulse_regime.classify`), returns the analysis with the held regime
-and its firmness in place of the memoryless ones (so every surface that reads the
-analysis, through `presentation.headline`, shows the held regime), and the new track.
+analysis)` is that step, pure:
 
-A change of regime *holds* once the new regime has been held on CONFIRM_ANALYSES
-consecutive analyses; `RegimeTrack.confirmed` is the latest regime that held, and the
-regime alert (`hedgeflow.app.alerts`) fires when it changes.
+1. held: the analysis re-classified with the previously held regime
+   (`hedgeflow.engine.impulse_regime.classify`: enter and exit thresholds);
+2. confirmed: a new held regime becomes the regime once it has been held on
+   CONFIRM_ANALYSES consecutive analyses (the first analysis's regime is confirmed at
+   once: a first look is no change);
+3. the analysis is returned with the confirmed regime and its firmness on the current
+   inputs in place of the memoryless ones, so every surface that reads it (through
+   `presentation.headline`) shows the same regime; while a change awaits confirmation
+   the firmness says "leaving". The regime alert (`hedgeflow.app.alerts`) fires when the
+   confirmed regime changes.
 
 The floe model keeps the original's rule and output unchanged (no hysteresis, no
-firmness); only the confirmation applies to its alerts.
+firmness, its own regime shown); only the confirmation applies, to its alerts.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from hedgeflow.engine.enums import EngineModel, ImpulseRegime
-from hedgeflow.engine.impulse_regime import classify
+from hedgeflow.engine.impulse_regime import classify, firmness
 from hedgeflow.engine.types import ExpiryAnalysis, RegimeFirmness
 
 #: a new regime must be held on this many consecutive analyses before it is announced
@@ -32,12 +36,12 @@ CONFIRM_ANALYSES = 2
 
 @dataclass(frozen=True)
 class RegimeTrack:
-    """The held impulse regime of one symbol, expiry and engine model.
+    """The impulse regime of one symbol, expiry and engine model across analyses.
 
-    regime : held on the latest analysis; streak : consecutive analyses (the latest
-        included) on which it was held, >= 1;
-    confirmed : the latest regime that held for CONFIRM_ANALYSES analyses (at the start,
-        the first analysis's regime: a first look is no change);
+    regime : held (with hysteresis) on the latest analysis; streak : consecutive analyses
+        (the latest included) on which it was held, >= 1;
+    confirmed : the regime shown and announced: the latest held regime that lasted
+        CONFIRM_ANALYSES analyses (at the start, the first analysis's regime);
     analyses : analyses folded into this track.
     """
 
@@ -67,21 +71,24 @@ def with_regime(
 
 def advance(track: RegimeTrack | None, a: ExpiryAnalysis) -> tuple[ExpiryAnalysis, RegimeTrack]:
     """Fold analysis `a` into `track` (None, or another symbol, expiry or model: a fresh
-    start). Returns `a` with the held regime and firmness, and the new track."""
+    start). Returns `a` with the confirmed regime and its firmness, and the new track."""
     same = track is not None and track.follows(a)
-    previous = track.regime if track is not None and same else None
     curve = a.hedge_flow.impulse_curve
-    regime = curve.regime
-    if curve.regime_inputs is not None:  # physical: hysteresis on the classifier's inputs
-        regime, firmness = classify(curve.regime_inputs, previous)
-        a = with_regime(a, regime, firmness)
+    inputs = curve.regime_inputs
+    held = curve.regime  # floe: the original's rule, as it is
+    if inputs is not None:  # physical: hysteresis on the classifier's inputs
+        held, _ = classify(inputs, track.regime if track is not None and same else None)
     if track is None or not same:
-        return a, RegimeTrack(a.symbol, a.expiration, a.model, regime, 1, regime)
-    streak = track.streak + 1 if regime is track.regime else 1
-    confirmed = regime if streak >= CONFIRM_ANALYSES else track.confirmed
-    return a, RegimeTrack(
-        a.symbol, a.expiration, a.model, regime, streak, confirmed, track.analyses + 1
-    )
+        new = RegimeTrack(a.symbol, a.expiration, a.model, held, 1, held)
+    else:
+        streak = track.streak + 1 if held is track.regime else 1
+        confirmed = held if streak >= CONFIRM_ANALYSES else track.confirmed
+        new = RegimeTrack(
+            a.symbol, a.expiration, a.model, held, streak, confirmed, track.analyses + 1
+        )
+    if inputs is not None:
+        a = with_regime(a, new.confirmed, firmness(new.confirmed, inputs))
+    return a, new
 
 
 def held_regimes(

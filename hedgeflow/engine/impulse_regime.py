@@ -180,23 +180,28 @@ def holds(regime: ImpulseRegime, x: RegimeInputs) -> bool:
 
 
 def firmness(regime: ImpulseRegime, x: RegimeInputs) -> RegimeFirmness | None:
-    """How firmly `regime` holds on `x`: its nearest exit (None without an impulse)."""
+    """How firmly `regime` holds on `x`: its nearest exit (None without an impulse).
+    For a regime that no longer holds on `x` (one shown until a change is confirmed) the
+    bands are <= 0 and the words "leaving"."""
     term = _margin(regime, x)
     if term is None:
         return None
     bands, measure, value, threshold = term
-    bands = max(bands, 0.0)  # a regime that holds is never "past" its exit
+    if not holds(regime, x):
+        bands = min(bands, 0.0)  # at a strict boundary the margin is 0 but the regime left
     if bands >= FIRM_BANDS:
         words = "firm"
     elif bands >= HOLDING_BANDS:
         words = "holding"
-    else:
+    elif bands >= 0 and holds(regime, x):
         words = "marginal"
+    else:
+        words = "leaving"
     return RegimeFirmness(
         measure=measure,
         value=value,
         threshold=threshold,
-        distance=bands * _BAND[measure] if math.isfinite(bands) else math.inf,
+        distance=abs(bands) * _BAND[measure] if math.isfinite(bands) else math.inf,
         bands=bands,
         words=words,
     )

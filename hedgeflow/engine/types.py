@@ -220,11 +220,13 @@ class RegimeFirmness:
     value : that input now
     threshold : the value at which the regime ends (its exit threshold, or for a regime
         ended by another's entry, that one's enter threshold)
-    distance : |value - threshold|, in the measure's unit (>= 0 while the regime holds)
-    bands : distance in dead-band widths of that measure (enter minus exit threshold);
-        >= 1 means the inputs are at or past the regime's own enter threshold
-    words : "firm" (bands >= 2), "holding" (1 <= bands < 2) or "marginal" (bands < 1:
-        inside the dead band, held only by hysteresis)
+    distance : |value - threshold|, in the measure's unit
+    bands : the margin in dead-band widths of that measure (enter minus exit threshold),
+        >= 0 while the regime holds, >= 1 at or past the regime's own enter threshold, < 0
+        past its exit
+    words : "firm" (bands >= 2), "holding" (1 <= bands < 2), "marginal" (0 <= bands < 1:
+        inside the dead band, held only by hysteresis) or "leaving" (the inputs have left
+        the regime; it is still shown while the change awaits confirmation)
     """
 
     measure: str

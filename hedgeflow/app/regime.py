@@ -22,11 +22,17 @@ firmness, its own regime shown); only the confirmation applies, to its alerts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from hedgeflow.engine.enums import EngineModel, ImpulseRegime
+import numpy as np
+
+from hedgeflow.app.session import SymbolSession
+from hedgeflow.engine.chain import OptionChain
+from hedgeflow.engine.config import EngineConfig
+from hedgeflow.engine.enums import EngineModel, ImpulseRegime, PositionSource
 from hedgeflow.engine.impulse_regime import classify, firmness
 from hedgeflow.engine.types import ExpiryAnalysis, RegimeFirmness
 
@@ -91,10 +97,81 @@ def advance(track: RegimeTrack | None, a: ExpiryAnalysis) -> tuple[ExpiryAnalysi
     return a, new
 
 
-def held_regimes(
-    analyses: Iterable[ExpiryAnalysis], track: RegimeTrack | None = None
-) -> Iterator[tuple[ExpiryAnalysis, RegimeTrack]]:
-    """`advance` over a sequence of analyses (of one symbol, in time order)."""
-    for a in analyses:
-        a, track = advance(track, a)
-        yield a, track
+def settled(a: ExpiryAnalysis) -> bool:
+    """True when the held regime on `a` does not depend on the regime before it (every
+    previous regime gives the same result: the inputs are outside every dead band)."""
+    inputs = a.hedge_flow.impulse_curve.regime_inputs
+    if inputs is None:
+        return True  # floe: its own regime, no hysteresis
+    return len({classify(inputs, p)[0] for p in (None, *ImpulseRegime)}) == 1
+
+
+def regime_over_session(
+    older: Iterable[Callable[[], ExpiryAnalysis]], latest: ExpiryAnalysis, limit: int = 30
+) -> tuple[ExpiryAnalysis, int]:
+    """The regime of `latest` as the monitor would have shown it after the analyses before
+    it (`analyze` of a recording). `older`: the earlier analyses of the same session,
+    newest first, each computed on demand. Reads back only as far as needed: to two
+    consecutive analyses with the same history-free regime (from there every history
+    gives the same confirmed regime), another expiry, a failed analysis (AnalysisError)
+    or `limit` analyses, then folds forward. Returns `latest` with the confirmed regime
+    and its firmness, and the number of analyses folded (latest included)."""
+    from hedgeflow.engine.pipeline import AnalysisError
+
+    back: list[ExpiryAnalysis] = []
+    for make in older:
+        if len(back) >= limit:
+            break
+        try:
+            a = make()
+        except AnalysisError:
+            break
+        if (a.symbol, a.expiration, a.model) != (latest.symbol, latest.expiration, latest.model):
+            break
+        back.append(a)
+        newer = back[-2] if len(back) > 1 else latest
+        if settled(a) and settled(newer) and _alone(a) is _alone(newer):
+            break
+    track: RegimeTrack | None = None
+    for a in reversed(back):
+        _, track = advance(track, a)
+    held, _ = advance(track, latest)
+    return held, len(back) + 1
+
+
+def earlier_analyses(
+    symbol: str,
+    chains: Iterable[OptionChain],
+    config: EngineConfig,
+    expiry: float,
+    limit: int = 30,
+) -> list[Callable[[], ExpiryAnalysis]]:
+    """The analyses of the recorded snapshots of `symbol` before the last one of its latest
+    session (at most `limit`), newest first, each computed on demand for expiry `expiry`
+    (settlement epoch) with the live positions of its own time when `config` asks for
+    live positions. `chains`: the recording's snapshots in order."""
+    from hedgeflow.engine.pipeline import analyze_chain
+
+    session = SymbolSession(symbol)
+    recent: deque[tuple[OptionChain, np.ndarray | None]] = deque(maxlen=limit + 1)
+    live = config.positions is PositionSource.LIVE
+    for chain in chains:
+        if chain.symbol.upper() != session.symbol:
+            continue
+        session.update(chain)
+        if session.current is not chain:
+            continue  # an older or repeated snapshot, ignored as the monitor ignores it
+        if session.first is chain:
+            recent.clear()  # a new session (or the first snapshot after the open)
+        recent.append((chain, session.positions(config) if live else None))
+    earlier = list(recent)[:-1]
+
+    def thunk(chain: OptionChain, positions: np.ndarray | None) -> Callable[[], ExpiryAnalysis]:
+        return lambda: analyze_chain(chain, config=config, expiry=expiry, positions=positions)
+
+    return [thunk(c, p) for c, p in reversed(earlier)][:limit]
+
+
+def _alone(a: ExpiryAnalysis) -> ImpulseRegime:
+    """The regime of `a` on its own (the engine's, or floe's)."""
+    return a.hedge_flow.impulse_curve.regime

@@ -4,19 +4,23 @@ the regime on a noisy simulated session, before and after."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from hedgeflow.app.alerts import AlertKind, compare_analyses
 from hedgeflow.app.regime import CONFIRM_ANALYSES, advance
+from hedgeflow.cli import main
 from hedgeflow.engine.clock import NY
 from hedgeflow.engine.config import EngineConfig
 from hedgeflow.engine.enums import EngineModel, ImpulseRegime
-from hedgeflow.engine.impulse_regime import enter_regime
+from hedgeflow.engine.impulse_regime import enter_regime, firmness
 from hedgeflow.engine.pipeline import analyze_chain
 from hedgeflow.engine.types import ExpiryAnalysis, RegimeInputs
+from hedgeflow.feeds.recorder import Recorder
 from hedgeflow.feeds.sim import SimFeed
 from tests.tui.fakes import EXPIRY, make_analysis
 
@@ -123,3 +127,35 @@ def test_a_noisy_spot_path_no_longer_flaps(noisy_session: list[ExpiryAnalysis]) 
         for x in compare_analyses(a, b)
     }
     assert AlertKind.REGIME not in kinds  # without the tracks, no regime alert at all
+
+
+def test_analyze_of_a_recording_shows_the_regime_the_monitor_showed(
+    noisy_session: list[ExpiryAnalysis], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`analyze --feed replay` folds the recorded snapshots before the last one: the regime
+    and firmness in its JSON are the monitor's (a fold over every analysis), not the last
+    snapshot's on its own (which differs at this cut)."""
+    n = 18
+    feed = SimFeed(seed=7, start=NOISY, speed=0.0)
+    path = tmp_path / "noisy.sqlite"
+    with Recorder(path) as rec:
+        for i in range(n):
+            t = NOISY + timedelta(seconds=2 * i)
+            rec.write(feed.chain_at("SPX", t), feed="sim", fetched_at=t.timestamp())
+    expected, _ = fold(noisy_session[:n])
+    last = noisy_session[n - 1].hedge_flow.impulse_curve
+    assert last.regime is not expected[-1]  # the cut where hysteresis decides
+    assert (
+        main(["analyze", "--feed", "replay", "--path", str(path), "--symbol", "SPX", "--json"]) == 0
+    )
+    data = json.loads(capsys.readouterr().out)
+    curve = data["hedge_flow"]["impulse_curve"]
+    assert curve["regime"] == expected[-1].value
+    firm = firmness(expected[-1], last.regime_inputs)  # type: ignore[arg-type]
+    assert firm is not None and curve["regime_firmness"]["words"] == firm.words
+    assert curve["regime_firmness"]["measure"] == firm.measure
+    assert curve["regime_firmness"]["value"] == pytest.approx(firm.value)
+    assert any(note.startswith("impulse regime held over ") for note in data["notes"])
+    # the text summary says the same
+    assert main(["analyze", "--feed", "replay", "--path", str(path), "--symbol", "SPX"]) == 0
+    assert f"[{expected[-1].value}, {firm.words}: " in capsys.readouterr().out

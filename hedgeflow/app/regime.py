@@ -65,13 +65,13 @@ class RegimeTrack:
 
 
 def with_regime(
-    a: ExpiryAnalysis, regime: ImpulseRegime, firmness: RegimeFirmness | None
+    a: ExpiryAnalysis, regime: ImpulseRegime, firm: RegimeFirmness | None
 ) -> ExpiryAnalysis:
     """`a` with its impulse curve's regime and firmness replaced (nothing else changes)."""
     curve = a.hedge_flow.impulse_curve
-    if curve.regime is regime and curve.regime_firmness == firmness:
+    if curve.regime is regime and curve.regime_firmness == firm:
         return a
-    curve = replace(curve, regime=regime, regime_firmness=firmness)
+    curve = replace(curve, regime=regime, regime_firmness=firm)
     return replace(a, hedge_flow=replace(a.hedge_flow, impulse_curve=curve))
 
 

@@ -13,7 +13,9 @@ The rule:
 - flip levels: the zero crossings of the repriced profile when there is one (physical),
   else those of the impulse curve (floe); "the" flip is the one nearest spot;
 - zero gamma: the fixed-IV, all-expiry gamma-only zero nearest spot (physical only);
-- words: from `hedgeflow.engine.labels` (the sign rule), never from floe's label fields.
+- words: from `hedgeflow.engine.labels` (the sign rule), never from floe's label fields;
+- regime: the curve's, with its firmness (the regime held with hysteresis once the app
+  layer has folded the analysis into its track, `hedgeflow.app.regime`).
 
 Non-finite values stay NaN (or None for an absent level): each surface prints its own
 missing mark ("–" on screen, null in JSON, an empty CSV cell).
@@ -35,7 +37,7 @@ from hedgeflow.engine.enums import (
     PositioningModel,
     PositionSource,
 )
-from hedgeflow.engine.types import ExpiryAnalysis
+from hedgeflow.engine.types import ExpiryAnalysis, RegimeFirmness
 
 
 class FlipSource(StrEnum):
@@ -64,6 +66,8 @@ class Headline:
         without a flip);
     zero_gamma : the all-expiry zero-gamma level nearest spot, points (None: not computed or
         none in range); zero_gamma_levels : all of them, ascending;
+    regime_firmness : how firmly the regime holds, its nearest exit (None for floe or
+        without an impulse); firmness_words : that in words and numbers ("" without);
     hedge : the first hedge instrument's contracts per +1% (negative = dealers sell), with
         its name; None without a contract estimate;
     charm_total : $ of dealer delta change to the charm horizon (positive: dealers sell).
@@ -83,6 +87,8 @@ class Headline:
     slope_unit: str
     regime: ImpulseRegime
     regime_words: str
+    regime_firmness: RegimeFirmness | None
+    firmness_words: str
     vol_regime: MarketRegime
     atm_iv: float
     expected_move: float
@@ -116,6 +122,14 @@ def _nearest(levels: tuple[float, ...], spot: float) -> float | None:
 
 def _finite_or_none(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
+
+
+def firmness_words(f: RegimeFirmness | None) -> str:
+    """'firm: bias +0.51, exit +0.05': the words, the input nearest its exit (in its own
+    unit) and that exit; '' without a firmness."""
+    if f is None:
+        return ""
+    return f"{f.words}: {f.measure} {f.value:+.2f}, exit {f.threshold:+.2f}"
 
 
 def headline(a: ExpiryAnalysis) -> Headline:
@@ -152,6 +166,8 @@ def headline(a: ExpiryAnalysis) -> Headline:
         slope_unit=SLOPE_UNIT[a.model],
         regime=curve.regime,
         regime_words=labels.impulse_regime_description(curve.regime),
+        regime_firmness=curve.regime_firmness,
+        firmness_words=firmness_words(curve.regime_firmness),
         vol_regime=rp.regime,
         atm_iv=rp.atm_iv,
         expected_move=rp.expected_move,

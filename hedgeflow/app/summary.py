@@ -42,8 +42,9 @@ def summary_text(a: ExpiryAnalysis) -> str:
             f"k        ATM {rp.coupling_atm:+.3f}  fixed-strike {rp.coupling_fixed_strike:+.3f} "
             f"vol pts per +1% (R = {rp.skew_stickiness:g})"
         )
+    regime = f"{h.regime}, {h.firmness_words}" if h.firmness_words else f"{h.regime}"
     lines.append(
-        f"impulse  {fmt_dollars(h.impulse)} per +1% at spot: {h.impulse_words}  [{h.regime}]"
+        f"impulse  {fmt_dollars(h.impulse)} per +1% at spot: {h.impulse_words}  [{regime}]"
     )
     n = len(h.flip_levels)
     if h.nearest_flip is not None:

@@ -116,7 +116,7 @@ class Smiles:
         *,
         forward: np.ndarray,
         tau: np.ndarray,
-        r: float,
+        r: np.ndarray | float,
         alive: np.ndarray,
     ) -> None:
         self.diag: list[dict[str, int]] = [{} for _ in range(n_seg)]
@@ -124,6 +124,7 @@ class Smiles:
         n = K.size
         F = forward[nseg]
         T = tau[nseg]
+        R = np.broadcast_to(np.asarray(r, dtype=np.float64), (n_seg,))[nseg]  # per node
         todo = alive[nseg]
         otm_call = K >= F
         otm_mid = np.where(otm_call, call_mid, put_mid)
@@ -135,7 +136,9 @@ class Smiles:
         # the quote's: not solved at all (the same iv and reason)
         bad_quote = quote_reason != _OK
         sel = np.flatnonzero(todo & ~(bad_quote & np.isnan(otm_mid)))
-        iv[sel], reason[sel] = implied_vol(otm_mid[sel], F[sel], K[sel], T[sel], r, otm_call[sel])
+        iv[sel], reason[sel] = implied_vol(
+            otm_mid[sel], F[sel], K[sel], T[sel], R[sel], otm_call[sel]
+        )
         reason = np.where(bad_quote, quote_reason, reason)
         # the in-the-money twin where the OTM quote does not invert (same time value by
         # parity on the parity forward, wider quotes), only where its time value exceeds its
@@ -146,11 +149,11 @@ class Smiles:
             itm_mid = np.where(otm_call, put_mid, call_mid)[miss]
             itm_spread = np.where(otm_call, put_spread, call_spread)[miss]
             with np.errstate(invalid="ignore"):
-                time_value = itm_mid - np.exp(-r * T[miss]) * np.abs(F[miss] - K[miss])
+                time_value = itm_mid - np.exp(-R[miss] * T[miss]) * np.abs(F[miss] - K[miss])
                 has = np.isfinite(itm_mid) & (time_value > itm_spread)
             if has.any():
                 sub = miss[has]
-                iv2, _ = implied_vol(itm_mid[has], F[sub], K[sub], T[sub], r, ~otm_call[sub])
+                iv2, _ = implied_vol(itm_mid[has], F[sub], K[sub], T[sub], R[sub], ~otm_call[sub])
                 got = sub[np.isfinite(iv2)]
                 iv[got] = iv2[np.isfinite(iv2)]
                 spread = spread.copy()
@@ -203,7 +206,7 @@ class Smiles:
             sqrt_t = np.sqrt(T)
             sd = raw * sqrt_t
             d1 = -k / sd + 0.5 * sd
-            vega = F * np.exp(-r * T) * norm_pdf(d1) * sqrt_t
+            vega = F * np.exp(-R * T) * norm_pdf(d1) * sqrt_t
             err_sigma = MID_ERROR_FRACTION * spread / vega
             err_sigma = np.where(np.isfinite(err_sigma), err_sigma, np.inf)
             err_sigma = np.where(vend, VENDOR_IV_REL_ERROR * raw, err_sigma)

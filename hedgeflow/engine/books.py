@@ -44,7 +44,14 @@ from hedgeflow.engine.forward import (
     with_spot,
 )
 from hedgeflow.engine.iv import quote_mid
-from hedgeflow.engine.smile import NO_QUOTE, SkippedExpiry, Smiles, segment_bounds, segment_counts
+from hedgeflow.engine.smile import (
+    NO_QUOTE,
+    SkippedExpiry,
+    Smiles,
+    segment_bounds,
+    segment_counts,
+    vendor_note,
+)
 from hedgeflow.engine.types import IVSurface
 
 # --------------------------------------------------------------------------- the books
@@ -224,6 +231,8 @@ def build_expiry_books(
     put = ~is_call
     call_mid = _per_node(mid, node, is_call, n_node)
     put_mid = _per_node(mid, node, put, n_node)
+    call_ask = _per_node(ask, node, is_call, n_node)
+    put_ask = _per_node(ask, node, put, n_node)
     call_spread = _per_node(spread, node, is_call, n_node)
     put_spread = _per_node(spread, node, put, n_node)
     call_reason = np.full(n_node, NO_QUOTE, dtype=np.int8)
@@ -258,7 +267,8 @@ def build_expiry_books(
         vendor_k = np.where(vendor_otm > 0, vendor_otm, vendor_k)
     sm = Smiles(
         nseg, n_seg, nK, call_mid, put_mid, call_spread, put_spread, vendor_k,
-        call_reason, put_reason, forward=F, tau=tau, r=fe.rate, alive=alive,
+        call_reason, put_reason, call_ask=call_ask, put_ask=put_ask, forward=F, tau=tau,
+        r=fe.rate, alive=alive,
     )  # fmt: skip
 
     # dealers' positions, all rows at once
@@ -312,10 +322,7 @@ def build_expiry_books(
             skipped[epoch] = reason
             continue
         if "iv_vendor_fallback" in diag:
-            notes.append(
-                f"{diag['iv_vendor_fallback']} strikes use the vendor's IV (vendor clock): "
-                "no quote inverted"
-            )
+            notes.append(vendor_note(diag, float(sm.vendor_scale[j])))
         spot, q = ref.spot, float(fe.q[j])
         if not ref.trusted:
             notes.append(ref.note)

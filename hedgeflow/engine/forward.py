@@ -44,6 +44,7 @@ SPOT_Q_MAX = 0.12
 # (decimal/year) an implied rate may have, the band of plausible rates, and the outlier
 # rule (robust z beyond RATE_REJECT, and residual beyond RATE_NOISE combined spreads).
 RATE_PAIRS = 40
+RATE_MIN_TAU = 7.0 / 365.0  # below a week D - 1 ~ r tau is under the noise: not fitted
 RATE_MIN_PAIRS = 5
 RATE_MAX_SE = 0.005
 RATE_MIN = -0.01
@@ -77,6 +78,16 @@ class RateSource(IntEnum):
     FEW_PAIRS = 3
     IMPRECISE = 4
     IMPLAUSIBLE = 5
+
+
+# the codes as plain ints for array work (an IntEnum member is converted on every use)
+_PARITY, _AMERICAN, _FEW_PAIRS, _IMPRECISE, _IMPLAUSIBLE = (
+    int(RateSource.PARITY),
+    int(RateSource.AMERICAN),
+    int(RateSource.FEW_PAIRS),
+    int(RateSource.IMPRECISE),
+    int(RateSource.IMPLAUSIBLE),
+)
 
 
 @dataclass(frozen=True)
@@ -285,26 +296,24 @@ def parity_forwards(
     r_pairs = np.zeros(n_seg, dtype=np.intp)
     source = np.full(n_seg, int(RateSource.CONFIG), dtype=np.int8)
     if rate_eligible is not None and call_spread is not None and put_spread is not None:
-        sel = idx[rank < RATE_PAIRS]
-        r_imp, r_se, r_pairs = _implied_rates(seg[sel], n_seg, K[sel], diff[sel], spread[sel], tau)
         eligible = np.asarray(rate_eligible, dtype=bool)
+        long = eligible & (tau >= RATE_MIN_TAU)
+        if long.any():  # (a chain of short or American expiries skips the fit's cost)
+            sel = idx[(rank < RATE_PAIRS) & long[s_u]]
+            r_imp, r_se, r_pairs = _implied_rates(
+                seg[sel], n_seg, K[sel], diff[sel], spread[sel], tau
+            )
         with np.errstate(invalid="ignore"):
             few = r_pairs < RATE_MIN_PAIRS
             vague = ~(r_se <= RATE_MAX_SE)
             wild = ~((r_imp >= RATE_MIN) & (r_imp <= RATE_MAX))
-        code = np.select(
-            [~eligible, few, vague, wild],
-            [
-                RateSource.AMERICAN,
-                RateSource.FEW_PAIRS,
-                RateSource.IMPRECISE,
-                RateSource.IMPLAUSIBLE,
-            ],
-            int(RateSource.PARITY),
-        )
-        source = code.astype(np.int8)
-        implied = source == int(RateSource.PARITY)
-        rate = np.where(implied, r_imp, rate)
+        # the first that applies; under RATE_MIN_TAU a fit is not even tried
+        source = np.select(
+            [~eligible, ~long, few, vague, wild],
+            [_AMERICAN, _IMPRECISE, _FEW_PAIRS, _IMPRECISE, _IMPLAUSIBLE],
+            _PARITY,
+        ).astype(np.int8)
+        rate = np.where(source == _PARITY, r_imp, rate)
 
     take = rank < max(1, n_pairs)
     t_idx, t_seg = idx[take], s_u[take]
@@ -451,7 +460,11 @@ def describe_rate(est: ForwardEstimate) -> str:
         RateSource.AMERICAN: ": American-style options (early exercise bends put-call parity)",
         RateSource.FEW_PAIRS: f": {est.rate_pairs} call/put pairs quoted (parity needs "
         f"{RATE_MIN_PAIRS})",
-        RateSource.IMPRECISE: f": parity too imprecise at this expiry ({fit})",
+        RateSource.IMPRECISE: (
+            f": parity too imprecise at this expiry ({fit})"
+            if est.rate_pairs
+            else f": under {RATE_MIN_TAU * 365:.0f} days parity cannot tell the rate"
+        ),
         RateSource.IMPLAUSIBLE: f": parity gives {fit}, outside [{RATE_MIN:.0%}, {RATE_MAX:.0%}]",
     }[src]
     return f"{used} from the configuration{why}"

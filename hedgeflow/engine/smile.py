@@ -35,7 +35,7 @@ from datetime import datetime
 
 import numpy as np
 
-from hedgeflow.engine.black76 import norm_pdf
+from hedgeflow.engine.black76 import norm_pdf, price
 from hedgeflow.engine.butterfly import repair_butterflies
 from hedgeflow.engine.iv import IVFailure, implied_vol
 from hedgeflow.engine.smoothing import smoothing_spline
@@ -265,13 +265,18 @@ class Smiles:
         capped = np.zeros(n, dtype=bool)
         one_sided = np.flatnonzero(np.isfinite(raw) & (quote_reason == _ONE_SIDED))
         if one_sided.size:
+            # only where the IV prices the option above its ask (one pricing, cheaper than
+            # solving every wing quote) is the cap solved for
             ask = np.where(otm_call, call_ask, put_ask)[one_sided]
-            cap, _ = implied_vol(
-                ask, F[one_sided], K[one_sided], T[one_sided], R[one_sided], otm_call[one_sided]
-            )
-            over = cap < raw[one_sided]  # (an ask that does not invert bounds nothing)
-            raw[one_sided[over]] = cap[over]
-            capped[one_sided[over]] = True
+            o, c = one_sided, otm_call[one_sided]
+            with np.errstate(invalid="ignore"):
+                above = price(F[o], K[o], T[o], raw[o], R[o], c) > ask
+            o, ask, c = o[above], ask[above], c[above]
+            if o.size:
+                cap, _ = implied_vol(ask, F[o], K[o], T[o], R[o], c)
+                over = cap < raw[o]  # (an ask that does not invert bounds nothing)
+                raw[o[over]] = cap[over]
+                capped[o[over]] = True
         valid = np.isfinite(raw)
         n_valid = segment_counts(nseg, valid, n_seg)
         n_vend = segment_counts(nseg, vend, n_seg)

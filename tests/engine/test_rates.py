@@ -111,7 +111,12 @@ def test_short_expiry_is_too_imprecise_and_keeps_the_configured_rate():
     book = _book(chain, truth["expiry"])
     assert book.r == CONFIG_R
     assert book.diagnostics["rate_config_imprecise"] == 1
-    assert "too imprecise" in book.rate_source
+    assert "under 7 days parity cannot tell the rate" in book.rate_source
+    # a week and more out the fit is tried, and with these quotes too imprecise at 10 days
+    chain, truth = synthetic_chain(minutes=10 * DAYS, r=0.01, mid_noise=0.3, rel_spread=0.02)
+    book = _book(chain, truth["expiry"])
+    assert book.r == CONFIG_R
+    assert "parity too imprecise at this expiry" in book.rate_source
 
 
 def test_too_few_pairs_keep_the_configured_rate():

@@ -7,8 +7,10 @@ case. Steps:
 1. rows of the expiry (settlement epoch, exact), strikes validated, sorted by strike;
 2. tau from the snapshot's as-of time to settlement (365-day years): tau <= 0 is an
    expired series and is skipped;
-3. mids of sane two-sided quotes (`hedgeflow.engine.iv.quote_mid`); the parity forward from the
-   pairs near the money (`hedgeflow.engine.forward`); one spot for the whole chain, the vendor's
+3. mids of sane two-sided quotes (`hedgeflow.engine.iv.quote_mid`); the rate of each
+   expiry and its parity forward from the pairs near the money (`hedgeflow.engine.forward`:
+   the rate implied where the roots are European-style and the fit is credible, else the
+   configured one, with the reason in `ExpiryBook.rate_source`); one spot for the whole chain, the vendor's
    if it agrees with the nearest live expiry's forward, else that forward discounted
    (flagged), and each expiry's dividend yield q implied against it (F = S e^{(r-q) tau};
    a q beyond a plausible band is flagged, e.g. an ex-dividend date inside the expiry);

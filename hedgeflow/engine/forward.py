@@ -16,8 +16,9 @@ standard deviations and beyond half the pair's combined spread), gives D, its st
 error, and r = -ln(D) / tau. The configured rate stays the fallback: for American-style
 options (early exercise makes parity an inequality: SPY and QQQ files give D > 1,
 negative "rates"), with fewer than RATE_MIN_PAIRS pairs, when the estimate is too
-imprecise to beat the configuration (a short expiry: D - 1 is of order r tau, smaller
-than the quotes' noise) or outside a plausible band.
+imprecise to beat the configuration (D - 1 is of order r tau, smaller than the quotes'
+noise on a short expiry: under RATE_MIN_TAU, a week, no fit is tried) or outside a
+plausible band. docs/METHOD.md "Pricing" states the rule.
 """
 
 from __future__ import annotations

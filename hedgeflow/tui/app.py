@@ -196,6 +196,12 @@ class HedgeflowApp(App[int]):
         self.engine.scheduler = scheduler
 
     @property
+    def feed_speed(self) -> float:
+        """Data seconds per wall second of the feed's clock (a replay at 60x: 60; a frozen
+        simulated clock: 0); 1 for live feeds."""
+        return float(getattr(self.feed, "speed", 1.0))
+
+    @property
     def recording_path(self) -> Path | None:
         """The file being recorded to, None when not recording."""
         return self.recording.path if self.recording is not None else None
@@ -352,7 +358,7 @@ class HedgeflowApp(App[int]):
             limit=self.stale_after_polls * self.poll_interval,
             mono=self.monotonic(),
             data_now=self.data_clock(),
-            speed=float(getattr(self.feed, "speed", 1.0) or 1.0),
+            speed=self.feed_speed or 1.0,
         )
 
     def refresh_views(self) -> None:
@@ -398,6 +404,7 @@ class HedgeflowApp(App[int]):
             mono=self.monotonic(),
             paused=self.paused,
             recording=recording,
+            speed=self.feed_speed,
         )
         screen.query_one(SymbolBar).view = symbol_bar_view(
             self.symbols, self.states, stale, self.current, paused=self.paused, recording=recording

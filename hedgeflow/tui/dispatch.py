@@ -71,10 +71,12 @@ class Outcome:
 
 def run_job(analyze: Analyzer, job: EngineJob) -> Outcome:
     """In an engine thread: `analyze` on the job's inputs."""
+    from hedgeflow.engine.pipeline import AnalysisError  # loaded with the engine, not before
+
     kw = {"now": job.now, "config": job.config, "positions": job.positions}
     try:
         return Outcome(analyze(job.chain, expiry=job.expiry, **kw))
-    except ValueError:
+    except AnalysisError:
         if job.expiry is None:
             raise
         # The chosen expiry is gone (settled): fall back to the nearest live one.

@@ -519,8 +519,12 @@ class StatusLine(Static):
         if v.paused:
             line1.append(" PAUSED ", style="bold reverse")
             line1.append(" ")
-        line1.append(f"{v.feed}", style="bold")
-        line1.append(f" · {v.symbol}")
+        if v.badge:  # in place of the feed's name: simulated or recorded, never live-looking
+            line1.append(f" {v.badge} ", style="bold reverse")
+            line1.append(f"· {v.symbol}")
+        else:
+            line1.append(f"{v.feed}", style="bold")
+            line1.append(f" · {v.symbol}")
         if v.expiry:
             line1.append(f" {v.expiry}")
         if v.as_of:

@@ -99,6 +99,8 @@ class StatusView:
 
     feed: str
     symbol: str
+    #: "SIMULATED", "REPLAY", "FILE" for a feed whose clock is not the market's now; "" live.
+    badge: str = ""
     expiry: str = ""
     as_of: str = ""
     age: str = ""

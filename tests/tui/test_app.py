@@ -40,7 +40,12 @@ async def test_first_analysis_of_every_symbol_and_the_message_chain(tmp_path: Pa
         assert "SPX" in _regime_text(app)
         assert app.screen.query_one(ZonesPane).row_count > 0
         status = app.screen.query_one(StatusLine).view
-        assert status.feed == "sim" and status.symbol == "SPX" and status.as_of == "10:30:00 ET"
+        assert status.feed == "sim" and status.symbol == "SPX"
+        # simulated time never looks live: a badge, the data's date, the clock named
+        assert status.badge == "SIMULATED" and status.as_of == "2026-11-24 10:30:00 ET"
+        assert status.delay == "sim clock frozen"
+        rendered = str(app.screen.query_one(StatusLine).render())
+        assert " SIMULATED " in rendered and "real-time" not in rendered
         assert status.next_poll == "in 1m00s" and not status.stale and status.error == ""
 
 

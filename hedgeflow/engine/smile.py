@@ -142,19 +142,19 @@ def vendor_on_our_clock(
 
 def vendor_note(diag: Mapping[str, int], scale: float) -> str:
     """The screen's line about an expiry's strikes whose IV is the feed's own (from the
-    diagnostics `Smiles` counted and its `vendor_scale`)."""
+    diagnostics `Smiles` counted and its `vendor_scale`); short, as the status line shows
+    it beside the poll state on 120 columns."""
     n = diag["iv_vendor_fallback"]
-    m = diag.get("iv_vendor_clock_pairs", 0)
     capped = diag.get("iv_capped_at_ask", 0)
-    text = f"{n} strike{'s' if n != 1 else ''} without a two-sided quote use the feed's own IV"
+    text = f"{n} strike{'s' if n != 1 else ''} without a bid use the feed's IV"
     if not math.isfinite(scale):
-        text += f", unchecked (its clock may differ from ours: {m} strikes to compare)"
+        text += " (clock unchecked)"
     elif abs(scale - 1.0) < 0.01:
-        text += f", which agrees with ours within {max(abs(scale - 1.0), 0.001):.1%} on {m} strikes"
+        text += f" (matches ours to {max(abs(scale - 1.0), 0.001):.1%})"
     else:
-        text += f", scaled x{scale:.2f} to our clock (its ratio to ours on {m} strikes)"
+        text += f", x{scale:.2f} to our clock"
     if capped:
-        text += f"; {capped} capped at the IV of their ask"
+        text += f"; {capped} capped at the ask"
     return text
 
 

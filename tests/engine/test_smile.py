@@ -196,7 +196,7 @@ def test_vendor_fallback_and_flat_extrapolation_are_counted():
     assert d["iv_vendor_fallback"] == n_vendor
     # no strike has both IVs here, so the vendor's clock cannot be checked: the note says so
     assert any(
-        f"{n_vendor} strikes without a two-sided quote use the feed's own IV, unchecked" in n
+        f"{n_vendor} strikes without a bid use the feed's IV (clock unchecked)" in n
         for n in book.notes
     ), book.notes
     s = book.surface

@@ -69,11 +69,11 @@ def test_rescaled_fallbacks_match_the_solved_smile(extra_days):
     # the solved strikes reproduce the model too (the rescaled fallbacks continue them)
     solved = np.isfinite(s.raw_iv) & ~fb
     np.testing.assert_allclose(s.raw_iv[solved], true_iv[solved], rtol=0.03)
-    note = next(n for n in book.notes if "feed's own IV" in n)
+    note = next(n for n in book.notes if "use the feed's IV" in n)
     if extra_days:
-        assert f"scaled x{factor:.2f} to our clock" in note
+        assert f"without a bid use the feed's IV, x{factor:.2f} to our clock" in note
     else:
-        assert "agrees with ours" in note
+        assert "(matches ours to 0." in note
 
 
 def test_a_fallback_never_exceeds_the_iv_of_its_ask():
@@ -97,7 +97,7 @@ def test_a_fallback_never_exceeds_the_iv_of_its_ask():
     # every vendor fallback (3x the truth) hits its cap; the ITM twins mostly sit below
     d = book.diagnostics
     assert int(at_cap.sum()) == d["iv_capped_at_ask"] >= 0.9 * d["iv_vendor_fallback"] > 20
-    assert any("capped at the IV of their ask" in n for n in book.notes)
+    assert any(f"{d['iv_capped_at_ask']} capped at the ask" in n for n in book.notes)
     # and a fallback already below its ask's IV is left alone (the previous test's chain)
     good = build_expiry_book(chain, truth["expiry"], r=0.045, positioning=STD)
     assert good.diagnostics.get("iv_capped_at_ask", 0) < d["iv_vendor_fallback"] / 4
@@ -146,7 +146,9 @@ def test_sim_status_note_reads_correctly():
     market = SimMarket(seed=7, symbols=["SPX"])
     live = analyze_chain(market.chain_at("SPX", datetime(2026, 3, 3, 11, 0, tzinfo=NY)))
     note = live.notes[0]
-    assert "strikes without a two-sided quote use the feed's own IV, which agrees with ours" in note
+    assert "strikes without a bid use the feed's IV (matches ours to 0." in note
     assert "no quote inverted" not in note and "vendor clock" not in note
     weekend = analyze_chain(market.chain_at("SPX", datetime(2026, 3, 7, 12, 0, tzinfo=NY)))
-    assert any("to our clock" in n and "scaled x1." in n for n in weekend.notes), weekend.notes
+    assert any("use the feed's IV, x1." in n and "to our clock" in n for n in weekend.notes), (
+        weekend.notes
+    )

@@ -451,21 +451,24 @@ def parity_forward(
 
 def describe_rate(est: ForwardEstimate) -> str:
     """One line saying which rate an expiry uses and why (shown with the book)."""
-    used = f"{est.rate:.2%}"
-    fit = f"{est.rate_implied:+.2%} ± {est.rate_se:.2%}"
     src = est.rate_source
     if src is RateSource.PARITY:
-        return f"{used} implied by put-call parity (± {est.rate_se:.2%}, {est.rate_pairs} pairs)"
-    why = {
-        RateSource.CONFIG: "",
-        RateSource.AMERICAN: ": American-style options (early exercise bends put-call parity)",
-        RateSource.FEW_PAIRS: f": {est.rate_pairs} call/put pairs quoted (parity needs "
-        f"{RATE_MIN_PAIRS})",
-        RateSource.IMPRECISE: (
-            f": parity too imprecise at this expiry ({fit})"
-            if est.rate_pairs
-            else f": under {RATE_MIN_TAU * 365:.0f} days parity cannot tell the rate"
-        ),
-        RateSource.IMPLAUSIBLE: f": parity gives {fit}, outside [{RATE_MIN:.0%}, {RATE_MAX:.0%}]",
-    }[src]
-    return f"{used} from the configuration{why}"
+        return (
+            f"{est.rate:.2%} implied by put-call parity (± {est.rate_se:.2%}, "
+            f"{est.rate_pairs} pairs)"
+        )
+    why = ""  # (only the branch that applies is formatted: this runs once per book)
+    if src is RateSource.AMERICAN:
+        why = ": American-style options (early exercise bends put-call parity)"
+    elif src is RateSource.FEW_PAIRS:
+        why = f": {est.rate_pairs} call/put pairs quoted (parity needs {RATE_MIN_PAIRS})"
+    elif src is RateSource.IMPRECISE and not est.rate_pairs:
+        why = f": under {RATE_MIN_TAU * 365:.0f} days parity cannot tell the rate"
+    elif src is RateSource.IMPRECISE:
+        why = f": parity too imprecise at this expiry ({est.rate_implied:+.2%} ± {est.rate_se:.2%})"
+    elif src is RateSource.IMPLAUSIBLE:
+        why = (
+            f": parity gives {est.rate_implied:+.2%} ± {est.rate_se:.2%}, outside "
+            f"[{RATE_MIN:.0%}, {RATE_MAX:.0%}]"
+        )
+    return f"{est.rate:.2%} from the configuration{why}"

@@ -498,7 +498,8 @@ class RegimePane(_TitledMixin, Static):
 
 class StatusLine(Static):
     """Feed, symbol, expiry, data time and age, vendor delay, positions, next poll,
-    recording, and the last error with its backoff. STALE in reverse when stale."""
+    recording, the error conditions in effect (feed, kind, how many symbols, next retry)
+    and this symbol's last error with its backoff. STALE in reverse when stale."""
 
     view: reactive[StatusView | None] = reactive(None)
     """Pre-formatted status fields (the App formats times with its injected clock)."""
@@ -539,6 +540,12 @@ class StatusLine(Static):
         line2.append(f"next poll {v.next_poll}" if v.next_poll else "polling paused")
         line2.append(" · ")
         line2.append("REC ●" if v.recording else "rec off", style="bold red" if v.recording else "")
+        # The conditions in effect first (short: feed, kind, how many symbols, next
+        # retry), then this symbol's error, whose vendor text can be long (the error-log
+        # screen and the notice show it whole).
+        if v.conditions:
+            line2.append(" · ")
+            line2.append(f"⚠ {v.conditions}", style="bold red")
         if v.error:
             line2.append(" · ")
             line2.append(v.error, style="bold red")

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from hedgeflow.app.errorlog import describe
 from hedgeflow.app.fmt import NY, fmt_age, fmt_expiry, fmt_time_ny
 from hedgeflow.engine.enums import PositionSource
 from hedgeflow.feeds.errors import FeedAuthError
-from hedgeflow.tui.polling import auth_advice
 from hedgeflow.tui.state import SymbolState
 from hedgeflow.tui.views import StatusView, SymbolBarView, SymbolTab
 
@@ -87,10 +87,13 @@ def status_view(
     paused: bool,
     recording: bool,
     speed: float = 1.0,
+    conditions: str = "",
 ) -> StatusView:
     """The status line for `st`: data times against `data_now` (feed clock), the next poll
     against `mono` (the App's monotonic clock, seconds). For a simulated, replayed or file
-    feed the data's date is shown and the clock named (`clock_words`), never "real-time"."""
+    feed the data's date is shown and the clock named (`clock_words`), never "real-time".
+    `conditions` is the error log's summary of what is wrong across all symbols
+    (`ErrorLog.status`)."""
     a = st.analysis
     chain = st.chain
     expiry = as_of = age = delay = positions = ""
@@ -125,12 +128,13 @@ def status_view(
         next_poll = f"in {fmt_age(max(0.0, st.next_poll_mono - mono))}"
     else:
         next_poll = "–"
+    # A feed error's own text says what is wrong and what to fix (an auth error names its
+    # variable once); the type name is noise there, and the line is short.
     error = ""
     if isinstance(st.error, FeedAuthError):
-        error = f"{type(st.error).__name__}: {st.error} · {auth_advice(st.error)}"
+        error = f"{describe(st.error)} · not retried: press space twice once fixed"
     elif st.error is not None:
-        kind = type(st.error).__name__
-        error = f"{kind}: {st.error} · retry in {fmt_age(st.backoff)} (#{st.failures})"
+        error = f"{describe(st.error)} · retry in {fmt_age(st.backoff)} (#{st.failures})"
     elif st.engine_error:
         error = st.engine_error
     notes: tuple[str, ...] = ()
@@ -155,4 +159,5 @@ def status_view(
         stale=stale,
         error=error,
         notes=notes,
+        conditions=conditions,
     )

@@ -273,7 +273,7 @@ async def test_failing_feed_shows_error_and_stale_then_recovers(
         # The once-a-second refresh puts the stale marker on screen.
         await wait_until(pilot, lambda: app.screen.query_one(StatusLine).view.stale, limit=10)
         status = app.screen.query_one(StatusLine).view
-        assert status.stale and "FeedUnavailable" in status.error and "retry in" in status.error
+        assert status.stale and "simulated outage" in status.error and "retry in" in status.error
         # The last good analysis stays on screen, marked STALE on every pane.
         for pane_type in (ImpulsePane, RegimePane, ZonesPane, CharmPane):
             pane = app.screen.query_one(pane_type)

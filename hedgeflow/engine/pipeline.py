@@ -485,4 +485,6 @@ def analyze_chain(
         expirations=tuple(datetime.fromtimestamp(float(e), tz=UTC).astimezone(NY) for e in live),
         notes=tuple(notes),
         diagnostics=diagnostics,
+        rate=book.r,
+        rate_source=book.rate_source,
     )

@@ -159,8 +159,8 @@ def _load_chain(args: argparse.Namespace, settings: Settings) -> tuple[Any, Any]
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from hedgeflow.app.jsondoc import analysis_document
     from hedgeflow.app.summary import summary_text
-    from hedgeflow.engine.jsonable import to_jsonable
     from hedgeflow.engine.pipeline import AnalysisError, analyze_chain
 
     settings = _settings(args.config)
@@ -212,7 +212,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if position_note:
         results = [replace(r, notes=(*r.notes, position_note)) for r in results]
     if args.json:
-        payload = [to_jsonable(r) for r in results]
+        payload = [analysis_document(r) for r in results]
         json.dump(payload if expiry == "all" else payload[0], sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:

@@ -75,7 +75,7 @@ def test_positioning_flips_every_exposure(capsys: pytest.CaptureFixture[str]) ->
         assert main(["analyze", str(path), "--positioning", model, "--json"]) == 0
         results[model] = json.loads(capsys.readouterr().out)
     s, f = results["standard"]["exposure"], results["floe"]["exposure"]
-    for key in ("gamma", "vanna", "charm"):
+    for key in ("gex", "vex", "cex"):
         assert s[key] == pytest.approx([-v for v in f[key]], rel=1e-12, abs=1e-9)
 
 

@@ -234,7 +234,7 @@ def test_replay(tmp_path: Path, chain: OptionChain, capsys) -> None:
         rec.write(later, feed="test", fetched_at=AS_OF.timestamp() + 300)
     data = _analyze(capsys, "--feed", "replay", "--symbol", "SPX", "--path", str(out))
     assert data["spot"] == pytest.approx(chain.spot + 5.0)  # the last recorded snapshot
-    assert np.isfinite(data["hedge_flow"]["impulse_curve"]["impulse_at_spot"])
+    assert np.isfinite(data["hedge_flow"]["impulse_curve"]["impulse_density_at_spot"])
 
 
 def test_replay_with_live_positions(tmp_path: Path, capsys) -> None:
@@ -256,7 +256,7 @@ def test_replay_with_live_positions(tmp_path: Path, capsys) -> None:
     assert live["positions"] == "live" and sod["positions"] == "start-of-day"
     assert any("live positions from 12 snapshots" in n for n in live["notes"])
     # customer flow moved the dealers' book: the exposures differ from start of day
-    assert live["exposure"]["gamma"] != sod["exposure"]["gamma"]
+    assert live["exposure"]["gex"] != sod["exposure"]["gex"]
     # a single file has no flow: start-of-day is used, and the note says so
     real = Path(__file__).resolve().parent / "data" / "real" / "spy_quotedata_2023-09-14.csv"
     single = _analyze(capsys, str(real), "--positions", "live")

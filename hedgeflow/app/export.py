@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hedgeflow.app.fmt import fmt_price
+from hedgeflow.app.jsondoc import analysis_document
 from hedgeflow.app.presentation import headline
 from hedgeflow.engine import labels
 from hedgeflow.engine.clock import NY
@@ -94,8 +95,9 @@ def _strip_floe_labels(obj: Any) -> Any:
 
 
 def analysis_json(a: ExpiryAnalysis) -> str:
-    """The whole analysis as JSON (NaN -> null), plus the key levels with their words."""
-    payload = _strip_floe_labels(to_jsonable(a))
+    """The whole analysis as JSON (NaN -> null; the document of `app/jsondoc.py`, without
+    floe's label strings), plus the key levels with their words and the headline."""
+    payload = _strip_floe_labels(analysis_document(a))
     payload["key_levels"] = to_jsonable(key_levels(a))
     h = headline(a)
     payload["headline"] = to_jsonable(h)

@@ -129,7 +129,7 @@ def test_export_writes_what_it_can_of_a_non_finite_analysis(tmp_path: Path) -> N
     assert data["headline"]["flip_levels"] == [5990.0] and data["nearest_flip"] == 5990.0
     assert data["headline"]["charm_total"] is None
     curve = data["hedge_flow"]["impulse_curve"]
-    assert curve["impulse"][0] is None and curve["impulse"][1] is not None
+    assert curve["impulse_density"][0] is None and curve["impulse_density"][1] is not None
     # CSV: empty cells where a number is missing, every other cell a finite number
     rows = list(csv.reader(io.StringIO(by_suffix[".curve.csv"].read_text(encoding="utf-8"))))
     assert rows[1][1] == "" and rows[2][1] != ""

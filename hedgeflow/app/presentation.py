@@ -13,7 +13,9 @@ The rule:
 - flip levels: the zero crossings of the repriced profile when there is one (physical),
   else those of the impulse curve (floe); "the" flip is the one nearest spot;
 - zero gamma: the fixed-IV, all-expiry gamma-only zero nearest spot (physical only);
-- words: from `hedgeflow.engine.labels` (the sign rule), never from floe's label fields.
+- words: from `hedgeflow.engine.labels` (the sign rule), never from floe's label fields;
+- status notes (`status_notes`): open interest the reader left out first, then a spot that
+  is not a live print, then the analysis' other notes.
 
 Non-finite values stay NaN (or None for an absent level): each surface prints its own
 missing mark ("–" on screen, null in JSON, an empty CSV cell).
@@ -35,6 +37,7 @@ from hedgeflow.engine.enums import (
     PositioningModel,
     PositionSource,
 )
+from hedgeflow.engine.pipeline import DROPPED_OI
 from hedgeflow.engine.types import ExpiryAnalysis
 
 
@@ -169,3 +172,19 @@ def headline(a: ExpiryAnalysis) -> Headline:
         charm_total=charm,
         charm_words=labels.charm_trade(charm),
     )
+
+
+def status_notes(a: ExpiryAnalysis | None, spot_note: str = "") -> tuple[str, ...]:
+    """The notes a one-line status shows, most important first.
+
+    1. open interest the reader dropped with listed contracts (the analysis' first note when
+       its diagnostics carry `DROPPED_OI`): every exposure on screen is missing it;
+    2. a spot that is not a live print (`spot_note`, e.g. "stale (market closed)");
+    3. the analysis' other notes (vendor IV fallbacks, an untrusted spot, skipped expiries).
+    """
+    notes = list(a.notes) if a is not None else []
+    lost = (
+        [notes.pop(0)] if a is not None and notes and a.diagnostics.get(DROPPED_OI, 0) > 0 else []
+    )
+    spot = [f"spot {spot_note}"] if spot_note else []
+    return (*lost, *spot, *notes)

@@ -20,7 +20,8 @@ rows dropped (`ROW_DROP_REASONS`; `contracts_dropped` sums them):
     bad_expiry        expiration date missing, invalid or outside the exchange calendar
     expired           settlement time at or before the snapshot's as-of time (vendor JSON;
                       the CSV reader keeps expired series, the engine skips tau <= 0)
-    duplicate         same (root, expiry, strike, right) seen before; the first row is kept
+    duplicate         the same listed contract (root, listed expiration date, strike, right)
+                      seen before; the first row is kept
 
 values NaN'd or zeroed (the row is kept, so its open interest still counts):
     bad_number        a value that does not read as a number -> NaN: a price stays NaN,
@@ -36,6 +37,17 @@ values NaN'd or zeroed (the row is kept, so its open interest still counts):
     bad_open_interest open interest infinite or < 0 -> 0
     bad_volume        volume infinite or < 0 -> 0
     bad_multiplier    multiplier non-finite or <= 0 -> 100 (vendor JSON; CSV contracts are 100)
+
+contracts merged (not a drop: the open interest stays in the chain):
+    merged_same_settlement  a listed contract folded into another of the same root, strike
+                      and right that settles at the same instant: a series whose listed
+                      expiration is an exchange holiday settles at the previous session, like
+                      the series listed on that session (`chain_order`, `merge_contracts`).
+                      Open interest and volume are summed; the tighter two-sided quote is kept.
+
+open interest of dropped rows (`OptionChain.dropped_open_interest`, by the reasons above):
+    every row-drop reason but `expired` (a settled series carries no exposure) adds the open
+    interest its rows carried, so that the analysis can say what it left out.
 
 Not counted (normal vendor conventions): missing values (JSON null; NaN volume or OI -> 0),
 last == 0 ("no trade") -> NaN, vendor IV <= 0 or non-finite ("not computed") -> NaN.
@@ -310,6 +322,34 @@ def nonstandard_roots(root: np.ndarray) -> np.ndarray:
     return ~standard[rinv.reshape(-1)]
 
 
+def dropped_oi(open_interest: np.ndarray, hit: np.ndarray) -> float:
+    """Open interest (contracts) carried by the rows `hit` (mask or index): finite positive
+    values only, as `repair_quotes` would have kept them."""
+    oi = np.asarray(open_interest, dtype=np.float64)[hit]
+    with np.errstate(invalid="ignore"):
+        return float(oi[np.isfinite(oi) & (oi > 0)].sum())
+
+
+def add_dropped_oi(oi_counts: dict[str, float], reason: str, open_interest: float) -> None:
+    """Record `open_interest` carried by rows dropped for `reason` (nothing when 0; never for
+    `expired`: a settled series has no exposure left to lose)."""
+    if open_interest > 0 and reason != "expired":
+        oi_counts[reason] = oi_counts.get(reason, 0.0) + open_interest
+
+
+class ContractOrder(NamedTuple):
+    """Rows of a chain in chain order (`chain_order`).
+
+    rows : row indices of the input, sorted by (expiry, root, strike, put before call);
+    start : bool per entry of `rows`, True where a contract begins; False marks a row that
+        settles with the row before it (same root, settlement, strike and right, another
+        listed expiration date) and is to be merged into it (`merge_contracts`).
+    """
+
+    rows: np.ndarray
+    start: np.ndarray
+
+
 def chain_order(
     idx: np.ndarray,
     root: np.ndarray,
@@ -317,23 +357,55 @@ def chain_order(
     strike: np.ndarray,
     is_call: np.ndarray,
     counts: Counter[str],
-) -> np.ndarray:
+    *,
+    listed: np.ndarray | None = None,
+    open_interest: np.ndarray | None = None,
+    oi_counts: dict[str, float] | None = None,
+) -> ContractOrder:
     """The kept rows `idx` (ascending, i.e. in payload or file order) in chain order, sorted
-    by (expiry, root, strike, put before call), with every later row of a (root, expiry,
-    strike, right) already seen dropped and counted `duplicate`: the first row wins."""
-    # lexsort is stable: within one key the first row of the input comes first.
-    order = idx[np.lexsort((is_call[idx], strike[idx], root[idx], expiry[idx]))]
-    if len(order) > 1:
-        same = (
-            (expiry[order][1:] == expiry[order][:-1])
-            & (root[order][1:] == root[order][:-1])
-            & (strike[order][1:] == strike[order][:-1])
-            & (is_call[order][1:] == is_call[order][:-1])
+    by (expiry, root, strike, put before call).
+
+    A later row of the same listed contract (root, `listed` expiration date, strike, right) is
+    a duplicate: dropped, counted `duplicate` (its open interest added to `oi_counts`); the
+    first row wins. Rows of different listed dates that settle together (a holiday moved one
+    expiration onto the previous session, where another series already settles) are kept
+    next to each other, the later ones marked in `start` for `merge_contracts` and counted
+    `merged_same_settlement`. Without `listed` every row of one (root, settlement, strike,
+    right) after the first is a duplicate.
+    """
+    # lexsort is stable: within one key the first row of the input comes first; the listed
+    # date (least significant key) groups the rows of one listed contract together.
+    keys = [is_call[idx], strike[idx], root[idx], expiry[idx]]
+    if listed is not None:
+        keys.insert(0, np.asarray(listed, dtype="datetime64[D]").view(np.int64)[idx])
+    order = idx[np.lexsort(keys)]
+    if len(order) < 2:
+        return ContractOrder(order, np.ones(len(order), dtype=bool))
+
+    def same_contract(o: np.ndarray) -> np.ndarray:
+        same: np.ndarray = (
+            (expiry[o][1:] == expiry[o][:-1])
+            & (root[o][1:] == root[o][:-1])
+            & (strike[o][1:] == strike[o][:-1])
+            & (is_call[o][1:] == is_call[o][:-1])
         )
-        if same.any():
-            counts["duplicate"] += int(same.sum())
-            order = order[np.concatenate([[True], ~same])]
-    return order
+        return same
+
+    same = same_contract(order)
+    dup = same
+    if listed is not None:
+        day = np.asarray(listed, dtype="datetime64[D]")[order]
+        dup = same & (day[1:] == day[:-1])
+    if dup.any():
+        counts["duplicate"] += int(dup.sum())
+        if open_interest is not None and oi_counts is not None:
+            add_dropped_oi(oi_counts, "duplicate", dropped_oi(open_interest, order[1:][dup]))
+        order = order[np.concatenate([[True], ~dup])]
+        same = same_contract(order) if len(order) > 1 else np.zeros(0, dtype=bool)
+    start = np.concatenate([[True], ~same])
+    if not start.all():
+        counts["merged_same_settlement"] += int((~start).sum())
+    return ContractOrder(order, start)
 
 
 class RepairedQuotes(NamedTuple):
@@ -411,6 +483,49 @@ def repair_quotes(
     return RepairedQuotes(b, a, la, vol, oi, iv)
 
 
+def merge_contracts(
+    start: np.ndarray, q: RepairedQuotes, last_trade_time: np.ndarray
+) -> tuple[np.ndarray, RepairedQuotes, np.ndarray]:
+    """Fold each row marked False in `start` (`ContractOrder.start`) into the contract that
+    begins before it: rows that settle at the same instant on the same root, strike and
+    right are one payoff, so their positions add up.
+
+    open interest, volume : summed;
+    bid, ask, vendor IV : of the row with the tightest two-sided quote (ask - bid, both
+        present), the earliest listed row on a tie or when none is two-sided. One row's
+        pair, never a bid from one and an ask from another: a tighter market on the same
+        payoff is the better estimate of its price, and a per-row quote time (to keep the
+        most recent) is given by no CBOE file and few vendors;
+    last, last trade time : of the most recent trade (a row without a trade time counts as
+        older than any with one; the earliest listed row on a tie).
+
+    Returns (index into the inputs of each contract's first row, the merged values, the
+    merged last trade times), each one entry per contract.
+    """
+    first = np.flatnonzero(start)
+    if first.size == start.size:
+        return first, q, last_trade_time
+    group = np.cumsum(start) - 1
+    n = first.size
+    pos = np.arange(start.size)
+    with np.errstate(invalid="ignore"):
+        spread = q.ask - q.bid
+    spread = np.where(np.isfinite(spread), spread, np.inf)
+    quote_row = np.lexsort((pos, spread, group))[first]  # first row per group in that order
+    has_last = np.isfinite(q.last)
+    when = np.where(np.isfinite(last_trade_time), last_trade_time, -np.inf)
+    trade_row = np.lexsort((pos, -when, ~has_last, group))[first]
+    merged = RepairedQuotes(
+        bid=q.bid[quote_row],
+        ask=q.ask[quote_row],
+        last=q.last[trade_row],
+        volume=np.bincount(group, weights=q.volume, minlength=n),
+        open_interest=np.bincount(group, weights=q.open_interest, minlength=n),
+        vendor_iv=q.vendor_iv[quote_row],
+    )
+    return first, merged, last_trade_time[trade_row]
+
+
 def assemble_chain(
     *,
     symbol: str,
@@ -432,11 +547,15 @@ def assemble_chain(
     source: str = "",
     delay_seconds: float = 0.0,
     spot_note: str = "",
+    listed: np.ndarray | None = None,
 ) -> OptionChain:
     """Apply the data-quality rules of the module docstring and build the chain, rows sorted
     by (expiry, root, strike, put before call). `expiry` is settlement epoch seconds (NaN for
-    rows whose date was bad); `counts` carries what the vendor parser already counted."""
+    rows whose date was bad); `listed` the listed expiration dates (datetime64[D]) those
+    settlements came from, which tell a duplicate row from a holiday-moved series settling
+    with another (merged); `counts` carries what the vendor parser already counted."""
     counts = Counter() if counts is None else counts
+    oi_counts: dict[str, float] = {}
     n = len(strike)
     root = np.asarray(root, dtype=str)
     mult = np.broadcast_to(np.asarray(multiplier, dtype=np.float64), (n,)).copy()
@@ -448,6 +567,7 @@ def assemble_chain(
         k = int(hit.sum())
         if k:
             counts[reason] += k
+            add_dropped_oi(oi_counts, reason, dropped_oi(open_interest, hit))
             keep[hit] = False
 
     drop(np.char.str_len(root) == 0, "bad_symbol")
@@ -457,8 +577,18 @@ def assemble_chain(
         drop(~np.isfinite(expiry), "bad_expiry")
         drop(expiry <= as_of.timestamp(), "expired")
 
-    order = chain_order(np.flatnonzero(keep), root, expiry, strike, is_call, counts)
-
+    co = chain_order(
+        np.flatnonzero(keep),
+        root,
+        expiry,
+        strike,
+        is_call,
+        counts,
+        listed=listed,
+        open_interest=open_interest,
+        oi_counts=oi_counts,
+    )
+    order = co.rows
     q = repair_quotes(
         bid[order],
         ask[order],
@@ -468,6 +598,8 @@ def assemble_chain(
         vendor_iv[order],
         counts,
     )
+    first, q, trade_time = merge_contracts(co.start, q, last_trade_time[order])
+    order = order[first]
     m = mult[order]
     with np.errstate(invalid="ignore"):
         badm = ~np.isfinite(m) | (m <= 0)
@@ -490,7 +622,7 @@ def assemble_chain(
         bid=q.bid,
         ask=q.ask,
         last=q.last,
-        last_trade_time=last_trade_time[order],
+        last_trade_time=trade_time,
         volume=q.volume,
         open_interest=q.open_interest,
         multiplier=m,
@@ -499,4 +631,5 @@ def assemble_chain(
         delay_seconds=delay_seconds,
         spot_note=spot_note,
         dropped=dict(counts),
+        dropped_open_interest=dict(oi_counts),
     )

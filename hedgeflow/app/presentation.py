@@ -13,6 +13,8 @@ The rule:
 - flip levels: the zero crossings of the repriced profile when there is one (physical),
   else those of the impulse curve (floe); "the" flip is the one nearest spot;
 - zero gamma: the fixed-IV, all-expiry gamma-only zero nearest spot (physical only);
+- both searched beyond the plotted window (`search_range`: ±3 expected moves of the expiry,
+  at least ±10 %; `hedgeflow.engine.reprice.level_search_range`);
 - words: from `hedgeflow.engine.labels` (the sign rule), never from floe's label fields;
 - status notes (`status_notes`): open interest the reader left out first, then a spot that
   is not a live print, then the analysis' other notes.
@@ -67,6 +69,8 @@ class Headline:
         without a flip);
     zero_gamma : the all-expiry zero-gamma level nearest spot, points (None: not computed or
         none in range); zero_gamma_levels : all of them, ascending;
+    search_range : (low, high) prices, points, over which flip and zero-gamma levels were
+        searched (wider than the plotted window; None: the window only);
     hedge : the first hedge instrument's contracts per +1% (negative = dealers sell), with
         its name; None without a contract estimate;
     charm_total : $ of dealer delta change to the charm horizon (positive: dealers sell).
@@ -95,6 +99,7 @@ class Headline:
     flip_distance: float
     zero_gamma: float | None
     zero_gamma_levels: tuple[float, ...]
+    search_range: tuple[float, float] | None
     attractor_above: float | None
     attractor_below: float | None
     hedge_name: str | None
@@ -164,6 +169,7 @@ def headline(a: ExpiryAnalysis) -> Headline:
         flip_distance=distance,
         zero_gamma=_nearest(zero_gamma_levels, a.spot),
         zero_gamma_levels=zero_gamma_levels,
+        search_range=a.repriced.search_range if a.repriced is not None else None,
         attractor_above=_finite_or_none(curve.nearest_attractor_above),
         attractor_below=_finite_or_none(curve.nearest_attractor_below),
         hedge_name=hedge_name,

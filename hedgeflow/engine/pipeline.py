@@ -31,7 +31,11 @@ from hedgeflow.engine.regime import (
     derive_regime_params,
     smile_interpolant,
 )
-from hedgeflow.engine.reprice import attach_zero_gamma, compute_repriced_profile
+from hedgeflow.engine.reprice import (
+    attach_zero_gamma,
+    compute_repriced_profile,
+    level_search_range,
+)
 from hedgeflow.engine.smile import SkippedExpiry
 from hedgeflow.engine.types import (
     CharmIntegralConfig,
@@ -464,8 +468,15 @@ def analyze_chain(
             futures_price=futures_price,
             impulse_total=curve.impulse_total,
         )
+        # levels are searched wider than the plotted window: ±3 expected moves of this
+        # expiry, at least ±10 % (`level_search_range`, docs/METHOD.md "Level search")
+        search = level_search_range(book.spot, hedge_flow.regime_params.atm_iv, book.tau)
         repriced = compute_repriced_profile(
-            book, curve.price, skew_stickiness=config.impulse.skew_stickiness, smile=smile
+            book,
+            curve.price,
+            skew_stickiness=config.impulse.skew_stickiness,
+            smile=smile,
+            search_range=search,
         )
         if books:
             repriced = attach_zero_gamma(repriced, books)

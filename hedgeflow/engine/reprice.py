@@ -28,8 +28,9 @@ Where levels are searched (docs/METHOD.md "Level search"): on the plotted grid (
 curve's, ±3 % by default) and, when a `search_range` is given, beyond it out to that range
 (`level_search_range`: ±3 expected moves of the expiry, at least ±10 %, at most ±50 %) on
 a coarse grid (`COARSE_STEP` of spot, at most `MAX_COARSE_POINTS` a side); a sign change
-there is refined on a sub-grid of the plotted step, so a level outside the window is
-located as finely as one inside. The stored lines stay on the plotted grid.
+there is refined by a few regula-falsi steps (`REFINE_ITERATIONS`), so a level outside the
+window is located at least as finely as one inside. The stored lines stay on the plotted
+grid.
 
 Zero gamma (the number other tools call "zero gamma"): IVs held fixed, gamma only, summed
 over every live expiry: G(S') = sum_i pos_i m_i gamma_i(S') S'^2 0.01 ($ per +1%), and its
@@ -52,6 +53,7 @@ from numpy.typing import NDArray
 from hedgeflow.engine.black76 import MIN_GREEK_TAU, norm_pdf
 from hedgeflow.engine.book import ExpiryBook
 from hedgeflow.engine.charm import valid_options
+from hedgeflow.engine.enums import CrossingDirection
 from hedgeflow.engine.impulse import find_zero_crossings, relative_tolerance
 from hedgeflow.engine.regime import SmileInterpolant, clamp_skew_stickiness, smile_interpolant
 from hedgeflow.engine.types import RepricedProfile, ZeroCrossing
@@ -71,8 +73,9 @@ SEARCH_MAX_FRACTION = 0.50
 #: no side has more than MAX_COARSE_POINTS points.
 COARSE_STEP = 0.005
 MAX_COARSE_POINTS = 16
-#: Sub-grid points per refined coarse cell at most (a cell is refined to the plotted step).
-MAX_REFINE_POINTS = 64
+#: Regula-falsi (Illinois) steps refining a sign change beyond the plotted window: each
+#: step one evaluation of the line per crossing, all crossings at once.
+REFINE_ITERATIONS = 3
 
 Line = Callable[[np.ndarray], np.ndarray]
 
@@ -118,9 +121,15 @@ def _outer_crossings(
     tol: float,
 ) -> tuple[ZeroCrossing, ...]:
     """Zero crossings of `line` whose sign change is not between two points of the plotted
-    grid `p` (those are `find_zero_crossings(p, values, tol)`): found on the coarse points
-    `below` and `above` (line values `v_below`, `v_above`) and refined on a sub-grid of the
-    plotted step, every sub-grid evaluated in one call of `line`."""
+    grid `p` (those are `find_zero_crossings(p, values, tol)`), found on the coarse points
+    `below` and `above` (line values `v_below`, `v_above`).
+
+    A sign change between adjacent points is refined by REFINE_ITERATIONS steps of the
+    Illinois method (regula falsi that halves the value kept at a stale end), every bracket
+    in one call of `line` a step; the level is the last linear interpolation in the final
+    bracket. A sign change across points with |value| <= tol is the middle of that near-zero
+    run, as on the plotted grid.
+    """
     if below.size == 0 and above.size == 0:
         return ()
     price = np.concatenate((below, p, above))
@@ -133,23 +142,33 @@ def _outer_crossings(
     j, k = j[outside], k[outside]
     if j.size == 0:
         return ()
-    fine = float(p[1] - p[0]) if p.size > 1 else float(price[k[0]] - price[j[0]])
-    subs = [
-        np.linspace(
-            price[a], price[b], min(math.ceil((price[b] - price[a]) / fine), MAX_REFINE_POINTS) + 1
-        )
-        for a, b in zip(j.tolist(), k.tolist(), strict=True)
-    ]
-    inner = np.concatenate([sub[1:-1] for sub in subs])
-    v_inner = line(inner) if inner.size else inner
-    found: list[ZeroCrossing] = []
-    at = 0
-    for a, b, sub in zip(j.tolist(), k.tolist(), subs, strict=True):
-        m = sub.size - 2
-        sv = np.concatenate(([vals[a]], v_inner[at : at + m], [vals[b]]))
-        at += m
-        found.extend(find_zero_crossings(sub, sv, tol))
-    return tuple(found)
+    run = k - j > 1
+    at = 0.5 * (price[np.minimum(j + 1, k)] + price[np.maximum(k - 1, j)])  # near-zero runs
+    a, b, fa, fb = price[j], price[k], vals[j], vals[k]
+    x = b - fb * (b - a) / (fb - fa)
+    live = ~run
+    for _ in range(REFINE_ITERATIONS):
+        if not live.any():
+            break
+        fx = line(x[live])
+        ia = np.flatnonzero(live)
+        small = fx == 0.0  # an exact zero: found
+        same_b = np.sign(fx) == np.sign(fb[ia])
+        # the end with the sign of f(x) moves to x; the other end's value is halved when it
+        # was kept twice in a row (Illinois), which keeps the steps from stalling
+        nb, nfb = np.where(same_b, x[ia], b[ia]), np.where(same_b, fx, fb[ia])
+        na, nfa = np.where(same_b, a[ia], x[ia]), np.where(same_b, fa[ia] * 0.5, fx)
+        nfb = np.where(same_b, nfb, fb[ia] * 0.5)
+        a[ia], b[ia], fa[ia], fb[ia] = na, nb, nfa, nfb
+        live[ia[small]] = False
+        step = ia[~small]
+        x[step] = b[step] - fb[step] * (b[step] - a[step]) / (fb[step] - fa[step])
+    level = np.where(run, at, x)
+    rising, falling = CrossingDirection.RISING, CrossingDirection.FALLING
+    return tuple(
+        ZeroCrossing(price=lv, direction=rising if up > 0 else falling)
+        for lv, up in zip(level.tolist(), vals[k].tolist(), strict=True)
+    )
 
 
 def _levels(

@@ -80,14 +80,15 @@ def test_a_crossing_outside_the_window_is_found_and_located() -> None:
     assert prof.search_range == search
     assert len(prof.flip_levels) == 1
     flip = prof.flip_levels[0]
-    # refined to the plotted step (2.75 points here), then interpolated linearly
-    assert flip.price == pytest.approx(exact, abs=0.05)
+    # refined by regula falsi to a tenth of the plotted step (2.75 points here)
+    step = prices[1] - prices[0]
+    assert flip.price == pytest.approx(exact, abs=0.1 * step)
     assert flip.direction.value == "rising"  # negative below, positive above
     assert prof.nearest_flip == flip.price
 
     line, levels = zero_gamma_profile([book], prices, search_range=search)
     np.testing.assert_array_equal(line, zero_gamma_profile([book], prices)[0])
-    assert len(levels) == 1 and levels[0] == pytest.approx(exact, abs=0.05)
+    assert len(levels) == 1 and levels[0] == pytest.approx(exact, abs=0.1 * step)
     attached = attach_zero_gamma(prof, [book])
     assert attached.zero_gamma_levels == levels
 

@@ -328,7 +328,7 @@ def test_the_file_feed_watches_the_files_symbols(cold_env: dict[str, str]) -> No
     code, screen = run_monitor_until(
         ["monitor", "--feed", "file", "--path", str(SPY_CSV), "--interval", "0.5"],
         cold_env,
-        "file · SPY",
+        "FILE · SPY",
     )
     assert code == 0, screen[-2000:]
     # the default symbols (SPX, QQQ, NDX, IWM) are not polled: no tab, no error for them
@@ -339,7 +339,7 @@ def test_the_file_feed_watches_the_files_symbols(cold_env: dict[str, str]) -> No
 def test_replay_watches_the_recorded_symbols(tmp_path: Path, cold_env: dict[str, str]) -> None:
     rec = _recording(tmp_path / "rec.sqlite", ("SPX", "QQQ"))
     code, screen = run_monitor_until(
-        ["replay", str(rec), "--speed", "0", "--interval", "0.5"], cold_env, "replay · "
+        ["replay", str(rec), "--speed", "0", "--interval", "0.5"], cold_env, "REPLAY · "
     )
     assert code == 0, screen[-2000:]
     assert "SPX" in screen
@@ -352,7 +352,7 @@ def test_replay_symbols_narrow_the_recording(tmp_path: Path, cold_env: dict[str,
     code, screen = run_monitor_until(
         ["replay", str(rec), "--speed", "0", "--symbols", "qqq", "--interval", "0.5"],
         cold_env,
-        "replay · QQQ",
+        "REPLAY · QQQ",
     )
     assert code == 0, screen[-2000:]
     assert "SPX" not in screen

@@ -39,6 +39,7 @@ from hedgeflow.feeds.normalize import (
     INDEX_SYMBOLS,
     as_float_array,
     assemble_chain,
+    check_underlying,
     first_positive,
     ny_naive_to_epoch,
     parse_occ,
@@ -95,8 +96,9 @@ def parse_cboe_json(
     Parameters
     ----------
     payload : the decoded JSON object.
-    symbol : underlying name for the chain ("SPX"); default from the payload's `symbol`
-        ("_SPX" -> "SPX"), else the first option root.
+    symbol : the requested underlying ("SPX"); a payload naming another one (its `symbol`
+        or `data.symbol`; without either, its option roots) is refused. Default: from the
+        payload's `symbol` ("_SPX" -> "SPX"), else the first option root.
     as_of : override of the quote time (aware); default `timestamp` (UTC) minus
         `delay_seconds`, see the module docstring.
     delay_seconds : the CDN's quote delay, 900 s.
@@ -110,7 +112,8 @@ def parse_cboe_json(
     Raises
     ------
     BadPayload naming what is missing or malformed (not an object, no `data`, no
-    `data.options` list, no usable `timestamp`, no parseable option at all).
+    `data.options` list, no usable `timestamp`, no parseable option at all); WrongSymbol
+    for another underlying's payload.
     """
     if not isinstance(payload, Mapping):
         raise BadPayload(f"expected a JSON object, got {type(payload).__name__}", vendor=VENDOR)
@@ -137,6 +140,7 @@ def parse_cboe_json(
     root, dates, is_call, strike = parse_occ([o.get("option") for o in rows])
     if rows and not (root != "").any():
         raise BadPayload("no `option` field parses as an OCC symbol", vendor=VENDOR)
+    check_underlying(symbol, [payload.get("symbol"), data.get("symbol")], root, vendor=VENDOR)
     trade_time = ny_naive_to_epoch([o.get("last_trade_time") for o in rows])
 
     if as_of is None:
@@ -197,7 +201,7 @@ class CboeFeed(HttpFeedBase):
 
     async def snapshot(self, symbol: str) -> OptionChain:
         payload = await self.get_json(f"/options/{cboe_file_symbol(symbol)}.json")
-        return self._parse(parse_cboe_json, payload, symbol=plain_symbol(symbol))
+        return await self._parse(parse_cboe_json, payload, symbol=plain_symbol(symbol))
 
     async def expirations(self, symbol: str) -> list[datetime]:
         chain = await self.snapshot(symbol)

@@ -4,12 +4,15 @@
     ├── FeedAuthError         401/403, missing or expired credentials (never retried)
     ├── RateLimited           429; retry_after seconds when the vendor said so
     ├── BadPayload            unparseable, truncated, HTML, schema-wrong or empty payload
+    │   ├── PayloadTooLarge   body over the feed's size cap (reading stopped there)
+    │   └── WrongSymbol       a chain of another underlying than the one requested
     ├── BadRequest            other 4xx (404 unknown symbol, 400 bad parameter): fix the request
+    ├── Redirected            a 3xx: never followed (credentials stay with the configured host)
+    ├── TlsError              the server's certificate failed verification
     └── FeedUnavailable       timeouts, connection errors, 5xx after retries
 
-`retry_after` (seconds) is the wait the feed suggests before the next poll: the vendor's
-Retry-After for 429, the backoff in effect for transient failures, None when retrying
-cannot help (auth, bad request).
+`retry_after` (seconds) is set only from what the server said (`Retry-After` and its vendor
+variants), never invented: the monitor waits max(its own exponential backoff, retry_after).
 
 Messages never contain secrets (tokens, keys, refresh tokens, client secrets).
 """
@@ -44,9 +47,12 @@ class FeedError(Exception):
 class FeedAuthError(FeedError):
     """Credentials missing, rejected or expired: the user must act; retrying cannot help.
 
-    `env_var` names the environment variable the user has to set or refresh."""
+    `env_var` names the environment variable the user has to set or refresh; the message
+    always names it (appended when the vendor-specific text did not)."""
 
     def __init__(self, message: str, *, env_var: str | None = None, **kw: object) -> None:
+        if env_var and env_var not in message:
+            message = f"{message} (set the environment variable {env_var})"
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.env_var = env_var
 
@@ -60,8 +66,36 @@ class BadPayload(FeedError):
     """The vendor answered, but not with a usable option chain."""
 
 
+class PayloadTooLarge(BadPayload):
+    """The body passed the feed's `max_payload_mb` cap; reading stopped at the cap."""
+
+
+class WrongSymbol(BadPayload):
+    """The payload names another underlying than the request: `requested`, `received`."""
+
+    def __init__(self, requested: str, received: str, **kw: object) -> None:
+        super().__init__(
+            f"payload is for {received}, not the requested {requested} (refused)",
+            **kw,  # type: ignore[arg-type]
+        )
+        self.requested = requested
+        self.received = received
+
+
 class BadRequest(FeedError):
     """The vendor rejected the request itself (404 unknown symbol, 400 bad parameter)."""
+
+
+class Redirected(FeedError):
+    """The server answered with a redirect, which is never followed: a credential (bearer
+    token, refresh token) must not travel to an address the user did not configure. The
+    message names the target's host only (a query string could carry a secret)."""
+
+
+class TlsError(FeedError):
+    """TLS failed: the certificate did not verify for the host (self-signed, expired, wrong
+    name, unknown authority) or the handshake failed. Not "cannot reach": the server was
+    reached and refused to prove who it is."""
 
 
 class FeedUnavailable(FeedError):

@@ -1,30 +1,31 @@
-"""The HTTP layer shared by the vendor feeds: retry policy, one client per feed, typed errors.
+"""The HTTP layer shared by the vendor feeds: one client per feed, retries, typed errors.
 
-The retry policy is three small pure functions (tested on their own):
-
-- `parse_retry_after(headers, now)`: the server's requested wait in seconds, from
-  `Retry-After` (seconds or an HTTP date), `retry-after-ms`, or Tradier-style
-  `X-Ratelimit-Available: 0` + `X-Ratelimit-Expiry` (epoch ms); capped.
-- `backoff(attempt, rng)`: exponential with full jitter, capped.
-- `should_retry(status_or_exc)`: connect errors, timeouts, dropped connections, 408, 429, 5xx.
-  Never 401/403 or any other 4xx.
+The retry policy is three small pure functions in `hedgeflow.feeds.retry`
+(`parse_retry_after`, `backoff`, `should_retry`), tested on their own.
 
 `HttpFeedBase` owns ONE `httpx.AsyncClient` (base_url, explicit connect/read/write/pool
-timeouts, default headers, TLS verification always on), opened and closed by the feed's
-async context manager. `get_json(path, params)` retries per the policy and maps every
-failure to a `hedgeflow.feeds.errors` type:
+timeouts, default headers, TLS verification always on, redirects never followed), opened
+and closed by the feed's async context manager. `get_json(path, params)` retries per the
+policy and maps every failure to a `hedgeflow.feeds.errors` type:
 
     401/403                         -> FeedAuthError (not retried; names the env var to fix)
     429                             -> retried after Retry-After, then RateLimited(retry_after)
     408, 5xx, timeouts, connect err -> retried with backoff, then FeedUnavailable
     body cut off mid-transfer       -> retried, then BadPayload("truncated")
+    3xx                             -> Redirected naming the target host (not followed)
+    certificate fails verification  -> TlsError naming the host (not retried)
+    body over `max_payload_mb`      -> PayloadTooLarge (reading stops at the cap)
     other 4xx                       -> BadRequest (not retried)
     2xx with empty / HTML / non-JSON / truncated JSON body -> BadPayload (not retried)
 
-Waits longer than `RetryPolicy.max_wait` are not slept inside one call: the error is
-raised at once with `retry_after` set, so the monitor schedules the next poll instead of
-freezing. `feed.last_backoff` is the wait currently in effect (None after a success) and
-`feed.last_request_id` the vendor request id of the last response.
+`retry_after` on an error is only ever what the server asked for (Retry-After and its
+vendor variants); the caller's own backoff covers the rest. A server wait longer than
+`RetryPolicy.max_wait` is not slept inside one call: the error is raised at once, so the
+monitor schedules the next poll instead of freezing.
+
+Bodies are streamed and counted (decoded bytes, so a compressed bomb counts at its real
+size); JSON decoding and the vendor parsers run in a worker thread (`asyncio.to_thread`),
+so a big chain never stalls the event loop that draws the screen.
 """
 
 from __future__ import annotations
@@ -35,11 +36,11 @@ import json
 import logging
 import math
 import random
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 import httpx
 
@@ -49,113 +50,44 @@ from hedgeflow.feeds.errors import (
     FeedAuthError,
     FeedError,
     FeedUnavailable,
+    PayloadTooLarge,
     RateLimited,
+    Redirected,
+    TlsError,
 )
+from hedgeflow.feeds.retry import backoff, parse_retry_after, request_id, should_retry
 from hedgeflow.feeds.secrets import install_log_redaction, redact
 
 log = logging.getLogger("hedgeflow.feeds.http")
 
 T = TypeVar("T")
 
-#: Response headers that carry a vendor request id, most specific first.
-REQUEST_ID_HEADERS = (
-    "x-request-id",
-    "request-id",
-    "schwab-client-correlid",
-    "x-correlation-id",
-    "x-amzn-requestid",
-    "x-amz-cf-id",
-    "cf-ray",
-)
 
-RETRY_STATUSES = frozenset({408, 429})
+class Reply(Protocol):
+    """What `decode_json` reads: an `httpx.Response`, or the `Body` of a streamed one."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def headers(self) -> httpx.Headers: ...
+    @property
+    def content(self) -> bytes: ...
 
 
-# --- the policy: pure functions -----------------------------------------------------------
+@dataclass(frozen=True)
+class Body:
+    """A response read to its end (within the size cap): status, headers, decoded bytes."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
 
 
-def parse_retry_after(
-    headers: Mapping[str, str], now: datetime, *, cap: float = 60.0
-) -> float | None:
-    """Seconds the server asks us to wait, or None when it did not say.
-
-    Sources, first found wins: `retry-after-ms` (milliseconds), `Retry-After` as seconds
-    ("2", "0.5") or as an HTTP date (relative to `now`, aware), and Tradier's
-    `X-Ratelimit-Expiry` (epoch ms) when `X-Ratelimit-Available` is 0. The result is
-    clamped to [0, cap]; unparseable or non-finite values give None.
-    """
-    h = httpx.Headers(headers)
-    ms = h.get("retry-after-ms")
-    if ms is not None:
-        try:
-            value = float(ms) / 1000.0
-        except ValueError:
-            value = math.nan
-        if math.isfinite(value):
-            return min(max(value, 0.0), cap)
-    ra = h.get("retry-after")
-    if ra is not None:
-        ra = ra.strip()
-        try:
-            value = float(ra)
-        except ValueError:
-            try:
-                when = parsedate_to_datetime(ra)
-            except (TypeError, ValueError, IndexError):
-                when = None
-            if when is not None:
-                if when.tzinfo is None:  # RFC 7231 dates are GMT
-                    when = when.replace(tzinfo=UTC)
-                value = (when - now).total_seconds()
-            else:
-                value = math.nan
-        if math.isfinite(value):
-            return min(max(value, 0.0), cap)
-    available, expiry = h.get("x-ratelimit-available"), h.get("x-ratelimit-expiry")
-    if available is not None and expiry is not None:
-        try:
-            if int(float(available)) <= 0:
-                value = float(expiry) / 1000.0 - now.timestamp()
-                if math.isfinite(value):
-                    return min(max(value, 0.0), cap)
-        except ValueError:
-            pass
-    return None
-
-
-def backoff(attempt: int, rng: random.Random, *, base: float = 0.5, cap: float = 10.0) -> float:
-    """Wait before retry number `attempt` (1 = first retry): "full jitter", uniform in
-    [0, min(cap, base * 2**(attempt-1))] seconds. Jitter spreads many clients' retries."""
-    if attempt < 1:
-        raise ValueError("`attempt` counts from 1")
-    ceiling = min(cap, base * 2.0 ** min(attempt - 1, 30))
-    return rng.uniform(0.0, ceiling)
-
-
-def should_retry(status_or_exc: int | BaseException) -> bool:
-    """True for transient failures: 408, 429, 5xx; connect errors, timeouts (connect, read,
-    write, pool), read/write errors and dropped connections. False for every other status
-    (401/403 need new credentials; other 4xx need a different request) and exception."""
-    if isinstance(status_or_exc, bool):
-        return False
-    if isinstance(status_or_exc, int):
-        return status_or_exc in RETRY_STATUSES or 500 <= status_or_exc <= 599
-    return isinstance(
-        status_or_exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError
-    )
-
-
-def request_id(headers: Mapping[str, str]) -> str | None:
-    """The vendor's request/correlation id from response headers, if any."""
-    h = httpx.Headers(headers)
-    for name in REQUEST_ID_HEADERS:
-        v: str | None = h.get(name)
-        if v:
-            return v[:120]
-    return None
-
-
-def decode_json(response: httpx.Response, *, vendor: str) -> Any:
+def decode_json(response: Reply, *, vendor: str) -> Any:
     """The JSON body of a 2xx response, or BadPayload saying what was wrong with it."""
     rid = request_id(response.headers)
     body = response.content
@@ -185,6 +117,23 @@ def _is_truncation(exc: httpx.RemoteProtocolError) -> bool:
     return "complete message body" in text or "incomplete" in text
 
 
+def _tls_failure(exc: BaseException, host: str) -> str | None:
+    """What went wrong with TLS, if `exc` (or an exception it wraps) is a TLS failure."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ssl.SSLCertVerificationError):
+            why = cur.verify_message or "untrusted certificate"
+            return f"TLS certificate verification failed for {host}: {why}"
+        if isinstance(cur, ssl.SSLError):
+            return f"TLS handshake with {host} failed ({cur.reason or type(cur).__name__})"
+        cur = cur.__cause__ or cur.__context__
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return f"TLS certificate verification failed for {host}"
+    return None
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -209,8 +158,17 @@ COMMON_KEYS = frozenset(
         "backoff_base",
         "backoff_max",
         "max_retry_wait",
+        "max_payload_mb",
     }
 )
+
+#: Default cap on one response body. The largest real chain in ../shared/data/real (NDX
+#: 2023-05-15, 20,322 contracts; SPX 2023-09-14 has 19,920) is 8.3 MiB written as CBOE JSON
+#: in the recorded file's row format (measured with tests/feeds/test_http_faults.py's
+#: `big_spx_payload(10161)`); the recorded payloads are 0.5 to 11 KB. 64 MB leaves room for
+#: several times today's SPX and stops a runaway body long before it costs the monitor
+#: its memory.
+DEFAULT_MAX_PAYLOAD_MB = 64.0
 
 #: Words that mark a key as holding a credential: such values belong in the environment.
 _SECRET_WORDS = ("token", "secret", "password", "apikey", "api_key", "app_key", "client_id")
@@ -225,7 +183,8 @@ class RetryPolicy:
     max_attempts: int = 4
     backoff_base: float = 0.5
     backoff_max: float = 8.0
-    retry_after_cap: float = 120.0
+    #: An hour: longer asks are treated as a broken header, not honoured literally.
+    retry_after_cap: float = 3600.0
     max_wait: float = 10.0
 
 
@@ -236,6 +195,8 @@ class HttpSettings:
         default_factory=lambda: httpx.Timeout(connect=5.0, read=20.0, write=10.0, pool=5.0)
     )
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    #: Largest response body read, bytes (config key `max_payload_mb`, in MiB).
+    max_payload_bytes: int = int(DEFAULT_MAX_PAYLOAD_MB * 2**20)
     #: The vendor-specific keys of the config section (validated by the feed).
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -286,7 +247,13 @@ class HttpSettings:
             max_wait=num("max_retry_wait", 10.0),
         )
         extra = {k: v for k, v in section.items() if k in vendor_keys}
-        return cls(base_url=base_url.rstrip("/"), timeout=timeout, retry=retry, extra=extra)
+        return cls(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            retry=retry,
+            max_payload_bytes=int(num("max_payload_mb", DEFAULT_MAX_PAYLOAD_MB) * 2**20),
+            extra=extra,
+        )
 
 
 def env_var_key(section: Mapping[str, Any], key: str, default: str) -> str:
@@ -340,12 +307,6 @@ class HttpFeedBase:
         self._sleep = sleep or asyncio.sleep
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
-        #: The wait (s) currently in effect after a failure; None after a success.
-        self.last_backoff: float | None = None
-        #: The vendor request id of the last response seen.
-        self.last_request_id: str | None = None
-        #: The last typed error raised (None after a success).
-        self.last_error: FeedError | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.settings.base_url!r})"
@@ -378,7 +339,9 @@ class HttpFeedBase:
                 timeout=self.settings.timeout,
                 headers=self._default_headers(),
                 verify=True,
-                follow_redirects=True,
+                # A redirect would carry the bearer token or the refresh token (re-sent in a
+                # 307's POST body) to a host the user never configured, maybe over plain http.
+                follow_redirects=False,
                 transport=self._transport,
             )
         return self
@@ -401,33 +364,52 @@ class HttpFeedBase:
             raise RuntimeError(f"{type(self).__name__} must be used inside `async with`")
         return self._client
 
-    def _parse(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
-        """Run a pure parser; an exception no rule anticipated becomes BadPayload, so an
-        odd payload costs one poll, never the monitor."""
+    async def _parse(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """Run a pure parser in a worker thread (a big chain takes seconds to parse; the
+        screen keeps drawing meanwhile). An exception no rule anticipated becomes
+        BadPayload, so an odd payload costs one poll, never the monitor."""
+        return await asyncio.to_thread(self._parse_now, fn, *args, **kw)
+
+    def _parse_now(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         try:
             return fn(*args, **kw)
-        except FeedError as err:
-            self.last_error = err
+        except FeedError:
             raise
         except Exception as exc:  # the boundary between vendor data and the app
-            bad = BadPayload(
+            raise BadPayload(
                 redact(f"unexpected payload shape ({type(exc).__name__}: {exc})")[:300],
                 vendor=self.vendor,
-                request_id=self.last_request_id,
-            )
-            self.last_error = bad
-            raise bad from exc
+            ) from exc
 
     # requests -----------------------------------------------------------------------------
 
     async def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET `path` (relative to base_url) and decode its JSON, retrying per the policy."""
-        try:
-            response = await self._send("GET", path, params=params)
-            return decode_json(response, vendor=self.vendor)
-        except FeedError as err:
-            self.last_error = err
-            raise
+        """GET `path` (relative to base_url) and decode its JSON (in a worker thread),
+        retrying per the policy."""
+        body = await self._send("GET", path, params=params)
+        return await asyncio.to_thread(decode_json, body, vendor=self.vendor)
+
+    async def _read_capped(self, response: httpx.Response, what: str) -> bytes:
+        """The whole (decoded) body, or PayloadTooLarge as soon as it passes the cap."""
+        cap = self.settings.max_payload_bytes
+        over = PayloadTooLarge(
+            f"{what}: payload over {cap / 2**20:.4g} MB (config key `max_payload_mb`)",
+            vendor=self.vendor,
+            status=response.status_code,
+            request_id=request_id(response.headers),
+        )
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and "content-encoding" not in response.headers:
+            if int(declared) > cap:
+                raise over
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise over
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def _send(
         self,
@@ -439,28 +421,31 @@ class HttpFeedBase:
         auth: httpx.Auth | tuple[str, str] | None = None,
         authorize: bool = True,
         passthrough: frozenset[int] = frozenset(),
-    ) -> httpx.Response:
-        """One request with retries. Returns a 2xx response (or one whose status is in
-        `passthrough`, for callers that interpret it); raises a typed FeedError otherwise."""
+    ) -> Body:
+        """One request with retries. Returns a 2xx response read to its end (or one whose
+        status is in `passthrough`, for callers that interpret it); raises a typed
+        FeedError otherwise."""
         client = self.client
         policy = self.settings.retry
+        target = client.base_url.join(url) if not httpx.URL(url).is_absolute_url else url
+        host = httpx.URL(target).host
         what = f"{method} {httpx.URL(url).path}"
         unauthorized_retried = False
         err: FeedError | None = None
         attempt = 0
         while attempt < policy.max_attempts:
             attempt += 1
-            wait: float | None = None
+            server_wait: float | None = None
             headers = await self._auth_headers() if authorize else {}
+            request = client.build_request(method, url, params=params, data=data, headers=headers)
             try:
-                response = await client.request(
-                    method,
-                    url,
-                    params=params,
-                    data=data,
-                    headers=headers,
-                    auth=auth or httpx.USE_CLIENT_DEFAULT,
+                response = await client.send(
+                    request, auth=auth or httpx.USE_CLIENT_DEFAULT, stream=True
                 )
+                try:
+                    content = await self._read_capped(response, what)
+                finally:
+                    await response.aclose()
             except httpx.TimeoutException as exc:
                 err = FeedUnavailable(
                     f"{what} timed out ({type(exc).__name__})", vendor=self.vendor
@@ -476,22 +461,36 @@ class HttpFeedBase:
                         f"{what}: server closed the connection", vendor=self.vendor
                     )
             except httpx.TransportError as exc:
+                tls = _tls_failure(exc, host)
+                if tls is not None:
+                    raise TlsError(tls, vendor=self.vendor) from None
                 if not should_retry(exc):
                     raise FeedUnavailable(
                         f"{what} failed: {type(exc).__name__}", vendor=self.vendor
                     ) from exc
                 err = FeedUnavailable(
-                    f"cannot reach {self.vendor} ({type(exc).__name__})", vendor=self.vendor
+                    f"cannot reach {self.vendor} at {host} ({type(exc).__name__})",
+                    vendor=self.vendor,
                 )
             else:
                 status = response.status_code
-                rid = request_id(response.headers)
-                self.last_request_id = rid
-                kw: dict[str, Any] = {"vendor": self.vendor, "status": status, "request_id": rid}
+                body = Body(status, response.headers, content)
+                kw: dict[str, Any] = {
+                    "vendor": self.vendor,
+                    "status": status,
+                    "request_id": request_id(response.headers),
+                }
                 if 200 <= status < 300 or status in passthrough:
-                    self.last_backoff = None
-                    self.last_error = None
-                    return response
+                    return body
+                if 300 <= status < 400:
+                    location = response.headers.get("location", "")
+                    to = httpx.URL(target).join(location).host if location else "nowhere"
+                    raise Redirected(
+                        f"{what} was redirected to {to}; redirects are never followed, so no "
+                        "credential leaves the configured host (set base_url to the final "
+                        "address if it moved)",
+                        **kw,
+                    )
                 if status in (401, 403):
                     if (
                         status == 401
@@ -502,22 +501,17 @@ class HttpFeedBase:
                         attempt -= 1  # a refreshed credential is a new request, not a retry
                         continue
                     message, env_var = self._auth_error(status)
-                    self.last_backoff = None
                     raise FeedAuthError(message, env_var=env_var, **kw)
                 server_wait = parse_retry_after(
                     response.headers, self.clock(), cap=policy.retry_after_cap
                 )
                 if status == 429:
                     err = RateLimited(f"{what}: rate limited", retry_after=server_wait, **kw)
-                    wait = server_wait
                 elif should_retry(status):
-                    err = FeedUnavailable(f"{what}: server error", **kw)
-                    wait = server_wait
+                    err = FeedUnavailable(f"{what}: server error", retry_after=server_wait, **kw)
                 else:
                     # One line of the vendor's reason (redacted), never a page of HTML.
-                    snippet = (
-                        " ".join(redact(response.text[:200]).split()) if response.content else ""
-                    )
+                    snippet = " ".join(redact(body.text[:200]).split())
                     reason = (
                         "not found (check the symbol and base_url)"
                         if status == 404
@@ -528,29 +522,14 @@ class HttpFeedBase:
                     )
             if attempt == policy.max_attempts:
                 break
+            if server_wait is not None and server_wait > policy.max_wait:
+                break  # too long to block a poll: the caller schedules it (err.retry_after)
             delay = (
-                wait
-                if wait is not None
+                server_wait
+                if server_wait is not None
                 else backoff(attempt, self._rng, base=policy.backoff_base, cap=policy.backoff_max)
             )
-            self.last_backoff = delay
-            if delay > policy.max_wait:
-                # Too long to block a poll: hand the wait to the caller.
-                err.retry_after = delay
-                break
-            log.warning(
-                "%s; retry %d/%d in %.2fs",
-                err,
-                attempt,
-                policy.max_attempts - 1,
-                delay,
-            )
+            log.warning("%s; retry %d/%d in %.2fs", err, attempt, policy.max_attempts - 1, delay)
             await self._sleep(delay)
         assert err is not None
-        if err.retry_after is None:
-            err.retry_after = backoff(
-                policy.max_attempts, self._rng, base=policy.backoff_base, cap=policy.backoff_max
-            )
-        self.last_backoff = err.retry_after
-        self.last_error = err
         raise err

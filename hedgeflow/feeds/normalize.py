@@ -72,6 +72,7 @@ from hedgeflow.engine.clock import (
     session_open,
     settlement_epochs,
 )
+from hedgeflow.feeds.errors import WrongSymbol
 
 #: `dropped` keys that remove contracts (module docstring); every other key counts values
 #: repaired in contracts that were kept.
@@ -117,6 +118,30 @@ def plain_symbol(symbol: str) -> str:
     """An underlying as users and chains name it: trimmed, upper case, without the vendor
     index prefixes ("$spx" Schwab, "_SPX" CBOE, "^SPX") -> "SPX"."""
     return symbol.strip().upper().lstrip("$^_")
+
+
+def check_underlying(
+    requested: str | None, named: Iterable[Any], roots: np.ndarray, *, vendor: str
+) -> None:
+    """Refuse a payload for another underlying than `requested` (WrongSymbol naming both).
+
+    `named` holds what the payload says its underlying is (vendor prefixes ignored; blanks
+    and non-strings skipped); every name must match. A payload that names none is judged by
+    its option roots: at least one must start with the requested symbol (SPX -> SPX/SPXW,
+    NDX -> NDX/NDXP), else the most common root is what it holds. `requested` None: no check.
+    """
+    if requested is None:
+        return
+    want = plain_symbol(requested)
+    names = [plain_symbol(n) for n in named if isinstance(n, str) and n.strip()]
+    for got in names:
+        if got != want:
+            raise WrongSymbol(want, got, vendor=vendor)
+    if names:
+        return
+    present = [str(r) for r in roots if r]
+    if present and not any(r.startswith(want) for r in present):
+        raise WrongSymbol(want, Counter(present).most_common(1)[0][0], vendor=vendor)
 
 
 def as_float_array(values: Sequence[Any], counts: Counter[str] | None = None) -> np.ndarray:

@@ -26,6 +26,7 @@ at `now`; without any, `now - delay_seconds` (900 when the payload says `isDelay
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -38,12 +39,20 @@ import numpy as np
 from hedgeflow.engine.chain import OptionChain
 from hedgeflow.engine.clock import NY
 from hedgeflow.feeds.errors import BadPayload, FeedAuthError
-from hedgeflow.feeds.http import HttpFeedBase, HttpSettings, decode_json, env_var_key, int_key
+from hedgeflow.feeds.http import (
+    Body,
+    HttpFeedBase,
+    HttpSettings,
+    decode_json,
+    env_var_key,
+    int_key,
+)
 from hedgeflow.feeds.normalize import (
     INDEX_SYMBOLS,
     as_float_array,
     as_of_from_stamps,
     assemble_chain,
+    check_underlying,
     expirations_from_dates,
     first_positive,
     ms_to_epoch,
@@ -96,7 +105,9 @@ def parse_schwab_chain(
     ----------
     payload : the decoded JSON object.
     now : aware fetch time; caps as_of (see module docstring).
-    symbol : underlying ("SPX"); default the payload's `symbol` without "$".
+    symbol : the requested underlying ("SPX"); a payload naming another one (`symbol`,
+        `underlying.symbol`; without either, its option roots) is refused with WrongSymbol.
+        Default: the payload's `symbol` without "$".
 
     Raises
     ------
@@ -152,6 +163,9 @@ def parse_schwab_chain(
     if und_sym.isalpha():
         # Last resort for rows with neither optionRoot nor a parseable symbol.
         root = np.where(root == "", und_sym, root)
+    und = payload.get("underlying")
+    und = und if isinstance(und, Mapping) else {}
+    check_underlying(symbol, [payload.get("symbol"), und.get("symbol")], root, vendor=VENDOR)
     dates = to_dates(map_date)
     dates = np.where(np.isnat(dates), occ_date, dates)
     strike = col("strikePrice")
@@ -172,8 +186,6 @@ def parse_schwab_chain(
 
     quote_t = ms_to_epoch(col("quoteTimeInLong"))
     trade_t = ms_to_epoch(col("tradeTimeInLong"))
-    und = payload.get("underlying")
-    und = und if isinstance(und, Mapping) else {}
     und_t = ms_to_epoch(as_float_array([und.get("quoteTime"), und.get("tradeTime")]))
     stamps = np.concatenate([quote_t, trade_t, und_t])
     delayed = bool(payload.get("isDelayed")) or bool(und.get("delayed"))
@@ -326,10 +338,10 @@ class SchwabFeed(HttpFeedBase):
             self._refresh_token = Secret(rotated, self.env["refresh_token_env"])
         self.refresh_count += 1
 
-    def _raise_token_error(self, response: httpx.Response) -> None:
+    def _raise_token_error(self, response: Body) -> None:
         code = ""
         try:
-            body = response.json()
+            body = json.loads(response.content)
             if isinstance(body, Mapping):
                 code = str(body.get("error") or "")[:60]
         except ValueError:
@@ -394,7 +406,7 @@ class SchwabFeed(HttpFeedBase):
         if self.strike_count is not None:
             params["strikeCount"] = self.strike_count
         payload = await self.get_json("/chains", params)
-        return self._parse(
+        return await self._parse(
             parse_schwab_chain,
             payload,
             now=self.clock(),
@@ -405,5 +417,5 @@ class SchwabFeed(HttpFeedBase):
         payload = await self.get_json("/expirationchain", {"symbol": schwab_symbol(symbol)})
         now = self.clock()
         sym = plain_symbol(symbol)
-        dates = self._parse(parse_schwab_expirations, payload)
-        return [e for e in self._parse(expirations_from_dates, sym, dates) if e > now]
+        dates = await self._parse(parse_schwab_expirations, payload)
+        return [e for e in await self._parse(expirations_from_dates, sym, dates) if e > now]

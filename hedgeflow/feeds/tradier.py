@@ -37,6 +37,7 @@ from hedgeflow.feeds.normalize import (
     as_float_array,
     as_of_from_stamps,
     assemble_chain,
+    check_underlying,
     expirations_from_dates,
     ms_to_epoch,
     parse_occ,
@@ -85,16 +86,20 @@ def parse_tradier_expirations(payload: Any) -> list[date]:
 
 
 def _pick_quote(quote_payload: Any, symbol: str | None) -> Mapping[str, Any] | None:
+    """The quote of `symbol` (default the first); WrongSymbol when the response quotes only
+    other symbols, None when it quotes none."""
     if not isinstance(quote_payload, Mapping) or "quotes" not in quote_payload:
         raise BadPayload("quotes response lacks `quotes`", vendor=VENDOR)
     quotes = [
         q for q in _items(quote_payload["quotes"], "quote", "quotes") if isinstance(q, Mapping)
     ]
     if symbol is not None:
-        want = symbol.upper()
+        want = plain_symbol(symbol)
         for q in quotes:
-            if str(q.get("symbol", "")).upper() == want:
+            if plain_symbol(str(q.get("symbol", ""))) == want:
                 return q
+        if quotes:
+            check_underlying(want, [q.get("symbol") for q in quotes], np.array([]), vendor=VENDOR)
         return None
     return quotes[0] if quotes else None
 
@@ -130,7 +135,9 @@ def parse_tradier_chain(
     quote_payload : /markets/quotes response (the underlying's quote gives spot).
     chain_payloads : /markets/options/chains responses, one per expiration.
     now : aware fetch time; caps as_of (see module docstring).
-    symbol : underlying ("SPX"); default the quote's symbol.
+    symbol : the requested underlying ("SPX"); a quote or option row naming another
+        underlying (`symbol`, `underlying`; without either, the option roots) is refused
+        with WrongSymbol. Default: the quote's symbol.
     delay_seconds : the account's quote delay (sandbox 900).
 
     Raises
@@ -192,6 +199,8 @@ def parse_tradier_chain(
         dtype=bool,
     )
     root = np.where(bad_type, "", root)  # neither field says call or put: unplaceable
+    named = {u for r in rows if isinstance(u := r.get("underlying"), str)}
+    check_underlying(symbol, named, root, vendor=VENDOR)
 
     mid_iv, smv = greek("mid_iv"), greek("smv_vol")
     with np.errstate(invalid="ignore"):
@@ -303,7 +312,7 @@ class TradierFeed(HttpFeedBase):
             "/markets/options/expirations",
             {"symbol": symbol, "includeAllRoots": "true", "strikes": "false"},
         )
-        return self._parse(parse_tradier_expirations, payload)
+        return await self._parse(parse_tradier_expirations, payload)
 
     async def snapshot(self, symbol: str) -> OptionChain:
         sym = plain_symbol(symbol)
@@ -326,7 +335,7 @@ class TradierFeed(HttpFeedBase):
                 raise r
             if isinstance(r, BaseException):
                 raise r
-        return self._parse(
+        return await self._parse(
             parse_tradier_chain,
             quote,
             results,
@@ -339,4 +348,4 @@ class TradierFeed(HttpFeedBase):
         sym = plain_symbol(symbol)
         now = self.clock()
         dates = await self._expiration_dates(sym)
-        return [e for e in self._parse(expirations_from_dates, sym, dates) if e > now]
+        return [e for e in await self._parse(expirations_from_dates, sym, dates) if e > now]

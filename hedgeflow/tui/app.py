@@ -42,6 +42,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from hedgeflow.app.errorlog import ErrorLog
 from hedgeflow.app.export import export_analysis
 from hedgeflow.app.fmt import NY
 from hedgeflow.app.scheduler import EngineScheduler
@@ -49,6 +50,7 @@ from hedgeflow.engine.config import EngineConfig
 from hedgeflow.feeds.base import Feed
 from hedgeflow.tui.commands import SymbolCommands
 from hedgeflow.tui.dispatch import Analyzer, EngineDispatch, EngineJob
+from hedgeflow.tui.errorlog import ErrorLogScreen
 from hedgeflow.tui.messages import SnapshotArrived
 from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
 from hedgeflow.tui.polling import MAX_BACKOFF, MAX_RETRY_AFTER, Poller, poll_backoff
@@ -169,6 +171,8 @@ class HedgeflowApp(App[int]):
         self.recording: Recording | None = None
         self.poller = Poller(self)
         self.engine = EngineDispatch(self, analyze)
+        #: Every poll and engine failure; it decides which ones become a notice.
+        self.errors = ErrorLog()
         self._signals: list[signal.Signals] = []
         self._feed_entered = False
         self._last_trim = time.monotonic()
@@ -194,6 +198,12 @@ class HedgeflowApp(App[int]):
     @scheduler.setter
     def scheduler(self, scheduler: EngineScheduler[EngineJob]) -> None:
         self.engine.scheduler = scheduler
+
+    @property
+    def feed_speed(self) -> float:
+        """Data seconds per wall second of the feed's clock (a replay at 60x: 60; a frozen
+        simulated clock: 0); 1 for live feeds."""
+        return float(getattr(self.feed, "speed", 1.0))
 
     @property
     def recording_path(self) -> Path | None:
@@ -266,9 +276,11 @@ class HedgeflowApp(App[int]):
         self.exit(0)
 
     def _every_second(self) -> None:
-        """Once a second: ages, countdowns and the stale marker move on; once a minute the
-        freed heap goes back to the system."""
+        """Once a second: ages, countdowns and the stale marker move on, an open error log
+        shows what failed since; once a minute the freed heap goes back to the system."""
         self.refresh_views()
+        if isinstance(self.screen, ErrorLogScreen):
+            self.screen.follow()
         now = time.monotonic()
         if now - self._last_trim >= TRIM_EVERY:
             self._last_trim = now
@@ -352,7 +364,7 @@ class HedgeflowApp(App[int]):
             limit=self.stale_after_polls * self.poll_interval,
             mono=self.monotonic(),
             data_now=self.data_clock(),
-            speed=float(getattr(self.feed, "speed", 1.0) or 1.0),
+            speed=self.feed_speed or 1.0,
         )
 
     def refresh_views(self) -> None:
@@ -398,6 +410,8 @@ class HedgeflowApp(App[int]):
             mono=self.monotonic(),
             paused=self.paused,
             recording=recording,
+            speed=self.feed_speed,
+            conditions=self.errors.status(now=self.data_clock()),
         )
         screen.query_one(SymbolBar).view = symbol_bar_view(
             self.symbols, self.states, stale, self.current, paused=self.paused, recording=recording
@@ -467,6 +481,9 @@ class HedgeflowApp(App[int]):
             for sym in self.symbols:
                 self._analyze(sym)
         self.refresh_views()
+
+    def action_errors(self) -> None:
+        self.push_screen(ErrorLogScreen(self.errors))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_rows(), about=help_about(self.stale_after_polls)))
@@ -564,6 +581,7 @@ class HedgeflowApp(App[int]):
             return
         self.poller.forget(symbol)
         self.engine.remove(symbol)
+        self.errors.forget(symbol)
         del self.states[symbol]
         i = self.symbols.index(symbol)
         self.symbols.remove(symbol)

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hedgeflow.tui")
 
+#: The error log's "feed" for engine failures (a condition apart from the data feed's).
+ENGINE = "engine"
+
 Analyzer = Callable[..., ExpiryAnalysis]
 
 
@@ -71,10 +74,12 @@ class Outcome:
 
 def run_job(analyze: Analyzer, job: EngineJob) -> Outcome:
     """In an engine thread: `analyze` on the job's inputs."""
+    from hedgeflow.engine.pipeline import AnalysisError  # loaded with the engine, not before
+
     kw = {"now": job.now, "config": job.config, "positions": job.positions}
     try:
         return Outcome(analyze(job.chain, expiry=job.expiry, **kw))
-    except ValueError:
+    except AnalysisError:
         if job.expiry is None:
             raise
         # The chosen expiry is gone (settled): fall back to the nearest live one.
@@ -169,6 +174,8 @@ class EngineDispatch:
 
     def _apply(self, st: SymbolState, job: EngineJob, analysis: ExpiryAnalysis) -> None:
         st.engine_error = ""
+        for notice in self.app.errors.recovered(ENGINE, st.symbol):
+            self.app.notify(notice.message, title=notice.title, timeout=4)
         prev = st.analysis
         st.analysis = analysis
         st.analyzed_snapshot, st.analyzed_mono = job.snapshot, job.arrived
@@ -184,8 +191,18 @@ class EngineDispatch:
     def _failed(self, st: SymbolState, job: EngineJob, err: BaseException | None) -> None:
         message = f"engine: {err}"
         log.warning("engine failed on %s: %r", st.symbol, err)
-        if message != st.engine_error:  # once per distinct failure, not every poll
-            self.app.notify(
+        app = self.app
+        notice = app.errors.failed(
+            app.data_clock(),
+            ENGINE,
+            st.symbol,
+            err or RuntimeError("engine run failed"),
+            app.poll_interval,  # the next snapshot is analyzed again
+            advice="analysis failed; the last analysis stays on screen, marked STALE; "
+            "the next snapshot is analyzed again",
+        )
+        if notice is not None:  # once per condition, not every poll or every symbol
+            app.notify(
                 f"{st.symbol}: analysis failed: {err}", title="Engine", severity="error", timeout=8
             )
         st.engine_error = message

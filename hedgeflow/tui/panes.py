@@ -498,7 +498,8 @@ class RegimePane(_TitledMixin, Static):
 
 class StatusLine(Static):
     """Feed, symbol, expiry, data time and age, vendor delay, positions, next poll,
-    recording, and the last error with its backoff. STALE in reverse when stale."""
+    recording, the error conditions in effect (feed, kind, how many symbols, next retry)
+    and this symbol's last error with its backoff. STALE in reverse when stale."""
 
     view: reactive[StatusView | None] = reactive(None)
     """Pre-formatted status fields (the App formats times with its injected clock)."""
@@ -519,8 +520,12 @@ class StatusLine(Static):
         if v.paused:
             line1.append(" PAUSED ", style="bold reverse")
             line1.append(" ")
-        line1.append(f"{v.feed}", style="bold")
-        line1.append(f" · {v.symbol}")
+        if v.badge:  # in place of the feed's name: simulated or recorded, never live-looking
+            line1.append(f" {v.badge} ", style="bold reverse")
+            line1.append(f"· {v.symbol}")
+        else:
+            line1.append(f"{v.feed}", style="bold")
+            line1.append(f" · {v.symbol}")
         if v.expiry:
             line1.append(f" {v.expiry}")
         if v.as_of:
@@ -535,6 +540,12 @@ class StatusLine(Static):
         line2.append(f"next poll {v.next_poll}" if v.next_poll else "polling paused")
         line2.append(" · ")
         line2.append("REC ●" if v.recording else "rec off", style="bold red" if v.recording else "")
+        # The conditions in effect first (short: feed, kind, how many symbols, next
+        # retry), then this symbol's error, whose vendor text can be long (the error-log
+        # screen and the notice show it whole).
+        if v.conditions:
+            line2.append(" · ")
+            line2.append(f"⚠ {v.conditions}", style="bold red")
         if v.error:
             line2.append(" · ")
             line2.append(v.error, style="bold red")

@@ -3,9 +3,10 @@ one-shot timer when it ends, so polls of a symbol never overlap.
 
 A poll posts `SnapshotArrived` and never touches a widget. When it ends, the App's one
 `Worker.StateChanged` handler calls `Poller.done`: a success re-arms after the poll
-interval; a failure is shown (once per distinct error) and re-armed after `poll_backoff`;
-an auth error is not retried at all (polling of that symbol stops until the user pauses
-and resumes).
+interval; a failure goes to the app's error log, which decides whether it is news (one
+notice per feed and condition, however many symbols share it), and is re-armed after
+`poll_backoff`; an auth error is not retried at all (polling of that symbol stops until
+the user pauses and resumes).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from hedgeflow.app.fmt import fmt_age
-from hedgeflow.feeds.errors import FeedAuthError, FeedError, FeedUnavailable
+from hedgeflow.feeds.errors import FeedAuthError, FeedUnavailable
 from hedgeflow.tui.messages import SnapshotArrived
 
 if TYPE_CHECKING:
@@ -53,13 +54,11 @@ def poll_backoff(failures: int, interval: float, retry_after: float | None) -> f
 
 
 def auth_advice(error: FeedAuthError) -> str:
-    """What the user has to do after an auth error (which is never retried)."""
-    what = f"set {error.env_var}" if error.env_var else "fix the credentials"
-    return f"not retried: polling stopped; {what}, then press space twice to retry"
-
-
-def describe(error: BaseException) -> str:
-    return str(error) if isinstance(error, FeedError) else f"{type(error).__name__}: {error}"
+    """What the user has to do after an auth error (which is never retried). The error's
+    own message already names the variable to set (`FeedAuthError` appends it): said
+    once, not twice."""
+    what = "once it is set" if error.env_var else "once the credentials are fixed"
+    return f"not retried: polling stopped; {what}, press space twice to retry"
 
 
 class Poller:
@@ -176,15 +175,14 @@ class Poller:
         if state == WorkerState.CANCELLED:
             return
         if state == WorkerState.SUCCESS:
-            if st.error is not None:
-                app.notify(f"{symbol}: {app.feed_name} recovered", title="Feed", timeout=4)
+            for notice in app.errors.recovered(app.feed_name, symbol):
+                app.notify(notice.message, title=notice.title, timeout=4)
             st.error = None
             st.failures = 0
             st.backoff = 0.0
             self.arm(symbol, app.poll_interval)
             return
         error = worker.error or RuntimeError("unknown poll failure")
-        first = st.error is None or str(st.error) != str(error)
         st.failures += 1
         st.error = error
         log.warning("poll %s failed (%d): %r", symbol, st.failures, error)
@@ -192,22 +190,23 @@ class Poller:
             # Retrying cannot help: polling of this symbol stops until the user acts.
             st.backoff = 0.0
             st.next_poll_mono = None
-            if first:
-                app.notify(
-                    f"{symbol}: {describe(error)}\n{auth_advice(error)}; last analysis kept",
-                    title=type(error).__name__,
-                    severity="error",
-                    timeout=15,
-                )
+            advice = f"{auth_advice(error)}; last analysis kept"
+            self._tell(symbol, error, None, advice, timeout=15)
             return
         retry_after = getattr(error, "retry_after", None)
         st.backoff = poll_backoff(st.failures, app.poll_interval, retry_after)
-        if first:
-            app.notify(
-                f"{symbol}: {describe(error)}\nretrying in {fmt_age(st.backoff)}; "
-                "last analysis kept",
-                title=type(error).__name__,
-                severity="error",
-                timeout=8,
-            )
+        advice = f"retrying in {fmt_age(st.backoff)}; last analysis kept"
+        self._tell(symbol, error, st.backoff, advice, timeout=8)
         self.arm(symbol, st.backoff)
+
+    def _tell(
+        self, symbol: str, error: BaseException, retry_in: float | None, advice: str, timeout: float
+    ) -> None:
+        """Log the failure; a toast only when it starts a condition (the error-log screen,
+        key `l`, lists every failure)."""
+        app = self.app
+        notice = app.errors.failed(
+            app.data_clock(), app.feed_name, symbol, error, retry_in, advice=advice
+        )
+        if notice is not None:
+            app.notify(notice.message, title=notice.title, severity="error", timeout=timeout)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from hedgeflow.app.errorlog import describe
 from hedgeflow.app.fmt import NY, fmt_age, fmt_expiry, fmt_time_ny
 from hedgeflow.app.presentation import status_notes
+from hedgeflow.engine.enums import PositionSource
 from hedgeflow.feeds.errors import FeedAuthError
-from hedgeflow.tui.polling import auth_advice
 from hedgeflow.tui.state import SymbolState
 from hedgeflow.tui.views import StatusView, SymbolBarView, SymbolTab
 
@@ -55,6 +56,28 @@ def symbol_bar_view(
     return SymbolBarView(tuple(tabs), current, paused, recording, regime)
 
 
+#: Feeds whose clock is not the market's now: the status line shows a badge, the data's
+#: date, and what its clock is, so that simulated or recorded time never looks live.
+NOT_LIVE: Mapping[str, tuple[str, str]] = {
+    "sim": ("SIMULATED", "sim clock"),
+    "replay": ("REPLAY", "recorded"),
+    "file": ("FILE", "file snapshot"),
+}
+
+
+def clock_words(feed_name: str, speed: float) -> tuple[str, str]:
+    """(badge, what the clock is) for a feed that is not live; ("", "") for a live one.
+    `speed` is data seconds per wall second (a replay at 60x: 60)."""
+    if feed_name not in NOT_LIVE:
+        return "", ""
+    badge, words = NOT_LIVE[feed_name]
+    if feed_name == "file" or speed == 1.0:
+        return badge, words
+    if speed > 0:
+        return badge, f"{words} ×{speed:g}"
+    return badge, "recorded, a snapshot a poll" if feed_name == "replay" else f"{words} frozen"
+
+
 def status_view(
     st: SymbolState,
     stale: bool,
@@ -64,21 +87,31 @@ def status_view(
     mono: float,
     paused: bool,
     recording: bool,
+    speed: float = 1.0,
+    conditions: str = "",
 ) -> StatusView:
     """The status line for `st`: data times against `data_now` (feed clock), the next poll
-    against `mono` (the App's monotonic clock, seconds)."""
+    against `mono` (the App's monotonic clock, seconds). For a simulated, replayed or file
+    feed the data's date is shown and the clock named (`clock_words`), never "real-time".
+    `conditions` is the error log's summary of what is wrong across all symbols
+    (`ErrorLog.status`)."""
     a = st.analysis
     chain = st.chain
     expiry = as_of = age = delay = positions = ""
+    badge, clock = clock_words(feed_name, speed)
     if chain is not None:
         as_of = fmt_time_ny(chain.as_of)
+        if badge:
+            as_of = f"{chain.as_of.astimezone(NY):%Y-%m-%d} {as_of}"
+            delay = clock
+        elif chain.delay_seconds > 0:
+            delay = f"delayed {fmt_age(chain.delay_seconds)}"
+        else:
+            delay = "real-time"
         age = fmt_age((data_now - chain.as_of).total_seconds())
-        delay = (
-            f"delayed {fmt_age(chain.delay_seconds)}" if chain.delay_seconds > 0 else "real-time"
-        )
         oi_date = chain.as_of.astimezone(NY).strftime("%m-%d")
         flow = st.session.flow
-        if a is not None and a.positions == "live" and flow is not None:
+        if a is not None and a.positions is PositionSource.LIVE and flow is not None:
             seen = flow.buy_volume + flow.sell_volume + flow.unsigned_volume
             unsigned = f", {flow.unsigned_volume / seen:.0%} unsigned" if seen > 0 else ""
             positions = f"positions live: OI {oi_date} − signed flow{unsigned} (model)"
@@ -96,12 +129,13 @@ def status_view(
         next_poll = f"in {fmt_age(max(0.0, st.next_poll_mono - mono))}"
     else:
         next_poll = "–"
+    # A feed error's own text says what is wrong and what to fix (an auth error names its
+    # variable once); the type name is noise there, and the line is short.
     error = ""
     if isinstance(st.error, FeedAuthError):
-        error = f"{type(st.error).__name__}: {st.error} · {auth_advice(st.error)}"
+        error = f"{describe(st.error)} · not retried: press space twice once fixed"
     elif st.error is not None:
-        kind = type(st.error).__name__
-        error = f"{kind}: {st.error} · retry in {fmt_age(st.backoff)} (#{st.failures})"
+        error = f"{describe(st.error)} · retry in {fmt_age(st.backoff)} (#{st.failures})"
     elif st.engine_error:
         error = st.engine_error
     notes: tuple[str, ...] = ()
@@ -111,6 +145,7 @@ def status_view(
         notes = status_notes(a, chain.spot_note if chain is not None else "")
     return StatusView(
         feed=feed_name,
+        badge=badge,
         symbol=st.symbol,
         expiry=expiry,
         as_of=as_of,
@@ -123,4 +158,5 @@ def status_view(
         stale=stale,
         error=error,
         notes=notes,
+        conditions=conditions,
     )

@@ -110,6 +110,14 @@ class MonitorScreen(Screen[None]):
             "s", "app.screenshot", "Screenshot", id="screenshot", tooltip="Save an SVG screenshot"
         ),
         Binding("question_mark", "app.help", "Help", id="help", key_display="?"),
+        # After help: where the footer runs out of room (80 columns), help stays visible.
+        Binding(
+            "l",
+            "app.errors",
+            "Errors",
+            id="errors",
+            tooltip="Recent errors: time, symbol, feed, kind, backoff",
+        ),
         Binding("q", "app.quit", "Quit", id="quit"),
     ]
 

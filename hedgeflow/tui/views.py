@@ -99,6 +99,8 @@ class StatusView:
 
     feed: str
     symbol: str
+    #: "SIMULATED", "REPLAY", "FILE" for a feed whose clock is not the market's now; "" live.
+    badge: str = ""
     expiry: str = ""
     as_of: str = ""
     age: str = ""
@@ -110,3 +112,6 @@ class StatusView:
     stale: bool = False
     error: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: The error conditions in effect across every symbol (`ErrorLog.status`): feed,
+    #: condition, the symbol or how many, next retry; "" when nothing is wrong.
+    conditions: str = ""

@@ -289,7 +289,6 @@ async def test_retry_5xx_then_success_resets_backoff() -> None:
         assert await feed.get_json("/x") == {"ok": True}
     assert len(seen) == 3 and len(slept) == 2
     assert all(0 <= s <= 0.05 for s in slept)
-    assert feed.last_backoff is None and feed.last_error is None
 
 
 async def test_retry_408_and_connect_errors() -> None:
@@ -299,7 +298,7 @@ async def test_retry_408_and_connect_errors() -> None:
     assert len(seen) == 3
 
 
-async def test_exhausted_5xx_is_unavailable_with_retry_after() -> None:
+async def test_exhausted_5xx_is_unavailable_without_an_invented_wait() -> None:
     async with probe(*[httpx.Response(500, headers={"x-request-id": "rq"})] * 3, attempts=3) as (
         feed,
         seen,
@@ -310,8 +309,24 @@ async def test_exhausted_5xx_is_unavailable_with_retry_after() -> None:
     assert len(seen) == 3 and len(slept) == 2
     err = info.value
     assert err.status == 500 and err.request_id == "rq" and err.vendor == "probe"
-    assert err.retry_after is not None and feed.last_backoff == err.retry_after
-    assert feed.last_error is err
+    # No Retry-After: the caller's exponential backoff decides, nothing short is handed over.
+    assert err.retry_after is None
+
+
+async def test_5xx_retry_after_is_handed_over_never_shortened() -> None:
+    busy = httpx.Response(503, headers={"Retry-After": "45"})
+    async with probe(busy, OK) as (feed, seen, slept):
+        with pytest.raises(FeedUnavailable) as info:
+            await feed.get_json("/x")
+    assert info.value.retry_after == 45.0 and slept == [] and len(seen) == 1
+
+
+async def test_retry_after_as_http_date_is_handed_over() -> None:
+    later = format_datetime(NOW + timedelta(seconds=90), usegmt=True)
+    async with probe(httpx.Response(429, headers={"Retry-After": later})) as (feed, _, slept):
+        with pytest.raises(RateLimited) as info:
+            await feed.get_json("/x")
+    assert info.value.retry_after == pytest.approx(90.0) and slept == []
 
 
 async def test_429_honours_retry_after_exactly() -> None:
@@ -326,7 +341,7 @@ async def test_long_retry_after_is_handed_to_the_caller_not_slept() -> None:
         with pytest.raises(RateLimited) as info:
             await feed.get_json("/x")
     assert slept == [] and len(seen) == 1
-    assert info.value.retry_after == 30.0 and feed.last_backoff == 30.0
+    assert info.value.retry_after == 30.0
 
 
 @pytest.mark.parametrize("status", [401, 403])
@@ -505,9 +520,8 @@ async def test_unexpected_parser_exception_becomes_bad_payload() -> None:
         raise ZeroDivisionError(f"division by zero in {payload}")
 
     with pytest.raises(BadPayload, match="unexpected payload shape.*ZeroDivisionError") as info:
-        feed._parse(broken, "row 7")
+        await feed._parse(broken, "row 7")
     assert isinstance(info.value.__cause__, ZeroDivisionError)
-    assert feed.last_error is info.value
 
 
 def test_vendor_config_keys() -> None:

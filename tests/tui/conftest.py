@@ -95,3 +95,28 @@ def notifications(app: App[Any]) -> list[Notification]:
     view of them, so every test reads the private `App._notifications` through here only;
     tests/tui/test_textual_contract.py fails by name if a Textual upgrade moves it."""
     return list(app._notifications)
+
+
+def rendered(widget: Any) -> str:
+    """What `widget` shows on screen now, its lines joined by newlines (what the user
+    reads, not the state behind it)."""
+    return "\n".join(strip.text for strip in widget.render_lines(widget.region.reset_offset))
+
+
+def error_notices(app: App[Any]) -> list[Notification]:
+    """The live notices of error severity (a condition starting), oldest first."""
+    return [n for n in notifications(app) if n.severity == "error"]
+
+
+async def error_log_rows(pilot: Any) -> list[list[str]]:
+    """Press `l` on the monitor and read the error-log screen's rows (top to bottom); the
+    screen stays open (escape closes it)."""
+    from textual.widgets import DataTable
+
+    from hedgeflow.tui.errorlog import ErrorLogScreen
+
+    await pilot.press("l")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ErrorLogScreen), limit=5)
+    await pilot.pause()
+    table = pilot.app.screen.query_one(DataTable)
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]

@@ -166,13 +166,15 @@ def make_analysis(
 
 
 class FlakyFeed:
-    """Wraps a real feed; while `failing` is set, every snapshot raises FeedUnavailable."""
+    """Wraps a real feed; while `failing` is set, every snapshot raises `error` (default
+    FeedUnavailable, an outage)."""
 
-    def __init__(self, inner: object) -> None:
+    def __init__(self, inner: object, error: Exception | None = None) -> None:
         self.inner = inner
         self.name = getattr(inner, "name", "flaky")
         self.delay_seconds = getattr(inner, "delay_seconds", 0.0)
         self.failing = False
+        self.error = error
         self.calls = 0
 
     async def __aenter__(self) -> FlakyFeed:
@@ -185,6 +187,8 @@ class FlakyFeed:
     async def snapshot(self, symbol: str) -> OptionChain:
         self.calls += 1
         if self.failing:
+            if self.error is not None:
+                raise self.error
             raise FeedUnavailable(
                 "simulated outage (HTTP 503 after retries)", vendor="flaky", status=503
             )

@@ -40,7 +40,12 @@ async def test_first_analysis_of_every_symbol_and_the_message_chain(tmp_path: Pa
         assert "SPX" in _regime_text(app)
         assert app.screen.query_one(ZonesPane).row_count > 0
         status = app.screen.query_one(StatusLine).view
-        assert status.feed == "sim" and status.symbol == "SPX" and status.as_of == "10:30:00 ET"
+        assert status.feed == "sim" and status.symbol == "SPX"
+        # simulated time never looks live: a badge, the data's date, the clock named
+        assert status.badge == "SIMULATED" and status.as_of == "2026-11-24 10:30:00 ET"
+        assert status.delay == "sim clock frozen"
+        rendered = str(app.screen.query_one(StatusLine).render())
+        assert " SIMULATED " in rendered and "real-time" not in rendered
         assert status.next_poll == "in 1m00s" and not status.stale and status.error == ""
 
 
@@ -268,7 +273,7 @@ async def test_failing_feed_shows_error_and_stale_then_recovers(
         # The once-a-second refresh puts the stale marker on screen.
         await wait_until(pilot, lambda: app.screen.query_one(StatusLine).view.stale, limit=10)
         status = app.screen.query_one(StatusLine).view
-        assert status.stale and "FeedUnavailable" in status.error and "retry in" in status.error
+        assert status.stale and "simulated outage" in status.error and "retry in" in status.error
         # The last good analysis stays on screen, marked STALE on every pane.
         for pane_type in (ImpulsePane, RegimePane, ZonesPane, CharmPane):
             pane = app.screen.query_one(pane_type)

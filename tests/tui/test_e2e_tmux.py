@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -28,7 +29,19 @@ HEDGEFLOW = Path(sys.executable).with_name("hedgeflow")
 
 
 #: A private tmux server (its own socket), so the test never touches a user's sessions.
-SOCKET = f"hedgeflow-test-{time.monotonic_ns()}"
+#: One per test: a server killed at the end of one test may still be exiting when the next
+#: starts, and a new session on its socket then fails ("server exited unexpectedly").
+SOCKET = ""
+
+
+@pytest.fixture(autouse=True)
+def _private_tmux_server() -> Iterator[None]:
+    global SOCKET
+    SOCKET = f"hedgeflow-test-{os.getpid()}-{time.monotonic_ns()}"
+    try:
+        yield
+    finally:
+        subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)
 
 
 def _tmux(*args: str) -> str:

@@ -23,12 +23,8 @@ rows dropped (`ROW_DROP_REASONS`; contracts = 2 x CSV rows - their sum):
     bad_symbol        the Calls/Puts symbol is not an OCC symbol of that side and strike
     nonstandard_root  root with digits (adjusted deliverable, e.g. "SPY1"): unknown multiplier
     duplicate         the same listed contract (root, expiration date, strike, right) seen
-                      before; the first row is kept
-
-contracts merged, open interest kept: `merged_same_settlement`, a series whose listed
-expiration is an exchange holiday settles with the series of the previous session
-(`hedgeflow.feeds.normalize.merge_contracts`: OI and volume summed, the tighter quote kept).
-The open interest of dropped rows is in `OptionChain.dropped_open_interest` by reason.
+                      before; the first row is kept (a holiday-moved series settling with
+                      another is merged instead: `merged_same_settlement`, as every feed)
 
 values repaired, contract kept (its open interest still counts): the rules every feed
 applies, `hedgeflow.feeds.normalize.repair_quotes` (its module docstring lists them), with
@@ -581,8 +577,7 @@ def parse_quotedata(text: str, name: str, symbol: str | None) -> OptionChain:
         counts,
         nan_unreadable=True,  # every CBOE cell holds a number: NaN = unreadable
     )
-    # a holiday-moved series settling with another: one contract, open interest summed
-    first, q, _ = merge_contracts(co.start, q, np.full(len(order), np.nan))
+    first, q, _ = merge_contracts(co.start, q, np.full(len(order), np.nan))  # holiday moves
     order = order[first]
 
     kept_roots = root[order]

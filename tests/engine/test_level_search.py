@@ -132,3 +132,30 @@ def test_ndx_2023_05_15_shows_its_zero_gamma_five_percent_below_spot() -> None:
     assert [c.price for c in brute] == pytest.approx([level], abs=0.5)
     minutes = (a.expiration - a.as_of).total_seconds() / 60.0
     assert minutes * 60.0 / SECONDS_PER_YEAR == pytest.approx(books[a.expiration.timestamp()].tau)
+
+
+REAL_FILES = sorted((NDX.parent).glob("*_quotedata_*"))
+
+
+@pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: p.name)
+def test_levels_on_every_real_file_match_a_fine_search_of_the_whole_range(path: Path) -> None:
+    """The coarse search plus refinement finds the same flip and zero-gamma levels as
+    evaluating both lines on a grid four times finer than the plotted one over the whole
+    search range (and none is lost or invented)."""
+    chain = read_chain_file(path)
+    a = analyze_chain(chain)
+    rep = a.repriced
+    assert rep is not None and rep.search_range is not None
+    books, _ = build_books(chain, EngineConfig())
+    lo, hi = rep.search_range
+    step = rep.price[1] - rep.price[0]
+    fine = np.arange(lo, hi, step / 4)
+    line, _ = zero_gamma_profile(list(books.values()), fine)
+    want_zero = find_zero_crossings(fine, line, relative_tolerance(rep.zero_gamma, 1e-3))
+    assert rep.zero_gamma_levels == pytest.approx([c.price for c in want_zero], abs=0.25 * step)
+    book = books[a.expiration.timestamp()]
+    profile = compute_repriced_profile(book, fine, skew_stickiness=rep.skew_stickiness)
+    want_flips = find_zero_crossings(fine, profile.impulse, relative_tolerance(rep.impulse, 1e-3))
+    got = [c.price for c in rep.flip_levels]
+    assert got == pytest.approx([c.price for c in want_flips], abs=0.25 * step)
+    assert [c.direction for c in rep.flip_levels] == [c.direction for c in want_flips]

@@ -207,6 +207,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     except AnalysisError as exc:
         source = args.file or f"{args.feed} {chain.symbol}"
         raise CliError(f"{source}: {exc}") from None
+    if session is not None and expiry != "all" and not args.as_of:
+        results = [_regime_over_recording(args, settings, results[0], config)]
     if position_note:
         results = [replace(r, notes=(*r.notes, position_note)) for r in results]
     if args.json:
@@ -216,6 +218,25 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     else:
         print("\n\n".join(summary_text(r) for r in results))
     return 0
+
+
+def _regime_over_recording(
+    args: argparse.Namespace, settings: Settings, latest: Any, config: Any
+) -> Any:
+    """`latest` (the recording's last snapshot analyzed) with the impulse regime the
+    monitor would have shown after the recorded snapshots before it (hysteresis and the
+    two-analysis confirmation, docs/METHOD.md "Regimes that do not flap"), and a note."""
+    from hedgeflow.app.regime import earlier_analyses, regime_over_session
+    from hedgeflow.feeds.replay import iter_snapshots
+
+    path = str(args.path or settings.feed_section("replay").get("path"))  # checked on load
+    symbol = args.symbol.upper()
+    older = earlier_analyses(
+        symbol, iter_snapshots(path, symbol), config, latest.expiration.timestamp()
+    )
+    held, n = regime_over_session(older, latest)
+    note = f"impulse regime held over {n} recorded analys{'is' if n == 1 else 'es'}"
+    return replace(held, notes=(*held.notes, note))
 
 
 # ------------------------------------------------------------------ monitor, replay, record

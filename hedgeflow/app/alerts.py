@@ -2,7 +2,9 @@
 
 A pure function of two `ExpiryAnalysis` values, so it is tested without a screen:
 
-- the impulse regime changed (pinned -> expansion, ...);
+- the impulse regime changed and the change held (`hedgeflow.app.regime`: the new regime,
+  held with hysteresis, on two consecutive analyses), which needs the regime tracks of the
+  two analyses;
 - spot crossed a flip level (the headline's flip levels, `hedgeflow.app.presentation`:
   the repriced profile's zero crossings, or the impulse curve's for the floe model);
 - spot entered a stability or acceleration zone.
@@ -17,7 +19,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from hedgeflow.app.fmt import fmt_level
-from hedgeflow.app.presentation import headline
+from hedgeflow.app.presentation import firmness_words, headline
+from hedgeflow.app.regime import RegimeTrack
 from hedgeflow.engine.enums import ExtremumKind
 from hedgeflow.engine.types import ExpiryAnalysis, PressureZone
 
@@ -51,21 +54,35 @@ def _inside(zone: PressureZone, price: float) -> bool:
     return zone.lower <= price <= zone.upper
 
 
-def compare_analyses(prev: ExpiryAnalysis | None, cur: ExpiryAnalysis) -> list[Alert]:
+def compare_analyses(
+    prev: ExpiryAnalysis | None,
+    cur: ExpiryAnalysis,
+    before: RegimeTrack | None = None,
+    after: RegimeTrack | None = None,
+) -> list[Alert]:
     """Alerts raised by going from `prev` to `cur` (same symbol and expiry), in a fixed order:
-    regime change, flip levels crossed (in the direction of travel), zones entered."""
+    regime change that held, flip levels crossed (in the direction of travel), zones
+    entered. `before`/`after`: the regime tracks after `prev` and after `cur`
+    (`hedgeflow.app.regime.advance`); without them no regime alert is raised."""
     if prev is None or prev.symbol != cur.symbol or prev.expiration != cur.expiration:
         return []
     alerts: list[Alert] = []
     sym = cur.symbol
-    old_regime = prev.hedge_flow.impulse_curve.regime
-    new_regime = cur.hedge_flow.impulse_curve.regime
-    if old_regime is not new_regime:
+    if (
+        before is not None
+        and after is not None
+        and after.follows(cur)
+        and before.follows(prev)
+        and before.confirmed is not after.confirmed
+    ):
+        firm = firmness_words(cur.hedge_flow.impulse_curve.regime_firmness)
+        held = f"held {after.streak} analyses" + (f", {firm}" if firm else "")
         alerts.append(
             Alert(
                 sym,
                 AlertKind.REGIME,
-                f"{sym}: impulse regime {old_regime.value} → {new_regime.value}",
+                f"{sym}: impulse regime {before.confirmed.value} → {after.confirmed.value} "
+                f"({held})",
             )
         )
     s0, s1 = prev.spot, cur.spot

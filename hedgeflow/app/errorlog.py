@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from hedgeflow.app.fmt import fmt_age
+from hedgeflow.app.fmt import fmt_wait
 from hedgeflow.feeds.errors import (
     BadPayload,
     BadRequest,
@@ -204,7 +204,7 @@ class ErrorLog:
                 when = (
                     "not retried"
                     if nxt is None
-                    else f"retry in {fmt_age((nxt - now).total_seconds())}"
+                    else f"retry in {fmt_wait((nxt - now).total_seconds())}"
                 )
                 who = f"{who}, {when}"
             parts.append(f"{cond.feed} {cond.kind} ({who})")

@@ -39,6 +39,14 @@ class KeyLevel:
     description: str
 
 
+def default_export_dir() -> Path:
+    """Where exports, screenshots and recordings go unless `[monitor] export_dir` says
+    otherwise: a `hedgeflow` folder in the user's documents directory."""
+    from platformdirs import user_documents_path
+
+    return user_documents_path() / "hedgeflow"
+
+
 def key_levels(a: ExpiryAnalysis) -> list[KeyLevel]:
     """Flip levels, attractors, zones and regime edges, nearest to spot first."""
     out: list[KeyLevel] = []

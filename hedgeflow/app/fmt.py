@@ -104,6 +104,17 @@ def fmt_age(seconds: float | None) -> str:
     return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
 
 
+def fmt_wait(seconds: float | None) -> str:
+    """A wait before a retry or poll: tenths below 10 s (`0.4s`, `2.5s`, `5s`: a 0.1 s
+    backoff is not "0s"), else as `fmt_age`, rounded."""
+    if not _finite(seconds):
+        return MISSING
+    assert seconds is not None
+    if seconds < 9.95:
+        return f"{round(max(0.0, seconds), 1):g}s"
+    return fmt_age(round(seconds))
+
+
 def fmt_time_ny(t: datetime | None, *, seconds: bool = True) -> str:
     """Wall time in New York, where every US options session is clocked: `10:31:05 ET`."""
     if t is None:

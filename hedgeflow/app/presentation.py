@@ -16,6 +16,8 @@ The rule:
 - both searched beyond the plotted window (`search_range`: ±3 expected moves of the expiry,
   at least ±10 %; `hedgeflow.engine.reprice.level_search_range`);
 - words: from `hedgeflow.engine.labels` (the sign rule), never from floe's label fields;
+- regime: the curve's, with its firmness (the regime held with hysteresis once the app
+  layer has folded the analysis into its track, `hedgeflow.app.regime`);
 - status notes (`status_notes`): open interest the reader left out first, then a spot that
   is not a live print, then the analysis' other notes.
 
@@ -40,7 +42,7 @@ from hedgeflow.engine.enums import (
     PositionSource,
 )
 from hedgeflow.engine.pipeline import DROPPED_OI
-from hedgeflow.engine.types import ExpiryAnalysis
+from hedgeflow.engine.types import ExpiryAnalysis, RegimeFirmness
 
 
 class FlipSource(StrEnum):
@@ -71,6 +73,8 @@ class Headline:
         none in range); zero_gamma_levels : all of them, ascending;
     search_range : (low, high) prices, points, over which flip and zero-gamma levels were
         searched (wider than the plotted window; None: the window only);
+    regime_firmness : how firmly the regime holds, its nearest exit (None for floe or
+        without an impulse); firmness_words : that in words and numbers ("" without);
     hedge : the first hedge instrument's contracts per +1% (negative = dealers sell), with
         its name; None without a contract estimate;
     charm_total : $ of dealer delta change to the charm horizon (positive: dealers sell).
@@ -90,6 +94,8 @@ class Headline:
     slope_unit: str
     regime: ImpulseRegime
     regime_words: str
+    regime_firmness: RegimeFirmness | None
+    firmness_words: str
     vol_regime: MarketRegime
     atm_iv: float
     expected_move: float
@@ -126,6 +132,14 @@ def _finite_or_none(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
 
 
+def firmness_words(f: RegimeFirmness | None) -> str:
+    """'firm: bias +0.51, exit +0.05': the words, the input nearest its exit (in its own
+    unit) and that exit; '' without a firmness."""
+    if f is None:
+        return ""
+    return f"{f.words}: {f.measure} {f.value:+.2f}, exit {f.threshold:+.2f}"
+
+
 def headline(a: ExpiryAnalysis) -> Headline:
     """The headline of `a` (pure; see the module docstring for the rule)."""
     hf = a.hedge_flow
@@ -160,6 +174,8 @@ def headline(a: ExpiryAnalysis) -> Headline:
         slope_unit=SLOPE_UNIT[a.model],
         regime=curve.regime,
         regime_words=labels.impulse_regime_description(curve.regime),
+        regime_firmness=curve.regime_firmness,
+        firmness_words=firmness_words(curve.regime_firmness),
         vol_regime=rp.regime,
         atm_iv=rp.atm_iv,
         expected_move=rp.expected_move,

@@ -38,6 +38,7 @@ def summary_text(a: ExpiryAnalysis) -> str:
         f"{a.symbol}  spot {a.spot:,.2f}  forward {a.forward:,.2f}  as of {a.as_of.astimezone(NY):%Y-%m-%d %H:%M %Z}",
         f"expiry   {exp_ny:%Y-%m-%d %H:%M %Z} ({'/'.join(a.roots)})  {a.minutes_to_expiry:,.0f} min left",
         f"model    {h.model}  positioning {h.positioning}  positions {h.positions}",
+        f"rate     {a.rate_source}",
         f"ATM IV   {h.atm_iv:.2%}  regime {h.vol_regime} (classified on {rp.regime_iv:.2%})  "
         f"expected move ±{h.expected_move:,.2f}",
     ]
@@ -50,8 +51,9 @@ def summary_text(a: ExpiryAnalysis) -> str:
             f"k        ATM {rp.coupling_atm:+.3f}  fixed-strike {rp.coupling_fixed_strike:+.3f} "
             f"vol pts per +1% (R = {rp.skew_stickiness:g})"
         )
+    regime = f"{h.regime}, {h.firmness_words}" if h.firmness_words else f"{h.regime}"
     lines.append(
-        f"impulse  {fmt_dollars(h.impulse)} per +1% at spot: {h.impulse_words}  [{h.regime}]"
+        f"impulse  {fmt_dollars(h.impulse)} per +1% at spot: {h.impulse_words}  [{regime}]"
     )
     n = len(h.flip_levels)
     if h.nearest_flip is not None:

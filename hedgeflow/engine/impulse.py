@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hedgeflow.engine.enums import Bias, CrossingDirection, ExtremumKind, ImpulseRegime
+from hedgeflow.engine.impulse_regime import BIAS_ENTER, enter_regime, firmness, regime_inputs
 from hedgeflow.engine.regime import (
     SmileInterpolant,
     clamp_skew_stickiness,
@@ -56,13 +57,8 @@ SQRT_PI = math.sqrt(math.pi)
 #: exp(-KERNEL_CUTOFF^2) ~ 7e-36 of their H_K or less and are skipped in the density
 KERNEL_CUTOFF = 9.0
 #: bias: |upside - downside| below this fraction of max(|upside|, |downside|) is neutral
-BIAS_THRESHOLD = 0.10
-#: regime: |sum H_K| / sum |H_K| at or above this decides pinned (net > 0) or the
-#: negative-impulse regimes (net < 0)
-NET_IMPULSE_THRESHOLD = 0.10
-#: regime: in the balanced case a squeeze needs the more negative window negative and at
-#: least this many times the other window in magnitude
-SQUEEZE_RATIO = 1.5
+#: (the regime's thresholds, enter and exit, are in `hedgeflow.engine.impulse_regime`)
+BIAS_THRESHOLD = BIAS_ENTER
 #: |GEX_K|, |k_K VEX_K| above this ($ per +1%) are not market numbers (world equity is ~1e14 $)
 #: but corrupted inputs; masking them keeps every sum, density and slope far from overflow
 MAX_ABS_EXPOSURE = 1e30
@@ -253,7 +249,8 @@ def directional_asymmetry(
 def classify_impulse_regime(
     impulse_total: float, impulse_gross: float, asymmetry: DirectionalAsymmetry
 ) -> ImpulseRegime:
-    """Impulse regime from the strike totals (headline sign) and the local asymmetry.
+    """Impulse regime from the strike totals (headline sign) and the local asymmetry, on
+    this analysis alone (no previous regime: the enter thresholds).
 
     f = impulse_total / impulse_gross (sum H_K over sum |H_K|, in [-1, 1]):
       gross 0 or not finite      -> NEUTRAL
@@ -263,24 +260,9 @@ def classify_impulse_regime(
       |f| < 0.10 (balanced book) -> a squeeze in the bias direction when the more negative
                                     window is negative and >= 1.5 x the other in magnitude
                                     (or the other is 0), else NEUTRAL
+    With hysteresis (a previous regime held): `hedgeflow.engine.impulse_regime.classify`.
     """
-    if not (math.isfinite(impulse_gross) and impulse_gross > 0 and math.isfinite(impulse_total)):
-        return ImpulseRegime.NEUTRAL
-    f = impulse_total / impulse_gross
-    squeeze = {
-        Bias.UP: ImpulseRegime.SQUEEZE_UP,
-        Bias.DOWN: ImpulseRegime.SQUEEZE_DOWN,
-    }
-    if f >= NET_IMPULSE_THRESHOLD:
-        return ImpulseRegime.PINNED
-    if f <= -NET_IMPULSE_THRESHOLD:
-        return squeeze.get(asymmetry.bias, ImpulseRegime.EXPANSION)
-    neg = min(asymmetry.upside, asymmetry.downside)
-    other = max(asymmetry.upside, asymmetry.downside)
-    strong = neg < 0 and (other == 0 or abs(neg) >= SQUEEZE_RATIO * abs(other))
-    if strong and asymmetry.bias in squeeze:
-        return squeeze[asymmetry.bias]
-    return ImpulseRegime.NEUTRAL
+    return enter_regime(regime_inputs(impulse_total, impulse_gross, asymmetry))
 
 
 def nearest_attractors(
@@ -467,6 +449,7 @@ def compute_hedge_impulse_curve(
         asymmetry_percent=config.asymmetry_percent,
     )
     n = price.size // 2
+    inputs = regime_inputs(impulse_total, impulse_gross, analysis.asymmetry)
     return HedgeImpulseCurve(
         spot=spot,
         expiration=exposure.expiration,
@@ -491,6 +474,8 @@ def compute_hedge_impulse_curve(
         strike_impulse=h_k,
         strike_coupling=k,
         diagnostics=diagnostics,
+        regime_inputs=inputs,
+        regime_firmness=firmness(analysis.regime, inputs),
     )
 
 

@@ -193,6 +193,50 @@ class DirectionalAsymmetry:
     asymmetry_ratio: float
 
 
+@dataclass(frozen=True)
+class RegimeInputs:
+    """The impulse-regime classifier's continuous inputs (physical model).
+
+    net : f = sum H_K / sum |H_K|, in [-1, 1] (NaN when there is no impulse: gross 0 or
+        not finite); > 0 the dealers net dampen
+    upside / downside : the asymmetry windows, integrals of H over [S, S(1+a)] and
+        [S(1-a), S], $ per +1% (the same numbers as `DirectionalAsymmetry`)
+    The bias b and the window ratio r are derived from the windows
+    (`hedgeflow.engine.impulse_regime`).
+    """
+
+    net: float
+    upside: float
+    downside: float
+
+
+@dataclass(frozen=True)
+class RegimeFirmness:
+    """How firmly an impulse regime holds: its nearest exit (docs/METHOD.md "Regimes that
+    do not flap").
+
+    measure : the input that would end the regime first: "net" (f), "bias" (b) or
+        "ratio" (r), each in its own unit
+    value : that input now
+    threshold : the value at which the regime ends (its exit threshold, or for a regime
+        ended by another's entry, that one's enter threshold)
+    distance : |value - threshold|, in the measure's unit
+    bands : the margin in dead-band widths of that measure (enter minus exit threshold),
+        >= 0 while the regime holds, >= 1 at or past the regime's own enter threshold, < 0
+        past its exit
+    words : "firm" (bands >= 2), "holding" (1 <= bands < 2), "marginal" (0 <= bands < 1:
+        inside the dead band, held only by hysteresis) or "leaving" (the inputs have left
+        the regime; it is still shown while the change awaits confirmation)
+    """
+
+    measure: str
+    value: float
+    threshold: float
+    distance: float
+    bands: float
+    words: str
+
+
 @dataclass(frozen=True, eq=False)
 class HedgeImpulseCurve:
     """The impulse curve over the grid and its analysis.
@@ -201,6 +245,9 @@ class HedgeImpulseCurve:
     impulse_at_spot, slope_at_spot : H at spot and dH/dS' (per point)
     impulse_total : strike total sum_K H_K, $ per +1% (physical headline; NaN for floe)
     strikes, strike_impulse, strike_coupling : per-strike H_K and k_K (physical)
+    regime : the impulse regime; from the engine, classified on this analysis alone; the
+        app layer (`hedgeflow.app.regime`) replaces it and `regime_firmness` by the regime
+        held with hysteresis given the previous one
     """
 
     spot: float
@@ -227,6 +274,10 @@ class HedgeImpulseCurve:
     strike_coupling: np.ndarray = field(default_factory=lambda: np.empty(0))
     # physical: strikes masked where they entered, by reason ("nonfinite gamma", ...)
     diagnostics: dict[str, int] = field(default_factory=dict)
+    # physical: the regime classifier's inputs and how firmly `regime` holds (None for
+    # floe, whose regime is the original's rule, and without any impulse)
+    regime_inputs: RegimeInputs | None = None
+    regime_firmness: RegimeFirmness | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -376,7 +427,9 @@ class ExpiryAnalysis:
     from the configured engine model; `repriced` is the physical repriced profile (None for
     the floe model or when it could not be computed). `notes` are human-readable warnings
     (spot disagrees with the parity forward, vendor IV fallbacks used, ...); `diagnostics`
-    counts masked inputs by reason.
+    counts masked inputs by reason. `rate` is the analyzed expiry's discount rate
+    (decimal/year, continuously compounded) and `rate_source` says where it came from
+    (put-call parity, or the configuration and why).
     """
 
     symbol: str
@@ -398,3 +451,5 @@ class ExpiryAnalysis:
     expirations: tuple[datetime, ...] = ()
     notes: tuple[str, ...] = ()
     diagnostics: dict[str, int] = field(default_factory=dict)
+    rate: float = float("nan")
+    rate_source: str = ""

@@ -42,8 +42,9 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from hedgeflow.app.config import default_settings
 from hedgeflow.app.errorlog import ErrorLog
-from hedgeflow.app.export import export_analysis
+from hedgeflow.app.export import default_export_dir, export_analysis
 from hedgeflow.app.fmt import NY
 from hedgeflow.app.scheduler import EngineScheduler
 from hedgeflow.engine.config import EngineConfig
@@ -74,7 +75,6 @@ __all__ = [
     "EngineConfigs",
     "HedgeflowApp",
     "build_app",
-    "builtin_engine_config",
     "configure_logging",
     "default_log_file",
     "poll_backoff",
@@ -157,10 +157,12 @@ class HedgeflowApp(App[int]):
         self.symbols: list[str] = [s.upper() for s in dict.fromkeys(symbols)]
         self.poll_interval = float(poll_interval)
         self.stale_after_polls = int(stale_after_polls)
-        self._engine_config = engine_config if engine_config is not None else builtin_engine_config
+        self._engine_config = (
+            engine_config if engine_config is not None else default_settings().engine_config
+        )
         self.bell_enabled = bell
         self.palette = palette or Palette()
-        self.export_dir = Path(export_dir) if export_dir else _default_export_dir()
+        self.export_dir = Path(export_dir) if export_dir else default_export_dir()
         self.data_clock: Callable[[], datetime] = clock or feed.clock
         self.monotonic = monotonic
         self.keymap = dict(keymap or {})
@@ -589,16 +591,3 @@ class HedgeflowApp(App[int]):
             self.current = self.symbols[min(i, len(self.symbols) - 1)]
         self.notify(f"stopped watching {symbol}", timeout=3)
         self.refresh_views()
-
-
-def builtin_engine_config(symbol: str) -> EngineConfig:
-    """The built-in defaults (`config.toml`) for `symbol`, with its futures mapping."""
-    from hedgeflow.app.config import default_settings
-
-    return default_settings().engine_config(symbol)
-
-
-def _default_export_dir() -> Path:
-    from platformdirs import user_documents_path
-
-    return user_documents_path() / "hedgeflow"

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from textual.worker import Worker, WorkerState
 
 from hedgeflow.app.alerts import compare_analyses
+from hedgeflow.app.regime import advance
 from hedgeflow.app.scheduler import EngineScheduler
 from hedgeflow.engine.chain import OptionChain
 from hedgeflow.engine.config import EngineConfig
@@ -176,11 +177,13 @@ class EngineDispatch:
         st.engine_error = ""
         for notice in self.app.errors.recovered(ENGINE, st.symbol):
             self.app.notify(notice.message, title=notice.title, timeout=4)
-        prev = st.analysis
+        prev, before = st.analysis, st.regime
+        # The regime held with hysteresis (the engine classified this analysis alone).
+        analysis, st.regime = advance(before, analysis)
         st.analysis = analysis
         st.analyzed_snapshot, st.analyzed_mono = job.snapshot, job.arrived
         app = self.app
-        for alert in compare_analyses(prev, analysis):
+        for alert in compare_analyses(prev, analysis, before, st.regime):
             log.info("alert: %s", alert.message)
             app.notify(
                 alert.message, title=f"Alert · {alert.kind.value}", severity="warning", timeout=8

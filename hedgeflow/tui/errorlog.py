@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from hedgeflow.app.errorlog import ErrorLog
-from hedgeflow.app.fmt import fmt_age, fmt_time_ny
+from hedgeflow.app.fmt import fmt_time_ny, fmt_wait
 
 COLUMNS = ("time", "symbol", "feed", "kind", "message", "backoff")
 
@@ -62,7 +62,7 @@ class ErrorLogScreen(ModalScreen[None]):
         table = self.query_one(DataTable)
         table.clear()
         for r in self.errors.recent(self.limit):
-            backoff = "not retried" if r.retry_in is None else fmt_age(r.retry_in)
+            backoff = "not retried" if r.retry_in is None else fmt_wait(r.retry_in)
             table.add_row(fmt_time_ny(r.at), r.symbol, r.feed, r.kind, r.message, backoff)
         status = self.errors.status()
         self.query_one("#errors-status", Static).update(

@@ -448,6 +448,9 @@ class RegimePane(_TitledMixin, Static):
         asym = curve.asymmetry
         ratio = fmt_number(asym.asymmetry_ratio) if math.isfinite(asym.asymmetry_ratio) else MISSING
         regime = Text(curve.regime.value, style=f"bold {self._regime_style(curve.regime.value)}")
+        firm = head.regime_firmness
+        if firm is not None:
+            regime += Text(f" ({firm.words})", style="bold" if firm.words == "firm" else "italic")
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column(overflow="fold")
@@ -461,6 +464,11 @@ class RegimePane(_TitledMixin, Static):
             ("", Text(head.impulse_words, style="italic")),
         ]
         if not compact:
+            if firm is not None:
+                rows.insert(
+                    1,
+                    ("holds", f"{firm.measure} {firm.value:+.2f}, exit {firm.threshold:+.2f}"),
+                )
             rows.append(("slope", f"{fmt_dollars(head.slope, signed=True)} /pt"))
         rows += [
             ("flip", flip),

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from hedgeflow.app.fmt import fmt_age
+from hedgeflow.app.fmt import fmt_wait
 from hedgeflow.feeds.errors import FeedAuthError, FeedUnavailable
 from hedgeflow.tui.messages import SnapshotArrived
 
@@ -195,7 +195,7 @@ class Poller:
             return
         retry_after = getattr(error, "retry_after", None)
         st.backoff = poll_backoff(st.failures, app.poll_interval, retry_after)
-        advice = f"retrying in {fmt_age(st.backoff)}; last analysis kept"
+        advice = f"retrying in {fmt_wait(st.backoff)}; last analysis kept"
         self._tell(symbol, error, st.backoff, advice, timeout=8)
         self.arm(symbol, st.backoff)
 

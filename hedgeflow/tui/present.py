@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from hedgeflow.app.errorlog import describe
-from hedgeflow.app.fmt import NY, fmt_age, fmt_expiry, fmt_time_ny
+from hedgeflow.app.fmt import NY, fmt_age, fmt_expiry, fmt_time_ny, fmt_wait
 from hedgeflow.app.presentation import status_notes
 from hedgeflow.engine.enums import PositionSource
 from hedgeflow.feeds.errors import FeedAuthError
@@ -126,7 +126,7 @@ def status_view(
     elif isinstance(st.error, FeedAuthError):
         next_poll = "stopped"
     elif st.next_poll_mono is not None:
-        next_poll = f"in {fmt_age(max(0.0, st.next_poll_mono - mono))}"
+        next_poll = f"in {fmt_wait(max(0.0, st.next_poll_mono - mono))}"
     else:
         next_poll = "–"
     # A feed error's own text says what is wrong and what to fix (an auth error names its
@@ -135,7 +135,7 @@ def status_view(
     if isinstance(st.error, FeedAuthError):
         error = f"{describe(st.error)} · not retried: press space twice once fixed"
     elif st.error is not None:
-        error = f"{describe(st.error)} · retry in {fmt_age(st.backoff)} (#{st.failures})"
+        error = f"{describe(st.error)} · retry in {fmt_wait(st.backoff)} (#{st.failures})"
     elif st.engine_error:
         error = st.engine_error
     notes: tuple[str, ...] = ()

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from textual.timer import Timer
 
+from hedgeflow.app.regime import RegimeTrack
 from hedgeflow.app.session import SymbolSession
 from hedgeflow.engine.chain import OptionChain
 from hedgeflow.engine.types import ExpiryAnalysis
@@ -43,6 +44,7 @@ class SymbolState:
     analyzed_snapshot: int = 0  # the snapshot the analysis on screen was computed from
     analyzed_mono: float = 0.0  # arrival of that snapshot
     failed_snapshot: int = 0  # the newest snapshot the engine failed on
+    regime: RegimeTrack | None = None  # the impulse regime held across analyses
     session: SymbolSession = field(init=False)
 
     def __post_init__(self) -> None:

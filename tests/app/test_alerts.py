@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from hedgeflow.app.alerts import AlertKind, compare_analyses
 from hedgeflow.app.presentation import headline
+from hedgeflow.app.regime import advance
 from hedgeflow.engine.enums import ImpulseRegime
 from tests.tui.fakes import EXPIRY, make_analysis, zone
 
@@ -20,12 +21,37 @@ def test_no_alert_without_a_previous_or_across_expiries() -> None:
     assert compare_analyses(make_analysis(symbol="SPY", spot=5900.0), cur) == []
 
 
-def test_regime_change() -> None:
+def _regime_alerts(regimes: list[ImpulseRegime]) -> list[list[str]]:
+    """The regime alerts raised at each analysis of a sequence with these regimes, the
+    tracks folded as the monitor folds them (`advance` before `compare_analyses`)."""
+    prev, before, out = None, None, []
+    for r in regimes:
+        cur, after = advance(before, make_analysis(regime=r))
+        alerts = compare_analyses(prev, cur, before, after)
+        out.append([a.message for a in alerts if a.kind is AlertKind.REGIME])
+        prev, before = cur, after
+    return out
+
+
+def test_a_regime_change_alerts_once_it_held_two_analyses() -> None:
+    p, e = ImpulseRegime.PINNED, ImpulseRegime.EXPANSION
+    alerts = _regime_alerts([p, e, e, e])
+    assert alerts[:2] == [[], []] and alerts[3] == []
+    assert len(alerts[2]) == 1 and "pinned → expansion (held 2 analyses)" in alerts[2][0]
+
+
+def test_a_one_analysis_blip_raises_no_regime_alert() -> None:
+    p, e, u = ImpulseRegime.PINNED, ImpulseRegime.EXPANSION, ImpulseRegime.SQUEEZE_UP
+    assert _regime_alerts([p, e, p, u, p, e, p, p]) == [[]] * 8
+    # a change to a third regime that holds names the regime confirmed before it
+    alerts = _regime_alerts([p, e, u, u])
+    assert alerts[3] and "pinned → squeeze-up" in alerts[3][0]
+
+
+def test_no_regime_alert_without_the_tracks() -> None:
     prev = make_analysis(regime=ImpulseRegime.PINNED)
     cur = make_analysis(regime=ImpulseRegime.EXPANSION)
-    alerts = compare_analyses(prev, cur)
-    assert [a.kind for a in alerts] == [AlertKind.REGIME]
-    assert "pinned → expansion" in alerts[0].message
+    assert compare_analyses(prev, cur) == []
     assert compare_analyses(cur, cur) == []
 
 

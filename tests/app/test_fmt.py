@@ -18,6 +18,7 @@ from hedgeflow.app.fmt import (
     fmt_level,
     fmt_percent,
     fmt_time_ny,
+    fmt_wait,
     nice_ticks,
     strength_bar,
 )
@@ -83,6 +84,16 @@ def test_ages_and_times() -> None:
     assert fmt_age(185) == "3m05s"
     assert fmt_age(3725) == "1h02m"
     assert fmt_age(-3) == "0s"
+    # waits keep tenths below 10 s: a 0.1 s backoff is not "0s"
+    assert fmt_wait(0.1) == "0.1s"
+    assert fmt_wait(0.04) == "0s"
+    assert fmt_wait(2.5) == "2.5s"
+    assert fmt_wait(9.9) == "9.9s"
+    assert fmt_wait(5.0) == "5s"
+    assert fmt_wait(9.96) == "10s"
+    assert fmt_wait(60) == "1m00s"
+    assert fmt_wait(-1) == "0s"
+    assert fmt_wait(math.nan) == MISSING
     t = datetime(2026, 11, 24, 15, 31, 5, tzinfo=UTC)  # EST: UTC-5
     assert fmt_time_ny(t) == "10:31:05 ET"
     exp = datetime(2026, 11, 24, 21, 0, tzinfo=UTC)

@@ -84,10 +84,11 @@ def _line(text: str, prefix: str) -> str:
 
 def check_cli_summary(out: str, h: Headline) -> None:
     impulse = _line(out, "impulse  ")
-    m = re.match(r"(\S+) per \+1% at spot: (.+)  \[(\S+)\]$", impulse)
+    m = re.match(r"(\S+) per \+1% at spot: (.+)  \[([^,\]]+)(?:, (.+))?\]$", impulse)
     assert m, impulse
     _same_dollars(m[1], h.impulse)
     assert m[2] == h.impulse_words and m[3] == h.regime.value
+    assert (m[4] or "") == h.firmness_words
     flip = _line(out, "flip     ")
     if h.nearest_flip is None:
         assert flip.startswith("none"), flip
@@ -156,6 +157,16 @@ def check_regime_pane(rows: dict[str, str], h: Headline) -> None:
     else:
         assert rows["zero γ"].split()[0] == fmt_level(h.zero_gamma)
     assert rows["regime"].split()[0] == h.regime.value
+    firm = h.regime_firmness
+    if firm is None:
+        assert "holds" not in rows
+    else:
+        assert rows["regime"].split()[1] == f"({firm.words})"
+        m = re.fullmatch(r"(\w+) (\S+), exit (\S+)", rows["holds"])
+        assert m, rows["holds"]
+        assert m[1] == firm.measure
+        assert float(m[2]) == pytest.approx(firm.value, abs=0.005)
+        assert float(m[3]) == pytest.approx(firm.threshold, abs=0.005)
 
 
 def check_exports(a: ExpiryAnalysis, h: Headline) -> None:
@@ -166,6 +177,13 @@ def check_exports(a: ExpiryAnalysis, h: Headline) -> None:
     assert tuple(head["flip_levels"]) == h.flip_levels
     assert head["zero_gamma"] == h.zero_gamma
     assert head["flip_source"] == h.flip_source.value
+    assert head["firmness_words"] == h.firmness_words
+    curve = data["hedge_flow"]["impulse_curve"]
+    if h.regime_firmness is None:
+        assert curve["regime_firmness"] is None and head["regime_firmness"] is None
+    else:
+        assert curve["regime_firmness"]["words"] == h.regime_firmness.words
+        assert head["regime_firmness"]["bands"] == pytest.approx(h.regime_firmness.bands)
     json_flips = sorted(lvl["price"] for lvl in data["key_levels"] if lvl["kind"] == "flip")
     assert tuple(json_flips) == h.flip_levels
     rows = list(csv.DictReader(io.StringIO(levels_csv(a))))

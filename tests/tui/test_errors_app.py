@@ -10,7 +10,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable
 
-from hedgeflow.app.fmt import fmt_age, fmt_time_ny
+from hedgeflow.app.fmt import fmt_time_ny, fmt_wait
 from hedgeflow.feeds.errors import FeedAuthError
 from hedgeflow.feeds.sim import SimFeed
 from hedgeflow.tui.errorlog import COLUMNS, ErrorLogScreen
@@ -63,7 +63,7 @@ async def test_five_symbols_down_is_one_notice_with_details_and_one_recovery(
         )
         # Every failure, newest first, with time (New York), symbol, feed, kind, backoff.
         assert rows == [
-            [fmt_time_ny(r.at), r.symbol, "sim", "unavailable", r.message, fmt_age(r.retry_in)]
+            [fmt_time_ny(r.at), r.symbol, "sim", "unavailable", r.message, fmt_wait(r.retry_in)]
             for r in app.errors.recent()
         ]
         assert len(rows) >= 15 and {r[1] for r in rows} == set(SYMBOLS)

@@ -55,7 +55,11 @@ class OptionChain:
     source : feed or file the snapshot came from.
     delay_seconds : the vendor's own quote delay (900 for a 15-minute delayed feed).
     spot_note : "" when spot is a live print, else why it is not ("stale", "derived", ...).
-    dropped : rows dropped by the reader or feed, counted by reason.
+    dropped : rows dropped by the reader or feed, counted by reason (and values repaired
+        in kept rows, counted by what was repaired).
+    dropped_open_interest : open interest (contracts) carried by the rows dropped, by reason;
+        only reasons whose rows held some. A listed contract left out with its open interest
+        changes every exposure, so the analysis notes it (docs/METHOD.md "Input rules").
     """
 
     symbol: str
@@ -77,6 +81,7 @@ class OptionChain:
     delay_seconds: float = 0.0
     spot_note: str = ""
     dropped: Mapping[str, int] = field(default_factory=dict)
+    dropped_open_interest: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.as_of.tzinfo is None:
@@ -110,6 +115,7 @@ class OptionChain:
             delay_seconds=self.delay_seconds,
             spot_note=self.spot_note,
             dropped=dict(self.dropped),
+            dropped_open_interest=dict(self.dropped_open_interest),
             **arrays,
         )
 
@@ -154,6 +160,7 @@ def make_chain(
     delay_seconds: float = 0.0,
     spot_note: str = "",
     dropped: Mapping[str, int] | None = None,
+    dropped_open_interest: Mapping[str, float] | None = None,
 ) -> OptionChain:
     """Build an `OptionChain` from array-likes, casting dtypes; missing columns become NaN
     (prices, times, IV) or 0 (volume, open interest). Scalars broadcast."""
@@ -188,6 +195,7 @@ def make_chain(
         delay_seconds=float(delay_seconds),
         spot_note=spot_note,
         dropped=dict(dropped or {}),
+        dropped_open_interest=dict(dropped_open_interest or {}),
     )
 
 
@@ -214,6 +222,7 @@ def chain_to_dict(chain: OptionChain) -> dict[str, Any]:
         "delay_seconds": chain.delay_seconds,
         "spot_note": chain.spot_note,
         "dropped": dict(chain.dropped),
+        "dropped_open_interest": dict(chain.dropped_open_interest),
         "columns": columns,
     }
 
@@ -257,5 +266,8 @@ def chain_from_dict(data: Mapping[str, Any]) -> OptionChain:
         delay_seconds=float(data.get("delay_seconds", 0.0)),
         spot_note=str(data.get("spot_note", "")),
         dropped={str(k): int(v) for k, v in dict(data.get("dropped", {})).items()},
+        dropped_open_interest={
+            str(k): float(v) for k, v in dict(data.get("dropped_open_interest", {})).items()
+        },
         **{name: f64(name) for name in FLOAT_FIELDS},
     )

@@ -38,10 +38,22 @@ SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 VALIDATOR = Draft202012Validator(SCHEMA)
 
 
+def _leaves(error: ValidationError) -> Iterator[ValidationError]:
+    """The innermost errors under `error` (a `oneOf` says only "not valid under any")."""
+    if not error.context:
+        yield error
+    for sub in error.context or ():
+        yield from _leaves(sub)
+
+
 def _errors(doc: Any) -> list[str]:
-    return [
-        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in VALIDATOR.iter_errors(doc)
-    ][:10]
+    """Up to ten messages, each with the path to the offending field."""
+    leaves = [leaf for e in VALIDATOR.iter_errors(doc) for leaf in _leaves(e)]
+    # a list fails the single-analysis branch for being a list: not worth reporting
+    leaves = [e for e in leaves if not (e.validator == "type" and e.instance is doc)]
+    return sorted({f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}" for e in leaves})[
+        :10
+    ]
 
 
 def _analyze(*argv: str) -> Any:

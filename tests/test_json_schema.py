@@ -14,6 +14,8 @@ import contextlib
 import copy
 import io
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -109,6 +111,18 @@ def test_every_field_has_a_description_and_every_number_a_unit() -> None:
     no_unit = [p for p, f in fields if _is_numeric(f) and not str(f.get("unit", "")).strip()]
     assert not no_description, no_description
     assert not no_unit, no_unit
+
+
+def test_the_docs_page_is_the_schema_s_tables() -> None:
+    """docs/JSON_SCHEMA.md's field tables are generated from the schema (run
+    scripts/schema_tables.py after editing it)."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "schema_tables.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_the_docs_page_names_every_field() -> None:

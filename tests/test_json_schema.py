@@ -156,6 +156,12 @@ def test_the_default_expiry_and_the_export_validate(model: str) -> None:
     exported = json.loads(analysis_json(a))
     assert {"key_levels", "headline", "nearest_flip"} <= exported.keys()
     assert not _errors(exported), _errors(exported)
+    # floe's label words are left out of the export, its numbers kept
+    text = json.dumps(exported)
+    assert '"passive"' not in text and '"aggressive"' not in text and "floe_trade_type" not in text
+    if model == "floe":
+        levels = exported["pressure_cloud"]["levels"]
+        assert len(levels["floe_expected_hedge_contracts"]) == len(levels["price"])
 
 
 # --------------------------------------------------------------------------- it can fail

@@ -81,13 +81,21 @@ def _distance(price: float, spot: float) -> float:
     return d if math.isfinite(d) else math.inf
 
 
+def _is_label(value: Any) -> bool:
+    """A label string, or a list of them (floe's per-level `floe_hedge_type`)."""
+    if isinstance(value, list):
+        return all(isinstance(v, str) for v in value)
+    return isinstance(value, str)
+
+
 def _strip_floe_labels(obj: Any) -> Any:
-    """Drop floe's label strings (they contradict the sign rule); keep every number."""
+    """Drop floe's label strings (they contradict the sign rule) and its own-sign contract
+    figures per zone (`floe_contracts`); keep every number."""
     if isinstance(obj, dict):
         return {
             k: _strip_floe_labels(v)
             for k, v in obj.items()
-            if not (k.startswith("floe_") and (isinstance(v, str) or k == "floe_contracts"))
+            if not (k.startswith("floe_") and (_is_label(v) or k == "floe_contracts"))
         }
     if isinstance(obj, list):
         return [_strip_floe_labels(v) for v in obj]

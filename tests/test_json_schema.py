@@ -24,7 +24,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from hedgeflow.app.export import analysis_json
+from hedgeflow.app.export import analysis_json, curve_csv
 from hedgeflow.cli import main
 from hedgeflow.engine.config import EngineConfig
 from hedgeflow.engine.enums import EngineModel
@@ -159,6 +159,11 @@ def test_the_default_expiry_and_the_export_validate(model: str) -> None:
     # floe's label words are left out of the export, its numbers kept
     text = json.dumps(exported)
     assert '"passive"' not in text and '"aggressive"' not in text and "floe_trade_type" not in text
+    # the curve CSV's columns carry the JSON's names, with their unit
+    curve = exported["hedge_flow"]["impulse_curve"]
+    header = curve_csv(a).splitlines()[0].split(",")
+    for column in header[1:4]:
+        assert column.split("_usd_")[0] in curve, column
     if model == "floe":
         levels = exported["pressure_cloud"]["levels"]
         assert len(levels["floe_expected_hedge_contracts"]) == len(levels["price"])

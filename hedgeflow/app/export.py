@@ -22,7 +22,7 @@ from hedgeflow.app.jsondoc import analysis_document
 from hedgeflow.app.presentation import headline
 from hedgeflow.engine import labels
 from hedgeflow.engine.clock import NY
-from hedgeflow.engine.enums import ExtremumKind
+from hedgeflow.engine.enums import EngineModel, ExtremumKind
 from hedgeflow.engine.jsonable import to_jsonable
 from hedgeflow.engine.types import ExpiryAnalysis
 
@@ -117,9 +117,26 @@ def _num(x: float | None) -> str:
     return "" if x is None or not math.isfinite(x) else repr(float(x))
 
 
+#: The curve's columns, named as in the JSON (docs/JSON_SCHEMA.md) with their unit: the
+#: physical curve holds densities in price, the floe curve kernel averages.
+_CURVE_COLUMNS = {
+    EngineModel.PHYSICAL: (
+        "impulse_density_usd_per_pct_per_point",
+        "gex_density_usd_per_pct_per_point",
+        "vanna_term_density_usd_per_pct_per_point",
+    ),
+    EngineModel.FLOE: (
+        "impulse_kernel_average_usd_per_pct",
+        "gex_kernel_average_usd_per_pct",
+        "vex_kernel_average_usd_per_vol_point",
+    ),
+}
+
+
 def curve_csv(a: ExpiryAnalysis) -> str:
-    """One row per grid price: H density, smoothed GEX/VEX, the repriced total impulse (when
-    computed on the same grid) and the pressure scores. Empty cells are missing values."""
+    """One row per grid price: the impulse curve and its GEX and vanna parts (named by the
+    model's curve, as in the JSON), the repriced total impulse (when computed on the same
+    grid) and the pressure scores. Empty cells are missing values."""
     curve = a.hedge_flow.impulse_curve
     levels = a.pressure_cloud.levels
     rep = a.repriced
@@ -129,9 +146,7 @@ def curve_csv(a: ExpiryAnalysis) -> str:
     w.writerow(
         [
             "price",
-            "impulse_density_usd_per_pct_per_point",
-            "gamma_density",
-            "vanna_density",
+            *_CURVE_COLUMNS[a.model],
             "repriced_impulse_usd_per_pct",
             "stability_score",
             "acceleration_score",

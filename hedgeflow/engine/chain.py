@@ -56,6 +56,8 @@ class OptionChain:
     delay_seconds : the vendor's own quote delay (900 for a 15-minute delayed feed).
     spot_note : "" when spot is a live print, else why it is not ("stale", "derived", ...).
     dropped : rows dropped by the reader or feed, counted by reason.
+    notes : what the source said about its own data that a user must see (a vendor that
+        truncated the chain, with what is missing); the analysis shows them first.
     """
 
     symbol: str
@@ -77,6 +79,7 @@ class OptionChain:
     delay_seconds: float = 0.0
     spot_note: str = ""
     dropped: Mapping[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.as_of.tzinfo is None:
@@ -110,6 +113,7 @@ class OptionChain:
             delay_seconds=self.delay_seconds,
             spot_note=self.spot_note,
             dropped=dict(self.dropped),
+            notes=self.notes,
             **arrays,
         )
 
@@ -154,6 +158,7 @@ def make_chain(
     delay_seconds: float = 0.0,
     spot_note: str = "",
     dropped: Mapping[str, int] | None = None,
+    notes: tuple[str, ...] = (),
 ) -> OptionChain:
     """Build an `OptionChain` from array-likes, casting dtypes; missing columns become NaN
     (prices, times, IV) or 0 (volume, open interest). Scalars broadcast."""
@@ -188,6 +193,7 @@ def make_chain(
         delay_seconds=float(delay_seconds),
         spot_note=spot_note,
         dropped=dict(dropped or {}),
+        notes=tuple(notes),
     )
 
 
@@ -214,6 +220,7 @@ def chain_to_dict(chain: OptionChain) -> dict[str, Any]:
         "delay_seconds": chain.delay_seconds,
         "spot_note": chain.spot_note,
         "dropped": dict(chain.dropped),
+        "notes": list(chain.notes),
         "columns": columns,
     }
 
@@ -257,5 +264,6 @@ def chain_from_dict(data: Mapping[str, Any]) -> OptionChain:
         delay_seconds=float(data.get("delay_seconds", 0.0)),
         spot_note=str(data.get("spot_note", "")),
         dropped={str(k): int(v) for k, v in dict(data.get("dropped", {})).items()},
+        notes=tuple(str(n) for n in data.get("notes", ()) or ()),
         **{name: f64(name) for name in FLOAT_FIELDS},
     )

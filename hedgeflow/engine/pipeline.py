@@ -380,7 +380,8 @@ def analyze_chain(
     if book is None:
         raise AnalysisError("no usable expiry: " + "; ".join(reasons[:3]))
     # the book's own warnings (untrusted spot, vendor IV fallbacks) are for the screen too
-    notes = [*book.notes, *(f"skipped {r}" for r in reasons)]
+    # what the source said about its own data (a truncated chain) comes first
+    notes = [*chain.notes, *book.notes, *(f"skipped {r}" for r in reasons)]
 
     exposure = compute_exposures(book)
     surface = book.surface

@@ -140,6 +140,8 @@ def status_view(
     notes: tuple[str, ...] = ()
     if st.busy:
         notes = ("computing …",)
+    elif chain is not None and chain.notes:
+        notes = chain.notes[:1]  # the vendor left contracts out: before anything else
     elif chain is not None and chain.spot_note:
         notes = (f"spot {chain.spot_note}",)  # e.g. "stale: market closed"
     elif a is not None and a.notes:

@@ -32,8 +32,8 @@ whose body names the gateway's `TooBigBody` (`ChainTooBig`), holds less than was
 for. The feed then asks for less at a time (`SchwabFeed._fetch_window`): the date window
 halved until one day, then one day's calls and puts apart, then, for a side still refused
 as too big, fewer strikes around the money (`strikeCount`); the parts are merged
-(`merge_chain_payloads`). Whatever it still could not get is a chain note naming the days
-and sides, which the analysis shows first (status line, `analyze`, JSON).
+(`schwab_parts.merge_chain_payloads`). Whatever it still could not get is a chain note
+naming the days and sides, which the analysis shows first (status line, `analyze`, JSON).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -76,6 +76,15 @@ from hedgeflow.feeds.normalize import (
     to_dates,
 )
 from hedgeflow.feeds.quote_time import after_hours_note, after_hours_print, chain_as_of
+from hedgeflow.feeds.schwab_parts import (
+    MAX_CHAIN_REQUESTS,
+    NARROW_STRIKES,
+    Budget,
+    count_contracts,
+    is_truncated,
+    merge_chain_payloads,
+    window_words,
+)
 from hedgeflow.feeds.secrets import Secret, secret_from_env
 
 VENDOR = "schwab"
@@ -250,78 +259,6 @@ def parse_schwab_expirations(payload: Any) -> list[date]:
     return sorted({d.astype(object) for d in days[~np.isnat(days)]})
 
 
-def is_truncated(payload: Any) -> bool:
-    """True when a /chains response says Schwab cut it short (`isChainTruncated`)."""
-    return isinstance(payload, Mapping) and payload.get("isChainTruncated") is True
-
-
-def merge_chain_payloads(parts: Sequence[Any]) -> Any:
-    """One /chains response from the responses of disjoint requests (date windows, sides,
-    strikes): the first part's header (symbol, status, underlying...) with every part's
-    `callExpDateMap`/`putExpDateMap` entries, strike lists of the same expiration and strike
-    joined. A single part is returned as it is; parts that are not objects are left to the
-    parser (the first one is returned so that it says what is wrong)."""
-    if len(parts) == 1 or not all(isinstance(p, Mapping) for p in parts):
-        return parts[0]
-    merged = {k: v for k, v in parts[0].items() if k not in ("callExpDateMap", "putExpDateMap")}
-    for key in ("callExpDateMap", "putExpDateMap"):
-        out: dict[str, Any] = {}
-        for part in parts:
-            m = part.get(key)
-            if not isinstance(m, Mapping):
-                continue
-            for exp_key, strikes in m.items():
-                have = out.get(exp_key)
-                if isinstance(have, dict) and isinstance(strikes, Mapping):
-                    for strike, contracts in strikes.items():
-                        prev = have.get(strike)
-                        if isinstance(prev, list) and isinstance(contracts, list):
-                            have[strike] = [*prev, *contracts]
-                        else:
-                            have[strike] = contracts
-                else:
-                    out[exp_key] = dict(strikes) if isinstance(strikes, Mapping) else strikes
-        merged[key] = out
-    merged["isChainTruncated"] = any(is_truncated(p) for p in parts)
-    counts = [p.get("numberOfContracts") for p in parts]
-    if all(isinstance(c, int) for c in counts):
-        merged["numberOfContracts"] = sum(counts)
-    return merged
-
-
-def _count_contracts(payload: Any) -> int:
-    """Contracts in a /chains response's maps (for the notes)."""
-    n = 0
-    if isinstance(payload, Mapping):
-        for key in ("callExpDateMap", "putExpDateMap"):
-            m = payload.get(key)
-            for strikes in m.values() if isinstance(m, Mapping) else ():
-                for contracts in strikes.values() if isinstance(strikes, Mapping) else ():
-                    n += len(contracts) if isinstance(contracts, list) else 1
-    return n
-
-
-#: Requests one snapshot may spend on a chain Schwab truncates: a 7-day window halves down
-#: to 8 days (7 more requests) and each day to its calls and puts (16), with room for a few
-#: narrowed retries; a poll must stay a poll, not a crawl.
-MAX_CHAIN_REQUESTS = 32
-#: `strikeCount` values tried, in order, for one day's side Schwab refuses as too big.
-NARROW_STRIKES = (200, 100, 50)
-
-
-@dataclass
-class _Budget:
-    """What one snapshot's chain requests may still spend, and what they could not get."""
-
-    left: int
-    notes: list[str] = field(default_factory=list)
-
-
-def _window_words(lo: date, hi: date, side: str) -> str:
-    days = lo.isoformat() if lo == hi else f"{lo.isoformat()}..{hi.isoformat()}"
-    return days if side == "ALL" else f"{days} {side.lower()}s"
-
-
 class SchwabFeed(HttpFeedBase):
     """Schwab over HTTP with OAuth refresh. Config keys: `app_key_env`, `app_secret_env`,
     `refresh_token_env` (names of environment variables), `token_url`, `max_days` (chain
@@ -494,7 +431,7 @@ class SchwabFeed(HttpFeedBase):
         }
         if self.strike_count is not None:
             base["strikeCount"] = self.strike_count
-        budget = _Budget(MAX_CHAIN_REQUESTS)
+        budget = Budget(MAX_CHAIN_REQUESTS)
         parts = await self._fetch_window(
             base, today, today + timedelta(days=self.max_days), "ALL", budget
         )
@@ -522,7 +459,7 @@ class SchwabFeed(HttpFeedBase):
         )
 
     async def _fetch_window(
-        self, base: Mapping[str, Any], lo: date, hi: date, side: str, budget: _Budget
+        self, base: Mapping[str, Any], lo: date, hi: date, side: str, budget: Budget
     ) -> list[Any]:
         """The /chains responses that together hold days `lo`..`hi` of `side` ("ALL",
         "CALL", "PUT"). A response Schwab truncated (`isChainTruncated`) or refused as too
@@ -541,7 +478,7 @@ class SchwabFeed(HttpFeedBase):
         else:
             if not is_truncated(payload):
                 return [payload]
-        what = _window_words(lo, hi, side)
+        what = window_words(lo, hi, side)
         splits: list[tuple[date, date, str]] = []
         if lo < hi:
             mid = lo + timedelta(days=(hi - lo).days // 2)
@@ -560,7 +497,7 @@ class SchwabFeed(HttpFeedBase):
                 out.extend(r)
             return out
         if payload is not None:
-            budget.notes.append(f"{what} incomplete ({_count_contracts(payload)} received)")
+            budget.notes.append(f"{what} incomplete ({count_contracts(payload)} received)")
             return [payload]
         current = self.strike_count or NARROW_STRIKES[0] * 2
         for count in (n for n in NARROW_STRIKES if n < current):

@@ -23,7 +23,8 @@ from werkzeug import Request, Response
 
 from hedgeflow.engine.clock import NY
 from hedgeflow.feeds.errors import ChainTooBig, FeedUnavailable
-from hedgeflow.feeds.schwab import SchwabFeed, merge_chain_payloads, parse_schwab_chain
+from hedgeflow.feeds.schwab import SchwabFeed, parse_schwab_chain
+from hedgeflow.feeds.schwab_parts import merge_chain_payloads
 from hedgeflow.feeds.tradier import TradierFeed
 from tests.feeds.conftest import fast_settings, load_payload
 

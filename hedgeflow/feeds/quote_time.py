@@ -38,11 +38,14 @@ def chain_as_of(
     return as_of_from_stamps(stamps, now, delay_seconds)
 
 
-def after_hours_print(print_stamps: np.ndarray, as_of: datetime) -> datetime | None:
-    """The underlying's newest print time (aware UTC) when it falls after the regular close
+def after_hours_print(traded: float, quoted: np.ndarray, as_of: datetime) -> datetime | None:
+    """The time of the underlying's price (aware UTC) when it falls after the regular close
     of the session the options were quoted in (`as_of` at or before that close); None when
-    it does not, or when either time is unknown."""
-    finite = print_stamps[np.isfinite(print_stamps)]
+    it does not, or when either time is unknown. The price's time is its last trade
+    (`traded`, epoch s) when there is one, else the newest of its quote times (`quoted`):
+    an index's quote time runs on after the close while its last value stays the close."""
+    stamps = np.array([traded]) if np.isfinite(traded) else np.asarray(quoted, dtype=float)
+    finite = stamps[np.isfinite(stamps)]
     if finite.size == 0:
         return None
     printed = datetime.fromtimestamp(float(finite.max()), tz=UTC)

@@ -216,7 +216,7 @@ def parse_schwab_chain(
         # `close` is the previous session's close (`change` = last - close)
         spot = first_positive([und.get("close")])
         spot_note = "stale (previous close)" if np.isfinite(spot) else "missing"
-    elif (printed := after_hours_print(und_t, as_of)) is not None:
+    elif (printed := after_hours_print(und_t[1], und_t[:1], as_of)) is not None:
         spot_note = after_hours_note(printed, as_of)
 
     if truncation_notes is None:

@@ -220,7 +220,11 @@ def parse_tradier_chain(
     )
     # the options' own clock: after the close the underlying quotes on in extended hours
     as_of = chain_as_of(np.concatenate(times), und_t, now, delay_seconds)
-    printed = after_hours_print(und_t, as_of) if quote is not None and not spot_note else None
+    printed = (
+        after_hours_print(und_t[2], und_t[:2], as_of)
+        if quote is not None and not spot_note
+        else None
+    )
     if printed is not None:
         assert quote is not None
         # `close` is the day's regular close (null during the session): the price the

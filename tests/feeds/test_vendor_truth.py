@@ -354,6 +354,19 @@ async def test_schwab_after_hours_as_of_is_the_options_and_the_print_is_labelled
     assert chain.spot_note == "after-hours print at 19:59 ET, options quoted 15:59 ET"
 
 
+def test_an_index_quoted_after_the_close_but_last_traded_at_it_is_not_labelled() -> None:
+    # $SPX's quote time runs on after 16:00; its value is the close (traded 16:00:00)
+    friday = date(2026, 5, 15)
+    und = schwab_underlying("$SPX", last=5912.34, close=5890.12, time_ms=ny_ms(friday, 16, 0, 0))
+    und["quoteTime"] = ny_ms(friday, 19, 59, 59)
+    body = schwab_chain(
+        "$SPX", [date(2026, 5, 22)], root="SPXW", quote_ms=ny_ms(friday, 15, 59, 59), underlying=und
+    )
+    chain = parse_schwab_chain(body, now=EVENING)
+    assert chain.spot == 5912.34 and chain.spot_note == ""
+    assert chain.as_of == datetime(2026, 5, 15, 15, 59, 59, tzinfo=NY)
+
+
 def test_schwab_print_inside_the_session_is_not_labelled() -> None:
     friday = date(2026, 5, 15)
     und = schwab_underlying("AAPL", last=190.65, close=189.63, time_ms=ny_ms(friday, 15, 59, 59))

@@ -30,6 +30,7 @@ def summary_text(a: ExpiryAnalysis) -> str:
         f"{a.symbol}  spot {a.spot:,.2f}  forward {a.forward:,.2f}  as of {a.as_of.astimezone(NY):%Y-%m-%d %H:%M %Z}",
         f"expiry   {exp_ny:%Y-%m-%d %H:%M %Z} ({'/'.join(a.roots)})  {a.minutes_to_expiry:,.0f} min left",
         f"model    {h.model}  positioning {h.positioning}  positions {h.positions}",
+        f"rate     {a.rate_source}",
         f"ATM IV   {h.atm_iv:.2%}  regime {h.vol_regime} (classified on {rp.regime_iv:.2%})  "
         f"expected move ±{h.expected_move:,.2f}",
     ]

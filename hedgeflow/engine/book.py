@@ -26,7 +26,9 @@ class ExpiryBook:
     expiration : settlement time (aware); as_of : snapshot time (aware)
     spot : underlying price used for spot greeks, points
     forward : parity-implied forward F, points
-    r : discount rate, decimal/year (config); q : dividend yield implied by F = S e^{(r-q) tau}
+    r : discount rate, decimal/year, continuously compounded: implied by put-call parity, or
+        the configured one (`rate_source` says which and why); q : dividend yield implied
+        by F = S e^{(r-q) tau}
     tau : year fraction (365-day) from as_of to settlement
     strike, is_call : per option (one row per contract, strike ascending)
     position : dealers' signed position per option, contracts (positioning model applied,
@@ -37,6 +39,7 @@ class ExpiryBook:
     diagnostics : counts by reason (unsolved IVs, vendor fallbacks, skipped rows, ...)
     notes : human-readable warnings for the screen (spot disagrees with the parity forward,
         vendor IV fallbacks used, ...)
+    rate_source : one line saying where `r` came from ("0.83% implied by put-call parity ...")
     """
 
     symbol: str
@@ -56,6 +59,7 @@ class ExpiryBook:
     surface: IVSurface
     diagnostics: Mapping[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    rate_source: str = "configuration"
 
     def __post_init__(self) -> None:
         if self.expiration.tzinfo is None or self.as_of.tzinfo is None:

@@ -7,8 +7,10 @@ case. Steps:
 1. rows of the expiry (settlement epoch, exact), strikes validated, sorted by strike;
 2. tau from the snapshot's as-of time to settlement (365-day years): tau <= 0 is an
    expired series and is skipped;
-3. mids of sane two-sided quotes (`hedgeflow.engine.iv.quote_mid`); the parity forward from the
-   pairs near the money (`hedgeflow.engine.forward`); one spot for the whole chain, the vendor's
+3. mids of sane two-sided quotes (`hedgeflow.engine.iv.quote_mid`); the rate of each
+   expiry and its parity forward from the pairs near the money (`hedgeflow.engine.forward`:
+   the rate implied where the roots are European-style and the fit is credible, else the
+   configured one, with the reason in `ExpiryBook.rate_source`); one spot for the whole chain, the vendor's
    if it agrees with the nearest live expiry's forward, else that forward discounted
    (flagged), and each expiry's dividend yield q implied against it (F = S e^{(r-q) tau};
    a q beyond a plausible band is flagged, e.g. an ex-dividend date inside the expiry);
@@ -35,9 +37,23 @@ from hedgeflow.engine.book import ExpiryBook
 from hedgeflow.engine.chain import OptionChain, sorted_unique
 from hedgeflow.engine.enums import PositioningModel
 from hedgeflow.engine.exposure import positions as model_positions
-from hedgeflow.engine.forward import ForwardEstimates, parity_forwards
+from hedgeflow.engine.forward import (
+    ForwardEstimates,
+    RateSource,
+    describe_rate,
+    is_european,
+    parity_forwards,
+    with_spot,
+)
 from hedgeflow.engine.iv import quote_mid
-from hedgeflow.engine.smile import NO_QUOTE, SkippedExpiry, Smiles, segment_bounds, segment_counts
+from hedgeflow.engine.smile import (
+    NO_QUOTE,
+    SkippedExpiry,
+    Smiles,
+    segment_bounds,
+    segment_counts,
+    vendor_note,
+)
 from hedgeflow.engine.types import IVSurface
 
 # --------------------------------------------------------------------------- the books
@@ -69,7 +85,6 @@ def _reference_spot(
     E: np.ndarray,
     tau: np.ndarray,
     cand: np.ndarray,
-    r: float,
 ) -> SpotEstimate:
     """The chain's spot from the nearest live expiry whose forward rests on parity pairs
     (at least REFERENCE_MIN_PAIRS if one of the candidates has them): the vendor spot when
@@ -89,7 +104,7 @@ def _reference_spot(
         return SpotEstimate(vendor, True, float(E[ref]))
     when = datetime.fromtimestamp(float(E[ref]), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
     forward = float(fe.forward[ref])
-    spot = forward * math.exp(-r * float(tau[ref]))
+    spot = forward * math.exp(-float(fe.rate[ref]) * float(tau[ref]))
     if math.isfinite(vendor):
         note = (
             f"spot {vendor:.2f} disagrees with the parity forward {forward:.2f} of the "
@@ -218,6 +233,8 @@ def build_expiry_books(
     put = ~is_call
     call_mid = _per_node(mid, node, is_call, n_node)
     put_mid = _per_node(mid, node, put, n_node)
+    call_ask = _per_node(ask, node, is_call, n_node)
+    put_ask = _per_node(ask, node, put, n_node)
     call_spread = _per_node(spread, node, is_call, n_node)
     put_spread = _per_node(spread, node, put, n_node)
     call_reason = np.full(n_node, NO_QUOTE, dtype=np.int8)
@@ -225,17 +242,23 @@ def build_expiry_books(
     call_reason[node[is_call]] = qreason[is_call]
     put_reason[node[put]] = qreason[put]
 
+    roots = chain.root[rows]
+    if bool((roots == roots[0]).all()):  # one root (the common case): skip a string sort
+        root_names, root_code = roots[:1], np.zeros(rows.size, dtype=np.intp)
+    else:
+        root_names, root_code = np.unique(roots, return_inverse=True)
+    # the rate is implied where every option of the expiry is European-style
+    american = ~np.array([is_european(str(x)) for x in root_names])[root_code]
+    european = segment_counts(seg, american, n_seg) == 0
+
     fe = parity_forwards(
         nseg, n_seg, nK, call_mid, put_mid, tau, r, chain.spot,
-        call_spread=call_spread, put_spread=put_spread,
+        call_spread=call_spread, put_spread=put_spread, rate_eligible=european,
     )  # fmt: skip
-    ref = _reference_spot(chain, fe, E, tau, is_candidate, r)
+    ref = _reference_spot(chain, fe, E, tau, is_candidate)
     if not ref.spot == chain.spot:
         # one spot for every book: q of each expiry implied against it
-        fe = parity_forwards(
-            nseg, n_seg, nK, call_mid, put_mid, tau, r, ref.spot,
-            call_spread=call_spread, put_spread=put_spread,
-        )  # fmt: skip
+        fe = with_spot(fe, ref.spot, tau)
     with np.errstate(invalid="ignore"):  # (one context: each costs ~1 us)
         alive = np.isfinite(fe.forward) & (fe.forward > 0) & requested
         F = np.where(alive, fe.forward, np.nan)
@@ -246,7 +269,8 @@ def build_expiry_books(
         vendor_k = np.where(vendor_otm > 0, vendor_otm, vendor_k)
     sm = Smiles(
         nseg, n_seg, nK, call_mid, put_mid, call_spread, put_spread, vendor_k,
-        call_reason, put_reason, forward=F, tau=tau, r=r, alive=alive,
+        call_reason, put_reason, call_ask=call_ask, put_ask=put_ask, forward=F, tau=tau,
+        r=fe.rate, alive=alive,
     )  # fmt: skip
 
     # dealers' positions, all rows at once
@@ -259,11 +283,6 @@ def build_expiry_books(
         n_bad_oi = np.zeros(n_seg, dtype=np.intp)
         pos = position[rows]
     mult = chain.multiplier[rows]
-    roots = chain.root[rows]
-    if bool((roots == roots[0]).all()):  # one root (the common case): skip a string sort
-        root_names, root_code = roots[:1], np.zeros(rows.size, dtype=np.intp)
-    else:
-        root_names, root_code = np.unique(roots, return_inverse=True)
     row_start, row_end = segment_bounds(seg, n_seg)
     node_start, node_end = segment_bounds(nseg, n_seg)
 
@@ -285,6 +304,13 @@ def build_expiry_books(
         if n_dup[j]:
             diag["duplicate_contracts"] = int(n_dup[j])
         diag["parity_pairs"] = int(fe.n_pairs[j])
+        est = fe[j]
+        if est.rate_source is RateSource.PARITY:
+            diag["rate_parity_pairs"] = est.rate_pairs
+        else:
+            diag[f"rate_config_{est.rate_source.name.lower()}"] = 1
+        if est.rate_source is RateSource.IMPLAUSIBLE:
+            notes.append(f"rate {describe_rate(est)}")
         reason = sm.skip[j]
         if reason is None:
             raw, sigma = sm.raw[ns], sm.sigma[ns]
@@ -298,10 +324,7 @@ def build_expiry_books(
             skipped[epoch] = reason
             continue
         if "iv_vendor_fallback" in diag:
-            notes.append(
-                f"{diag['iv_vendor_fallback']} strikes use the vendor's IV (vendor clock): "
-                "no quote inverted"
-            )
+            notes.append(vendor_note(diag, float(sm.vendor_scale[j])))
         spot, q = ref.spot, float(fe.q[j])
         if not ref.trusted:
             notes.append(ref.note)
@@ -334,7 +357,7 @@ def build_expiry_books(
                 as_of=chain.as_of,
                 spot=float(spot),
                 forward=float(F[j]),
-                r=float(r),
+                r=est.rate,
                 q=float(q),
                 tau=float(tau[j]),
                 strike=K[rs],
@@ -345,6 +368,7 @@ def build_expiry_books(
                 surface=surface,
                 diagnostics=diag,
                 notes=tuple(notes),
+                rate_source=describe_rate(est),
             )
         )
     return books, skipped

@@ -12,7 +12,8 @@ from hedgeflow.engine.types import CharmIntegralConfig, HedgeImpulseConfig, Pres
 class EngineConfig:
     """model : physical (default) or floe; positioning : dealer positioning model (floe model
     implies floe positioning unless set explicitly); rate : r, decimal/year, continuously
-    compounded; positions : start-of-day OI or the live signed-flow estimate."""
+    compounded, the fallback where put-call parity implies none (`hedgeflow.engine.forward`);
+    positions : start-of-day OI or the live signed-flow estimate."""
 
     model: EngineModel = EngineModel.PHYSICAL
     positioning: PositioningModel | None = None

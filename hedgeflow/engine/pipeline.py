@@ -9,6 +9,7 @@ physical model). Pure: `now` is an argument, nothing reads the clock.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Literal
 
@@ -121,6 +122,29 @@ def live_expiries(chain: OptionChain) -> np.ndarray:
 
 def _ny_date(epoch: float) -> date:
     return datetime.fromtimestamp(epoch, tz=UTC).astimezone(NY).date()
+
+
+def _left_out_of_zero_gamma(
+    chain: OptionChain,
+    live: np.ndarray,
+    built: Mapping[float, ExpiryBook],
+    skipped: Mapping[float, str],
+) -> str:
+    """A note naming the live expiries the all-expiry zero-gamma line leaves out (no book
+    could be built: too few IVs, no smile) and the open interest they carry, "" when none:
+    a line that silently lacks an expiry is not the all-expiry line it claims to be."""
+    out = [float(e) for e in live if float(e) not in built]
+    if not out:
+        return ""
+    oi = chain.open_interest[np.isin(chain.expiry, np.asarray(out))]
+    carried = float(np.sum(oi[np.isfinite(oi)]))
+    shown = "; ".join(f"{_ny_date(e).isoformat()}: {skipped.get(e, 'skipped')}" for e in out[:3])
+    more = f"; and {len(out) - 3} more" if len(out) > 3 else ""
+    what = "expiry" if len(out) == 1 else "expiries"
+    return (
+        f"zero γ line leaves out {len(out)} {what} with {carried:,.0f} open interest "
+        f"({shown}{more})"
+    )
 
 
 def select_expiries(chain: OptionChain, choice: ExpiryChoice) -> np.ndarray:
@@ -436,6 +460,9 @@ def analyze_chain(
         )
         if books:
             repriced = attach_zero_gamma(repriced, books)
+            left_out = _left_out_of_zero_gamma(chain, live, by_epoch, skipped)
+            if left_out:
+                notes.append(left_out)
     diagnostics = {k: int(v) for k, v in dict(book.diagnostics).items()}
     for reason, count in chain.dropped.items():
         diagnostics[f"dropped: {reason}"] = int(count)
@@ -459,4 +486,6 @@ def analyze_chain(
         expirations=tuple(datetime.fromtimestamp(float(e), tz=UTC).astimezone(NY) for e in live),
         notes=tuple(notes),
         diagnostics=diagnostics,
+        rate=book.r,
+        rate_source=book.rate_source,
     )

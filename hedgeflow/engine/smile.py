@@ -5,8 +5,12 @@
 
 4. raw IV per strike from the out-of-the-money option (puts below F, calls at and above),
    the in-the-money twin where the OTM quote does not invert (only if its time value
-   exceeds its spread), the vendor's IV (on the vendor's clock) only where neither does,
-   each counted; IVs outside [0.1 %, 2000 %] are bad prints, not smile points;
+   exceeds its spread), the vendor's IV only where neither does, each counted; IVs
+   outside [0.1 %, 2000 %] are bad prints, not smile points. A vendor IV runs on the
+   vendor's clock (after hours and on weekends its tau is the last close's), so the
+   fallbacks are put on ours: their variance scaled by the expiry's median ratio of our
+   variance to the vendor's over the strikes solved both ways (`vendor_on_our_clock`),
+   and capped by the IV of the quote's ask where the bid is zero;
 5. total variance w = sigma^2 tau smoothed in k = ln(K/F) by a weighted cubic smoothing
    spline (`hedgeflow.engine.smoothing`, FITPACK's scheme in numpy: smoothing condition
    sum(((w_i - g_i) / e_i)^2) <= n with e_i the
@@ -25,11 +29,13 @@ vectorized over all the expiries whose check failed.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from datetime import datetime
 
 import numpy as np
 
-from hedgeflow.engine.black76 import norm_pdf
+from hedgeflow.engine.black76 import norm_pdf, price
 from hedgeflow.engine.butterfly import repair_butterflies
 from hedgeflow.engine.iv import IVFailure, implied_vol
 from hedgeflow.engine.smoothing import smoothing_spline
@@ -43,6 +49,9 @@ MIN_IV_ERROR = 0.0005
 # fair value sits well inside the quote (a uniform error over the spread gives 0.29).
 MID_ERROR_FRACTION = 0.25
 VENDOR_IV_REL_ERROR = 0.05  # vendor fallbacks weigh as a +-5 % (relative) IV
+# Strikes solved both ways (our IV and the vendor's) the vendor-clock ratio needs; with
+# fewer, the fallbacks are used as the vendor gives them (and the note says unchecked).
+MIN_CLOCK_PAIRS = 3
 MAX_ABS_LOG_MONEYNESS = 10.0  # |ln(K/F)| beyond which a strike is not part of the smile
 # Plausible IVs (decimal): a quote implying less than 0.1 % or more than 2000 % is a bad
 # print, not a smile point (the CBOE files reach 4 to 8 on far OTM short-dated puts).
@@ -50,6 +59,7 @@ IV_MIN = 1e-3
 IV_MAX = 20.0
 _N_CODES = max(IVFailure) + 1
 _OK, NO_QUOTE = int(IVFailure.OK), int(IVFailure.NO_QUOTE)  # ints: fast in array ops
+_ONE_SIDED = int(IVFailure.ONE_SIDED)
 _FAILURE_KEYS = tuple((int(c), f"iv_{c.name.lower()}") for c in IVFailure if c is not IVFailure.OK)
 
 
@@ -83,6 +93,71 @@ def _smooth_total_variance(
     return ws, int(bad.sum())
 
 
+def segment_median(values: np.ndarray, seg: np.ndarray, n_seg: int) -> np.ndarray:
+    """Median of `values` per segment (NaN for an empty one); any order."""
+    o = np.lexsort((values, seg))
+    v, sg = values[o], seg[o]
+    counts = np.bincount(sg, minlength=n_seg)
+    start = np.cumsum(counts) - counts
+    out = np.full(n_seg, np.nan)
+    has = counts > 0
+    lo = start[has] + (counts[has] - 1) // 2
+    hi = start[has] + counts[has] // 2
+    out[has] = 0.5 * (v[lo] + v[hi])
+    return out
+
+
+def vendor_on_our_clock(
+    nseg: np.ndarray,
+    n_seg: int,
+    iv: np.ndarray,
+    vendor_iv: np.ndarray,
+    solved: np.ndarray,
+    vendor_ok: np.ndarray,
+    fallback: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The vendor's IVs rescaled to our clock, per node, with the factor per expiry.
+
+    A vendor prices with its own tau_v (the last close's on a weekend file), so its IV
+    satisfies sigma_v^2 tau_v = sigma^2 tau: one factor per expiry, the ratio of our
+    variance to the vendor's, tau_v / tau. It is estimated as the median of
+    (iv / vendor_iv)^2 over the strikes solved both ways (`solved` & `vendor_ok`), in
+    expiries that have `fallback` nodes, and applied to the vendor IVs as its square root.
+
+    Returns (rescaled vendor IV per node, vol factor per expiry (NaN: not estimated,
+    fewer than MIN_CLOCK_PAIRS strikes or no fallback; the vendor IVs are then left as
+    they are), strikes solved both ways per expiry).
+    """
+    need = segment_counts(nseg, fallback, n_seg) > 0
+    both = np.flatnonzero(solved & vendor_ok & need[nseg])
+    n_both = np.bincount(nseg[both], minlength=n_seg)
+    scale = np.full(n_seg, np.nan)
+    if both.size:
+        log_ratio = np.log(iv[both] / vendor_iv[both])  # half the log variance ratio
+        scale = np.exp(segment_median(log_ratio, nseg[both], n_seg))
+        scale = np.where(need & (n_both >= MIN_CLOCK_PAIRS), scale, np.nan)
+    factor = np.where(np.isfinite(scale), scale, 1.0)
+    return vendor_iv * factor[nseg], scale, n_both
+
+
+def vendor_note(diag: Mapping[str, int], scale: float) -> str:
+    """The screen's line about an expiry's strikes whose IV is the feed's own (from the
+    diagnostics `Smiles` counted and its `vendor_scale`); short, as the status line shows
+    it beside the poll state on 120 columns."""
+    n = diag["iv_vendor_fallback"]
+    capped = diag.get("iv_capped_at_ask", 0)
+    text = f"{n} strike{'s' if n != 1 else ''} without a bid use the feed's IV"
+    if not math.isfinite(scale):
+        text += " (clock unchecked)"
+    elif abs(scale - 1.0) < 0.01:
+        text += f" (matches ours to {max(abs(scale - 1.0), 0.001):.1%})"
+    else:
+        text += f", x{scale:.2f} to our clock"
+    if capped:
+        text += f"; {capped} capped at the ask"
+    return text
+
+
 def segment_bounds(seg: np.ndarray, n_seg: int) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive) of each segment of a segment-sorted index array."""
     counts = np.bincount(seg, minlength=n_seg)
@@ -98,7 +173,9 @@ class Smiles:
     """Smiles of many expiries on their (expiry, strike) nodes, sorted by expiry then strike.
 
     After construction: raw (per node), sigma (smoothed, per node), diag (one dict per
-    expiry), skip (reason or None per expiry; None = built).
+    expiry), skip (reason or None per expiry; None = built), vendor_scale (per expiry: the
+    factor the vendor's IVs were multiplied by to put them on our clock; NaN where they
+    were used as given). call_ask, put_ask: the quotes' asks per node, points (NaN: none).
     """
 
     def __init__(
@@ -114,9 +191,11 @@ class Smiles:
         call_reason: np.ndarray,
         put_reason: np.ndarray,
         *,
+        call_ask: np.ndarray,
+        put_ask: np.ndarray,
         forward: np.ndarray,
         tau: np.ndarray,
-        r: float,
+        r: np.ndarray | float,
         alive: np.ndarray,
     ) -> None:
         self.diag: list[dict[str, int]] = [{} for _ in range(n_seg)]
@@ -124,6 +203,7 @@ class Smiles:
         n = K.size
         F = forward[nseg]
         T = tau[nseg]
+        R = np.broadcast_to(np.asarray(r, dtype=np.float64), (n_seg,))[nseg]  # per node
         todo = alive[nseg]
         otm_call = K >= F
         otm_mid = np.where(otm_call, call_mid, put_mid)
@@ -135,7 +215,9 @@ class Smiles:
         # the quote's: not solved at all (the same iv and reason)
         bad_quote = quote_reason != _OK
         sel = np.flatnonzero(todo & ~(bad_quote & np.isnan(otm_mid)))
-        iv[sel], reason[sel] = implied_vol(otm_mid[sel], F[sel], K[sel], T[sel], r, otm_call[sel])
+        iv[sel], reason[sel] = implied_vol(
+            otm_mid[sel], F[sel], K[sel], T[sel], R[sel], otm_call[sel]
+        )
         reason = np.where(bad_quote, quote_reason, reason)
         # the in-the-money twin where the OTM quote does not invert (same time value by
         # parity on the parity forward, wider quotes), only where its time value exceeds its
@@ -146,11 +228,11 @@ class Smiles:
             itm_mid = np.where(otm_call, put_mid, call_mid)[miss]
             itm_spread = np.where(otm_call, put_spread, call_spread)[miss]
             with np.errstate(invalid="ignore"):
-                time_value = itm_mid - np.exp(-r * T[miss]) * np.abs(F[miss] - K[miss])
+                time_value = itm_mid - np.exp(-R[miss] * T[miss]) * np.abs(F[miss] - K[miss])
                 has = np.isfinite(itm_mid) & (time_value > itm_spread)
             if has.any():
                 sub = miss[has]
-                iv2, _ = implied_vol(itm_mid[has], F[sub], K[sub], T[sub], r, ~otm_call[sub])
+                iv2, _ = implied_vol(itm_mid[has], F[sub], K[sub], T[sub], R[sub], ~otm_call[sub])
                 got = sub[np.isfinite(iv2)]
                 iv[got] = iv2[np.isfinite(iv2)]
                 spread = spread.copy()
@@ -172,15 +254,43 @@ class Smiles:
             implausible = np.isfinite(iv) & ~plausible
             solved = np.isfinite(iv) & plausible & in_range
             # a vendor IV of 0 means "not computed"; outside [IV_MIN, IV_MAX] it is no IV
-            vend = ~solved & in_range & (vendor_iv >= IV_MIN) & (vendor_iv <= IV_MAX)
-        raw = np.where(solved, iv, np.where(vend, vendor_iv, np.nan))
+            vendor_ok = in_range & (vendor_iv >= IV_MIN) & (vendor_iv <= IV_MAX)
+            vend = ~solved & vendor_ok
+        vendor_ours, self.vendor_scale, n_clock = vendor_on_our_clock(
+            nseg, n_seg, iv, vendor_iv, solved, vendor_ok, vend
+        )
+        raw = np.where(solved, iv, np.where(vend, vendor_ours, np.nan))
+        # the ask of a zero-bid OTM quote bounds the strike's IV from above (the option is
+        # worth less than its ask), whether the IV is the vendor's or the ITM twin's
+        capped = np.zeros(n, dtype=bool)
+        one_sided = np.flatnonzero(np.isfinite(raw) & (quote_reason == _ONE_SIDED))
+        if one_sided.size:
+            # only where the IV prices the option above its ask (one pricing, cheaper than
+            # solving every wing quote) is the cap solved for
+            ask = np.where(otm_call, call_ask, put_ask)[one_sided]
+            o, c = one_sided, otm_call[one_sided]
+            with np.errstate(invalid="ignore"):
+                above = price(F[o], K[o], T[o], raw[o], R[o], c) > ask
+            o, ask, c = o[above], ask[above], c[above]
+            if o.size:
+                cap, _ = implied_vol(ask, F[o], K[o], T[o], R[o], c)
+                over = cap < raw[o]  # (an ask that does not invert bounds nothing)
+                raw[o[over]] = cap[over]
+                capped[o[over]] = True
         valid = np.isfinite(raw)
         n_valid = segment_counts(nseg, valid, n_seg)
+        n_vend = segment_counts(nseg, vend, n_seg)
+        with np.errstate(invalid="ignore"):
+            scale_pct = np.where(np.isfinite(self.vendor_scale), self.vendor_scale * 100.0, 0.0)
         per_seg = {
             "iv_itm_twin": n_twin,
             "strike_out_of_range": segment_counts(nseg, todo & ~in_range, n_seg),
             "iv_implausible": segment_counts(nseg, todo & implausible, n_seg),
-            "iv_vendor_fallback": segment_counts(nseg, vend, n_seg),
+            "iv_vendor_fallback": n_vend,
+            "iv_capped_at_ask": segment_counts(nseg, capped, n_seg),
+            # strikes solved both ways, and the vendor-to-our-clock factor in percent
+            "iv_vendor_clock_pairs": np.where(n_vend > 0, n_clock, 0),
+            "iv_vendor_scale_pct": np.round(scale_pct).astype(np.intp),
         }
         for j in range(n_seg):
             if not alive[j]:
@@ -203,7 +313,7 @@ class Smiles:
             sqrt_t = np.sqrt(T)
             sd = raw * sqrt_t
             d1 = -k / sd + 0.5 * sd
-            vega = F * np.exp(-r * T) * norm_pdf(d1) * sqrt_t
+            vega = F * np.exp(-R * T) * norm_pdf(d1) * sqrt_t
             err_sigma = MID_ERROR_FRACTION * spread / vega
             err_sigma = np.where(np.isfinite(err_sigma), err_sigma, np.inf)
             err_sigma = np.where(vend, VENDOR_IV_REL_ERROR * raw, err_sigma)
@@ -262,6 +372,8 @@ def build_surface(
     expiration: datetime,
     call_reason: np.ndarray | None = None,
     put_reason: np.ndarray | None = None,
+    call_ask: np.ndarray | None = None,
+    put_ask: np.ndarray | None = None,
 ) -> tuple[IVSurface, dict[str, int]]:
     """Raw and arbitrage-free smoothed smile of one expiry on unique ascending strikes.
 
@@ -273,6 +385,8 @@ def build_surface(
     vendor_iv : vendor IV per strike (of the OTM contract), decimal (NaN or 0: none)
     forward : parity forward F, points; tau : year fraction (365-day); r : decimal/year
     call_reason, put_reason : `IVFailure` of the quotes (from `quote_mid`), for counting
+    call_ask, put_ask : asks per strike, points (bound a zero-bid quote's vendor IV; NaN
+        or None: no bound)
 
     Returns (surface, diagnostics). Raises `SkippedExpiry` with fewer than 5 valid IVs.
     """
@@ -289,6 +403,8 @@ def build_surface(
         vendor_iv,
         ok if call_reason is None else call_reason,
         ok if put_reason is None else put_reason,
+        call_ask=np.full(K.size, np.nan) if call_ask is None else call_ask,
+        put_ask=np.full(K.size, np.nan) if put_ask is None else put_ask,
         forward=np.array([forward]),
         tau=np.array([tau]),
         r=r,

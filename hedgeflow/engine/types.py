@@ -424,7 +424,9 @@ class ExpiryAnalysis:
     from the configured engine model; `repriced` is the physical repriced profile (None for
     the floe model or when it could not be computed). `notes` are human-readable warnings
     (spot disagrees with the parity forward, vendor IV fallbacks used, ...); `diagnostics`
-    counts masked inputs by reason.
+    counts masked inputs by reason. `rate` is the analyzed expiry's discount rate
+    (decimal/year, continuously compounded) and `rate_source` says where it came from
+    (put-call parity, or the configuration and why).
     """
 
     symbol: str
@@ -446,3 +448,5 @@ class ExpiryAnalysis:
     expirations: tuple[datetime, ...] = ()
     notes: tuple[str, ...] = ()
     diagnostics: dict[str, int] = field(default_factory=dict)
+    rate: float = float("nan")
+    rate_source: str = ""

@@ -55,12 +55,16 @@ def synthetic_chain(
     as_of: datetime = AS_OF,
     chain_spot: float | None = None,
     extra_expiries: tuple[float, ...] = (),
+    mid_noise: float = 0.0,
+    root: str = "SPXW",
 ) -> tuple[OptionChain, dict[str, object]]:
     """A quoted chain (calls and puts at every strike) and the truth it was made from.
 
     minutes : time to settlement; width : strikes span spot * (1 -+ width);
     chain_spot : the spot the chain reports (default: the true spot);
-    extra_expiries : further expiries (minutes) with the same construction.
+    extra_expiries : further expiries (minutes) with the same construction;
+    mid_noise : each quote moved as a whole (bid and ask together, on its tick grid) by a
+        normal shift of this many spreads, so its mid is off the model (bid floored at 0).
     """
     rng = np.random.default_rng(seed)
     rows: dict[str, list[np.ndarray]] = {
@@ -75,6 +79,10 @@ def synthetic_chain(
         for call in (True, False):
             p = price(F, K, tau, iv, r, call)
             bid, ask = quotes(p, rel_spread)
+            if mid_noise:
+                tick = np.where(p < 3.0, 0.05, 0.10)
+                shift = np.round(rng.normal(0.0, mid_noise, K.size) * (ask - bid) / tick) * tick
+                bid, ask = np.maximum(bid + shift, 0.0), np.maximum(ask + shift, tick)
             rows["K"].append(K)
             rows["call"].append(np.full(K.size, call))
             rows["exp"].append(np.full(K.size, (as_of + timedelta(minutes=mins)).timestamp()))
@@ -89,7 +97,7 @@ def synthetic_chain(
         symbol="SPX",
         spot=spot if chain_spot is None else chain_spot,
         as_of=as_of,
-        root="SPXW",
+        root=root,
         strike=cat["K"],
         expiry=cat["exp"],
         is_call=cat["call"],

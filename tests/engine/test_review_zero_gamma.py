@@ -51,3 +51,46 @@ def test_zero_gamma_line_at_spot_sums_the_books_on_an_ex_dividend_day() -> None:
     assert n_spots == 1
     assert line == pytest.approx(book_sum, rel=1e-9)
     assert book_sum > 0  # the sign at spot that the mixed-spot line got wrong
+
+
+def test_an_expiry_left_out_of_the_zero_gamma_line_is_noted_with_its_open_interest() -> None:
+    """An expiry whose smile cannot be built (here: every quote of the third live expiry
+    blanked, vendor IVs too) is left out of the all-expiry line; the analysis says so,
+    with the date, the reason and the open interest it carried. Untouched files: no note."""
+    from dataclasses import replace
+
+    from hedgeflow.engine.pipeline import live_expiries
+
+    chain = read_chain_file(REAL / "spy_quotedata_2023-09-14.csv")
+    assert not [n for n in analyze_chain(chain).notes if "zero γ" in n]
+    gone = float(live_expiries(chain)[2])
+    rows = chain.expiry == gone
+    blank = np.where(rows, np.nan, 1.0)
+    broken = replace(
+        chain,
+        bid=chain.bid * blank,
+        ask=chain.ask * blank,
+        last=chain.last * blank,
+        vendor_iv=chain.vendor_iv * blank,
+    )
+    a = analyze_chain(broken)
+    (note,) = [n for n in a.notes if "zero γ" in n]
+    oi = float(np.sum(chain.open_interest[rows]))
+    assert oi > 0
+    day = _ny(gone)
+    assert note.startswith(f"zero γ line leaves out 1 expiry with {oi:,.0f} open interest ({day}: ")
+    # and the line is the sum over the books that were built (the left-out one absent)
+    books, skipped = build_books(broken, EngineConfig())
+    assert gone in skipped and gone not in books
+    assert a.repriced is not None
+    i = int(np.argmin(np.abs(a.repriced.zero_gamma_price - a.spot)))
+    book_sum = sum(float(np.sum(compute_exposures(b).gamma)) for b in books.values())
+    assert float(a.repriced.zero_gamma[i]) == pytest.approx(book_sum, rel=1e-9)
+
+
+def _ny(epoch: float) -> str:
+    from datetime import UTC, datetime
+
+    from hedgeflow.engine.clock import NY
+
+    return datetime.fromtimestamp(epoch, tz=UTC).astimezone(NY).date().isoformat()

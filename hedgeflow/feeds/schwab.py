@@ -472,7 +472,8 @@ class SchwabFeed(HttpFeedBase):
         budget.left -= 1
         payload: Any = None
         try:
-            payload = await self.get_json("/chains", params)
+            async with budget.gate:
+                payload = await self.get_json("/chains", params)
         except ChainTooBig:
             pass
         else:
@@ -505,7 +506,8 @@ class SchwabFeed(HttpFeedBase):
                 break
             budget.left -= 1
             try:
-                narrowed = await self.get_json("/chains", {**params, "strikeCount": count})
+                async with budget.gate:
+                    narrowed = await self.get_json("/chains", {**params, "strikeCount": count})
             except ChainTooBig:
                 continue
             cut = " (and still truncated)" if is_truncated(narrowed) else ""

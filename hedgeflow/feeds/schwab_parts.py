@@ -10,6 +10,7 @@ merge of the parts into one response, and the words of the note for what is miss
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -75,12 +76,19 @@ MAX_CHAIN_REQUESTS = 32
 NARROW_STRIKES = (200, 100, 50)
 
 
+#: Part requests in flight at once (Schwab publishes no GET quota; a burst of 16 invites
+#: a 429).
+PARALLEL_PARTS = 4
+
+
 @dataclass
 class Budget:
-    """What one snapshot's chain requests may still spend, and what they could not get."""
+    """What one snapshot's chain requests may still spend (`left`), how many run at once
+    (`gate`), and what they could not get (`notes`)."""
 
     left: int
     notes: list[str] = field(default_factory=list)
+    gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(PARALLEL_PARTS))
 
 
 def window_words(lo: date, hi: date, side: str) -> str:

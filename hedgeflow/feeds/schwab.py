@@ -437,15 +437,13 @@ class SchwabFeed(HttpFeedBase):
         )
         if not parts:
             raise ChainTooBig(
-                "Schwab refused the chain as too big even one day and side at a time with "
-                f"{NARROW_STRIKES[-1]} strikes: lower `strike_count` or `max_days`",
+                "Schwab refused the chain as too big, even asked in parts (down to "
+                f"{NARROW_STRIKES[-1]} strikes a day and side): lower `strike_count` or "
+                "`max_days`",
                 vendor=VENDOR,
             )
         notes = (
-            [
-                "Schwab truncated the chain even asked one day and side at a time: "
-                + "; ".join(budget.notes)
-            ]
+            ["Schwab truncated the chain, even asked in parts: " + "; ".join(budget.notes)]
             if budget.notes
             else []
         )

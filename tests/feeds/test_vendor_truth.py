@@ -24,7 +24,7 @@ from werkzeug import Request, Response
 from hedgeflow.engine.clock import NY
 from hedgeflow.feeds.errors import ChainTooBig, FeedUnavailable
 from hedgeflow.feeds.schwab import SchwabFeed, parse_schwab_chain
-from hedgeflow.feeds.schwab_parts import merge_chain_payloads
+from hedgeflow.feeds.schwab_parts import MAX_CHAIN_REQUESTS, merge_chain_payloads
 from hedgeflow.feeds.tradier import TradierFeed
 from tests.feeds.conftest import fast_settings, load_payload
 
@@ -234,6 +234,25 @@ async def test_persistent_truncation_is_a_note_naming_the_day_and_side(
     assert "05-18" not in note  # May 18 came whole
     # what did come is kept: May 15's one strike each side and all of May 18
     assert len(chain) == 2 + 4
+
+
+async def test_truncation_everywhere_stays_within_the_request_budget(
+    httpserver: HTTPServer, creds
+) -> None:
+    def handler(request: Request) -> Response:
+        body = spx_body(request, truncated=True, keep=1)
+        return Response(json.dumps(body), content_type="application/json")
+
+    httpserver.expect_request("/marketdata/v1/chains").respond_with_handler(handler)
+    async with schwab_feed(httpserver) as feed:
+        chain = await feed.snapshot("SPX")
+    asked = chain_requests(httpserver)
+    assert len(asked) <= MAX_CHAIN_REQUESTS and len(asked) == len(set(asked))
+    (note,) = chain.notes
+    assert note.startswith("Schwab truncated the chain, even asked in parts: ")
+    # every listed day is named as incomplete (alone or in a window the budget left whole)
+    assert all(d.isoformat() in note for d in LISTED)
+    assert len(chain) > 0
 
 
 def test_a_truncated_payload_parsed_alone_says_so() -> None:

@@ -16,7 +16,7 @@ from hedgeflow.engine.pipeline import analyze_chain
 from hedgeflow.tui.present import status_view
 from hedgeflow.tui.state import SymbolState
 
-NOTE = "Schwab truncated the chain even asked one day and side at a time: 2026-05-15 calls incomplete (412 received)"
+NOTE = "Schwab truncated the chain, even asked in parts: 2026-05-15 calls incomplete (412 received)"
 
 
 def test_chain_notes_lead_every_surface() -> None:

@@ -431,7 +431,7 @@ class SchwabFeed(HttpFeedBase):
         }
         if self.strike_count is not None:
             base["strikeCount"] = self.strike_count
-        budget = Budget(MAX_CHAIN_REQUESTS)
+        budget = Budget(MAX_CHAIN_REQUESTS - 1)  # the first request
         parts = await self._fetch_window(
             base, today, today + timedelta(days=self.max_days), "ALL", budget
         )
@@ -443,7 +443,7 @@ class SchwabFeed(HttpFeedBase):
                 vendor=VENDOR,
             )
         notes = (
-            ["Schwab truncated the chain, even asked in parts: " + "; ".join(budget.notes)]
+            ["Schwab truncated the chain, even asked in parts: " + "; ".join(sorted(budget.notes))]
             if budget.notes
             else []
         )
@@ -463,11 +463,12 @@ class SchwabFeed(HttpFeedBase):
         "CALL", "PUT"). A response Schwab truncated (`isChainTruncated`) or refused as too
         big (`ChainTooBig`) is asked again in halves of the window, then one day's calls and
         puts apart, then (refused) with fewer strikes (`NARROW_STRIKES`); what still cannot
-        be had is added to `budget.notes`. At most `budget.left` requests in all."""
+        be had is added to `budget.notes`. The caller has counted this request; parts and
+        narrowed requests are taken from `budget.left` before they start (the parts run
+        concurrently, so a reservation made after would let siblings overspend)."""
         params = {**base, "fromDate": lo.isoformat(), "toDate": hi.isoformat()}
         if side != "ALL":
             params["contractType"] = side
-        budget.left -= 1
         payload: Any = None
         try:
             async with budget.gate:
@@ -485,6 +486,7 @@ class SchwabFeed(HttpFeedBase):
         elif side == "ALL":
             splits = [(lo, hi, "CALL"), (lo, hi, "PUT")]
         if splits and budget.left >= len(splits):
+            budget.left -= len(splits)
             results = await asyncio.gather(
                 *(self._fetch_window(base, a, b, s, budget) for a, b, s in splits),
                 return_exceptions=True,

@@ -255,6 +255,26 @@ async def test_truncation_everywhere_stays_within_the_request_budget(
     assert len(chain) > 0
 
 
+async def test_a_small_budget_is_never_overspent_by_concurrent_parts(
+    httpserver: HTTPServer, creds, monkeypatch
+) -> None:
+    monkeypatch.setattr("hedgeflow.feeds.schwab.MAX_CHAIN_REQUESTS", 6)
+
+    def handler(request: Request) -> Response:
+        body = spx_body(request, truncated=True, keep=1)
+        return Response(json.dumps(body), content_type="application/json")
+
+    httpserver.expect_request("/marketdata/v1/chains").respond_with_handler(handler)
+    async with schwab_feed(httpserver) as feed:
+        chain = await feed.snapshot("SPX")
+    asked = chain_requests(httpserver)
+    # the week, its two halves, then the two quarters of ONE half (the other half's
+    # quarters would overspend): 5 of 6, never 7
+    assert len(asked) == 5
+    (note,) = chain.notes
+    assert note.count("incomplete") == 3 and ".." in note
+
+
 def test_a_truncated_payload_parsed_alone_says_so() -> None:
     body = _recorded()
     body["isChainTruncated"] = True

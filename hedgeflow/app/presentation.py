@@ -13,9 +13,13 @@ The rule:
 - flip levels: the zero crossings of the repriced profile when there is one (physical),
   else those of the impulse curve (floe); "the" flip is the one nearest spot;
 - zero gamma: the fixed-IV, all-expiry gamma-only zero nearest spot (physical only);
+- both searched beyond the plotted window (`search_range`: ±3 expected moves of the expiry,
+  at least ±10 %; `hedgeflow.engine.reprice.level_search_range`);
 - words: from `hedgeflow.engine.labels` (the sign rule), never from floe's label fields;
 - regime: the curve's, with its firmness (the regime held with hysteresis once the app
-  layer has folded the analysis into its track, `hedgeflow.app.regime`).
+  layer has folded the analysis into its track, `hedgeflow.app.regime`);
+- status notes (`status_notes`): open interest the reader left out first, then a spot that
+  is not a live print, then the analysis' other notes.
 
 Non-finite values stay NaN (or None for an absent level): each surface prints its own
 missing mark ("–" on screen, null in JSON, an empty CSV cell).
@@ -37,6 +41,7 @@ from hedgeflow.engine.enums import (
     PositioningModel,
     PositionSource,
 )
+from hedgeflow.engine.pipeline import DROPPED_OI
 from hedgeflow.engine.types import ExpiryAnalysis, RegimeFirmness
 
 
@@ -66,6 +71,8 @@ class Headline:
         without a flip);
     zero_gamma : the all-expiry zero-gamma level nearest spot, points (None: not computed or
         none in range); zero_gamma_levels : all of them, ascending;
+    search_range : (low, high) prices, points, over which flip and zero-gamma levels were
+        searched (wider than the plotted window; None: the window only);
     regime_firmness : how firmly the regime holds, its nearest exit (None for floe or
         without an impulse); firmness_words : that in words and numbers ("" without);
     hedge : the first hedge instrument's contracts per +1% (negative = dealers sell), with
@@ -98,6 +105,7 @@ class Headline:
     flip_distance: float
     zero_gamma: float | None
     zero_gamma_levels: tuple[float, ...]
+    search_range: tuple[float, float] | None
     attractor_above: float | None
     attractor_below: float | None
     hedge_name: str | None
@@ -177,6 +185,7 @@ def headline(a: ExpiryAnalysis) -> Headline:
         flip_distance=distance,
         zero_gamma=_nearest(zero_gamma_levels, a.spot),
         zero_gamma_levels=zero_gamma_levels,
+        search_range=a.repriced.search_range if a.repriced is not None else None,
         attractor_above=_finite_or_none(curve.nearest_attractor_above),
         attractor_below=_finite_or_none(curve.nearest_attractor_below),
         hedge_name=hedge_name,
@@ -185,3 +194,19 @@ def headline(a: ExpiryAnalysis) -> Headline:
         charm_total=charm,
         charm_words=labels.charm_trade(charm),
     )
+
+
+def status_notes(a: ExpiryAnalysis | None, spot_note: str = "") -> tuple[str, ...]:
+    """The notes a one-line status shows, most important first.
+
+    1. open interest the reader dropped with listed contracts (the analysis' first note when
+       its diagnostics carry `DROPPED_OI`): every exposure on screen is missing it;
+    2. a spot that is not a live print (`spot_note`, e.g. "stale (market closed)");
+    3. the analysis' other notes (vendor IV fallbacks, an untrusted spot, skipped expiries).
+    """
+    notes = list(a.notes) if a is not None else []
+    lost = (
+        [notes.pop(0)] if a is not None and notes and a.diagnostics.get(DROPPED_OI, 0) > 0 else []
+    )
+    spot = [f"spot {spot_note}"] if spot_note else []
+    return (*lost, *spot, *notes)

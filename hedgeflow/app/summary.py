@@ -8,7 +8,7 @@ come from `hedgeflow.engine.labels` (the sign rule).
 from __future__ import annotations
 
 from hedgeflow.app.fmt import fmt_dollars
-from hedgeflow.app.presentation import headline
+from hedgeflow.app.presentation import Headline, headline
 from hedgeflow.engine import labels
 from hedgeflow.engine.clock import NY
 from hedgeflow.engine.enums import EngineModel
@@ -17,6 +17,14 @@ from hedgeflow.engine.types import ExpiryAnalysis
 
 def _level(x: float | None) -> str:
     return "none" if x is None else f"{x:,.2f}"
+
+
+def _span(h: Headline) -> str:
+    """Where levels were searched: "12,040.47 – 14,716.14 (±10.0%)", or the plotted range."""
+    if h.search_range is None:
+        return "the plotted range"
+    lo, hi = h.search_range
+    return f"{lo:,.2f} – {hi:,.2f} (±{(hi - h.spot) / h.spot:.1%})"
 
 
 def summary_text(a: ExpiryAnalysis) -> str:
@@ -54,11 +62,13 @@ def summary_text(a: ExpiryAnalysis) -> str:
             f"of the {h.flip_source})"
         )
     else:
-        lines.append(f"flip     none within the range of the {h.flip_source}")
+        lines.append(f"flip     none within {_span(h)} ({h.flip_source})")
     if h.zero_gamma is not None:
         others = [x for x in h.zero_gamma_levels if x != h.zero_gamma]
         also = f"; also {', '.join(f'{x:,.2f}' for x in others[:2])}" if others else ""
         lines.append(f"zero γ   {h.zero_gamma:,.2f} nearest spot (all expiries, fixed IV{also})")
+    elif a.repriced is not None:
+        lines.append(f"zero γ   none within {_span(h)} (all expiries, fixed IV)")
     lines.append(f"attract  above {_level(h.attractor_above)}   below {_level(h.attractor_below)}")
     zones = sorted(
         (*cloud.stability_zones, *cloud.acceleration_zones), key=lambda z: abs(z.center - a.spot)

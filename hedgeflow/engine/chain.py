@@ -55,9 +55,14 @@ class OptionChain:
     source : feed or file the snapshot came from.
     delay_seconds : the vendor's own quote delay (900 for a 15-minute delayed feed).
     spot_note : "" when spot is a live print, else why it is not ("stale", "derived", ...).
-    dropped : rows dropped by the reader or feed, counted by reason.
+    dropped : rows dropped by the reader or feed, counted by reason (and values repaired
+        in kept rows, counted by what was repaired).
+    dropped_open_interest : open interest (contracts) carried by the rows dropped, by reason;
+        only reasons whose rows held some. A listed contract left out with its open interest
+        changes every exposure, so the analysis notes it (docs/METHOD.md "Input rules").
     notes : what the source said about its own data that a user must see (a vendor that
-        truncated the chain, with what is missing); the analysis shows them first.
+        truncated the chain, with what is missing); the analysis notes them, after the open
+        interest of dropped contracts.
     """
 
     symbol: str
@@ -79,6 +84,7 @@ class OptionChain:
     delay_seconds: float = 0.0
     spot_note: str = ""
     dropped: Mapping[str, int] = field(default_factory=dict)
+    dropped_open_interest: Mapping[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -113,6 +119,7 @@ class OptionChain:
             delay_seconds=self.delay_seconds,
             spot_note=self.spot_note,
             dropped=dict(self.dropped),
+            dropped_open_interest=dict(self.dropped_open_interest),
             notes=self.notes,
             **arrays,
         )
@@ -158,6 +165,7 @@ def make_chain(
     delay_seconds: float = 0.0,
     spot_note: str = "",
     dropped: Mapping[str, int] | None = None,
+    dropped_open_interest: Mapping[str, float] | None = None,
     notes: tuple[str, ...] = (),
 ) -> OptionChain:
     """Build an `OptionChain` from array-likes, casting dtypes; missing columns become NaN
@@ -193,6 +201,7 @@ def make_chain(
         delay_seconds=float(delay_seconds),
         spot_note=spot_note,
         dropped=dict(dropped or {}),
+        dropped_open_interest=dict(dropped_open_interest or {}),
         notes=tuple(notes),
     )
 
@@ -220,6 +229,7 @@ def chain_to_dict(chain: OptionChain) -> dict[str, Any]:
         "delay_seconds": chain.delay_seconds,
         "spot_note": chain.spot_note,
         "dropped": dict(chain.dropped),
+        "dropped_open_interest": dict(chain.dropped_open_interest),
         "notes": list(chain.notes),
         "columns": columns,
     }
@@ -264,6 +274,9 @@ def chain_from_dict(data: Mapping[str, Any]) -> OptionChain:
         delay_seconds=float(data.get("delay_seconds", 0.0)),
         spot_note=str(data.get("spot_note", "")),
         dropped={str(k): int(v) for k, v in dict(data.get("dropped", {})).items()},
+        dropped_open_interest={
+            str(k): float(v) for k, v in dict(data.get("dropped_open_interest", {})).items()
+        },
         notes=tuple(str(n) for n in data.get("notes", ()) or ()),
         **{name: f64(name) for name in FLOAT_FIELDS},
     )

@@ -32,7 +32,11 @@ from hedgeflow.engine.regime import (
     derive_regime_params,
     smile_interpolant,
 )
-from hedgeflow.engine.reprice import attach_zero_gamma, compute_repriced_profile
+from hedgeflow.engine.reprice import (
+    attach_zero_gamma,
+    compute_repriced_profile,
+    level_search_range,
+)
 from hedgeflow.engine.smile import SkippedExpiry
 from hedgeflow.engine.types import (
     CharmIntegralConfig,
@@ -59,11 +63,49 @@ class AnalysisError(ValueError):
 # 1e6 contracts.
 MAX_OPEN_INTEREST = 1e8
 
+#: Diagnostics key: open interest (contracts) of the listed contracts the reader dropped;
+#: when present, the analysis' first note says which (`input_notes`).
+DROPPED_OI = "dropped open interest"
+
 
 def _describe(chain: OptionChain, i: int) -> str:
     epoch = float(chain.expiry[i])
     when = f" {_ny_date(epoch).isoformat()}" if math.isfinite(epoch) else ""
     return f"{chain.root[i]}{when} {chain.strike[i]:g} {'call' if chain.is_call[i] else 'put'}"
+
+
+def input_notes(chain: OptionChain) -> list[str]:
+    """What the reader did to listed contracts that moves a number, for the screen.
+
+    First (when any): the open interest carried by contracts the reader dropped
+    (`chain.dropped_open_interest`: a bad symbol, an adjusted root, a duplicate row...), with
+    the count of contracts dropped for each reason; a listed contract left out with its open
+    interest changes every exposure and the all-expiry lines. Then what the source said
+    about its own data (`chain.notes`: contracts a vendor truncated away). Then contracts
+    merged because they settle together (a holiday-moved expiration), their open interest
+    kept.
+    """
+    notes: list[str] = []
+    lost = sorted(
+        ((r, oi) for r, oi in chain.dropped_open_interest.items() if oi > 0),
+        key=lambda item: -item[1],
+    )
+    if lost:
+        total = sum(oi for _, oi in lost)
+        parts = ", ".join(
+            f"{int(chain.dropped.get(r, 0)):,} {r.replace('_', ' ')} ({oi:,.0f})" for r, oi in lost
+        )
+        notes.append(f"{total:,.0f} open interest left out with dropped contracts: {parts}")
+    # what the source said about its own data (a vendor that truncated the chain); after
+    # the dropped open interest, which the status line's rule expects first
+    notes.extend(chain.notes)
+    merged = int(chain.dropped.get("merged_same_settlement", 0))
+    if merged:
+        notes.append(
+            f"{merged:,} contracts of a holiday-moved expiration settle with another series: "
+            "merged, open interest summed"
+        )
+    return notes
 
 
 def check_positions(chain: OptionChain, positions: np.ndarray | None) -> None:
@@ -404,8 +446,8 @@ def analyze_chain(
     if book is None:
         raise AnalysisError("no usable expiry: " + "; ".join(reasons[:3]))
     # the book's own warnings (untrusted spot, vendor IV fallbacks) are for the screen too
-    # what the source said about its own data (a truncated chain) comes first
-    notes = [*chain.notes, *book.notes, *(f"skipped {r}" for r in reasons)]
+    # what the reader left out comes first: the status line shows the first note
+    notes = [*input_notes(chain), *book.notes, *(f"skipped {r}" for r in reasons)]
 
     exposure = compute_exposures(book)
     surface = book.surface
@@ -455,8 +497,15 @@ def analyze_chain(
             futures_price=futures_price,
             impulse_total=curve.impulse_total,
         )
+        # levels are searched wider than the plotted window: ±3 expected moves of this
+        # expiry, at least ±10 % (`level_search_range`, docs/METHOD.md "Level search")
+        search = level_search_range(book.spot, hedge_flow.regime_params.atm_iv, book.tau)
         repriced = compute_repriced_profile(
-            book, curve.price, skew_stickiness=config.impulse.skew_stickiness, smile=smile
+            book,
+            curve.price,
+            skew_stickiness=config.impulse.skew_stickiness,
+            smile=smile,
+            search_range=search,
         )
         if books:
             repriced = attach_zero_gamma(repriced, books)
@@ -466,6 +515,9 @@ def analyze_chain(
     diagnostics = {k: int(v) for k, v in dict(book.diagnostics).items()}
     for reason, count in chain.dropped.items():
         diagnostics[f"dropped: {reason}"] = int(count)
+    lost_oi = sum(oi for oi in chain.dropped_open_interest.values() if oi > 0)
+    if lost_oi > 0:  # notes[0] then says which contracts (`input_notes`)
+        diagnostics[DROPPED_OI] = round(lost_oi)
     return ExpiryAnalysis(
         symbol=chain.symbol,
         expiration=book.expiration.astimezone(NY),

@@ -20,14 +20,22 @@ impulse H:
 
   so that H(S) equals the strike total sum_K (GEX_K - k_K VEX_K).
 
-Flip levels are the zero crossings of H(S') on the grid (linear interpolation, direction
-as price rises; |H| <= eps * max|H| counts as zero); `nearest_flip` is the one nearest
-spot. H > 0: dealers sell rallies and buy dips; H < 0: they chase the move.
+Flip levels are the zero crossings of H(S') (linear interpolation, direction as price
+rises; |H| <= eps * max|H| on the plotted grid counts as zero); `nearest_flip` is the one
+nearest spot. H > 0: dealers sell rallies and buy dips; H < 0: they chase the move.
+
+Where levels are searched (docs/METHOD.md "Level search"): on the plotted grid (the impulse
+curve's, ±3 % by default) and, when a `search_range` is given, beyond it out to that range
+(`level_search_range`: ±3 expected moves of the expiry, at least ±10 %, at most ±50 %) on
+a coarse grid (`COARSE_STEP` of spot, at most `MAX_COARSE_POINTS` a side); a sign change
+there is refined by a few regula-falsi steps (`REFINE_ITERATIONS`), so a level outside the
+window is located at least as finely as one inside. The stored lines stay on the plotted
+grid.
 
 Zero gamma (the number other tools call "zero gamma"): IVs held fixed, gamma only, summed
 over every live expiry: G(S') = sum_i pos_i m_i gamma_i(S') S'^2 0.01 ($ per +1%), and its
-zero crossings. `zero_gamma_profile` returns the line and its levels; `attach_zero_gamma`
-stores them in a `RepricedProfile` (the caller combines the two).
+zero crossings, searched like the flip levels. `zero_gamma_profile` returns the line and its
+levels; `attach_zero_gamma` stores them in a `RepricedProfile` (the caller combines the two).
 
 Options with tau < 60 s are treated by their payoff: their gamma and vanna are 0 away from
 the strike, so they add nothing to either line.
@@ -36,7 +44,7 @@ the strike, so they add nothing to either line.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -45,15 +53,139 @@ from numpy.typing import NDArray
 from hedgeflow.engine.black76 import MIN_GREEK_TAU, norm_pdf
 from hedgeflow.engine.book import ExpiryBook
 from hedgeflow.engine.charm import valid_options
+from hedgeflow.engine.enums import CrossingDirection
 from hedgeflow.engine.impulse import find_zero_crossings, relative_tolerance
 from hedgeflow.engine.regime import SmileInterpolant, clamp_skew_stickiness, smile_interpolant
-from hedgeflow.engine.types import RepricedProfile
+from hedgeflow.engine.types import RepricedProfile, ZeroCrossing
 
 MIN_TAU_YEARS = MIN_GREEK_TAU
 DEFAULT_EPS = 1e-3
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 #: cells per block of a (prices x options) array: ~1 MB of doubles, within a core's L2
 _BLOCK_CELLS = 131_072
+
+#: The level search (docs/METHOD.md "Level search"): half-width in expected moves of the
+#: expiry (S sigma_ATM sqrt(tau)), and its floor and cap as fractions of spot.
+SEARCH_EXPECTED_MOVES = 3.0
+SEARCH_MIN_FRACTION = 0.10
+SEARCH_MAX_FRACTION = 0.50
+#: The coarse grid beyond the plotted window: this fraction of spot a step, widened so that
+#: no side has more than MAX_COARSE_POINTS points.
+COARSE_STEP = 0.005
+MAX_COARSE_POINTS = 16
+#: Regula-falsi (Illinois) steps refining a sign change beyond the plotted window: each
+#: step one evaluation of the line per crossing, all crossings at once.
+REFINE_ITERATIONS = 3
+
+Line = Callable[[np.ndarray], np.ndarray]
+
+
+def level_search_range(spot: float, atm_iv: float, tau: float) -> tuple[float, float]:
+    """(low, high) prices, points, over which flip and zero-gamma levels are searched:
+    spot -/+ max(SEARCH_EXPECTED_MOVES expected moves S sigma sqrt(tau), SEARCH_MIN_FRACTION
+    of spot), at most SEARCH_MAX_FRACTION of spot. `atm_iv` decimal, `tau` years; without a
+    usable IV or tau the floor applies."""
+    move = atm_iv * math.sqrt(tau) if atm_iv > 0 and tau > 0 else 0.0  # False for NaN
+    half = min(max(SEARCH_EXPECTED_MOVES * move, SEARCH_MIN_FRACTION), SEARCH_MAX_FRACTION)
+    return spot * (1.0 - half), spot * (1.0 + half)
+
+
+def _outer_grids(
+    p: np.ndarray, search: tuple[float, float] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Coarse prices below and above the plotted grid `p` (each ascending) out to `search`
+    (see the module docstring); empty arrays when `search` adds nothing."""
+    empty = np.empty(0)
+    if search is None:
+        return empty, empty
+    lo, hi = search
+    low_width, high_width = p[0] - max(lo, 0.0), hi - p[-1]
+    width = max(low_width, high_width)
+    if not width > 0:
+        return empty, empty
+    step = max(COARSE_STEP * 0.5 * (p[0] + p[-1]), width / MAX_COARSE_POINTS)
+    n_low = math.ceil(low_width / step - 1e-9) if low_width > 0 else 0
+    n_high = math.ceil(high_width / step - 1e-9) if high_width > 0 else 0
+    below = p[0] - step * np.arange(n_low, 0, -1, dtype=np.float64)
+    return below[below > 0], p[-1] + step * np.arange(1, n_high + 1, dtype=np.float64)
+
+
+def _outer_crossings(
+    line: Line,
+    p: np.ndarray,
+    values: np.ndarray,
+    below: np.ndarray,
+    v_below: np.ndarray,
+    above: np.ndarray,
+    v_above: np.ndarray,
+    tol: float,
+) -> tuple[ZeroCrossing, ...]:
+    """Zero crossings of `line` whose sign change is not between two points of the plotted
+    grid `p` (those are `find_zero_crossings(p, values, tol)`), found on the coarse points
+    `below` and `above` (line values `v_below`, `v_above`).
+
+    A sign change between adjacent points is refined by REFINE_ITERATIONS steps of the
+    Illinois method (regula falsi that halves the value kept at a stale end), every bracket
+    in one call of `line` a step; the level is the last linear interpolation in the final
+    bracket. A sign change across points with |value| <= tol is the middle of that near-zero
+    run, as on the plotted grid.
+    """
+    if below.size == 0 and above.size == 0:
+        return ()
+    price = np.concatenate((below, p, above))
+    vals = np.concatenate((v_below, values, v_above))
+    sign = np.where(vals > tol, 1, np.where(vals < -tol, -1, 0))
+    idx = np.flatnonzero(sign)
+    change = np.flatnonzero(sign[idx][1:] != sign[idx][:-1])
+    j, k = idx[change], idx[change + 1]
+    outside = (j < below.size) | (k >= below.size + p.size)
+    j, k = j[outside], k[outside]
+    if j.size == 0:
+        return ()
+    run = k - j > 1
+    at = 0.5 * (price[np.minimum(j + 1, k)] + price[np.maximum(k - 1, j)])  # near-zero runs
+    a, b, fa, fb = price[j], price[k], vals[j], vals[k]
+    x = b - fb * (b - a) / (fb - fa)
+    live = ~run
+    for _ in range(REFINE_ITERATIONS):
+        if not live.any():
+            break
+        fx = line(x[live])
+        ia = np.flatnonzero(live)
+        small = fx == 0.0  # an exact zero: found
+        same_b = np.sign(fx) == np.sign(fb[ia])
+        # the end with the sign of f(x) moves to x; the other end's value is halved when it
+        # was kept twice in a row (Illinois), which keeps the steps from stalling
+        nb, nfb = np.where(same_b, x[ia], b[ia]), np.where(same_b, fx, fb[ia])
+        na, nfa = np.where(same_b, a[ia], x[ia]), np.where(same_b, fa[ia] * 0.5, fx)
+        nfb = np.where(same_b, nfb, fb[ia] * 0.5)
+        a[ia], b[ia], fa[ia], fb[ia] = na, nb, nfa, nfb
+        live[ia[small]] = False
+        step = ia[~small]
+        x[step] = b[step] - fb[step] * (b[step] - a[step]) / (fb[step] - fa[step])
+    level = np.where(run, at, x)
+    rising, falling = CrossingDirection.RISING, CrossingDirection.FALLING
+    return tuple(
+        ZeroCrossing(price=lv, direction=rising if up > 0 else falling)
+        for lv, up in zip(level.tolist(), vals[k].tolist(), strict=True)
+    )
+
+
+def _levels(
+    line: Line,
+    p: np.ndarray,
+    values: np.ndarray,
+    outer: tuple[np.ndarray, np.ndarray],
+    outer_values: tuple[np.ndarray, np.ndarray],
+    eps: float,
+) -> tuple[ZeroCrossing, ...]:
+    """Zero crossings of a line on the plotted grid `p` and beyond it (ascending)."""
+    tol = relative_tolerance(values, eps)
+    inside = find_zero_crossings(p, values, tol)
+    beyond = _outer_crossings(
+        line, p, values, outer[0], outer_values[0], outer[1], outer_values[1], tol
+    )
+    return tuple(sorted((*inside, *beyond), key=lambda c: c.price)) if beyond else inside
 
 
 def _check_prices(prices: np.ndarray) -> np.ndarray:
@@ -204,27 +336,30 @@ def compute_repriced_profile(
     surface_slope: np.ndarray | None = None,
     smile: SmileInterpolant | None = None,
     eps: float = DEFAULT_EPS,
+    search_range: tuple[float, float] | None = None,
 ) -> RepricedProfile:
     """The dealers' total impulse H(S') at each price S' of `prices` (see module docstring).
 
     Parameters
     ----------
     book : the expiry (spot S, tau, r, q, options with smoothed IV and dealer positions).
-    prices : strictly ascending grid of hypothetical spots, points.
+    prices : strictly ascending grid of hypothetical spots, points (the plotted window).
     skew_stickiness : R, clamped to [0, 3] (0 sticky moneyness, 1 sticky strike, 2 local vol).
     surface_slope : optional node slopes d sigma / d ln K (decimal per unit log strike) at the
         smile interpolant's nodes (the surface's valid strikes, ascending), replacing the
         Bessel slopes; pass the slopes behind your k_K if they came from elsewhere.
     smile : optional prebuilt `SmileInterpolant` of `book.surface` (built when None).
-    eps : |H| <= eps * max|H| counts as zero when locating flip levels.
+    eps : |H| <= eps * max|H| (on `prices`) counts as zero when locating flip levels.
+    search_range : (low, high) prices, points, over which flip levels are searched beyond
+        `prices` (`level_search_range`); None: on `prices` only.
 
     Returns
     -------
     RepricedProfile: `impulse` in $ of dealer delta change per +1% at each price (positive:
-    dealers dampen); `flip_levels` its zero crossings; `nearest_flip` the one nearest spot
-    (None without crossing); `impulse_at_spot` = H(S), equal to the strike total;
-    `masked_options` options left out (bad input) plus grid cells where the translated IV
-    was not positive (counted once per option).
+    dealers dampen); `flip_levels` its zero crossings within the search range; `nearest_flip`
+    the one nearest spot (None without crossing); `impulse_at_spot` = H(S), equal to the
+    strike total; `masked_options` options left out (bad input) plus grid cells of `prices`
+    where the translated IV was not positive (counted once per option).
     """
     p = _check_prices(prices)
     spot = float(book.spot)
@@ -241,14 +376,23 @@ def compute_repriced_profile(
     )
     masked = int((~valid).sum())
     K, iv0, weight = _net_by_strike(K, iv0, weight)
-    grid = np.concatenate((p, [spot]))[:, None]  # last row: spot itself
+    outer = _outer_grids(p, search_range)
+    grid = np.concatenate((p, *outer, [spot]))  # last: spot itself
     tau, r, q = float(book.tau), float(book.r), float(book.q)
 
+    line: Line
     if not (tau >= MIN_TAU_YEARS) or K.size == 0:
-        impulse_all = np.zeros(grid.shape[0])  # payoff only: no gamma, no vanna
+
+        def line(x: np.ndarray) -> np.ndarray:
+            return np.zeros(x.size)  # payoff only: no gamma, no vanna
+
+        impulse_all = line(grid)
     elif R == 1.0:
         # Sticky strike: every IV stays put and the coupling vanishes.
-        impulse_all = _gamma_line(grid[:, 0], K, tau, iv0, r, q, weight)
+        def line(x: np.ndarray) -> np.ndarray:
+            return _gamma_line(x, K, tau, iv0, r, q, weight)
+
+        impulse_all = line(grid)
     else:
         if smile is None:
             smile = smile_interpolant(book.surface)
@@ -260,24 +404,37 @@ def compute_repriced_profile(
                 raise ValueError("`surface_slope` must be finite, one value per smile node")
             smile = replace(smile, slope=slope)
         xK = np.log(K)
-        lg = np.log(grid[:, 0])
-        # the translated log strike of every (price, strike): ln K - (1 - R) ln(S'/S)
-        sig, slope = smile.at_log(xK - ((1.0 - R) * (lg - math.log(spot)))[:, None])
         sig_k, _ = smile.at_log(xK)
-        sig += iv0 - sig_k  # sigma_i(S') = iv_i + Sigma(x) - Sigma(ln K_i)
-        if not np.min(sig) > 0:  # a Hermite overshoot below zero (or NaN): masked
-            ok = np.isfinite(sig) & (sig > 0)
-            masked += int((~ok).any(axis=0).sum())  # per distinct strike
-            sig[~ok] = 1.0
-            slope[~ok] = 0.0
-            bad = ~ok
-        else:
-            bad = None
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            impulse_all = _coupled_line(grid[:, 0], lg, xK, tau, sig, slope, r, q, R, weight, bad)
+        shift = iv0 - sig_k
+        at_log = smile.at_log
 
-    impulse = impulse_all[:-1]
-    flips = find_zero_crossings(p, impulse, relative_tolerance(impulse, eps))
+        def coupled(x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+            """H at prices `x`, and the (prices x strikes) cells masked (None: none)."""
+            lg = np.log(x)
+            # the translated log strike of every (price, strike): ln K - (1 - R) ln(S'/S)
+            sig, slope = at_log(xK - ((1.0 - R) * (lg - math.log(spot)))[:, None])
+            sig += shift  # sigma_i(S') = iv_i + Sigma(x) - Sigma(ln K_i)
+            if not np.min(sig) > 0:  # a Hermite overshoot below zero (or NaN): masked
+                bad = ~(np.isfinite(sig) & (sig > 0))
+                sig[bad] = 1.0
+                slope[bad] = 0.0
+            else:
+                bad = None
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                return _coupled_line(x, lg, xK, tau, sig, slope, r, q, R, weight, bad), bad
+
+        def line(x: np.ndarray) -> np.ndarray:
+            return coupled(x)[0]
+
+        impulse_all, bad = coupled(grid)
+        if bad is not None:  # counted on the plotted grid and spot, per distinct strike
+            plotted = np.concatenate((bad[: p.size], bad[-1:]))
+            masked += int(plotted.any(axis=0).sum())
+
+    impulse = impulse_all[: p.size]
+    n_low = outer[0].size
+    outer_values = (impulse_all[p.size : p.size + n_low], impulse_all[p.size + n_low : -1])
+    flips = _levels(line, p, impulse, outer, outer_values, eps)
     nearest = min((c.price for c in flips), key=lambda level: abs(level - spot)) if flips else None
     return RepricedProfile(
         price=p,
@@ -287,18 +444,24 @@ def compute_repriced_profile(
         skew_stickiness=R,
         impulse_at_spot=float(impulse_all[-1]),
         masked_options=masked,
+        search_range=search_range,
     )
 
 
 def zero_gamma_profile(
-    books: Sequence[ExpiryBook], prices: np.ndarray, *, eps: float = DEFAULT_EPS
+    books: Sequence[ExpiryBook],
+    prices: np.ndarray,
+    *,
+    eps: float = DEFAULT_EPS,
+    search_range: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, tuple[float, ...]]:
     """Fixed-IV, gamma-only dealer exposure summed over every expiry, and its zero levels.
 
     G(S') = sum over all books' options of pos m gamma(S') S'^2 0.01, $ of dealer delta
     change per +1% at spot S' (each option at its own smoothed IV, tau, r and q; forward
     moving with S'). Options with tau < 60 s or bad inputs add nothing. Returns the line on
-    `prices` and the prices where it crosses zero (ascending; |G| <= eps * max|G| is zero).
+    `prices` and the prices where it crosses zero (ascending; |G| <= eps * max|G| on
+    `prices` is zero), searched beyond `prices` out to `search_range` (low, high) if given.
     """
     p = _check_prices(prices)
     parts: list[tuple[np.ndarray, ...]] = []
@@ -326,16 +489,27 @@ def zero_gamma_profile(
     if not parts or sum(part[0].size for part in parts) == 0:
         return np.zeros(p.size), ()
     K, iv, weight, tau, r, q = (np.concatenate(col) for col in zip(*parts, strict=True))
-    gex = _gamma_line(p, K, tau, iv, r, q, weight)
-    levels = tuple(c.price for c in find_zero_crossings(p, gex, relative_tolerance(gex, eps)))
+
+    def line(x: np.ndarray) -> np.ndarray:
+        return _gamma_line(x, K, tau, iv, r, q, weight)
+
+    outer = _outer_grids(p, search_range)
+    everything = line(np.concatenate((p, *outer)))
+    gex = everything[: p.size]
+    n_low = outer[0].size
+    outer_values = (everything[p.size : p.size + n_low], everything[p.size + n_low :])
+    levels = tuple(c.price for c in _levels(line, p, gex, outer, outer_values, eps))
     return gex, levels
 
 
 def attach_zero_gamma(
     profile: RepricedProfile, books: Sequence[ExpiryBook], *, eps: float = DEFAULT_EPS
 ) -> RepricedProfile:
-    """`profile` with the all-expiry zero-gamma line computed on its own price grid."""
-    line, levels = zero_gamma_profile(books, profile.price, eps=eps)
+    """`profile` with the all-expiry zero-gamma line computed on its own price grid, its
+    levels searched over the profile's `search_range`."""
+    line, levels = zero_gamma_profile(
+        books, profile.price, eps=eps, search_range=profile.search_range
+    )
     return replace(
         profile, zero_gamma_price=profile.price, zero_gamma=line, zero_gamma_levels=levels
     )

@@ -393,6 +393,8 @@ class RepricedProfile:
     zero_gamma_price / zero_gamma : fixed-IV gamma-only profile summed over all expiries
     skew_stickiness : R used for the vol dynamics; impulse_at_spot : H at the book's spot
         (equals the strike total sum_K GEX_K - k_K VEX_K); masked_options : options left out
+    search_range : (low, high) prices, points, over which flip_levels and zero_gamma_levels
+        were searched (wider than `price`, the plotted window); None: on `price` only
     """
 
     price: np.ndarray
@@ -405,6 +407,7 @@ class RepricedProfile:
     skew_stickiness: float = float("nan")
     impulse_at_spot: float = float("nan")
     masked_options: int = 0
+    search_range: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -166,6 +166,7 @@ def parse_cboe_json(
         as_of=as_of,
         root=root,
         expiry=settlement(root, dates),
+        listed=dates,
         strike=strike,
         is_call=is_call,
         bid=col("bid"),

@@ -20,7 +20,8 @@ rows dropped (`ROW_DROP_REASONS`; `contracts_dropped` sums them):
     bad_expiry        expiration date missing, invalid or outside the exchange calendar
     expired           settlement time at or before the snapshot's as-of time (vendor JSON;
                       the CSV reader keeps expired series, the engine skips tau <= 0)
-    duplicate         same (root, expiry, strike, right) seen before; the first row is kept
+    duplicate         the same listed contract (root, listed expiration date, strike, right)
+                      seen before; the first row is kept
 
 values NaN'd or zeroed (the row is kept, so its open interest still counts):
     bad_number        a value that does not read as a number -> NaN: a price stays NaN,
@@ -37,6 +38,17 @@ values NaN'd or zeroed (the row is kept, so its open interest still counts):
     bad_volume        volume infinite or < 0 -> 0
     bad_multiplier    multiplier non-finite or <= 0 -> 100 (vendor JSON; CSV contracts are 100)
 
+contracts merged (not a drop: the open interest stays in the chain):
+    merged_same_settlement  a listed contract folded into another of the same root, strike
+                      and right that settles at the same instant: a series whose listed
+                      expiration is an exchange holiday settles at the previous session, like
+                      the series listed on that session (`chain_order`, `merge_contracts`).
+                      Open interest and volume are summed; the tighter two-sided quote is kept.
+
+open interest of dropped rows (`OptionChain.dropped_open_interest`, by the reasons above):
+    every row-drop reason but `expired` (a settled series carries no exposure) adds the open
+    interest its rows carried, so that the analysis can say what it left out.
+
 Not counted (normal vendor conventions): missing values (JSON null; NaN volume or OI -> 0),
 last == 0 ("no trade") -> NaN, vendor IV <= 0 or non-finite ("not computed") -> NaN.
 """
@@ -47,7 +59,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -61,6 +73,27 @@ from hedgeflow.engine.clock import (
     settlement_epochs,
 )
 from hedgeflow.feeds.errors import WrongSymbol
+from hedgeflow.feeds.rows import (
+    ContractOrder as ContractOrder,
+)
+from hedgeflow.feeds.rows import (
+    RepairedQuotes as RepairedQuotes,
+)
+from hedgeflow.feeds.rows import (
+    add_dropped_oi as add_dropped_oi,
+)
+from hedgeflow.feeds.rows import (
+    chain_order as chain_order,
+)
+from hedgeflow.feeds.rows import (
+    dropped_oi as dropped_oi,
+)
+from hedgeflow.feeds.rows import (
+    merge_contracts as merge_contracts,
+)
+from hedgeflow.feeds.rows import (
+    repair_quotes as repair_quotes,
+)
 
 #: `dropped` keys that remove contracts (module docstring); every other key counts values
 #: repaired in contracts that were kept.
@@ -335,107 +368,6 @@ def nonstandard_roots(root: np.ndarray) -> np.ndarray:
     return ~standard[rinv.reshape(-1)]
 
 
-def chain_order(
-    idx: np.ndarray,
-    root: np.ndarray,
-    expiry: np.ndarray,
-    strike: np.ndarray,
-    is_call: np.ndarray,
-    counts: Counter[str],
-) -> np.ndarray:
-    """The kept rows `idx` (ascending, i.e. in payload or file order) in chain order, sorted
-    by (expiry, root, strike, put before call), with every later row of a (root, expiry,
-    strike, right) already seen dropped and counted `duplicate`: the first row wins."""
-    # lexsort is stable: within one key the first row of the input comes first.
-    order = idx[np.lexsort((is_call[idx], strike[idx], root[idx], expiry[idx]))]
-    if len(order) > 1:
-        same = (
-            (expiry[order][1:] == expiry[order][:-1])
-            & (root[order][1:] == root[order][:-1])
-            & (strike[order][1:] == strike[order][:-1])
-            & (is_call[order][1:] == is_call[order][:-1])
-        )
-        if same.any():
-            counts["duplicate"] += int(same.sum())
-            order = order[np.concatenate([[True], ~same])]
-    return order
-
-
-class RepairedQuotes(NamedTuple):
-    """The per-contract values after `repair_quotes` (new arrays, same order and length)."""
-
-    bid: np.ndarray
-    ask: np.ndarray
-    last: np.ndarray
-    volume: np.ndarray
-    open_interest: np.ndarray
-    vendor_iv: np.ndarray
-
-
-def repair_quotes(
-    bid: np.ndarray,
-    ask: np.ndarray,
-    last: np.ndarray,
-    volume: np.ndarray,
-    open_interest: np.ndarray,
-    vendor_iv: np.ndarray,
-    counts: Counter[str],
-    *,
-    nan_unreadable: bool = False,
-) -> RepairedQuotes:
-    """Apply the value rules of the module docstring to the contracts a reader keeps; every
-    repair is counted in `counts` under its reason. Inputs are not modified.
-
-    Parameters
-    ----------
-    bid, ask, last : float64, option prices in points, NaN = missing.
-    volume, open_interest : float64 contract counts, NaN = missing (-> 0).
-    vendor_iv : float64 decimal IV; <= 0 or non-finite means "not computed" (-> NaN).
-    counts : the reader's `dropped` counter, updated in place.
-    nan_unreadable : True when the source prints every value (a CBOE CSV writes 0 for
-        nothing), so a NaN in bid, ask, last, volume or OI is a cell that did not read as a
-        number: counted `bad_number` here. False for vendor JSON, whose null means missing
-        and whose unparseable values `as_float_array` already counted.
-    """
-    b, a, la = (np.array(x, dtype=np.float64) for x in (bid, ask, last))
-    vol, oi = np.array(volume, dtype=np.float64), np.array(open_interest, dtype=np.float64)
-    iv = np.array(vendor_iv, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        if nan_unreadable:
-            unreadable = sum(int(np.isnan(arr).sum()) for arr in (b, a, la, vol, oi))
-            if unreadable:
-                counts["bad_number"] += unreadable
-        for arr in (b, a, la):
-            neg = np.isinf(arr) | (arr < 0)
-            if neg.any():
-                counts["negative_quote"] += int(neg.sum())
-                arr[neg] = np.nan
-        crossed = b > a
-        if crossed.any():
-            counts["crossed_quote"] += int(crossed.sum())
-            b[crossed] = np.nan
-            a[crossed] = np.nan
-        nomkt = (b == 0) & (a == 0)
-        if nomkt.any():
-            counts["no_market"] += int(nomkt.sum())
-            b[nomkt] = np.nan
-            a[nomkt] = np.nan
-        la[la == 0] = np.nan  # "no trade"
-
-        def nonneg(arr: np.ndarray, reason: str) -> np.ndarray:
-            # NaN (missing, or unreadable and counted above) means 0; count only values
-            # that were present and wrong (negative or infinite).
-            wrong = np.isinf(arr) | (arr < 0)
-            if wrong.any():
-                counts[reason] += int(wrong.sum())
-            return np.where(wrong | np.isnan(arr), 0.0, arr)
-
-        vol = nonneg(vol, "bad_volume")
-        oi = nonneg(oi, "bad_open_interest")
-        iv[~(iv > 0) | ~np.isfinite(iv)] = np.nan  # 0 = "not computed"
-    return RepairedQuotes(b, a, la, vol, oi, iv)
-
-
 def assemble_chain(
     *,
     symbol: str,
@@ -457,11 +389,15 @@ def assemble_chain(
     source: str = "",
     delay_seconds: float = 0.0,
     spot_note: str = "",
+    listed: np.ndarray | None = None,
 ) -> OptionChain:
     """Apply the data-quality rules of the module docstring and build the chain, rows sorted
     by (expiry, root, strike, put before call). `expiry` is settlement epoch seconds (NaN for
-    rows whose date was bad); `counts` carries what the vendor parser already counted."""
+    rows whose date was bad); `listed` the listed expiration dates (datetime64[D]) those
+    settlements came from, which tell a duplicate row from a holiday-moved series settling
+    with another (merged); `counts` carries what the vendor parser already counted."""
     counts = Counter() if counts is None else counts
+    oi_counts: dict[str, float] = {}
     n = len(strike)
     root = np.asarray(root, dtype=str)
     mult = np.broadcast_to(np.asarray(multiplier, dtype=np.float64), (n,)).copy()
@@ -473,6 +409,7 @@ def assemble_chain(
         k = int(hit.sum())
         if k:
             counts[reason] += k
+            add_dropped_oi(oi_counts, reason, dropped_oi(open_interest, hit))
             keep[hit] = False
 
     drop(np.char.str_len(root) == 0, "bad_symbol")
@@ -482,8 +419,18 @@ def assemble_chain(
         drop(~np.isfinite(expiry), "bad_expiry")
         drop(expiry <= as_of.timestamp(), "expired")
 
-    order = chain_order(np.flatnonzero(keep), root, expiry, strike, is_call, counts)
-
+    co = chain_order(
+        np.flatnonzero(keep),
+        root,
+        expiry,
+        strike,
+        is_call,
+        counts,
+        listed=listed,
+        open_interest=open_interest,
+        oi_counts=oi_counts,
+    )
+    order = co.rows
     q = repair_quotes(
         bid[order],
         ask[order],
@@ -493,6 +440,8 @@ def assemble_chain(
         vendor_iv[order],
         counts,
     )
+    first, q, trade_time = merge_contracts(co.start, q, last_trade_time[order])
+    order = order[first]
     m = mult[order]
     with np.errstate(invalid="ignore"):
         badm = ~np.isfinite(m) | (m <= 0)
@@ -515,7 +464,7 @@ def assemble_chain(
         bid=q.bid,
         ask=q.ask,
         last=q.last,
-        last_trade_time=last_trade_time[order],
+        last_trade_time=trade_time,
         volume=q.volume,
         open_interest=q.open_interest,
         multiplier=m,
@@ -524,4 +473,5 @@ def assemble_chain(
         delay_seconds=delay_seconds,
         spot_note=spot_note,
         dropped=dict(counts),
+        dropped_open_interest=dict(oi_counts),
     )

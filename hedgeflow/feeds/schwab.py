@@ -232,6 +232,7 @@ def parse_schwab_chain(
         as_of=as_of,
         root=root,
         expiry=settlement(root, dates),
+        listed=dates,
         strike=strike,
         is_call=is_call,
         bid=col("bid"),

@@ -245,6 +245,7 @@ def parse_tradier_chain(
         as_of=as_of,
         root=root,
         expiry=settlement(root, dates),
+        listed=dates,
         strike=strike,
         is_call=is_call,
         bid=col("bid"),

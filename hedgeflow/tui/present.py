@@ -11,6 +11,7 @@ from datetime import datetime
 
 from hedgeflow.app.errorlog import describe
 from hedgeflow.app.fmt import NY, fmt_age, fmt_expiry, fmt_time_ny, fmt_wait
+from hedgeflow.app.presentation import status_notes
 from hedgeflow.engine.enums import PositionSource
 from hedgeflow.feeds.errors import FeedAuthError
 from hedgeflow.tui.state import SymbolState
@@ -140,12 +141,11 @@ def status_view(
     notes: tuple[str, ...] = ()
     if st.busy:
         notes = ("computing …",)
-    elif chain is not None and chain.notes:
-        notes = chain.notes[:1]  # the vendor left contracts out: before anything else
-    elif chain is not None and chain.spot_note:
-        notes = (f"spot {chain.spot_note}",)  # e.g. "stale: market closed"
-    elif a is not None and a.notes:
-        notes = a.notes[:1]
+    else:  # dropped open interest, then a spot that is not live, then the rest
+        notes = status_notes(a, chain.spot_note if chain is not None else "")
+        if chain is not None and chain.notes:
+            # the vendor left contracts out (a truncated chain): before anything else
+            notes = (*chain.notes, *(n for n in notes if n not in chain.notes))
     return StatusView(
         feed=feed_name,
         badge=badge,

@@ -269,8 +269,11 @@ def test_pipeline_shared_smile_and_regime_equal_fresh_computations(extra: tuple)
     assert got.hedge_flow.regime_params == want.regime_params
     np.testing.assert_array_equal(got.hedge_flow.impulse_curve.impulse, want.impulse_curve.impulse)
     assert got.hedge_flow.impulse_curve.impulse_total == want.impulse_curve.impulse_total
-    fresh = compute_repriced_profile(book, got.repriced.price)
+    fresh = compute_repriced_profile(
+        book, got.repriced.price, search_range=got.repriced.search_range
+    )
     np.testing.assert_array_equal(got.repriced.impulse, fresh.impulse)
+    assert got.repriced.flip_levels == fresh.flip_levels
 
 
 def test_analyze_hedge_flow_one_interpolant_equals_the_stage_functions() -> None:

@@ -442,8 +442,10 @@ def test_flip_level_near_spot_and_named_nearest(name: str) -> None:
     rep = r.a.repriced
     assert rep is not None
     if not r.case.flip:
-        assert rep.nearest_flip is None and not rep.flip_levels
-        assert np.all(rep.impulse < 0)  # the 2020 book amplifies across the whole grid
+        # none in the plotted ±3 %: the 2020 book amplifies across the whole grid; the level
+        # search beyond it (issue 10 item 5) may find one further out (+9 % on that file)
+        assert all(not rep.price[0] <= f.price <= rep.price[-1] for f in rep.flip_levels)
+        assert np.all(rep.impulse < 0)
         return
     flips = [f.price for f in rep.flip_levels]
     assert rep.nearest_flip == min(flips, key=lambda p: abs(p - r.a.spot))

@@ -269,3 +269,27 @@ def test_payload_file_is_unchanged_by_parsing() -> None:
     before = copy.deepcopy(payload)
     parse_cboe_json(payload)
     assert payload == before
+
+
+def test_a_juneteenth_series_merges_with_the_thursday_series() -> None:
+    # Issue 10 item 1 on a vendor payload: an SPXW series listed on Thursday Jun 18 2026
+    # besides the one dated Juneteenth (Jun 19, moved to Thursday's close). One contract,
+    # open interest and volume summed, the tighter quote (Thursday's, 0.6 wide) kept, the
+    # newest trade's last price.
+    payload = load_payload(SPX)
+    opts = payload["data"]["options"]
+    friday = next(o for o in opts if isinstance(o, dict) and o["option"] == "SPXW260619C06000000")
+    thursday = dict(friday, option="SPXW260618C06000000", bid=41.6, ask=42.2, iv=0.1301)
+    thursday.update(open_interest=500.0, volume=30.0, last_trade_price=41.9)
+    thursday["last_trade_time"] = "2026-05-15T13:20:00"
+    opts.append(thursday)
+    before = parse_cboe_json(load_payload(SPX))
+    chain = parse_cboe_json(payload)
+    assert len(chain) == len(before)
+    assert chain.dropped["merged_same_settlement"] == 1
+    assert chain.dropped["duplicate"] == before.dropped["duplicate"]
+    i = find(chain, "SPXW", utc(2026, 6, 18, 20), 6000.0, True)
+    assert chain.open_interest[i] == 1012.0 + 500.0 and chain.volume[i] == 120.0 + 30.0
+    assert (chain.bid[i], chain.ask[i], chain.vendor_iv[i]) == (41.6, 42.2, 0.1301)
+    assert chain.last[i] == 41.9  # the Juneteenth row has no trade
+    assert chain.last_trade_time[i] == utc(2026, 5, 15, 17, 20)

@@ -309,9 +309,11 @@ def test_chain_order_sorts_and_keeps_the_first_duplicate() -> None:
     # Row 2 repeats row 0 and row 5 repeats row 1: the earlier rows win. Row 3 is not kept.
     order = chain_order(np.array([0, 1, 2, 4, 5]), root, expiry, strike, is_call, counts)
     # expiry 1: SPX before SPXW; expiry 2: the one SPXW 10 call.
-    assert order.tolist() == [1, 4, 0]
+    assert order.rows.tolist() == [1, 4, 0]
+    assert order.start.all()
     assert counts == {"duplicate": 2}
-    assert chain_order(np.array([], dtype=int), root, expiry, strike, is_call, counts).size == 0
+    empty = chain_order(np.array([], dtype=int), root, expiry, strike, is_call, counts)
+    assert empty.rows.size == 0
     assert counts == {"duplicate": 2}
 
 

@@ -65,6 +65,24 @@ def test_payload_round_trip_is_exact() -> None:
         decode_chain(b"not zlib")
 
 
+def test_a_recording_keeps_what_the_reader_dropped(tmp_path: Path) -> None:
+    """The rows a reader dropped and the open interest they carried are part of the
+    snapshot: a replay shows the same "left out" note as the live session did."""
+    from dataclasses import replace
+
+    chain = replace(
+        sim().chain_at("SPY", START),
+        dropped={"duplicate": 2, "nonstandard root": 1},
+        dropped_open_interest={"duplicate": 27_622.0, "nonstandard root": 77_508.0},
+    )
+    path = tmp_path / "dropped.sqlite"
+    with Recorder(path) as rec:
+        rec.write(chain, feed="sim", fetched_at=START)
+    (back,) = iter_snapshots(path)
+    assert back.dropped == chain.dropped
+    assert back.dropped_open_interest == chain.dropped_open_interest
+
+
 def test_schema_wal_and_one_row_per_snapshot(tmp_path: Path) -> None:
     path = tmp_path / "rec.sqlite"
     f = sim()

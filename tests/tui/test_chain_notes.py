@@ -37,7 +37,9 @@ def test_chain_notes_lead_every_surface() -> None:
         paused=False,
         recording=False,
     )
-    assert view.notes == (NOTE,)  # before the spot note: contracts are missing
+    # first, before the spot note: contracts are missing; shown once
+    assert view.notes[0] == NOTE and view.notes.count(NOTE) == 1
+    assert "spot after-hours print at 19:59 ET" in view.notes
     plain = replace(chain, notes=())
     st = SymbolState(symbol=chain.symbol, chain=plain, analysis=a)
     view = status_view(
@@ -49,4 +51,4 @@ def test_chain_notes_lead_every_surface() -> None:
         paused=False,
         recording=False,
     )
-    assert view.notes == ("spot after-hours print at 19:59 ET",)
+    assert view.notes[0] == "spot after-hours print at 19:59 ET"

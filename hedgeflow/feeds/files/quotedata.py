@@ -22,7 +22,9 @@ rows dropped (`ROW_DROP_REASONS`; contracts = 2 x CSV rows - their sum):
     bad_expiry        expiration date unreadable or outside the exchange calendar
     bad_symbol        the Calls/Puts symbol is not an OCC symbol of that side and strike
     nonstandard_root  root with digits (adjusted deliverable, e.g. "SPY1"): unknown multiplier
-    duplicate         same (root, expiry, strike, right) seen before; the first row is kept
+    duplicate         the same listed contract (root, expiration date, strike, right) seen
+                      before; the first row is kept (a holiday-moved series settling with
+                      another is merged instead: `merged_same_settlement`, as every feed)
 
 values repaired, contract kept (its open interest still counts): the rules every feed
 applies, `hedgeflow.feeds.normalize.repair_quotes` (its module docstring lists them), with
@@ -62,7 +64,10 @@ from hedgeflow.engine.clock import NY
 from hedgeflow.feeds.files.errors import ChainFileError
 from hedgeflow.feeds.normalize import ROW_DROP_REASONS as ROW_DROP_REASONS  # re-exported
 from hedgeflow.feeds.normalize import (
+    add_dropped_oi,
     chain_order,
+    dropped_oi,
+    merge_contracts,
     nonstandard_roots,
     repair_quotes,
     settlement,
@@ -527,10 +532,14 @@ def parse_quotedata(text: str, name: str, symbol: str | None) -> OptionChain:
     strike2 = np.concatenate([strike, strike])
     keep = np.ones(2 * n, dtype=bool)
 
+    oi_all = both("oi")
+    oi_counts: dict[str, float] = {}
+
     def drop(mask: np.ndarray, reason: str) -> None:
         hit = mask & keep
         if hit.any():
             counts[reason] += int(hit.sum())
+            add_dropped_oi(oi_counts, reason, dropped_oi(oi_all, hit))
             keep[hit] = False
 
     # Settlement epochs by root; NaN where the date is unreadable or outside the exchange
@@ -546,18 +555,30 @@ def parse_quotedata(text: str, name: str, symbol: str | None) -> OptionChain:
     idx = np.flatnonzero(keep)
     if len(idx) == 0:
         raise ChainFileError(name, f"no usable option rows ({dict(counts)})")
-    order = chain_order(idx, root, expiry, strike2, is_call, counts)
-
+    co = chain_order(
+        idx,
+        root,
+        expiry,
+        strike2,
+        is_call,
+        counts,
+        listed=dates,
+        open_interest=oi_all,
+        oi_counts=oi_counts,
+    )
+    order = co.rows
     q = repair_quotes(
         both("bid")[order],
         both("ask")[order],
         both("last")[order],
         both("volume")[order],
-        both("oi")[order],
+        oi_all[order],
         both("iv")[order],
         counts,
         nan_unreadable=True,  # every CBOE cell holds a number: NaN = unreadable
     )
+    first, q, _ = merge_contracts(co.start, q, np.full(len(order), np.nan))  # holiday moves
+    order = order[first]
 
     kept_roots = root[order]
     spot_note = _spot_note(spot, as_of)
@@ -580,4 +601,5 @@ def parse_quotedata(text: str, name: str, symbol: str | None) -> OptionChain:
         delay_seconds=CBOE_DELAY_SECONDS,
         spot_note=spot_note,
         dropped=dict(counts),
+        dropped_open_interest=dict(oi_counts),
     )

@@ -60,6 +60,9 @@ class OptionChain:
     dropped_open_interest : open interest (contracts) carried by the rows dropped, by reason;
         only reasons whose rows held some. A listed contract left out with its open interest
         changes every exposure, so the analysis notes it (docs/METHOD.md "Input rules").
+    notes : what the source said about its own data that a user must see (a vendor that
+        truncated the chain, with what is missing); the analysis notes them, after the open
+        interest of dropped contracts.
     """
 
     symbol: str
@@ -82,6 +85,7 @@ class OptionChain:
     spot_note: str = ""
     dropped: Mapping[str, int] = field(default_factory=dict)
     dropped_open_interest: Mapping[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.as_of.tzinfo is None:
@@ -116,6 +120,7 @@ class OptionChain:
             spot_note=self.spot_note,
             dropped=dict(self.dropped),
             dropped_open_interest=dict(self.dropped_open_interest),
+            notes=self.notes,
             **arrays,
         )
 
@@ -161,6 +166,7 @@ def make_chain(
     spot_note: str = "",
     dropped: Mapping[str, int] | None = None,
     dropped_open_interest: Mapping[str, float] | None = None,
+    notes: tuple[str, ...] = (),
 ) -> OptionChain:
     """Build an `OptionChain` from array-likes, casting dtypes; missing columns become NaN
     (prices, times, IV) or 0 (volume, open interest). Scalars broadcast."""
@@ -196,6 +202,7 @@ def make_chain(
         spot_note=spot_note,
         dropped=dict(dropped or {}),
         dropped_open_interest=dict(dropped_open_interest or {}),
+        notes=tuple(notes),
     )
 
 
@@ -223,6 +230,7 @@ def chain_to_dict(chain: OptionChain) -> dict[str, Any]:
         "spot_note": chain.spot_note,
         "dropped": dict(chain.dropped),
         "dropped_open_interest": dict(chain.dropped_open_interest),
+        "notes": list(chain.notes),
         "columns": columns,
     }
 
@@ -269,5 +277,6 @@ def chain_from_dict(data: Mapping[str, Any]) -> OptionChain:
         dropped_open_interest={
             str(k): float(v) for k, v in dict(data.get("dropped_open_interest", {})).items()
         },
+        notes=tuple(str(n) for n in data.get("notes", ()) or ()),
         **{name: f64(name) for name in FLOAT_FIELDS},
     )

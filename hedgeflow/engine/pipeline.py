@@ -80,8 +80,10 @@ def input_notes(chain: OptionChain) -> list[str]:
     First (when any): the open interest carried by contracts the reader dropped
     (`chain.dropped_open_interest`: a bad symbol, an adjusted root, a duplicate row...), with
     the count of contracts dropped for each reason; a listed contract left out with its open
-    interest changes every exposure and the all-expiry lines. Then contracts merged because
-    they settle together (a holiday-moved expiration), their open interest kept.
+    interest changes every exposure and the all-expiry lines. Then what the source said
+    about its own data (`chain.notes`: contracts a vendor truncated away). Then contracts
+    merged because they settle together (a holiday-moved expiration), their open interest
+    kept.
     """
     notes: list[str] = []
     lost = sorted(
@@ -94,6 +96,9 @@ def input_notes(chain: OptionChain) -> list[str]:
             f"{int(chain.dropped.get(r, 0)):,} {r.replace('_', ' ')} ({oi:,.0f})" for r, oi in lost
         )
         notes.append(f"{total:,.0f} open interest left out with dropped contracts: {parts}")
+    # what the source said about its own data (a vendor that truncated the chain); after
+    # the dropped open interest, which the status line's rule expects first
+    notes.extend(chain.notes)
     merged = int(chain.dropped.get("merged_same_settlement", 0))
     if merged:
         notes.append(

@@ -10,6 +10,8 @@
     ├── Redirected            a 3xx: never followed (credentials stay with the configured host)
     ├── TlsError              the server's certificate failed verification
     └── FeedUnavailable       timeouts, connection errors, 5xx after retries
+        └── ChainTooBig       the vendor refused to send a body this big (Schwab's 502
+                              "TooBigBody"): not retried as is, the request is split
 
 `retry_after` (seconds) is set only from what the server said (`Retry-After` and its vendor
 variants), never invented: the monitor waits max(its own exponential backoff, retry_after).
@@ -100,3 +102,10 @@ class TlsError(FeedError):
 
 class FeedUnavailable(FeedError):
     """The vendor could not be reached or failed (timeouts, connection errors, 5xx)."""
+
+
+class ChainTooBig(FeedUnavailable):
+    """The vendor would not send a response this big (Schwab answers 502 with the gateway
+    error `protocol.http.TooBigBody`). Asking again for the same thing cannot help: the
+    feed asks for less (fewer expirations, one side, fewer strikes) and says what it left
+    out."""

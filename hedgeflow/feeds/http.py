@@ -16,6 +16,8 @@ policy and maps every failure to a `hedgeflow.feeds.errors` type:
     certificate fails verification  -> TlsError naming the host (not retried)
     body over `max_payload_mb`      -> PayloadTooLarge (reading stops at the cap)
     other 4xx                       -> BadRequest (not retried)
+    a vendor's own failure answer   -> the feed's `_vendor_error` type (Schwab's 502
+                                       "TooBigBody" -> ChainTooBig, not retried)
     2xx with empty / HTML / non-JSON / truncated JSON body -> BadPayload (not retried)
 
 `retry_after` on an error is only ever what the server asked for (Retry-After and its
@@ -324,6 +326,12 @@ class HttpFeedBase:
         """(message, env var to fix) for a 401/403 from the data endpoints."""
         return (f"access denied by {self.vendor}", None)
 
+    def _vendor_error(self, body: Body, kw: Mapping[str, Any]) -> FeedError | None:
+        """A typed error for a vendor-specific failure answer (raised at once, not retried;
+        e.g. Schwab's 502 "TooBigBody"), or None for the generic mapping. `kw` holds the
+        vendor, status and request id for the error."""
+        return None
+
     async def _on_unauthorized(self, sent: Mapping[str, str]) -> bool:
         """Called on a 401 with the credential headers that request carried; return True to
         retry once (e.g. after dropping that token, if it is still the current one)."""
@@ -502,6 +510,9 @@ class HttpFeedBase:
                         continue
                     message, env_var = self._auth_error(status)
                     raise FeedAuthError(message, env_var=env_var, **kw)
+                special = self._vendor_error(body, kw)
+                if special is not None:
+                    raise special
                 server_wait = parse_retry_after(
                     response.headers, self.clock(), cap=policy.retry_after_cap
                 )

@@ -452,7 +452,7 @@ def assemble_chain(
     spot_f = float(spot)
     if not (np.isfinite(spot_f) and spot_f > 0):
         spot_f = float("nan")
-        spot_note = spot_note or "missing"
+        spot_note = "missing"  # not "stale (market closed)": there is no price at all
     return make_chain(
         symbol=symbol,
         spot=spot_f,

@@ -15,12 +15,25 @@ login; that is a `FeedAuthError` telling the user to log in again.
 
 Payload quirks handled by `parse_schwab_chain`: `callExpDateMap`/`putExpDateMap` keyed
 "YYYY-MM-DD:DTE" then strike string -> list of contracts; prices as `bid/ask/last/mark`
-(live) or `bidPrice/askPrice/lastPrice/markPrice` (OpenAPI spec); `volatility` in
-PERCENT (-> decimal) with -999 or NaN as "missing"; `optionRoot` SPX vs SPXW; times in
-epoch ms; index symbols with a `$` prefix.
+(what real bodies carry; the OpenAPI spec's `bidPrice/askPrice/...` do not occur and are
+not read); `volatility` in PERCENT (-> decimal) with -999 or NaN as "missing";
+`optionRoot` SPX vs SPXW; times in epoch ms; index symbols with a `$` prefix.
 
-as_of is the newest `quoteTimeInLong`/`tradeTimeInLong` (options and underlying), capped
-at `now`; without any, `now - delay_seconds` (900 when the payload says `isDelayed`).
+as_of is the newest `quoteTimeInLong`/`tradeTimeInLong` of the OPTIONS, capped at `now`
+(the underlying's `quoteTime`/`tradeTime` only when no option has a time; without any,
+`now - delay_seconds`, 900 when the payload says `isDelayed`). After the close the
+underlying quote runs on in extended hours (AAPL quoted 19:59:59, its options 15:59:59):
+spot stays that print (the chain's `underlying.close` is the PREVIOUS session's close), with
+the spot note "after-hours print at HH:MM ET, options quoted HH:MM ET"
+(`hedgeflow.feeds.quote_time`). No price at all: spot NaN, note "missing".
+
+What Schwab says about its own data: a response with `isChainTruncated: true`, or a 502
+whose body names the gateway's `TooBigBody` (`ChainTooBig`), holds less than was asked
+for. The feed then asks for less at a time (`SchwabFeed._fetch_window`): the date window
+halved until one day, then one day's calls and puts apart, then, for a side still refused
+as too big, fewer strikes around the money (`strikeCount`); the parts are merged
+(`schwab_parts.merge_chain_payloads`). Whatever it still could not get is a chain note
+naming the days and sides, which the analysis shows first (status line, `analyze`, JSON).
 """
 
 from __future__ import annotations
@@ -29,7 +42,8 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -38,7 +52,7 @@ import numpy as np
 
 from hedgeflow.engine.chain import OptionChain
 from hedgeflow.engine.clock import NY
-from hedgeflow.feeds.errors import BadPayload, FeedAuthError
+from hedgeflow.feeds.errors import BadPayload, ChainTooBig, FeedAuthError, FeedError
 from hedgeflow.feeds.http import (
     Body,
     HttpFeedBase,
@@ -50,7 +64,6 @@ from hedgeflow.feeds.http import (
 from hedgeflow.feeds.normalize import (
     INDEX_SYMBOLS,
     as_float_array,
-    as_of_from_stamps,
     assemble_chain,
     check_underlying,
     expirations_from_dates,
@@ -61,6 +74,16 @@ from hedgeflow.feeds.normalize import (
     settlement,
     spot_note_for,
     to_dates,
+)
+from hedgeflow.feeds.quote_time import after_hours_note, after_hours_print, chain_as_of
+from hedgeflow.feeds.schwab_parts import (
+    MAX_CHAIN_REQUESTS,
+    NARROW_STRIKES,
+    Budget,
+    count_contracts,
+    is_truncated,
+    merge_chain_payloads,
+    window_words,
 )
 from hedgeflow.feeds.secrets import Secret, secret_from_env
 
@@ -84,20 +107,13 @@ def schwab_symbol(symbol: str) -> str:
     return f"${sym}" if sym in INDEX_SYMBOLS else sym
 
 
-def _first(c: Mapping[str, Any], *keys: str) -> Any:
-    for k in keys:
-        v = c.get(k)
-        if v is not None:
-            return v
-    return None
-
-
 def parse_schwab_chain(
     payload: Any,
     *,
     now: datetime,
     symbol: str | None = None,
     source: str = VENDOR,
+    truncation_notes: Sequence[str] | None = None,
 ) -> OptionChain:
     """Normalize one Schwab /chains response.
 
@@ -108,6 +124,8 @@ def parse_schwab_chain(
     symbol : the requested underlying ("SPX"); a payload naming another one (`symbol`,
         `underlying.symbol`; without either, its option roots) is refused with WrongSymbol.
         Default: the payload's `symbol` without "$".
+    truncation_notes : what the feed could not fetch of a chain Schwab truncated (the chain's
+        notes); None: a note when the payload's `isChainTruncated` is true.
 
     Raises
     ------
@@ -150,8 +168,8 @@ def parse_schwab_chain(
                     map_strike.append(strike_key)
                     map_call.append(key == "callExpDateMap")
 
-    def col(*keys: str) -> np.ndarray:
-        return as_float_array([_first(c, *keys) for c in rows], counts)
+    def col(key: str) -> np.ndarray:
+        return as_float_array([c.get(key) for c in rows], counts)
 
     occ_root, occ_date, _, occ_strike = parse_occ([c.get("symbol") for c in rows])
     und_sym = str(payload.get("symbol") or "").strip().upper().lstrip("$")
@@ -187,18 +205,28 @@ def parse_schwab_chain(
     quote_t = ms_to_epoch(col("quoteTimeInLong"))
     trade_t = ms_to_epoch(col("tradeTimeInLong"))
     und_t = ms_to_epoch(as_float_array([und.get("quoteTime"), und.get("tradeTime")]))
-    stamps = np.concatenate([quote_t, trade_t, und_t])
     delayed = bool(payload.get("isDelayed")) or bool(und.get("delayed"))
     delay = 900.0 if delayed else 0.0
-    as_of = as_of_from_stamps(stamps, now, delay)
+    # the options' own clock: after the close the underlying quotes on in extended hours
+    as_of = chain_as_of(np.concatenate([quote_t, trade_t]), und_t, now, delay)
 
-    spot = first_positive(
-        [payload.get("underlyingPrice"), und.get("last"), und.get("mark"), und.get("close")]
-    )
+    spot = first_positive([payload.get("underlyingPrice"), und.get("last"), und.get("mark")])
     spot_note = spot_note_for(as_of)
+    if not np.isfinite(spot):
+        # `close` is the previous session's close (`change` = last - close)
+        spot = first_positive([und.get("close")])
+        spot_note = "stale (previous close)" if np.isfinite(spot) else "missing"
+    elif (printed := after_hours_print(und_t[1], und_t[:1], as_of)) is not None:
+        spot_note = after_hours_note(printed, as_of)
 
+    if truncation_notes is None:
+        truncation_notes = (
+            ["Schwab truncated this chain (isChainTruncated): contracts are missing"]
+            if payload.get("isChainTruncated") is True
+            else []
+        )
     mult = col("multiplier")
-    return assemble_chain(
+    chain = assemble_chain(
         symbol=symbol,
         spot=spot,
         as_of=as_of,
@@ -207,9 +235,9 @@ def parse_schwab_chain(
         listed=dates,
         strike=strike,
         is_call=is_call,
-        bid=col("bid", "bidPrice"),
-        ask=col("ask", "askPrice"),
-        last=col("last", "lastPrice"),
+        bid=col("bid"),
+        ask=col("ask"),
+        last=col("last"),
         last_trade_time=trade_t,
         volume=col("totalVolume"),
         open_interest=col("openInterest"),
@@ -220,6 +248,7 @@ def parse_schwab_chain(
         delay_seconds=delay,
         spot_note=spot_note,
     )
+    return replace(chain, notes=(*chain.notes, *truncation_notes)) if truncation_notes else chain
 
 
 def parse_schwab_expirations(payload: Any) -> list[date]:
@@ -395,23 +424,105 @@ class SchwabFeed(HttpFeedBase):
 
     async def snapshot(self, symbol: str) -> OptionChain:
         today = self.clock().astimezone(NY).date()
-        params: dict[str, Any] = {
+        base: dict[str, Any] = {
             "symbol": schwab_symbol(symbol),
             "contractType": "ALL",
             "includeUnderlyingQuote": "true",
             "strategy": "SINGLE",
-            "fromDate": today.isoformat(),
-            "toDate": (today + timedelta(days=self.max_days)).isoformat(),
         }
         if self.strike_count is not None:
-            params["strikeCount"] = self.strike_count
-        payload = await self.get_json("/chains", params)
+            base["strikeCount"] = self.strike_count
+        budget = Budget(MAX_CHAIN_REQUESTS - 1)  # the first request
+        parts = await self._fetch_window(
+            base, today, today + timedelta(days=self.max_days), "ALL", budget
+        )
+        if not parts:
+            raise ChainTooBig(
+                "Schwab refused the chain as too big, even asked in parts (down to "
+                f"{NARROW_STRIKES[-1]} strikes a day and side): lower `strike_count` or "
+                "`max_days`",
+                vendor=VENDOR,
+            )
+        notes = (
+            ["Schwab truncated the chain, even asked in parts: " + "; ".join(sorted(budget.notes))]
+            if budget.notes
+            else []
+        )
+        payload = await self._parse(merge_chain_payloads, parts)
         return await self._parse(
             parse_schwab_chain,
             payload,
             now=self.clock(),
             symbol=plain_symbol(symbol),
+            truncation_notes=notes,
         )
+
+    async def _fetch_window(
+        self, base: Mapping[str, Any], lo: date, hi: date, side: str, budget: Budget
+    ) -> list[Any]:
+        """The /chains responses that together hold days `lo`..`hi` of `side` ("ALL",
+        "CALL", "PUT"). A response Schwab truncated (`isChainTruncated`) or refused as too
+        big (`ChainTooBig`) is asked again in halves of the window, then one day's calls and
+        puts apart, then (refused) with fewer strikes (`NARROW_STRIKES`); what still cannot
+        be had is added to `budget.notes`. The caller has counted this request; parts and
+        narrowed requests are taken from `budget.left` before they start (the parts run
+        concurrently, so a reservation made after would let siblings overspend)."""
+        params = {**base, "fromDate": lo.isoformat(), "toDate": hi.isoformat()}
+        if side != "ALL":
+            params["contractType"] = side
+        payload: Any = None
+        try:
+            async with budget.gate:
+                payload = await self.get_json("/chains", params)
+        except ChainTooBig:
+            pass
+        else:
+            if not is_truncated(payload):
+                return [payload]
+        what = window_words(lo, hi, side)
+        splits: list[tuple[date, date, str]] = []
+        if lo < hi:
+            mid = lo + timedelta(days=(hi - lo).days // 2)
+            splits = [(lo, mid, side), (mid + timedelta(days=1), hi, side)]
+        elif side == "ALL":
+            splits = [(lo, hi, "CALL"), (lo, hi, "PUT")]
+        if splits and budget.left >= len(splits):
+            budget.left -= len(splits)
+            results = await asyncio.gather(
+                *(self._fetch_window(base, a, b, s, budget) for a, b, s in splits),
+                return_exceptions=True,
+            )
+            out: list[Any] = []
+            for r in results:
+                if isinstance(r, BaseException):
+                    raise r
+                out.extend(r)
+            return out
+        if payload is not None:
+            budget.notes.append(f"{what} incomplete ({count_contracts(payload)} received)")
+            return [payload]
+        current = self.strike_count or NARROW_STRIKES[0] * 2
+        for count in (n for n in NARROW_STRIKES if n < current):
+            if budget.left <= 0:
+                break
+            budget.left -= 1
+            try:
+                async with budget.gate:
+                    narrowed = await self.get_json("/chains", {**params, "strikeCount": count})
+            except ChainTooBig:
+                continue
+            cut = " (and still truncated)" if is_truncated(narrowed) else ""
+            budget.notes.append(f"{what} only the {count} strikes nearest the money{cut}")
+            return [narrowed]
+        budget.notes.append(f"{what} missing (refused as too big)")
+        return []
+
+    def _vendor_error(self, body: Body, kw: Mapping[str, Any]) -> FeedError | None:
+        # Schwab's gateway answers a chain over its body limit with 502 and the fault code
+        # `protocol.http.TooBigBody`: asking again for the same thing cannot help.
+        if body.status_code == 502 and b"TooBigBody" in body.content[:2000]:
+            return ChainTooBig("Schwab refused to send a chain this big (502 TooBigBody)", **kw)
+        return None
 
     async def expirations(self, symbol: str) -> list[datetime]:
         payload = await self.get_json("/expirationchain", {"symbol": schwab_symbol(symbol)})

@@ -15,8 +15,11 @@ string for one date; IV lives only in `greeks` (decimal; `mid_iv` is 0.0 on illi
 then `smv_vol` is used), `greeks` may be null; `trade_date`/`bid_date`/`ask_date` are epoch
 ms with 0 = none; `root_symbol` separates SPX (AM) from SPXW (PM).
 
-as_of is the newest vendor quote time in the payloads (bid/ask/trade dates of the options
-and the underlying), capped at `now`; without any, `now - delay_seconds`.
+as_of is the newest quote time of the OPTIONS (their bid/ask/trade dates), capped at `now`;
+the underlying's dates only when no option carries one; without any, `now - delay_seconds`.
+After the close the underlying quote runs on in extended hours: a print after the regular
+close of the options' session is labelled, and the quote's `close` (the day's regular
+close) is spot when present (`hedgeflow.feeds.quote_time`).
 """
 
 from __future__ import annotations
@@ -35,10 +38,10 @@ from hedgeflow.feeds.errors import BadPayload, FeedError
 from hedgeflow.feeds.http import HttpFeedBase, HttpSettings, env_var_key, int_key
 from hedgeflow.feeds.normalize import (
     as_float_array,
-    as_of_from_stamps,
     assemble_chain,
     check_underlying,
     expirations_from_dates,
+    first_positive,
     ms_to_epoch,
     parse_occ,
     plain_symbol,
@@ -46,6 +49,7 @@ from hedgeflow.feeds.normalize import (
     spot_note_for,
     to_dates,
 )
+from hedgeflow.feeds.quote_time import after_hours_note, after_hours_print, chain_as_of
 from hedgeflow.feeds.secrets import Secret, secret_from_env
 
 VENDOR = "tradier"
@@ -207,13 +211,30 @@ def parse_tradier_chain(
         iv = np.where(mid_iv > 0, mid_iv, np.where(smv > 0, smv, np.nan))
 
     times = [ms_to_epoch(col(k)) for k in ("bid_date", "ask_date", "trade_date")]
-    if quote is not None:
-        times.append(
-            ms_to_epoch(
-                as_float_array([quote.get(k) for k in ("bid_date", "ask_date", "trade_date")])
-            )
+    und_t = ms_to_epoch(
+        as_float_array(
+            [quote.get(k) for k in ("bid_date", "ask_date", "trade_date")]
+            if quote is not None
+            else []
         )
-    as_of = as_of_from_stamps(np.concatenate(times), now, delay_seconds)
+    )
+    # the options' own clock: after the close the underlying quotes on in extended hours
+    as_of = chain_as_of(np.concatenate(times), und_t, now, delay_seconds)
+    printed = (
+        after_hours_print(und_t[2], und_t[:2], as_of)
+        if quote is not None and not spot_note
+        else None
+    )
+    if printed is not None:
+        assert quote is not None
+        # `close` is the day's regular close (null during the session): the price the
+        # options were quoted against; the after-hours `last` is only named
+        close = first_positive([quote.get("close")])
+        if np.isfinite(close):
+            spot_note = after_hours_note(printed, as_of, close=close, price=spot)
+            spot = close
+        else:
+            spot_note = after_hours_note(printed, as_of)
     if not spot_note:
         spot_note = spot_note_for(as_of)
 

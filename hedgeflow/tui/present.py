@@ -143,6 +143,9 @@ def status_view(
         notes = ("computing …",)
     else:  # dropped open interest, then a spot that is not live, then the rest
         notes = status_notes(a, chain.spot_note if chain is not None else "")
+        if chain is not None and chain.notes:
+            # the vendor left contracts out (a truncated chain): before anything else
+            notes = (*chain.notes, *(n for n in notes if n not in chain.notes))
     return StatusView(
         feed=feed_name,
         badge=badge,

@@ -40,10 +40,12 @@ def chain_payload() -> dict:
 # --- parser ---------------------------------------------------------------------------------
 
 
-def test_parse_percent_iv_roots_and_both_price_namings() -> None:
+def test_parse_percent_iv_roots_and_real_price_names() -> None:
     chain = parse_schwab_chain(chain_payload(), now=NOW)
     assert chain.symbol == "SPX" and chain.spot == 5912.34 and chain.delay_seconds == 0.0
-    assert chain.as_of == datetime(2026, 5, 15, 17, 29, 59, tzinfo=UTC)  # underlying quoteTime
+    # the newest OPTION quote time (17:29:58), not the underlying's quoteTime (17:29:59)
+    assert chain.as_of == datetime(2026, 5, 15, 17, 29, 58, tzinfo=UTC)
+    assert chain.spot_note == "" and chain.notes == ()
     pm = utc(2026, 5, 15, 20)
     i = find(chain, "SPXW", pm, 5900.0, True)
     assert chain.vendor_iv[i] == pytest.approx(0.1432)  # 14.32 percent -> decimal
@@ -51,7 +53,7 @@ def test_parse_percent_iv_roots_and_both_price_namings() -> None:
     assert chain.last_trade_time[i] == utc(2026, 5, 15, 17, 29, 58)
     j = find(chain, "SPXW", pm, 5950.0, True)
     assert np.isnan(chain.vendor_iv[j])  # -999 sentinel
-    k = find(chain, "SPXW", utc(2026, 5, 18, 20), 5900.0, True)  # bidPrice/askPrice naming
+    k = find(chain, "SPXW", utc(2026, 5, 18, 20), 5900.0, True)
     assert (chain.bid[k], chain.ask[k], chain.last[k]) == (30.1, 30.9, 30.5)
     assert chain.vendor_iv[k] == pytest.approx(0.1311)
     m = find(chain, "SPX", utc(2026, 6, 18, 13, 30), 6000.0, False)  # AM, 09:30 EDT

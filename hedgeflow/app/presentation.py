@@ -196,17 +196,23 @@ def headline(a: ExpiryAnalysis) -> Headline:
     )
 
 
-def status_notes(a: ExpiryAnalysis | None, spot_note: str = "") -> tuple[str, ...]:
+def status_notes(
+    a: ExpiryAnalysis | None, spot_note: str = "", source_notes: tuple[str, ...] = ()
+) -> tuple[str, ...]:
     """The notes a one-line status shows, most important first.
 
+    0. what the source said about its own data (`source_notes`, the chain's notes: a vendor
+       that truncated the chain), shown even before the first analysis;
     1. open interest the reader dropped with listed contracts (the analysis' first note when
        its diagnostics carry `DROPPED_OI`): every exposure on screen is missing it;
     2. a spot that is not a live print (`spot_note`, e.g. "stale (market closed)");
     3. the analysis' other notes (vendor IV fallbacks, an untrusted spot, skipped expiries).
+    Each note once (the analysis repeats the chain's notes).
     """
     notes = list(a.notes) if a is not None else []
     lost = (
         [notes.pop(0)] if a is not None and notes and a.diagnostics.get(DROPPED_OI, 0) > 0 else []
     )
     spot = [f"spot {spot_note}"] if spot_note else []
-    return (*lost, *spot, *notes)
+    rest = (n for n in (*lost, *spot, *notes) if n not in source_notes)
+    return (*source_notes, *rest)

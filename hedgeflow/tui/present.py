@@ -138,14 +138,13 @@ def status_view(
         error = f"{describe(st.error)} · retry in {fmt_wait(st.backoff)} (#{st.failures})"
     elif st.engine_error:
         error = st.engine_error
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...]
     if st.busy:
         notes = ("computing …",)
-    else:  # dropped open interest, then a spot that is not live, then the rest
-        notes = status_notes(a, chain.spot_note if chain is not None else "")
-        if chain is not None and chain.notes:
-            # the vendor left contracts out (a truncated chain): before anything else
-            notes = (*chain.notes, *(n for n in notes if n not in chain.notes))
+    elif chain is not None:  # the source's own notes, dropped open interest, spot, the rest
+        notes = status_notes(a, chain.spot_note, tuple(chain.notes))
+    else:
+        notes = status_notes(a)
     return StatusView(
         feed=feed_name,
         badge=badge,

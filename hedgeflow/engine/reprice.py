@@ -52,7 +52,7 @@ from numpy.typing import NDArray
 
 from hedgeflow.engine.black76 import MIN_GREEK_TAU, norm_pdf
 from hedgeflow.engine.book import ExpiryBook
-from hedgeflow.engine.charm import valid_options
+from hedgeflow.engine.charm import valid_arrays, valid_options
 from hedgeflow.engine.enums import CrossingDirection
 from hedgeflow.engine.impulse import find_zero_crossings, relative_tolerance
 from hedgeflow.engine.regime import SmileInterpolant, clamp_skew_stickiness, smile_interpolant
@@ -226,6 +226,33 @@ def _net_by_strike(
     start[1:] = (Ks[1:] != Ks[:-1]) | (ivs[1:] != ivs[:-1])
     group = np.cumsum(start) - 1
     return Ks[start], ivs[start], np.bincount(group, weights=ws)
+
+
+def _net_by_book_and_strike(
+    book: NDArray[np.intp], K: np.ndarray, iv: np.ndarray, weight: np.ndarray
+) -> tuple[NDArray[np.intp], np.ndarray, np.ndarray, np.ndarray]:
+    """`_net_by_strike` of every book at once: `book` is each row's book index (rows of a
+    book together, books ascending); groups never span two books. Returns (book, strike,
+    IV, net weight) per group, sorted by book, strike, IV: the per-book groups one after
+    the other, each weight summed in the same row order as book by book."""
+    if K.size == 0:
+        return book, K, iv, weight
+    same_b = book[1:] == book[:-1]
+    same = same_b & (K[1:] == K[:-1])
+    ordered = (
+        bool(np.all(book[1:] >= book[:-1]))
+        and bool(np.all(~same_b | (K[1:] >= K[:-1])))
+        and bool(np.all(~same | (iv[1:] == iv[:-1])))
+    )
+    if not ordered:  # (lexsort is stable: a book already in order keeps its row order)
+        order = np.lexsort((iv, K, book))
+        book, K, iv, weight = book[order], K[order], iv[order], weight[order]
+        same_b = book[1:] == book[:-1]
+        same = same_b & (K[1:] == K[:-1]) & (iv[1:] == iv[:-1])
+    start = np.empty(K.size, dtype=bool)
+    start[0] = True
+    np.logical_not(same, out=start[1:])
+    return book[start], K[start], iv[start], np.bincount(np.cumsum(start) - 1, weights=weight)
 
 
 def _impulse_per_option(
@@ -464,31 +491,28 @@ def zero_gamma_profile(
     `prices` is zero), searched beyond `prices` out to `search_range` (low, high) if given.
     """
     p = _check_prices(prices)
-    parts: list[tuple[np.ndarray, ...]] = []
-    for book in books:  # a handful of expiries; the options inside are vectorized
-        if not book.tau >= MIN_TAU_YEARS:
-            continue
-        valid = valid_options(book)
-        K, iv, weight = _net_by_strike(
-            np.asarray(book.strike, dtype=np.float64)[valid],
-            np.asarray(book.iv, dtype=np.float64)[valid],
-            np.asarray(book.position, dtype=np.float64)[valid]
-            * np.asarray(book.multiplier, dtype=np.float64)[valid],
-        )
-        n = K.size
-        parts.append(
-            (
-                K,
-                iv,
-                weight,
-                np.full(n, book.tau),
-                np.full(n, book.r),
-                np.full(n, book.q),
-            )
-        )
-    if not parts or sum(part[0].size for part in parts) == 0:
+    live = [b for b in books if b.tau >= MIN_TAU_YEARS]
+    if not live:
         return np.zeros(p.size), ()
-    K, iv, weight, tau, r, q = (np.concatenate(col) for col in zip(*parts, strict=True))
+    # every book's options in one pass (as `valid_options` and `_net_by_strike` book by book:
+    # the same groups, in book order, summed in the same order)
+    sizes = np.array([b.strike.size for b in live], dtype=np.intp)
+    cat = (
+        np.concatenate([np.asarray(b.strike, dtype=np.float64) for b in live]),
+        np.concatenate([np.asarray(b.iv, dtype=np.float64) for b in live]),
+        np.concatenate([np.asarray(b.position, dtype=np.float64) for b in live]),
+        np.concatenate([np.asarray(b.multiplier, dtype=np.float64) for b in live]),
+    )
+    valid = valid_arrays(*cat)
+    book_of = np.repeat(np.arange(len(live)), sizes)[valid]
+    g, K, iv, weight = _net_by_book_and_strike(
+        book_of, cat[0][valid], cat[1][valid], cat[2][valid] * cat[3][valid]
+    )
+    if K.size == 0:
+        return np.zeros(p.size), ()
+    tau = np.array([b.tau for b in live])[g]
+    r = np.array([b.r for b in live])[g]
+    q = np.array([b.q for b in live])[g]
 
     def line(x: np.ndarray) -> np.ndarray:
         return _gamma_line(x, K, tau, iv, r, q, weight)

@@ -53,14 +53,17 @@ def engine_module(name: str) -> ModuleType:
 
 
 def chain_to_cloud(chain: Any, config: Any) -> Any:
-    """The original library's workload on our engine: chain -> every live expiry's smile and
-    book -> the nearest expiry's exposures -> regime, impulse curve, charm integral ->
-    pressure cloud (no repriced profile, no all-expiry zero-gamma line: `analyze_chain`
-    adds those)."""
+    """The original library's workload on our engine, step for step as time_floe.js runs it:
+    chain -> every live expiry's smile and book -> every expiry's exposures (floe's
+    calculateGammaVannaCharmExposures covers every expiry) -> the nearest expiry's regime,
+    impulse curve, charm integral -> pressure cloud (no repriced profile, no all-expiry
+    zero-gamma line: `analyze_chain` adds those)."""
     pipeline = engine_module("pipeline")
+    compute_exposures = engine_module("exposure").compute_exposures
     books, _ = pipeline.build_books(chain, config)
-    book = books[min(books)]
-    exposure = engine_module("exposure").compute_exposures(book)
+    exposures = {epoch: compute_exposures(b) for epoch, b in books.items()}
+    nearest = min(books)
+    book, exposure = books[nearest], exposures[nearest]
     flow = pipeline.analyze_hedge_flow(exposure, book.surface, now=chain.as_of, book=book)
     return engine_module("pressure").compute_pressure_cloud(
         flow.impulse_curve,
@@ -164,10 +167,29 @@ def load_chains(path: Path) -> dict[str, tuple[Any, float]]:
     return chains
 
 
+def tune_allocator() -> bool:
+    """glibc's mmap and trim thresholds raised and one arena, as every long-running
+    `hedgeflow` command does at start (hedgeflow.app.runtime.tune_allocator; repeated
+    here so that a REF tree of any age is timed under the same allocator). False off glibc."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return False
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None:
+        return False
+    # M_MMAP_THRESHOLD 16 MB, M_ARENA_MAX 1, M_TRIM_THRESHOLD 8 MB
+    return all(mallopt(opt, value) == 1 for opt, value in ((-3, 16 << 20), (-8, 1), (-1, 8 << 20)))
+
+
 def serve(tree: Path, chains_path: Path) -> int:
     """Answer `{"name", "runs", "warmup"}` lines on stdin with `{"samples_ms": [...]}` lines
         on stdout until stdin closes. The first line out names the tree that was imported and the
     workloads with their repeat divisors."""
+    tune_allocator()
     sys.path.insert(0, str(tree))
     import hedgeflow
 

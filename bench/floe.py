@@ -29,6 +29,11 @@ SCRIPT = NODE_DIR / "time_floe.js"
 PACKAGE = "@fullstackcraftllc/floe"
 # what hedgeflow runs beside floe's workload (engine_worker.workloads names, minus the chain)
 HEDGEFLOW_WORKLOADS = ("chain_to_cloud", "analyze_physical", "analyze_floe")
+# issue 10 "Speed stays a feature": floe/hedgeflow, ratio of medians in one run, on each chain
+TARGETS = (
+    ("chain_to_cloud", "floe's workload", 10.0),
+    ("analyze_physical", "full analysis", 5.0),
+)
 
 
 def pinned_version() -> str:
@@ -165,4 +170,31 @@ def floe_benchmarks(*, rounds: int, runs: int) -> dict[str, Any]:
             if floe_median is not None:
                 hf_row["floe_over_hedgeflow"] = floe_median / hf_row["median_ms"]
             results[f"{name}_hf_{w}"] = hf_row
+        if floe_median is not None:
+            verdict: dict[str, Any] = {"options": len(chain)}
+            for w, _, target in TARGETS:
+                ratio = results[f"{name}_hf_{w}"]["floe_over_hedgeflow"]
+                verdict[f"{w}_ratio"] = ratio
+                verdict[f"{w}_target"] = target
+                verdict[f"{w}_met"] = bool(ratio >= target)
+            results[f"{name}_targets"] = verdict
     return results
+
+
+def verdict_lines(results: dict[str, Any]) -> list[str]:
+    """One line per perf chain: each floe/hedgeflow ratio against its target, "met" or
+    "NOT met" (or why there is no ratio)."""
+    lines = []
+    for name in PERF_CHAINS:
+        row = results.get(f"{name}_targets")
+        if row is None:
+            why = results.get("floe unavailable", {}).get("reason", "no floe timing")
+            lines.append(f"{name}: no floe/hedgeflow ratio ({why})")
+            continue
+        parts = [
+            f"{label} {row[f'{w}_ratio']:.1f}x (target {target:g}x: "
+            f"{'met' if row[f'{w}_met'] else 'NOT met'})"
+            for w, label, target in TARGETS
+        ]
+        lines.append(f"{name} ({row['options']:,} options): " + ", ".join(parts))
+    return lines

@@ -59,11 +59,15 @@ def chain_to_cloud(chain: Any, config: Any) -> Any:
     impulse curve, charm integral -> pressure cloud (no repriced profile, no all-expiry
     zero-gamma line: `analyze_chain` adds those)."""
     pipeline = engine_module("pipeline")
-    compute_exposures = engine_module("exposure").compute_exposures
+    exposure_mod = engine_module("exposure")
     books, _ = pipeline.build_books(chain, config)
-    exposures = {epoch: compute_exposures(b) for epoch, b in books.items()}
-    nearest = min(books)
-    book, exposure = books[nearest], exposures[nearest]
+    epochs = sorted(books)
+    many = getattr(exposure_mod, "compute_exposures_many", None)  # (an old REF has none)
+    if many is not None:
+        exposures = dict(zip(epochs, many([books[e] for e in epochs]), strict=True))
+    else:
+        exposures = {e: exposure_mod.compute_exposures(books[e]) for e in epochs}
+    book, exposure = books[epochs[0]], exposures[epochs[0]]
     flow = pipeline.analyze_hedge_flow(exposure, book.surface, now=chain.as_of, book=book)
     return engine_module("pressure").compute_pressure_cloud(
         flow.impulse_curve,

@@ -131,6 +131,25 @@ def _per_node(values: np.ndarray, node: np.ndarray, mask: np.ndarray, n: int) ->
     return out
 
 
+def _by_expiry_strike_right(
+    rows: np.ndarray, seg: np.ndarray, strike: np.ndarray, is_call: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`rows` and `seg` sorted by expiry segment, strike, put before call (stable):
+    np.lexsort's order, whose sort is skipped when the rows already come in it (a
+    normalized chain's order, `hedgeflow.feeds.rows.chain_order`)."""
+    if rows.size > 1:
+        ds = seg[1:] - seg[:-1]
+        dk = strike[1:] - strike[:-1]
+        with np.errstate(invalid="ignore"):  # (strikes are finite here: NaN would fail)
+            ordered = (ds > 0) | (
+                (ds == 0) & ((dk > 0) | ((dk == 0) & (is_call[1:] >= is_call[:-1])))
+            )
+        if bool(ordered.all()):
+            return rows, seg
+    order = np.lexsort((is_call, strike, seg))
+    return rows[order], seg[order]
+
+
 def build_expiry_books(
     chain: OptionChain,
     expiries: Iterable[float] | np.ndarray | None = None,
@@ -209,8 +228,7 @@ def build_expiry_books(
     remap = np.full(E.size, -1)
     remap[L] = np.arange(n_seg)
     rows, seg = rows[keep], remap[seg_all[keep]]
-    order = np.lexsort((chain.is_call[rows], chain.strike[rows], seg))
-    rows, seg = rows[order], seg[order]
+    rows, seg = _by_expiry_strike_right(rows, seg, chain.strike[rows], chain.is_call[rows])
     E, tau, n_bad_strike = E[L], tau_e[L], n_bad_strike[L]
     requested, is_candidate = requested[L], is_candidate[L]
     K = chain.strike[rows]

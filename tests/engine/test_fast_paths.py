@@ -822,15 +822,17 @@ def test_quote_mid_equals_the_rules_quote_by_quote(quotes: list) -> None:
         ),
         max_size=25,
     ),
-    st.booleans(),
+    st.sampled_from(["chain", "call first", "any"]),
 )
-def test_rows_by_expiry_strike_right_equal_lexsort(rows: list, presort: bool) -> None:
+def test_rows_by_expiry_strike_right_equal_lexsort(rows: list, presort: str) -> None:
     """The book rows' order skips its sort only when the rows already come in lexsort's
     order (a normalized chain); either way the order is lexsort's, ties in row order."""
     from hedgeflow.engine.books import _by_expiry_strike_right
 
-    if presort:  # a normalized chain's order: the sort is skipped
+    if presort == "chain":  # a normalized chain's order: the sort is skipped
         rows = sorted(rows, key=lambda t: (t[0], t[1], t[2]))
+    elif presort == "call first":  # (expiry, strike) ascending, the call listed first
+        rows = sorted(rows, key=lambda t: (t[0], t[1], not t[2]))
     seg = np.array([s for s, _, _ in rows], dtype=np.intp)
     K = np.array([k for _, k, _ in rows], dtype=np.float64)
     call = np.array([c for _, _, c in rows], dtype=bool)

@@ -508,6 +508,12 @@ def zero_gamma_profile(
     g, K, iv, weight = _net_by_book_and_strike(
         book_of, cat[0][valid], cat[1][valid], cat[2][valid] * cat[3][valid]
     )
+    # a strike whose calls and puts net to no position adds exactly 0 at every price (its
+    # Gaussian is finite): left out of the (prices x strikes) work (on the real SPX files
+    # 5-11 % of the strikes, on NDX 2023-05-15 more than half)
+    held = weight != 0
+    if not held.all():
+        g, K, iv, weight = g[held], K[held], iv[held], weight[held]
     if K.size == 0:
         return np.zeros(p.size), ()
     tau = np.array([b.tau for b in live])[g]

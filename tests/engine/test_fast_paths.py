@@ -899,3 +899,23 @@ def test_zero_gamma_line_of_books_in_any_order_equals_the_line_book_by_book() ->
     line, _ = zero_gamma_profile(books, prices)
     each = sum(zero_gamma_profile([b], prices)[0] for b in books)
     np.testing.assert_allclose(line, each, rtol=1e-12, atol=1e-9 * np.max(np.abs(each)))
+
+
+def test_zero_gamma_line_leaves_out_strikes_netting_to_no_position() -> None:
+    """Strikes whose call and put positions cancel (and strikes without any) add exactly 0
+    and are left out of the zero-gamma work: the line still equals the option-by-option
+    reference, and equals the line with those strikes' weights made tiny instead of 0."""
+    books = []
+    for i, d in enumerate((0.3, 4.0, 40.0)):
+        base = make_book(tau_days=d, seed=i)
+        oi = np.random.default_rng(i).integers(100, 5000, base.strike.size).astype(np.float64)
+        oi[1::2] = oi[0::2]  # put (even rows) and call at a strike hold the same OI...
+        oi[8:40:2] += 7.0  # ...except at a few strikes
+        oi[100:120] = 0.0  # and strikes nobody holds
+        books.append(make_book(tau_days=d, seed=i, position=np.where(base.is_call, oi, -oi)))
+    prices = price_grid(books[0].spot, 5.0, 0.1)
+    line, _ = zero_gamma_profile(books, prices)
+    want = sum(reference_line(b, prices, 1.0)[0] for b in books)
+    assert_line_close(line, want)
+    nudged = [replace(b, position=b.position + 1e-300 * b.is_call) for b in books]
+    np.testing.assert_allclose(line, zero_gamma_profile(nudged, prices)[0], rtol=1e-12)

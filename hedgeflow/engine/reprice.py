@@ -295,14 +295,36 @@ def _gamma_line(
     d1 and its Gaussian. Rows are taken in blocks of about _BLOCK_CELLS cells, so that a
     whole chain's array stays in cache between the passes (every row is computed the same
     way whatever the blocking). Inputs valid (the caller masks)."""
+    return _gamma_line_of(prices, _gamma_terms(K, tau, sigma, r, q, weight))
+
+
+GammaTerms = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _gamma_terms(
+    K: np.ndarray,
+    tau: float | np.ndarray,
+    sigma: np.ndarray,
+    r: float | np.ndarray,
+    q: float | np.ndarray,
+    weight: np.ndarray,
+) -> GammaTerms:
+    """The per-option terms of `_gamma_line` (ln K - (r - q) tau, 1 / (sigma sqrt(tau)),
+    sigma sqrt(tau) / 2 and the folded weight), computed once for a line evaluated several
+    times (the grid, then each regula-falsi step beyond it)."""
     ss = sigma * np.sqrt(tau)
     inv_ss = 1.0 / ss
     shift = np.log(K) - (r - q) * tau
-    half = 0.5 * ss
     w = weight * np.exp(-q * tau) * inv_ss
+    return shift, inv_ss, 0.5 * ss, w
+
+
+def _gamma_line_of(prices: np.ndarray, terms: GammaTerms) -> np.ndarray:
+    """`_gamma_line` at `prices` from its per-option `terms` (`_gamma_terms`)."""
+    shift, inv_ss, half, w = terms
     log_p = np.log(prices)
     total = np.empty(prices.size)
-    step = max(1, _BLOCK_CELLS // max(K.size, 1))
+    step = max(1, _BLOCK_CELLS // max(shift.size, 1))
     for a in range(0, prices.size, step):  # one block unless the chain is large
         # d1 = (ln S' - ln K + (r - q) tau) / ss + ss / 2
         d1 = log_p[a : a + step, None] - shift
@@ -416,8 +438,10 @@ def compute_repriced_profile(
         impulse_all = line(grid)
     elif R == 1.0:
         # Sticky strike: every IV stays put and the coupling vanishes.
+        terms = _gamma_terms(K, tau, iv0, r, q, weight)
+
         def line(x: np.ndarray) -> np.ndarray:
-            return _gamma_line(x, K, tau, iv0, r, q, weight)
+            return _gamma_line_of(x, terms)
 
         impulse_all = line(grid)
     else:
@@ -520,8 +544,10 @@ def zero_gamma_profile(
     r = np.array([b.r for b in live])[g]
     q = np.array([b.q for b in live])[g]
 
+    terms = _gamma_terms(K, tau, iv, r, q, weight)
+
     def line(x: np.ndarray) -> np.ndarray:
-        return _gamma_line(x, K, tau, iv, r, q, weight)
+        return _gamma_line_of(x, terms)
 
     outer = _outer_grids(p, search_range)
     everything = line(np.concatenate((p, *outer)))

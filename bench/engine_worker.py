@@ -115,14 +115,19 @@ def workloads(chains: Mapping[str, tuple[Any, float]]) -> dict[str, tuple[Callab
     return out
 
 
-def samples_ms(fn: Callable[[], Any], *, runs: int, warmup: int) -> list[float]:
-    """Wall times of `runs` calls after `warmup` untimed ones, ms, garbage collector off
-    while timing (a collection is not the workload's cost)."""
+def samples_ms(
+    fn: Callable[[], Any], *, runs: int, warmup: int, collect: bool = False
+) -> list[float]:
+    """Wall times of `runs` calls after `warmup` untimed ones, ms. The garbage collector is
+    off while timing (less noise between two trees of the same engine) unless `collect`:
+    beside floe, whose times include its own garbage collection, hedgeflow's include
+    Python's, as in the monitor."""
     for _ in range(warmup):
         fn()
     samples = []
     gc_was = gc.isenabled()
-    gc.disable()
+    if not collect:
+        gc.disable()
     try:
         for _ in range(runs):
             t0 = time.perf_counter()

@@ -6,6 +6,13 @@ rounds alternate a Node process timing floe (bench/floe_node/time_floe.js: warm-
 timed runs, `Date.now()` pinned to the case's `now_ms`) and hedgeflow timing its
 equivalent workloads in this process, and the samples of all rounds are pooled.
 
+The same work on both sides: floe's workload (every expiry's smile and exposures, then the
+nearest expiry's hedge flow and pressure cloud) is `engine_worker.chain_to_cloud`; the
+monitor's full analysis adds the repriced profile and the all-expiry zero-gamma line.
+hedgeflow's times include Python's garbage collection, as floe's include Node's. Issue 10
+sets the targets (`TARGETS`): floe/hedgeflow at least 10 on floe's workload and at least
+5 on the full analysis, on both chains; `verdict_lines` says met or NOT met.
+
 floe is the npm package `@fullstackcraftllc/floe` at the version bench/floe_node/
 package.json pins, installed into bench/floe_node/node_modules on first use (a test-time
 tool only; hedgeflow never imports or ships it). Without node, npm or the registry the
@@ -148,8 +155,8 @@ def floe_benchmarks(*, rounds: int, runs: int) -> dict[str, Any]:
             for r in range(rounds):
                 if node is not None and r > 0 and r % 2 == 0:
                     floe += node.time(n)
-                for w in HEDGEFLOW_WORKLOADS:
-                    hf[w] += samples_ms(work[f"{name}_{w}"][0], runs=n, warmup=0)
+                for w in HEDGEFLOW_WORKLOADS:  # (garbage collection counted, as floe's is)
+                    hf[w] += samples_ms(work[f"{name}_{w}"][0], runs=n, warmup=0, collect=True)
                 if node is not None and r % 2 == 1:
                     floe += node.time(n)
         finally:

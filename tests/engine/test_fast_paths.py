@@ -919,3 +919,25 @@ def test_zero_gamma_line_leaves_out_strikes_netting_to_no_position() -> None:
     assert_line_close(line, want)
     nudged = [replace(b, position=b.position + 1e-300 * b.is_call) for b in books]
     np.testing.assert_allclose(line, zero_gamma_profile(nudged, prices)[0], rtol=1e-12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 5),
+            st.sampled_from([0.0, -0.0, 1.0, 2.5, -3.0, float("nan"), float("inf"), 1e300]),
+        ),
+        max_size=30,
+    )
+)
+def test_by_segment_then_equals_lexsort(rows: list) -> None:
+    """The parity fit's sorts by (expiry, value) equal np.lexsort's order, NaN last and
+    ties in input order."""
+    from hedgeflow.engine.forward import _by_segment_then
+
+    seg = np.array([s for s, _ in rows], dtype=np.intp)
+    v = np.array([x for _, x in rows], dtype=np.float64)
+    np.testing.assert_array_equal(_by_segment_then(v, seg), np.lexsort((v, seg)))
+    big_seg, big_v = np.repeat(seg, 60), np.tile(v, 60)  # the two stable sorts' path
+    np.testing.assert_array_equal(_by_segment_then(big_v, big_seg), np.lexsort((big_v, big_seg)))

@@ -941,3 +941,43 @@ def test_by_segment_then_equals_lexsort(rows: list) -> None:
     np.testing.assert_array_equal(_by_segment_then(v, seg), np.lexsort((v, seg)))
     big_seg, big_v = np.repeat(seg, 60), np.tile(v, 60)  # the two stable sorts' path
     np.testing.assert_array_equal(_by_segment_then(big_v, big_seg), np.lexsort((big_v, big_seg)))
+
+
+@pytest.mark.parametrize("call_first", [False, True])
+def test_books_take_the_last_row_of_a_duplicate_contract_in_either_row_order(
+    call_first: bool,
+) -> None:
+    """A contract listed twice at one strike: the book's quotes per strike node come from
+    its last row, whether the rows come in chain order (the sort skipped) or with the call
+    first at each strike (the integer-key sort), as np.lexsort's order gives."""
+    from hedgeflow.engine.books import build_expiry_books
+    from hedgeflow.engine.enums import PositioningModel
+    from tests.engine.smile_chains import synthetic_chain
+
+    chain, _ = synthetic_chain(minutes=600.0, extra_expiries=(60.0 * 24 * 5,), seed=2)
+    order = np.lexsort((chain.is_call ^ call_first, chain.strike, chain.expiry))
+    chain = chain.take(order)
+    i = int(np.flatnonzero(chain.is_call & (chain.strike > chain.spot))[3])
+    wider = chain.take(np.array([i]))
+    wider = replace(wider, bid=wider.bid * 0.9, ask=wider.ask * 1.1)
+    rows = np.arange(len(chain))
+    # the duplicate right after its twin (the last of the two), and the chain with the
+    # twin's quote replaced by it
+    dup = chain.take(np.insert(rows, i + 1, i))
+    dup = replace(dup, bid=dup.bid.copy(), ask=dup.ask.copy())
+    dup.bid[i + 1], dup.ask[i + 1] = wider.bid[0], wider.ask[0]
+    one = replace(chain, bid=chain.bid.copy(), ask=chain.ask.copy())
+    one.bid[i], one.ask[i] = wider.bid[0], wider.ask[0]
+    kw = {"r": 0.04, "positioning": PositioningModel.STANDARD}
+    got, _ = build_expiry_books(dup, **kw)
+    want, _ = build_expiry_books(one, **kw)
+    assert len(got) == len(want) == 2
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a.surface.raw_iv, b.surface.raw_iv)
+        np.testing.assert_array_equal(a.surface.smoothed_iv, b.surface.smoothed_iv)
+        assert a.forward == b.forward
+    assert (
+        got[0].diagnostics.get("duplicate_contracts", 0)
+        + got[1].diagnostics.get("duplicate_contracts", 0)
+        == 1
+    )

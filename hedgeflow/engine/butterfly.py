@@ -128,7 +128,7 @@ def check_butterfly(
     return chord_violations(x, c, first, last, tol)
 
 
-def _hull_repair(
+def hull_repair(
     x: np.ndarray, c: np.ndarray, seg: np.ndarray, tol: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lower convex hull repair, segment by segment: points above their segment's hull
@@ -140,7 +140,9 @@ def _hull_repair(
     """
     n = x.size
     _, last_all = segment_ends(seg)
-    far = far_anchor(x[last_all])[np.cumsum(segment_ends(seg)[0]) - 1]  # per element: its segment's far
+    far = far_anchor(x[last_all])[
+        np.cumsum(segment_ends(seg)[0]) - 1
+    ]  # per element: its segment's far
     keep = np.ones(n, dtype=bool)
     for _pass in range(n):
         idx = np.flatnonzero(keep)
@@ -172,8 +174,8 @@ def _hull_repair(
 
 
 def convex_repair(x: np.ndarray, c: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """`_hull_repair` of one expiry."""
-    return _hull_repair(x, c, np.zeros(x.size, dtype=np.intp), tol)
+    """`hull_repair` of one expiry."""
+    return hull_repair(x, c, np.zeros(x.size, dtype=np.intp), tol)
 
 
 def repair_butterflies(
@@ -199,7 +201,7 @@ def repair_butterflies(
         bad_seg = np.zeros(n_seg, dtype=bool)
         bad_seg[seg[viol]] = True
         sub = np.flatnonzero(bad_seg[seg])
-        hull, changed = _hull_repair(x[sub], calls[sub], seg[sub], BUTTERFLY_TOL)
+        hull, changed = hull_repair(x[sub], calls[sub], seg[sub], BUTTERFLY_TOL)
         idx = sub[changed]
         iv_fix, _ = implied_vol(hull[changed], 1.0, x[idx], tau[idx], 0.0, True)
         fixed = np.isfinite(iv_fix)

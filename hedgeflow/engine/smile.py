@@ -399,10 +399,10 @@ class Smiles:
             ):
                 for j in np.flatnonzero(arr).tolist():
                     self.diag[j][name] = int(arr[j])
-            # the invariant, on the expiries the program ran on: calls convex and
-            # decreasing to double precision (what is left after the prices' round trip
-            # through their IVs drops onto the hull; where HiGHS failed, the seed does)
-            redo = chk[(fit.solved | fit.failed)[nseg[chk]]]
+            # the invariant, on the expiries the fit moved: calls convex and decreasing
+            # to double precision (what is left after the prices' round trip through
+            # their IVs drops onto the hull; where HiGHS failed, the seed does)
+            redo = chk[((fit.moved > 0) | fit.failed)[nseg[chk]]]
             if redo.size:
                 sig, repaired, left = repair_butterflies(
                     x[redo], k[redo], sigma[redo], T[redo], nseg[redo], n_seg

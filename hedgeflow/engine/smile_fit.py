@@ -11,20 +11,22 @@ precision.
   the strike grid (anchors C(0) = 1, C(1000 x_last) = 0, as `check_butterfly`) and every
   two-sided quote's price lies in [bid, ask] (every zero-bid quote's below its ask), the
   seed is the smile.
-- Otherwise, per expiry that needs it, a linear program (scipy's HiGHS) over u at every
-  strike of the grid: u >= 0; each call at most the chord of its neighbours (anchors
-  included), which makes the calls convex and decreasing with slopes in [-1, 0]; u within
-  each two-sided quote's band and below each zero-bid quote's ask; objective the L1
-  distance from the seed, each strike's in units of its price error (a quarter of its
-  spread; vega times the IV error where there is no quote), so few strikes move and each
-  as little as the constraints need. A band is kept BAND_MARGIN of its width inside its
-  quotes, so that double-precision round trips (the LP's tolerance, the IV re-implied
-  from the price) cannot leave it.
-- Where no smile inside every band exists, a first program finds the smallest departures
-  from the bands (each in units of its spread; a zero-bid quote's ask, a bound the vendor
-  IV rather than a quote gave, weighs ZERO_BID_SLACK_WEIGHT of that), the bands are widened
-  by exactly those departures and the second program runs on them: the quotes the
-  market's own arbitrage leaves outside are counted.
+- Otherwise one linear program (scipy's HiGHS) for all the expiries that need it (they
+  are independent blocks) over u at every strike of their grids: u >= 0; each call at
+  most the chord of its neighbours (anchors included), which makes the calls convex and
+  decreasing with slopes in [-1, 0]; objective the L1 distance from the seed, each
+  strike's in units of its price error (a quarter of its spread; vega times the IV error
+  where there is no quote), so few strikes move and each as little as the constraints
+  need, plus BAND_PENALTY per spread outside a two-sided quote's band (a zero-bid quote's
+  ask, a bound the vendor IV rather than a quote gave, weighs ZERO_BID_SLACK_WEIGHT of
+  that). The penalty is exact: where a smile inside every band exists the fit is inside
+  them all, and where none does, the departures are the smallest in spreads and the
+  quotes the market's own arbitrage leaves outside are counted. A band is kept
+  BAND_MARGIN of its width inside its quotes, so that double-precision round trips (the
+  program's tolerance, the IV re-implied from the price) cannot leave it. Each strike's
+  objective is piecewise linear and convex in u (breakpoints at the seed and the band's
+  edges), written as up to four bounded variables whose sum is u, so the program has one
+  row per strike and no other constraint.
 - The IVs of the strikes that moved are re-implied from their prices (one vectorized
   solve); every other strike keeps the seed's IV exactly.
 """
@@ -32,7 +34,6 @@ precision.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,6 +42,7 @@ from hedgeflow.engine.butterfly import (
     BUTTERFLY_TOL,
     chord_violations,
     far_anchor,
+    hull_repair,
     normalized_otm,
     segment_ends,
 )
@@ -52,6 +54,10 @@ BAND_MARGIN = 1e-3
 # Largest ratio between two strikes' weights in the fit, centred on the median (HiGHS's
 # dual tolerance is absolute: weights spanning more would make the cheap strikes free).
 MAX_WEIGHT_RATIO = 1e6
+# Objective per spread outside a band against 1 per price error of distance from the seed:
+# large enough that no distance is worth a departure (an exact penalty), small enough for
+# HiGHS's double-precision simplex.
+BAND_PENALTY = 1e6
 # A zero-bid quote's ask bound against a two-sided band, per unit of spread, when no smile
 # satisfies both: the two-sided quote is the market, the ask bound only caps a vendor IV.
 ZERO_BID_SLACK_WEIGHT = 1e-3
@@ -59,7 +65,10 @@ ZERO_BID_SLACK_WEIGHT = 1e-3
 # price error (below it, the seed's IV is kept exactly).
 MOVE_TOL = 1e-6
 # HiGHS tolerances on the program scaled to unit median price error (see `_program`).
-_HIGHS_OPTIONS = {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9}
+_HIGHS_OPTIONS: dict[str, float | bool] = {
+    "primal_feasibility_tolerance": 1e-9,
+    "dual_feasibility_tolerance": 1e-9,
+}
 
 
 @dataclass(frozen=True)
@@ -69,8 +78,8 @@ class SmileFit:
     sigma : IV per node, decimal; moved : strikes whose price the fit changed, per segment;
     outside : two-sided quotes left outside their band because no arbitrage-free smile
     inside every band exists, per segment; solved : segments the linear program ran on;
-    failed : segments where HiGHS gave no solution (the seed is kept; the butterfly
-    check after the fit repairs it).
+    failed : segments left as the seed because HiGHS gave no solution (the butterfly
+    check after the fit repairs them).
     """
 
     sigma: NDArray[np.float64]
@@ -111,27 +120,55 @@ def fit_smiles(
     need[seg[viol | off]] = True
     moved = np.zeros(n_seg, dtype=np.intp)
     outside = np.zeros(n_seg, dtype=np.intp)
-    failed = np.zeros(n_seg, dtype=bool)
     sig = sigma.copy()
     if not need.any():
-        return SmileFit(sig, moved, outside, need, failed)
+        return SmileFit(sig, moved, outside, need, need.copy())
 
-    counts = np.bincount(seg, minlength=n_seg)
-    end = np.cumsum(counts)
-    start = end - counts
-    fitted = np.full(x.size, np.nan)
-    for j in np.flatnonzero(need).tolist():
-        sl = slice(int(start[j]), int(end[j]))
-        res = _fit_one(x[sl], u[sl], g[sl], lo[sl], hi[sl], err[sl])
-        if res is None:
-            failed[j] = True
-            continue
-        fitted[sl], outside[j] = res
+    # second fast path: the seed's prices clipped into their bands (kept BAND_MARGIN
+    # inside) are the program's optimum wherever they are convex (no smile inside the
+    # bands is closer to the seed at any strike); the program only for the rest
+    lo_b, hi_b = _margined(lo, hi)
     with np.errstate(invalid="ignore"):
-        change = np.abs(fitted - u) > MOVE_TOL * err  # NaN (not fitted) compares False
-    idx = np.flatnonzero(change)
+        clipped = np.where(u < lo_b, lo_b, np.where(u > hi_b, hi_b, u))
+    bad = chord_violations(x, clipped + g, first, last, BUTTERFLY_TOL)
+    if bad.any():
+        # third: the clipped calls lowered onto their lower convex hull, kept where every
+        # strike is still inside its band (arbitrage-free and in the market, close to the
+        # seed though not always the closest)
+        redo = np.zeros(n_seg, dtype=bool)
+        redo[seg[bad]] = True
+        sub = np.flatnonzero(redo[seg])
+        hull, _ = hull_repair(x[sub], clipped[sub] + g[sub], seg[sub], BUTTERFLY_TOL)
+        hull -= g[sub]
+        with np.errstate(invalid="ignore"):
+            off = (hull < lo_b[sub] - BAND_MARGIN * (hi_b[sub] - lo_b[sub])) | (hull < 0.0)
+        clipped[sub] = hull
+        bad = np.zeros(x.size, dtype=bool)
+        bad[sub[off]] = True
+        # (the hull of the clipped calls is convex: only the band can fail)
+    hard = np.zeros(n_seg, dtype=bool)
+    hard[seg[bad]] = True
+    hard &= need
+    fitted = np.where(need[seg], clipped, u)
+    solved = hard.copy()
+    failed = np.zeros(n_seg, dtype=bool)
+    if hard.any():
+        sub = np.flatnonzero(hard[seg])
+        lp = _program(x[sub], u[sub], g[sub], lo_b[sub], hi_b[sub], lo[sub], err[sub], seg[sub])
+        if lp is None:
+            failed, solved = hard, np.zeros(n_seg, dtype=bool)
+            fitted[sub] = u[sub]
+        else:
+            fitted[sub] = lp
+    sub = np.flatnonzero(need[seg])
+    fitted = fitted[sub]
+    two = np.isfinite(lo[sub]) & (lo[sub] > 0)
+    left = two & ((fitted < lo[sub]) | (fitted > hi[sub]))
+    outside = np.bincount(seg[sub][left], minlength=n_seg)
+    change = np.abs(fitted - u[sub]) > MOVE_TOL * err[sub]
+    idx = sub[change]
     if idx.size:
-        iv, _ = implied_vol(fitted[idx], 1.0, x[idx], tau[idx], 0.0, x[idx] >= 1.0)
+        iv, _ = implied_vol(fitted[change], 1.0, x[idx], tau[idx], 0.0, x[idx] >= 1.0)
         ok = np.isfinite(iv) & (iv > 0)
         sig[idx[ok]] = iv[ok]
         for j in np.unique(seg[idx[~ok]]).tolist():
@@ -143,58 +180,57 @@ def fit_smiles(
                 lx = np.log(x[in_j])
                 sig[in_j[lost]] = np.interp(lx[lost], lx[~lost], sig[in_j[~lost]])
         moved = np.bincount(seg[idx], minlength=n_seg)
-    return SmileFit(sig, moved, outside, need & ~failed, failed)
+    return SmileFit(sig, moved, outside, solved, failed)
 
 
-def _fit_one(
-    x: NDArray[np.float64],
-    u: NDArray[np.float64],
-    g: NDArray[np.float64],
-    lo: NDArray[np.float64],
-    hi: NDArray[np.float64],
-    err: NDArray[np.float64],
-) -> tuple[NDArray[np.float64], int] | None:
-    """OTM prices of one expiry closest to the seed u within the bands (widened where no
-    smile fits inside them); None when HiGHS fails. Returns (prices, quotes left outside)."""
+def _margined(
+    lo: NDArray[np.float64], hi: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The bands the fit aims at: a two-sided one BAND_MARGIN of its width inside the
+    quotes, a zero-bid one [0, ask (1 - BAND_MARGIN)], NaN where there is none."""
     two = np.isfinite(lo) & np.isfinite(hi) & (lo > 0)
     one = np.isfinite(hi) & ~two
     width = np.where(two, hi - lo, 0.0)
-    lo_b = np.where(two, lo + BAND_MARGIN * width, 0.0)
-    hi_b = np.where(two, hi - BAND_MARGIN * width, np.where(one, hi, np.inf))
-    hi_b = np.where(one, hi * (1.0 - BAND_MARGIN), hi_b)
-    lo_b = np.minimum(lo_b, hi_b)  # (a band narrower than double precision: a point)
-    # scale: prices in units of the median price error (HiGHS's tolerances are absolute)
-    median = float(np.median(err))
-    scale = 1.0 / median
-    bound = float(np.sqrt(MAX_WEIGHT_RATIO))
-    weight = np.minimum(np.maximum(median / err, 1.0 / bound), bound)
-    out = _program(x, u, g, lo_b, hi_b, weight, scale, None)
-    if out is None:
-        return None
-    prices, status = out
-    if status == 0:
-        return prices, 0
-    # no smile inside every band: the smallest departures, in spreads, then the closest
-    # smile within the bands widened by them
-    unit = np.where(two, width, np.where(one, hi / ZERO_BID_SLACK_WEIGHT, np.inf))
-    banded = two | one
-    out = _program(x, u, g, lo_b, hi_b, weight, scale, np.where(banded, 1.0 / unit, 0.0))
-    if out is None or out[1] != 0:
-        return None
-    slack_lo, slack_hi = out[0][: x.size], out[0][x.size :]
-    lo_w = lo_b - slack_lo
-    hi_w = hi_b + slack_hi
-    # the departures widened by a hair so that the second program is feasible to its
-    # own tolerance
-    pad = 1e-9 / scale
-    lo_w = np.where(slack_lo > 0, lo_w - pad, lo_w)
-    hi_w = np.where(slack_hi > 0, hi_w + pad, hi_w)
-    out = _program(x, u, g, np.maximum(lo_w, 0.0), hi_w, weight, scale, None)
-    if out is None or out[1] != 0:
-        return None
-    prices = out[0]
-    left = two & ((prices < lo) | (prices > hi))
-    return prices, int(left.sum())
+    lo_b = np.where(two, lo + BAND_MARGIN * width, np.where(one, 0.0, np.nan))
+    hi_b = np.where(two, hi - BAND_MARGIN * width, np.where(one, hi * (1.0 - BAND_MARGIN), np.nan))
+    with np.errstate(invalid="ignore"):
+        return np.minimum(lo_b, hi_b), hi_b  # (a band narrower than double precision)
+
+
+def _pieces(
+    u: NDArray[np.float64],
+    lo: NDArray[np.float64],
+    hi: NDArray[np.float64],
+    weight: NDArray[np.float64],
+    penalty: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each node's objective f(p) = weight |p - u| + penalty dist(p, [lo, hi]) on p >= 0,
+    convex and piecewise linear, as four pieces: lengths (n, 4) (the last infinite) and
+    slopes (n, 4), nondecreasing, so that p = sum of the pieces filled in order (a
+    program minimizing sum slope * piece fills them in order by itself). NaN bands carry
+    no penalty."""
+    brk = np.sort(
+        np.stack((u, np.where(np.isfinite(lo), lo, u), np.where(np.isfinite(hi), hi, u)), axis=1),
+        axis=1,
+    )
+    brk = np.maximum(brk, 0.0)
+    edges = np.concatenate((np.zeros((u.size, 1)), brk), axis=1)
+    lengths = np.concatenate((np.diff(edges, axis=1), np.full((u.size, 1), np.inf)), axis=1)
+    # slope on each piece: at its midpoint (the last one just beyond its start)
+    probe = np.concatenate(
+        (0.5 * (edges[:, :-1] + edges[:, 1:]), edges[:, -1:] + 1.0 + np.abs(edges[:, -1:])),
+        axis=1,
+    )
+    du = probe - u[:, None]
+    slope = weight[:, None] * np.sign(du)
+    with np.errstate(invalid="ignore"):
+        below = probe < lo[:, None]
+        above = probe > hi[:, None]
+    slope += penalty[:, None] * (above.astype(np.float64) - below.astype(np.float64))
+    # a zero-length piece is fixed at 0: its slope is any, kept monotone for clarity
+    slope = np.maximum.accumulate(np.where(lengths > 0, slope, -np.inf), axis=1)
+    slope = np.where(np.isfinite(slope), slope, 0.0)
+    return lengths, slope
 
 
 def _program(
@@ -203,81 +239,68 @@ def _program(
     g: NDArray[np.float64],
     lo: NDArray[np.float64],
     hi: NDArray[np.float64],
-    weight: NDArray[np.float64],
-    scale: float,
-    slack_cost: NDArray[np.float64] | None,
-) -> tuple[NDArray[np.float64], int] | None:
-    """One linear program on the OTM prices p of one expiry, in units of 1/scale.
+    bid: NDArray[np.float64],
+    err: NDArray[np.float64],
+    seg: NDArray[np.intp],
+) -> NDArray[np.float64] | None:
+    """The linear program of the module docstring for the nodes of several segments
+    (ascending x within each) with their margined bands [lo, hi] (`bid` the unmargined
+    lower edge: > 0 marks a two-sided quote); returns the fitted OTM prices, or None when
+    HiGHS fails.
 
-    Without `slack_cost`: minimize sum weight |p - u| subject to lo <= p <= hi and the
-    chord conditions; returns (p, 0), or (empty, 2) when infeasible. With `slack_cost`:
-    minimize sum slack_cost (s_lo + s_hi) subject to lo - s_lo <= p <= hi + s_hi and the
-    chord conditions; returns (concatenated s_lo, s_hi, 0). None: HiGHS failed otherwise.
-    """
+    Each segment is a block of its own, so its prices are scaled to units of its median
+    price error (HiGHS's tolerances are absolute) and its weights centred on 1 there."""
     from scipy.optimize import linprog  # ~0.15 s to import: only where a fit is needed
-    from scipy.sparse import coo_array, vstack
+    from scipy.sparse import csr_array
 
     n = x.size
-    first = np.zeros(n, dtype=bool)
-    last = np.zeros(n, dtype=bool)
-    first[0] = last[-1] = True
+    first, last = segment_ends(seg)
+    uniq, inv = np.unique(seg, return_inverse=True)
+    med = np.array([np.median(err[inv == i]) for i in range(uniq.size)])[inv]
+    scale = 1.0 / med
+    bound = float(np.sqrt(MAX_WEIGHT_RATIO))
+    weight = np.minimum(np.maximum(med / err, 1.0 / bound), bound)
+    two = np.isfinite(bid) & (bid > 0)
+    one = np.isfinite(hi) & ~two
+    # the penalty per unit of scaled price outside the band: BAND_PENALTY per spread
+    unit = np.where(two, (hi - lo) / (1.0 - 2.0 * BAND_MARGIN), hi / ZERO_BID_SLACK_WEIGHT) * scale
+    with np.errstate(invalid="ignore", divide="ignore"):
+        penalty = np.where((two | one) & (unit > 0), BAND_PENALTY / unit, 0.0)
+    lengths, slope = _pieces(u * scale, lo * scale, hi * scale, weight, penalty)
+
     # chord condition at each strike: c_i <= lam c_prev + (1 - lam) c_next with the
-    # anchors (0, 1) before the first strike and (far, 0) after the last; on p = c - g:
-    # p_i - lam p_prev - (1 - lam) p_next <= lam g_prev + (1 - lam) g_next - g_i
-    px = np.concatenate(([0.0], x[:-1]))
-    nx = np.concatenate((x[1:], far_anchor(x[-1:])))
-    gp = np.concatenate(([1.0], g[:-1]))
-    gn = np.concatenate((g[1:], [0.0]))
+    # anchors (0, 1) before a segment's first strike and (far, 0) after its last; on
+    # p = c - g: p_i - lam p_prev - (1 - lam) p_next <= lam g_prev + (1 - lam) g_next - g_i
+    px = np.empty(n)
+    nx = np.empty(n)
+    gp = np.empty(n)
+    gn = np.empty(n)
+    px[1:], gp[1:] = x[:-1], g[:-1]
+    nx[:-1], gn[:-1] = x[1:], g[1:]
+    px[first], gp[first] = 0.0, 1.0
+    nx[last], gn[last] = far_anchor(x[last]), 0.0
     lam = (nx - x) / (nx - px)
-    rhs = lam * gp + (1.0 - lam) * gn - g
+    rhs = (lam * gp + (1.0 - lam) * gn - g) * scale
     i = np.arange(n)
-    rows = np.concatenate((i, i[1:], i[:-1]))
-    cols = np.concatenate((i, i[:-1], i[1:]))
-    vals = np.concatenate((np.ones(n), -lam[1:], -(1.0 - lam[:-1])))
-    eye = coo_array((np.ones(n), (i, i)), shape=(n, n))
-    zero = coo_array((n, n))
-    options: dict[str, Any] = dict(_HIGHS_OPTIONS)
-    if slack_cost is None:
-        # variables (p, e), e >= |p - u|: p - e <= u, -p - e <= -u
-        a = vstack(
-            [
-                coo_array((vals, (rows, cols)), shape=(n, 2 * n)),
-                _hstack(eye, -eye),
-                _hstack(-eye, -eye),
-            ]
-        )
-        b = np.concatenate((rhs, u, -u)) * scale
-        cost = np.concatenate((np.zeros(n), weight))
-        bounds = np.concatenate(
-            (np.stack((lo, hi), axis=1), np.stack((np.zeros(n), np.full(n, np.inf)), axis=1))
-        )
-        bounds = np.where(np.isfinite(bounds), bounds * scale, bounds)
-        res = linprog(cost, A_ub=a, b_ub=b, bounds=bounds, method="highs", options=options)
-        if res.status == 0:
-            return np.asarray(res.x[:n], dtype=np.float64) / scale, 0
-        return (np.zeros(0), 2) if res.status == 2 else None
-    # variables (p, s_lo, s_hi): -p - s_lo <= -lo, p - s_hi <= hi (only where banded)
-    finite_lo = lo > 0
-    finite_hi = np.isfinite(hi)
-    a = vstack(
-        [
-            coo_array((vals, (rows, cols)), shape=(n, 3 * n)),
-            _hstack(-eye, -eye, zero),
-            _hstack(eye, zero, -eye),
-        ]
+    has_prev = np.flatnonzero(~first)
+    has_next = np.flatnonzero(~last)
+    # (row, node, coefficient) for the node's price in the row, scaled to the row's units:
+    # every node of a row shares its segment's scale
+    r_node = np.concatenate((i, has_prev, has_next))
+    c_node = np.concatenate((i, has_prev - 1, has_next + 1))
+    coef = np.concatenate((np.ones(n), -lam[has_prev], -(1.0 - lam[has_next])))
+    # each node's price is the sum of its four pieces: columns 4 node + q
+    rows = np.repeat(r_node, 4)
+    cols = (4 * c_node[:, None] + np.arange(4)).ravel()
+    vals = np.repeat(coef, 4)
+    a = csr_array((vals, (rows, cols)), shape=(n, 4 * n))
+    bounds = np.stack((np.zeros(4 * n), lengths.ravel()), axis=1)
+    # (scipy-stubs list neither sparse A_ub nor an (n, 2) bounds array, which linprog
+    # documents and accepts)
+    res = linprog(  # type: ignore[call-overload]
+        slope.ravel(), A_ub=a, b_ub=rhs, bounds=bounds, method="highs", options=_HIGHS_OPTIONS
     )
-    keep = np.concatenate((np.ones(n, dtype=bool), finite_lo, finite_hi))
-    a = a.tocsr()[keep]
-    b = np.concatenate((rhs, -lo, np.where(finite_hi, hi, 0.0)))[keep] * scale
-    cost = np.concatenate((np.zeros(n), slack_cost, slack_cost)) / scale
-    bounds = np.stack((np.zeros(3 * n), np.full(3 * n, np.inf)), axis=1)
-    res = linprog(cost, A_ub=a, b_ub=b, bounds=bounds, method="highs", options=options)
     if res.status != 0:
         return None
-    return np.asarray(res.x[n:], dtype=np.float64) / scale, 0
-
-
-def _hstack(*blocks: Any) -> Any:
-    from scipy.sparse import hstack
-
-    return hstack(blocks)
+    p: NDArray[np.float64] = np.asarray(res.x, dtype=np.float64).reshape(n, 4).sum(axis=1) / scale
+    return p

@@ -248,19 +248,26 @@ def _program(
     lower edge: > 0 marks a two-sided quote); returns the fitted OTM prices, or None when
     HiGHS fails.
 
-    Each segment is a block of its own, so its prices are scaled to units of its median
-    price error (HiGHS's tolerances are absolute) and its weights centred on 1 there."""
+    Each segment is a block of its own, so its prices are scaled to units of its quotes'
+    median price error (HiGHS's tolerances are absolute) and its weights centred on 1 there."""
     from scipy.optimize import linprog  # ~0.15 s to import: only where a fit is needed
     from scipy.sparse import csr_array
 
     n = x.size
     first, last = segment_ends(seg)
+    two = np.isfinite(bid) & (bid > 0)
     uniq, inv = np.unique(seg, return_inverse=True)
-    med = np.array([np.median(err[inv == i]) for i in range(uniq.size)])[inv]
+    # the unit: the median price error of the segment's two-sided quotes (of all its
+    # strikes if none; a 0DTE grid's far wings price at 1e-100 F and would make it 0)
+    med = np.array(
+        [
+            np.median(err[(inv == i) & two] if two[inv == i].any() else err[inv == i])
+            for i in range(uniq.size)
+        ]
+    )[inv]
     scale = 1.0 / med
     bound = float(np.sqrt(MAX_WEIGHT_RATIO))
     weight = np.minimum(np.maximum(med / err, 1.0 / bound), bound)
-    two = np.isfinite(bid) & (bid > 0)
     one = np.isfinite(hi) & ~two
     # the penalty per unit of scaled price outside the band: BAND_PENALTY per spread
     unit = np.where(two, (hi - lo) / (1.0 - 2.0 * BAND_MARGIN), hi / ZERO_BID_SLACK_WEIGHT) * scale

@@ -186,6 +186,29 @@ def test_real_smiles_sit_inside_the_market_and_are_arbitrage_free(path):
             assert m.outside <= MAX_OUTSIDE_SHARE * m.quotes, m
 
 
+@pytest.mark.parametrize("name", ["perf_spx_0dte_480", "perf_spx_full_8000"])
+def test_perf_chains_every_feasible_smile_inside_the_market(name):
+    """The original library's perf chains (bench/data/floe-perf), every expiry: a 0DTE grid
+    whose far wings price at 1e-100 F (it once scaled the program to nothing) is brought
+    inside every band where one exists; where none does, at most a tenth of the quotes
+    stay outside; never a butterfly."""
+    from bench.perf_chains import load_perf_case, perf_chain
+
+    chain = perf_chain(load_perf_case(name))
+    books, _ = build_expiry_books(
+        chain, r=EngineConfig().rate, positioning=PositioningModel.STANDARD
+    )
+    for book in books:
+        q = otm_quotes(chain, book)
+        n_out = int(outside(book, q).sum())
+        assert not check_butterfly(book.surface).any(), book.expiration
+        if in_band_smile_exists(book, q):
+            assert n_out <= MAX_OUTSIDE_SHARE * q.strike.size, (book.expiration, n_out)
+        else:
+            assert n_out <= 0.15 * q.strike.size, (book.expiration, n_out)
+            assert book.diagnostics["smile_outside_band"] == n_out
+
+
 def test_the_feasibility_check_can_say_no():
     """The LP above is a real test: a quote band above the chord of its neighbours' bands
     (a butterfly sold below zero) is infeasible, the same bands widened are feasible."""

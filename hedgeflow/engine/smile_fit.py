@@ -61,6 +61,9 @@ BAND_PENALTY = 1e6
 # A zero-bid quote's ask bound against a two-sided band, per unit of spread, when no smile
 # satisfies both: the two-sided quote is the market, the ask bound only caps a vendor IV.
 ZERO_BID_SLACK_WEIGHT = 1e-3
+# Strikes either side of a strike in trouble that the program may move (the rest of the
+# smile held at the seed clipped into its bands).
+WINDOW = 6
 # A strike "moved" when the fit changes its price by more than this fraction of its
 # price error (below it, the seed's IV is kept exactly).
 MOVE_TOL = 1e-6
@@ -131,6 +134,7 @@ def fit_smiles(
     with np.errstate(invalid="ignore"):
         clipped = np.where(u < lo_b, lo_b, np.where(u > hi_b, hi_b, u))
     bad = chord_violations(x, clipped + g, first, last, BUTTERFLY_TOL)
+    trouble = bad.copy()
     if bad.any():
         # third: the clipped calls lowered onto their lower convex hull, kept where every
         # strike is still inside its band (arbitrage-free and in the market, close to the
@@ -138,7 +142,8 @@ def fit_smiles(
         redo = np.zeros(n_seg, dtype=bool)
         redo[seg[bad]] = True
         sub = np.flatnonzero(redo[seg])
-        hull, _ = hull_repair(x[sub], clipped[sub] + g[sub], seg[sub], BUTTERFLY_TOL)
+        hull, lowered = hull_repair(x[sub], clipped[sub] + g[sub], seg[sub], BUTTERFLY_TOL)
+        trouble[sub[lowered]] = True
         hull -= g[sub]
         with np.errstate(invalid="ignore"):
             off = (hull < lo_b[sub] - BAND_MARGIN * (hi_b[sub] - lo_b[sub])) | (hull < 0.0)
@@ -153,13 +158,39 @@ def fit_smiles(
     solved = hard.copy()
     failed = np.zeros(n_seg, dtype=bool)
     if hard.any():
+        # the program over windows of WINDOW strikes around the trouble (strikes the hull
+        # lowered), the others held where the hull has them (the clipped seed: convex
+        # with the hull, so the program is feasible); over every strike of an expiry
+        # where that leaves a quote outside its band (only the whole smile can say that
+        # is unavoidable)
         sub = np.flatnonzero(hard[seg])
-        lp = _program(x[sub], u[sub], g[sub], lo_b[sub], hi_b[sub], lo[sub], err[sub], seg[sub])
-        if lp is None:
-            failed, solved = hard, np.zeros(n_seg, dtype=bool)
-            fitted[sub] = u[sub]
-        else:
+        ss = seg[sub]
+        for whole in (False, True):
+            free = (
+                np.ones(sub.size, dtype=bool)
+                if whole
+                else _dilate(trouble[sub] | bad[sub], ss, WINDOW)
+            )
+            lp = _program(
+                x[sub], u[sub], g[sub], lo_b[sub], hi_b[sub], lo[sub], err[sub], ss,
+                free, clipped[sub],
+            )  # fmt: skip
+            if lp is None:
+                if whole:
+                    break
+                continue
             fitted[sub] = lp
+            left = (lo[sub] > 0) & ((lp < lo[sub]) | (lp > hi[sub]))
+            again = np.zeros(n_seg, dtype=bool)
+            again[ss[left]] = True
+            if not again.any() or whole:
+                break
+            sub = sub[again[ss]]  # only the expiries with quotes left outside
+            ss = seg[sub]
+        if lp is None:  # (HiGHS failed: the seed, repaired by the check after the fit)
+            failed = hard.copy()
+            solved = np.zeros(n_seg, dtype=bool)
+            fitted[np.flatnonzero(hard[seg])] = u[hard[seg]]
     sub = np.flatnonzero(need[seg])
     fitted = fitted[sub]
     two = np.isfinite(lo[sub]) & (lo[sub] > 0)
@@ -181,6 +212,15 @@ def fit_smiles(
                 sig[in_j[lost]] = np.interp(lx[lost], lx[~lost], sig[in_j[~lost]])
         moved = np.bincount(seg[idx], minlength=n_seg)
     return SmileFit(sig, moved, outside, solved, failed)
+
+
+def _dilate(mask: NDArray[np.bool_], seg: NDArray[np.intp], r: int) -> NDArray[np.bool_]:
+    """`mask` widened by r positions either way, within each segment."""
+    out = mask.copy()
+    for d in range(1, r + 1):
+        out[d:] |= mask[:-d] & (seg[d:] == seg[:-d])
+        out[:-d] |= mask[d:] & (seg[:-d] == seg[d:])
+    return out
 
 
 def _margined(
@@ -242,11 +282,14 @@ def _program(
     bid: NDArray[np.float64],
     err: NDArray[np.float64],
     seg: NDArray[np.intp],
+    free: NDArray[np.bool_],
+    p0: NDArray[np.float64],
 ) -> NDArray[np.float64] | None:
     """The linear program of the module docstring for the nodes of several segments
     (ascending x within each) with their margined bands [lo, hi] (`bid` the unmargined
-    lower edge: > 0 marks a two-sided quote); returns the fitted OTM prices, or None when
-    HiGHS fails.
+    lower edge: > 0 marks a two-sided quote), over the `free` nodes' prices, the others
+    held at `p0` (convex where no free node is near); returns the fitted OTM prices, or
+    None when HiGHS fails.
 
     Each segment is a block of its own, so its prices are scaled to units of its quotes'
     median price error (HiGHS's tolerances are absolute) and its weights centred on 1 there."""
@@ -273,7 +316,10 @@ def _program(
     unit = np.where(two, (hi - lo) / (1.0 - 2.0 * BAND_MARGIN), hi / ZERO_BID_SLACK_WEIGHT) * scale
     with np.errstate(invalid="ignore", divide="ignore"):
         penalty = np.where((two | one) & (unit > 0), BAND_PENALTY / unit, 0.0)
-    lengths, slope = _pieces(u * scale, lo * scale, hi * scale, weight, penalty)
+    f = np.flatnonzero(free)
+    lengths, slope = _pieces(
+        u[f] * scale[f], lo[f] * scale[f], hi[f] * scale[f], weight[f], penalty[f]
+    )
 
     # chord condition at each strike: c_i <= lam c_prev + (1 - lam) c_next with the
     # anchors (0, 1) before a segment's first strike and (far, 0) after its last; on
@@ -291,23 +337,41 @@ def _program(
     i = np.arange(n)
     has_prev = np.flatnonzero(~first)
     has_next = np.flatnonzero(~last)
-    # (row, node, coefficient) for the node's price in the row, scaled to the row's units:
-    # every node of a row shares its segment's scale
+    # (row, node, coefficient) of every node's price in every chord row; every node of a
+    # row shares its segment's scale. Rows that see a free node go to the program, the
+    # fixed nodes' prices in them to the right-hand side.
     r_node = np.concatenate((i, has_prev, has_next))
     c_node = np.concatenate((i, has_prev - 1, has_next + 1))
     coef = np.concatenate((np.ones(n), -lam[has_prev], -(1.0 - lam[has_next])))
-    # each node's price is the sum of its four pieces: columns 4 node + q
-    rows = np.repeat(r_node, 4)
-    cols = (4 * c_node[:, None] + np.arange(4)).ravel()
-    vals = np.repeat(coef, 4)
-    a = csr_array((vals, (rows, cols)), shape=(n, 4 * n))
-    bounds = np.stack((np.zeros(4 * n), lengths.ravel()), axis=1)
+    row_in = np.zeros(n, dtype=bool)
+    row_in[r_node[free[c_node]]] = True
+    t = row_in[r_node]
+    r_node, c_node, coef = r_node[t], c_node[t], coef[t]
+    fix = ~free[c_node]
+    np.subtract.at(rhs, r_node[fix], coef[fix] * p0[c_node[fix]] * scale[c_node[fix]])
+    r_node, c_node, coef = r_node[~fix], c_node[~fix], coef[~fix]
+    row_id = np.cumsum(row_in) - 1
+    col_of = np.cumsum(free) - 1  # free node -> its index among the free nodes
+    # a free node's price is the sum of its pieces of positive length (one column each)
+    has = lengths > 0
+    col_id = np.cumsum(has.ravel()).reshape(has.shape) - 1
+    fi = np.repeat(col_of[c_node], 4)
+    q = np.tile(np.arange(4), c_node.size)
+    keep = has[fi, q]
+    a = csr_array(
+        (np.repeat(coef, 4)[keep], (row_id[np.repeat(r_node, 4)][keep], col_id[fi, q][keep])),
+        shape=(int(row_in.sum()), int(has.sum())),
+    )
+    bounds = np.stack((np.zeros(int(has.sum())), lengths[has]), axis=1)
     # (scipy-stubs list neither sparse A_ub nor an (n, 2) bounds array, which linprog
     # documents and accepts)
     res = linprog(  # type: ignore[call-overload]
-        slope.ravel(), A_ub=a, b_ub=rhs, bounds=bounds, method="highs", options=_HIGHS_OPTIONS
+        slope[has], A_ub=a, b_ub=rhs[row_in], bounds=bounds, method="highs", options=_HIGHS_OPTIONS
     )
     if res.status != 0:
         return None
-    p: NDArray[np.float64] = np.asarray(res.x, dtype=np.float64).reshape(n, 4).sum(axis=1) / scale
+    pieces = np.zeros(lengths.shape)
+    pieces[has] = res.x
+    p = p0.copy()
+    p[f] = pieces.sum(axis=1) / scale[f]
     return p

@@ -61,6 +61,8 @@ BAND_PENALTY = 1e6
 # A zero-bid quote's ask bound against a two-sided band, per unit of spread, when no smile
 # satisfies both: the two-sided quote is the market, the ask bound only caps a vendor IV.
 ZERO_BID_SLACK_WEIGHT = 1e-3
+# Relative spread of the weights by moneyness that makes the program's optimum unique.
+TIE_BREAK = 1e-3
 # Strikes either side of a strike in trouble that the program may move (the rest of the
 # smile held at the seed clipped into its bands).
 WINDOW = 6
@@ -311,6 +313,10 @@ def _program(
     scale = 1.0 / med
     bound = float(np.sqrt(MAX_WEIGHT_RATIO))
     weight = np.minimum(np.maximum(med / err, 1.0 / bound), bound)
+    # ties broken by moneyness (a strike nearer the money a little dearer to move): an L1
+    # optimum is often not unique, and the vertex HiGHS returns for one expiry must not
+    # depend on which other expiries share the program
+    weight *= 1.0 + TIE_BREAK / (1.0 + np.abs(np.log(x)))
     one = np.isfinite(hi) & ~two
     # the penalty per unit of scaled price outside the band: BAND_PENALTY per spread
     unit = np.where(two, (hi - lo) / (1.0 - 2.0 * BAND_MARGIN), hi / ZERO_BID_SLACK_WEIGHT) * scale

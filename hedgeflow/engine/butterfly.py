@@ -1,11 +1,12 @@
-"""The butterfly check of a smile and its repair (docs/METHOD.md "Smile").
+"""The butterfly check of a smile, and the hull repair behind it (docs/METHOD.md "Smile").
 
 Call prices are undiscounted and normalized by the forward, at strikes x = K/F: a smile
 is free of butterfly and call-spread arbitrage when C(x) is convex and decreasing, with
 the anchors C(0) = 1 and C(inf) = 0. Normalizing makes the check scale-free: the same
-tolerance holds for a strike grid near 5,000 or near 5e10. A violating strike is lowered
-onto the lower convex hull of the prices and its IV re-implied; every other strike keeps
-its smoothed IV.
+tolerance holds for a strike grid near 5,000 or near 5e10. The smile is fitted free of
+arbitrage by `hedgeflow.engine.smile_fit`; the repair here (a violating strike lowered
+onto the lower convex hull of the prices, its IV re-implied) holds that as an invariant
+after the prices' round trip through their IVs, and backs the fit should HiGHS fail.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The smile of each expiry: raw IVs, the smoothed total variance and the butterfly repair.
+"""The smile of each expiry: raw IVs, the smoothed total variance, the fit inside the market.
 
 `build_surface` and `Smiles` are steps 4 to 6 of the chain pipeline described in
 `hedgeflow.engine.books` (which builds each `ExpiryBook` on these smiles):
@@ -15,16 +15,18 @@
    spline (`hedgeflow.engine.smoothing`, FITPACK's scheme in numpy: smoothing condition
    sum(((w_i - g_i) / e_i)^2) <= n with e_i the
    mid's error: a quarter of the bid/ask spread over vega, in w units), flat in k beyond
-   the last valid strike;
-6. butterfly check on the strike grid (undiscounted call prices decreasing and convex in
-   K, with the no-arbitrage anchors C(0) = F and C(inf) = 0) and repair only where
-   violated (`hedgeflow.engine.butterfly`): violating strikes are lowered onto the lower
-   convex hull of the call prices and their IV re-implied, every other strike keeps its
-   smoothed IV.
+   the last valid strike: the seed of step 6;
+6. the fit inside the market (`hedgeflow.engine.smile_fit`): the seed where its call
+   prices are free of butterfly arbitrage on the strike grid and inside every two-sided
+   quote's bid/ask (and below every zero-bid quote's ask), else the arbitrage-free
+   prices closest to it inside those bands (outside only where no arbitrage-free smile
+   fits inside them, counted), their IVs re-implied; the butterfly check
+   (`hedgeflow.engine.butterfly`) then holds it as an invariant on the expiries the fit
+   moved.
 
 Vectorized across strikes and expiries (one implied-vol solve for the whole chain)
-except the spline fit, one call per expiry; the hull repair loops over passes, each
-vectorized over all the expiries whose check failed.
+except the spline fit, one call per expiry; the fit's linear program, where one is
+needed, is one call for all the expiries that need it.
 """
 
 from __future__ import annotations
@@ -433,7 +435,8 @@ def build_surface(
     call_ask: np.ndarray | None = None,
     put_ask: np.ndarray | None = None,
 ) -> tuple[IVSurface, dict[str, int]]:
-    """Raw and arbitrage-free smoothed smile of one expiry on unique ascending strikes.
+    """Raw and fitted (arbitrage-free, inside the market) smile of one expiry on unique
+    ascending strikes.
 
     Parameters
     ----------

@@ -166,33 +166,28 @@ def fit_smiles(
         # where that leaves a quote outside its band (only the whole smile can say that
         # is unavoidable)
         sub = np.flatnonzero(hard[seg])
-        ss = seg[sub]
-        for whole in (False, True):
-            free = (
-                np.ones(sub.size, dtype=bool)
-                if whole
-                else _dilate(trouble[sub] | bad[sub], ss, WINDOW)
-            )
-            lp = _program(
-                x[sub], u[sub], g[sub], lo_b[sub], hi_b[sub], lo[sub], err[sub], ss,
-                free, clipped[sub],
-            )  # fmt: skip
-            if lp is None:
-                if whole:
-                    break
-                continue
+        near = _dilate(trouble[sub] | bad[sub], seg[sub], WINDOW)
+        lp = _program(
+            x[sub], u[sub], g[sub], lo_b[sub], hi_b[sub], lo[sub], err[sub], seg[sub],
+            near, clipped[sub],
+        )  # fmt: skip
+        again = hard.copy()
+        if lp is not None:
             fitted[sub] = lp
             left = (lo[sub] > 0) & ((lp < lo[sub]) | (lp > hi[sub]))
-            again = np.zeros(n_seg, dtype=bool)
-            again[ss[left]] = True
-            if not again.any() or whole:
-                break
-            sub = sub[again[ss]]  # only the expiries with quotes left outside
-            ss = seg[sub]
-        if lp is None:  # (HiGHS failed: the seed, repaired by the check after the fit)
-            failed = hard.copy()
-            solved = np.zeros(n_seg, dtype=bool)
-            fitted[np.flatnonzero(hard[seg])] = u[hard[seg]]
+            again[:] = False
+            again[seg[sub[left]]] = True
+        if again.any():
+            sub = np.flatnonzero(again[seg])
+            whole = _program(
+                x[sub], u[sub], g[sub], lo_b[sub], hi_b[sub], lo[sub], err[sub], seg[sub],
+                np.ones(sub.size, dtype=bool), clipped[sub],
+            )  # fmt: skip
+            if whole is not None:
+                fitted[sub] = whole
+            elif lp is None:  # HiGHS failed: the seed, repaired by the check after the fit
+                failed, solved = hard, np.zeros(n_seg, dtype=bool)
+                fitted[sub] = u[sub]
     sub = np.flatnonzero(need[seg])
     fitted = fitted[sub]
     two = np.isfinite(lo[sub]) & (lo[sub] > 0)

@@ -11,22 +11,32 @@ precision.
   the strike grid (anchors C(0) = 1, C(1000 x_last) = 0, as `check_butterfly`) and every
   two-sided quote's price lies in [bid, ask] (every zero-bid quote's below its ask), the
   seed is the smile.
-- Otherwise one linear program (scipy's HiGHS) for all the expiries that need it (they
-  are independent blocks) over u at every strike of their grids: u >= 0; each call at
-  most the chord of its neighbours (anchors included), which makes the calls convex and
-  decreasing with slopes in [-1, 0]; objective the L1 distance from the seed, each
-  strike's in units of its price error (a quarter of its spread; vega times the IV error
-  where there is no quote), so few strikes move and each as little as the constraints
-  need, plus BAND_PENALTY per spread outside a two-sided quote's band (a zero-bid quote's
-  ask, a bound the vendor IV rather than a quote gave, weighs ZERO_BID_SLACK_WEIGHT of
-  that). The penalty is exact: where a smile inside every band exists the fit is inside
-  them all, and where none does, the departures are the smallest in spreads and the
-  quotes the market's own arbitrage leaves outside are counted. A band is kept
-  BAND_MARGIN of its width inside its quotes, so that double-precision round trips (the
-  program's tolerance, the IV re-implied from the price) cannot leave it. Each strike's
-  objective is piecewise linear and convex in u (breakpoints at the seed and the band's
-  edges), written as up to four bounded variables whose sum is u, so the program has one
-  row per strike and no other constraint.
+- Else the seed's prices clipped into their bands (kept BAND_MARGIN of the spread inside):
+  where those calls are convex, that is the program's optimum below (no smile inside the
+  bands is closer to the seed at any strike).
+- Else those calls lowered onto their lower convex hull (`hull_repair`): where every
+  strike is still inside its band, that is the smile (arbitrage-free, in the market, and
+  close to the seed though not always the closest).
+- Else one linear program (scipy's HiGHS) for all the expiries still in trouble (they are
+  independent blocks) over the OTM prices p: p >= 0; each call at most the chord of its
+  neighbours (anchors included), which makes the calls convex and decreasing with slopes
+  in [-1, 0]; objective the L1 distance from the seed, each strike's in units of its
+  price error (a quarter of its spread; vega times the IV error where there is no quote),
+  so few strikes move and each as little as the constraints need, plus BAND_PENALTY per
+  spread outside a two-sided quote's band (a zero-bid quote's ask, a bound the vendor IV
+  rather than a quote gave, weighs ZERO_BID_SLACK_WEIGHT of that). The penalty is exact:
+  where a smile inside every band exists the fit is inside them all, and where none does,
+  the departures are the smallest in spreads and the quotes the market's own arbitrage
+  leaves outside are counted. A band is kept BAND_MARGIN of its width inside its quotes,
+  so that double-precision round trips (the program's tolerance, the IV re-implied from
+  the price) cannot leave it. Each strike's objective is piecewise linear and convex in p
+  (breakpoints at the seed and the band's edges), written as up to four bounded
+  variables whose sum is p, so the program has one row per strike and no other
+  constraint. It runs over windows of WINDOW strikes either side of the strikes the hull
+  lowered, the others held on the hull (so it is always feasible, and small); an expiry
+  where that leaves a quote outside its band is solved again over its quoted range (from
+  WINDOW strikes before its first two-sided quote to WINDOW after its last; the wings
+  beyond stay on the hull): its departures are then the smallest in spreads.
 - The IVs of the strikes that moved are re-implied from their prices (one vectorized
   solve); every other strike keeps the seed's IV exactly.
 """
@@ -181,7 +191,7 @@ def fit_smiles(
             sub = np.flatnonzero(again[seg])
             whole = _program(
                 x[sub], u[sub], g[sub], lo_b[sub], hi_b[sub], lo[sub], err[sub], seg[sub],
-                np.ones(sub.size, dtype=bool), clipped[sub],
+                _quoted_range(lo[sub] > 0, seg[sub], WINDOW), clipped[sub],
             )  # fmt: skip
             if whole is not None:
                 fitted[sub] = whole
@@ -209,6 +219,19 @@ def fit_smiles(
                 sig[in_j[lost]] = np.interp(lx[lost], lx[~lost], sig[in_j[~lost]])
         moved = np.bincount(seg[idx], minlength=n_seg)
     return SmileFit(sig, moved, outside, solved, failed)
+
+
+def _quoted_range(two: NDArray[np.bool_], seg: NDArray[np.intp], r: int) -> NDArray[np.bool_]:
+    """From r positions before each segment's first two-sided quote to r after its last
+    (a segment without one: all of it)."""
+    pos = np.arange(seg.size)
+    n_seg = int(seg.max()) + 1
+    first = np.full(n_seg, seg.size)
+    last = np.full(n_seg, -1)
+    np.minimum.at(first, seg[two], pos[two])
+    np.maximum.at(last, seg[two], pos[two])
+    none = last[seg] < 0
+    return none | ((pos >= first[seg] - r) & (pos <= last[seg] + r))
 
 
 def _dilate(mask: NDArray[np.bool_], seg: NDArray[np.intp], r: int) -> NDArray[np.bool_]:

@@ -76,6 +76,11 @@ TIE_BREAK = 1e-3
 # Strikes either side of a strike in trouble that the program may move (the rest of the
 # smile held at the seed clipped into its bands).
 WINDOW = 6
+# Tolerance of the asks' hull (a bound, never a price): a point within 1e-13 (of F) below
+# the chord of its neighbours goes too (it is on the hull to that precision), so that a
+# run of equal asks (0.05 on every far strike) goes in one pass of `hull_repair`, not one
+# point a pass.
+HULL_TIES = -1e-13
 # A strike "moved" when the fit changes its price by more than this fraction of its
 # price error (below it, the seed's IV is kept exactly).
 MOVE_TOL = 1e-6
@@ -146,7 +151,6 @@ def fit_smiles(
     with np.errstate(invalid="ignore"):
         clipped = np.where(u < lo_b, lo_b, np.where(u > hi_b, hi_b, u))
     bad = chord_violations(x, clipped + g, first, last, BUTTERFLY_TOL)
-    trouble = bad.copy()
     if bad.any():
         # third: the clipped calls lowered onto their lower convex hull, kept where every
         # strike is still inside its band (arbitrage-free and in the market, close to the
@@ -154,8 +158,7 @@ def fit_smiles(
         redo = np.zeros(n_seg, dtype=bool)
         redo[seg[bad]] = True
         sub = np.flatnonzero(redo[seg])
-        hull, lowered = hull_repair(x[sub], clipped[sub] + g[sub], seg[sub], BUTTERFLY_TOL)
-        trouble[sub[lowered]] = True
+        hull, _ = hull_repair(x[sub], clipped[sub] + g[sub], seg[sub], BUTTERFLY_TOL)
         hull -= g[sub]
         with np.errstate(invalid="ignore"):
             off = (hull < lo_b[sub] - BAND_MARGIN * (hi_b[sub] - lo_b[sub])) | (hull < 0.0)
@@ -167,37 +170,29 @@ def fit_smiles(
     hard[seg[bad]] = True
     hard &= need
     fitted = np.where(need[seg], clipped, u)
+    if hard.any():
+        sub = np.flatnonzero(hard[seg])
+        raised, feasible = _raise_into_bands(
+            x[sub], g[sub], clipped[sub], lo_b[sub], hi_b[sub], bad[sub], seg[sub], n_seg
+        )
+        ok = feasible[seg[sub]]
+        fitted[sub[ok]] = raised[ok]
+        hard &= ~feasible
     solved = hard.copy()
     failed = np.zeros(n_seg, dtype=bool)
     if hard.any():
-        # the program over windows of WINDOW strikes around the trouble (strikes the hull
-        # lowered), the others held where the hull has them (the clipped seed: convex
-        # with the hull, so the program is feasible); over every strike of an expiry
-        # where that leaves a quote outside its band (only the whole smile can say that
-        # is unavoidable)
+        # no smile inside every band: the program, over each such expiry's quoted range
+        # (its wings held on the hull)
         sub = np.flatnonzero(hard[seg])
-        near = _dilate(trouble[sub] | bad[sub], seg[sub], WINDOW)
         lp = _program(
             x[sub], u[sub], g[sub], lo_b[sub], hi_b[sub], lo[sub], err[sub], seg[sub],
-            near, clipped[sub],
+            _quoted_range(lo[sub] > 0, seg[sub], WINDOW), clipped[sub],
         )  # fmt: skip
-        again = hard.copy()
         if lp is not None:
             fitted[sub] = lp
-            left = (lo[sub] > 0) & ((lp < lo[sub]) | (lp > hi[sub]))
-            again[:] = False
-            again[seg[sub[left]]] = True
-        if again.any():
-            sub = np.flatnonzero(again[seg])
-            whole = _program(
-                x[sub], u[sub], g[sub], lo_b[sub], hi_b[sub], lo[sub], err[sub], seg[sub],
-                _quoted_range(lo[sub] > 0, seg[sub], WINDOW), clipped[sub],
-            )  # fmt: skip
-            if whole is not None:
-                fitted[sub] = whole
-            elif lp is None:  # HiGHS failed: the seed, repaired by the check after the fit
-                failed, solved = hard, np.zeros(n_seg, dtype=bool)
-                fitted[sub] = u[sub]
+        else:  # HiGHS failed: the seed, repaired by the check after the fit
+            failed, solved = hard, np.zeros(n_seg, dtype=bool)
+            fitted[sub] = u[sub]
     sub = np.flatnonzero(need[seg])
     fitted = fitted[sub]
     two = np.isfinite(lo[sub]) & (lo[sub] > 0)
@@ -234,13 +229,49 @@ def _quoted_range(two: NDArray[np.bool_], seg: NDArray[np.intp], r: int) -> NDAr
     return none | ((pos >= first[seg] - r) & (pos <= last[seg] + r))
 
 
-def _dilate(mask: NDArray[np.bool_], seg: NDArray[np.intp], r: int) -> NDArray[np.bool_]:
-    """`mask` widened by r positions either way, within each segment."""
-    out = mask.copy()
-    for d in range(1, r + 1):
-        out[d:] |= mask[:-d] & (seg[d:] == seg[:-d])
-        out[:-d] |= mask[d:] & (seg[:-d] == seg[d:])
-    return out
+def _raise_into_bands(
+    x: NDArray[np.float64],
+    g: NDArray[np.float64],
+    p: NDArray[np.float64],
+    lo: NDArray[np.float64],
+    hi: NDArray[np.float64],
+    below: NDArray[np.bool_],
+    seg: NDArray[np.intp],
+    n_seg: int,
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Convex OTM prices p (calls p + g convex, anchors included) with the strikes `below`
+    their band's lower edge raised into the bands, without an optimizer.
+
+    H, the lower convex hull of the bands' upper edges (and the anchors), is the greatest
+    convex curve below every upper edge: any arbitrage-free smile inside the bands lies
+    below it, so one exists iff H is at or above every lower edge. Then, for each strike
+    `below`, the line through its lower edge with a slope of H there (H's tangent, moved
+    down) lies below H, so below every upper edge; the maximum of the hull p and those
+    lines is convex, inside every band, and changes p only where a line is above it.
+
+    Returns (prices, segments where a smile inside the bands exists); prices are valid
+    only in those."""
+    # (on the strikes with an upper edge only: the others constrain nothing here)
+    e = np.flatnonzero(np.isfinite(hi))
+    xe, se = x[e], seg[e]
+    envelope, _ = hull_repair(xe, hi[e] + g[e], se, HULL_TIES)
+    with np.errstate(invalid="ignore"):
+        short = envelope - g[e] < lo[e] - BAND_MARGIN * (hi[e] - lo[e])
+    feasible = np.ones(n_seg, dtype=bool)
+    feasible[se[short]] = False
+    out = p.copy()
+    first, _ = segment_ends(se)
+    px = np.concatenate(([0.0], xe[:-1]))
+    pc = np.concatenate(([1.0], envelope[:-1]))
+    px[first], pc[first] = 0.0, 1.0
+    slope = np.full(x.size, np.nan)
+    slope[e] = (envelope - pc) / (xe - px)  # H's slope from the left (a subgradient of H)
+    for j in np.flatnonzero(feasible & (np.bincount(seg[below], minlength=n_seg) > 0)).tolist():
+        in_j = np.flatnonzero(seg == j)
+        b = in_j[below[in_j]]
+        lines = (lo[b] + g[b])[:, None] + slope[b][:, None] * (x[in_j][None, :] - x[b][:, None])
+        out[in_j] = np.maximum(p[in_j] + g[in_j], lines.max(axis=0)) - g[in_j]
+    return out, feasible
 
 
 def _margined(

@@ -6,7 +6,7 @@ the anchors C(0) = 1 and C(inf) = 0. Normalizing makes the check scale-free: the
 tolerance holds for a strike grid near 5,000 or near 5e10. The smile is fitted free of
 arbitrage by `hedgeflow.engine.smile_fit`; the repair here (a violating strike lowered
 onto the lower convex hull of the prices, its IV re-implied) holds that as an invariant
-after the prices' round trip through their IVs, and backs the fit should HiGHS fail.
+after the prices' round trip through their IVs.
 """
 
 from __future__ import annotations

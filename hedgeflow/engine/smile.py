@@ -25,8 +25,7 @@
    moved.
 
 Vectorized across strikes and expiries (one implied-vol solve for the whole chain)
-except the spline fit, one call per expiry; the fit's linear program, where one is
-needed, is one call for all the expiries that need it.
+except the spline fit, one call per expiry.
 """
 
 from __future__ import annotations
@@ -394,17 +393,13 @@ class Smiles:
             )  # fmt: skip
             fit = fit_smiles(x[chk], sigma[chk], T[chk], nseg[chk], n_seg, lo, hi, err_p)
             sigma[chk] = fit.sigma
-            for name, arr in (
-                ("smile_fit_moved", fit.moved),
-                ("smile_outside_band", fit.outside),
-                ("smile_fit_failed", fit.failed),
-            ):
+            for name, arr in (("smile_fit_moved", fit.moved), ("smile_outside_band", fit.outside)):
                 for j in np.flatnonzero(arr).tolist():
                     self.diag[j][name] = int(arr[j])
             # the invariant, on the expiries the fit moved: calls convex and decreasing
-            # to double precision (what is left after the prices' round trip through
-            # their IVs drops onto the hull; where HiGHS failed, the seed does)
-            redo = chk[((fit.moved > 0) | fit.failed)[nseg[chk]]]
+            # to double precision (what the prices' round trip through their IVs leaves
+            # drops onto the hull)
+            redo = chk[(fit.moved > 0)[nseg[chk]]]
             if redo.size:
                 sig, repaired, left = repair_butterflies(
                     x[redo], k[redo], sigma[redo], T[redo], nseg[redo], n_seg

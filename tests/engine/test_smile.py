@@ -210,7 +210,7 @@ def test_vendor_fallback_and_flat_extrapolation_are_counted():
     edge = np.flatnonzero(~low)[0]
     flat = s.smoothed_iv[low] == s.smoothed_iv[low][0]
     assert flat[: max(0, low.sum() - 3)].all()
-    assert d["smile_fit_moved"] <= 5
+    assert d["smile_fit_moved"] <= 8  # of 101 strikes
     np.testing.assert_allclose(s.smoothed_iv[low], s.smoothed_iv[low][0], atol=0.01)
     assert s.smoothed_iv[low][0] == pytest.approx(s.smoothed_iv[edge], abs=0.01)
     assert np.isnan(s.raw_iv[low]).all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from hedgeflow.engine.butterfly import check_butterfly, normalized_calls, normalized_otm
@@ -57,6 +57,44 @@ def test_random_noisy_smiles_fit_free_of_butterflies(n, width, tau, noise, band,
     assert np.isfinite(fit.sigma).all() and (fit.sigma > 0).all()
     calls = normalized_calls(x, fit.sigma, tau)
     assert not check_butterfly(x, calls, 1.0, tol=TOL).any()
+    # no two-sided ask is ever crossed; a bid only where no convex curve under the asks
+    # reaches it (counted)
+    price = normalized_otm(x, fit.sigma, tau)
+    two = kind == 0
+    assert (price[two] <= hi[two] * (1 + 1e-9) + 1e-15).all()
+    assert fit.outside[0] == int((price[two] < lo[two] * (1 - 1e-9) - 1e-15).sum())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(5, 80),
+    width=st.floats(0.02, 0.6),
+    tau=st.floats(1e-3, 2.0),
+    noise=st.floats(0.0, 0.3),
+    spread=st.floats(0.001, 0.3),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_bands_around_an_arbitrage_free_model_are_always_met(n, width, tau, noise, spread, seed):
+    """Bands around an arbitrage-free Black-76 smile (so an in-band smile exists) and any
+    noisy seed: every two-sided quote is priced inside its band, nothing is counted
+    outside, and the calls are arbitrage-free."""
+    rng = np.random.default_rng(seed)
+    k = np.unique(rng.uniform(-width, width, n))
+    x = np.exp(k)
+    model = normalized_otm(x, model_iv(k), tau)
+    # (the parametric smile is arbitrage-free on most, not all, grids: only those count)
+    assume(not check_butterfly(x, model + np.maximum(1.0 - x, 0.0), 1.0).any())
+    half = model * spread * rng.uniform(0.2, 1.0, k.size)
+    lo, hi = model - half, model + half
+    quoted = (lo > 1e-12) & (rng.uniform(size=k.size) < 0.8)
+    lo, hi = np.where(quoted, lo, np.nan), np.where(quoted, hi, np.nan)
+    sigma = model_iv(k) * np.exp(noise * rng.standard_normal(k.size))
+    fit = fit_one(x, sigma, tau, lo, hi, np.maximum(0.5 * half, 1e-12))
+    price = normalized_otm(x, fit.sigma, tau)
+    assert fit.outside[0] == 0
+    q = quoted
+    assert ((price[q] >= lo[q] - 1e-12 * hi[q]) & (price[q] <= hi[q] + 1e-12 * hi[q])).all()
+    assert not check_butterfly(x, normalized_calls(x, fit.sigma, tau), 1.0, tol=TOL).any()
 
 
 def test_black76_model_smile_is_reproduced_inside_the_band():

@@ -115,25 +115,39 @@ def smoothing_spline(
     # even the nearly unpenalized fit misses the condition, twice as many, up to a knot at
     # almost every point (FITPACK adds knots there too, up to interpolation)
     n_int = int(min(MAX_INTERVALS, n // POINTS_PER_INTERVAL))
+    xz = np.concatenate((x, z))
     while True:
-        u, t, coef, f = _penalized_fit(x, wt, yw, n_int, target)
+        u, t = _knots(x, n_int)
+        # the design at the data and at z in one pass (each row depends on its point only)
+        b = _design(u, t, xz)
+        u, t, coef, f = _penalized_fit(x, wt, yw, n_int, target, b[:n])
         if f <= target * (1.0 + 2.0 * LOG_F_TOL) or n_int >= n - 3:
             break
         n_int = min(2 * n_int, n - 3)
-    return _matvec(_design(u, t, z), coef), f
+    return _matvec(b[n:], coef), f
+
+
+def _knots(x: np.ndarray, n_int: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct knots (n_int intervals, data points evenly spaced by index) and the
+    full knot vector (the ends repeated three times more)."""
+    u = x[np.linspace(0, x.size - 1, n_int + 1).round().astype(np.intp)]
+    return u, np.concatenate((np.full(3, u[0]), u, np.full(3, u[-1])))
 
 
 def _penalized_fit(
-    x: np.ndarray, wt: np.ndarray, yw: np.ndarray, n_int: int, target: float
+    x: np.ndarray,
+    wt: np.ndarray,
+    yw: np.ndarray,
+    n_int: int,
+    target: float,
+    design: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Penalized cubic B-spline on n_int knot intervals (data points evenly spaced by
-    index) with lambda such that F = target where possible. Returns (distinct knots,
-    full knot vector, coefficients, F)."""
-    n = x.size
-    u = x[np.linspace(0, n - 1, n_int + 1).round().astype(np.intp)]
-    t = np.concatenate((np.full(3, u[0]), u, np.full(3, u[-1])))
+    """Penalized cubic B-spline on n_int knot intervals (`_knots`) with lambda such that
+    F = target where possible; `design` is `_design` at x on those knots if the caller has
+    it. Returns (distinct knots, full knot vector, coefficients, F)."""
+    u, t = _knots(x, n_int)
     m = n_int + 3
-    bw = _design(u, t, x) * wt[:, None]
+    bw = (_design(u, t, x) if design is None else design) * wt[:, None]
     gram = np.einsum("ki,kj->ij", bw, bw)
     rhs = np.einsum("ki,k->i", bw, yw)
     jumps = np.diff(_third_derivative(t, m), axis=0)
@@ -142,8 +156,11 @@ def _penalized_fit(
     tr_pen = float(np.trace(pen))
     scale = float(np.trace(gram)) / tr_pen if tr_pen > 0 else 1.0
 
+    a = np.empty_like(gram)  # G + lambda P, rebuilt in place at each lambda
+
     def fit(log_lam: float) -> tuple[np.ndarray, float]:
-        a = gram + (10.0**log_lam * scale) * pen
+        np.multiply(pen, 10.0**log_lam * scale, out=a)
+        np.add(a, gram, out=a)  # (the same sum as gram + lambda * pen, element by element)
         try:
             cc = np.linalg.solve(a, rhs)
         except np.linalg.LinAlgError:  # singular at a tiny lambda: minimum-norm fit

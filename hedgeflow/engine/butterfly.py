@@ -140,10 +140,8 @@ def hull_repair(
     passes are vectorized over all segments.
     """
     n = x.size
-    _, last_all = segment_ends(seg)
-    far = far_anchor(x[last_all])[
-        np.cumsum(segment_ends(seg)[0]) - 1
-    ]  # per element: its segment's far
+    first_all, last_all = segment_ends(seg)
+    far = far_anchor(x[last_all])[np.cumsum(first_all) - 1]  # per element: its segment's far
     keep = np.ones(n, dtype=bool)
     for _pass in range(n):
         idx = np.flatnonzero(keep)
@@ -157,14 +155,14 @@ def hull_repair(
     if changed.any():
         # linear interpolation between the kept neighbours in the segment (or the anchors)
         pos = np.arange(n)
-        first_all, _ = segment_ends(seg)
         seg_first = np.maximum.accumulate(np.where(first_all, pos, 0))
         seg_last = np.minimum.accumulate(np.where(last_all, pos, n)[::-1])[::-1]
         prev = np.maximum.accumulate(np.where(keep, pos, -1))
         nxt = np.minimum.accumulate(np.where(keep, pos, n)[::-1])[::-1]
         has_prev = prev >= seg_first
         has_next = nxt <= seg_last
-        prev_c, next_c = np.clip(prev, 0, n - 1), np.clip(nxt, 0, n - 1)
+        # (prev >= -1 and nxt <= n by construction: np.clip without its wrapper)
+        prev_c, next_c = np.maximum(prev, 0), np.minimum(nxt, n - 1)
         px = np.where(has_prev, x[prev_c], 0.0)
         pc = np.where(has_prev, c[prev_c], 1.0)
         nx = np.where(has_next, x[next_c], far)
@@ -207,10 +205,12 @@ def repair_butterflies(
         iv_fix, _ = implied_vol(hull[changed], 1.0, x[idx], tau[idx], 0.0, True)
         fixed = np.isfinite(iv_fix)
         sig[idx[fixed]] = iv_fix[fixed]
+        lost_all = np.zeros(x.size, dtype=bool)
+        lost_all[idx[~fixed]] = True
         for j in np.unique(seg[idx[~fixed]]):
             # rare: interpolate in k from the segment's other strikes
             in_j = np.flatnonzero(seg == j)
-            lost = np.isin(in_j, idx[~fixed])
+            lost = lost_all[in_j]  # (np.isin(in_j, idx[~fixed]) without its sort)
             sig[in_j[lost]] = np.interp(k[in_j[lost]], k[in_j[~lost]], sig[in_j[~lost]])
         changed_any[idx] = True
         calls[sub] = normalized_calls(x[sub], sig[sub], tau[sub])

@@ -143,11 +143,13 @@ def fit_smiles(
         iv, _ = implied_vol(fitted[change], 1.0, x[idx], tau[idx], 0.0, x[idx] >= 1.0)
         ok = np.isfinite(iv) & (iv > 0)
         sig[idx[ok]] = iv[ok]
+        lost_all = np.zeros(x.size, dtype=bool)
+        lost_all[idx[~ok]] = True
         for j in np.unique(seg[idx[~ok]]).tolist():
             # a price at 0 (or below what double precision resolves) has no IV: the
             # strike takes the IV interpolated in ln x from its expiry's other strikes
             in_j = np.flatnonzero(seg == j)
-            lost = np.isin(in_j, idx[~ok])
+            lost = lost_all[in_j]  # (np.isin(in_j, idx[~ok]) without its sort)
             if (~lost).any():
                 lx = np.log(x[in_j])
                 sig[in_j[lost]] = np.interp(lx[lost], lx[~lost], sig[in_j[~lost]])

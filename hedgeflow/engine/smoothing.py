@@ -70,7 +70,9 @@ def _band(u: np.ndarray, t: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.n
     """The B-spline design at z as a band: the first nonzero column j (len(z),) and the
     four nonzero values (len(z), 4) of each row, z clamped to [u[0], u[-1]] by the span
     choice (z outside extrapolates the end polynomial pieces)."""
-    j = np.clip(np.searchsorted(u, z, side="right") - 1, 0, u.size - 2)
+    # (the span index in [-1, u.size - 1] clamped to [0, u.size - 2]: np.clip's result
+    # without its wrapper)
+    j = np.minimum(np.maximum(np.searchsorted(u, z, side="right") - 1, 0), u.size - 2)
     return j, _basis(t, z, j + 3)
 
 

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hedgeflow.engine import smoothing
+from hedgeflow.engine.butterfly import chord_violations, far_anchor, hull_repair, segment_ends
 from hedgeflow.engine.smoothing import (
     LOG10_LAMBDA_RANGE,
     LOG_F_TOL,
@@ -165,3 +166,82 @@ def test_band_gram_equals_the_dense_product_bitwise(seed: int, n: int, n_int: in
     np.testing.assert_array_equal(
         smoothing._band_gram(j, band_w, n_int + 3), np.einsum("ki,kj->ij", dense, dense)
     )
+
+
+def reference_hull_repair(
+    x: np.ndarray, c: np.ndarray, seg: np.ndarray, tol: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """`hull_repair` as first written (segment ends recomputed, np.clip)."""
+    n = x.size
+    _, last_all = segment_ends(seg)
+    far = far_anchor(x[last_all])[np.cumsum(segment_ends(seg)[0]) - 1]
+    keep = np.ones(n, dtype=bool)
+    for _pass in range(n):
+        idx = np.flatnonzero(keep)
+        first, last = segment_ends(seg[idx])
+        viol = chord_violations(x[idx], c[idx], first, last, tol, far[idx])
+        if not viol.any():
+            break
+        keep[idx[viol]] = False
+    changed = ~keep
+    out = c.copy()
+    if changed.any():
+        pos = np.arange(n)
+        first_all, _ = segment_ends(seg)
+        seg_first = np.maximum.accumulate(np.where(first_all, pos, 0))
+        seg_last = np.minimum.accumulate(np.where(last_all, pos, n)[::-1])[::-1]
+        prev = np.maximum.accumulate(np.where(keep, pos, -1))
+        nxt = np.minimum.accumulate(np.where(keep, pos, n)[::-1])[::-1]
+        has_prev = prev >= seg_first
+        has_next = nxt <= seg_last
+        prev_c, next_c = np.clip(prev, 0, n - 1), np.clip(nxt, 0, n - 1)
+        px = np.where(has_prev, x[prev_c], 0.0)
+        pc = np.where(has_prev, c[prev_c], 1.0)
+        nx = np.where(has_next, x[next_c], far)
+        nc = np.where(has_next, c[next_c], 0.0)
+        lam = (nx[changed] - x[changed]) / (nx[changed] - px[changed])
+        out[changed] = lam * pc[changed] + (1.0 - lam) * nc[changed]
+    return out, changed
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    sizes=st.lists(st.integers(1, 60), min_size=1, max_size=5),
+    noise=st.sampled_from([0.0, 1e-4, 1e-2, 0.2]),
+    tol=st.sampled_from([1e-12, -1e-13]),
+)
+def test_hull_repair_equals_the_former_code_bitwise(
+    seed: int, sizes: list, noise: float, tol: float
+) -> None:
+    # noisy convex calls (violations everywhere at 0.2, none at 0), several segments
+    rng = np.random.default_rng(seed)
+    xs, cs, segs = [], [], []
+    for s, size in enumerate(sizes):
+        x = np.sort(rng.uniform(0.5, 1.6, size))
+        x = x[np.concatenate(([True], np.diff(x) > 1e-9))]
+        c = np.maximum(1.0 - x, 0.0) + 0.05 * np.exp(-4.0 * (x - 1.0) ** 2)
+        xs.append(x)
+        cs.append(c * (1.0 + noise * rng.standard_normal(x.size)))
+        segs.append(np.full(x.size, s, dtype=np.intp))
+    x, c, seg = np.concatenate(xs), np.concatenate(cs), np.concatenate(segs)
+    got, changed = hull_repair(x, c, seg, tol)
+    want, want_changed = reference_hull_repair(x, c, seg, tol)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(changed, want_changed)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seg=st.lists(st.integers(0, 4), min_size=1, max_size=60).map(sorted),
+    pick=st.lists(st.integers(0, 59), max_size=30),
+)
+def test_lost_strike_mask_equals_isin(seg: list, pick: list) -> None:
+    # the fit's and the repair's lost strikes: a mask indexed per expiry for np.isin
+    s = np.asarray(seg, dtype=np.intp)
+    idx = np.unique(np.asarray([p for p in pick if p < s.size], dtype=np.intp))
+    lost_all = np.zeros(s.size, dtype=bool)
+    lost_all[idx] = True
+    for j in np.unique(s[idx]).tolist():
+        in_j = np.flatnonzero(s == j)
+        np.testing.assert_array_equal(lost_all[in_j], np.isin(in_j, idx))

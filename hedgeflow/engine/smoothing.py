@@ -89,11 +89,11 @@ def _design(u: np.ndarray, t: np.ndarray, z: np.ndarray) -> np.ndarray:
 
 
 def _band_gram(j: np.ndarray, values: np.ndarray, m: int) -> np.ndarray:
-    """B^T B (m, m) of a weighted band (`_band` times the weights), from the 16 products
-    of each row's four values: each entry sums its row terms in row order, as the dense
-    product does (its other terms are exact zeros), at a quarter of the multiplications
-    per row of a 43-column design and without the dense pass over the zeros."""
-    cols = j[:, None] + np.arange(4)
+    """B^T B (m, m) of a banded B (row k: `values[k]` from column j[k] on, zeros elsewhere;
+    e.g. `_band` times the weights), from the products of each row's band values: each
+    entry sums its row terms in row order, as the dense product does (its other terms are
+    exact zeros), without the dense pass over the zeros (16 of 43^2 products a row)."""
+    cols = j[:, None] + np.arange(values.shape[1])
     cells = (cols[:, :, None] * m + cols[:, None, :]).ravel()
     products = (values[:, :, None] * values[:, None, :]).ravel()
     return np.bincount(cells, weights=products, minlength=m * m).reshape(m, m)
@@ -182,8 +182,11 @@ def _fit_on_knots(
     bw = _dense(j, band_w, m)
     gram = _band_gram(j, band_w, m)
     rhs = np.einsum("ki,k->i", bw, yw)
+    # the jumps of the third derivative at the interior knots: row k is nonzero on
+    # columns k..k+4 only
     jumps = np.diff(_third_derivative(t, m), axis=0)
-    pen = np.einsum("ki,kj->ij", jumps, jumps)
+    rows = np.arange(jumps.shape[0])
+    pen = _band_gram(rows, jumps[rows[:, None], rows[:, None] + np.arange(5)], m)
     # no interior knot: no penalty (the fit is the cubic whatever lambda)
     tr_pen = float(np.trace(pen))
     scale = float(np.trace(gram)) / tr_pen if tr_pen > 0 else 1.0

@@ -245,3 +245,20 @@ def test_lost_strike_mask_equals_isin(seg: list, pick: list) -> None:
     for j in np.unique(s[idx]).tolist():
         in_j = np.flatnonzero(s == j)
         np.testing.assert_array_equal(lost_all[in_j], np.isin(in_j, idx))
+
+
+@pytest.mark.parametrize("n_int", [1, 2, 3, 9, 40, 120])
+def test_penalty_from_the_band_equals_the_dense_product_bitwise(n_int: int) -> None:
+    x = np.sort(np.random.default_rng(n_int).uniform(-0.5, 0.4, 4 * n_int + 8))
+    _, t = smoothing._knots(x, n_int)
+    m = n_int + 3
+    jumps = np.diff(_third_derivative(t, m), axis=0)
+    rows = np.arange(jumps.shape[0])
+    cols = rows[:, None] + np.arange(5)
+    outside = np.ones(jumps.shape, dtype=bool)
+    outside[rows[:, None], cols] = False
+    assert not jumps[outside].any()  # the band holds every nonzero
+    np.testing.assert_array_equal(
+        smoothing._band_gram(rows, jumps[rows[:, None], cols], m),
+        np.einsum("ki,kj->ij", jumps, jumps),
+    )

@@ -142,7 +142,7 @@ def test_fmt_compact_is_short_for_every_magnitude() -> None:
     to cut one."""
     from hedgeflow.app.fmt import fmt_compact
 
-    for exp in range(0, 13):
+    for exp in range(13):
         for mant in (1.0, 2.5, 9.99, 9.9996):
             for sign in (1.0, -1.0):
                 assert len(fmt_compact(sign * mant * 10**exp, signed=True)) <= 6

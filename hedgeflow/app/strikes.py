@@ -19,7 +19,8 @@ from enum import StrEnum
 import numpy as np
 
 from hedgeflow.app.fmt import fmt_dollars, fmt_level
-from hedgeflow.engine.types import ExposurePerExpiry
+from hedgeflow.app.presentation import headline
+from hedgeflow.engine.types import ExpiryAnalysis, ExposurePerExpiry
 
 
 class Greek(StrEnum):
@@ -189,3 +190,15 @@ def strike_bars(
         hidden_above=hidden_above,
         hidden_below=hidden_below,
     )
+
+
+def headline_levels(a: ExpiryAnalysis | None) -> tuple[tuple[str, float], ...]:
+    """The headline's levels to rule between strikes: the flip levels (the nearest one
+    named "flip", others "flip") and zero gamma; () without an analysis."""
+    if a is None:
+        return ()
+    head = headline(a)
+    out = [("flip", float(p)) for p in head.flip_levels]
+    if head.zero_gamma is not None:
+        out.append(("zero γ", float(head.zero_gamma)))
+    return tuple(out)

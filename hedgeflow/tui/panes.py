@@ -24,7 +24,7 @@ from textual_plotext import PlotextPlot
 from hedgeflow.app.fmt import (
     MISSING,
     NY,
-    fmt_contracts,
+    fmt_compact,
     fmt_dollars,
     fmt_expiry,
     fmt_level,
@@ -33,9 +33,9 @@ from hedgeflow.app.fmt import (
     nice_ticks,
     strength_bar,
 )
-from hedgeflow.app.presentation import headline
+from hedgeflow.app.presentation import headline, zone_edges
 from hedgeflow.engine import labels
-from hedgeflow.engine.enums import EngineModel, ExtremumKind, Side
+from hedgeflow.engine.enums import EngineModel, ExtremumKind
 from hedgeflow.engine.types import ExpiryAnalysis
 from hedgeflow.tui.views import ImpulseView, Palette, PaneView, StatusView, SymbolBarView
 
@@ -293,12 +293,18 @@ class CharmPane(_AnalysisPlot):
         self.refresh()
 
 
-ZONE_COLUMNS = ("Level", "Type", "Side", "Strength", "Bounds", "Dealers")
-COLUMN_WIDTHS = {"Level": 8, "Type": 8, "Side": 5, "Strength": 8, "Bounds": 17, "Dealers": 48}
+#: Fixed widths: an auto-width column re-measures every cell on each update (tens of ms
+#: per refresh). Each fits the longest value its column takes: contracts are compact
+#: (`fmt_compact`, at most 6 characters), so no figure is ever cut by its column. The
+#: Dealers words come last and get what is left of the pane (an ellipsis when cut).
+COLUMN_WIDTHS = {"Level": 8, "Type": 8, "Bounds": 15, "Strength": 8}
+CONTRACT_WIDTH = 7
+DEALERS_MIN = 16
 
 
 class ZonesPane(_TitledMixin, DataTable[Text | str]):
-    """Stability and acceleration zones and regime edges, nearest to spot first.
+    """Stability and acceleration zones, nearest to spot first; each zone's regime edges
+    in its own column (▲ price enters a stable region beyond it, ▼ an unstable one).
 
     Rows are updated in place (row keys by position), so the cursor and the scroll
     position survive every refresh."""
@@ -309,7 +315,7 @@ class ZonesPane(_TitledMixin, DataTable[Text | str]):
     def __init__(self, palette: Palette, **kw: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
         self.palette = palette
-        self._columns: tuple[str, ...] = ()
+        self._columns: tuple[tuple[str, int], ...] = ()
         self._shown: list[tuple[Text | str, ...]] = []
         # DataTable sizes its render caches for big tables (10,000 cells, 1,000 lines); a
         # refresh every few seconds fills them with superseded content, each cached line
@@ -319,64 +325,87 @@ class ZonesPane(_TitledMixin, DataTable[Text | str]):
         self._row_render_cache = LRUCache(128)
         self._line_cache = LRUCache(128)
 
+    def on_resize(self) -> None:
+        self.watch_view()
+
     def watch_view(self) -> None:
         view = self.view
         a = view.analysis if view else None
         futures: tuple[str, ...] = ()
         rows: list[tuple[Text | str, ...]] = []
+        edges_w = 5
         if a is not None:
             cloud = a.pressure_cloud
             names = list(cloud.total_contracts.contracts)
-            for z in (*cloud.stability_zones, *cloud.acceleration_zones):
+            zones = (*cloud.stability_zones, *cloud.acceleration_zones)
+            for z in zones:
                 names += [n for n in z.contracts.contracts if n not in names]
             futures = tuple(names)
             entries: list[tuple[float, tuple[Text | str, ...]]] = []
-            for z in (*cloud.stability_zones, *cloud.acceleration_zones):
+            for z, edges in zip(zones, zone_edges(zones, cloud.regime_edges), strict=True):
                 word = labels.stability(z.impulse)
                 color = self.palette.hex("stable" if word == labels.STABLE else "unstable")
+                edge_text = Text(no_wrap=True)
+                for i, e in enumerate(edges):
+                    tone = "stable" if e.stable_beyond else "unstable"
+                    edge_text.append(" " if i else "")
+                    edge_text.append(
+                        f"{fmt_level(e.price)}{'▲' if e.stable_beyond else '▼'}",
+                        style=self.palette.hex(tone),
+                    )
+                edges_w = max(edges_w, edge_text.cell_len)
                 row = (
                     Text(fmt_level(z.center), style="bold"),
                     Text(word, style=color, justify="left"),
-                    "above" if z.side is Side.ABOVE else "below",
-                    *(fmt_contracts(z.contracts.contracts.get(n, math.nan)) for n in futures),
-                    Text(strength_bar(z.strength, 6), style=color, justify="left"),
+                    *(
+                        Text(
+                            fmt_compact(z.contracts.contracts.get(n, math.nan), signed=True),
+                            justify="right",
+                        )
+                        for n in futures
+                    ),
                     f"{fmt_level(z.lower)}–{fmt_level(z.upper)}",
-                    labels.impulse_effect(z.impulse),
+                    edge_text,
+                    Text(strength_bar(z.strength, 6), style=color, justify="left"),
+                    # the words after "dampens:" / "amplifies:" (the Type column says which)
+                    Text(
+                        labels.impulse_effect(z.impulse).split(": ", 1)[-1],
+                        no_wrap=True,
+                        overflow="ellipsis",
+                    ),
                 )
                 entries.append((abs(z.center - a.spot), row))
-            for e in cloud.regime_edges:
-                # "above 6050.0: rising through it enters stable (...)": the level is in
-                # its own column, the words after the colon say what happens there.
-                words = labels.edge_description(e, a.spot).split(": ", 1)[-1]
-                row = (
-                    Text(fmt_level(e.price), style="bold"),
-                    "edge",
-                    "above" if e.price >= a.spot else "below",
-                    *("" for _ in futures),
-                    "",
-                    "",
-                    words,
-                )
-                entries.append((abs(e.price - a.spot), row))
             entries.sort(key=lambda item: item[0])
             rows = [row for _, row in entries]
-        columns = (*ZONE_COLUMNS[:3], *(f"{n}/+1%" for n in futures), *ZONE_COLUMNS[3:])
+        widths = [
+            ("Level", COLUMN_WIDTHS["Level"]),
+            ("Type", COLUMN_WIDTHS["Type"]),
+            *((f"{n}/+1%", CONTRACT_WIDTH) for n in futures),
+            ("Bounds", COLUMN_WIDTHS["Bounds"]),
+            ("Edges", edges_w),
+            ("Strength", COLUMN_WIDTHS["Strength"]),
+        ]
+        # DataTable pads each cell by one on both sides; the vertical scrollbar takes one
+        used = sum(w + 2 for _, w in widths) + 1
+        dealers = max(DEALERS_MIN, self.size.width - used - 2)
+        columns = (*widths, ("Dealers", dealers))
         self._fill(columns, rows)
         n_z = len(rows)
         title = f"Pressure zones · {a.symbol} · nearest first" if a else "Pressure zones"
-        legend = f"contracts: + {labels.DEALERS_BUY}, − {labels.DEALERS_SELL}"
-        self._set_frame(
-            title, view, f"{n_z} level{'s' if n_z != 1 else ''} · {legend}" if a else ""
+        legend = (
+            f"futures per +1%: + {labels.DEALERS_BUY}, − {labels.DEALERS_SELL} · "
+            "edges ▲ stable beyond, ▼ unstable"
         )
+        self._set_frame(title, view, f"{n_z} zone{'s' if n_z != 1 else ''} · {legend}" if a else "")
 
-    def _fill(self, columns: tuple[str, ...], rows: list[tuple[Text | str, ...]]) -> None:
+    def _fill(
+        self, columns: tuple[tuple[str, int], ...], rows: list[tuple[Text | str, ...]]
+    ) -> None:
         if columns != self._columns:
             cursor, scroll = self.cursor_row, self.scroll_y
             self.clear(columns=True)
-            for i, name in enumerate(columns):
-                # Fixed widths: an auto-width column re-measures every cell on each update
-                # (tens of ms per refresh); these fit the longest value each column takes.
-                self.add_column(name, key=f"c{i}", width=COLUMN_WIDTHS.get(name, 7))
+            for i, (name, width) in enumerate(columns):
+                self.add_column(name, key=f"c{i}", width=width)
             self._columns = columns
             for i, row in enumerate(rows):
                 self.add_row(*row, key=f"r{i}")

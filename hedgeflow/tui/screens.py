@@ -16,6 +16,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
 from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
+from hedgeflow.tui.strikes import StrikesPane
 
 if TYPE_CHECKING:
     from hedgeflow.tui.app import HedgeflowApp
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
 #: Below this many rows or columns the compact layout is used.
 COMPACT_HEIGHT = 32
 COMPACT_WIDTH = 110
+#: From this many columns (and the full height) the by-strike bars get their own column.
+WIDE_WIDTH = 180
+#: Below this the screen says so instead of drawing panes that would hide numbers.
+MIN_WIDTH, MIN_HEIGHT = 80, 24
 
 
 class MonitorScreen(Screen[None]):
@@ -83,6 +88,29 @@ class MonitorScreen(Screen[None]):
             tooltip="Toggle the repriced profile in the impulse pane",
         ),
         Binding(
+            "b",
+            "app.strikes",
+            "By strike",
+            id="strikes",
+            tooltip="Swap the impulse curve and the exposures-by-strike bars (both at 180+ columns)",
+        ),
+        Binding(
+            "n",
+            "app.greek",
+            "GEX/VEX/CEX/DEX",
+            show=False,
+            id="strike-greek",
+            tooltip="By-strike bars: next exposure (GEX, VEX, CEX, DEX)",
+        ),
+        Binding(
+            "c",
+            "app.split",
+            "Net/calls/puts",
+            show=False,
+            id="strike-split",
+            tooltip="By-strike bars: net, or calls and puts apart",
+        ),
+        Binding(
             "plus,equals_sign",
             "app.zoom(-1)",
             "Zoom in",
@@ -126,18 +154,25 @@ class MonitorScreen(Screen[None]):
         yield SymbolBar(id="symbols")
         with Grid(id="panes"):
             yield ImpulsePane(app.palette, id="impulse")
+            yield StrikesPane(app.palette, id="strikes")
             yield RegimePane(app.palette, id="regime")
             yield ZonesPane(app.palette, id="zones")
             yield CharmPane(app.palette, id="charm")
         yield StatusLine(app.palette, id="status")
         yield Footer(show_command_palette=False)
+        yield Static(
+            f"terminal too small (need {MIN_WIDTH}x{MIN_HEIGHT})", id="too-small", markup=False
+        )
 
     def on_mount(self) -> None:
         self.call_after_refresh(cast("HedgeflowApp", self.app).refresh_views)
 
     def on_resize(self) -> None:
-        compact = self.size.height < COMPACT_HEIGHT or self.size.width < COMPACT_WIDTH
+        w, h = self.size
+        compact = h < COMPACT_HEIGHT or w < COMPACT_WIDTH
         self.set_class(compact, "-compact")
+        self.set_class(not compact and w >= WIDE_WIDTH, "-wide")
+        self.set_class(w < MIN_WIDTH or h < MIN_HEIGHT, "-too-small")
 
 
 def binding_ids() -> set[str]:

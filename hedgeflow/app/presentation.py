@@ -230,7 +230,8 @@ def zone_edges(
     for e in edges:
         dist = [max(z.lower - e.price, e.price - z.upper, 0.0) for z in zones]
         out[dist.index(min(dist))].append(e)
-    return [
-        tuple(sorted(es, key=lambda e, z=z: abs(e.price - z.center)))
-        for es, z in zip(out, zones, strict=True)
-    ]
+    result: list[tuple[RegimeEdge, ...]] = []
+    for es, z in zip(out, zones, strict=True):
+        centre = z.center
+        result.append(tuple(sorted(es, key=lambda e: abs(e.price - centre))))
+    return result

@@ -354,7 +354,7 @@ class ZonesPane(_TitledMixin, DataTable[Text | str]):
                         style=self.palette.hex(tone),
                     )
                 edges_w = max(edges_w, edge_text.cell_len)
-                row = (
+                row: tuple[Text | str, ...] = (
                     Text(fmt_level(z.center), style="bold"),
                     Text(word, style=color, justify="left"),
                     *(

@@ -151,14 +151,20 @@ class ImpulsePane(_AnalysisPlot):
         half = a.spot * view.range_percent * view.zoom / 100.0
         lo, hi = a.spot - half, a.spot + half
         show_repriced = view.repriced and a.repriced is not None
+        head = headline(a)
+        # the headline's figure and unit beside the chart's, so the two are not confused:
+        # the physical curve is a density (per point of price), the headline a total
+        h_spot = f"H spot {fmt_dollars(head.impulse, signed=True)}/+1%"
         if show_repriced:
             assert a.repriced is not None
             x, y = a.repriced.price, a.repriced.impulse
-            title = "Repriced impulse: dealers' $/+1% if spot were at S"
+            title = f"Repriced impulse $/+1% if spot were at S · {h_spot}"
+        elif a.model is EngineModel.PHYSICAL:
+            x, y = curve.price, curve.impulse
+            title = f"Impulse H(S) density $/+1%/pt · {h_spot}"
         else:
             x, y = curve.price, curve.impulse
-            unit = "$/1%/pt" if a.model is EngineModel.PHYSICAL else "$/1%"
-            title = f"Impulse H(S) {unit}"
+            title = f"Impulse H(S) $/+1% · {h_spot}"
         window = (x >= lo) & (x <= hi)
         xs, ys = _finite_xy(x[window], y[window])
         if not xs:
@@ -167,7 +173,6 @@ class ImpulsePane(_AnalysisPlot):
             self.refresh()
             return
         plt.plot(xs, ys, color=(190, 190, 190), marker="braille")
-        head = headline(a)
         zero_gamma = ""
         if show_repriced and head.zero_gamma is not None:
             # The fixed-IV, gamma-only line over every expiry (what other tools call zero
@@ -299,7 +304,7 @@ class CharmPane(_AnalysisPlot):
 #: Dealers words come last and get what is left of the pane (an ellipsis when cut).
 COLUMN_WIDTHS = {"Level": 8, "Type": 8, "Bounds": 15, "Strength": 8}
 CONTRACT_WIDTH = 7
-DEALERS_MIN = 16
+DEALERS_MIN = 8
 
 
 class ZonesPane(_TitledMixin, DataTable[Text | str]):
@@ -377,18 +382,33 @@ class ZonesPane(_TitledMixin, DataTable[Text | str]):
                 entries.append((abs(z.center - a.spot), row))
             entries.sort(key=lambda item: item[0])
             rows = [row for _, row in entries]
-        widths = [
+        # Level, Type and the contracts first; Bounds and Edges next where they fit whole,
+        # else after the Dealers words: a column cut by the pane's edge is then words
+        # (ending in an ellipsis) or the strength bar, never a number; what does not fit
+        # is reached by the horizontal scrollbar. DataTable pads each cell by one on both
+        # sides; the vertical scrollbar takes one cell.
+        n_fixed = 2 + len(futures)
+        fixed = [
             ("Level", COLUMN_WIDTHS["Level"]),
             ("Type", COLUMN_WIDTHS["Type"]),
             *((f"{n}/+1%", CONTRACT_WIDTH) for n in futures),
-            ("Bounds", COLUMN_WIDTHS["Bounds"]),
-            ("Edges", edges_w),
-            ("Strength", COLUMN_WIDTHS["Strength"]),
         ]
-        # DataTable pads each cell by one on both sides; the vertical scrollbar takes one
-        used = sum(w + 2 for _, w in widths) + 1
-        dealers = max(DEALERS_MIN, self.size.width - used - 2)
-        columns = (*widths, ("Dealers", dealers))
+        avail = self.size.width - 1
+        used = sum(w + 2 for _, w in fixed)
+        front: list[tuple[str, int, int]] = []
+        back: list[tuple[str, int, int]] = []
+        for j, (name, w) in enumerate((("Bounds", COLUMN_WIDTHS["Bounds"]), ("Edges", edges_w))):
+            if used + w + 2 <= avail and not back:
+                front.append((name, w, n_fixed + j))
+                used += w + 2
+            else:
+                back.append((name, w, n_fixed + j))
+        strength = COLUMN_WIDTHS["Strength"]
+        dealers = max(DEALERS_MIN, avail - used - (strength + 2) - 2)
+        tail = [("Strength", strength, n_fixed + 2), ("Dealers", dealers, n_fixed + 3)]
+        order = [*range(n_fixed), *(i for _, _, i in (*front, *tail, *back))]
+        columns = (*fixed, *((n, w) for n, w, _ in (*front, *tail, *back)))
+        rows = [tuple(row[i] for i in order) for row in rows]
         self._fill(columns, rows)
         n_z = len(rows)
         title = f"Pressure zones · {a.symbol} · nearest first" if a else "Pressure zones"

@@ -149,9 +149,16 @@ def strike_bars(
     keep = np.isfinite(strikes) & ((net != 0) | ~np.isfinite(net))
     idx = np.flatnonzero(keep)
     # the strikes nearest spot, as many as fit beside the markers that fall among them
-    n_strikes = max(0, max_rows - len(marks))
-    order = idx[np.argsort(np.abs(strikes[idx] - spot), kind="stable")][:n_strikes]
-    shown = np.sort(order)[::-1]  # descending
+    # (spot's always; a level only where it lies within the strikes shown)
+    nearest = idx[np.argsort(np.abs(strikes[idx] - spot), kind="stable")]
+    n_strikes = max(0, max_rows - 1)
+    while n_strikes > 0:
+        ks = strikes[nearest[:n_strikes]]
+        inside = sum(1 for n, p in marks[1:] if ks.min() <= p <= ks.max())
+        if n_strikes + 1 + inside <= max_rows:
+            break
+        n_strikes -= 1
+    shown = np.sort(nearest[:n_strikes])[::-1]  # descending
     rows = tuple(
         StrikeRow(
             strike=float(strikes[i]),

@@ -56,11 +56,16 @@ def test_levels_inside_the_shown_strikes_only() -> None:
     m = strike_bars(exposure(), Greek.GEX, Split.NET, max_rows=7)
     assert [mk.name for mk in m.markers] == ["spot"]
     m = strike_bars(exposure(), Greek.GEX, Split.NET, max_rows=7, levels=levels)
-    # 7 rows - 2 markers in range (spot, flip) counted... 3 marks are asked for: 4 strikes
+    # 7 rows: spot and the flip (inside the strikes) take two, zero γ (outside) none:
+    # all 5 strikes with exposure fit (110 has none)
+    assert [r.strike for r in m.rows] == [115.0, 105.0, 100.0, 95.0, 90.0]
     names = [(mk.name, mk.after) for mk in m.markers]
-    assert ("flip", 2) in names and ("spot", 1) in names and all(n != "none" for n, _ in names)
+    assert names == [("spot", 2), ("flip", 3)]
     assert "zero γ" not in [n for n, _ in names]  # 200 is beyond the strikes shown
     assert m.markers[0].text.startswith("spot ")
+    # one row fewer: the 4 strikes nearest spot; the flip still lies among them
+    m = strike_bars(exposure(), Greek.GEX, Split.NET, max_rows=6, levels=levels)
+    assert [r.strike for r in m.rows] == [105.0, 100.0, 95.0, 90.0]
 
 
 def test_without_dex_or_sides_it_says_unavailable() -> None:

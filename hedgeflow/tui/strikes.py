@@ -56,7 +56,12 @@ class StrikesPane(_TitledMixin, Static):
     def on_resize(self) -> None:
         self.redraw()
 
+    def on_show(self) -> None:
+        self.redraw()
+
     def redraw(self) -> None:
+        if not self.display:
+            return  # hidden (the impulse curve is shown): drawn when shown (`on_show`)
         view = self.view
         a = view.analysis if view else None
         greek = Greek(view.greek) if view else Greek.GEX

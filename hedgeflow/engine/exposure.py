@@ -183,3 +183,51 @@ def compute_exposures_many(books: Sequence[ExpiryBook]) -> list[ExposurePerExpir
     )
     split = [np.split(p, cut) for p in parts]
     return [_aggregate(b, ge, ve, ce, de) for b, ge, ve, ce, de in zip(books, *split, strict=True)]
+
+
+def sum_exposures(exposures: Sequence[ExposurePerExpiry]) -> ExposurePerExpiry:
+    """Several expiries' per-strike exposures summed on the union of their strikes (for a
+    scope over expiries): every array, DEX and the calls' and puts' parts included (an
+    array missing from any expiry is missing from the sum). Spot and expiration are the
+    first's (the nearest expiry, when the caller lists them nearest first); all are
+    computed at one spot, so the dollar figures add up."""
+    if not exposures:
+        raise ValueError("no exposures to sum")
+    strikes = np.unique(
+        np.concatenate([np.asarray(e.strikes, dtype=np.float64) for e in exposures])
+    )
+    at = [np.searchsorted(strikes, np.asarray(e.strikes, dtype=np.float64)) for e in exposures]
+
+    def field_of(name: str, side: str | None = None) -> np.ndarray | None:
+        arrays = []
+        for e in exposures:
+            holder = e if side is None else getattr(e, side)
+            arr = None if holder is None else getattr(holder, name)
+            if arr is None:
+                return None
+            arrays.append(arr)
+        out = np.zeros(strikes.size)
+        for arr, idx in zip(arrays, at, strict=True):
+            np.add.at(out, idx, np.asarray(arr, dtype=np.float64))
+        return out
+
+    def right(side: str) -> RightExposure | None:
+        g, v, c, d = (field_of(f, side) for f in ("gamma", "vanna", "charm", "delta"))
+        if g is None or v is None or c is None or d is None:
+            return None
+        return RightExposure(g, v, c, d)
+
+    gamma, vanna, charm = (field_of(f) for f in ("gamma", "vanna", "charm"))
+    assert gamma is not None and vanna is not None and charm is not None
+    first = exposures[0]
+    return ExposurePerExpiry(
+        spot=first.spot,
+        expiration=first.expiration,
+        strikes=strikes,
+        gamma=gamma,
+        vanna=vanna,
+        charm=charm,
+        delta=field_of("delta"),
+        calls=right("calls"),
+        puts=right("puts"),
+    )

@@ -299,3 +299,28 @@ def test_dex_under_a_minute_is_the_payoff_delta():
     assert e2.delta is not None
     # at the strike: half a share each, the puts' -0.5 x -2000 and the calls' +0.5 x 500
     assert e2.delta[0] == pytest.approx((0.5 * 2000.0 + 0.5 * 500.0) * 100.0 * 100.0)
+
+
+def test_sum_exposures_over_expiries_on_the_union_of_strikes():
+    """Two expiries with different strikes: every array (DEX and each right included) is
+    the sum strike by strike, a strike listed in one expiry only keeps its own value."""
+    from hedgeflow.engine.exposure import sum_exposures
+
+    near = compute_exposures(two_strike_book(PositioningModel.STANDARD, tau_days=2.0))
+    far_book = two_strike_book(PositioningModel.STANDARD, tau_days=30.0)
+    far = compute_exposures(replace(far_book, strike=np.array([95.0, 95.0, 110.0])))
+    s = sum_exposures([near, far])
+    np.testing.assert_array_equal(s.strikes, [95.0, 105.0, 110.0])
+    for name in ("gamma", "vanna", "charm", "delta"):
+        a, b = getattr(near, name), getattr(far, name)
+        np.testing.assert_allclose(getattr(s, name), [a[0] + b[0], a[1], b[1]], rtol=1e-15)
+        for side in ("calls", "puts"):
+            a, b = getattr(getattr(near, side), name), getattr(getattr(far, side), name)
+            got = getattr(getattr(s, side), name)
+            np.testing.assert_allclose(got, [a[0] + b[0], a[1], b[1]], rtol=1e-15)
+    assert s.spot == near.spot and s.expiration == near.expiration
+    bare = replace(far, delta=None, calls=None)
+    t = sum_exposures([near, bare])
+    assert t.delta is None and t.calls is None and t.puts is not None
+    with pytest.raises(ValueError, match="no exposures"):
+        sum_exposures([])

@@ -82,4 +82,4 @@ def test_greek_cycle_and_units() -> None:
         "VEX",
         "GEX",
     ]
-    assert {g.unit for g in Greek} == {"$/+1%", "$/vol pt", "$/day", "$ delta"}
+    assert {g.unit for g in Greek} == {"$/+1%", "$/vol pt", "$/day", "$ of underlying"}

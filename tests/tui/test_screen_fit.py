@@ -133,7 +133,7 @@ async def test_strike_pane_keys(tmp_path: Path) -> None:
         await pilot.pause()
         assert bars.display and not impulse.display
         assert str(bars.border_title).startswith("GEX by strike $/+1% · net")
-        for name, unit in (("VEX", "$/vol pt"), ("CEX", "$/day"), ("DEX", "$ delta")):
+        for name, unit in (("VEX", "$/vol pt"), ("CEX", "$/day"), ("DEX", "$ of underlying")):
             await pilot.press("n")
             await pilot.pause()
             assert str(bars.border_title).startswith(f"{name} by strike {unit} · net")

@@ -38,7 +38,9 @@ class Greek(StrEnum):
     @property
     def unit(self) -> str:
         """The unit as the headline writes it."""
-        return {"GEX": "$/+1%", "VEX": "$/vol pt", "CEX": "$/day", "DEX": "$ of underlying"}[self.value]
+        return {"GEX": "$/+1%", "VEX": "$/vol pt", "CEX": "$/day", "DEX": "$ of underlying"}[
+            self.value
+        ]
 
     @property
     def words(self) -> str:

@@ -383,9 +383,9 @@ class ZonesPane(_TitledMixin, DataTable[Text | str]):
             entries.sort(key=lambda item: item[0])
             rows = [row for _, row in entries]
         # Level, Type and the contracts first; Bounds and Edges next where they fit whole,
-        # else after the Dealers words: a column cut by the pane's edge is then words
-        # (ending in an ellipsis) or the strength bar, never a number; what does not fit
-        # is reached by the horizontal scrollbar. DataTable pads each cell by one on both
+        # else after the Dealers words and the strength bar: a column cut by the pane's
+        # edge is then words (ending in an ellipsis) or the bar, never a number; what does
+        # not fit is reached by the horizontal scrollbar. DataTable pads each cell by one on both
         # sides; the vertical scrollbar takes one cell.
         n_fixed = 2 + len(futures)
         fixed = [
@@ -393,7 +393,7 @@ class ZonesPane(_TitledMixin, DataTable[Text | str]):
             ("Type", COLUMN_WIDTHS["Type"]),
             *((f"{n}/+1%", CONTRACT_WIDTH) for n in futures),
         ]
-        avail = self.size.width - 1
+        avail = self.content_region.width - 1
         used = sum(w + 2 for _, w in fixed)
         front: list[tuple[str, int, int]] = []
         back: list[tuple[str, int, int]] = []
@@ -403,9 +403,15 @@ class ZonesPane(_TitledMixin, DataTable[Text | str]):
                 used += w + 2
             else:
                 back.append((name, w, n_fixed + j))
+        # the Dealers words next, as wide as the longest where the strength bar fits after
+        # them, else what is left (an ellipsis ends the words) with the bar beyond
         strength = COLUMN_WIDTHS["Strength"]
-        dealers = max(DEALERS_MIN, avail - used - (strength + 2) - 2)
-        tail = [("Strength", strength, n_fixed + 2), ("Dealers", dealers, n_fixed + 3)]
+        words_w = max((len(str(r[-1])) for r in rows), default=DEALERS_MIN)
+        if used + words_w + 2 + strength + 2 <= avail:
+            dealers = words_w
+        else:
+            dealers = max(DEALERS_MIN, avail - used - 2)
+        tail = [("Dealers", dealers, n_fixed + 3), ("Strength", strength, n_fixed + 2)]
         order = [*range(n_fixed), *(i for _, _, i in (*front, *tail, *back))]
         columns = (*fixed, *((n, w) for n, w, _ in (*front, *tail, *back)))
         rows = [tuple(row[i] for i in order) for row in rows]

@@ -178,6 +178,11 @@ async def test_wide_layout_shows_both_and_grows_the_right_column(tmp_path: Path)
         await pilot.resize_terminal(120, 40)
         await pilot.pause()
         assert not screen.has_class("-wide") and not screen.query_one(StrikesPane).display
+        # narrower: the words column is fitted to what is left, its header whole and its
+        # words ending in an ellipsis; Edges wait beyond it, reached by scrolling
+        lines = rendered(zones).split("\n")
+        assert "Dealers" in lines[1] and "Edges" not in lines[1]
+        assert "…" in lines[2]
 
 
 async def test_too_small_says_so_and_comes_back(tmp_path: Path) -> None:

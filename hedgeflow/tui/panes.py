@@ -24,20 +24,19 @@ from textual_plotext import PlotextPlot
 from hedgeflow.app.fmt import (
     MISSING,
     NY,
-    fmt_compact,
     fmt_dollars,
     fmt_expiry,
     fmt_level,
     fmt_number,
     fmt_percent,
     nice_ticks,
-    strength_bar,
 )
-from hedgeflow.app.presentation import headline, zone_edges
+from hedgeflow.app.presentation import headline
 from hedgeflow.engine import labels
 from hedgeflow.engine.enums import EngineModel, ExtremumKind
 from hedgeflow.engine.types import ExpiryAnalysis
 from hedgeflow.tui.views import ImpulseView, Palette, PaneView, StatusView, SymbolBarView
+from hedgeflow.tui.zonerows import Row, fit_columns, zone_rows
 
 STALE = "STALE"
 
@@ -298,15 +297,6 @@ class CharmPane(_AnalysisPlot):
         self.refresh()
 
 
-#: Fixed widths: an auto-width column re-measures every cell on each update (tens of ms
-#: per refresh). Each fits the longest value its column takes: contracts are compact
-#: (`fmt_compact`, at most 6 characters), so no figure is ever cut by its column. The
-#: Dealers words come last and get what is left of the pane (an ellipsis when cut).
-COLUMN_WIDTHS = {"Level": 8, "Type": 8, "Bounds": 15, "Strength": 8}
-CONTRACT_WIDTH = 7
-DEALERS_MIN = 8
-
-
 class ZonesPane(_TitledMixin, DataTable[Text | str]):
     """Stability and acceleration zones, nearest to spot first; each zone's regime edges
     in its own column (▲ price enters a stable region beyond it, ▼ an unstable one).
@@ -337,84 +327,12 @@ class ZonesPane(_TitledMixin, DataTable[Text | str]):
         view = self.view
         a = view.analysis if view else None
         futures: tuple[str, ...] = ()
-        rows: list[tuple[Text | str, ...]] = []
+        rows: list[Row] = []
         edges_w = 5
         if a is not None:
-            cloud = a.pressure_cloud
-            names = list(cloud.total_contracts.contracts)
-            zones = (*cloud.stability_zones, *cloud.acceleration_zones)
-            for z in zones:
-                names += [n for n in z.contracts.contracts if n not in names]
-            futures = tuple(names)
-            entries: list[tuple[float, tuple[Text | str, ...]]] = []
-            for z, edges in zip(zones, zone_edges(zones, cloud.regime_edges), strict=True):
-                word = labels.stability(z.impulse)
-                color = self.palette.hex("stable" if word == labels.STABLE else "unstable")
-                edge_text = Text(no_wrap=True)
-                for i, e in enumerate(edges):
-                    tone = "stable" if e.stable_beyond else "unstable"
-                    edge_text.append(" " if i else "")
-                    edge_text.append(
-                        f"{fmt_level(e.price)}{'▲' if e.stable_beyond else '▼'}",
-                        style=self.palette.hex(tone),
-                    )
-                edges_w = max(edges_w, edge_text.cell_len)
-                row: tuple[Text | str, ...] = (
-                    Text(fmt_level(z.center), style="bold"),
-                    Text(word, style=color, justify="left"),
-                    *(
-                        Text(
-                            fmt_compact(z.contracts.contracts.get(n, math.nan), signed=True),
-                            justify="right",
-                        )
-                        for n in futures
-                    ),
-                    f"{fmt_level(z.lower)}–{fmt_level(z.upper)}",
-                    edge_text,
-                    Text(strength_bar(z.strength, 6), style=color, justify="left"),
-                    # the words after "dampens:" / "amplifies:" (the Type column says which)
-                    Text(
-                        labels.impulse_effect(z.impulse).split(": ", 1)[-1],
-                        no_wrap=True,
-                        overflow="ellipsis",
-                    ),
-                )
-                entries.append((abs(z.center - a.spot), row))
-            entries.sort(key=lambda item: item[0])
-            rows = [row for _, row in entries]
-        # Level, Type and the contracts first; Bounds and Edges next where they fit whole,
-        # else after the Dealers words and the strength bar: a column cut by the pane's
-        # edge is then words (ending in an ellipsis) or the bar, never a number; what does
-        # not fit is reached by the horizontal scrollbar. DataTable pads each cell by one on both
-        # sides; the vertical scrollbar takes one cell.
-        n_fixed = 2 + len(futures)
-        fixed = [
-            ("Level", COLUMN_WIDTHS["Level"]),
-            ("Type", COLUMN_WIDTHS["Type"]),
-            *((f"{n}/+1%", CONTRACT_WIDTH) for n in futures),
-        ]
-        avail = self.content_region.width - 1
-        used = sum(w + 2 for _, w in fixed)
-        front: list[tuple[str, int, int]] = []
-        back: list[tuple[str, int, int]] = []
-        for j, (name, w) in enumerate((("Bounds", COLUMN_WIDTHS["Bounds"]), ("Edges", edges_w))):
-            if used + w + 2 <= avail and not back:
-                front.append((name, w, n_fixed + j))
-                used += w + 2
-            else:
-                back.append((name, w, n_fixed + j))
-        # the Dealers words next, as wide as the longest where the strength bar fits after
-        # them, else what is left (an ellipsis ends the words) with the bar beyond
-        strength = COLUMN_WIDTHS["Strength"]
-        words_w = max((len(str(r[-1])) for r in rows), default=DEALERS_MIN)
-        if used + words_w + 2 + strength + 2 <= avail:
-            dealers = words_w
-        else:
-            dealers = max(DEALERS_MIN, avail - used - 2)
-        tail = [("Dealers", dealers, n_fixed + 3), ("Strength", strength, n_fixed + 2)]
-        order = [*range(n_fixed), *(i for _, _, i in (*front, *tail, *back))]
-        columns = (*fixed, *((n, w) for n, w, _ in (*front, *tail, *back)))
-        rows = [tuple(row[i] for i in order) for row in rows]
+            futures, rows, edges_w = zone_rows(a, self.palette)
+        # the vertical scrollbar takes one cell
+        columns, rows = fit_columns(futures, rows, edges_w, self.content_region.width - 1)
         self._fill(columns, rows)
         n_z = len(rows)
         title = f"Pressure zones · {a.symbol} · nearest first" if a else "Pressure zones"

@@ -183,8 +183,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 "live positions need a recorded session (--feed replay): "
                 "start-of-day positions used"
             )
+    scope = _analyze_scope(args, settings, expiry, config)
     try:
-        if expiry == "all":
+        if scope is not None:
+            from hedgeflow.engine.scope import analyze_scope
+
+            results = [analyze_scope(chain, config=config, scope=scope, positions=positions)]
+        elif expiry == "all":  # the floe model: one analysis per expiry, as the original
             from hedgeflow.engine.pipeline import live_expiries
 
             results = []
@@ -203,21 +208,45 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             if not results:
                 raise CliError("no expiry of the chain could be analyzed")
         else:
-            results = [analyze_chain(chain, config=config, expiry=expiry, positions=positions)]
+            from hedgeflow.engine.scope import analyze_scope
+
+            results = [analyze_scope(chain, config=config, expiry=expiry, positions=positions)]
     except AnalysisError as exc:
         source = args.file or f"{args.feed} {chain.symbol}"
         raise CliError(f"{source}: {exc}") from None
-    if session is not None and expiry != "all" and not args.as_of:
+    if session is not None and expiry != "all" and scope is None and not args.as_of:
         results = [_regime_over_recording(args, settings, results[0], config)]
     if position_note:
         results = [replace(r, notes=(*r.notes, position_note)) for r in results]
     if args.json:
         payload = [analysis_document(r) for r in results]
-        json.dump(payload if expiry == "all" else payload[0], sys.stdout, allow_nan=False)
+        json.dump(payload if len(payload) > 1 else payload[0], sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:
         print("\n\n".join(summary_text(r) for r in results))
     return 0
+
+
+def _analyze_scope(args: argparse.Namespace, settings: Settings, expiry: Any, config: Any) -> Any:
+    """The expiry scope `analyze` sums (`--scope`, or `--expiry all`), None for one expiry
+    (and for `--expiry all` with the floe model, which analyzes each expiry apart)."""
+    from hedgeflow.engine.expiry_scope import ScopeKind, parse_scope
+
+    text = getattr(args, "scope", None)
+    if text is None and expiry != "all":
+        return None
+    if text is not None and expiry is not None and expiry != "all":
+        raise CliError("--scope sums expiries and --expiry chooses one: give one of them")
+    try:
+        scope = parse_scope(text or "all", settings.monitor.scope_days)
+    except ValueError as exc:
+        raise CliError(f"--scope: {exc}") from None
+    if config.model is not EngineModel.PHYSICAL:
+        if text is None:
+            return None  # `--expiry all` with floe: every expiry apart
+        if scope.kind is not ScopeKind.NEAREST:
+            raise CliError(f"--scope {text}: summing expiries needs --model physical")
+    return scope
 
 
 def _regime_over_recording(
@@ -418,7 +447,14 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--feed", choices=FEED_NAMES)
     a.add_argument("--symbol", help="underlying (with --feed)")
     a.add_argument("--path", help="file or recording for the file/replay feeds")
-    a.add_argument("--expiry", help="YYYY-MM-DD, 0dte, next (default) or all")
+    a.add_argument(
+        "--expiry", help="YYYY-MM-DD, 0dte, next (default), or all (the same as --scope all)"
+    )
+    a.add_argument(
+        "--scope",
+        help="sum expiries: nearest (default), 0dte, next (next session), days "
+        "(monitor.scope_days), Nd (e.g. 30d) or all",
+    )
     a.add_argument(
         "--as-of", dest="as_of", help="override the snapshot time (ISO-8601; NY if no offset)"
     )

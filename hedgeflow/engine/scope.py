@@ -29,9 +29,8 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from enum import StrEnum
+from dataclasses import replace
+from datetime import datetime
 
 import numpy as np
 
@@ -41,6 +40,7 @@ from hedgeflow.engine.charm import compute_charm_integral
 from hedgeflow.engine.clock import NY, next_session
 from hedgeflow.engine.config import EngineConfig
 from hedgeflow.engine.enums import EngineModel
+from hedgeflow.engine.expiry_scope import CYCLE, ExpiryScope, ScopeKind, _ny, parse_scope
 from hedgeflow.engine.exposure import compute_exposures_many
 from hedgeflow.engine.futures import futures_basis
 from hedgeflow.engine.impulse import analyze_curve, compute_hedge_impulse_curve
@@ -48,6 +48,7 @@ from hedgeflow.engine.impulse_regime import firmness, regime_inputs
 from hedgeflow.engine.levels import compute_levels
 from hedgeflow.engine.pipeline import (
     AnalysisError,
+    ExpiryChoice,
     analyze_chain,
     build_books,
     charm_horizon,
@@ -73,84 +74,6 @@ from hedgeflow.engine.types import (
 )
 
 SECONDS_PER_DAY = 86400.0
-
-
-class ScopeKind(StrEnum):
-    NEAREST = "nearest"
-    ZERO_DTE = "0dte"
-    NEXT_SESSION = "next"
-    WITHIN_DAYS = "days"
-    ALL = "all"
-    EXPIRY = "expiry"
-
-
-#: The order the monitor's scope key cycles through (a chosen expiry goes back to nearest).
-CYCLE = (
-    ScopeKind.NEAREST,
-    ScopeKind.ZERO_DTE,
-    ScopeKind.NEXT_SESSION,
-    ScopeKind.WITHIN_DAYS,
-    ScopeKind.ALL,
-)
-
-
-@dataclass(frozen=True)
-class ExpiryScope:
-    """Which expiries an analysis sums. days : N for WITHIN_DAYS (calendar days, > 0);
-    expiry : the settlement epoch (s) for EXPIRY."""
-
-    kind: ScopeKind = ScopeKind.NEAREST
-    days: float = 7.0
-    expiry: float | None = None
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.days) and self.days > 0):
-            raise ValueError(f"scope days must be a positive number, got {self.days!r}")
-        if self.kind is ScopeKind.EXPIRY and self.expiry is None:
-            raise ValueError("an EXPIRY scope needs its settlement epoch")
-
-    @property
-    def label(self) -> str:
-        """Short words for titles: "nearest", "0DTE", "next session", "≤7d", "all", or the
-        chosen expiry's New York date."""
-        if self.kind is ScopeKind.EXPIRY and self.expiry is not None:
-            return _ny(self.expiry).date().isoformat()
-        if self.kind is ScopeKind.WITHIN_DAYS:
-            return f"≤{self.days:g}d"
-        return {
-            ScopeKind.NEAREST: "nearest",
-            ScopeKind.ZERO_DTE: "0DTE",
-            ScopeKind.NEXT_SESSION: "next session",
-            ScopeKind.ALL: "all",
-        }[self.kind]
-
-    def cycled(self) -> ExpiryScope:
-        """The next scope of the cycle (nearest -> 0DTE -> next -> within N days -> all)."""
-        if self.kind not in CYCLE:
-            return ExpiryScope(ScopeKind.NEAREST, self.days)
-        nxt = CYCLE[(CYCLE.index(self.kind) + 1) % len(CYCLE)]
-        return ExpiryScope(nxt, self.days)
-
-
-def parse_scope(text: str, days: float = 7.0) -> ExpiryScope:
-    """`nearest`, `0dte`, `next`, `days` (N from the configuration), `Nd` (e.g. `30d`) or
-    `all`; ValueError naming the choices otherwise."""
-    t = text.strip().lower()
-    if t.endswith("d") and t[:-1].replace(".", "", 1).isdigit():
-        return ExpiryScope(ScopeKind.WITHIN_DAYS, float(t[:-1]))
-    try:
-        kind = ScopeKind(t)
-    except ValueError:
-        raise ValueError(
-            f"expected nearest, 0dte, next, days, Nd (e.g. 30d) or all, got {text!r}"
-        ) from None
-    if kind is ScopeKind.EXPIRY:
-        raise ValueError("choose one expiry with --expiry YYYY-MM-DD")
-    return ExpiryScope(kind, days)
-
-
-def _ny(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=UTC).astimezone(NY)
 
 
 def scope_expiries(chain: OptionChain, scope: ExpiryScope, live: np.ndarray) -> np.ndarray:
@@ -378,12 +301,15 @@ def analyze_scope(
     now: datetime | None = None,
     config: EngineConfig | None = None,
     scope: ExpiryScope = ExpiryScope(),  # noqa: B008 (frozen)
+    expiry: ExpiryChoice = None,
     positions: np.ndarray | None = None,
     futures_price: float | None = None,
 ) -> ExpiryAnalysis:
     """The analysis of `scope` (see the module docstring), with a row per live expiry and
     the scope's levels. The NEAREST and EXPIRY scopes give `analyze_chain`'s numbers
-    exactly. Several expiries need the physical model (AnalysisError otherwise)."""
+    exactly; with the NEAREST scope, `expiry` is `analyze_chain`'s choice (a date, "0dte",
+    an epoch: the analysis is then labelled with the expiry analyzed). Several expiries
+    need the physical model (AnalysisError otherwise)."""
     config = config or EngineConfig()
     now = now or chain.as_of
     if now.tzinfo is None:
@@ -399,7 +325,7 @@ def analyze_scope(
         raise AnalysisError(f"the scope {scope.label} sums expiries: it needs the physical model")
     by_epoch, skipped = build_books(chain, config, positions, expiries=live)
     if single:
-        choice = None if scope.kind is ScopeKind.NEAREST else float(wanted[0])
+        choice = expiry if scope.kind is ScopeKind.NEAREST else float(wanted[0])
         # the floe model builds its own books, as it always has (its numbers are frozen)
         base = analyze_chain(
             chain,
@@ -508,7 +434,10 @@ def analyze_scope(
             futures_price,
         )
     levels = compute_levels(chain, scope_books, result, rows, fut)
-    return replace(result, scope=scope.label, expiry_rows=rows, levels=levels)
+    label = scope.label
+    if single and (scope.kind is ScopeKind.EXPIRY or expiry not in (None, "next")):
+        label = ExpiryScope(ScopeKind.EXPIRY, expiry=base.expiration.timestamp()).label
+    return replace(result, scope=label, expiry_rows=rows, levels=levels)
 
 
 def expiry_rows(

@@ -228,6 +228,7 @@ async def test_x_exports_and_s_saves_a_screenshot(tmp_path: Path) -> None:
         assert any(m.endswith(".svg") for m in notes)
     names = sorted(p.name for p in tmp_path.iterdir())  # noqa: ASYNC240 (test teardown)
     assert names == [
+        "hedgeflow-SPX-20261124-103000.card.csv",
         "hedgeflow-SPX-20261124-103000.curve.csv",
         "hedgeflow-SPX-20261124-103000.json",
         "hedgeflow-SPX-20261124-103000.levels.csv",

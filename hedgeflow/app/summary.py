@@ -113,6 +113,12 @@ def scope_words(a: ExpiryAnalysis) -> str:
     return f"{a.scope}: {n} expiries summed" if n > 1 else a.scope
 
 
+def scope_tag(a: ExpiryAnalysis) -> str:
+    """The scope as a pane title shows it: "nearest", "all · 58 exp", "2023-09-15"."""
+    n = sum(r.in_scope for r in a.expiry_rows)
+    return f"{a.scope} · {n} exp" if n > 1 else a.scope
+
+
 def levels_lines(a: ExpiryAnalysis) -> list[str]:
     """The levels card as text: the futures basis, then every level nearest spot first with
     its distance in points and percent and its futures price."""

@@ -48,7 +48,9 @@ from hedgeflow.app.export import default_export_dir, export_analysis
 from hedgeflow.app.fmt import NY
 from hedgeflow.app.scheduler import EngineScheduler
 from hedgeflow.engine.config import EngineConfig
+from hedgeflow.engine.expiry_scope import ExpiryScope
 from hedgeflow.feeds.base import Feed
+from hedgeflow.tui import scope as scope_actions
 from hedgeflow.tui.commands import SymbolCommands
 from hedgeflow.tui.dispatch import Analyzer, EngineDispatch, EngineJob
 from hedgeflow.tui.errorlog import ErrorLogScreen
@@ -115,6 +117,7 @@ class HedgeflowApp(App[int]):
     monotonic : scheduling clock for "next poll" and staleness (default `time.monotonic`).
     analyze : the engine entry point (default `hedgeflow.engine.pipeline.analyze_chain`).
     keymap : binding id -> keys, e.g. {"next-expiry": "n"} (`[keymap]` config).
+    scope : the expiry scope every symbol starts in (default: the nearest expiry).
     """
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
@@ -146,6 +149,7 @@ class HedgeflowApp(App[int]):
         monotonic: Callable[[], float] = time.monotonic,
         analyze: Analyzer | None = None,
         keymap: Mapping[str, str] | None = None,
+        scope: ExpiryScope | None = None,
     ) -> None:
         super().__init__()
         if not symbols:
@@ -166,9 +170,14 @@ class HedgeflowApp(App[int]):
         self.data_clock: Callable[[], datetime] = clock or feed.clock
         self.monotonic = monotonic
         self.keymap = dict(keymap or {})
-        self.states: dict[str, SymbolState] = {s: SymbolState(s) for s in self.symbols}
+        #: the expiry scope every symbol starts in (`[monitor] scope`)
+        self.start_scope = scope or ExpiryScope()
+        self.states: dict[str, SymbolState] = {
+            s: SymbolState(s, scope=self.start_scope) for s in self.symbols
+        }
         self.paused = False
         self.show_repriced = False
+        self.show_levels = False  # the levels card in place of the zones table
         self.zoom_index = ZOOM_LEVELS.index(1.0)
         self.recording: Recording | None = None
         self.poller = Poller(self)
@@ -403,6 +412,7 @@ class HedgeflowApp(App[int]):
         screen.query_one(RegimePane).view = pane
         screen.query_one(ZonesPane).view = pane
         screen.query_one(CharmPane).view = pane
+        scope_actions.fill(self, screen, pane)
         recording = self.recording is not None
         screen.query_one(StatusLine).view = status_view(
             st,
@@ -452,6 +462,18 @@ class HedgeflowApp(App[int]):
         st.expiry = target
         self._analyze(st.symbol)
         self.refresh_views()
+
+    def action_scope(self) -> None:
+        """Cycle the expiry scope of the symbol on screen (`hedgeflow.tui.scope`)."""
+        scope_actions.cycle(self)
+
+    def action_pick_expiry(self) -> None:
+        """Choose one expiry of the symbol on screen from a list."""
+        scope_actions.pick(self)
+
+    def action_levels(self) -> None:
+        """Show the levels card in place of the zones table, or back."""
+        scope_actions.toggle_levels(self)
 
     def action_pause(self) -> None:
         self.paused = not self.paused
@@ -568,7 +590,7 @@ class HedgeflowApp(App[int]):
             self.current = symbol
             return
         self.symbols.append(symbol)
-        self.states[symbol] = SymbolState(symbol)
+        self.states[symbol] = SymbolState(symbol, scope=self.start_scope)
         self.current = symbol
         if self._feed_entered and not self.paused:
             self.poller.start(symbol)

@@ -34,6 +34,7 @@ from hedgeflow.app.fmt import (
     strength_bar,
 )
 from hedgeflow.app.presentation import headline
+from hedgeflow.app.summary import scope_tag
 from hedgeflow.engine import labels
 from hedgeflow.engine.enums import EngineModel, ExtremumKind, Side
 from hedgeflow.engine.types import ExpiryAnalysis
@@ -91,6 +92,8 @@ class _TitledMixin:
 
     def _set_frame(self, title: str, view: PaneView | None, extra: str = "") -> None:
         widget = self
+        if view is not None and view.analysis is not None:  # the scope, in every title
+            title = f"{title} · scope {scope_tag(view.analysis)}"
         widget.border_title = title  # type: ignore[attr-defined]
         parts = [extra] if extra else []
         stale = bool(view and view.stale and view.analysis is not None)

@@ -114,9 +114,10 @@ def scope_words(a: ExpiryAnalysis) -> str:
 
 
 def scope_tag(a: ExpiryAnalysis) -> str:
-    """The scope as a pane title shows it: "nearest", "all · 58 exp", "2023-09-15"."""
+    """The scope as a pane title shows it, short: "nearest", "all (58)" (58 expiries
+    summed), "0DTE", "2023-09-15" (one chosen expiry)."""
     n = sum(r.in_scope for r in a.expiry_rows)
-    return f"{a.scope} · {n} exp" if n > 1 else a.scope
+    return f"{a.scope} ({n})" if n > 1 else a.scope
 
 
 def levels_lines(a: ExpiryAnalysis) -> list[str]:

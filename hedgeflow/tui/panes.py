@@ -93,7 +93,7 @@ class _TitledMixin:
     def _set_frame(self, title: str, view: PaneView | None, extra: str = "") -> None:
         widget = self
         if view is not None and view.analysis is not None:  # the scope, in every title
-            title = f"{title} · scope {scope_tag(view.analysis)}"
+            title = f"{title} · {scope_tag(view.analysis)}"
         widget.border_title = title  # type: ignore[attr-defined]
         parts = [extra] if extra else []
         stale = bool(view and view.stale and view.analysis is not None)

@@ -96,7 +96,19 @@ class LevelsPane(_TitledMixin, Static):
         padding: 0 1;
     }
     LevelsPane.-stale { border: round $error; border-subtitle-color: $error; }
+    MonitorScreen.-compact LevelsPane {
+        border: none;
+        border-top: solid $primary 60%;
+        padding: 0;
+    }
     """
+
+    #: Below this many columns of content: one decimal, short names, no % column.
+    NARROW = 52
+    SHORT_NAMES: ClassVar[dict[str, str]] = {
+        "attractor above": "attract ↑",
+        "attractor below": "attract ↓",
+    }
 
     view: reactive[PaneView | None] = reactive(None)
 
@@ -113,21 +125,24 @@ class LevelsPane(_TitledMixin, Static):
             return
         lv = a.levels
         f = lv.futures
+        narrow = 0 < self.content_size.width < self.NARROW
         table = Table.grid(padding=(0, 1))
         table.add_column(no_wrap=True)
-        for _ in range(3 + (f is not None)):
+        for _ in range(2 + (not narrow) + (f is not None)):
             table.add_column(justify="right", no_wrap=True)
-        head = ["level", "price", "±pts", "%"] + ([f.product] if f else [])
+        head = ["level", "price", "±pts", *(() if narrow else ("%",)), *([f.product] if f else [])]
         table.add_row(*(Text(h, style="bold") for h in head))
+        d = 1 if narrow else 2
         for e in lv.entries:
             cells = [
-                e.name,
-                fmt_price(e.price),
-                f"{e.distance:+,.2f}",
-                f"{e.distance_percent:+.2%}",
+                self.SHORT_NAMES.get(e.name, e.name) if narrow else e.name,
+                fmt_price(e.price, decimals=d),
+                f"{e.distance:+,.{d}f}",
             ]
+            if not narrow:
+                cells.append(f"{e.distance_percent:+.2%}")
             if f is not None:
-                cells.append(fmt_price(e.futures))
+                cells.append(fmt_price(e.futures, decimals=d))
             style = "bold" if e.name in ("zero gamma", "flip") else ""
             table.add_row(*cells, style=style)
         if f is not None:
@@ -137,6 +152,9 @@ class LevelsPane(_TitledMixin, Static):
             basis = "no futures mapping"
         self._set_frame(f"Levels · {a.symbol} · nearest first", view, basis)
         self.update(table)
+
+    def on_resize(self) -> None:
+        self.watch_view()  # the columns follow the width
 
 
 # --------------------------------------------------------------------------- the App's actions
@@ -154,7 +172,6 @@ def cycle(app: HedgeflowApp) -> None:
         return
     st.scope = st.scope.cycled()
     st.expiry = None
-    app.notify(f"{st.symbol} scope: {st.scope.label}", timeout=2)
     app._analyze(st.symbol)
     app.refresh_views()
 

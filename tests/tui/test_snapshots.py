@@ -49,3 +49,42 @@ def test_second_symbol_repriced_view_120x40(snap_compare: Any, tmp_path: Path) -
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def test_all_expiry_scope_120x40(snap_compare: Any, tmp_path: Path) -> None:
+    """`o` four times: every expiry summed; every title says "all (N)"."""
+    app = make_app(export_dir=tmp_path)
+
+    async def run_before(pilot: Any) -> None:
+        await wait_for_analyses(pilot, app)
+        await pilot.press("o", "o", "o", "o")
+        await wait_until(pilot, lambda: app.states["SPX"].analysis.scope == "all")
+        await wait_for_analyses(pilot, app)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def test_levels_card_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    """`v`: the levels card in the zones table's cell, nearest spot first, with ES."""
+    app = make_app(export_dir=tmp_path)
+
+    async def run_before(pilot: Any) -> None:
+        await wait_for_analyses(pilot, app)
+        await pilot.press("v")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_levels_card_all_scope_120x40(snap_compare: Any, tmp_path: Path) -> None:
+    app = make_app(export_dir=tmp_path)
+
+    async def run_before(pilot: Any) -> None:
+        await wait_for_analyses(pilot, app)
+        await pilot.press("o", "o", "o", "o", "v")
+        await wait_until(pilot, lambda: app.states["SPX"].analysis.scope == "all")
+        await wait_for_analyses(pilot, app)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)

@@ -192,6 +192,10 @@ class EngineDispatch:
         for notice in self.app.errors.recovered(ENGINE, st.symbol):
             self.app.notify(notice.message, title=notice.title, timeout=4)
         prev, before = st.analysis, st.regime
+        if prev is not None and prev.scope != analysis.scope:
+            # another expiry scope: a fresh regime track, and no alert across the switch
+            # (its nearest expiry can be the same, its sums are not)
+            prev, before = None, None
         # The regime held with hysteresis (the engine classified this analysis alone).
         analysis, st.regime = advance(before, analysis)
         st.analysis = analysis

@@ -13,7 +13,13 @@ from hedgeflow.engine.expiry_scope import ExpiryScope, ScopeKind
 from hedgeflow.engine.scope import analyze_scope
 from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, ZonesPane
 from hedgeflow.tui.scope import ExpiryPicker, LevelsPane
-from tests.tui.conftest import make_app, rendered, wait_for_analyses, wait_until
+from tests.tui.conftest import (
+    make_app,
+    notifications,
+    rendered,
+    wait_for_analyses,
+    wait_until,
+)
 
 TITLED = (ImpulsePane, RegimePane, ZonesPane, CharmPane)
 
@@ -40,6 +46,9 @@ async def test_the_scope_key_cycles_sums_and_titles(tmp_path: Path) -> None:
         n = sum(r.in_scope for r in a.expiry_rows)
         assert n == len(a.expiry_rows) > 1
         assert all(t.endswith(f" · all ({n})") for t in _titles(app))
+        # a fresh regime track for the new scope, and no alert raised by the switch
+        assert st.regime is not None and st.regime.analyses == 1
+        assert not [m for m in notifications(app) if (m.title or "").startswith("Alert")]
         # the numbers on screen are the scope's sum (the engine's, on the same chain)
         assert st.chain is not None
         again = analyze_scope(

@@ -257,3 +257,24 @@ def test_the_all_expiry_repriced_profile_matches_an_independent_repricing() -> N
     lo, hi = flip - 0.004 * flip, flip + 0.004 * flip
     assert line(lo) * line(hi) < 0
     assert flip == pytest.approx(brentq(line, lo, hi, xtol=1e-6), abs=0.05)
+
+
+def test_a_chosen_expiry_and_the_floe_model_are_the_single_expiry_analysis(chain) -> None:
+    from datetime import date
+
+    from hedgeflow.engine.enums import EngineModel
+
+    day = date(2026, 3, 5)  # Thursday's expiry
+    a = analyze_chain(chain, expiry=day)
+    s = analyze_scope(chain, expiry=day)
+    assert s.scope == "2026-03-05"
+    assert s.expiration == a.expiration
+    assert np.array_equal(s.hedge_flow.impulse_curve.impulse, a.hedge_flow.impulse_curve.impulse)
+    assert [r.in_scope for r in s.expiry_rows] == [False, False, True, False]
+    floe = EngineConfig(model=EngineModel.FLOE)
+    f = analyze_scope(chain, config=floe)
+    g = analyze_chain(chain, config=floe)
+    assert np.array_equal(f.hedge_flow.impulse_curve.impulse, g.hedge_flow.impulse_curve.impulse)
+    assert f.levels is not None and f.repriced is None
+    with pytest.raises(AnalysisError, match="needs the physical model"):
+        analyze_scope(chain, config=floe, scope=ExpiryScope(ScopeKind.ALL))

@@ -4,6 +4,7 @@ levels card; every pane's title names the scope."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,28 @@ async def test_the_levels_card_replaces_the_zones_table(tmp_path: Path) -> None:
         await pilot.press("v")
         await pilot.pause()
         assert not card.display and zones.display
+
+
+def test_a_scope_without_expiries_shows_the_nearest_with_a_note() -> None:
+    from hedgeflow.engine.config import EngineConfig
+    from hedgeflow.tui.dispatch import EngineJob, run_job
+    from hedgeflow.tui.state import SymbolState
+    from tests.engine.smile_chains import synthetic_chain
+
+    chain, _ = synthetic_chain(minutes=1440.0 + 240.0, extra_expiries=(3 * 1440.0 + 240.0,))
+    job = EngineJob(
+        state=SymbolState("SPX"),
+        snapshot=1,
+        arrived=0.0,
+        chain=chain,
+        now=chain.as_of,
+        config=EngineConfig(),
+        expiry=None,
+        positions=None,
+        scope=ExpiryScope(ScopeKind.ZERO_DTE),
+    )
+    a = run_job(analyze_scope, job).take()
+    assert a.scope == "nearest"
+    assert a.notes[-1] == "no live expiry in the scope 0DTE: the nearest expiry shown"
+    both = run_job(analyze_scope, replace(job, scope=ExpiryScope(ScopeKind.ALL))).take()
+    assert both.scope == "all" and sum(r.in_scope for r in both.expiry_rows) == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -21,7 +22,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from hedgeflow.app.fmt import fmt_price
+from hedgeflow.app.fmt import fmt_dollars, fmt_price
 from hedgeflow.engine.clock import NY
 from hedgeflow.engine.types import ExpiryRow
 from hedgeflow.tui.panes import ZonesPane, _TitledMixin
@@ -36,10 +37,15 @@ def row_label(r: ExpiryRow) -> str:
     """One picker line: date, roots, days left, share of |GEX|, whether it is summed."""
     share = f"{r.gex_share:6.1%}" if math.isfinite(r.gex_share) else "     –"
     mark = "●" if r.in_scope else " "
-    return (
+    line = (
         f"{mark} {r.expiration.astimezone(NY):%Y-%m-%d %H:%M} {'/'.join(r.roots):<6} "
         f"{r.days_left:7.2f} d  |GEX| {share}"
     )
+    if r.in_scope:  # this expiry's own charm to its horizon, its settlement step apart
+        line += f"  charm {fmt_dollars(r.charm_total, signed=True)}"
+        if r.settlement_step:
+            line += f" settle {fmt_dollars(r.settlement_step, signed=True)}"
+    return line
 
 
 class ExpiryPicker(ModalScreen[float | None]):
@@ -53,7 +59,7 @@ class ExpiryPicker(ModalScreen[float | None]):
     DEFAULT_CSS = """
     ExpiryPicker { align: center middle; }
     ExpiryPicker > Vertical {
-        width: 60; max-width: 100%; height: auto; max-height: 90%;
+        width: 92; max-width: 100%; height: auto; max-height: 90%;
         border: round $primary; background: $surface;
     }
     ExpiryPicker OptionList { height: auto; max-height: 30; border: none; }
@@ -150,8 +156,19 @@ class LevelsPane(_TitledMixin, Static):
             basis = f"{f.product} {fmt_price(f.price)} basis {f.basis:+,.2f} ({src})"
         else:
             basis = "no futures mapping"
+        em = (
+            f"EM ±{lv.expected_move:,.{d}f} to {lv.expected_move_to.astimezone(NY):%m-%d %H:%M}"
+            if lv.expected_move_to is not None and math.isfinite(lv.expected_move)
+            else "EM –"
+        )
+        foot = Text(
+            f"{em} · net DEX {fmt_dollars(lv.net_dex, signed=True)} · zero γ ×{lv.zero_gamma_count}",
+            style="dim",
+            no_wrap=True,
+            overflow="ellipsis",
+        )
         self._set_frame(f"Levels · {a.symbol} · nearest first", view, basis)
-        self.update(table)
+        self.update(Group(foot, table))
 
     def on_resize(self) -> None:
         self.watch_view()  # the columns follow the width

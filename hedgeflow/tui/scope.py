@@ -161,13 +161,20 @@ class LevelsPane(_TitledMixin, Static):
             if lv.expected_move_to is not None and math.isfinite(lv.expected_move)
             else "EM –"
         )
+        dex = fmt_dollars(lv.net_dex, signed=True)
+        facts = (
+            f"{em} · DEX {dex}"  # narrow: every figure whole, the crossing count left out
+            if narrow
+            else f"{em} · net DEX {dex} · zero γ ×{lv.zero_gamma_count}"
+        )
         foot = Text(
-            f"{em} · net DEX {fmt_dollars(lv.net_dex, signed=True)} · zero γ ×{lv.zero_gamma_count}",
+            facts,
             style="dim",
             no_wrap=True,
             overflow="ellipsis",
         )
-        self._set_frame(f"Levels · {a.symbol} · nearest first", view, basis)
+        title = f"Levels · {a.symbol}" + ("" if narrow else " · nearest first")
+        self._set_frame(title, view, basis)
         self.update(Group(foot, table))
 
     def on_resize(self) -> None:

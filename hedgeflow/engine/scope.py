@@ -142,12 +142,18 @@ def sum_curves(
     expiry's: its coupling at the forward, kernel width and spacing are kept."""
     base = curves[0]
     price = base.price
-    for c in curves[1:]:
-        if c.price.shape != price.shape or not np.array_equal(c.price, price):
-            raise ValueError("the curves of a scope must share one price grid")
-    gamma = np.sum([c.gamma for c in curves], axis=0)
-    vanna = np.sum([c.vanna for c in curves], axis=0)
-    impulse = np.sum([c.impulse for c in curves], axis=0)
+
+    def on_grid(c: HedgeImpulseCurve, values: np.ndarray) -> np.ndarray:
+        # every book of a chain shares one spot, hence one grid; a curve on another grid
+        # (a foreign caller's) is read off at the common prices, 0 beyond its own
+        if c.price.shape == price.shape and np.array_equal(c.price, price):
+            return values
+        out: np.ndarray = np.interp(price, c.price, values, left=0.0, right=0.0)
+        return out
+
+    gamma = np.sum([on_grid(c, c.gamma) for c in curves], axis=0)
+    vanna = np.sum([on_grid(c, c.vanna) for c in curves], axis=0)
+    impulse = np.sum([on_grid(c, c.impulse) for c in curves], axis=0)
     total = float(sum(c.impulse_total for c in curves))
     gross = float(sum(float(np.abs(c.strike_impulse).sum()) for c in curves))
     analysis = analyze_curve(

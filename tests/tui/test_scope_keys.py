@@ -142,3 +142,28 @@ def test_a_scope_without_expiries_shows_the_nearest_with_a_note() -> None:
     assert a.notes[-1] == "no live expiry in the scope 0DTE: the nearest expiry shown"
     both = run_job(analyze_scope, replace(job, scope=ExpiryScope(ScopeKind.ALL))).take()
     assert both.scope == "all" and sum(r.in_scope for r in both.expiry_rows) == 2
+
+
+async def test_the_configured_scope_is_where_the_monitor_starts(tmp_path: Path) -> None:
+    from hedgeflow.app.config import load_settings
+    from hedgeflow.tui.run import build_app
+    from tests.tui.conftest import shared_sim
+
+    path = tmp_path / "c.toml"
+    path.write_text('[monitor]\nscope = "days"\nscope_days = 3\n', encoding="utf-8")
+    settings = load_settings(path)
+    app = build_app(
+        settings=settings,
+        feed=shared_sim(),
+        symbols=["SPX"],
+        poll_interval=60.0,
+        engine_config=settings.engine_config,
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_analyses(pilot, app)
+        st = app.states["SPX"]
+        assert st.scope == ExpiryScope(ScopeKind.WITHIN_DAYS, 3.0)
+        assert st.analysis is not None and st.analysis.scope == "≤3d"
+        rows = [r for r in st.analysis.expiry_rows if r.in_scope]
+        assert rows and all(r.days_left <= 3.0 for r in rows)
+        assert all(t.endswith(f" · ≤3d ({len(rows)})") or len(rows) == 1 for t in _titles(app))

@@ -106,21 +106,37 @@ def scope_expiries(chain: OptionChain, scope: ExpiryScope, live: np.ndarray) -> 
 def sum_exposures(
     exposures: Sequence[ExposurePerExpiry], expiration: datetime
 ) -> ExposurePerExpiry:
-    """Every per-strike array field of `ExposurePerExpiry` summed on the union of strikes
-    (ascending); spot from the first. Generic over the fields, so a new per-strike
-    exposure is summed without a change here."""
+    """Every per-strike array of `ExposurePerExpiry` summed on the union of strikes
+    (ascending), those of its nested per-right parts (calls, puts) too; spot from the
+    first. Generic over the fields, so a new per-strike exposure is summed without a change
+    here; an optional one missing from any expiry is None in the sum."""
     first = exposures[0]
     strikes = np.unique(np.concatenate([e.strikes for e in exposures]))
     index = [np.searchsorted(strikes, e.strikes) for e in exposures]
-    values: dict[str, object] = {}
-    for f in dataclasses.fields(first):
-        v = getattr(first, f.name)
-        if f.name == "strikes" or not isinstance(v, np.ndarray):
-            continue
-        total = np.zeros(strikes.size)
-        for e, at in zip(exposures, index, strict=True):
-            np.add.at(total, at, np.asarray(getattr(e, f.name), dtype=np.float64))
-        values[f.name] = total
+
+    def summed(parts: Sequence[object]) -> object:
+        if any(p is None for p in parts):
+            return None
+        if isinstance(parts[0], np.ndarray):
+            total = np.zeros(strikes.size)
+            for part, at in zip(parts, index, strict=True):
+                np.add.at(total, at, np.asarray(part, dtype=np.float64))
+            return total
+        if dataclasses.is_dataclass(parts[0]) and not isinstance(parts[0], type):
+            return replace(
+                parts[0],
+                **{
+                    f.name: summed([getattr(p, f.name) for p in parts])
+                    for f in dataclasses.fields(parts[0])
+                },
+            )
+        return parts[0]
+
+    values = {
+        f.name: summed([getattr(e, f.name) for e in exposures])
+        for f in dataclasses.fields(first)
+        if f.name not in ("spot", "expiration", "strikes")
+    }
     return replace(first, expiration=expiration, strikes=strikes, **values)  # type: ignore[arg-type]
 
 

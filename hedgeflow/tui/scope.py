@@ -102,6 +102,7 @@ class LevelsPane(_TitledMixin, Static):
         padding: 0 1;
     }
     LevelsPane.-stale { border: round $error; border-subtitle-color: $error; }
+    MonitorScreen.-wide LevelsPane { column-span: 2; }
     MonitorScreen.-compact LevelsPane {
         border: none;
         border-top: solid $primary 60%;

@@ -278,3 +278,20 @@ def test_a_chosen_expiry_and_the_floe_model_are_the_single_expiry_analysis(chain
     assert f.levels is not None and f.repriced is None
     with pytest.raises(AnalysisError, match="needs the physical model"):
         analyze_scope(chain, config=floe, scope=ExpiryScope(ScopeKind.ALL))
+
+
+def test_sum_exposures_sums_the_delta_and_each_right_too(chain) -> None:
+    s = analyze_scope(chain, scope=ExpiryScope(ScopeKind.ALL))
+    each = [analyze_chain(chain, expiry=r.expiration.timestamp()) for r in s.expiry_rows]
+    x = s.exposure
+    assert x.delta is not None and x.calls is not None and x.puts is not None
+    by_k: dict[float, float] = {}
+    for a in each:
+        assert a.exposure.delta is not None
+        for k, d in zip(a.exposure.strikes, a.exposure.delta, strict=True):
+            by_k[k] = by_k.get(k, 0.0) + d
+    np.testing.assert_allclose(x.delta, [by_k[k] for k in x.strikes], rtol=1e-12)
+    np.testing.assert_allclose(x.calls.gamma + x.puts.gamma, x.gamma, rtol=1e-9, atol=1e-6)
+    # the levels' net DEX is the summed DEX
+    assert s.levels is not None
+    assert s.levels.net_dex == pytest.approx(float(np.sum(x.delta)), rel=1e-9)

@@ -26,7 +26,6 @@ over the scope. Pure: `now` is an argument.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -41,7 +40,7 @@ from hedgeflow.engine.clock import NY, next_session
 from hedgeflow.engine.config import EngineConfig
 from hedgeflow.engine.enums import EngineModel
 from hedgeflow.engine.expiry_scope import CYCLE, ExpiryScope, ScopeKind, _ny, parse_scope
-from hedgeflow.engine.exposure import compute_exposures_many
+from hedgeflow.engine.exposure import compute_exposures_many, sum_exposures
 from hedgeflow.engine.futures import futures_basis
 from hedgeflow.engine.impulse import analyze_curve, compute_hedge_impulse_curve
 from hedgeflow.engine.impulse_regime import firmness, regime_inputs
@@ -101,43 +100,6 @@ def scope_expiries(chain: OptionChain, scope: ExpiryScope, live: np.ndarray) -> 
 
 
 # --------------------------------------------------------------------------- sums
-
-
-def sum_exposures(
-    exposures: Sequence[ExposurePerExpiry], expiration: datetime
-) -> ExposurePerExpiry:
-    """Every per-strike array of `ExposurePerExpiry` summed on the union of strikes
-    (ascending), those of its nested per-right parts (calls, puts) too; spot from the
-    first. Generic over the fields, so a new per-strike exposure is summed without a change
-    here; an optional one missing from any expiry is None in the sum."""
-    first = exposures[0]
-    strikes = np.unique(np.concatenate([e.strikes for e in exposures]))
-    index = [np.searchsorted(strikes, e.strikes) for e in exposures]
-
-    def summed(parts: Sequence[object]) -> object:
-        if any(p is None for p in parts):
-            return None
-        if isinstance(parts[0], np.ndarray):
-            total = np.zeros(strikes.size)
-            for part, at in zip(parts, index, strict=True):
-                np.add.at(total, at, np.asarray(part, dtype=np.float64))
-            return total
-        if dataclasses.is_dataclass(parts[0]) and not isinstance(parts[0], type):
-            return replace(
-                parts[0],
-                **{
-                    f.name: summed([getattr(p, f.name) for p in parts])
-                    for f in dataclasses.fields(parts[0])
-                },
-            )
-        return parts[0]
-
-    values = {
-        f.name: summed([getattr(e, f.name) for e in exposures])
-        for f in dataclasses.fields(first)
-        if f.name not in ("spot", "expiration", "strikes")
-    }
-    return replace(first, expiration=expiration, strikes=strikes, **values)  # type: ignore[arg-type]
 
 
 def _on_union(
@@ -513,6 +475,5 @@ __all__ = [
     "scope_expiries",
     "sum_charm",
     "sum_curves",
-    "sum_exposures",
     "sum_repriced",
 ]

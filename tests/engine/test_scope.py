@@ -14,6 +14,7 @@ from scipy.stats import norm
 
 from hedgeflow.engine.charm import compute_charm_integral
 from hedgeflow.engine.config import EngineConfig
+from hedgeflow.engine.exposure import sum_exposures
 from hedgeflow.engine.pipeline import AnalysisError, analyze_chain, build_books, live_expiries
 from hedgeflow.engine.regime import smile_interpolant
 from hedgeflow.engine.scope import (
@@ -23,7 +24,6 @@ from hedgeflow.engine.scope import (
     parse_scope,
     scope_expiries,
     sum_charm,
-    sum_exposures,
 )
 from hedgeflow.engine.types import ExposurePerExpiry
 from hedgeflow.feeds.files import read_chain_file

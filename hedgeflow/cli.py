@@ -74,6 +74,62 @@ def _interval(text: str) -> float:
     return value
 
 
+def _sim_start(text: str) -> datetime:
+    """`--sim-start`: a date/time in New York (`2025-06-10T11:00`, `2025-06-10 11:00`, or a
+    date alone for 10:30 that day); an explicit offset is honoured. Refused outside the
+    exchange calendar, where the simulated market has no sessions."""
+    from hedgeflow.engine.clock import CALENDAR_END, CALENDAR_START, NY
+
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a date/time in New York: {text!r} (e.g. 2025-06-10T11:00)"
+        ) from None
+    if len(text.strip()) == 10:  # a date alone: mid-morning of that day
+        when = when.replace(hour=10, minute=30)
+    when = when.replace(tzinfo=NY) if when.tzinfo is None else when
+    if not CALENDAR_START <= when.astimezone(NY).date() <= CALENDAR_END:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is outside the exchange calendar {CALENDAR_START}..{CALENDAR_END}"
+        )
+    return when
+
+
+def _sim_speed(text: str) -> float:
+    """`--sim-speed`: simulated seconds per wall second, a positive finite factor."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r} (e.g. 60)") from None
+    if not 0 < value < float("inf"):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a positive factor, got {text}")
+    return value
+
+
+def _warn(message: str) -> None:
+    """One warning line on stderr: the command goes on."""
+    print(f"hedgeflow: warning: {message}", file=sys.stderr)
+
+
+def _sim_overrides(args: argparse.Namespace, feed_name: str) -> dict[str, Any]:
+    """`--sim-start` / `--sim-speed` as `[feeds.sim]` overrides; for another feed they do
+    not apply: a warning names them, and they are ignored."""
+    given = {
+        key: value
+        for key, value in (
+            ("start", getattr(args, "sim_start", None)),
+            ("speed", getattr(args, "sim_speed", None)),
+        )
+        if value is not None
+    }
+    if given and feed_name != "sim":
+        flags = " and ".join(f"--sim-{k}" for k in given)
+        _warn(f"{flags}: the feed is {feed_name}, not sim: ignored")
+        return {}
+    return given
+
+
 def _settings(path: str | None) -> Settings:
     from hedgeflow.app.config import load_settings
 
@@ -143,7 +199,8 @@ def _load_chain(args: argparse.Namespace, settings: Settings) -> tuple[Any, Any]
         if session.current is None:
             raise CliError(f"{path}: no recorded snapshot of {symbol}")
         return session.current, session
-    feed = _build_feed(settings, args.feed, {"path": args.path} if args.path else None)
+    overrides = {"path": args.path} if args.path else {}
+    feed = _build_feed(settings, args.feed, overrides | _sim_overrides(args, args.feed))
     _watch_symbols(feed, args.feed, [symbol], settings, "--symbol")
 
     async def fetch() -> Any:
@@ -337,8 +394,8 @@ def _monitor(
 def cmd_monitor(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
     feed_name = args.feed or settings.monitor.feed
-    overrides = {"path": args.path} if getattr(args, "path", None) else None
-    return _monitor(args, settings, feed_name, overrides)
+    overrides = {"path": args.path} if getattr(args, "path", None) else {}
+    return _monitor(args, settings, feed_name, overrides | _sim_overrides(args, feed_name))
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -357,7 +414,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
     feed_name = args.feed or settings.monitor.feed
     interval = _poll_interval(args, settings)
-    feed = _build_feed(settings, feed_name)
+    feed = _build_feed(settings, feed_name, _sim_overrides(args, feed_name))
     symbols = _watch_symbols(feed, feed_name, _symbol_list(args.symbols), settings)
     out = args.out or f"hedgeflow-{feed_name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.sqlite"
     print(
@@ -396,6 +453,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command")
 
+    def sim_clock(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--sim-start",
+            dest="sim_start",
+            type=_sim_start,
+            help="the simulated feed's start, New York time (e.g. 2025-06-10T11:00)",
+        )
+        sp.add_argument(
+            "--sim-speed",
+            dest="sim_speed",
+            type=_sim_speed,
+            help="simulated seconds per wall second (60 = a minute a second)",
+        )
+
     def common_engine(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--model", choices=[m.value for m in EngineModel])
         sp.add_argument("--positioning", choices=[p.value for p in PositioningModel])
@@ -410,6 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m.add_argument("--interval", type=_interval, help="seconds between polls (0.05 to 86400)")
     m.add_argument("--path", help="file or recording for the file/replay feeds")
+    sim_clock(m)
     common_engine(m)
     m.set_defaults(func=cmd_monitor)
 
@@ -423,6 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-of", dest="as_of", help="override the snapshot time (ISO-8601; NY if no offset)"
     )
     a.add_argument("--json", action="store_true", help="the full result as JSON")
+    sim_clock(a)
     common_engine(a)
     a.set_defaults(func=cmd_analyze)
 
@@ -431,6 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--symbols", help="comma-separated, e.g. SPX,SPY")
     r.add_argument("--interval", type=_interval, help="seconds between polls (0.05 to 86400)")
     r.add_argument("--out", help="SQLite file to write")
+    sim_clock(r)
     r.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     r.set_defaults(func=cmd_record)
 

@@ -215,12 +215,35 @@ def _load_chain(args: argparse.Namespace, settings: Settings) -> tuple[Any, Any]
         raise CliError(str(exc)) from None
 
 
+#: `analyze` options that choose or tune a feed: with a FILE they do not apply.
+FEED_ONLY_OPTIONS = (
+    ("feed", "--feed"),
+    ("path", "--path"),
+    ("sim_start", "--sim-start"),
+    ("sim_speed", "--sim-speed"),
+)
+
+
+def _warn_inapplicable(args: argparse.Namespace) -> None:
+    """One warning line for options `analyze` was given that its input ignores (the
+    command still runs): feed options beside a FILE, `--path` for a feed that reads no
+    file. The sim's own options on another feed are `_sim_overrides`' warning."""
+    if args.file:
+        given = [flag for dest, flag in FEED_ONLY_OPTIONS if getattr(args, dest, None) is not None]
+        if given:
+            _warn(f"{', '.join(given)}: not used with a FILE ({args.file} is analyzed): ignored")
+    elif args.feed and args.path and args.feed not in DATA_FEEDS:
+        _warn(f"--path: the {args.feed} feed reads no file: ignored")
+        args.path = None
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     from hedgeflow.app.jsondoc import analysis_document
     from hedgeflow.app.summary import summary_text
     from hedgeflow.engine.pipeline import AnalysisError, analyze_chain
 
     settings = _settings(args.config)
+    _warn_inapplicable(args)
     chain, session = _load_chain(args, settings)
     if args.as_of:
         chain = replace(chain, as_of=_parse_time(args.as_of))

@@ -1,4 +1,5 @@
-"""`--sim-start` / `--sim-speed`: the simulated feed's clock from the command line."""
+"""`--sim-start` / `--sim-speed` (the simulated feed's clock from the command line) and the
+warning `analyze` gives for options its input does not use."""
 
 from __future__ import annotations
 
@@ -100,3 +101,33 @@ def test_sim_speed_reaches_the_monitor(monkeypatch) -> None:
     feed = seen["feed"]
     assert feed.speed == 60.0
     assert feed.clock().isoformat().startswith("2025-06-10T15:00")  # 11:00 New York in UTC
+
+
+# ------------------------------------------------------------------ analyze: inapplicable options
+
+
+def test_analyze_warns_about_feed_options_beside_a_file(capsys) -> None:
+    data, err = _analyze(capsys, str(REAL), "--feed", "cboe", "--path", "x.json")
+    assert data["symbol"] == "SPY"  # still analyzed, exit 0
+    lines = err.strip().splitlines()
+    assert lines == [
+        f"hedgeflow: warning: --feed, --path: not used with a FILE ({REAL} is analyzed): ignored"
+    ]
+
+
+def test_analyze_warns_about_sim_options_beside_a_file(capsys) -> None:
+    _, err = _analyze(capsys, str(REAL), "--sim-start", "2025-06-10")
+    assert "--sim-start: not used with a FILE" in err
+
+
+def test_analyze_warns_about_path_for_a_feed_without_files(capsys) -> None:
+    data, err = _analyze(
+        capsys, "--feed", "sim", "--symbol", "SPY", "--path", "x.csv", "--sim-start", "2025-06-10"
+    )
+    assert data["symbol"] == "SPY"
+    assert err.strip() == "hedgeflow: warning: --path: the sim feed reads no file: ignored"
+
+
+def test_analyze_says_nothing_when_every_option_applies(capsys) -> None:
+    _, err = _analyze(capsys, str(REAL), "--expiry", "next", "--model", "physical")
+    assert err == ""

@@ -432,6 +432,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
+    import time
+
+    from hedgeflow.app.record_progress import RecordProgress
     from hedgeflow.feeds.recorder import record
 
     settings = _settings(args.config)
@@ -439,14 +442,21 @@ def cmd_record(args: argparse.Namespace) -> int:
     interval = _poll_interval(args, settings)
     feed = _build_feed(settings, feed_name, _sim_overrides(args, feed_name))
     symbols = _watch_symbols(feed, feed_name, _symbol_list(args.symbols), settings)
+    _start_logging(settings)  # the feed's retries go to the log, the progress line says it
     out = args.out or f"hedgeflow-{feed_name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.sqlite"
     print(
-        f"recording {', '.join(symbols)} from {feed_name} every {interval:g}s to {out} (Ctrl-C stops)"
+        f"recording {', '.join(symbols)} from {feed_name} every {interval:g}s to {out} (Ctrl-C stops)",
+        flush=True,
     )
+    progress = RecordProgress(sys.stdout, Path(out), time.monotonic)
+    interrupted = True
     try:
-        asyncio.run(record(feed, symbols, interval=interval, out=out))
+        asyncio.run(record(feed, symbols, interval=interval, out=out, progress=progress.update))
+        interrupted = False
     except KeyboardInterrupt:
         pass
+    finally:  # also before a failure's one-line error: what was written, and where
+        progress.finish(interrupted=interrupted)
     return 0
 
 

@@ -136,6 +136,31 @@ class _AnalysisPlot(_TitledMixin, _StripPlot):
         raise NotImplementedError
 
 
+def zoom_label(zoom: float, half_percent: float) -> str:
+    """The zoom as it reads on screen: the visible half-range in % of spot, and the
+    magnification (`zoom` < 1 shows less than the configured range: zoomed in)."""
+    shown = f"±{half_percent:.3g} %"
+    if zoom < 1.0:
+        return f"{shown} zoom {1.0 / zoom:g}×"
+    if zoom > 1.0:
+        return f"{shown} zoom out {zoom:g}×"
+    return shown
+
+
+def impulse_window(
+    spot: float, range_percent: float, zoom: float, x: np.ndarray
+) -> tuple[float, float]:
+    """(low, high) price shown: spot ± range_percent·zoom %, clamped to the computed grid
+    `x` (zooming out shows no more than was computed, also while the wider grid is being
+    computed)."""
+    half = spot * range_percent * zoom / 100.0
+    lo, hi = spot - half, spot + half
+    finite = x[np.isfinite(x)]
+    if finite.size:
+        lo, hi = max(lo, float(finite.min())), min(hi, float(finite.max()))
+    return lo, hi
+
+
 class ImpulsePane(_AnalysisPlot):
     """The impulse curve H(S) with spot, flip levels, basins, peaks and zones, or on
     toggle the repriced profile (the dealers' total impulse if spot were at S)."""
@@ -148,8 +173,6 @@ class ImpulsePane(_AnalysisPlot):
     def draw(self, view: ImpulseView, a: ExpiryAnalysis) -> None:  # type: ignore[override]
         plt = self.plt
         curve = a.hedge_flow.impulse_curve
-        half = a.spot * view.range_percent * view.zoom / 100.0
-        lo, hi = a.spot - half, a.spot + half
         show_repriced = view.repriced and a.repriced is not None
         if show_repriced:
             assert a.repriced is not None
@@ -159,6 +182,7 @@ class ImpulsePane(_AnalysisPlot):
             x, y = curve.price, curve.impulse
             unit = "$/1%/pt" if a.model is EngineModel.PHYSICAL else "$/1%"
             title = f"Impulse H(S) {unit}"
+        lo, hi = impulse_window(a.spot, view.range_percent, view.zoom, x)
         window = (x >= lo) & (x <= hi)
         xs, ys = _finite_xy(x[window], y[window])
         if not xs:
@@ -229,7 +253,9 @@ class ImpulsePane(_AnalysisPlot):
             else "no flip in range"
         )
         marks = "│spot ◆flip" if show_repriced else "│spot ◆flip ×zero ▲basin ▼peak"
-        legend = f"{marks} · {flip_text}{zero_gamma} · zoom ×{view.zoom:g}"
+        half_percent = 100.0 * max(a.spot - lo, hi - a.spot) / a.spot
+        # The range first: after a zoom key it is what changed, and a narrow pane cuts the end.
+        legend = f"{zoom_label(view.zoom, half_percent)} · {flip_text}{zero_gamma} · {marks}"
         self._set_frame(f"{title} · {a.symbol} {fmt_expiry(a.expiration, a.as_of)}", view, legend)
         self.refresh()
 

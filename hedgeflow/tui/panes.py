@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.cache import LRUCache
 from textual.reactive import reactive
 from textual.strip import Strip
@@ -600,18 +601,36 @@ class SymbolBar(Static):
 
     GLYPHS = {"ok": "●", "waiting": "○", "error": "✕", "stale": "◌"}
 
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        #: (first column, end column, tab index) of each tab as drawn: where a click lands.
+        self._tab_spans: list[tuple[int, int, int]] = []
+
+    async def on_click(self, event: events.Click) -> None:
+        """A click on a tab shows its symbol, as its digit key does."""
+        at = event.get_content_offset(self)  # inside any padding the bar may get
+        if at is None:
+            return
+        for start, end, index in self._tab_spans:
+            if start <= at.x < end:
+                event.stop()
+                await self.app.run_action(f"pick({index})")
+                return
+
     def watch_view(self) -> None:
         v = self.view
         t = Text(" hedgeflow ", style="bold")
         if v is None:
             self.update(t)
             return
+        spans: list[tuple[int, int, int]] = []
         for i, tab in enumerate(v.tabs, start=1):
             key = str(i) if i <= 9 else " "
             label = f" {key} {tab.symbol} {self.GLYPHS.get(tab.state, '')} "
             style = "bold reverse" if tab.symbol == v.active else ""
             if tab.state == "error":
                 style += " red"
+            spans.append((len(t), len(t) + len(label), i - 1))
             t.append(label, style=style.strip())
         if v.regime:
             t.append(f"  {v.regime}", style="italic")
@@ -619,4 +638,5 @@ class SymbolBar(Static):
             t.append("  PAUSED", style="bold")
         if v.recording:
             t.append("  REC ●", style="bold red")
+        self._tab_spans = spans
         self.update(t)

@@ -1,5 +1,5 @@
 """Zoom labels that read the right way round and a zoom that never shows more than was
-computed. The real app on the real sim, by Pilot."""
+computed; symbol tabs that answer the mouse. The real app on the real sim, by Pilot."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 
 from hedgeflow.engine.pipeline import analyze_chain
 from hedgeflow.tui.panes import ImpulsePane, impulse_window, zoom_label
-from tests.tui.conftest import make_app, rendered, wait_for_analyses
+from tests.tui.conftest import make_app, rendered, wait_for_analyses, wait_until
 
 
 def test_zoom_label_words() -> None:
@@ -80,3 +80,21 @@ async def test_minus_never_shows_more_than_was_computed(tmp_path: Path) -> None:
         await wait_for_analyses(pilot, app)
         assert str(pane.border_subtitle).startswith("±12 % zoom out 4×")
 
+
+async def test_a_click_on_a_symbol_tab_shows_that_symbol(tmp_path: Path) -> None:
+    from hedgeflow.tui.panes import SymbolBar
+
+    app = make_app(symbols=["SPX", "SPY", "QQQ"], export_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_analyses(pilot, app)
+        bar = app.screen.query_one(SymbolBar)
+        line = rendered(bar).splitlines()[0]
+        assert app.current == "SPX"
+        for symbol in ("QQQ", "SPY", "SPX"):
+            x = line.index(f" {symbol} ")
+            assert await pilot.click(SymbolBar, offset=(x + 2, 0))
+            await wait_until(pilot, lambda s=symbol: app.current == s, limit=5)
+        # a click beside the tabs changes nothing
+        assert await pilot.click(SymbolBar, offset=(1, 0))
+        await pilot.pause()
+        assert app.current == "SPX"

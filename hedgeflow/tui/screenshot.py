@@ -11,17 +11,48 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+from textual.app import App
 
 from hedgeflow.feeds.sim import SimFeed
-from hedgeflow.tui.app import HedgeflowApp
 
 START = "2026-11-24T10:30:00-05:00"
 SYMBOLS = ["SPX", "SPY", "QQQ", "NDX", "IWM"]
 
 
+def save_without_notices(app: App[Any], name: str, folder: Path) -> None:
+    """`s` in the monitor: save the screen as `folder/name` (SVG) without the notices
+    (toasts) on it — a screenshot shows the monitor, not the toast of the last export — and
+    then say where it went. The notices are hidden for the next repaint, which the picture
+    is taken after, and shown again."""
+    screen = app.screen
+    racks = list(screen.query("ToastRack"))
+    for rack in racks:
+        rack.display = False
+
+    def save() -> None:
+        saved = ""
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            saved = app.save_screenshot(filename=name, path=str(folder))
+        except OSError as exc:
+            app.notify(f"screenshot failed: {exc}", severity="error", timeout=8)
+        finally:
+            for rack in racks:
+                rack.display = True
+        if saved:
+            app.notify(saved, title="Screenshot saved", timeout=8)
+
+    # The screen (not the app) runs it once its layout is redone without the notices.
+    screen.call_after_refresh(save)
+
+
 async def take(
     svg: Path, *, size: tuple[int, int], start: str, seed: int, keys: Sequence[str]
 ) -> Path:
+    from hedgeflow.tui.app import HedgeflowApp
+
     feed = SimFeed(seed=seed, start=start, speed=0.0)
     app = HedgeflowApp(
         feed, SYMBOLS, poll_interval=3600.0, export_dir=svg.parent, monotonic=lambda: 0.0

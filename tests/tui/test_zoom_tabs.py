@@ -98,3 +98,34 @@ async def test_a_click_on_a_symbol_tab_shows_that_symbol(tmp_path: Path) -> None
         assert await pilot.click(SymbolBar, offset=(1, 0))
         await pilot.pause()
         assert app.current == "SPX"
+
+
+def _svg_text(svg: str) -> str:
+    """The characters a Rich SVG shows, tags dropped (a line's text is split by style)."""
+    import html
+
+    body = svg.split("</style>", 1)[-1]
+    return html.unescape(re.sub(r"<[^>]+>", "", body)).replace("\xa0", " ")
+
+
+async def test_a_screenshot_leaves_the_notices_out(tmp_path: Path) -> None:
+    """`s` right after an export: the export's toast is on screen, not in the picture; the
+    notices come back after, with the screenshot's own."""
+    from tests.tui.conftest import notifications
+
+    app = make_app(symbols=["SPX"], export_dir=tmp_path)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await wait_for_analyses(pilot, app)
+        app.notify("TOAST-ON-SCREEN-42", title="Exported", timeout=60)
+        await pilot.pause(0.3)
+        assert "TOAST-ON-SCREEN-42" in _svg_text(app.export_screenshot())
+        await pilot.press("s")
+        await wait_until(pilot, lambda: len(list(tmp_path.glob("*.svg"))) == 1)
+        await pilot.pause(0.3)
+        text = _svg_text(next(tmp_path.glob("*.svg")).read_text(encoding="utf-8"))  # noqa: ASYNC240
+        assert "TOAST-ON-SCREEN-42" not in text and "Exported" not in text
+        assert "Impulse H(S)" in text  # the monitor itself is in the picture
+        messages = [n.message for n in notifications(app)]
+        assert "TOAST-ON-SCREEN-42" in messages and any(m.endswith(".svg") for m in messages)
+        racks = list(app.screen.query("ToastRack"))
+        assert racks and all(r.display for r in racks)

@@ -34,7 +34,7 @@ from hedgeflow.app.fmt import (
     nice_ticks,
     strength_bar,
 )
-from hedgeflow.app.presentation import headline
+from hedgeflow.app.presentation import FLOE_FIGURES, headline
 from hedgeflow.engine import labels
 from hedgeflow.engine.enums import EngineModel, ExtremumKind, Side
 from hedgeflow.engine.types import ExpiryAnalysis
@@ -392,6 +392,8 @@ class ZonesPane(_TitledMixin, DataTable[Text | str]):
         n_z = len(rows)
         title = f"Pressure zones · {a.symbol} · nearest first" if a else "Pressure zones"
         legend = f"contracts: + {labels.DEALERS_BUY}, − {labels.DEALERS_SELL}"
+        if a is not None and a.model is EngineModel.FLOE:
+            legend = f"{FLOE_FIGURES}: + {labels.DEALERS_BUY}, − {labels.DEALERS_SELL}"
         self._set_frame(
             title, view, f"{n_z} level{'s' if n_z != 1 else ''} · {legend}" if a else ""
         )
@@ -472,6 +474,7 @@ class RegimePane(_TitledMixin, Static):
         else:
             flip = "none in range"
         move_pct = rp.expected_move / a.spot if a.spot else math.nan
+        move_pct_text = "" if compact else f" ({fmt_percent(move_pct, decimals=2)})"
         asym = curve.asymmetry
         ratio = fmt_number(asym.asymmetry_ratio) if math.isfinite(asym.asymmetry_ratio) else MISSING
         regime = Text(curve.regime.value, style=f"bold {self._regime_style(curve.regime.value)}")
@@ -501,10 +504,9 @@ class RegimePane(_TitledMixin, Static):
             ("flip", flip),
             ("hedge", hedge),
             ("k", f"{k} vp/1%"),
-            (
-                "ATM IV",
-                f"{fmt_percent(rp.atm_iv)} · move ±{fmt_level(rp.expected_move)} ({fmt_percent(move_pct, decimals=2)})",
-            ),
+            ("ATM IV", fmt_percent(rp.atm_iv)),
+            # The expected move with what it is measured to (a 0DTE's settlement, the close).
+            ("EM", f"±{fmt_level(rp.expected_move)}{move_pct_text} {head.move_horizon}"),
             ("bias", f"{asym.bias.value} · ratio {ratio}"),
             ("model", f"{a.model.value} · {a.positioning.value}"),
             ("pos", a.positions),

@@ -80,7 +80,7 @@ class Headline:
         its name; None without a contract estimate; under floe the words say the figure is
         floe's (the original library's contract formula, kept on purpose: `FLOE_FIGURES`);
     move_horizon : what the expected move is measured to, in words ("to 16:00
-        settlement", "to Fri 16:00 close", "over one session (floe)");
+        settlement", "to Fri 16:00 close", "over a session (floe)");
     charm_total : $ of dealer delta change to the charm horizon (positive: dealers sell).
     """
 
@@ -155,7 +155,7 @@ def move_horizon(a: ExpiryAnalysis) -> str:
     horizon (the expiry's settlement when it comes before the next close, else that
     close: `engine.pipeline.charm_horizon`); floe's is one session's move (IV/sqrt 252)."""
     if a.model is EngineModel.FLOE:
-        return "over one session (floe)"
+        return "over a session (floe)"
     horizon = a.hedge_flow.charm_integral.horizon
     if horizon <= a.as_of:  # the engine measured it to the expiry then
         horizon = a.expiration

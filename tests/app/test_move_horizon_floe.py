@@ -49,7 +49,7 @@ def test_the_expected_move_says_its_horizon(when: str, expiry: str | None, words
 def test_floe_move_is_a_session_and_its_contracts_are_floes() -> None:
     a = _analysis("2026-11-24T10:30:00-05:00", model=EngineModel.FLOE)
     h = headline(a)
-    assert h.move_horizon == "over one session (floe)"
+    assert h.move_horizon == "over a session (floe)"
     assert h.hedge_words.startswith("floe: dealers ") and h.hedge_words.endswith(" per +1%")
     hedge = next(x for x in summary_text(a).splitlines() if x.startswith("hedge"))
     assert hedge.endswith(f"(strike total; {FLOE_FIGURES})")
@@ -69,7 +69,7 @@ async def test_the_monitor_says_whose_figures_and_the_horizon(
         legend = str(app.screen.query_one(ZonesPane).border_subtitle)
     if model is EngineModel.FLOE:
         assert "hedge floe: dealers " in regime.replace("│", " ").replace("  ", " ")
-        assert "over one session (floe)" in regime.replace("│ ", "")
+        assert "over a session (floe)" in regime.replace("│ ", "")
         assert FLOE_FIGURES in legend
     else:
         assert "floe" not in regime and FLOE_FIGURES not in legend

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from hedgeflow.engine.pipeline import analyze_chain
-from hedgeflow.tui.panes import ImpulsePane, impulse_window, zoom_label
+from hedgeflow.tui.chart_parts import impulse_window, zoom_label
+from hedgeflow.tui.panes import ImpulsePane
 from tests.tui.conftest import make_app, rendered, wait_for_analyses, wait_until
 
 

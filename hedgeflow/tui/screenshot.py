@@ -19,6 +19,8 @@ from hedgeflow.feeds.sim import SimFeed
 
 START = "2026-11-24T10:30:00-05:00"
 SYMBOLS = ["SPX", "SPY", "QQQ", "NDX", "IWM"]
+#: Seconds between polls in the picture (the configuration's default).
+POLL_INTERVAL = 5.0
 
 
 def save_without_notices(app: App[Any], name: str, folder: Path) -> None:
@@ -54,8 +56,10 @@ async def take(
     from hedgeflow.tui.app import HedgeflowApp
 
     feed = SimFeed(seed=seed, start=start, speed=0.0)
+    # A poll interval a user would choose, on a frozen scheduling clock: the status line
+    # reads "next poll in 5s", as on a live screen.
     app = HedgeflowApp(
-        feed, SYMBOLS, poll_interval=3600.0, export_dir=svg.parent, monotonic=lambda: 0.0
+        feed, SYMBOLS, poll_interval=POLL_INTERVAL, export_dir=svg.parent, monotonic=lambda: 0.0
     )
     async with app.run_test(size=size) as pilot:
         while not all(s.analysis is not None and not s.busy for s in app.states.values()):
@@ -82,12 +86,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         take(Path(args.out), size=(width, height), start=args.start, seed=args.seed, keys=keys)
     )
     print(svg)
+    png = svg.with_suffix(".png")
     try:
         import cairosvg  # optional: only to give the README a PNG as well
     except ImportError:
-        return 0
-    png = svg.with_suffix(".png")
-    cairosvg.svg2png(url=str(svg), write_to=str(png), output_width=width * 12)
+        # librsvg's converter, where it is installed, makes the same PNG.
+        import shutil
+        import subprocess
+
+        rsvg = shutil.which("rsvg-convert")
+        if rsvg is None:
+            return 0
+        subprocess.run([rsvg, "-w", str(width * 12), str(svg), "-o", str(png)], check=True)
+    else:
+        cairosvg.svg2png(url=str(svg), write_to=str(png), output_width=width * 12)
     print(png)
     return 0
 

@@ -193,7 +193,10 @@ def test_recorder_kill_9_loses_at_most_the_snapshot_being_written(tmp_path: Path
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     db.close()
     chains = list(iter_snapshots(out))
-    assert len(chains) >= seen >= in_main  # nothing the reader saw committed was lost
+    # Nothing the reader saw committed was lost, nor anything checkpointed. (`in_main` may
+    # exceed `seen`: the writer went on writing, and checkpointing, while the second
+    # recorder was refused.)
+    assert len(chains) >= max(seen, in_main)
     assert [c.as_of for c in iter_snapshots(alone)] == [c.as_of for c in chains[:in_main]]
     reference = SimFeed(seed=11, start=START, speed=0.0)
     for chain in chains:

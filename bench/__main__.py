@@ -6,8 +6,10 @@ informational (this is not a timed test): the targets they are compared with
 come from the issues (engine (a) <= 1.5 ms, (b) <= 10 ms; monitor repaint
 <= 50 ms, first analysis <= 1 s). Absolute times vary between machines and runs
 by several times; the figures that carry over are ratios measured side by side
-in one run: floe/hedgeflow (section "floe", bench/floe.py) and, with
-`--compare REF`, another checkout's engine against this one (bench/compare.py).
+in one run: floe/hedgeflow (section "floe", bench/floe.py), printed per perf chain
+against issue 10's targets (floe's workload at least 10x, the full analysis at least 5x:
+"met" or "NOT met"), and, with `--compare REF`, another checkout's engine against this
+one (bench/compare.py).
 """
 
 from __future__ import annotations
@@ -172,9 +174,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
             )
             print(f"{name:<44} {figures}", flush=True)
+        if title == "floe":
+            print_verdict(results)
     Path(args.out).write_text(json.dumps(results, indent=2), encoding="utf-8")
+    if not args.no_monitor:  # (the monitor section's lines pushed it up the screen)
+        print_verdict(results)
     print(f"wrote {args.out}")
     return 0
+
+
+def print_verdict(results: dict[str, Any]) -> None:
+    """The issue's speed targets, floe/hedgeflow as a ratio of medians side by side."""
+    from bench.floe import verdict_lines
+
+    print("floe/hedgeflow, ratio of medians measured side by side in this run:", flush=True)
+    for line in verdict_lines(results):
+        print(f"  {line}", flush=True)
 
 
 if __name__ == "__main__":

@@ -53,14 +53,21 @@ def engine_module(name: str) -> ModuleType:
 
 
 def chain_to_cloud(chain: Any, config: Any) -> Any:
-    """The original library's workload on our engine: chain -> every live expiry's smile and
-    book -> the nearest expiry's exposures -> regime, impulse curve, charm integral ->
-    pressure cloud (no repriced profile, no all-expiry zero-gamma line: `analyze_chain`
-    adds those)."""
+    """The original library's workload on our engine, step for step as time_floe.js runs it:
+    chain -> every live expiry's smile and book -> every expiry's exposures (floe's
+    calculateGammaVannaCharmExposures covers every expiry) -> the nearest expiry's regime,
+    impulse curve, charm integral -> pressure cloud (no repriced profile, no all-expiry
+    zero-gamma line: `analyze_chain` adds those)."""
     pipeline = engine_module("pipeline")
+    exposure_mod = engine_module("exposure")
     books, _ = pipeline.build_books(chain, config)
-    book = books[min(books)]
-    exposure = engine_module("exposure").compute_exposures(book)
+    epochs = sorted(books)
+    many = getattr(exposure_mod, "compute_exposures_many", None)  # (an old REF has none)
+    if many is not None:
+        exposures = dict(zip(epochs, many([books[e] for e in epochs]), strict=True))
+    else:
+        exposures = {e: exposure_mod.compute_exposures(books[e]) for e in epochs}
+    book, exposure = books[epochs[0]], exposures[epochs[0]]
     flow = pipeline.analyze_hedge_flow(exposure, book.surface, now=chain.as_of, book=book)
     return engine_module("pressure").compute_pressure_cloud(
         flow.impulse_curve,
@@ -108,14 +115,19 @@ def workloads(chains: Mapping[str, tuple[Any, float]]) -> dict[str, tuple[Callab
     return out
 
 
-def samples_ms(fn: Callable[[], Any], *, runs: int, warmup: int) -> list[float]:
-    """Wall times of `runs` calls after `warmup` untimed ones, ms, garbage collector off
-    while timing (a collection is not the workload's cost)."""
+def samples_ms(
+    fn: Callable[[], Any], *, runs: int, warmup: int, collect: bool = False
+) -> list[float]:
+    """Wall times of `runs` calls after `warmup` untimed ones, ms. The garbage collector is
+    off while timing (less noise between two trees of the same engine) unless `collect`:
+    beside floe, whose times include its own garbage collection, hedgeflow's include
+    Python's, as in the monitor."""
     for _ in range(warmup):
         fn()
     samples = []
     gc_was = gc.isenabled()
-    gc.disable()
+    if not collect:
+        gc.disable()
     try:
         for _ in range(runs):
             t0 = time.perf_counter()
@@ -164,10 +176,29 @@ def load_chains(path: Path) -> dict[str, tuple[Any, float]]:
     return chains
 
 
+def tune_allocator() -> bool:
+    """glibc's mmap and trim thresholds raised and one arena, as every long-running
+    `hedgeflow` command does at start (hedgeflow.app.runtime.tune_allocator; repeated
+    here so that a REF tree of any age is timed under the same allocator). False off glibc."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return False
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None:
+        return False
+    # M_MMAP_THRESHOLD 16 MB, M_ARENA_MAX 1, M_TRIM_THRESHOLD 8 MB
+    return all(mallopt(opt, value) == 1 for opt, value in ((-3, 16 << 20), (-8, 1), (-1, 8 << 20)))
+
+
 def serve(tree: Path, chains_path: Path) -> int:
     """Answer `{"name", "runs", "warmup"}` lines on stdin with `{"samples_ms": [...]}` lines
         on stdout until stdin closes. The first line out names the tree that was imported and the
     workloads with their repeat divisors."""
+    tune_allocator()
     sys.path.insert(0, str(tree))
     import hedgeflow
 

@@ -6,6 +6,13 @@ rounds alternate a Node process timing floe (bench/floe_node/time_floe.js: warm-
 timed runs, `Date.now()` pinned to the case's `now_ms`) and hedgeflow timing its
 equivalent workloads in this process, and the samples of all rounds are pooled.
 
+The same work on both sides: floe's workload (every expiry's smile and exposures, then the
+nearest expiry's hedge flow and pressure cloud) is `engine_worker.chain_to_cloud`; the
+monitor's full analysis adds the repriced profile and the all-expiry zero-gamma line.
+hedgeflow's times include Python's garbage collection, as floe's include Node's. Issue 10
+sets the targets (`TARGETS`): floe/hedgeflow at least 10 on floe's workload and at least
+5 on the full analysis, on both chains; `verdict_lines` says met or NOT met.
+
 floe is the npm package `@fullstackcraftllc/floe` at the version bench/floe_node/
 package.json pins, installed into bench/floe_node/node_modules on first use (a test-time
 tool only; hedgeflow never imports or ships it). Without node, npm or the registry the
@@ -29,6 +36,11 @@ SCRIPT = NODE_DIR / "time_floe.js"
 PACKAGE = "@fullstackcraftllc/floe"
 # what hedgeflow runs beside floe's workload (engine_worker.workloads names, minus the chain)
 HEDGEFLOW_WORKLOADS = ("chain_to_cloud", "analyze_physical", "analyze_floe")
+# issue 10 "Speed stays a feature": floe/hedgeflow, ratio of medians in one run, on each chain
+TARGETS = (
+    ("chain_to_cloud", "floe's workload", 10.0),
+    ("analyze_physical", "full analysis", 5.0),
+)
 
 
 def pinned_version() -> str:
@@ -143,8 +155,8 @@ def floe_benchmarks(*, rounds: int, runs: int) -> dict[str, Any]:
             for r in range(rounds):
                 if node is not None and r > 0 and r % 2 == 0:
                     floe += node.time(n)
-                for w in HEDGEFLOW_WORKLOADS:
-                    hf[w] += samples_ms(work[f"{name}_{w}"][0], runs=n, warmup=0)
+                for w in HEDGEFLOW_WORKLOADS:  # (garbage collection counted, as floe's is)
+                    hf[w] += samples_ms(work[f"{name}_{w}"][0], runs=n, warmup=0, collect=True)
                 if node is not None and r % 2 == 1:
                     floe += node.time(n)
         finally:
@@ -165,4 +177,31 @@ def floe_benchmarks(*, rounds: int, runs: int) -> dict[str, Any]:
             if floe_median is not None:
                 hf_row["floe_over_hedgeflow"] = floe_median / hf_row["median_ms"]
             results[f"{name}_hf_{w}"] = hf_row
+        if floe_median is not None:
+            verdict: dict[str, Any] = {"options": len(chain)}
+            for w, _, target in TARGETS:
+                ratio = results[f"{name}_hf_{w}"]["floe_over_hedgeflow"]
+                verdict[f"{w}_ratio"] = ratio
+                verdict[f"{w}_target"] = target
+                verdict[f"{w}_met"] = bool(ratio >= target)
+            results[f"{name}_targets"] = verdict
     return results
+
+
+def verdict_lines(results: dict[str, Any]) -> list[str]:
+    """One line per perf chain: each floe/hedgeflow ratio against its target, "met" or
+    "NOT met" (or why there is no ratio)."""
+    lines = []
+    for name in PERF_CHAINS:
+        row = results.get(f"{name}_targets")
+        if row is None:
+            why = results.get("floe unavailable", {}).get("reason", "no floe timing")
+            lines.append(f"{name}: no floe/hedgeflow ratio ({why})")
+            continue
+        parts = [
+            f"{label} {row[f'{w}_ratio']:.1f}x (target {target:g}x: "
+            f"{'met' if row[f'{w}_met'] else 'NOT met'})"
+            for w, label, target in TARGETS
+        ]
+        lines.append(f"{name} ({row['options']:,} options): " + ", ".join(parts))
+    return lines

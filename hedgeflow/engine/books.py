@@ -131,6 +131,46 @@ def _per_node(values: np.ndarray, node: np.ndarray, mask: np.ndarray, n: int) ->
     return out
 
 
+def _per_node_rows(
+    values: np.ndarray, rows: np.ndarray, node_of_rows: np.ndarray, n: int
+) -> np.ndarray:
+    """Each row of `values` (k x rows) spread to its node (k x n, NaN where no row):
+    `_per_node(values[i], node, mask, n)` for every i at once, given `rows` =
+    np.flatnonzero(mask) and `node_of_rows` = node[rows] (the same assignments, in the same
+    order: duplicate contracts at one strike, the last row wins)."""
+    out = np.full((values.shape[0], n), np.nan)
+    out[:, node_of_rows] = values[:, rows]
+    return out
+
+
+def _by_expiry_strike_right(
+    rows: np.ndarray, seg: np.ndarray, strike: np.ndarray, is_call: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`rows` and `seg` sorted by expiry segment, strike, put before call, stable:
+    np.lexsort's order. Without its sort when the rows already come in it (a normalized
+    chain, `hedgeflow.feeds.rows.chain_order`), and by one stable sort of integer keys
+    (strike node, right) when only the rights at a strike are out of order (a feed that
+    lists the call first)."""
+    if rows.size > 1:
+        ds = seg[1:] - seg[:-1]
+        dk = strike[1:] - strike[:-1]  # (finite strikes: the sign of a difference is exact)
+        same_seg = ds == 0
+        new = (ds > 0) | (same_seg & (dk > 0))
+        same = same_seg & (dk == 0)
+        if bool((new | same).all()):  # (expiry, strike) ascending
+            if bool((~same | (is_call[1:] >= is_call[:-1])).all()):
+                return rows, seg
+            key = np.empty(rows.size, dtype=np.intp)
+            key[0] = 0
+            np.cumsum(new, out=key[1:])  # the (expiry, strike) node of each row
+            key *= 2
+            key += is_call
+            order = np.argsort(key, kind="stable")
+            return rows[order], seg[order]
+    order = np.lexsort((is_call, strike, seg))
+    return rows[order], seg[order]
+
+
 def build_expiry_books(
     chain: OptionChain,
     expiries: Iterable[float] | np.ndarray | None = None,
@@ -209,8 +249,7 @@ def build_expiry_books(
     remap = np.full(E.size, -1)
     remap[L] = np.arange(n_seg)
     rows, seg = rows[keep], remap[seg_all[keep]]
-    order = np.lexsort((chain.is_call[rows], chain.strike[rows], seg))
-    rows, seg = rows[order], seg[order]
+    rows, seg = _by_expiry_strike_right(rows, seg, chain.strike[rows], chain.is_call[rows])
     E, tau, n_bad_strike = E[L], tau_e[L], n_bad_strike[L]
     requested, is_candidate = requested[L], is_candidate[L]
     K = chain.strike[rows]
@@ -231,16 +270,16 @@ def build_expiry_books(
     dup[1:] = ~first[1:] & (is_call[1:] == is_call[:-1])
     n_dup = segment_counts(seg, dup, n_seg)
     put = ~is_call
-    call_mid = _per_node(mid, node, is_call, n_node)
-    put_mid = _per_node(mid, node, put, n_node)
-    call_ask = _per_node(ask, node, is_call, n_node)
-    put_ask = _per_node(ask, node, put, n_node)
-    call_spread = _per_node(spread, node, is_call, n_node)
-    put_spread = _per_node(spread, node, put, n_node)
+    # (the rows of each right and their nodes once, for every per-node column)
+    call_rows, put_rows = np.flatnonzero(is_call), np.flatnonzero(put)
+    call_node, put_node = node[call_rows], node[put_rows]
+    quotes = np.stack((mid, ask, spread))
+    call_mid, call_ask, call_spread = _per_node_rows(quotes, call_rows, call_node, n_node)
+    put_mid, put_ask, put_spread = _per_node_rows(quotes, put_rows, put_node, n_node)
     call_reason = np.full(n_node, NO_QUOTE, dtype=np.int8)
     put_reason = call_reason.copy()
-    call_reason[node[is_call]] = qreason[is_call]
-    put_reason[node[put]] = qreason[put]
+    call_reason[call_node] = qreason[call_rows]
+    put_reason[put_node] = qreason[put_rows]
 
     roots = chain.root[rows]
     if bool((roots == roots[0]).all()):  # one root (the common case): skip a string sort

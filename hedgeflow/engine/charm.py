@@ -108,15 +108,22 @@ def valid_options(book: ExpiryBook) -> NDArray[np.bool_]:
     """Options whose greeks and weights are defined; the rest are masked and counted:
     non-finite or non-positive strike or IV, non-finite position or |position| > 1e12,
     multiplier not in (0, 1e6]."""
+    return valid_arrays(book.strike, book.iv, book.position, book.multiplier)
+
+
+def valid_arrays(
+    strike: np.ndarray, iv: np.ndarray, position: np.ndarray, multiplier: np.ndarray
+) -> NDArray[np.bool_]:
+    """`valid_options` on option arrays (of one book, or of several concatenated)."""
     with np.errstate(invalid="ignore"):
         ok: NDArray[np.bool_] = (
-            np.isfinite(book.strike)
-            & (book.strike > 0)
-            & np.isfinite(book.iv)
-            & (book.iv > 0)
-            & (np.abs(book.position) <= MAX_POSITION)
-            & (book.multiplier > 0)
-            & (book.multiplier <= MAX_MULTIPLIER)
+            np.isfinite(strike)
+            & (strike > 0)
+            & np.isfinite(iv)
+            & (iv > 0)
+            & (np.abs(position) <= MAX_POSITION)
+            & (multiplier > 0)
+            & (multiplier <= MAX_MULTIPLIER)
         )
     return ok
 

@@ -807,3 +807,177 @@ def test_quote_mid_equals_the_rules_quote_by_quote(quotes: list) -> None:
             assert m == 0.5 * (b + a)
         else:
             assert math.isnan(m)
+
+
+# --------------------------------------------------------------------------- engine-speed
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.sampled_from([4990.0, 5000.0, 5005.0, 1e-300, 1e300]),
+            st.booleans(),
+        ),
+        max_size=25,
+    ),
+    st.sampled_from(["chain", "call first", "any"]),
+)
+def test_rows_by_expiry_strike_right_equal_lexsort(rows: list, presort: str) -> None:
+    """The book rows' order skips its sort only when the rows already come in lexsort's
+    order (a normalized chain); either way the order is lexsort's, ties in row order."""
+    from hedgeflow.engine.books import _by_expiry_strike_right
+
+    if presort == "chain":  # a normalized chain's order: the sort is skipped
+        rows = sorted(rows, key=lambda t: (t[0], t[1], t[2]))
+    elif presort == "call first":  # (expiry, strike) ascending, the call listed first
+        rows = sorted(rows, key=lambda t: (t[0], t[1], not t[2]))
+    seg = np.array([s for s, _, _ in rows], dtype=np.intp)
+    K = np.array([k for _, k, _ in rows], dtype=np.float64)
+    call = np.array([c for _, _, c in rows], dtype=bool)
+    idx = np.arange(100, 100 + K.size)
+    order = np.lexsort((call, K, seg))
+    got_rows, got_seg = _by_expiry_strike_right(idx, seg, K, call)
+    np.testing.assert_array_equal(got_rows, idx[order])
+    np.testing.assert_array_equal(got_seg, seg[order])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(
+                st.sampled_from([4990.0, 5000.0, 5005.0, 5010.0]), st.sampled_from([0.2, 0.25])
+            ),
+            max_size=8,
+        ),
+        max_size=4,
+    ),
+    st.booleans(),
+)
+def test_net_by_book_and_strike_equals_net_by_strike_book_by_book(
+    books: list, book_order: bool
+) -> None:
+    """The zero-gamma line nets every book's options at once: the same groups, book after
+    book, with bitwise the same weights as `_net_by_strike` book by book."""
+    from hedgeflow.engine.reprice import _net_by_book_and_strike, _net_by_strike
+
+    if book_order:  # strike ascending, one IV per strike (built books)
+        books = [sorted((k, 0.2 + k / 1e5) for k, _ in rows) for rows in books]
+    rng = np.random.default_rng(len(books))
+    parts = []
+    for i, rows in enumerate(books):
+        K = np.array([k for k, _ in rows], dtype=np.float64)
+        iv = np.array([v for _, v in rows], dtype=np.float64)
+        w = rng.normal(size=K.size) * 10.0 ** rng.integers(-3, 4, size=K.size)
+        parts.append((np.full(K.size, i, dtype=np.intp), K, iv, w))
+    cat = [np.concatenate([p[c] for p in parts]) if parts else np.empty(0) for c in range(4)]
+    g, K, iv, w = _net_by_book_and_strike(cat[0].astype(np.intp), cat[1], cat[2], cat[3])
+    want = [_net_by_strike(p[1], p[2], p[3]) for p in parts]
+    want_g = np.concatenate([np.full(x[0].size, i) for i, x in enumerate(want)] or [[]])
+    np.testing.assert_array_equal(g, want_g)
+    for got, col in zip((K, iv, w), range(3), strict=True):
+        np.testing.assert_array_equal(got, np.concatenate([x[col] for x in want] or [[]]))
+
+
+def test_zero_gamma_line_of_books_in_any_order_equals_the_line_book_by_book() -> None:
+    """The one-pass zero-gamma line equals the sum of each book's own line (each book's
+    options netted and masked alone), with books whose rows are out of order, with masked
+    options and one book entirely masked."""
+    books = [
+        make_book(tau_days=d, seed=i, r=0.04 + 0.001 * i, q=0.01 * i)
+        for i, d in enumerate((0.05, 1.0, 30.0))
+    ]
+    books[1] = _shuffled(books[1], 4)
+    iv = books[2].iv.copy()
+    iv[::3] = np.nan  # masked options
+    books[2] = replace(books[2], iv=iv)
+    gone = replace(books[0], iv=np.full(books[0].iv.size, np.nan))
+    books.append(gone)
+    prices = price_grid(books[0].spot, 5.0, 0.1)
+    line, _ = zero_gamma_profile(books, prices)
+    each = sum(zero_gamma_profile([b], prices)[0] for b in books)
+    np.testing.assert_allclose(line, each, rtol=1e-12, atol=1e-9 * np.max(np.abs(each)))
+
+
+def test_zero_gamma_line_leaves_out_strikes_netting_to_no_position() -> None:
+    """Strikes whose call and put positions cancel (and strikes without any) add exactly 0
+    and are left out of the zero-gamma work: the line still equals the option-by-option
+    reference, and equals the line with those strikes' weights made tiny instead of 0."""
+    books = []
+    for i, d in enumerate((0.3, 4.0, 40.0)):
+        base = make_book(tau_days=d, seed=i)
+        oi = np.random.default_rng(i).integers(100, 5000, base.strike.size).astype(np.float64)
+        oi[1::2] = oi[0::2]  # put (even rows) and call at a strike hold the same OI...
+        oi[8:40:2] += 7.0  # ...except at a few strikes
+        oi[100:120] = 0.0  # and strikes nobody holds
+        books.append(make_book(tau_days=d, seed=i, position=np.where(base.is_call, oi, -oi)))
+    prices = price_grid(books[0].spot, 5.0, 0.1)
+    line, _ = zero_gamma_profile(books, prices)
+    want = sum(reference_line(b, prices, 1.0)[0] for b in books)
+    assert_line_close(line, want)
+    nudged = [replace(b, position=b.position + 1e-300 * b.is_call) for b in books]
+    np.testing.assert_allclose(line, zero_gamma_profile(nudged, prices)[0], rtol=1e-12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 5),
+            st.sampled_from([0.0, -0.0, 1.0, 2.5, -3.0, float("nan"), float("inf"), 1e300]),
+        ),
+        max_size=30,
+    )
+)
+def test_by_segment_then_equals_lexsort(rows: list) -> None:
+    """The parity fit's sorts by (expiry, value) equal np.lexsort's order, NaN last and
+    ties in input order."""
+    from hedgeflow.engine.forward import _by_segment_then
+
+    seg = np.array([s for s, _ in rows], dtype=np.intp)
+    v = np.array([x for _, x in rows], dtype=np.float64)
+    np.testing.assert_array_equal(_by_segment_then(v, seg), np.lexsort((v, seg)))
+    big_seg, big_v = np.repeat(seg, 60), np.tile(v, 60)  # the two stable sorts' path
+    np.testing.assert_array_equal(_by_segment_then(big_v, big_seg), np.lexsort((big_v, big_seg)))
+
+
+@pytest.mark.parametrize("call_first", [False, True])
+def test_books_take_the_last_row_of_a_duplicate_contract_in_either_row_order(
+    call_first: bool,
+) -> None:
+    """A contract listed twice at one strike: the book's quotes per strike node come from
+    its last row, whether the rows come in chain order (the sort skipped) or with the call
+    first at each strike (the integer-key sort), as np.lexsort's order gives."""
+    from hedgeflow.engine.books import build_expiry_books
+    from hedgeflow.engine.enums import PositioningModel
+    from tests.engine.smile_chains import synthetic_chain
+
+    chain, _ = synthetic_chain(minutes=600.0, extra_expiries=(60.0 * 24 * 5,), seed=2)
+    order = np.lexsort((chain.is_call ^ call_first, chain.strike, chain.expiry))
+    chain = chain.take(order)
+    i = int(np.flatnonzero(chain.is_call & (chain.strike > chain.spot))[3])
+    wider = chain.take(np.array([i]))
+    wider = replace(wider, bid=wider.bid * 0.9, ask=wider.ask * 1.1)
+    rows = np.arange(len(chain))
+    # the duplicate right after its twin (the last of the two), and the chain with the
+    # twin's quote replaced by it
+    dup = chain.take(np.insert(rows, i + 1, i))
+    dup = replace(dup, bid=dup.bid.copy(), ask=dup.ask.copy())
+    dup.bid[i + 1], dup.ask[i + 1] = wider.bid[0], wider.ask[0]
+    one = replace(chain, bid=chain.bid.copy(), ask=chain.ask.copy())
+    one.bid[i], one.ask[i] = wider.bid[0], wider.ask[0]
+    kw = {"r": 0.04, "positioning": PositioningModel.STANDARD}
+    got, _ = build_expiry_books(dup, **kw)
+    want, _ = build_expiry_books(one, **kw)
+    assert len(got) == len(want) == 2
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a.surface.raw_iv, b.surface.raw_iv)
+        np.testing.assert_array_equal(a.surface.smoothed_iv, b.surface.smoothed_iv)
+        assert a.forward == b.forward
+    assert (
+        got[0].diagnostics.get("duplicate_contracts", 0)
+        + got[1].diagnostics.get("duplicate_contracts", 0)
+        == 1
+    )

@@ -28,6 +28,18 @@ def fmt_dollars(x: float | None, *, signed: bool = False) -> str:
     to the next unit is promoted (`999.96e6` -> `$1.0B`). `signed` prefixes `+` on
     positive values, so a column of signed quantities lines up and reads as a change.
     """
+    return _compact(x, signed=signed, prefix="$")
+
+
+def fmt_compact(x: float | None, *, signed: bool = False) -> str:
+    """A count in the headline's compact units, at most 6 characters: `-480909` -> `-481K`,
+    `7312` -> `+7.3K` (signed), `1.2e6` -> `1.2M`, `850` -> `850`; 0 -> `0`."""
+    if _finite(x) and round(x or 0.0) == 0:
+        return "0"
+    return _compact(x, signed=signed, prefix="")
+
+
+def _compact(x: float | None, *, signed: bool, prefix: str) -> str:
     if not _finite(x):
         return MISSING
     assert x is not None
@@ -41,9 +53,9 @@ def fmt_dollars(x: float | None, *, signed: bool = False) -> str:
             if float(text) >= 1000 and i > 0:
                 # 999.96M rounds to 1000.0M: say $1.0B instead.
                 prev_scale, prev_suffix = _UNITS[i - 1]
-                return f"{sign}${v / prev_scale:.1f}{prev_suffix}"
-            return f"{sign}${text}{suffix}"
-    return f"{sign}${v:.0f}"
+                return f"{sign}{prefix}{v / prev_scale:.1f}{prev_suffix}"
+            return f"{sign}{prefix}{text}{suffix}"
+    return f"{sign}{prefix}{v:.0f}"
 
 
 def fmt_price(x: float | None, *, decimals: int | None = None) -> str:

@@ -5,8 +5,9 @@ It is the engine's `ExpiryAnalysis` as plain data (`engine.jsonable.to_jsonable`
 the fields whose engine name says less than what they hold renamed, so that one name
 means one thing with one unit across the document:
 
-- `exposure.gamma/vanna/charm` are per-strike dollar exposures: `gex`, `vex`, `cex`
-  ($ per +1 % spot, $ per vol point, $ per calendar day);
+- `exposure.gamma/vanna/charm/delta` are per-strike dollar exposures: `gex`, `vex`, `cex`,
+  `dex` ($ per +1 % spot, $ per vol point, $ per calendar day, $ of underlying), also
+  inside `calls` and `puts`;
 - the impulse curve's `gamma`, `vanna`, `impulse` (and `impulse_at_spot`,
   `slope_at_spot`) are densities in price on the physical curve ($ per +1 % per point)
   and kernel averages on the floe curve ($ per +1 %, $ per vol point): each model's
@@ -36,7 +37,7 @@ from hedgeflow.engine.enums import EngineModel
 from hedgeflow.engine.jsonable import to_jsonable
 from hedgeflow.engine.types import ExpiryAnalysis
 
-_EXPOSURE = {"gamma": "gex", "vanna": "vex", "charm": "cex"}
+_EXPOSURE = {"gamma": "gex", "vanna": "vex", "charm": "cex", "delta": "dex"}
 _PHYSICAL_CURVE = {
     "gamma": "gex_density",
     "vanna": "vanna_term_density",
@@ -68,6 +69,9 @@ def analysis_document(a: ExpiryAnalysis) -> dict[str, Any]:
     """The analysis as the JSON-ready dict the schema describes (NaN as None)."""
     doc: dict[str, Any] = to_jsonable(a)
     doc["exposure"] = _renamed(doc["exposure"], _EXPOSURE)
+    for side in ("calls", "puts"):
+        if doc["exposure"][side] is not None:
+            doc["exposure"][side] = _renamed(doc["exposure"][side], _EXPOSURE)
     floe = a.hedge_flow.model is EngineModel.FLOE
     hf = doc["hedge_flow"]
     hf["impulse_curve"] = _renamed(hf["impulse_curve"], _FLOE_CURVE if floe else _PHYSICAL_CURVE)

@@ -28,7 +28,7 @@ missing mark ("–" on screen, null in JSON, an empty CSV cell).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -43,7 +43,7 @@ from hedgeflow.engine.enums import (
     PositionSource,
 )
 from hedgeflow.engine.pipeline import DROPPED_OI
-from hedgeflow.engine.types import ExpiryAnalysis, RegimeFirmness
+from hedgeflow.engine.types import ExpiryAnalysis, PressureZone, RegimeEdge, RegimeFirmness
 
 
 class FlipSource(StrEnum):
@@ -249,3 +249,22 @@ def status_notes(
     spot = [f"spot {spot_note}"] if spot_note else []
     rest = (n for n in (*lost, *spot, *notes) if n not in source_notes)
     return (*source_notes, *rest)
+
+
+def zone_edges(
+    zones: Sequence[PressureZone], edges: Sequence[RegimeEdge]
+) -> list[tuple[RegimeEdge, ...]]:
+    """The regime edges that belong to each zone (same order as `zones`): each edge goes
+    to the zone nearest it (distance from the edge to the zone's [lower, upper], points;
+    ties to the first), its edges nearest its centre first. No zone: every list empty."""
+    out: list[list[RegimeEdge]] = [[] for _ in zones]
+    if not zones:
+        return []
+    for e in edges:
+        dist = [max(z.lower - e.price, e.price - z.upper, 0.0) for z in zones]
+        out[dist.index(min(dist))].append(e)
+    result: list[tuple[RegimeEdge, ...]] = []
+    for es, z in zip(out, zones, strict=True):
+        centre = z.center
+        result.append(tuple(sorted(es, key=lambda e: abs(e.price - centre))))
+    return result

@@ -142,12 +142,30 @@ def exposure_greeks(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(gamma, vanna, charm) of `greeks`, bitwise the same values, without the delta and
     vega the exposures do not use and with one N(+-d1) pass instead of two."""
+    return exposure_greeks_and_delta(S, K, tau, sigma, r, q, is_call)[:3]
+
+
+def exposure_greeks_and_delta(
+    S: np.ndarray | float,
+    K: np.ndarray | float,
+    tau: np.ndarray | float,
+    sigma: np.ndarray | float,
+    r: np.ndarray | float,
+    q: np.ndarray | float,
+    is_call: np.ndarray | bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(gamma, vanna, charm, delta) of `greeks`, bitwise the same values: the delta from the
+    same N(+-d1) pass (e^{-q tau} N(d1) for a call, -e^{-q tau} N(-d1) for a put)."""
     S, K, tau, sigma, r, q = (np.asarray(x, dtype=np.float64) for x in (S, K, tau, sigma, r, q))
     is_call = np.asarray(is_call, dtype=bool)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         d1, d2, sig_sqrt, eq, pdf = _spot_terms(S, K, tau, sigma, r, q)
         n_side = ndtr(np.where(is_call, d1, -d1))  # N(d1) for calls, N(-d1) for puts
-        return _gamma_vanna_charm(S, tau, sigma, r, q, is_call, d2, sig_sqrt, eq, pdf, n_side)
+        gamma, vanna, charm = _gamma_vanna_charm(
+            S, tau, sigma, r, q, is_call, d2, sig_sqrt, eq, pdf, n_side
+        )
+        delta = np.where(is_call, eq * n_side, -eq * n_side)
+    return gamma, vanna, charm, delta
 
 
 def _spot_terms(

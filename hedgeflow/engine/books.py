@@ -14,8 +14,8 @@ case. Steps:
    if it agrees with the nearest live expiry's forward, else that forward discounted
    (flagged), and each expiry's dividend yield q implied against it (F = S e^{(r-q) tau};
    a q beyond a plausible band is flagged, e.g. an ex-dividend date inside the expiry);
-4.-6. the smile: raw IVs, the smoothed total variance, the butterfly check and repair
-   (`hedgeflow.engine.smile`);
+4.-6. the smile: raw IVs, the smoothed total variance, the fit inside the market and
+   free of butterfly arbitrage (`hedgeflow.engine.smile`);
 7. the dealers' signed positions (positioning model, or live positions passed in).
 
 Downstream code (exposures, the exact charm integral, the repriced profile, the

@@ -1,11 +1,12 @@
-"""The butterfly check of a smile and its repair (docs/METHOD.md "Smile").
+"""The butterfly check of a smile, and the hull repair behind it (docs/METHOD.md "Smile").
 
 Call prices are undiscounted and normalized by the forward, at strikes x = K/F: a smile
 is free of butterfly and call-spread arbitrage when C(x) is convex and decreasing, with
 the anchors C(0) = 1 and C(inf) = 0. Normalizing makes the check scale-free: the same
-tolerance holds for a strike grid near 5,000 or near 5e10. A violating strike is lowered
-onto the lower convex hull of the prices and its IV re-implied; every other strike keeps
-its smoothed IV.
+tolerance holds for a strike grid near 5,000 or near 5e10. The smile is fitted free of
+arbitrage by `hedgeflow.engine.smile_fit`; the repair here (a violating strike lowered
+onto the lower convex hull of the prices, its IV re-implied) holds that as an invariant
+after the prices' round trip through their IVs.
 """
 
 from __future__ import annotations
@@ -22,6 +23,17 @@ from hedgeflow.engine.types import IVSurface
 BUTTERFLY_TOL = 1e-12
 
 
+def normalized_otm(
+    x: NDArray[np.float64], sigma: NDArray[np.float64], tau: NDArray[np.float64] | float
+) -> NDArray[np.float64]:
+    """Undiscounted out-of-the-money prices over F at strikes x = K/F: the put below the
+    forward, the call at and above (wing prices keep their precision)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -np.abs(np.log(x))
+        otm: NDArray[np.float64] = normalized_otm_price(h, sigma * np.sqrt(tau)) * np.sqrt(x)
+    return otm
+
+
 def normalized_calls(
     x: NDArray[np.float64], sigma: NDArray[np.float64], tau: NDArray[np.float64] | float
 ) -> NDArray[np.float64]:
@@ -30,14 +42,12 @@ def normalized_calls(
 
     A ratio that under- or overflows (a strike of 1e-300 under a forward of 1e15) is the
     anchor itself: C(0) = 1, C(inf) = 0, not the NaN of log(0) * 0."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = -np.abs(np.log(x))
-        otm = normalized_otm_price(h, sigma * np.sqrt(tau)) * np.sqrt(x)
-        calls = otm + np.maximum(1.0 - x, 0.0)
+    with np.errstate(invalid="ignore"):
+        calls = normalized_otm(x, sigma, tau) + np.maximum(1.0 - x, 0.0)
     return np.where(x == 0.0, 1.0, np.where(np.isposinf(x), 0.0, calls))
 
 
-def _far(x_last: np.ndarray | float) -> np.ndarray:
+def far_anchor(x_last: np.ndarray | float) -> np.ndarray:
     # the right anchor C -> 0 "far above": 1000 times the last strike (at least 1000 F)
     return np.maximum(np.asarray(x_last, dtype=np.float64) * 1e3, 1e3)
 
@@ -53,7 +63,7 @@ def segment_ends(seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, last
 
 
-def _chord_violations(
+def chord_violations(
     x: NDArray[np.float64],
     c: NDArray[np.float64],
     first: np.ndarray,
@@ -71,7 +81,7 @@ def _chord_violations(
     px[1:], pc[1:] = x[:-1], c[:-1]
     nx[:-1], nc[:-1] = x[1:], c[1:]
     px[first], pc[first] = 0.0, 1.0
-    nx[last] = _far(x[last]) if far is None else far[last]
+    nx[last] = far_anchor(x[last]) if far is None else far[last]
     nc[last] = 0.0
     with np.errstate(invalid="ignore", divide="ignore"):
         lam = (nx - x) / (nx - px)
@@ -116,10 +126,10 @@ def check_butterfly(
     if x.size == 0:
         return np.zeros(0, dtype=bool)
     first, last = segment_ends(np.zeros(x.size, dtype=np.intp))
-    return _chord_violations(x, c, first, last, tol)
+    return chord_violations(x, c, first, last, tol)
 
 
-def _hull_repair(
+def hull_repair(
     x: np.ndarray, c: np.ndarray, seg: np.ndarray, tol: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lower convex hull repair, segment by segment: points above their segment's hull
@@ -131,12 +141,14 @@ def _hull_repair(
     """
     n = x.size
     _, last_all = segment_ends(seg)
-    far = _far(x[last_all])[np.cumsum(segment_ends(seg)[0]) - 1]  # per element: its segment's far
+    far = far_anchor(x[last_all])[
+        np.cumsum(segment_ends(seg)[0]) - 1
+    ]  # per element: its segment's far
     keep = np.ones(n, dtype=bool)
     for _pass in range(n):
         idx = np.flatnonzero(keep)
         first, last = segment_ends(seg[idx])
-        viol = _chord_violations(x[idx], c[idx], first, last, tol, far[idx])
+        viol = chord_violations(x[idx], c[idx], first, last, tol, far[idx])
         if not viol.any():
             break
         keep[idx[viol]] = False
@@ -163,8 +175,8 @@ def _hull_repair(
 
 
 def convex_repair(x: np.ndarray, c: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """`_hull_repair` of one expiry."""
-    return _hull_repair(x, c, np.zeros(x.size, dtype=np.intp), tol)
+    """`hull_repair` of one expiry."""
+    return hull_repair(x, c, np.zeros(x.size, dtype=np.intp), tol)
 
 
 def repair_butterflies(
@@ -181,7 +193,7 @@ def repair_butterflies(
     """
     first, last = segment_ends(seg)
     calls = normalized_calls(x, sig, tau)
-    viol = _chord_violations(x, calls, first, last, BUTTERFLY_TOL)
+    viol = chord_violations(x, calls, first, last, BUTTERFLY_TOL)
     changed_any = np.zeros(x.size, dtype=bool)
     sig = sig.copy()
     for _pass in range(3):
@@ -190,7 +202,7 @@ def repair_butterflies(
         bad_seg = np.zeros(n_seg, dtype=bool)
         bad_seg[seg[viol]] = True
         sub = np.flatnonzero(bad_seg[seg])
-        hull, changed = _hull_repair(x[sub], calls[sub], seg[sub], BUTTERFLY_TOL)
+        hull, changed = hull_repair(x[sub], calls[sub], seg[sub], BUTTERFLY_TOL)
         idx = sub[changed]
         iv_fix, _ = implied_vol(hull[changed], 1.0, x[idx], tau[idx], 0.0, True)
         fixed = np.isfinite(iv_fix)
@@ -202,7 +214,7 @@ def repair_butterflies(
             sig[in_j[lost]] = np.interp(k[in_j[lost]], k[in_j[~lost]], sig[in_j[~lost]])
         changed_any[idx] = True
         calls[sub] = normalized_calls(x[sub], sig[sub], tau[sub])
-        viol = _chord_violations(x, calls, first, last, BUTTERFLY_TOL)
+        viol = chord_violations(x, calls, first, last, BUTTERFLY_TOL)
     repaired = np.bincount(seg[changed_any], minlength=n_seg)
     left = np.bincount(seg[viol], minlength=n_seg)
     return sig, repaired, left

@@ -6,13 +6,25 @@ An exposure is the change of the dealers' option delta, valued at spot, in dolla
     VEX_K = sum pos * vanna * m * S * 0.01         $ per +1 vol point
     CEX_K = sum pos * charm_per_day * m * S        $ per calendar day
 
+DEX_K is the dealers' option delta itself, valued at spot (not a change):
+
+    DEX_K = sum pos * delta * m * S                $ of underlying
+
+DEX > 0: the dealers are long the underlying through these options, so their hedge is short
+that much. Held at fixed IV, d DEX / dS * S * 0.01 = GEX + 0.01 * DEX (the second term:
+the same delta valued at the moved spot).
+
 pos is the dealers' signed contracts (long > 0), m the contract multiplier, S the spot
 of the book and the greeks Black-76 spot greeks on the book's forward (q implied by
 parity). The dealers' hedge trade is the negative of an exposure.
 
 Below 60 s to settlement (`hedgeflow.black76.MIN_GREEK_TAU`) the options are treated by
 their payoff: gamma, vanna and charm exposures are 0 (the settlement step of the delta
-is the charm integral's business, not a per-day rate).
+is the charm integral's business, not a per-day rate); the delta is the payoff's: 1 for
+a call in the money, -1 for a put in the money, half that at the money, 0 out of it.
+
+Each array is kept for the calls and the puts apart as well (`RightExposure`): the two
+add up to the totals, and a screen can show either side.
 """
 
 from __future__ import annotations
@@ -21,10 +33,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hedgeflow.engine.black76 import MIN_GREEK_TAU, exposure_greeks
+from hedgeflow.engine.black76 import MIN_GREEK_TAU, exposure_greeks_and_delta
 from hedgeflow.engine.book import ExpiryBook
 from hedgeflow.engine.enums import PositioningModel
-from hedgeflow.engine.types import ExposurePerExpiry
+from hedgeflow.engine.types import ExposurePerExpiry, RightExposure
 
 
 def positions(
@@ -45,57 +57,104 @@ def positions(
     return -oi
 
 
-def option_exposures(book: ExpiryBook) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-option (gex, vex, cex) in $ (units as in the module docstring), book order.
+def _payoff_delta(S: np.ndarray | float, K: np.ndarray, is_call: np.ndarray) -> np.ndarray:
+    """The payoff's delta per option share: a call 1 above the strike, 0.5 at it, 0 below;
+    a put that minus 1."""
+    call: np.ndarray = 0.5 * (1.0 + np.sign(np.asarray(S, dtype=np.float64) - K))
+    out: np.ndarray = np.where(is_call, call, call - 1.0)
+    return out
+
+
+def _dollar_exposures(
+    S: np.ndarray | float,
+    K: np.ndarray,
+    tau: np.ndarray | float,
+    iv: np.ndarray,
+    r: np.ndarray | float,
+    q: np.ndarray | float,
+    is_call: np.ndarray,
+    pos: np.ndarray,
+    mult: np.ndarray,
+    live: np.ndarray | bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-option (gex, vex, cex, dex) in $; `live` marks options 60 s or more from
+    settlement (the others: payoff delta, no greek exposure)."""
+    gamma, vanna, charm, delta = exposure_greeks_and_delta(S, K, tau, iv, r, q, is_call)
+    delta = np.where(live, delta, _payoff_delta(S, K, is_call))
+    held = pos != 0
+    greek = held & live
+    # errstate: absurd positions or multipliers overflow to inf, which propagates (shown,
+    # not hidden); NaN greeks on unheld options are multiplied away by the mask
+    with np.errstate(invalid="ignore", over="ignore"):
+        scale = np.where(held, pos * mult * S, 0.0)
+        gex = np.where(greek, scale * gamma * S * 0.01, 0.0)
+        vex = np.where(greek, scale * vanna * 0.01, 0.0)
+        cex = np.where(greek, scale * charm, 0.0)
+        dex = np.where(held, scale * delta, 0.0)
+    return gex, vex, cex, dex
+
+
+def option_exposures(book: ExpiryBook) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-option (gex, vex, cex, dex) in $ (units as in the module docstring), book order.
 
     A zero position contributes exactly 0 even where a greek is NaN; a NaN greek on a held
     option (which a built book never produces above 60 s) propagates, it is not dropped.
     """
-    n = book.strike.size
-    if not book.tau >= MIN_GREEK_TAU:
-        zero = np.zeros(n)
-        return zero, zero.copy(), zero.copy()
-    gamma, vanna, charm = exposure_greeks(
-        book.spot, book.strike, book.tau, book.iv, book.r, book.q, book.is_call
+    live = bool(book.tau >= MIN_GREEK_TAU)
+    return _dollar_exposures(
+        book.spot,
+        book.strike,
+        book.tau,
+        book.iv,
+        book.r,
+        book.q,
+        np.asarray(book.is_call, dtype=bool),
+        book.position,
+        book.multiplier,
+        live,
     )
-    S = book.spot
-    held = book.position != 0
-    # errstate: absurd positions or multipliers overflow to inf, which propagates (shown,
-    # not hidden); NaN greeks on unheld options are multiplied away by the mask
-    with np.errstate(invalid="ignore", over="ignore"):
-        scale = np.where(held, book.position * book.multiplier * S, 0.0)
-        gex = np.where(held, scale * gamma * S * 0.01, 0.0)
-        vex = np.where(held, scale * vanna * 0.01, 0.0)
-        cex = np.where(held, scale * charm, 0.0)
-    return gex, vex, cex
 
 
 def compute_exposures(book: ExpiryBook) -> ExposurePerExpiry:
-    """GEX, VEX and CEX summed per unique strike (ascending) for one expiry."""
-    gex, vex, cex = option_exposures(book)
-    return _aggregate(book, gex, vex, cex)
+    """GEX, VEX, CEX and DEX summed per unique strike (ascending) for one expiry, with
+    the calls' and the puts' parts."""
+    return _aggregate(book, *option_exposures(book))
 
 
 def _aggregate(
-    book: ExpiryBook, gex: np.ndarray, vex: np.ndarray, cex: np.ndarray
+    book: ExpiryBook, gex: np.ndarray, vex: np.ndarray, cex: np.ndarray, dex: np.ndarray
 ) -> ExposurePerExpiry:
-    """Per-option exposures summed per unique strike (np.bincount; no loop over strikes)."""
+    """Per-option exposures summed per unique strike (np.bincount; no loop over strikes),
+    in total and for each right."""
     K = book.strike
+    call = np.asarray(book.is_call, dtype=bool)
     if K.size > 1 and not bool((K[1:] >= K[:-1]).all()):
         order = np.argsort(K, kind="stable")
-        K, gex, vex, cex = K[order], gex[order], vex[order], cex[order]
+        K, gex, vex, cex, dex, call = (a[order] for a in (K, gex, vex, cex, dex, call))
     first = np.empty(K.size, dtype=bool)
     first[:1] = True
     np.not_equal(K[1:], K[:-1], out=first[1:])
     inv = np.cumsum(first) - 1
     m = int(first.sum())
+
+    def per_strike(values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        w = values if mask is None else np.where(mask, values, 0.0)
+        return np.bincount(inv, weights=w, minlength=m)
+
+    sides = [
+        RightExposure(*(per_strike(v, mask) for v in (gex, vex, cex, dex)))
+        for mask in (call, ~call)
+    ]
     return ExposurePerExpiry(
         spot=float(book.spot),
         expiration=book.expiration,
         strikes=K[first],
-        gamma=np.bincount(inv, weights=gex, minlength=m),
-        vanna=np.bincount(inv, weights=vex, minlength=m),
-        charm=np.bincount(inv, weights=cex, minlength=m),
+        gamma=per_strike(gex),
+        vanna=per_strike(vex),
+        charm=per_strike(cex),
+        delta=per_strike(dex),
+        calls=sides[0],
+        puts=sides[1],
     )
 
 
@@ -108,28 +167,67 @@ def compute_exposures_many(books: Sequence[ExpiryBook]) -> list[ExposurePerExpir
         return []
     sizes = np.array([b.strike.size for b in books])
     cut = np.cumsum(sizes)[:-1]
-    live = np.array([b.tau >= MIN_GREEK_TAU for b in books])
     per = np.repeat
-    S = per([b.spot for b in books], sizes)
-    tau = per([b.tau for b in books], sizes)
-    r = per([b.r for b in books], sizes)
-    q = per([b.q for b in books], sizes)
-    K = np.concatenate([b.strike for b in books])
-    iv = np.concatenate([b.iv for b in books])
-    is_call = np.concatenate([b.is_call for b in books])
-    pos = np.concatenate([b.position for b in books])
-    mult = np.concatenate([b.multiplier for b in books])
-    gamma, vanna, charm = exposure_greeks(S, K, tau, iv, r, q, is_call)
-    # below 60 s to settlement: payoff, no greek exposure (see `option_exposures`)
-    held = (pos != 0) & per(live, sizes)
-    with np.errstate(invalid="ignore", over="ignore"):
-        scale = np.where(held, pos * mult * S, 0.0)
-        gex = np.where(held, scale * gamma * S * 0.01, 0.0)
-        vex = np.where(held, scale * vanna * 0.01, 0.0)
-        cex = np.where(held, scale * charm, 0.0)
-    out = []
-    for b, ge, ve, ce in zip(
-        books, np.split(gex, cut), np.split(vex, cut), np.split(cex, cut), strict=True
-    ):
-        out.append(_aggregate(b, ge, ve, ce))
-    return out
+    live = per(np.array([b.tau >= MIN_GREEK_TAU for b in books]), sizes)
+    parts = _dollar_exposures(
+        per([b.spot for b in books], sizes),
+        np.concatenate([b.strike for b in books]),
+        per([b.tau for b in books], sizes),
+        np.concatenate([b.iv for b in books]),
+        per([b.r for b in books], sizes),
+        per([b.q for b in books], sizes),
+        np.concatenate([np.asarray(b.is_call, dtype=bool) for b in books]),
+        np.concatenate([b.position for b in books]),
+        np.concatenate([b.multiplier for b in books]),
+        live,
+    )
+    split = [np.split(p, cut) for p in parts]
+    return [_aggregate(b, ge, ve, ce, de) for b, ge, ve, ce, de in zip(books, *split, strict=True)]
+
+
+def sum_exposures(exposures: Sequence[ExposurePerExpiry]) -> ExposurePerExpiry:
+    """Several expiries' per-strike exposures summed on the union of their strikes (for a
+    scope over expiries): every array, DEX and the calls' and puts' parts included (an
+    array missing from any expiry is missing from the sum). Spot and expiration are the
+    first's (the nearest expiry, when the caller lists them nearest first); all are
+    computed at one spot, so the dollar figures add up."""
+    if not exposures:
+        raise ValueError("no exposures to sum")
+    strikes = np.unique(
+        np.concatenate([np.asarray(e.strikes, dtype=np.float64) for e in exposures])
+    )
+    at = [np.searchsorted(strikes, np.asarray(e.strikes, dtype=np.float64)) for e in exposures]
+
+    def field_of(name: str, side: str | None = None) -> np.ndarray | None:
+        arrays = []
+        for e in exposures:
+            holder = e if side is None else getattr(e, side)
+            arr = None if holder is None else getattr(holder, name)
+            if arr is None:
+                return None
+            arrays.append(arr)
+        out = np.zeros(strikes.size)
+        for arr, idx in zip(arrays, at, strict=True):
+            np.add.at(out, idx, np.asarray(arr, dtype=np.float64))
+        return out
+
+    def right(side: str) -> RightExposure | None:
+        g, v, c, d = (field_of(f, side) for f in ("gamma", "vanna", "charm", "delta"))
+        if g is None or v is None or c is None or d is None:
+            return None
+        return RightExposure(g, v, c, d)
+
+    gamma, vanna, charm = (field_of(f) for f in ("gamma", "vanna", "charm"))
+    assert gamma is not None and vanna is not None and charm is not None
+    first = exposures[0]
+    return ExposurePerExpiry(
+        spot=first.spot,
+        expiration=first.expiration,
+        strikes=strikes,
+        gamma=gamma,
+        vanna=vanna,
+        charm=charm,
+        delta=field_of("delta"),
+        calls=right("calls"),
+        puts=right("puts"),
+    )

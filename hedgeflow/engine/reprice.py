@@ -75,7 +75,7 @@ COARSE_STEP = 0.005
 MAX_COARSE_POINTS = 16
 #: Regula-falsi (Illinois) steps refining a sign change beyond the plotted window: each
 #: step one evaluation of the line per crossing, all crossings at once.
-REFINE_ITERATIONS = 3
+REFINE_ITERATIONS = 4
 
 Line = Callable[[np.ndarray], np.ndarray]
 

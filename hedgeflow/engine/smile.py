@@ -1,4 +1,4 @@
-"""The smile of each expiry: raw IVs, the smoothed total variance and the butterfly repair.
+"""The smile of each expiry: raw IVs, the smoothed total variance, the fit inside the market.
 
 `build_surface` and `Smiles` are steps 4 to 6 of the chain pipeline described in
 `hedgeflow.engine.books` (which builds each `ExpiryBook` on these smiles):
@@ -15,16 +15,17 @@
    spline (`hedgeflow.engine.smoothing`, FITPACK's scheme in numpy: smoothing condition
    sum(((w_i - g_i) / e_i)^2) <= n with e_i the
    mid's error: a quarter of the bid/ask spread over vega, in w units), flat in k beyond
-   the last valid strike;
-6. butterfly check on the strike grid (undiscounted call prices decreasing and convex in
-   K, with the no-arbitrage anchors C(0) = F and C(inf) = 0) and repair only where
-   violated (`hedgeflow.engine.butterfly`): violating strikes are lowered onto the lower
-   convex hull of the call prices and their IV re-implied, every other strike keeps its
-   smoothed IV.
+   the last valid strike: the seed of step 6;
+6. the fit inside the market (`hedgeflow.engine.smile_fit`): the seed where its call
+   prices are free of butterfly arbitrage on the strike grid and inside every two-sided
+   quote's bid/ask (and below every zero-bid quote's ask), else the arbitrage-free
+   prices closest to it inside those bands (outside only where no arbitrage-free smile
+   fits inside them, counted), their IVs re-implied; the butterfly check
+   (`hedgeflow.engine.butterfly`) then holds it as an invariant on the expiries the fit
+   moved.
 
 Vectorized across strikes and expiries (one implied-vol solve for the whole chain)
-except the spline fit, one call per expiry; the hull repair loops over passes, each
-vectorized over all the expiries whose check failed.
+except the spline fit, one call per expiry.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import numpy as np
 from hedgeflow.engine.black76 import norm_pdf, price
 from hedgeflow.engine.butterfly import repair_butterflies
 from hedgeflow.engine.iv import IVFailure, implied_vol
+from hedgeflow.engine.smile_fit import fit_smiles
 from hedgeflow.engine.smoothing import smoothing_spline
 from hedgeflow.engine.types import IVSurface
 
@@ -91,6 +93,43 @@ def _smooth_total_variance(
     if bad.any():
         ws[bad] = np.interp(kc[bad], kv, wv)
     return ws, int(bad.sum())
+
+
+def _bands(
+    idx: np.ndarray,
+    mid: np.ndarray,
+    spread: np.ndarray,
+    ask: np.ndarray,
+    reason: np.ndarray,
+    own_quote: np.ndarray,
+    F: np.ndarray,
+    R: np.ndarray,
+    T: np.ndarray,
+    k: np.ndarray,
+    sigma: np.ndarray,
+    err_sigma: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bands and price errors of the nodes `idx` for `fit_smiles`, all undiscounted over F
+    on the OTM price: [bid, ask] where the OTM quote is two-sided and its own IV is the
+    smile point (`own_quote`), [0, ask] where its bid is zero, NaN elsewhere; the price
+    error is the smile's IV error times the seed's vega (a quarter of the spread for a
+    two-sided quote)."""
+    mid, spread, ask, reason = mid[idx], spread[idx], ask[idx], reason[idx]
+    unit = np.exp(-R[idx] * T[idx]) * F[idx]
+    two = own_quote[idx] & (reason == _OK)
+    one = (reason == _ONE_SIDED) & np.isfinite(ask)
+    with np.errstate(invalid="ignore"):
+        lo = np.where(two, (mid - 0.5 * spread) / unit, np.where(one, 0.0, np.nan))
+        hi = np.where(two, (mid + 0.5 * spread) / unit, np.where(one, ask / unit, np.nan))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        sqrt_t = np.sqrt(T[idx])
+        sd = sigma[idx] * sqrt_t
+        vega = norm_pdf(-k[idx] / sd + 0.5 * sd) * sqrt_t  # undiscounted, over F, per unit vol
+        err = np.where(two, MID_ERROR_FRACTION * spread / unit, vega * err_sigma[idx])
+    # an error that underflows (far wings) or is not finite weighs as the smallest one
+    good = np.isfinite(err) & (err > 0)
+    floor = float(err[good].min()) if good.any() else 1.0
+    return lo, hi, np.where(good, err, floor)
 
 
 def segment_median(values: np.ndarray, seg: np.ndarray, n_seg: int) -> np.ndarray:
@@ -224,6 +263,8 @@ class Smiles:
         # own spread: below that its IV is tick noise
         miss = np.flatnonzero(todo & ~np.isfinite(iv))
         n_twin = np.zeros(n_seg, dtype=np.intp)
+        twin = np.zeros(n, dtype=bool)
+        quote_spread = spread  # the OTM quote's (the twin's replaces it below, in a copy)
         if miss.size:
             itm_mid = np.where(otm_call, put_mid, call_mid)[miss]
             itm_spread = np.where(otm_call, put_spread, call_spread)[miss]
@@ -238,7 +279,6 @@ class Smiles:
                 spread = spread.copy()
                 spread[got] = itm_spread[has][np.isfinite(iv2)]
                 reason[got] = _OK
-                twin = np.zeros(n, dtype=bool)
                 twin[got] = True
                 n_twin = segment_counts(nseg, twin, n_seg)
         counts = np.bincount(nseg[todo] * _N_CODES + reason[todo], minlength=n_seg * _N_CODES)
@@ -342,18 +382,33 @@ class Smiles:
         with np.errstate(invalid="ignore"):
             sigma = np.sqrt(ws / T)
 
-        # butterfly check and repair on every built expiry's in-range strikes at once (the
-        # out-of-range strikes sit on the flat wing)
+        # the fit inside the market (`hedgeflow.engine.smile_fit`) on every built expiry's
+        # in-range strikes at once (the out-of-range strikes sit on the flat wing)
         chk = np.flatnonzero(in_range & built[nseg])
         if chk.size:
-            sig, repaired, left = repair_butterflies(
-                x[chk], k[chk], sigma[chk], T[chk], nseg[chk], n_seg
-            )
-            sigma[chk] = sig
-            for j in np.flatnonzero(repaired).tolist():
-                self.diag[j]["butterfly_repaired"] = int(repaired[j])
-            for j in np.flatnonzero(left).tolist():
-                self.diag[j]["butterfly_unrepaired"] = int(left[j])
+            lo, hi, err_p = _bands(
+                chk, otm_mid, quote_spread, np.where(otm_call, call_ask, put_ask),
+                quote_reason, solved & ~twin, F, R, T, k, sigma,
+                np.where(valid, err_sigma, VENDOR_IV_REL_ERROR * sigma),
+            )  # fmt: skip
+            fit = fit_smiles(x[chk], sigma[chk], T[chk], nseg[chk], n_seg, lo, hi, err_p)
+            sigma[chk] = fit.sigma
+            for name, arr in (("smile_fit_moved", fit.moved), ("smile_outside_band", fit.outside)):
+                for j in np.flatnonzero(arr).tolist():
+                    self.diag[j][name] = int(arr[j])
+            # the invariant, on the expiries the fit moved: calls convex and decreasing
+            # to double precision (what the prices' round trip through their IVs leaves
+            # drops onto the hull)
+            redo = chk[(fit.moved > 0)[nseg[chk]]]
+            if redo.size:
+                sig, repaired, left = repair_butterflies(
+                    x[redo], k[redo], sigma[redo], T[redo], nseg[redo], n_seg
+                )
+                sigma[redo] = sig
+                for j in np.flatnonzero(repaired).tolist():
+                    self.diag[j]["butterfly_repaired"] = int(repaired[j])
+                for j in np.flatnonzero(left).tolist():
+                    self.diag[j]["butterfly_unrepaired"] = int(left[j])
         self.raw = raw
         self.sigma = sigma
 
@@ -375,7 +430,8 @@ def build_surface(
     call_ask: np.ndarray | None = None,
     put_ask: np.ndarray | None = None,
 ) -> tuple[IVSurface, dict[str, int]]:
-    """Raw and arbitrage-free smoothed smile of one expiry on unique ascending strikes.
+    """Raw and fitted (arbitrage-free, inside the market) smile of one expiry on unique
+    ascending strikes.
 
     Parameters
     ----------

@@ -39,12 +39,29 @@ from hedgeflow.engine.enums import (
 
 
 @dataclass(frozen=True, eq=False)
+class RightExposure:
+    """One right's share (the calls', or the puts') of the per-strike exposures, on the
+    strikes of the `ExposurePerExpiry` that holds it, in its units and sign; the calls' and
+    the puts' arrays add up to the totals."""
+
+    gamma: np.ndarray
+    vanna: np.ndarray
+    charm: np.ndarray
+    delta: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
 class ExposurePerExpiry:
     """Per-strike dealer exposures for one expiry, strikes ascending and unique.
 
     gamma : GEX_K, $ of dealer delta change per +1% spot move
     vanna : VEX_K, $ per +1 vol point
     charm : CEX_K, $ per calendar day
+    delta : DEX_K, the dealers' option delta itself in $ of underlying (pos * delta * m * S):
+        > 0 the dealers are long the underlying through these options (their hedge is short
+        that much); None where it was not computed (an exposure built by hand)
+    calls, puts : the same four arrays for the calls and for the puts alone (None where not
+        computed); calls + puts = the totals
     """
 
     spot: float
@@ -53,14 +70,23 @@ class ExposurePerExpiry:
     gamma: np.ndarray
     vanna: np.ndarray
     charm: np.ndarray
+    delta: np.ndarray | None = None
+    calls: RightExposure | None = None
+    puts: RightExposure | None = None
 
     def __post_init__(self) -> None:
         if self.expiration.tzinfo is None:
             raise ValueError("`expiration` must be timezone-aware")
         n = len(self.strikes)
-        for name in ("gamma", "vanna", "charm"):
-            if len(getattr(self, name)) != n:
+        for name in ("gamma", "vanna", "charm", "delta"):
+            arr = getattr(self, name)
+            if arr is not None and len(arr) != n:
                 raise ValueError(f"`{name}` must have one value per strike ({n})")
+        for side in (self.calls, self.puts):
+            if side is not None and any(
+                len(getattr(side, f)) != n for f in ("gamma", "vanna", "charm", "delta")
+            ):
+                raise ValueError(f"a right's exposures must have one value per strike ({n})")
 
 
 @dataclass(frozen=True, eq=False)

@@ -47,6 +47,7 @@ from hedgeflow.app.errorlog import ErrorLog
 from hedgeflow.app.export import default_export_dir, export_analysis
 from hedgeflow.app.fmt import NY
 from hedgeflow.app.scheduler import EngineScheduler
+from hedgeflow.app.strikes import Greek, Split, headline_levels
 from hedgeflow.engine.config import EngineConfig
 from hedgeflow.feeds.base import Feed
 from hedgeflow.tui.commands import SymbolCommands
@@ -66,7 +67,8 @@ from hedgeflow.tui.run import (
 )
 from hedgeflow.tui.screens import HelpScreen, MonitorScreen, binding_ids, help_about, help_rows
 from hedgeflow.tui.state import SymbolState, is_stale
-from hedgeflow.tui.views import ImpulseView, Palette, PaneView
+from hedgeflow.tui.strikes import StrikesPane
+from hedgeflow.tui.views import ImpulseView, Palette, PaneView, StrikesView
 
 __all__ = [
     "MAX_BACKOFF",
@@ -169,6 +171,11 @@ class HedgeflowApp(App[int]):
         self.states: dict[str, SymbolState] = {s: SymbolState(s) for s in self.symbols}
         self.paused = False
         self.show_repriced = False
+        #: The by-strike pane: shown instead of the impulse pane (below the wide layout),
+        #: which exposure, and net or calls/puts apart.
+        self.show_strikes = False
+        self.strike_greek = Greek.GEX
+        self.strike_split = Split.NET
         self.zoom_index = ZOOM_LEVELS.index(1.0)
         self.recording: Recording | None = None
         self.poller = Poller(self)
@@ -400,6 +407,16 @@ class HedgeflowApp(App[int]):
             repriced=self.show_repriced,
             range_percent=base_range,
         )
+        screen.query_one(StrikesPane).view = StrikesView(
+            st.symbol,
+            st.analysis,
+            stale[st.symbol],
+            waiting,
+            greek=self.strike_greek.value,
+            split=self.strike_split.value,
+            levels=headline_levels(st.analysis),
+        )
+        screen.set_class(self.show_strikes, "-strikes")
         screen.query_one(RegimePane).view = pane
         screen.query_one(ZonesPane).view = pane
         screen.query_one(CharmPane).view = pane
@@ -471,6 +488,21 @@ class HedgeflowApp(App[int]):
             and st.analysis.repriced is None
         ):
             self.notify("this model has no repriced profile (floe)", timeout=3)
+        self.refresh_views()
+
+    def action_strikes(self) -> None:
+        """Swap the impulse pane and the by-strike pane (both show in the wide layout)."""
+        self.show_strikes = not self.show_strikes
+        self.refresh_views()
+
+    def action_greek(self) -> None:
+        """Next exposure in the by-strike pane: GEX, VEX, CEX, DEX."""
+        self.strike_greek = self.strike_greek.next()
+        self.refresh_views()
+
+    def action_split(self) -> None:
+        """By-strike pane: net, or calls and puts apart."""
+        self.strike_split = Split.SIDES if self.strike_split is Split.NET else Split.NET
         self.refresh_views()
 
     def action_zoom(self, step: int) -> None:

@@ -24,23 +24,22 @@ from textual_plotext import PlotextPlot
 from hedgeflow.app.fmt import (
     MISSING,
     NY,
-    fmt_contracts,
     fmt_dollars,
     fmt_expiry,
     fmt_level,
     fmt_number,
     fmt_percent,
     nice_ticks,
-    strength_bar,
 )
 from hedgeflow.app.presentation import FLOE_FIGURES, headline
 from hedgeflow.engine import labels
-from hedgeflow.engine.enums import EngineModel, ExtremumKind, Side
+from hedgeflow.engine.enums import EngineModel, ExtremumKind
 from hedgeflow.engine.types import ExpiryAnalysis
 from hedgeflow.tui.chart_parts import impulse_window, sign_runs, zoom_label
 from hedgeflow.tui.chart_theme import ChartColors, app_chart_colors, register
 from hedgeflow.tui.symbolbar import SymbolBar as SymbolBar
 from hedgeflow.tui.views import ImpulseView, Palette, PaneView, StatusView
+from hedgeflow.tui.zonerows import Row, fit_columns, zone_rows
 
 STALE = "STALE"
 
@@ -163,14 +162,20 @@ class ImpulsePane(_AnalysisPlot):
         plt = self.plt
         curve = a.hedge_flow.impulse_curve
         show_repriced = view.repriced and a.repriced is not None
+        head = headline(a)
+        # the headline's figure and unit beside the chart's, so the two are not confused:
+        # the physical curve is a density (per point of price), the headline a total
+        h_spot = f"H spot {fmt_dollars(head.impulse, signed=True)}/+1%"
         if show_repriced:
             assert a.repriced is not None
             x, y = a.repriced.price, a.repriced.impulse
-            title = "Repriced impulse: dealers' $/+1% if spot were at S"
+            title = f"Repriced impulse $/+1% if spot were at S · {h_spot}"
+        elif a.model is EngineModel.PHYSICAL:
+            x, y = curve.price, curve.impulse
+            title = f"Impulse H(S) density $/+1%/pt · {h_spot}"
         else:
             x, y = curve.price, curve.impulse
-            unit = "$/1%/pt" if a.model is EngineModel.PHYSICAL else "$/1%"
-            title = f"Impulse H(S) {unit}"
+            title = f"Impulse H(S) $/+1% · {h_spot}"
         lo, hi = impulse_window(a.spot, view.range_percent, view.zoom, x)
         window = (x >= lo) & (x <= hi)
         xs, ys = _finite_xy(x[window], y[window])
@@ -185,7 +190,6 @@ class ImpulsePane(_AnalysisPlot):
                 plt.plot(rx, ry, color=colors.curve, marker=colors.curve_marker(positive))
         else:
             plt.plot(xs, ys, color=colors.curve, marker="braille")
-        head = headline(a)
         zero_gamma = ""
         if show_repriced and head.zero_gamma is not None:
             # The fixed-IV, gamma-only line over every expiry (what other tools call zero
@@ -318,12 +322,9 @@ class CharmPane(_AnalysisPlot):
         self.refresh()
 
 
-ZONE_COLUMNS = ("Level", "Type", "Side", "Strength", "Bounds", "Dealers")
-COLUMN_WIDTHS = {"Level": 8, "Type": 8, "Side": 5, "Strength": 8, "Bounds": 17, "Dealers": 48}
-
-
 class ZonesPane(_TitledMixin, DataTable[Text | str]):
-    """Stability and acceleration zones and regime edges, nearest to spot first.
+    """Stability and acceleration zones, nearest to spot first; each zone's regime edges
+    in its own column (▲ price enters a stable region beyond it, ▼ an unstable one).
 
     Rows are updated in place (row keys by position), so the cursor and the scroll
     position survive every refresh."""
@@ -334,7 +335,7 @@ class ZonesPane(_TitledMixin, DataTable[Text | str]):
     def __init__(self, palette: Palette, **kw: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
         self.palette = palette
-        self._columns: tuple[str, ...] = ()
+        self._columns: tuple[tuple[str, int], ...] = ()
         self._shown: list[tuple[Text | str, ...]] = []
         # DataTable sizes its render caches for big tables (10,000 cells, 1,000 lines); a
         # refresh every few seconds fills them with superseded content, each cached line
@@ -344,68 +345,37 @@ class ZonesPane(_TitledMixin, DataTable[Text | str]):
         self._row_render_cache = LRUCache(128)
         self._line_cache = LRUCache(128)
 
+    def on_resize(self) -> None:
+        self.watch_view()
+
     def watch_view(self) -> None:
         view = self.view
         a = view.analysis if view else None
         futures: tuple[str, ...] = ()
-        rows: list[tuple[Text | str, ...]] = []
+        rows: list[Row] = []
+        edges_w = 5
         if a is not None:
-            cloud = a.pressure_cloud
-            names = list(cloud.total_contracts.contracts)
-            for z in (*cloud.stability_zones, *cloud.acceleration_zones):
-                names += [n for n in z.contracts.contracts if n not in names]
-            futures = tuple(names)
-            entries: list[tuple[float, tuple[Text | str, ...]]] = []
-            for z in (*cloud.stability_zones, *cloud.acceleration_zones):
-                word = labels.stability(z.impulse)
-                # Without colour the word tells them apart; a grey of red would hide it.
-                kind = "stable" if word == labels.STABLE else "unstable"
-                color = "" if self.app.no_color else self.palette.hex(kind)
-                row = (
-                    Text(fmt_level(z.center), style="bold"),
-                    Text(word, style=color, justify="left"),
-                    "above" if z.side is Side.ABOVE else "below",
-                    *(fmt_contracts(z.contracts.contracts.get(n, math.nan)) for n in futures),
-                    Text(strength_bar(z.strength, 6), style=color, justify="left"),
-                    f"{fmt_level(z.lower)}–{fmt_level(z.upper)}",
-                    labels.impulse_effect(z.impulse),
-                )
-                entries.append((abs(z.center - a.spot), row))
-            for e in cloud.regime_edges:
-                # "above 6050.0: rising through it enters stable (...)": the level is in
-                # its own column, the words after the colon say what happens there.
-                words = labels.edge_description(e, a.spot).split(": ", 1)[-1]
-                row = (
-                    Text(fmt_level(e.price), style="bold"),
-                    "edge",
-                    "above" if e.price >= a.spot else "below",
-                    *("" for _ in futures),
-                    "",
-                    "",
-                    words,
-                )
-                entries.append((abs(e.price - a.spot), row))
-            entries.sort(key=lambda item: item[0])
-            rows = [row for _, row in entries]
-        columns = (*ZONE_COLUMNS[:3], *(f"{n}/+1%" for n in futures), *ZONE_COLUMNS[3:])
+            futures, rows, edges_w = zone_rows(a, self.palette)
+        # the vertical scrollbar takes one cell
+        columns, rows = fit_columns(futures, rows, edges_w, self.content_region.width - 1)
         self._fill(columns, rows)
         n_z = len(rows)
         title = f"Pressure zones · {a.symbol} · nearest first" if a else "Pressure zones"
-        legend = f"contracts: + {labels.DEALERS_BUY}, − {labels.DEALERS_SELL}"
-        if a is not None and a.model is EngineModel.FLOE:
-            legend = f"{FLOE_FIGURES}: + {labels.DEALERS_BUY}, − {labels.DEALERS_SELL}"
-        self._set_frame(
-            title, view, f"{n_z} level{'s' if n_z != 1 else ''} · {legend}" if a else ""
+        whose = f"{FLOE_FIGURES}: " if a is not None and a.model is EngineModel.FLOE else ""
+        legend = (
+            f"{whose}futures per +1%: + {labels.DEALERS_BUY}, − {labels.DEALERS_SELL} · "
+            "edges ▲ stable beyond, ▼ unstable"
         )
+        self._set_frame(title, view, f"{n_z} zone{'s' if n_z != 1 else ''} · {legend}" if a else "")
 
-    def _fill(self, columns: tuple[str, ...], rows: list[tuple[Text | str, ...]]) -> None:
+    def _fill(
+        self, columns: tuple[tuple[str, int], ...], rows: list[tuple[Text | str, ...]]
+    ) -> None:
         if columns != self._columns:
             cursor, scroll = self.cursor_row, self.scroll_y
             self.clear(columns=True)
-            for i, name in enumerate(columns):
-                # Fixed widths: an auto-width column re-measures every cell on each update
-                # (tens of ms per refresh); these fit the longest value each column takes.
-                self.add_column(name, key=f"c{i}", width=COLUMN_WIDTHS.get(name, 7))
+            for i, (name, width) in enumerate(columns):
+                self.add_column(name, key=f"c{i}", width=width)
             self._columns = columns
             for i, row in enumerate(rows):
                 self.add_row(*row, key=f"r{i}")

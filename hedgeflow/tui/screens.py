@@ -15,7 +15,9 @@ from textual.containers import Grid, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
+from hedgeflow.app.legend import LEGEND
 from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
+from hedgeflow.tui.strikes import StrikesPane
 
 if TYPE_CHECKING:
     from hedgeflow.tui.app import HedgeflowApp
@@ -23,6 +25,10 @@ if TYPE_CHECKING:
 #: Below this many rows or columns the compact layout is used.
 COMPACT_HEIGHT = 32
 COMPACT_WIDTH = 110
+#: From this many columns (and the full height) the by-strike bars get their own column.
+WIDE_WIDTH = 180
+#: Below this the screen says so instead of drawing panes that would hide numbers.
+MIN_WIDTH, MIN_HEIGHT = 80, 24
 
 
 class MonitorScreen(Screen[None]):
@@ -52,6 +58,10 @@ class MonitorScreen(Screen[None]):
             id="previous-symbol",
             tooltip="Cycle to the previous watched symbol",
         ),
+        # Help and Quit first: the footer shows bindings in this order, and at 80 columns
+        # the last ones would be cut (every key is on the help screen).
+        Binding("question_mark,f1", "app.help", "Help", id="help", key_display="?"),
+        Binding("q", "app.quit", "Quit", id="quit"),
         Binding(
             "e",
             "app.expiry(1)",
@@ -71,16 +81,39 @@ class MonitorScreen(Screen[None]):
         Binding(
             "r",
             "app.record",
-            "Record",
+            "Rec",
             id="record",
             tooltip="Start / stop recording snapshots to SQLite",
         ),
         Binding(
             "g",
             "app.repriced",
-            "Repriced",
+            "Reprice",
             id="repriced",
             tooltip="Toggle the repriced profile in the impulse pane",
+        ),
+        Binding(
+            "b",
+            "app.strikes",
+            "Strikes",
+            id="strikes",
+            tooltip="Swap the impulse curve and the exposures-by-strike bars (both at 180+ columns)",
+        ),
+        Binding(
+            "n",
+            "app.greek",
+            "GEX/VEX/CEX/DEX",
+            show=False,
+            id="strike-greek",
+            tooltip="By-strike bars: next exposure (GEX, VEX, CEX, DEX)",
+        ),
+        Binding(
+            "c",
+            "app.split",
+            "Net/calls/puts",
+            show=False,
+            id="strike-split",
+            tooltip="By-strike bars: net, or calls and puts apart",
         ),
         Binding(
             "plus,equals_sign",
@@ -103,14 +136,18 @@ class MonitorScreen(Screen[None]):
             "x",
             "app.export",
             "Export",
+            show=False,  # the footer fits 80 columns; the help screen lists it
             id="export",
             tooltip="Write JSON, CSV and a Pine script of the analysis",
         ),
         Binding(
-            "s", "app.screenshot", "Screenshot", id="screenshot", tooltip="Save an SVG screenshot"
+            "s",
+            "app.screenshot",
+            "Screenshot",
+            show=False,  # so that the footer fits 80 columns; the help screen lists it
+            id="screenshot",
+            tooltip="Save an SVG screenshot",
         ),
-        Binding("question_mark", "app.help", "Help", id="help", key_display="?"),
-        # After help: where the footer runs out of room (80 columns), help stays visible.
         Binding(
             "l",
             "app.errors",
@@ -118,7 +155,6 @@ class MonitorScreen(Screen[None]):
             id="errors",
             tooltip="Recent errors: time, symbol, feed, kind, backoff",
         ),
-        Binding("q", "app.quit", "Quit", id="quit"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -126,18 +162,30 @@ class MonitorScreen(Screen[None]):
         yield SymbolBar(id="symbols")
         with Grid(id="panes"):
             yield ImpulsePane(app.palette, id="impulse")
+            yield StrikesPane(app.palette, id="strikes")
             yield RegimePane(app.palette, id="regime")
             yield ZonesPane(app.palette, id="zones")
             yield CharmPane(app.palette, id="charm")
         yield StatusLine(app.palette, id="status")
         yield Footer(show_command_palette=False)
+        yield Static(
+            f"terminal too small (need {MIN_WIDTH}x{MIN_HEIGHT})", id="too-small", markup=False
+        )
 
     def on_mount(self) -> None:
         self.call_after_refresh(cast("HedgeflowApp", self.app).refresh_views)
 
     def on_resize(self) -> None:
-        compact = self.size.height < COMPACT_HEIGHT or self.size.width < COMPACT_WIDTH
+        w, h = self.size
+        compact = h < COMPACT_HEIGHT or w < COMPACT_WIDTH
         self.set_class(compact, "-compact")
+        self.set_class(not compact and w >= WIDE_WIDTH, "-wide")
+        small = w < MIN_WIDTH or h < MIN_HEIGHT
+        self.set_class(small, "-too-small")
+        if small:
+            self.query_one("#too-small", Static).update(
+                f"terminal too small: {w}x{h} (need {MIN_WIDTH}x{MIN_HEIGHT})"
+            )
 
 
 def binding_ids() -> set[str]:
@@ -174,13 +222,13 @@ class HelpScreen(ModalScreen[None]):
     """Lists (keys, what they do, binding id). Escape, q or ? closes it."""
 
     BINDINGS = [
-        Binding("escape,q,question_mark", "dismiss", "Close", id="help-close"),
+        Binding("escape,q,question_mark,f1", "dismiss", "Close", id="help-close"),
     ]
 
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 76; max-width: 100%; height: auto; max-height: 100%;
+        width: 96; max-width: 100%; height: auto; max-height: 100%;
         border: round $primary; background: $surface; padding: 0 1;
     }
     """
@@ -198,11 +246,24 @@ class HelpScreen(ModalScreen[None]):
         for keys, description, binding_id in self.rows:
             table.add_row(keys, description, binding_id)
         with VerticalScroll() as scroll:
-            scroll.border_title = "Keys · hedgeflow monitor"
-            scroll.border_subtitle = "esc / ? closes"
+            scroll.border_title = "Keys and legend · hedgeflow monitor"
+            scroll.border_subtitle = "↑↓ scroll · esc / ? closes"
             yield Static(table, id="help-keys")
             if self.about:
                 yield Static(Text(self.about, style="dim"), id="help-about")
+            yield Static(legend_table(), id="help-legend")
+
+
+def legend_table() -> Table:
+    """The legend (`app.legend.LEGEND`): every label on screen, in a trader's words."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for section, rows in LEGEND:
+        table.add_row(Text(f"\n{section}", style="bold underline"), "")
+        for label, words in rows:
+            table.add_row(label, words)
+    return table
 
 
 def help_about(stale_after_polls: int) -> str:

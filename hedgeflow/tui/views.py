@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from textual.color import Color
 
-from hedgeflow.engine.types import ExpiryAnalysis
+from hedgeflow.engine.types import ExpiryAnalysis, ExposurePerExpiry
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,23 @@ class ImpulseView(PaneView):
     zoom: float = 1.0
     repriced: bool = False
     range_percent: float = 3.0
+
+
+@dataclass(frozen=True)
+class StrikesView(PaneView):
+    """The exposures-by-strike pane's input.
+
+    greek : "GEX", "VEX", "CEX" or "DEX" (`app.strikes.Greek`); split : "net" or
+    "calls/puts" (`app.strikes.Split`); levels : (name, price) rules to draw between
+    strikes (spot is always drawn); exposure : the per-strike exposures to draw, None for
+    the analysis' own (a scope passes its sum over expiries); scope : the title's words
+    for what is summed ("" for the analyzed expiry)."""
+
+    greek: str = "GEX"
+    split: str = "net"
+    levels: tuple[tuple[str, float], ...] = ()
+    exposure: ExposurePerExpiry | None = None
+    scope: str = ""
 
 
 @dataclass(frozen=True)

@@ -115,3 +115,34 @@ def test_strength_bar_widths() -> None:
     assert strength_bar(0.5, 4) == "██  "
     assert strength_bar(2.0, 4) == "████"  # clamped
     assert len(strength_bar(math.nan, 6)) == 6
+
+
+@pytest.mark.parametrize(
+    ("value", "signed", "text"),
+    [
+        (-480909.0, False, "-481K"),
+        (7312.0, True, "+7.3K"),
+        (1.2e6, False, "1.2M"),
+        (850.0, True, "+850"),
+        (0.4, True, "0"),
+        (-0.4, False, "0"),
+        (999_960.0, False, "1.0M"),
+        (-12_345_678.0, True, "-12.3M"),
+        (float("nan"), True, "–"),
+    ],
+)
+def test_fmt_compact_known_values(value: float, signed: bool, text: str) -> None:
+    from hedgeflow.app.fmt import fmt_compact
+
+    assert fmt_compact(value, signed=signed) == text
+
+
+def test_fmt_compact_is_short_for_every_magnitude() -> None:
+    """Compact figures fit a 6-cell column for any count up to a trillion: no table ever has
+    to cut one."""
+    from hedgeflow.app.fmt import fmt_compact
+
+    for exp in range(13):
+        for mant in (1.0, 2.5, 9.99, 9.9996):
+            for sign in (1.0, -1.0):
+                assert len(fmt_compact(sign * mant * 10**exp, signed=True)) <= 6

@@ -135,7 +135,13 @@ def test_analyze_of_a_recording_shows_the_regime_the_monitor_showed(
     """`analyze --feed replay` folds the recorded snapshots before the last one: the regime
     and firmness in its JSON are the monitor's (a fold over every analysis), not the last
     snapshot's on its own (which differs at this cut)."""
-    n = 18
+    # the first cut where hysteresis decides: the folded regime is not the last snapshot's
+    n = next(
+        k
+        for k in range(2, len(noisy_session) + 1)
+        if noisy_session[k - 1].hedge_flow.impulse_curve.regime
+        is not fold(noisy_session[:k])[0][-1]
+    )
     feed = SimFeed(seed=7, start=NOISY, speed=0.0)
     path = tmp_path / "noisy.sqlite"
     with Recorder(path) as rec:

@@ -122,7 +122,7 @@ def test_exposures_are_dollar_delta_changes():
     vex = (dollar_delta(dvol=h) - dollar_delta(dvol=-h)) / (2 * h) * 0.01
     dt = h / DAYS_PER_YEAR
     cex = -(dollar_delta(dtau=dt) - dollar_delta(dtau=-dt)) / (2 * h)
-    g, v, c = option_exposures(book)
+    g, v, c, _ = option_exposures(book)
     np.testing.assert_allclose(g, gex, rtol=1e-6)
     np.testing.assert_allclose(v, vex, rtol=1e-6)
     np.testing.assert_allclose(c, cex, rtol=1e-5)
@@ -216,6 +216,111 @@ def test_many_books_at_once_equal_one_by_one():
     for book, got in zip(books, many, strict=True):
         one = compute_exposures(book)
         np.testing.assert_array_equal(got.strikes, one.strikes)
-        for name in ("gamma", "vanna", "charm"):
+        for name in ("gamma", "vanna", "charm", "delta"):
             np.testing.assert_array_equal(getattr(got, name), getattr(one, name))
+        for side in ("calls", "puts"):
+            for name in ("gamma", "vanna", "charm", "delta"):
+                np.testing.assert_array_equal(
+                    getattr(getattr(got, side), name), getattr(getattr(one, side), name)
+                )
         assert got.spot == one.spot and got.expiration == one.expiration
+
+
+def hand_delta(S, K, tau, sigma, r, q, call):
+    """Scalar textbook spot delta: e^{-q tau} N(d1) for a call, -e^{-q tau} N(-d1) for a put."""
+    d1 = (math.log(S / K) + (r - q + 0.5 * sigma * sigma) * tau) / (sigma * math.sqrt(tau))
+    N = lambda x: 0.5 * math.erfc(-x / math.sqrt(2))  # noqa: E731
+    eq = math.exp(-q * tau)
+    return eq * N(d1) if call else -eq * N(-d1)
+
+
+def test_dex_by_hand_on_two_strikes_calls_and_puts_apart():
+    """DEX_K = pos * delta * m * S, per right and in total, on the two-strike book by hand:
+    at 95 the dealers are short 2000 puts (long delta) and long 500 calls; at 105 long
+    1000 calls."""
+    book = two_strike_book(PositioningModel.STANDARD)
+    e = compute_exposures(book)
+    S, m, tau = 100.0, 100.0, book.tau
+    put95 = -2000.0 * hand_delta(S, 95.0, tau, 0.22, 0.05, 0.02, False) * m * S
+    call95 = 500.0 * hand_delta(S, 95.0, tau, 0.22, 0.05, 0.02, True) * m * S
+    call105 = 1000.0 * hand_delta(S, 105.0, tau, 0.18, 0.05, 0.02, True) * m * S
+    assert e.delta is not None and e.calls is not None and e.puts is not None
+    np.testing.assert_allclose(e.delta, [put95 + call95, call105], rtol=1e-12)
+    np.testing.assert_allclose(e.calls.delta, [call95, call105], rtol=1e-12)
+    np.testing.assert_allclose(e.puts.delta, [put95, 0.0], rtol=1e-12, atol=1e-9)
+    # short puts are long delta; every number positive here, and in $ of underlying:
+    # 2000 puts x 100 shares x |delta| ~0.2 x $100 ~ $4M
+    assert put95 > 0 and 1e6 < put95 < 1e7
+    for name in ("gamma", "vanna", "charm", "delta"):
+        total = getattr(e, name)
+        np.testing.assert_allclose(
+            getattr(e.calls, name) + getattr(e.puts, name), total, rtol=1e-12, atol=1e-9
+        )
+    # the puts' gamma at 95 is the dealers' short gamma there (negative), by hand
+    g, _, _ = hand_greeks(S, 95.0, tau, 0.22, 0.05, 0.02, False)
+    assert e.puts.gamma[0] == pytest.approx(-2000.0 * g * m * S * S * 0.01, rel=1e-12)
+
+
+def test_dex_is_minus_under_floe_positioning():
+    std = compute_exposures(two_strike_book(PositioningModel.STANDARD))
+    floe = compute_exposures(two_strike_book(PositioningModel.FLOE))
+    assert std.delta is not None and floe.delta is not None
+    np.testing.assert_array_equal(std.delta, -floe.delta)
+
+
+def test_dex_finite_difference_relates_to_gex():
+    """Moving spot at fixed IV: d DEX / dS * S * 0.01 = GEX + 0.01 * DEX (the dealers'
+    delta changes by GEX per 1 %, and the delta they hold is valued at the new spot)."""
+    for book in (
+        two_strike_book(PositioningModel.STANDARD),
+        two_strike_book(PositioningModel.SHORT_ALL, tau_days=2.0),
+    ):
+        S, h = book.spot, 2e-6
+        up = compute_exposures(replace(book, spot=S * (1 + h)))
+        down = compute_exposures(replace(book, spot=S * (1 - h)))
+        e = compute_exposures(book)
+        assert up.delta is not None and down.delta is not None and e.delta is not None
+        fd = (up.delta - down.delta) / (2 * h) * 0.01
+        np.testing.assert_allclose(fd, e.gamma + 0.01 * e.delta, rtol=1e-5)
+        # and the gamma part alone: the delta change valued at today's spot
+        fd_fixed = (up.delta / (1 + h) - down.delta / (1 - h)) / (2 * h) * 0.01
+        np.testing.assert_allclose(fd_fixed, e.gamma, rtol=1e-5)
+
+
+def test_dex_under_a_minute_is_the_payoff_delta():
+    """Below 60 s the delta is the payoff's: the put at 95 and the call at 105 are out of
+    the money (0), the call at 95 in the money (+500 x 100 x $100)."""
+    book = two_strike_book(PositioningModel.STANDARD, tau_days=59.0 / 86400.0)
+    e = compute_exposures(book)
+    assert e.delta is not None
+    np.testing.assert_allclose(e.delta, [500.0 * 100.0 * 100.0, 0.0])
+    at_money = replace(book, strike=np.array([100.0, 100.0, 105.0]))
+    e2 = compute_exposures(at_money)
+    assert e2.delta is not None
+    # at the strike: half a share each, the puts' -0.5 x -2000 and the calls' +0.5 x 500
+    assert e2.delta[0] == pytest.approx((0.5 * 2000.0 + 0.5 * 500.0) * 100.0 * 100.0)
+
+
+def test_sum_exposures_over_expiries_on_the_union_of_strikes():
+    """Two expiries with different strikes: every array (DEX and each right included) is
+    the sum strike by strike, a strike listed in one expiry only keeps its own value."""
+    from hedgeflow.engine.exposure import sum_exposures
+
+    near = compute_exposures(two_strike_book(PositioningModel.STANDARD, tau_days=2.0))
+    far_book = two_strike_book(PositioningModel.STANDARD, tau_days=30.0)
+    far = compute_exposures(replace(far_book, strike=np.array([95.0, 95.0, 110.0])))
+    s = sum_exposures([near, far])
+    np.testing.assert_array_equal(s.strikes, [95.0, 105.0, 110.0])
+    for name in ("gamma", "vanna", "charm", "delta"):
+        a, b = getattr(near, name), getattr(far, name)
+        np.testing.assert_allclose(getattr(s, name), [a[0] + b[0], a[1], b[1]], rtol=1e-15)
+        for side in ("calls", "puts"):
+            a, b = getattr(getattr(near, side), name), getattr(getattr(far, side), name)
+            got = getattr(getattr(s, side), name)
+            np.testing.assert_allclose(got, [a[0] + b[0], a[1], b[1]], rtol=1e-15)
+    assert s.spot == near.spot and s.expiration == near.expiration
+    bare = replace(far, delta=None, calls=None)
+    t = sum_exposures([near, bare])
+    assert t.delta is None and t.calls is None and t.puts is not None
+    with pytest.raises(ValueError, match="no exposures"):
+        sum_exposures([])

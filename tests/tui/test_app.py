@@ -305,20 +305,25 @@ async def test_zones_table_keeps_cursor_across_refreshes(tmp_path: Path, sim: Si
 
 
 async def test_zones_table_lists_nearest_first_with_every_level(tmp_path: Path) -> None:
+    """One row a zone, nearest spot first; every regime edge in exactly one zone's Edges
+    column (no rows of empty figures for edges)."""
     app = make_app(symbols=["SPX"], export_dir=tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(200, 60)) as pilot:
         await wait_for_analyses(pilot, app)
         a = app.states["SPX"].analysis
         cloud = a.pressure_cloud
         table = app.screen.query_one(ZonesPane)
-        n = len(cloud.stability_zones) + len(cloud.acceleration_zones) + len(cloud.regime_edges)
-        assert table.row_count == n
+        zones = (*cloud.stability_zones, *cloud.acceleration_zones)
+        n = len(zones)
+        assert table.row_count == n and cloud.regime_edges
         levels = [float(str(table.get_row_at(i)[0]).replace(",", "")) for i in range(n)]
         distances = [abs(x - a.spot) for x in levels]
         assert distances == sorted(distances)
-        expected = sorted(
-            [z.center for z in (*cloud.stability_zones, *cloud.acceleration_zones)]
-            + [e.price for e in cloud.regime_edges],
-            key=lambda p: abs(p - a.spot),
-        )
+        expected = sorted([z.center for z in zones], key=lambda p: abs(p - a.spot))
         assert levels == [round(p, 1) for p in expected]  # shown to 0.1 point above 1000
+        names = [str(c.label) for c in table.columns.values()]
+        col = names.index("Edges")
+        shown = " ".join(str(table.get_row_at(i)[col]) for i in range(n)).split()
+        assert sorted(shown) == sorted(
+            f"{e.price:,.1f}{'▲' if e.stable_beyond else '▼'}" for e in cloud.regime_edges
+        )

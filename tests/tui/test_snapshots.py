@@ -82,3 +82,41 @@ def test_no_color_120x40(snap_compare: Any, tmp_path: Path) -> None:
     solid; the impulse curve braille above zero and dotted below."""
     app = make_app(export_dir=tmp_path, colors=False)
     assert snap_compare(app, terminal_size=(120, 40), run_before=_ready(app))
+
+
+def test_main_screen_200x60(snap_compare: Any, tmp_path: Path) -> None:
+    """The wide layout: impulse curve and by-strike bars side by side, right column 30%."""
+    app = make_app(export_dir=tmp_path)
+    assert snap_compare(app, terminal_size=(200, 60), run_before=_ready(app))
+
+
+def _keys(app: Any, *keys: str):
+    async def run_before(pilot: Any) -> None:
+        await wait_for_analyses(pilot, app)
+        await pilot.press(*keys)
+        await pilot.pause()
+
+    return run_before
+
+
+def test_strikes_pane_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    """b: the GEX bars in place of the impulse curve, compact layout."""
+    app = make_app(export_dir=tmp_path)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_keys(app, "b"))
+
+
+def test_strikes_pane_calls_puts_120x40(snap_compare: Any, tmp_path: Path) -> None:
+    """b c: calls (█) and puts (▒) apart."""
+    app = make_app(export_dir=tmp_path)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=_keys(app, "b", "c"))
+
+
+def test_strikes_pane_dex_200x60(snap_compare: Any, tmp_path: Path) -> None:
+    """n n n: DEX by strike, beside the impulse curve in the wide layout."""
+    app = make_app(export_dir=tmp_path)
+    assert snap_compare(app, terminal_size=(200, 60), run_before=_keys(app, "n", "n", "n"))
+
+
+def test_terminal_too_small(snap_compare: Any, tmp_path: Path) -> None:
+    app = make_app(export_dir=tmp_path)
+    assert snap_compare(app, terminal_size=(70, 20), run_before=_ready(app))

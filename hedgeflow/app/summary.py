@@ -8,7 +8,7 @@ come from `hedgeflow.engine.labels` (the sign rule).
 from __future__ import annotations
 
 from hedgeflow.app.fmt import fmt_dollars, fmt_price
-from hedgeflow.app.presentation import Headline, headline
+from hedgeflow.app.presentation import FLOE_FIGURES, Headline, headline
 from hedgeflow.engine import labels
 from hedgeflow.engine.clock import NY
 from hedgeflow.engine.enums import EngineModel
@@ -42,7 +42,7 @@ def summary_text(a: ExpiryAnalysis) -> str:
         f"model    {h.model}  positioning {h.positioning}  positions {h.positions}",
         f"rate     {a.rate_source}",
         f"ATM IV   {h.atm_iv:.2%}  regime {h.vol_regime} (classified on {rp.regime_iv:.2%})  "
-        f"expected move ±{h.expected_move:,.2f}",
+        f"expected move ±{h.expected_move:,.2f} {h.move_horizon}",
     ]
     if a.model is EngineModel.FLOE:
         lines.append(
@@ -87,10 +87,11 @@ def summary_text(a: ExpiryAnalysis) -> str:
         )
     total = cloud.total_contracts.contracts
     if total:
+        whose = f"; {FLOE_FIGURES}" if a.model is EngineModel.FLOE else ""
         lines.append(
             "hedge    "
             + ", ".join(labels.contracts_trade(n, name) for name, n in total.items())
-            + " (strike total)"
+            + f" (strike total{whose})"
         )
     hz = charm.horizon.astimezone(NY)
     settle = (

@@ -570,13 +570,11 @@ class HedgeflowApp(App[int]):
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         # Textual's parameters (an action string may pass them) override the stamped name
         # and the export folder.
-        self.export_dir.mkdir(parents=True, exist_ok=True)
+        from hedgeflow.tui.screenshot import save_without_notices
+
         stamp = self.data_clock().astimezone(NY).strftime("%Y%m%d-%H%M%S")
-        saved = self.save_screenshot(
-            filename=filename or f"hedgeflow-{self.current}-{stamp}.svg",
-            path=path or str(self.export_dir),
-        )
-        self.notify(str(saved), title="Screenshot saved", timeout=8)
+        name = filename or f"hedgeflow-{self.current}-{stamp}.svg"
+        save_without_notices(self, name, Path(path) if path else self.export_dir)
 
     # ------------------------------------------------------------------ recording
 

@@ -100,8 +100,10 @@ class _TitledMixin:
 
     def _set_frame(self, title: str, view: PaneView | None, extra: str = "") -> None:
         widget = self
-        if view is not None and view.analysis is not None:  # the scope, in every title
-            title = f"{title} · {scope_tag(view.analysis)}"
+        # The scope leads every title: a long title is cut at its end, and which expiries a
+        # figure sums is the one thing that must never be cut.
+        if view is not None and view.analysis is not None:
+            title = f"{scope_tag(view.analysis)} · {title}"
         widget.border_title = title  # type: ignore[attr-defined]
         parts = [extra] if extra else []
         stale = bool(view and view.stale and view.analysis is not None)
@@ -358,12 +360,12 @@ class ZonesPane(_TitledMixin, DataTable[Text | str]):
         rows: list[Row] = []
         edges_w = 5
         if a is not None:
-            futures, rows, edges_w = zone_rows(a, self.palette)
+            futures, rows, edges_w = zone_rows(a, self.palette, no_color=bool(self.app.no_color))
         # the vertical scrollbar takes one cell
         columns, rows = fit_columns(futures, rows, edges_w, self.content_region.width - 1)
         self._fill(columns, rows)
         n_z = len(rows)
-        title = f"Pressure zones · {a.symbol} · nearest first" if a else "Pressure zones"
+        title = f"Pressure zones · {a.symbol} · closest to spot first" if a else "Pressure zones"
         whose = f"{FLOE_FIGURES}: " if a is not None and a.model is EngineModel.FLOE else ""
         legend = (
             f"{whose}futures per +1%: + {labels.DEALERS_BUY}, − {labels.DEALERS_SELL} · "

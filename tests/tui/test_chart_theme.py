@@ -77,3 +77,27 @@ async def test_without_colour_zones_and_signs_differ_by_glyph(tmp_path: Path, co
         assert UNSTABLE_FILL in text  # unstable zones shaded
         assert "█" in text or "▄" in text or "▀" in text  # stable ones solid
         assert "·" in text  # the curve below zero dotted
+
+
+def test_zone_rows_without_colour_use_the_default_ink() -> None:
+    """Under NO_COLOR the zones table's type words, bars and edge arrows carry no palette
+    colour (its red and green become two dark greys, the unstable one barely readable);
+    with colour they carry the palette's stable/unstable colours."""
+    from hedgeflow.engine.pipeline import analyze_chain
+    from hedgeflow.feeds.sim import SimFeed
+    from hedgeflow.tui.zonerows import zone_rows
+    from tests.tui.conftest import START
+
+    a = analyze_chain(SimFeed(seed=7, start=START, speed=0.0).chain_at("SPX", START))
+    palette = Palette()
+    _, coloured, _ = zone_rows(a, palette)
+    _, plain, _ = zone_rows(a, palette, no_color=True)
+    assert coloured and len(plain) == len(coloured)
+    tones = {palette.hex("stable"), palette.hex("unstable")}
+    assert any(str(r[1].style) in tones for r in coloured)
+    for row in plain:
+        assert str(row[1].style) == ""  # the type word
+        for cell in row:
+            if hasattr(cell, "spans"):
+                assert not any(str(s.style) in tones for s in cell.spans)
+                assert str(cell.style) not in tones

@@ -35,7 +35,7 @@ async def test_the_scope_key_cycles_sums_and_titles(tmp_path: Path) -> None:
         await wait_for_analyses(pilot, app)
         st = app.states["SPX"]
         assert st.analysis is not None and st.analysis.scope == "nearest"
-        assert all(t.endswith(" · nearest") for t in _titles(app))
+        assert all(t.startswith("nearest · ") for t in _titles(app))
         # nearest -> 0DTE -> next session -> within 7 days -> all
         for _ in range(4):
             await pilot.press("o")
@@ -46,7 +46,7 @@ async def test_the_scope_key_cycles_sums_and_titles(tmp_path: Path) -> None:
         assert a is not None
         n = sum(r.in_scope for r in a.expiry_rows)
         assert n == len(a.expiry_rows) > 1
-        assert all(t.endswith(f" · all ({n})") for t in _titles(app))
+        assert all(t.startswith(f"all ({n}) · ") for t in _titles(app))
         # a fresh regime track for the new scope, and no alert raised by the switch
         assert st.regime is not None and st.regime.analyses == 1
         assert not [m for m in notifications(app) if (m.title or "").startswith("Alert")]
@@ -63,11 +63,11 @@ async def test_the_scope_key_cycles_sums_and_titles(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: app.current == "SPY")
         await pilot.pause()
         assert app.states["SPY"].scope.kind is ScopeKind.NEAREST
-        assert all(t.endswith(" · nearest") for t in _titles(app))
+        assert all(t.startswith("nearest · ") for t in _titles(app))
         await pilot.press("1")
         await wait_until(pilot, lambda: app.current == "SPX")
         await pilot.pause()
-        assert all(t.endswith(f" · all ({n})") for t in _titles(app))
+        assert all(t.startswith(f"all ({n}) · ") for t in _titles(app))
         # and one more press goes back to the nearest expiry
         await pilot.press("o")
         await wait_until(pilot, lambda: st.analysis is not None and st.analysis.scope == "nearest")
@@ -92,7 +92,7 @@ async def test_the_picker_chooses_one_expiry(tmp_path: Path) -> None:
         await wait_for_analyses(pilot, app)
         assert st.analysis is not None
         assert st.analysis.expiration.timestamp() == rows[2].expiration.timestamp()
-        assert all(t.endswith(f" · {want}") for t in _titles(app))
+        assert all(t.startswith(f"{want} · ") for t in _titles(app))
 
 
 async def test_the_levels_card_replaces_the_zones_table(tmp_path: Path) -> None:
@@ -113,7 +113,7 @@ async def test_the_levels_card_replaces_the_zones_table(tmp_path: Path) -> None:
         assert first.name in text and fmt_price(first.price) in text
         assert lv.futures is not None
         assert f"{lv.futures.product} {fmt_price(lv.futures.price)}" in str(card.border_subtitle)
-        assert str(card.border_title).endswith(" · nearest")
+        assert str(card.border_title).startswith("nearest · ")
         await pilot.press("v")
         await pilot.pause()
         assert not card.display and zones.display
@@ -166,4 +166,4 @@ async def test_the_configured_scope_is_where_the_monitor_starts(tmp_path: Path) 
         assert st.analysis is not None and st.analysis.scope == "≤3d"
         rows = [r for r in st.analysis.expiry_rows if r.in_scope]
         assert rows and all(r.days_left <= 3.0 for r in rows)
-        assert all(t.endswith(f" · ≤3d ({len(rows)})") or len(rows) == 1 for t in _titles(app))
+        assert all(t.startswith(f"≤3d ({len(rows)}) · ") or len(rows) == 1 for t in _titles(app))

@@ -138,10 +138,14 @@ async def test_g_toggles_the_repriced_profile(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for_analyses(pilot, app)
         pane = app.screen.query_one(ImpulsePane)
-        assert not pane.view.repriced and str(pane.border_title).startswith("nearest · Impulse H(S)")
+        assert not pane.view.repriced and str(pane.border_title).startswith(
+            "nearest · Impulse H(S)"
+        )
         await pilot.press("g")
         await pilot.pause()
-        assert pane.view.repriced and str(pane.border_title).startswith("nearest · Repriced impulse")
+        assert pane.view.repriced and str(pane.border_title).startswith(
+            "nearest · Repriced impulse"
+        )
         await pilot.press("g")
         await pilot.pause()
         assert not pane.view.repriced

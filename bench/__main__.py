@@ -80,7 +80,26 @@ def real_file_benchmark(repeat: int) -> dict[str, Any]:
         analyze_chain(read_chain_file(largest))
 
     chain = read_chain_file(largest)
+    from bench.chains import spx_like_chain
+    from hedgeflow.engine.expiry_scope import ExpiryScope, ScopeKind
+    from hedgeflow.engine.scope import analyze_scope
+
+    every = ExpiryScope(ScopeKind.ALL)
+    perf = spx_like_chain(n_expiries=16, seed=2)
     return {
+        "c_largest_real_file_all_expiries": {
+            "file": largest.name,
+            "expiries": int(len(set(chain.expiry.tolist()))),
+            "adds": "every expiry summed, rows and levels (file already read)",
+            **median_ms(
+                lambda: analyze_scope(chain, scope=every), repeat=max(repeat // 10, 5), warmup=1
+            ),
+        },
+        "b_full_chain_all_expiries": {
+            "options": len(perf),
+            "expiries": int(len(set(perf.expiry.tolist()))),
+            **median_ms(lambda: analyze_scope(perf, scope=every), repeat=max(repeat // 10, 5)),
+        },
         "c_largest_real_file_load_and_analyze": {
             "file": largest.name,
             "options": len(chain),

@@ -74,6 +74,62 @@ def _interval(text: str) -> float:
     return value
 
 
+def _sim_start(text: str) -> datetime:
+    """`--sim-start`: a date/time in New York (`2025-06-10T11:00`, `2025-06-10 11:00`, or a
+    date alone for 10:30 that day); an explicit offset is honoured. Refused outside the
+    exchange calendar, where the simulated market has no sessions."""
+    from hedgeflow.engine.clock import CALENDAR_END, CALENDAR_START, NY
+
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a date/time in New York: {text!r} (e.g. 2025-06-10T11:00)"
+        ) from None
+    if len(text.strip()) == 10:  # a date alone: mid-morning of that day
+        when = when.replace(hour=10, minute=30)
+    when = when.replace(tzinfo=NY) if when.tzinfo is None else when
+    if not CALENDAR_START <= when.astimezone(NY).date() <= CALENDAR_END:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is outside the exchange calendar {CALENDAR_START}..{CALENDAR_END}"
+        )
+    return when
+
+
+def _sim_speed(text: str) -> float:
+    """`--sim-speed`: simulated seconds per wall second, a positive finite factor."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r} (e.g. 60)") from None
+    if not 0 < value < float("inf"):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a positive factor, got {text}")
+    return value
+
+
+def _warn(message: str) -> None:
+    """One warning line on stderr: the command goes on."""
+    print(f"hedgeflow: warning: {message}", file=sys.stderr)
+
+
+def _sim_overrides(args: argparse.Namespace, feed_name: str) -> dict[str, Any]:
+    """`--sim-start` / `--sim-speed` as `[feeds.sim]` overrides; for another feed they do
+    not apply: a warning names them, and they are ignored."""
+    given = {
+        key: value
+        for key, value in (
+            ("start", getattr(args, "sim_start", None)),
+            ("speed", getattr(args, "sim_speed", None)),
+        )
+        if value is not None
+    }
+    if given and feed_name != "sim":
+        flags = " and ".join(f"--sim-{k}" for k in given)
+        _warn(f"{flags}: the feed is {feed_name}, not sim: ignored")
+        return {}
+    return given
+
+
 def _settings(path: str | None) -> Settings:
     from hedgeflow.app.config import load_settings
 
@@ -143,7 +199,8 @@ def _load_chain(args: argparse.Namespace, settings: Settings) -> tuple[Any, Any]
         if session.current is None:
             raise CliError(f"{path}: no recorded snapshot of {symbol}")
         return session.current, session
-    feed = _build_feed(settings, args.feed, {"path": args.path} if args.path else None)
+    overrides = {"path": args.path} if args.path else {}
+    feed = _build_feed(settings, args.feed, overrides | _sim_overrides(args, args.feed))
     _watch_symbols(feed, args.feed, [symbol], settings, "--symbol")
 
     async def fetch() -> Any:
@@ -158,12 +215,35 @@ def _load_chain(args: argparse.Namespace, settings: Settings) -> tuple[Any, Any]
         raise CliError(str(exc)) from None
 
 
+#: `analyze` options that choose or tune a feed: with a FILE they do not apply.
+FEED_ONLY_OPTIONS = (
+    ("feed", "--feed"),
+    ("path", "--path"),
+    ("sim_start", "--sim-start"),
+    ("sim_speed", "--sim-speed"),
+)
+
+
+def _warn_inapplicable(args: argparse.Namespace) -> None:
+    """One warning line for options `analyze` was given that its input ignores (the
+    command still runs): feed options beside a FILE, `--path` for a feed that reads no
+    file. The sim's own options on another feed are `_sim_overrides`' warning."""
+    if args.file:
+        given = [flag for dest, flag in FEED_ONLY_OPTIONS if getattr(args, dest, None) is not None]
+        if given:
+            _warn(f"{', '.join(given)}: not used with a FILE ({args.file} is analyzed): ignored")
+    elif args.feed and args.path and args.feed not in DATA_FEEDS:
+        _warn(f"--path: the {args.feed} feed reads no file: ignored")
+        args.path = None
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     from hedgeflow.app.jsondoc import analysis_document
     from hedgeflow.app.summary import summary_text
     from hedgeflow.engine.pipeline import AnalysisError, analyze_chain
 
     settings = _settings(args.config)
+    _warn_inapplicable(args)
     chain, session = _load_chain(args, settings)
     if args.as_of:
         chain = replace(chain, as_of=_parse_time(args.as_of))
@@ -183,8 +263,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 "live positions need a recorded session (--feed replay): "
                 "start-of-day positions used"
             )
+    scope = _analyze_scope(args, settings, expiry, config)
     try:
-        if expiry == "all":
+        if scope is not None:
+            from hedgeflow.engine.scope import analyze_scope
+
+            results = [analyze_scope(chain, config=config, scope=scope, positions=positions)]
+        elif expiry == "all":  # the floe model: one analysis per expiry, as the original
             from hedgeflow.engine.pipeline import live_expiries
 
             results = []
@@ -203,21 +288,45 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             if not results:
                 raise CliError("no expiry of the chain could be analyzed")
         else:
-            results = [analyze_chain(chain, config=config, expiry=expiry, positions=positions)]
+            from hedgeflow.engine.scope import analyze_scope
+
+            results = [analyze_scope(chain, config=config, expiry=expiry, positions=positions)]
     except AnalysisError as exc:
         source = args.file or f"{args.feed} {chain.symbol}"
         raise CliError(f"{source}: {exc}") from None
-    if session is not None and expiry != "all" and not args.as_of:
+    if session is not None and expiry != "all" and scope is None and not args.as_of:
         results = [_regime_over_recording(args, settings, results[0], config)]
     if position_note:
         results = [replace(r, notes=(*r.notes, position_note)) for r in results]
     if args.json:
         payload = [analysis_document(r) for r in results]
-        json.dump(payload if expiry == "all" else payload[0], sys.stdout, allow_nan=False)
+        json.dump(payload if len(payload) > 1 else payload[0], sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:
         print("\n\n".join(summary_text(r) for r in results))
     return 0
+
+
+def _analyze_scope(args: argparse.Namespace, settings: Settings, expiry: Any, config: Any) -> Any:
+    """The expiry scope `analyze` sums (`--scope`, or `--expiry all`), None for one expiry
+    (and for `--expiry all` with the floe model, which analyzes each expiry apart)."""
+    from hedgeflow.engine.expiry_scope import ScopeKind, parse_scope
+
+    text = getattr(args, "scope", None)
+    if text is None and expiry != "all":
+        return None
+    if text is not None and expiry is not None and expiry != "all":
+        raise CliError("--scope sums expiries and --expiry chooses one: give one of them")
+    try:
+        scope = parse_scope(text or "all", settings.monitor.scope_days)
+    except ValueError as exc:
+        raise CliError(f"--scope: {exc}") from None
+    if config.model is not EngineModel.PHYSICAL:
+        if text is None:
+            return None  # `--expiry all` with floe: every expiry apart
+        if scope.kind is not ScopeKind.NEAREST:
+            raise CliError(f"--scope {text}: summing expiries needs --model physical")
+    return scope
 
 
 def _regime_over_recording(
@@ -337,8 +446,8 @@ def _monitor(
 def cmd_monitor(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
     feed_name = args.feed or settings.monitor.feed
-    overrides = {"path": args.path} if getattr(args, "path", None) else None
-    return _monitor(args, settings, feed_name, overrides)
+    overrides = {"path": args.path} if getattr(args, "path", None) else {}
+    return _monitor(args, settings, feed_name, overrides | _sim_overrides(args, feed_name))
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -352,21 +461,31 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
+    import time
+
+    from hedgeflow.app.record_progress import RecordProgress
     from hedgeflow.feeds.recorder import record
 
     settings = _settings(args.config)
     feed_name = args.feed or settings.monitor.feed
     interval = _poll_interval(args, settings)
-    feed = _build_feed(settings, feed_name)
+    feed = _build_feed(settings, feed_name, _sim_overrides(args, feed_name))
     symbols = _watch_symbols(feed, feed_name, _symbol_list(args.symbols), settings)
+    _start_logging(settings)  # the feed's retries go to the log, the progress line says it
     out = args.out or f"hedgeflow-{feed_name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.sqlite"
     print(
-        f"recording {', '.join(symbols)} from {feed_name} every {interval:g}s to {out} (Ctrl-C stops)"
+        f"recording {', '.join(symbols)} from {feed_name} every {interval:g}s to {out} (Ctrl-C stops)",
+        flush=True,
     )
+    progress = RecordProgress(sys.stdout, Path(out), time.monotonic)
+    interrupted = True
     try:
-        asyncio.run(record(feed, symbols, interval=interval, out=out))
+        asyncio.run(record(feed, symbols, interval=interval, out=out, progress=progress.update))
+        interrupted = False
     except KeyboardInterrupt:
         pass
+    finally:  # also before a failure's one-line error: what was written, and where
+        progress.finish(interrupted=interrupted)
     return 0
 
 
@@ -396,6 +515,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command")
 
+    def sim_clock(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--sim-start",
+            dest="sim_start",
+            type=_sim_start,
+            help="the simulated feed's start, New York time (e.g. 2025-06-10T11:00)",
+        )
+        sp.add_argument(
+            "--sim-speed",
+            dest="sim_speed",
+            type=_sim_speed,
+            help="simulated seconds per wall second (60 = a minute a second)",
+        )
+
     def common_engine(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--model", choices=[m.value for m in EngineModel])
         sp.add_argument("--positioning", choices=[p.value for p in PositioningModel])
@@ -410,6 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m.add_argument("--interval", type=_interval, help="seconds between polls (0.05 to 86400)")
     m.add_argument("--path", help="file or recording for the file/replay feeds")
+    sim_clock(m)
     common_engine(m)
     m.set_defaults(func=cmd_monitor)
 
@@ -418,11 +552,19 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--feed", choices=FEED_NAMES)
     a.add_argument("--symbol", help="underlying (with --feed)")
     a.add_argument("--path", help="file or recording for the file/replay feeds")
-    a.add_argument("--expiry", help="YYYY-MM-DD, 0dte, next (default) or all")
+    a.add_argument(
+        "--expiry", help="YYYY-MM-DD, 0dte, next (default), or all (the same as --scope all)"
+    )
+    a.add_argument(
+        "--scope",
+        help="sum expiries: nearest (default), 0dte, next (next session), days "
+        "(monitor.scope_days), Nd (e.g. 30d) or all",
+    )
     a.add_argument(
         "--as-of", dest="as_of", help="override the snapshot time (ISO-8601; NY if no offset)"
     )
     a.add_argument("--json", action="store_true", help="the full result as JSON")
+    sim_clock(a)
     common_engine(a)
     a.set_defaults(func=cmd_analyze)
 
@@ -431,6 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--symbols", help="comma-separated, e.g. SPX,SPY")
     r.add_argument("--interval", type=_interval, help="seconds between polls (0.05 to 86400)")
     r.add_argument("--out", help="SQLite file to write")
+    sim_clock(r)
     r.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     r.set_defaults(func=cmd_record)
 

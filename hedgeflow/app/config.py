@@ -23,6 +23,7 @@ from typing import Any
 
 from hedgeflow.engine.config import EngineConfig
 from hedgeflow.engine.enums import EngineModel, PositioningModel, PositionSource
+from hedgeflow.engine.expiry_scope import CYCLE, ExpiryScope, ScopeKind
 from hedgeflow.engine.types import (
     CharmIntegralConfig,
     FuturesContract,
@@ -56,6 +57,8 @@ DEFAULTS: dict[str, Any] = {
         "export_dir": "",
         "log_file": "",
         "positions": "start-of-day",
+        "scope": "nearest",
+        "scope_days": 7.0,
     },
     "engine": {
         "model": "physical",
@@ -199,6 +202,8 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "export_dir": _string,
         "log_file": _string,
         "positions": _choice(*(p.value for p in PositionSource)),
+        "scope": _choice(*(k.value for k in CYCLE)),
+        "scope_days": _number(0.0, 3660.0, open_lo=True),
     },
     "engine": {
         "model": _choice(*(m.value for m in EngineModel)),
@@ -325,6 +330,14 @@ class MonitorSettings:
     #: "" = hedgeflow.log in the user state directory.
     log_file: str
     positions: PositionSource
+    #: The expiry scope the monitor starts in (`scope` key cycles it) and the N of
+    #: "within N days", calendar days.
+    scope: ScopeKind = ScopeKind.NEAREST
+    scope_days: float = 7.0
+
+    def expiry_scope(self) -> ExpiryScope:
+        """The configured starting scope."""
+        return ExpiryScope(self.scope, self.scope_days)
 
 
 @dataclass(frozen=True)
@@ -396,6 +409,8 @@ class Settings:
                 export_dir=m["export_dir"],
                 log_file=m["log_file"],
                 positions=PositionSource(m["positions"]),
+                scope=ScopeKind(m["scope"]),
+                scope_days=float(m["scope_days"]),
             ),
             engine=EngineDefaults(
                 model=EngineModel(e["model"]),

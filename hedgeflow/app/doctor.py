@@ -2,9 +2,12 @@
 the configuration and each configured feed, and say what to fix.
 
 Each check prints one line: `ok`, `warn` (works, but worse than it could) or `FAIL` (the
-monitor will not work as configured), with the fix after an arrow. The exit code is 1
+monitor will not work as configured), with the fix after an arrow; the last line counts
+the problems and warnings ("all good" only when there are neither). The exit code is 1
 when any check failed, else 0. Secrets are never printed: only whether the environment
-variable named in the config is set.
+variable named in the config is set. What the feeds log while they are probed (retries,
+vendor answers) goes to the log file the monitor uses, whose path the report shows, never
+between the report's lines.
 """
 
 from __future__ import annotations
@@ -12,12 +15,16 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.metadata
+import logging
+import logging.handlers
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -177,6 +184,51 @@ def check_config(path: str | None) -> tuple[list[Check], Settings | None]:
     ], settings
 
 
+@contextmanager
+def _feed_logs_to(path: Path | None) -> Iterator[None]:
+    """While the feeds are probed, every `hedgeflow` log record goes to `path` (the
+    monitor's log file) and none reaches the terminal (Python's last-resort handler would
+    print a feed's retry warnings before the report); None: they are dropped. The
+    process's own logging setup is restored after."""
+    from hedgeflow.app.runtime import LOG_BACKUPS, LOG_MAX_BYTES
+
+    logger = logging.getLogger("hedgeflow")
+    handler: logging.Handler
+    if path is None:
+        handler = logging.NullHandler()
+    else:
+        handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
+        )
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    saved = logger.propagate, logger.level
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate, logger.level = saved
+        handler.close()
+
+
+def check_log_file(settings: Settings) -> tuple[Check, Path | None]:
+    """Where the monitor (and this report's feed probes) log: the path, or a FAIL when the
+    file cannot be opened for appending."""
+    from hedgeflow.app.runtime import log_file_path
+
+    path = log_file_path(settings.monitor.log_file)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        fix = "set monitor.log_file to a writable file"
+        return Check("FAIL", "log file", f"cannot write {path} ({exc.strerror or exc})", fix), None
+    return Check("ok", "log file", str(path)), path
+
+
 def _configured_feeds(settings: Settings, env: Mapping[str, str]) -> list[str]:
     """The selected feed, plus every other feed the user has set up (credentials present or
     a path given)."""
@@ -288,11 +340,14 @@ def run_doctor(
     config_checks, settings = check_config(config)
     checks.append(("configuration", config_checks))
     if settings is not None:
+        log_check, log_path = check_log_file(settings)
+        config_checks.append(log_check)
         feed_checks: list[Check] = []
-        for name in _configured_feeds(settings, environ):
-            feed_checks += check_feed(name, settings, environ, network=network, timeout=timeout)
+        with _feed_logs_to(log_path):
+            for name in _configured_feeds(settings, environ):
+                feed_checks += check_feed(name, settings, environ, network=network, timeout=timeout)
         checks.append(("feeds", feed_checks))
-    failed = 0
+    failed = warned = 0
     for title, items in checks:
         print(f"{title}:", file=stream)
         for c in items:
@@ -301,8 +356,16 @@ def run_doctor(
                 line += f"  → {c.fix}"
             print(line, file=stream)
             failed += c.status == "FAIL"
-    print(
-        "all good" if not failed else f"{failed} problem{'s' if failed != 1 else ''} to fix",
-        file=stream,
-    )
+            warned += c.status == "warn"
+    print(verdict(failed, warned), file=stream)
     return 1 if failed else 0
+
+
+def verdict(failed: int, warned: int) -> str:
+    """The report's last line: "all good" only with no failure and no warning."""
+    parts = []
+    if failed:
+        parts.append(f"{failed} problem{'s' if failed != 1 else ''} to fix")
+    if warned:
+        parts.append(f"{warned} warning{'s' if warned != 1 else ''}")
+    return ", ".join(parts) if parts else "all good"

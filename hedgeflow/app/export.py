@@ -192,6 +192,95 @@ def levels_csv(a: ExpiryAnalysis) -> str:
     return buf.getvalue()
 
 
+def card_csv(a: ExpiryAnalysis) -> str:
+    """The levels card (docs/METHOD.md "Levels"): one row per level, nearest spot first,
+    with its distance from spot and its price on the mapped future (and that future's
+    basis and where it came from); empty when the analysis has no levels."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(
+        [
+            "symbol",
+            "expiration",
+            "scope",
+            "level",
+            "price",
+            "distance_points",
+            "distance_percent",
+            "future",
+            "future_price",
+            "basis_points",
+            "basis_source",
+        ]
+    )
+    lv = a.levels
+    if lv is None:
+        return buf.getvalue()
+    f = lv.futures
+    for e in lv.entries:
+        w.writerow(
+            [
+                a.symbol,
+                a.expiration.isoformat(),
+                a.scope,
+                e.name,
+                _num(e.price),
+                _num(e.distance),
+                _num(e.distance_percent),
+                f.product if f else "",
+                _num(e.futures),
+                _num(f.basis) if f else "",
+                f.source if f else "",
+            ]
+        )
+    return buf.getvalue()
+
+
+#: The levels card in the Pine script: drawn apart from the key levels (flip levels and
+#: attractors are drawn there already).
+_CARD_COLORS = {
+    "call wall": "color.teal",
+    "put wall": "color.maroon",
+    "call wall OI": "color.teal",
+    "put wall OI": "color.maroon",
+    "abs gamma": "color.purple",
+    "zero gamma": "color.yellow",
+    "max pain": "color.silver",
+    "EM high": "color.blue",
+    "EM low": "color.blue",
+}
+
+
+def _pine_card(a: ExpiryAnalysis) -> list[str]:
+    """The levels card as Pine lines: an input that redraws them on the mapped future
+    (level x factor, the basis of the export) and one dotted line per level."""
+    lv = a.levels
+    if lv is None:
+        return []
+    f = lv.futures
+    lines = [f"// levels card, scope {a.scope}"]
+    if f is not None:
+        lines.append(
+            f"// {f.product} {f.price:.2f} ({f.source}), basis {f.basis:+.2f} points: "
+            f"a level L is L x {f.factor!r} on {f.product}"
+        )
+        lines.append(
+            f'on_future = input.bool(false, "Draw the levels card on {_pine_str(f.product)}")'
+        )
+        lines.append(f"k = on_future ? {f.factor!r} : 1.0")
+    else:
+        lines.append("k = 1.0")
+    for e in lv.entries:
+        color = _CARD_COLORS.get(e.name)
+        if color is None or not math.isfinite(e.price):
+            continue
+        title = _pine_str(f"{e.name} {e.price:.2f}")
+        lines.append(
+            f'hline({e.price!r} * k, "{title}", color={color}, linestyle=hline.style_dotted)'
+        )
+    return lines
+
+
 _PINE_COLORS = {
     "flip": "color.orange",
     "attractor": "color.green",
@@ -238,11 +327,12 @@ def pine_script(a: ExpiryAnalysis) -> str:
         lines.append(
             f'hline({lvl.price!r}, "{title}", color={color}, linestyle={style}, linewidth={width})'
         )
+    lines.extend(_pine_card(a))
     return "\n".join(lines) + "\n"
 
 
 def export_analysis(a: ExpiryAnalysis, directory: Path, *, stamp: datetime) -> list[Path]:
-    """Write `<symbol>-<yyyymmdd-hhmmss>.{json,curve.csv,levels.csv,pine}` into `directory`
+    """Write `<symbol>-<yyyymmdd-hhmmss>.{json,curve.csv,levels.csv,card.csv,pine}` into `directory`
     (created if needed). `stamp` is the analysis time the names carry (New York time)."""
     directory.mkdir(parents=True, exist_ok=True)
     stem = f"hedgeflow-{a.symbol}-{stamp.astimezone(NY):%Y%m%d-%H%M%S}"
@@ -250,6 +340,7 @@ def export_analysis(a: ExpiryAnalysis, directory: Path, *, stamp: datetime) -> l
         f"{stem}.json": analysis_json(a),
         f"{stem}.curve.csv": curve_csv(a),
         f"{stem}.levels.csv": levels_csv(a),
+        f"{stem}.card.csv": card_csv(a),
         f"{stem}.pine": pine_script(a),
     }
     paths = []

@@ -53,7 +53,12 @@ LEGEND: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
                 "how many vol points implied vol moves for a 1% move (at the money, and "
                 "at a fixed strike): it feeds the vanna part of H",
             ),
-            ("ATM IV · move", "at-the-money implied vol and the expected move to expiry"),
+            ("ATM IV", "at-the-money implied vol of the expiry"),
+            (
+                "EM",
+                "expected move (± points, % of spot) to its horizon: the expiry's settlement "
+                "when it comes before the next close, else that close (floe: one session)",
+            ),
             ("bias … ratio", "the side where dealers damp a move less, and how lopsided"),
             ("model", "how the curve is computed, and who is assumed long or short"),
             ("pos", "open interest as of the morning, or adjusted by today's trades"),

@@ -34,6 +34,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from hedgeflow.engine import labels
+from hedgeflow.engine.clock import NY
 from hedgeflow.engine.enums import (
     EngineModel,
     ImpulseRegime,
@@ -76,7 +77,10 @@ class Headline:
     regime_firmness : how firmly the regime holds, its nearest exit (None for floe or
         without an impulse); firmness_words : that in words and numbers ("" without);
     hedge : the first hedge instrument's contracts per +1% (negative = dealers sell), with
-        its name; None without a contract estimate;
+        its name; None without a contract estimate; under floe the words say the figure is
+        floe's (the original library's contract formula, kept on purpose: `FLOE_FIGURES`);
+    move_horizon : what the expected move is measured to, in words ("to 16:00
+        settlement", "to Fri 16:00 close", "over a session (floe)");
     charm_total : $ of dealer delta change to the charm horizon (positive: dealers sell).
     """
 
@@ -114,6 +118,7 @@ class Headline:
     charm_total: float
     charm_words: str
     impulse_unit: str = IMPULSE_UNIT
+    move_horizon: str = ""
 
 
 def _finite_sorted(values: Iterable[float]) -> tuple[float, ...]:
@@ -138,6 +143,26 @@ def firmness_words(f: RegimeFirmness | None) -> str:
     if f is None:
         return ""
     return f"{f.words}: {f.measure} {f.value:+.2f}, exit {f.threshold:+.2f}"
+
+
+#: What floe's contract figures are, where they are shown: its own formula, kept as the
+#: original library computes it (e.g. NQ contracts for SPX), not a hedge sized to the index.
+FLOE_FIGURES = "floe's figures, by the original library's contract formula"
+
+
+def move_horizon(a: ExpiryAnalysis) -> str:
+    """The expected move's horizon in words. The physical model measures it to the charm
+    horizon (the expiry's settlement when it comes before the next close, else that
+    close: `engine.pipeline.charm_horizon`); floe's is one session's move (IV/sqrt 252)."""
+    if a.model is EngineModel.FLOE:
+        return "over a session (floe)"
+    horizon = a.hedge_flow.charm_integral.horizon
+    if horizon <= a.as_of:  # the engine measured it to the expiry then
+        horizon = a.expiration
+    local, today = horizon.astimezone(NY), a.as_of.astimezone(NY).date()
+    day = "" if local.date() == today else f"{local:%a} "
+    what = "settlement" if horizon == a.expiration else "close"
+    return f"to {day}{local:%H:%M} {what}"
 
 
 def headline(a: ExpiryAnalysis) -> Headline:
@@ -190,10 +215,18 @@ def headline(a: ExpiryAnalysis) -> Headline:
         attractor_below=_finite_or_none(curve.nearest_attractor_below),
         hedge_name=hedge_name,
         hedge_contracts=hedge_n,
-        hedge_words=labels.contracts_trade(hedge_n, hedge_name) if hedge_name else labels.UNKNOWN,
+        hedge_words=_hedge_words(a.model, hedge_n, hedge_name),
         charm_total=charm,
         charm_words=labels.charm_trade(charm),
+        move_horizon=move_horizon(a),
     )
+
+
+def _hedge_words(model: EngineModel, contracts: float, name: str | None) -> str:
+    if not name:
+        return labels.UNKNOWN
+    words = labels.contracts_trade(contracts, name)
+    return f"floe: {words}" if model is EngineModel.FLOE else words
 
 
 def status_notes(

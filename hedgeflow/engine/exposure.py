@@ -29,7 +29,9 @@ add up to the totals, and a screen can show either side.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from datetime import datetime
 
 import numpy as np
 
@@ -185,49 +187,49 @@ def compute_exposures_many(books: Sequence[ExpiryBook]) -> list[ExposurePerExpir
     return [_aggregate(b, ge, ve, ce, de) for b, ge, ve, ce, de in zip(books, *split, strict=True)]
 
 
-def sum_exposures(exposures: Sequence[ExposurePerExpiry]) -> ExposurePerExpiry:
+def sum_exposures(
+    exposures: Sequence[ExposurePerExpiry], expiration: datetime | None = None
+) -> ExposurePerExpiry:
     """Several expiries' per-strike exposures summed on the union of their strikes (for a
-    scope over expiries): every array, DEX and the calls' and puts' parts included (an
-    array missing from any expiry is missing from the sum). Spot and expiration are the
-    first's (the nearest expiry, when the caller lists them nearest first); all are
-    computed at one spot, so the dollar figures add up."""
+    scope over expiries). Generic over the fields: every per-strike array (GEX, VEX, CEX,
+    DEX) and those of the nested per-right parts (calls, puts) are summed strike by strike,
+    so a new per-strike exposure is summed without a change here; an optional one missing
+    from any expiry is None in the sum. Spot is the first's (all are computed at one spot,
+    so the dollar figures add up); expiration is `expiration`, default the first's."""
     if not exposures:
         raise ValueError("no exposures to sum")
+    first = exposures[0]
     strikes = np.unique(
         np.concatenate([np.asarray(e.strikes, dtype=np.float64) for e in exposures])
     )
     at = [np.searchsorted(strikes, np.asarray(e.strikes, dtype=np.float64)) for e in exposures]
 
-    def field_of(name: str, side: str | None = None) -> np.ndarray | None:
-        arrays = []
-        for e in exposures:
-            holder = e if side is None else getattr(e, side)
-            arr = None if holder is None else getattr(holder, name)
-            if arr is None:
-                return None
-            arrays.append(arr)
-        out = np.zeros(strikes.size)
-        for arr, idx in zip(arrays, at, strict=True):
-            np.add.at(out, idx, np.asarray(arr, dtype=np.float64))
-        return out
-
-    def right(side: str) -> RightExposure | None:
-        g, v, c, d = (field_of(f, side) for f in ("gamma", "vanna", "charm", "delta"))
-        if g is None or v is None or c is None or d is None:
+    def summed(parts: Sequence[object]) -> object:
+        if any(p is None for p in parts):
             return None
-        return RightExposure(g, v, c, d)
+        if isinstance(parts[0], np.ndarray):
+            total = np.zeros(strikes.size)
+            for part, idx in zip(parts, at, strict=True):
+                np.add.at(total, idx, np.asarray(part, dtype=np.float64))
+            return total
+        if dataclasses.is_dataclass(parts[0]) and not isinstance(parts[0], type):
+            return dataclasses.replace(
+                parts[0],
+                **{
+                    f.name: summed([getattr(p, f.name) for p in parts])
+                    for f in dataclasses.fields(parts[0])
+                },
+            )
+        return parts[0]
 
-    gamma, vanna, charm = (field_of(f) for f in ("gamma", "vanna", "charm"))
-    assert gamma is not None and vanna is not None and charm is not None
-    first = exposures[0]
-    return ExposurePerExpiry(
-        spot=first.spot,
-        expiration=first.expiration,
+    values = {
+        f.name: summed([getattr(e, f.name) for e in exposures])
+        for f in dataclasses.fields(first)
+        if f.name not in ("spot", "expiration", "strikes")
+    }
+    return dataclasses.replace(
+        first,
+        expiration=first.expiration if expiration is None else expiration,
         strikes=strikes,
-        gamma=gamma,
-        vanna=vanna,
-        charm=charm,
-        delta=field_of("delta"),
-        calls=right("calls"),
-        puts=right("puts"),
+        **values,  # type: ignore[arg-type]
     )

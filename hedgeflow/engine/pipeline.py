@@ -406,6 +406,7 @@ def analyze_chain(
     positions: np.ndarray | None = None,
     futures_price: float | None = None,
     all_expiries: bool = True,
+    prebuilt: tuple[Mapping[float, ExpiryBook], Mapping[float, str]] | None = None,
 ) -> ExpiryAnalysis:
     """Analyze one expiry of `chain`.
 
@@ -415,6 +416,8 @@ def analyze_chain(
     positions : dealers' live signed positions per chain row (None: the positioning model
         applied to open interest).
     all_expiries : also build every live expiry's book for the zero-gamma line (physical).
+    prebuilt : (books by settlement epoch, skip reasons) already built by `build_books` for
+        every live expiry (the scope analysis builds them once for every expiry it sums).
     Raises AnalysisError with a one-line reason when nothing can be analyzed, or when the
     chain's positions cannot be right (`check_positions`).
     """
@@ -431,9 +434,12 @@ def analyze_chain(
     physical_all = config.model is EngineModel.PHYSICAL and all_expiries
     # every live expiry in one pass when the zero-gamma line needs them all, else the
     # candidates (the first buildable one is analyzed)
-    by_epoch, skipped = build_books(
-        chain, config, positions, expiries=live if physical_all else candidates
-    )
+    if prebuilt is not None:
+        by_epoch, skipped = dict(prebuilt[0]), dict(prebuilt[1])
+    else:
+        by_epoch, skipped = build_books(
+            chain, config, positions, expiries=live if physical_all else candidates
+        )
     reasons: list[str] = []
     book: ExpiryBook | None = None
     for epoch in candidates:

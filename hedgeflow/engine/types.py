@@ -445,6 +445,109 @@ class HedgeFlowAnalysis:
     charm_integral: CharmIntegral
 
 
+@dataclass(frozen=True)
+class ExpiryRow:
+    """One live expiry of the chain, compact (docs/METHOD.md "Expiry scope").
+
+    expiration : settlement time (aware, New York); roots : its option roots
+    days_left : calendar days from the snapshot to settlement
+    in_scope : whether the analysis sums this expiry
+    gex_share : sum_K |GEX_K| of this expiry over that of every live expiry, decimal
+    net_gex : sum_K GEX_K, $ per +1 % spot move
+    impulse : sum_K H_K with this expiry's own coupling, $ per +1 % (NaN out of scope)
+    zero_gamma : this expiry's own fixed-IV gamma zero nearest spot, points (None: none
+        within the search range, or out of scope)
+    expected_move : S sigma_ATM sqrt(tau) to this expiry's settlement, points (NaN out of
+        scope); sigma_ATM the smoothed smile at the forward
+    charm_total : $ of dealer delta change to the charm horizon, settlement step apart
+    settlement_step : $ jump at this expiry's settlement when the horizon reaches it
+    """
+
+    expiration: datetime
+    roots: tuple[str, ...]
+    days_left: float
+    in_scope: bool
+    gex_share: float
+    net_gex: float
+    impulse: float = float("nan")
+    zero_gamma: float | None = None
+    expected_move: float = float("nan")
+    charm_total: float = float("nan")
+    settlement_step: float = float("nan")
+
+
+@dataclass(frozen=True)
+class FuturesBasis:
+    """The mapped future of an underlying and its basis (docs/METHOD.md "Futures levels").
+
+    product : the future's name ("ES"); ratio : futures points per underlying point
+    (configured: 10 for SPY -> ES); expiration : the future's settlement (the quarterly
+    third Friday, 09:30 New York); price : the future's price, points; source : "feed"
+    (a live futures price) or "parity" (fair value: ratio x the options' parity forward to
+    the future's expiry); basis : price - ratio x spot, points; factor : price / spot,
+    futures points per underlying point (a level L maps to L x factor).
+    """
+
+    product: str
+    ratio: float
+    expiration: datetime
+    price: float
+    source: str
+    basis: float
+    factor: float
+
+
+@dataclass(frozen=True)
+class LevelEntry:
+    """One level of the levels card: name, price (points), signed distance from spot in
+    points and as a decimal fraction of spot, and the price mapped to the future (NaN
+    without a futures mapping)."""
+
+    name: str
+    price: float
+    distance: float
+    distance_percent: float
+    futures: float = float("nan")
+
+
+@dataclass(frozen=True)
+class Levels:
+    """The standard levels of a scope (docs/METHOD.md "Levels"); prices in points, None
+    when there is none.
+
+    call_wall / put_wall : strike of the largest call / put |GEX| in the scope
+    call_wall_oi / put_wall_oi : strike of the largest call / put open interest
+    abs_gamma : strike of the largest sum of |call GEX| + |put GEX|
+    zero_gamma : all-expiry fixed-IV zero gamma nearest spot; zero_gamma_count : crossings
+    flip_levels : the repriced impulse's zero crossings over the scope; nearest_flip
+    max_pain : the strike where the scope's options pay their holders least at settlement
+    expected_move : points, to `expected_move_to` (the nearest expiry's settlement in scope)
+    attractor_above / attractor_below : the summed curve's nearest basins
+    net_dex : sum of dealers' delta exposure pos m Delta S over the scope, $ of underlying
+    futures : the mapped future and its basis (None without a mapping)
+    entries : every level above as a `LevelEntry`, nearest spot first
+    """
+
+    spot: float
+    call_wall: float | None
+    put_wall: float | None
+    call_wall_oi: float | None
+    put_wall_oi: float | None
+    abs_gamma: float | None
+    zero_gamma: float | None
+    zero_gamma_count: int
+    flip_levels: tuple[float, ...]
+    nearest_flip: float | None
+    max_pain: float | None
+    expected_move: float
+    expected_move_to: datetime | None
+    attractor_above: float | None
+    attractor_below: float | None
+    net_dex: float
+    futures: FuturesBasis | None
+    entries: tuple[LevelEntry, ...]
+
+
 @dataclass(frozen=True, eq=False)
 class ExpiryAnalysis:
     """Everything the screen and `hedgeflow analyze` show for one expiry of one underlying.
@@ -455,7 +558,10 @@ class ExpiryAnalysis:
     (spot disagrees with the parity forward, vendor IV fallbacks used, ...); `diagnostics`
     counts masked inputs by reason. `rate` is the analyzed expiry's discount rate
     (decimal/year, continuously compounded) and `rate_source` says where it came from
-    (put-call parity, or the configuration and why).
+    (put-call parity, or the configuration and why). With a scope of several expiries
+    (`hedgeflow.engine.scope.analyze_scope`) the curve, charm, repriced profile, cloud
+    and exposures are summed over the scope; the surface, regime parameters and the
+    `expiration` are the nearest expiry's in the scope.
     """
 
     symbol: str
@@ -479,3 +585,8 @@ class ExpiryAnalysis:
     diagnostics: dict[str, int] = field(default_factory=dict)
     rate: float = float("nan")
     rate_source: str = ""
+    # the expiry scope (docs/METHOD.md "Expiry scope"): its label, one row per live expiry
+    # and the standard levels of the scope (None where not computed)
+    scope: str = "nearest"
+    expiry_rows: tuple[ExpiryRow, ...] = ()
+    levels: Levels | None = None

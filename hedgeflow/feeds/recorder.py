@@ -40,7 +40,7 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -356,6 +356,7 @@ async def record(
     out: str | Path,
     stop: asyncio.Event | None = None,
     max_snapshots: int | None = None,
+    progress: Callable[[int, str, FeedError | None], None] | None = None,
 ) -> int:
     """Poll `feed` for every symbol every `interval` seconds and append each snapshot to the
     SQLite file `out` until `stop` is set or `max_snapshots` were written. Returns the number
@@ -369,6 +370,10 @@ async def record(
 
     `fetched_at` is the feed's clock at the fetch (the sim's or replay's own clock; the wall
     clock for real feeds), so a replay reproduces the recorded pacing.
+
+    `progress(written, symbol, error)` is called after each snapshot written (error None)
+    and after each feed error that is retried (`written` is the count so far): what the
+    `record` command shows while it runs.
     """
     if not interval >= 0:
         raise ValueError("`interval` must be >= 0 seconds")
@@ -396,12 +401,16 @@ async def record(
                         wait = retry_wait(failures[symbol], interval, exc)
                         due[symbol] = loop.time() + wait
                         log.warning("record %s: %s (next try in %.3g s)", symbol, exc, wait)
+                        if progress is not None:
+                            progress(rec.count, symbol, exc)
                         continue
                     failures[symbol] = 0
                     due[symbol] = started + interval
                     fetched = feed.clock()
                     # The SQLite write is a few ms (compress + fsync): off the event loop.
                     await asyncio.to_thread(rec.write, chain, feed=feed.name, fetched_at=fetched)
+                    if progress is not None:
+                        progress(rec.count, symbol, None)
                     if max_snapshots is not None and rec.count >= max_snapshots:
                         return rec.count
                 wait = max(0.0, min(due.values()) - loop.time())

@@ -49,7 +49,9 @@ from hedgeflow.app.fmt import NY
 from hedgeflow.app.scheduler import EngineScheduler
 from hedgeflow.app.strikes import Greek, Split, headline_levels
 from hedgeflow.engine.config import EngineConfig
+from hedgeflow.engine.expiry_scope import ExpiryScope
 from hedgeflow.feeds.base import Feed
+from hedgeflow.tui import scope as scope_actions
 from hedgeflow.tui.commands import SymbolCommands
 from hedgeflow.tui.dispatch import Analyzer, EngineDispatch, EngineJob
 from hedgeflow.tui.errorlog import ErrorLogScreen
@@ -117,6 +119,7 @@ class HedgeflowApp(App[int]):
     monotonic : scheduling clock for "next poll" and staleness (default `time.monotonic`).
     analyze : the engine entry point (default `hedgeflow.engine.pipeline.analyze_chain`).
     keymap : binding id -> keys, e.g. {"next-expiry": "n"} (`[keymap]` config).
+    scope : the expiry scope every symbol starts in (default: the nearest expiry).
     """
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
@@ -148,6 +151,7 @@ class HedgeflowApp(App[int]):
         monotonic: Callable[[], float] = time.monotonic,
         analyze: Analyzer | None = None,
         keymap: Mapping[str, str] | None = None,
+        scope: ExpiryScope | None = None,
     ) -> None:
         super().__init__()
         if not symbols:
@@ -168,9 +172,14 @@ class HedgeflowApp(App[int]):
         self.data_clock: Callable[[], datetime] = clock or feed.clock
         self.monotonic = monotonic
         self.keymap = dict(keymap or {})
-        self.states: dict[str, SymbolState] = {s: SymbolState(s) for s in self.symbols}
+        #: the expiry scope every symbol starts in (`[monitor] scope`)
+        self.start_scope = scope or ExpiryScope()
+        self.states: dict[str, SymbolState] = {
+            s: SymbolState(s, scope=self.start_scope) for s in self.symbols
+        }
         self.paused = False
         self.show_repriced = False
+        self.show_levels = False  # the levels card in place of the zones table
         #: The by-strike pane: shown instead of the impulse pane (below the wide layout),
         #: which exposure, and net or calls/puts apart.
         self.show_strikes = False
@@ -420,6 +429,7 @@ class HedgeflowApp(App[int]):
         screen.query_one(RegimePane).view = pane
         screen.query_one(ZonesPane).view = pane
         screen.query_one(CharmPane).view = pane
+        scope_actions.fill(self, screen, pane)
         recording = self.recording is not None
         screen.query_one(StatusLine).view = status_view(
             st,
@@ -469,6 +479,18 @@ class HedgeflowApp(App[int]):
         st.expiry = target
         self._analyze(st.symbol)
         self.refresh_views()
+
+    def action_scope(self) -> None:
+        """Cycle the expiry scope of the symbol on screen (`hedgeflow.tui.scope`)."""
+        scope_actions.cycle(self)
+
+    def action_pick_expiry(self) -> None:
+        """Choose one expiry of the symbol on screen from a list."""
+        scope_actions.pick(self)
+
+    def action_levels(self) -> None:
+        """Show the levels card in place of the zones table, or back."""
+        scope_actions.toggle_levels(self)
 
     def action_pause(self) -> None:
         self.paused = not self.paused
@@ -548,13 +570,11 @@ class HedgeflowApp(App[int]):
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         # Textual's parameters (an action string may pass them) override the stamped name
         # and the export folder.
-        self.export_dir.mkdir(parents=True, exist_ok=True)
+        from hedgeflow.tui.screenshot import save_without_notices
+
         stamp = self.data_clock().astimezone(NY).strftime("%Y%m%d-%H%M%S")
-        saved = self.save_screenshot(
-            filename=filename or f"hedgeflow-{self.current}-{stamp}.svg",
-            path=path or str(self.export_dir),
-        )
-        self.notify(str(saved), title="Screenshot saved", timeout=8)
+        name = filename or f"hedgeflow-{self.current}-{stamp}.svg"
+        save_without_notices(self, name, Path(path) if path else self.export_dir)
 
     # ------------------------------------------------------------------ recording
 
@@ -600,7 +620,7 @@ class HedgeflowApp(App[int]):
             self.current = symbol
             return
         self.symbols.append(symbol)
-        self.states[symbol] = SymbolState(symbol)
+        self.states[symbol] = SymbolState(symbol, scope=self.start_scope)
         self.current = symbol
         if self._feed_entered and not self.paused:
             self.poller.start(symbol)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from hedgeflow.app.scheduler import EngineScheduler
 from hedgeflow.engine.chain import OptionChain
 from hedgeflow.engine.config import EngineConfig
 from hedgeflow.engine.enums import PositionSource
+from hedgeflow.engine.expiry_scope import ExpiryScope, ScopeKind
 from hedgeflow.engine.types import ExpiryAnalysis
 from hedgeflow.tui.state import SymbolState
 
@@ -57,6 +58,8 @@ class EngineJob:
     config: EngineConfig
     expiry: float | None
     positions: Any
+    #: a scope that sums several expiries (None: one expiry, `expiry` or the nearest)
+    scope: ExpiryScope | None = None
 
 
 class Outcome:
@@ -78,6 +81,14 @@ def run_job(analyze: Analyzer, job: EngineJob) -> Outcome:
     from hedgeflow.engine.pipeline import AnalysisError  # loaded with the engine, not before
 
     kw = {"now": job.now, "config": job.config, "positions": job.positions}
+    if job.scope is not None:
+        try:
+            return Outcome(analyze(job.chain, scope=job.scope, **kw))
+        except AnalysisError as exc:
+            # No expiry in the scope (no 0DTE today): the nearest one, saying why; its
+            # title then reads "nearest", not the scope asked for.
+            a = analyze(job.chain, expiry=None, **kw)
+            return Outcome(replace(a, notes=(*a.notes, f"{exc}: the nearest expiry shown")))
     try:
         return Outcome(analyze(job.chain, expiry=job.expiry, **kw))
     except AnalysisError:
@@ -88,9 +99,9 @@ def run_job(analyze: Analyzer, job: EngineJob) -> Outcome:
 
 
 def default_analyzer() -> Analyzer:
-    from hedgeflow.engine.pipeline import analyze_chain
+    from hedgeflow.engine.scope import analyze_scope
 
-    return analyze_chain
+    return analyze_scope
 
 
 class EngineDispatch:
@@ -124,6 +135,9 @@ class EngineDispatch:
             config=config,
             expiry=st.expiry,
             positions=positions,
+            scope=None
+            if st.expiry is not None or st.scope.kind in (ScopeKind.NEAREST, ScopeKind.EXPIRY)
+            else st.scope,
         )
         self._start(self.scheduler.submit(st.symbol, job))
         st.busy = True
@@ -178,6 +192,10 @@ class EngineDispatch:
         for notice in self.app.errors.recovered(ENGINE, st.symbol):
             self.app.notify(notice.message, title=notice.title, timeout=4)
         prev, before = st.analysis, st.regime
+        if prev is not None and prev.scope != analysis.scope:
+            # another expiry scope: a fresh regime track, and no alert across the switch
+            # (its nearest expiry can be the same, its sums are not)
+            prev, before = None, None
         # The regime held with hysteresis (the engine classified this analysis alone).
         analysis, st.regime = advance(before, analysis)
         st.analysis = analysis

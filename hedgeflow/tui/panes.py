@@ -31,11 +31,15 @@ from hedgeflow.app.fmt import (
     fmt_percent,
     nice_ticks,
 )
-from hedgeflow.app.presentation import headline
+from hedgeflow.app.presentation import FLOE_FIGURES, headline
+from hedgeflow.app.summary import scope_tag
 from hedgeflow.engine import labels
 from hedgeflow.engine.enums import EngineModel, ExtremumKind
 from hedgeflow.engine.types import ExpiryAnalysis
-from hedgeflow.tui.views import ImpulseView, Palette, PaneView, StatusView, SymbolBarView
+from hedgeflow.tui.chart_parts import impulse_window, sign_runs, zoom_label
+from hedgeflow.tui.chart_theme import ChartColors, app_chart_colors, register
+from hedgeflow.tui.symbolbar import SymbolBar as SymbolBar
+from hedgeflow.tui.views import ImpulseView, Palette, PaneView, StatusView
 from hedgeflow.tui.zonerows import Row, fit_columns, zone_rows
 
 STALE = "STALE"
@@ -54,12 +58,18 @@ class _StripPlot(PlotextPlot):
 
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
+        self.palette = Palette()
         self._strips: list[Strip] | None = None
         self._strips_key: tuple[int, int, str] | None = None
 
     def refresh(self, *regions: Any, **kw: Any) -> Any:
         self._strips = None
         return super().refresh(*regions, **kw)
+
+    @property
+    def chart_colors(self) -> ChartColors:
+        """The charts' colours for the theme on screen (and NO_COLOR)."""
+        return app_chart_colors(self.app, self.palette)
 
     def render_line(self, y: int) -> Strip:
         width, height = self.size
@@ -75,7 +85,7 @@ class _StripPlot(PlotextPlot):
         plot = self.plt
         plot.plotsize(width, height)
         plot._set_size(width, height)  # as PlotextPlot.render does (textual-plotext #5)
-        plot.theme(self._get_plotext_theme_name(self.app.theme))
+        plot.theme(register(self.chart_colors))
         console = self.app.console
         lines = Text.from_ansi(plot.build()).split("\n", allow_blank=True)
         strips = [
@@ -90,6 +100,10 @@ class _TitledMixin:
 
     def _set_frame(self, title: str, view: PaneView | None, extra: str = "") -> None:
         widget = self
+        # The scope leads every title: a long title is cut at its end, and which expiries a
+        # figure sums is the one thing that must never be cut.
+        if view is not None and view.analysis is not None:
+            title = f"{scope_tag(view.analysis)} · {title}"
         widget.border_title = title  # type: ignore[attr-defined]
         parts = [extra] if extra else []
         stale = bool(view and view.stale and view.analysis is not None)
@@ -117,6 +131,11 @@ class _AnalysisPlot(_TitledMixin, _StripPlot):
 
     def on_resize(self) -> None:
         self.replot()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        # The series' colours come from the theme too: a new theme redraws them.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.replot())
 
     def replot(self) -> None:
         plt = self.plt
@@ -147,8 +166,6 @@ class ImpulsePane(_AnalysisPlot):
     def draw(self, view: ImpulseView, a: ExpiryAnalysis) -> None:  # type: ignore[override]
         plt = self.plt
         curve = a.hedge_flow.impulse_curve
-        half = a.spot * view.range_percent * view.zoom / 100.0
-        lo, hi = a.spot - half, a.spot + half
         show_repriced = view.repriced and a.repriced is not None
         head = headline(a)
         # the headline's figure and unit beside the chart's, so the two are not confused:
@@ -164,6 +181,7 @@ class ImpulsePane(_AnalysisPlot):
         else:
             x, y = curve.price, curve.impulse
             title = f"Impulse H(S) $/+1% · {h_spot}"
+        lo, hi = impulse_window(a.spot, view.range_percent, view.zoom, x)
         window = (x >= lo) & (x <= hi)
         xs, ys = _finite_xy(x[window], y[window])
         if not xs:
@@ -171,7 +189,12 @@ class ImpulsePane(_AnalysisPlot):
             plt.title("no curve in range")
             self.refresh()
             return
-        plt.plot(xs, ys, color=(190, 190, 190), marker="braille")
+        colors = self.chart_colors
+        if colors.glyphs:  # no colour: the curve's sign by its glyph, run by run
+            for rx, ry, positive in sign_runs(xs, ys):
+                plt.plot(rx, ry, color=colors.curve, marker=colors.curve_marker(positive))
+        else:
+            plt.plot(xs, ys, color=colors.curve, marker="braille")
         zero_gamma = ""
         if show_repriced and head.zero_gamma is not None:
             # The fixed-IV, gamma-only line over every expiry (what other tools call zero
@@ -183,9 +206,15 @@ class ImpulsePane(_AnalysisPlot):
                 zm = window & (x >= zone.lower) & (x <= zone.upper)
                 zx, zy = _finite_xy(x[zm], y[zm])
                 if zx:
-                    color = "stable" if zone.kind is ExtremumKind.BASIN else "unstable"
-                    # Half blocks for the fills: braille fills cost 2-3x to build.
-                    plt.plot(zx, zy, color=self.palette.rgb(color), marker="hd", fillx=True)
+                    basin = zone.kind is ExtremumKind.BASIN
+                    # Half blocks for the fills (braille fills cost 2-3x to build); without
+                    # colour the unstable ones get a pattern of their own.
+                    color, marker = (
+                        (colors.stable, colors.stable_fill)
+                        if basin
+                        else (colors.unstable, colors.unstable_fill)
+                    )
+                    plt.plot(zx, zy, color=color, marker=marker, fillx=True)
             basins = [
                 e for e in curve.extrema if e.kind is ExtremumKind.BASIN and lo <= e.price <= hi
             ]
@@ -197,24 +226,24 @@ class ImpulsePane(_AnalysisPlot):
                     [e.price for e in basins],
                     [e.impulse for e in basins],
                     marker="▲",
-                    color=self.palette.rgb("stable"),
+                    color=colors.stable,
                 )
             if peaks:
                 plt.scatter(
                     [e.price for e in peaks],
                     [e.impulse for e in peaks],
                     marker="▼",
-                    color=self.palette.rgb("unstable"),
+                    color=colors.unstable,
                 )
         flips = [p for p in head.flip_levels if lo <= p <= hi]
         if not show_repriced and a.repriced is not None:
             zeros = [c.price for c in curve.zero_crossings if lo <= c.price <= hi]
             if zeros:
-                plt.scatter(zeros, [0.0] * len(zeros), marker="×", color=(150, 150, 150))
+                plt.scatter(zeros, [0.0] * len(zeros), marker="×", color=colors.marks)
         if flips:
-            plt.scatter(flips, [0.0] * len(flips), marker="◆", color=self.palette.rgb("repriced"))
-        plt.hline(0.0, (110, 110, 110))
-        plt.vline(a.spot, self.palette.rgb("spot"))
+            plt.scatter(flips, [0.0] * len(flips), marker="◆", color=colors.repriced)
+        plt.hline(0.0, colors.zero)
+        plt.vline(a.spot, colors.spot)
         plt.xlim(lo, hi)
         ymin, ymax = min(ys + [0.0]), max(ys + [0.0])
         pad = 0.05 * (ymax - ymin or 1.0)
@@ -233,7 +262,9 @@ class ImpulsePane(_AnalysisPlot):
             else "no flip in range"
         )
         marks = "│spot ◆flip" if show_repriced else "│spot ◆flip ×zero ▲basin ▼peak"
-        legend = f"{marks} · {flip_text}{zero_gamma} · zoom ×{view.zoom:g}"
+        half_percent = 100.0 * max(a.spot - lo, hi - a.spot) / a.spot
+        # The range first: after a zoom key it is what changed, and a narrow pane cuts the end.
+        legend = f"{zoom_label(view.zoom, half_percent)} · {flip_text}{zero_gamma} · {marks}"
         self._set_frame(f"{title} · {a.symbol} {fmt_expiry(a.expiration, a.as_of)}", view, legend)
         self.refresh()
 
@@ -268,11 +299,10 @@ class CharmPane(_AnalysisPlot):
         width = max(self.size.width, 20)
         # The running total filled to zero, one point per bucket end: each step between
         # points is that bucket's change of dealer delta.
-        plt.plot(
-            xi.tolist(), cy.tolist(), color=self.palette.rgb("repriced"), marker="hd", fillx=True
-        )
-        plt.scatter(xi.tolist(), cy.tolist(), color=self.palette.rgb("spot"), marker="•")
-        plt.hline(0.0, (110, 110, 110))
+        colors = self.chart_colors
+        plt.plot(xi.tolist(), cy.tolist(), color=colors.repriced, marker="hd", fillx=True)
+        plt.scatter(xi.tolist(), cy.tolist(), color=colors.spot, marker="•")
+        plt.hline(0.0, colors.zero)
         plt.xlim(0.5, len(xi) + 0.5)
         ymin, ymax = float(min(cy.min(), 0.0)), float(max(cy.max(), 0.0))
         yt = nice_ticks(ymin, ymax, max(2, min(4, self.size.height // 3)))
@@ -330,14 +360,15 @@ class ZonesPane(_TitledMixin, DataTable[Text | str]):
         rows: list[Row] = []
         edges_w = 5
         if a is not None:
-            futures, rows, edges_w = zone_rows(a, self.palette)
+            futures, rows, edges_w = zone_rows(a, self.palette, no_color=bool(self.app.no_color))
         # the vertical scrollbar takes one cell
         columns, rows = fit_columns(futures, rows, edges_w, self.content_region.width - 1)
         self._fill(columns, rows)
         n_z = len(rows)
-        title = f"Pressure zones · {a.symbol} · nearest first" if a else "Pressure zones"
+        title = f"Pressure zones · {a.symbol} · closest to spot first" if a else "Pressure zones"
+        whose = f"{FLOE_FIGURES}: " if a is not None and a.model is EngineModel.FLOE else ""
         legend = (
-            f"futures per +1%: + {labels.DEALERS_BUY}, − {labels.DEALERS_SELL} · "
+            f"{whose}futures per +1%: + {labels.DEALERS_BUY}, − {labels.DEALERS_SELL} · "
             "edges ▲ stable beyond, ▼ unstable"
         )
         self._set_frame(title, view, f"{n_z} zone{'s' if n_z != 1 else ''} · {legend}" if a else "")
@@ -418,6 +449,15 @@ class RegimePane(_TitledMixin, Static):
         else:
             flip = "none in range"
         move_pct = rp.expected_move / a.spot if a.spot else math.nan
+        # The expected move with what it is measured to (a 0DTE's settlement, the close);
+        # compact: on the ATM IV row, its horizon's time only.
+        em = f"±{fmt_level(rp.expected_move)}"
+        if compact:
+            short = head.move_horizon.removesuffix(" settlement").removesuffix(" close")
+            iv_rows = [("ATM IV", f"{fmt_percent(rp.atm_iv)} · EM {em} {short}")]
+        else:
+            em += f" ({fmt_percent(move_pct, decimals=2)}) {head.move_horizon}"
+            iv_rows = [("ATM IV", fmt_percent(rp.atm_iv)), ("EM", em)]
         asym = curve.asymmetry
         ratio = fmt_number(asym.asymmetry_ratio) if math.isfinite(asym.asymmetry_ratio) else MISSING
         regime = Text(curve.regime.value, style=f"bold {self._regime_style(curve.regime.value)}")
@@ -447,10 +487,7 @@ class RegimePane(_TitledMixin, Static):
             ("flip", flip),
             ("hedge", hedge),
             ("k", f"{k} vp/1%"),
-            (
-                "ATM IV",
-                f"{fmt_percent(rp.atm_iv)} · move ±{fmt_level(rp.expected_move)} ({fmt_percent(move_pct, decimals=2)})",
-            ),
+            *iv_rows,
             ("bias", f"{asym.bias.value} · ratio {ratio}"),
             ("model", f"{a.model.value} · {a.positioning.value}"),
             ("pos", a.positions),
@@ -536,34 +573,4 @@ class StatusLine(Static):
         t = Text("\n", no_wrap=True, overflow="ellipsis").join([line1, line2])
         self.set_class(v.stale, "-stale")
         self.set_class(bool(v.error), "-error")
-        self.update(t)
-
-
-class SymbolBar(Static):
-    """The watched underlyings (keys 1-9), the active one highlighted, each with its state."""
-
-    view: reactive[SymbolBarView | None] = reactive(None)
-    """Symbols, the active one, and paused/recording flags."""
-
-    GLYPHS = {"ok": "●", "waiting": "○", "error": "✕", "stale": "◌"}
-
-    def watch_view(self) -> None:
-        v = self.view
-        t = Text(" hedgeflow ", style="bold")
-        if v is None:
-            self.update(t)
-            return
-        for i, tab in enumerate(v.tabs, start=1):
-            key = str(i) if i <= 9 else " "
-            label = f" {key} {tab.symbol} {self.GLYPHS.get(tab.state, '')} "
-            style = "bold reverse" if tab.symbol == v.active else ""
-            if tab.state == "error":
-                style += " red"
-            t.append(label, style=style.strip())
-        if v.regime:
-            t.append(f"  {v.regime}", style="italic")
-        if v.paused:
-            t.append("  PAUSED", style="bold")
-        if v.recording:
-            t.append("  REC ●", style="bold red")
         self.update(t)

@@ -100,9 +100,9 @@ def status_view(
     expiry = as_of = age = delay = positions = ""
     badge, clock = clock_words(feed_name, speed)
     if chain is not None:
-        as_of = fmt_time_ny(chain.as_of)
+        # The data's date for every feed: a vendor's Friday chain on Monday, a 2023 file.
+        as_of = f"{chain.as_of.astimezone(NY):%Y-%m-%d} {fmt_time_ny(chain.as_of)}"
         if badge:
-            as_of = f"{chain.as_of.astimezone(NY):%Y-%m-%d} {as_of}"
             delay = clock
         elif chain.delay_seconds > 0:
             delay = f"delayed {fmt_age(chain.delay_seconds)}"

@@ -17,6 +17,7 @@ from textual.widgets import Footer, Static
 
 from hedgeflow.app.legend import LEGEND
 from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
+from hedgeflow.tui.scope import LevelsPane
 from hedgeflow.tui.strikes import StrikesPane
 
 if TYPE_CHECKING:
@@ -76,6 +77,31 @@ class MonitorScreen(Screen[None]):
             show=False,
             id="previous-expiry",
             tooltip="Analyze the previous expiry of this symbol",
+        ),
+        Binding(
+            "o",
+            "app.scope",
+            "Scope",
+            show=False,
+            id="scope",
+            tooltip="Cycle the expiry scope: nearest, 0DTE, next session, within N days, all",
+        ),
+        Binding(
+            "p",
+            "app.pick_expiry",
+            "Pick expiry",
+            show=False,
+            id="pick-expiry",
+            tooltip="Choose one expiry from a list (days left, share of |GEX|)",
+        ),
+        Binding(
+            "v",
+            "app.levels",
+            "Levels",
+            show=False,
+            id="levels",
+            tooltip="Show the levels card (walls, zero gamma, max pain, EM, futures) "
+            "in place of the zones table",
         ),
         Binding("space", "app.pause", "Pause", id="pause", tooltip="Stop / resume polling"),
         Binding(
@@ -165,6 +191,7 @@ class MonitorScreen(Screen[None]):
             yield StrikesPane(app.palette, id="strikes")
             yield RegimePane(app.palette, id="regime")
             yield ZonesPane(app.palette, id="zones")
+            yield LevelsPane(app.palette, id="levels")
             yield CharmPane(app.palette, id="charm")
         yield StatusLine(app.palette, id="status")
         yield Footer(show_command_palette=False)

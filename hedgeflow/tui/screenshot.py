@@ -11,20 +11,55 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+from textual.app import App
 
 from hedgeflow.feeds.sim import SimFeed
-from hedgeflow.tui.app import HedgeflowApp
 
 START = "2026-11-24T10:30:00-05:00"
 SYMBOLS = ["SPX", "SPY", "QQQ", "NDX", "IWM"]
+#: Seconds between polls in the picture (the configuration's default).
+POLL_INTERVAL = 5.0
+
+
+def save_without_notices(app: App[Any], name: str, folder: Path) -> None:
+    """`s` in the monitor: save the screen as `folder/name` (SVG) without the notices
+    (toasts) on it — a screenshot shows the monitor, not the toast of the last export — and
+    then say where it went. The notices are hidden for the next repaint, which the picture
+    is taken after, and shown again."""
+    screen = app.screen
+    racks = list(screen.query("ToastRack"))
+    for rack in racks:
+        rack.display = False
+
+    def save() -> None:
+        saved = ""
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            saved = app.save_screenshot(filename=name, path=str(folder))
+        except OSError as exc:
+            app.notify(f"screenshot failed: {exc}", severity="error", timeout=8)
+        finally:
+            for rack in racks:
+                rack.display = True
+        if saved:
+            app.notify(saved, title="Screenshot saved", timeout=8)
+
+    # The screen (not the app) runs it once its layout is redone without the notices.
+    screen.call_after_refresh(save)
 
 
 async def take(
     svg: Path, *, size: tuple[int, int], start: str, seed: int, keys: Sequence[str]
 ) -> Path:
+    from hedgeflow.tui.app import HedgeflowApp
+
     feed = SimFeed(seed=seed, start=start, speed=0.0)
+    # A poll interval a user would choose, on a frozen scheduling clock: the status line
+    # reads "next poll in 5s", as on a live screen.
     app = HedgeflowApp(
-        feed, SYMBOLS, poll_interval=3600.0, export_dir=svg.parent, monotonic=lambda: 0.0
+        feed, SYMBOLS, poll_interval=POLL_INTERVAL, export_dir=svg.parent, monotonic=lambda: 0.0
     )
     async with app.run_test(size=size) as pilot:
         while not all(s.analysis is not None and not s.busy for s in app.states.values()):
@@ -51,12 +86,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         take(Path(args.out), size=(width, height), start=args.start, seed=args.seed, keys=keys)
     )
     print(svg)
+    png = svg.with_suffix(".png")
     try:
         import cairosvg  # optional: only to give the README a PNG as well
     except ImportError:
-        return 0
-    png = svg.with_suffix(".png")
-    cairosvg.svg2png(url=str(svg), write_to=str(png), output_width=width * 12)
+        # librsvg's converter, where it is installed, makes the same PNG.
+        import shutil
+        import subprocess
+
+        rsvg = shutil.which("rsvg-convert")
+        if rsvg is None:
+            return 0
+        subprocess.run([rsvg, "-w", str(width * 12), str(svg), "-o", str(png)], check=True)
+    else:
+        cairosvg.svg2png(url=str(svg), write_to=str(png), output_width=width * 12)
     print(png)
     return 0
 

@@ -14,6 +14,7 @@ from textual.timer import Timer
 from hedgeflow.app.regime import RegimeTrack
 from hedgeflow.app.session import SymbolSession
 from hedgeflow.engine.chain import OptionChain
+from hedgeflow.engine.expiry_scope import ExpiryScope
 from hedgeflow.engine.types import ExpiryAnalysis
 
 
@@ -31,6 +32,9 @@ class SymbolState:
     fetched_mono: float | None = None  # monotonic time of the last successful fetch
     analysis: ExpiryAnalysis | None = None
     expiry: float | None = None  # chosen settlement epoch; None = the nearest live one
+    # the expiry scope summed (the `o` key cycles it; kept per symbol); a chosen `expiry`
+    # is analyzed alone, whatever the scope
+    scope: ExpiryScope = field(default_factory=ExpiryScope)
     error: BaseException | None = None  # the last poll's error; None after a success
     failures: int = 0  # consecutive failed polls
     engine_error: str = ""

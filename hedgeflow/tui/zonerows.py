@@ -28,9 +28,14 @@ CONTRACT_WIDTH = 7
 DEALERS_MIN = 8
 
 
-def zone_rows(a: ExpiryAnalysis, palette: Palette) -> tuple[tuple[str, ...], list[Row], int]:
+def zone_rows(
+    a: ExpiryAnalysis, palette: Palette, *, no_color: bool = False
+) -> tuple[tuple[str, ...], list[Row], int]:
     """(futures named in the contract columns, rows nearest spot first, the Edges column's
-    width). A row: level, type, contracts per future, bounds, edges, strength bar, words."""
+    width). A row: level, type, contracts per future, bounds, edges, strength bar, words.
+    `no_color`: the type words and bars in the default ink (NO_COLOR turns the palette's red
+    and green into two dark greys, the unstable one barely readable); the words and the
+    edges' arrows still tell the zones apart."""
     cloud = a.pressure_cloud
     names = list(cloud.total_contracts.contracts)
     zones = (*cloud.stability_zones, *cloud.acceleration_zones)
@@ -41,13 +46,14 @@ def zone_rows(a: ExpiryAnalysis, palette: Palette) -> tuple[tuple[str, ...], lis
     entries: list[tuple[float, Row]] = []
     for z, edges in zip(zones, zone_edges(zones, cloud.regime_edges), strict=True):
         word = labels.stability(z.impulse)
-        color = palette.hex("stable" if word == labels.STABLE else "unstable")
+        color = "" if no_color else palette.hex("stable" if word == labels.STABLE else "unstable")
         edge_text = Text(no_wrap=True)
         for i, e in enumerate(edges):
             tone = "stable" if e.stable_beyond else "unstable"
             edge_text.append(" " if i else "")
             edge_text.append(
-                f"{fmt_level(e.price)}{'▲' if e.stable_beyond else '▼'}", style=palette.hex(tone)
+                f"{fmt_level(e.price)}{'▲' if e.stable_beyond else '▼'}",
+                style="" if no_color else palette.hex(tone),
             )
         edges_w = max(edges_w, edge_text.cell_len)
         row: Row = (

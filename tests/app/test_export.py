@@ -82,13 +82,14 @@ def test_levels_csv_and_pine_script_draw_every_level() -> None:
     assert not any(math.isnan(float(r["price"])) for r in rows)
 
 
-def test_export_writes_four_files(tmp_path: Path) -> None:
+def test_export_writes_five_files(tmp_path: Path) -> None:
     a = _analysis()
     paths = export_analysis(a, tmp_path / "out", stamp=a.as_of)
     assert [p.name for p in paths] == [
         "hedgeflow-SPX-20261124-103000.json",
         "hedgeflow-SPX-20261124-103000.curve.csv",
         "hedgeflow-SPX-20261124-103000.levels.csv",
+        "hedgeflow-SPX-20261124-103000.card.csv",
         "hedgeflow-SPX-20261124-103000.pine",
     ]
     assert all(p.stat().st_size > 0 for p in paths)
@@ -119,7 +120,7 @@ def _broken_analysis():
 def test_export_writes_what_it_can_of_a_non_finite_analysis(tmp_path: Path) -> None:
     a = _broken_analysis()
     paths = export_analysis(a, tmp_path, stamp=a.as_of)
-    assert len(paths) == 4 and all(p.stat().st_size > 0 for p in paths)
+    assert len(paths) == 5 and all(p.stat().st_size > 0 for p in paths)
     by_suffix = {"".join(p.suffixes[-2:]) if ".csv" in p.name else p.suffix: p for p in paths}
     # JSON: strict (no NaN/Infinity tokens), non-finite numbers are null, finite ones kept
     text = by_suffix[".json"].read_text(encoding="utf-8")

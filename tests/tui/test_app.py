@@ -138,10 +138,14 @@ async def test_g_toggles_the_repriced_profile(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for_analyses(pilot, app)
         pane = app.screen.query_one(ImpulsePane)
-        assert not pane.view.repriced and str(pane.border_title).startswith("Impulse H(S)")
+        assert not pane.view.repriced and str(pane.border_title).startswith(
+            "nearest · Impulse H(S)"
+        )
         await pilot.press("g")
         await pilot.pause()
-        assert pane.view.repriced and str(pane.border_title).startswith("Repriced impulse")
+        assert pane.view.repriced and str(pane.border_title).startswith(
+            "nearest · Repriced impulse"
+        )
         await pilot.press("g")
         await pilot.pause()
         assert not pane.view.repriced
@@ -228,6 +232,7 @@ async def test_x_exports_and_s_saves_a_screenshot(tmp_path: Path) -> None:
         assert any(m.endswith(".svg") for m in notes)
     names = sorted(p.name for p in tmp_path.iterdir())  # noqa: ASYNC240 (test teardown)
     assert names == [
+        "hedgeflow-SPX-20261124-103000.card.csv",
         "hedgeflow-SPX-20261124-103000.curve.csv",
         "hedgeflow-SPX-20261124-103000.json",
         "hedgeflow-SPX-20261124-103000.levels.csv",

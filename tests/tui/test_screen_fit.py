@@ -132,11 +132,11 @@ async def test_strike_pane_keys(tmp_path: Path) -> None:
         await pilot.press("b")
         await pilot.pause()
         assert bars.display and not impulse.display
-        assert str(bars.border_title).startswith("GEX by strike $/+1% · net")
+        assert str(bars.border_title).startswith("nearest · GEX by strike $/+1% · net")
         for name, unit in (("VEX", "$/vol pt"), ("CEX", "$/day"), ("DEX", "$ of underlying")):
             await pilot.press("n")
             await pilot.pause()
-            assert str(bars.border_title).startswith(f"{name} by strike {unit} · net")
+            assert str(bars.border_title).startswith(f"nearest · {name} by strike {unit} · net")
         # DEX by hand: the figure beside the top strike is the engine's DEX there
         a = app.states["SPX"].analysis
         assert a is not None and a.exposure.delta is not None

@@ -51,6 +51,39 @@ def test_second_symbol_repriced_view_120x40(snap_compare: Any, tmp_path: Path) -
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
 
 
+def test_light_theme_120x40(snap_compare: Any, tmp_path: Path) -> None:
+    """The palette's light theme: axes, labels and series in the theme's own colours (the
+    spot line and the charm fill darkened until they stand out from the light canvas)."""
+    app = make_app(export_dir=tmp_path)
+
+    async def run_before(pilot: Any) -> None:
+        await wait_for_analyses(pilot, app)
+        app.theme = "textual-light"
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def test_ansi_light_theme_120x40(snap_compare: Any, tmp_path: Path) -> None:
+    """An ANSI theme: the charts in the terminal's default colours (they were black on
+    black: the theme's surface and text are the terminal's, which plotext read as black)."""
+    app = make_app(export_dir=tmp_path)
+
+    async def run_before(pilot: Any) -> None:
+        await wait_for_analyses(pilot, app)
+        app.theme = "ansi-light"
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def test_no_color_120x40(snap_compare: Any, tmp_path: Path) -> None:
+    """Without colour (NO_COLOR, `colors = false`): unstable zones shaded, stable ones
+    solid; the impulse curve braille above zero and dotted below."""
+    app = make_app(export_dir=tmp_path, colors=False)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=_ready(app))
+
+
 def test_main_screen_200x60(snap_compare: Any, tmp_path: Path) -> None:
     """The wide layout: impulse curve and by-strike bars side by side, right column 30%."""
     app = make_app(export_dir=tmp_path)
@@ -87,3 +120,42 @@ def test_strikes_pane_dex_200x60(snap_compare: Any, tmp_path: Path) -> None:
 def test_terminal_too_small(snap_compare: Any, tmp_path: Path) -> None:
     app = make_app(export_dir=tmp_path)
     assert snap_compare(app, terminal_size=(70, 20), run_before=_ready(app))
+
+
+def test_all_expiry_scope_120x40(snap_compare: Any, tmp_path: Path) -> None:
+    """`o` four times: every expiry summed; every title says "all (N)"."""
+    app = make_app(export_dir=tmp_path)
+
+    async def run_before(pilot: Any) -> None:
+        await wait_for_analyses(pilot, app)
+        await pilot.press("o", "o", "o", "o")
+        await wait_until(pilot, lambda: app.states["SPX"].analysis.scope == "all")
+        await wait_for_analyses(pilot, app)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def test_levels_card_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    """`v`: the levels card in the zones table's cell, nearest spot first, with ES."""
+    app = make_app(export_dir=tmp_path)
+
+    async def run_before(pilot: Any) -> None:
+        await wait_for_analyses(pilot, app)
+        await pilot.press("v")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_levels_card_all_scope_120x40(snap_compare: Any, tmp_path: Path) -> None:
+    app = make_app(export_dir=tmp_path)
+
+    async def run_before(pilot: Any) -> None:
+        await wait_for_analyses(pilot, app)
+        await pilot.press("o", "o", "o", "o", "v")
+        await wait_until(pilot, lambda: app.states["SPX"].analysis.scope == "all")
+        await wait_for_analyses(pilot, app)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)

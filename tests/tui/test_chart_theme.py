@@ -1,0 +1,103 @@
+"""Readable charts in every theme the palette offers, and without colour: the chart
+colours against each theme's canvas, and what the real app draws (Pilot)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hedgeflow.tui.chart_parts import sign_runs
+from hedgeflow.tui.chart_theme import (
+    MIN_CONTRAST,
+    UNSTABLE_FILL,
+    app_chart_colors,
+    contrast,
+    readable,
+)
+from hedgeflow.tui.panes import ImpulsePane
+from hedgeflow.tui.views import Palette
+from tests.tui.conftest import make_app, rendered, wait_for_analyses
+
+
+def test_readable_pulls_a_faint_colour_toward_the_ink() -> None:
+    light, ink = (216, 216, 216), (31, 31, 31)
+    yellow = (255, 255, 0)
+    assert contrast(yellow, light) < MIN_CONTRAST
+    fixed = readable(yellow, light, ink)
+    assert contrast(fixed, light) >= MIN_CONTRAST
+    green = (0, 128, 0)  # already readable: untouched
+    assert readable(green, light, ink) == green
+
+
+def test_sign_runs_cut_where_the_sign_changes() -> None:
+    runs = sign_runs([1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 2.0, -1.0, -2.0, 3.0])
+    assert [(r[0], r[2]) for r in runs] == [
+        ([1.0, 2.0], True),
+        ([2.0, 3.0, 4.0], False),
+        ([4.0, 5.0], True),
+    ]
+
+
+async def test_every_theme_draws_readable_charts(tmp_path: Path) -> None:
+    """For each theme: tick labels stand out from the canvas (or both are the terminal's
+    defaults), and so does every palette colour the charts use."""
+    app = make_app(symbols=["SPX"], export_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        themes = sorted(app.available_themes)
+        assert "textual-light" in themes and "ansi-light" in themes
+        for name in themes:
+            app.theme = name
+            await pilot.pause()
+            c = app_chart_colors(app, Palette())
+            if c.canvas == "default":
+                assert c.ticks == "default" and c.curve == "default", name
+                canvas = (255, 255, 255) if not app.current_theme.dark else (0, 0, 0)
+            else:
+                assert isinstance(c.canvas, tuple) and isinstance(c.ticks, tuple)
+                assert contrast(c.ticks, c.canvas) >= MIN_CONTRAST, name  # the theme's own text
+                canvas = c.canvas
+            for part in (c.stable, c.unstable, c.spot, c.repriced):
+                assert isinstance(part, tuple)
+                assert contrast(part, canvas) >= MIN_CONTRAST, (name, part)
+
+
+@pytest.mark.parametrize("colors", [True, False])
+async def test_without_colour_zones_and_signs_differ_by_glyph(tmp_path: Path, colors: bool) -> None:
+    app = make_app(symbols=["SPX"], export_dir=tmp_path, colors=colors)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_analyses(pilot, app)
+        # The plot inside the border (its title and legend use "·" as a separator).
+        text = "\n".join(rendered(app.screen.query_one(ImpulsePane)).splitlines()[1:-1])
+        cloud = app.states["SPX"].analysis.pressure_cloud
+    assert cloud.stability_zones and cloud.acceleration_zones  # both kinds are on screen
+    if colors:
+        assert UNSTABLE_FILL not in text and "·" not in text
+    else:
+        assert UNSTABLE_FILL in text  # unstable zones shaded
+        assert "█" in text or "▄" in text or "▀" in text  # stable ones solid
+        assert "·" in text  # the curve below zero dotted
+
+
+def test_zone_rows_without_colour_use_the_default_ink() -> None:
+    """Under NO_COLOR the zones table's type words, bars and edge arrows carry no palette
+    colour (its red and green become two dark greys, the unstable one barely readable);
+    with colour they carry the palette's stable/unstable colours."""
+    from hedgeflow.engine.pipeline import analyze_chain
+    from hedgeflow.feeds.sim import SimFeed
+    from hedgeflow.tui.zonerows import zone_rows
+    from tests.tui.conftest import START
+
+    a = analyze_chain(SimFeed(seed=7, start=START, speed=0.0).chain_at("SPX", START))
+    palette = Palette()
+    _, coloured, _ = zone_rows(a, palette)
+    _, plain, _ = zone_rows(a, palette, no_color=True)
+    assert coloured and len(plain) == len(coloured)
+    tones = {palette.hex("stable"), palette.hex("unstable")}
+    assert any(str(r[1].style) in tones for r in coloured)
+    for row in plain:
+        assert str(row[1].style) == ""  # the type word
+        for cell in row:
+            if hasattr(cell, "spans"):
+                assert not any(str(s.style) in tones for s in cell.spans)
+                assert str(cell.style) not in tones

@@ -76,7 +76,7 @@ def summary_text(a: ExpiryAnalysis) -> str:
         (*cloud.stability_zones, *cloud.acceleration_zones), key=lambda z: abs(z.center - a.spot)
     )
     if zones:
-        lines.append("zones (nearest first)")
+        lines.append("zones (closest to spot first)")
     for z in zones[:6]:
         trades = ", ".join(
             labels.contracts_trade(n, name) for name, n in z.contracts.contracts.items()
@@ -128,7 +128,7 @@ def levels_lines(a: ExpiryAnalysis) -> list[str]:
     if lv is None or not lv.entries:
         return []
     f = lv.futures
-    lines = [f"levels   scope {scope_words(a)}; nearest spot first"]
+    lines = [f"levels   scope {scope_words(a)}; closest to spot first"]
     if f is not None:
         src = "feed price" if f.source == "feed" else "fair value from the parity forward"
         lines.append(

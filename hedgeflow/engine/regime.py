@@ -375,6 +375,15 @@ def fit_atm_smile(surface: IVSurface, forward: float, tau_h: float) -> tuple[flo
     return _fit(smile, forward, tau_h)[:3]
 
 
+def atm_iv(smile: SmileInterpolant, forward: float, horizon_tau: float) -> float:
+    """The ATM IV (decimal) exactly as `derive_regime_params` takes it: the weighted
+    quadratic fit's level at F, the interpolated IV at F where the fit is not positive.
+    One definition, so every expected move on screen (the regime pane's, the levels
+    card's, each expiry's row) is the same number for the same expiry and horizon."""
+    a = _fit(smile, forward, horizon_tau)[0]
+    return a if (math.isfinite(a) and a > 0) else float(smile(forward))
+
+
 def _fit(smile: SmileInterpolant, forward: float, tau_h: float) -> tuple[float, float, float, int]:
     if smile.size == 0:
         raise ValueError("`surface` has no valid (finite, positive) smoothed IV")

@@ -55,7 +55,7 @@ from hedgeflow.engine.pipeline import (
     live_expiries,
 )
 from hedgeflow.engine.pressure import compute_pressure_cloud
-from hedgeflow.engine.regime import SmileInterpolant, smile_interpolant
+from hedgeflow.engine.regime import SmileInterpolant, atm_iv, smile_interpolant
 from hedgeflow.engine.reprice import (
     _levels,
     _outer_grids,
@@ -370,7 +370,8 @@ def analyze_scope(
         curve = sum_curves(curves, exposure, config.impulse.eps, config.impulse.asymmetry_percent)
         charm = sum_charm(charms)
         for book, smile in zip(scope_books, smiles, strict=True):
-            iv = float(smile(book.forward)) if math.isfinite(book.forward) else math.nan
+            # the regime pane's ATM IV (one definition: `regime.atm_iv`), to settlement
+            iv = atm_iv(smile, book.forward, book.tau) if math.isfinite(book.forward) else math.nan
             lo, hi = level_search_range(book.spot, iv, book.tau)
             search = (lo, hi) if search is None else (min(search[0], lo), max(search[1], hi))
         repriced = base.repriced
@@ -450,7 +451,8 @@ def expiry_rows(
         )
         if e in in_scope:
             curve, charm, smile = in_scope[e]
-            iv = float(smile(book.forward)) if math.isfinite(book.forward) else math.nan
+            # the regime pane's ATM IV (one definition: `regime.atm_iv`), to settlement
+            iv = atm_iv(smile, book.forward, book.tau) if math.isfinite(book.forward) else math.nan
             _, zeros = zero_gamma_profile([book], prices, search_range=search)
             spot = float(book.spot)
             row = replace(

@@ -174,3 +174,38 @@ def register(colors: ChartColors) -> str:
     sequence = list(plotext_themes["default"][4])  # for a series drawn without a colour
     plotext_themes[colors.name] = [colors.canvas, colors.axes, colors.ticks, "default", sequence]
     return colors.name
+
+
+_THEMED: dict[tuple[str, Palette], Palette] = {}
+
+
+def themed_palette(app: App[Any], palette: Palette) -> Palette:
+    """`palette` for text on the theme `app` shows now: each colour kept where it stands out
+    from the theme's surface (MIN_CONTRAST), else pulled toward the theme's foreground
+    (`readable`), as the charts do; so a regime word or the spot rule in yellow stays
+    readable on a light theme. ANSI themes (the terminal's own colours, unknown here) and
+    NO_COLOR keep `palette` as it is."""
+    if app.no_color:
+        return palette
+    key = (app.current_theme.name, palette)
+    if key not in _THEMED:
+        variables = app.theme_variables
+        surface = _solid(variables.get("surface"))
+        foreground = _solid(variables.get("foreground"))
+        if surface is None or foreground is None:
+            _THEMED[key] = palette
+        else:
+
+            def tone(name: str) -> str:
+                c = Color.parse(getattr(palette, name))
+                if c.ansi is not None:
+                    return str(getattr(palette, name))
+                r, g, b = readable(c.rgb, surface.rgb, foreground.rgb)
+                return (
+                    f"#{r:02x}{g:02x}{b:02x}" if (r, g, b) != c.rgb else str(getattr(palette, name))
+                )
+
+            _THEMED[key] = Palette(
+                **{n: tone(n) for n in ("stable", "unstable", "spot", "repriced", "stale")}
+            )
+    return _THEMED[key]

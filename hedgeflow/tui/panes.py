@@ -37,7 +37,7 @@ from hedgeflow.engine import labels
 from hedgeflow.engine.enums import EngineModel, ExtremumKind
 from hedgeflow.engine.types import ExpiryAnalysis
 from hedgeflow.tui.chart_parts import impulse_window, sign_runs, zoom_label
-from hedgeflow.tui.chart_theme import ChartColors, app_chart_colors, register
+from hedgeflow.tui.chart_theme import ChartColors, app_chart_colors, register, themed_palette
 from hedgeflow.tui.symbolbar import SymbolBar as SymbolBar
 from hedgeflow.tui.views import ImpulseView, Palette, PaneView, StatusView
 from hedgeflow.tui.zonerows import Row, fit_columns, zone_rows
@@ -109,7 +109,7 @@ class _TitledMixin:
         stale = bool(view and view.stale and view.analysis is not None)
         if stale:
             palette = getattr(self, "palette", None)
-            color = palette.hex("stale") if palette is not None else ""
+            color = themed_palette(self.app, palette).hex("stale") if palette is not None else ""  # type: ignore[attr-defined]
             parts.insert(0, f"[b {color} reverse] {STALE} [/]")
         widget.border_subtitle = " · ".join(parts)  # type: ignore[attr-defined]
         widget.set_class(stale, "-stale")  # type: ignore[attr-defined]
@@ -360,7 +360,9 @@ class ZonesPane(_TitledMixin, DataTable[Text | str]):
         rows: list[Row] = []
         edges_w = 5
         if a is not None:
-            futures, rows, edges_w = zone_rows(a, self.palette, no_color=bool(self.app.no_color))
+            futures, rows, edges_w = zone_rows(
+                a, themed_palette(self.app, self.palette), no_color=bool(self.app.no_color)
+            )
         # the vertical scrollbar takes one cell
         columns, rows = fit_columns(futures, rows, edges_w, self.content_region.width - 1)
         self._fill(columns, rows)
@@ -506,11 +508,12 @@ class RegimePane(_TitledMixin, Static):
 
     def _regime_style(self, regime: str) -> str:
         # pinned: dealers dampen (stable color); expansion: they amplify; squeezes: one-sided.
+        pal = themed_palette(self.app, self.palette)
         return {
-            "pinned": self.palette.hex("stable"),
-            "expansion": self.palette.hex("unstable"),
-            "squeeze-up": self.palette.hex("spot"),
-            "squeeze-down": self.palette.hex("spot"),
+            "pinned": pal.hex("stable"),
+            "expansion": pal.hex("unstable"),
+            "squeeze-up": pal.hex("spot"),
+            "squeeze-down": pal.hex("spot"),
         }.get(regime, "")
 
 
@@ -533,7 +536,8 @@ class StatusLine(Static):
             return
         line1 = Text(no_wrap=True, overflow="ellipsis")
         if v.stale:
-            line1.append(f" {STALE} ", style=f"bold {self.palette.hex('stale')} reverse")
+            stale = themed_palette(self.app, self.palette).hex("stale")
+            line1.append(f" {STALE} ", style=f"bold {stale} reverse")
             line1.append(" ")
         if v.paused:
             line1.append(" PAUSED ", style="bold reverse")

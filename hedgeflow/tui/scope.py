@@ -174,7 +174,7 @@ class LevelsPane(_TitledMixin, Static):
             no_wrap=True,
             overflow="ellipsis",
         )
-        title = f"Levels · {a.symbol}" + ("" if narrow else " · nearest first")
+        title = f"Levels · {a.symbol}" + ("" if narrow else " · closest to spot first")
         self._set_frame(title, view, basis)
         self.update(Group(foot, table))
 

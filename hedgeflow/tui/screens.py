@@ -201,6 +201,13 @@ class MonitorScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.call_after_refresh(cast("HedgeflowApp", self.app).refresh_views)
+        # Coloured words take the theme's readable tones (`chart_theme.themed_palette`):
+        # a new theme redraws the text panes (the plots redraw themselves).
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._retheme())
+
+    def _retheme(self) -> None:
+        for pane in self.query("RegimePane, ZonesPane, StrikesPane, LevelsPane, StatusLine"):
+            pane.watch_view()  # type: ignore[attr-defined]
 
     def on_resize(self) -> None:
         w, h = self.size

@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from hedgeflow.app.fmt import fmt_dollars, fmt_expiry
 from hedgeflow.app.strikes import Greek, Split, StrikeBars, StrikeRow, strike_bars
+from hedgeflow.tui.chart_theme import themed_palette
 from hedgeflow.tui.panes import _TitledMixin
 from hedgeflow.tui.views import Palette, StrikesView
 
@@ -102,7 +103,9 @@ class StrikesPane(_TitledMixin, Static):
         for i, row in enumerate([*m.rows, None]):
             while markers and markers[0].after == i:
                 mk = markers.pop(0)
-                color = self.palette.hex("spot" if mk.name == "spot" else "repriced")
+                color = themed_palette(self.app, self.palette).hex(
+                    "spot" if mk.name == "spot" else "repriced"
+                )
                 rule = f"── {mk.text} "
                 lines.append(Text(rule.ljust(width, "─")[:width], style=color))
             if row is not None:
@@ -119,8 +122,9 @@ class StrikesPane(_TitledMixin, Static):
             line.append(f" {row.put_text:>{FIG_W}} ", style=PUT_COLOR)
         if m.split is Split.NET:
             good = m.greek is Greek.GEX
-            pos = self.palette.hex("stable") if good else CALL_COLOR
-            neg = self.palette.hex("unstable") if good else PUT_COLOR
+            pal = themed_palette(self.app, self.palette)
+            pos = pal.hex("stable") if good else CALL_COLOR
+            neg = pal.hex("unstable") if good else PUT_COLOR
             segs = [(row.net, "█", pos if row.net > 0 else neg)]
         else:
             segs = [(row.call, CALL_GLYPH, CALL_COLOR), (row.put, PUT_GLYPH, PUT_COLOR)]

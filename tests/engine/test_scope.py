@@ -295,3 +295,16 @@ def test_sum_exposures_sums_the_delta_and_each_right_too(chain) -> None:
     # the levels' net DEX is the summed DEX
     assert s.levels is not None
     assert s.levels.net_dex == pytest.approx(float(np.sum(x.delta)), rel=1e-9)
+
+
+def test_the_levels_card_and_the_regime_pane_give_one_expected_move(chain) -> None:
+    """The nearest expiry's expected move to its settlement is one number wherever it is
+    shown: the scope's row (the levels card) and the regime parameters (the regime pane)
+    use one ATM IV (`regime.atm_iv`); they differed by 1 % (±31.8 against ±32.11)."""
+    a = analyze_scope(chain, scope=parse_scope("all"))
+    rp = a.hedge_flow.regime_params
+    row = next(r for r in a.expiry_rows if r.expiration == a.expiration)
+    horizon_tau = (a.expiration - a.as_of).total_seconds() / (365.0 * 86400.0)
+    assert a.levels is not None
+    assert row.expected_move == pytest.approx(a.spot * rp.atm_iv * math.sqrt(horizon_tau))
+    assert a.levels.expected_move == row.expected_move

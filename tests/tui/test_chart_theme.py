@@ -101,3 +101,33 @@ def test_zone_rows_without_colour_use_the_default_ink() -> None:
             if hasattr(cell, "spans"):
                 assert not any(str(s.style) in tones for s in cell.spans)
                 assert str(cell.style) not in tones
+
+
+async def test_text_colours_stand_out_in_every_theme(tmp_path: Path) -> None:
+    """The panes' coloured words (the regime, the spot rule, stale) in every theme with its
+    own colours stand out from the theme's surface as the charts do: yellow regime words on
+    the light theme's grey were unreadable; the default dark theme keeps the palette."""
+    from textual.color import Color
+
+    from hedgeflow.tui.chart_theme import themed_palette
+    from hedgeflow.tui.panes import RegimePane
+
+    app = make_app(symbols=["SPX"], export_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for_analyses(pilot, app)
+        palette = app.palette
+        assert themed_palette(app, palette) == palette  # the default dark theme
+        for name in sorted(app.available_themes):
+            app.theme = name
+            await pilot.pause()
+            surface = Color.parse(app.theme_variables["surface"])
+            if surface.ansi is not None or surface.a < 1:
+                continue  # the terminal's own colours: unknown here
+            themed = themed_palette(app, palette)
+            for part in ("stable", "unstable", "spot", "repriced", "stale"):
+                rgb = Color.parse(getattr(themed, part)).rgb
+                assert contrast(rgb, surface.rgb) >= MIN_CONTRAST, (name, part)
+        app.theme = "textual-light"
+        await pilot.pause()
+        style = app.screen.query_one(RegimePane)._regime_style("squeeze-down")
+        assert style == themed_palette(app, palette).hex("spot") != palette.hex("spot")

@@ -42,7 +42,7 @@ from hedgeflow.engine.enums import (
     PositioningModel,
     PositionSource,
 )
-from hedgeflow.engine.pipeline import DROPPED_OI
+from hedgeflow.engine.pipeline import DROPPED_OI, charm_horizon
 from hedgeflow.engine.types import ExpiryAnalysis, PressureZone, RegimeEdge, RegimeFirmness
 
 
@@ -156,7 +156,10 @@ def move_horizon(a: ExpiryAnalysis) -> str:
     close: `engine.pipeline.charm_horizon`); floe's is one session's move (IV/sqrt 252)."""
     if a.model is EngineModel.FLOE:
         return "over a session (floe)"
-    horizon = a.hedge_flow.charm_integral.horizon
+    # the analyzed expiry's own horizon, as the regime fit took it (with a scope of several
+    # expiries the summed charm runs to a later horizon: an AM-settled nearest expiry's move
+    # is to its 09:30 settlement, not to the close)
+    horizon = charm_horizon(a.computed_at, a.expiration)
     if horizon <= a.as_of:  # the engine measured it to the expiry then
         horizon = a.expiration
     local, today = horizon.astimezone(NY), a.as_of.astimezone(NY).date()

@@ -74,3 +74,23 @@ async def test_the_monitor_says_whose_figures_and_the_horizon(
     else:
         assert "floe" not in regime and FLOE_FIGURES not in legend
         assert "to 16:00 settlement" in regime.replace("│ ", "")
+
+
+def test_a_scope_of_several_expiries_keeps_the_nearest_expirys_horizon() -> None:
+    """All expiries summed on the real SPX 2023-09-14 file (as of Thursday 16:31): the
+    nearest expiry is Friday's AM settlement, so its expected move (the regime pane's, the
+    levels card's) runs to 09:30; the summed charm runs to Friday's close, and the words
+    used to take that horizon ("to Fri 16:00 close") beside a move measured to 09:30."""
+    from hedgeflow.engine.expiry_scope import parse_scope
+    from hedgeflow.engine.scope import analyze_scope
+    from hedgeflow.feeds.files import read_chain_file
+
+    real = Path(__file__).resolve().parents[1] / "data" / "real" / "spx_quotedata_2023-09-14.csv"
+    if not real.exists():
+        pytest.skip(f"{real.name} not present")
+    chain = read_chain_file(real)
+    a = analyze_scope(chain, scope=parse_scope("all"))
+    assert a.expiration.strftime("%a %H:%M") == "Fri 09:30"
+    assert a.hedge_flow.charm_integral.horizon.astimezone(a.expiration.tzinfo) > a.expiration
+    assert move_horizon(a) == "to Fri 09:30 settlement"
+    assert a.levels is not None and a.levels.expected_move_to == a.expiration

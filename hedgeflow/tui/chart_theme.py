@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plotext._dict import themes as plotext_themes  # type: ignore[import-untyped]
+from textual._context import NoActiveAppError
 from textual.app import App
 from textual.color import Color
 from textual.theme import Theme
@@ -177,6 +178,16 @@ def register(colors: ChartColors) -> str:
 
 
 _THEMED: dict[tuple[str, Palette], Palette] = {}
+
+
+def widget_palette(widget: Any, palette: Palette) -> Palette:
+    """`themed_palette` for the app `widget` runs in; `palette` itself for a widget drawn
+    outside a running app (a pane rendered on its own, as the tests do)."""
+    try:
+        app = widget.app
+    except NoActiveAppError:
+        return palette
+    return themed_palette(app, palette)
 
 
 def themed_palette(app: App[Any], palette: Palette) -> Palette:

@@ -37,7 +37,7 @@ from hedgeflow.engine import labels
 from hedgeflow.engine.enums import EngineModel, ExtremumKind
 from hedgeflow.engine.types import ExpiryAnalysis
 from hedgeflow.tui.chart_parts import impulse_window, sign_runs, zoom_label
-from hedgeflow.tui.chart_theme import ChartColors, app_chart_colors, register, themed_palette
+from hedgeflow.tui.chart_theme import ChartColors, app_chart_colors, register, widget_palette
 from hedgeflow.tui.symbolbar import SymbolBar as SymbolBar
 from hedgeflow.tui.views import ImpulseView, Palette, PaneView, StatusView
 from hedgeflow.tui.zonerows import Row, fit_columns, zone_rows
@@ -109,7 +109,7 @@ class _TitledMixin:
         stale = bool(view and view.stale and view.analysis is not None)
         if stale:
             palette = getattr(self, "palette", None)
-            color = themed_palette(self.app, palette).hex("stale") if palette is not None else ""  # type: ignore[attr-defined]
+            color = widget_palette(self, palette).hex("stale") if palette is not None else ""
             parts.insert(0, f"[b {color} reverse] {STALE} [/]")
         widget.border_subtitle = " · ".join(parts)  # type: ignore[attr-defined]
         widget.set_class(stale, "-stale")  # type: ignore[attr-defined]
@@ -361,7 +361,9 @@ class ZonesPane(_TitledMixin, DataTable[Text | str]):
         edges_w = 5
         if a is not None:
             futures, rows, edges_w = zone_rows(
-                a, themed_palette(self.app, self.palette), no_color=bool(self.app.no_color)
+                a,
+                widget_palette(self, self.palette),
+                no_color=bool(getattr(self.app, "no_color", False)),
             )
         # the vertical scrollbar takes one cell
         columns, rows = fit_columns(futures, rows, edges_w, self.content_region.width - 1)
@@ -508,7 +510,7 @@ class RegimePane(_TitledMixin, Static):
 
     def _regime_style(self, regime: str) -> str:
         # pinned: dealers dampen (stable color); expansion: they amplify; squeezes: one-sided.
-        pal = themed_palette(self.app, self.palette)
+        pal = widget_palette(self, self.palette)
         return {
             "pinned": pal.hex("stable"),
             "expansion": pal.hex("unstable"),
@@ -536,7 +538,7 @@ class StatusLine(Static):
             return
         line1 = Text(no_wrap=True, overflow="ellipsis")
         if v.stale:
-            stale = themed_palette(self.app, self.palette).hex("stale")
+            stale = widget_palette(self, self.palette).hex("stale")
             line1.append(f" {STALE} ", style=f"bold {stale} reverse")
             line1.append(" ")
         if v.paused:

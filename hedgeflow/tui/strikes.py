@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from hedgeflow.app.fmt import fmt_dollars, fmt_expiry
 from hedgeflow.app.strikes import Greek, Split, StrikeBars, StrikeRow, strike_bars
-from hedgeflow.tui.chart_theme import themed_palette
+from hedgeflow.tui.chart_theme import widget_palette
 from hedgeflow.tui.panes import _TitledMixin
 from hedgeflow.tui.views import Palette, StrikesView
 
@@ -103,7 +103,7 @@ class StrikesPane(_TitledMixin, Static):
         for i, row in enumerate([*m.rows, None]):
             while markers and markers[0].after == i:
                 mk = markers.pop(0)
-                color = themed_palette(self.app, self.palette).hex(
+                color = widget_palette(self, self.palette).hex(
                     "spot" if mk.name == "spot" else "repriced"
                 )
                 rule = f"── {mk.text} "
@@ -122,7 +122,7 @@ class StrikesPane(_TitledMixin, Static):
             line.append(f" {row.put_text:>{FIG_W}} ", style=PUT_COLOR)
         if m.split is Split.NET:
             good = m.greek is Greek.GEX
-            pal = themed_palette(self.app, self.palette)
+            pal = widget_palette(self, self.palette)
             pos = pal.hex("stable") if good else CALL_COLOR
             neg = pal.hex("unstable") if good else PUT_COLOR
             segs = [(row.net, "█", pos if row.net > 0 else neg)]

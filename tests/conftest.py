@@ -16,12 +16,20 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+import signal
 
 import pytest
 from hypothesis import settings
 
 import bench
 import hedgeflow
+
+# A suite started with SIGINT ignored (a job put in the background by a non-interactive
+# shell, as a CI runner may do) hands SIG_IGN to every child it starts: the `record`
+# processes the tests stop with Ctrl-C (SIGINT) would then never stop. An ignored signal
+# stays ignored across exec, a handled one is reset to the default: handle it here.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _import_project_modules() -> None:

@@ -56,14 +56,16 @@ def test_all_scope_panes(snap_compare: Any, tmp_path: Path, pane: str, size: str
     assert snap_compare(app, terminal_size=SIZES[size], run_before=run)
 
 
+@pytest.mark.parametrize("size", list(SIZES))
 @pytest.mark.parametrize("theme", ["textual-light", "no-color"])
 @pytest.mark.parametrize("pane", list(PANE_KEYS))
-def test_all_scope_panes_themes_120x40(
-    snap_compare: Any, tmp_path: Path, pane: str, theme: str
+def test_all_scope_panes_themes(
+    snap_compare: Any, tmp_path: Path, pane: str, theme: str, size: str
 ) -> None:
-    """A light theme and NO_COLOR: zones and signs told apart by glyphs, not colour only."""
+    """A light theme and NO_COLOR at each size: zones and signs told apart by glyphs, not
+    colour only; coloured words readable on the light canvas."""
     no_color = theme == "no-color"
     kw: dict[str, Any] = {"colors": False} if no_color else {}
     app = make_app(export_dir=tmp_path, scope=parse_scope("all"), **kw)
     run = _run(app, "all", PANE_KEYS[pane], None if no_color else theme)
-    assert snap_compare(app, terminal_size=(120, 40), run_before=run)
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=run)

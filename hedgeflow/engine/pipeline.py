@@ -375,6 +375,26 @@ def _physical_hedge_flow(
     )
 
 
+def checked_inputs(
+    chain: OptionChain,
+    now: datetime | None,
+    config: EngineConfig | None,
+    positions: np.ndarray | None,
+) -> tuple[EngineConfig, datetime, np.ndarray]:
+    """What every analysis checks first (`analyze_chain`, `scope.analyze_scope`): the
+    config (default `EngineConfig()`), `now` (default the snapshot's as-of; must be aware),
+    a chain with contracts and positions that can be right (`check_positions`); returns
+    them with the chain's live expiries. ValueError for a naive `now`, AnalysisError else."""
+    config = config or EngineConfig()
+    now = now or chain.as_of
+    if now.tzinfo is None:
+        raise ValueError("`now` must be timezone-aware")
+    if len(chain) == 0:
+        raise AnalysisError("the chain has no contracts")
+    check_positions(chain, positions)
+    return config, now, live_expiries(chain)
+
+
 def build_books(
     chain: OptionChain,
     config: EngineConfig,
@@ -421,14 +441,7 @@ def analyze_chain(
     Raises AnalysisError with a one-line reason when nothing can be analyzed, or when the
     chain's positions cannot be right (`check_positions`).
     """
-    config = config or EngineConfig()
-    now = now or chain.as_of
-    if now.tzinfo is None:
-        raise ValueError("`now` must be timezone-aware")
-    if len(chain) == 0:
-        raise AnalysisError("the chain has no contracts")
-    check_positions(chain, positions)
-    live = live_expiries(chain)
+    config, now, live = checked_inputs(chain, now, config, positions)
     candidates = _select(chain, expiry, live)
     positioning = config.effective_positioning
     physical_all = config.model is EngineModel.PHYSICAL and all_expiries

@@ -51,8 +51,7 @@ from hedgeflow.engine.pipeline import (
     analyze_chain,
     build_books,
     charm_horizon,
-    check_positions,
-    live_expiries,
+    checked_inputs,
 )
 from hedgeflow.engine.pressure import compute_pressure_cloud
 from hedgeflow.engine.regime import SmileInterpolant, atm_iv, smile_interpolant
@@ -294,14 +293,7 @@ def analyze_scope(
     exactly; with the NEAREST scope, `expiry` is `analyze_chain`'s choice (a date, "0dte",
     an epoch: the analysis is then labelled with the expiry analyzed). Several expiries
     need the physical model (AnalysisError otherwise)."""
-    config = config or EngineConfig()
-    now = now or chain.as_of
-    if now.tzinfo is None:
-        raise ValueError("`now` must be timezone-aware")
-    if len(chain) == 0:
-        raise AnalysisError("the chain has no contracts")
-    check_positions(chain, positions)
-    live = live_expiries(chain)
+    config, now, live = checked_inputs(chain, now, config, positions)
     wanted = scope_expiries(chain, scope, live)
     single = scope.kind in (ScopeKind.NEAREST, ScopeKind.EXPIRY)
     physical = config.model is EngineModel.PHYSICAL

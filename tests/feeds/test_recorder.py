@@ -139,8 +139,14 @@ def _env(tmp_path: Path) -> dict[str, str]:
 def test_recorder_kill_9_loses_at_most_the_snapshot_being_written(tmp_path: Path) -> None:
     """A real `hedgeflow record` process writing a WAL file is SIGKILLed mid-run: every
     committed snapshot reads back intact and equals what the deterministic sim gives at its
-    as-of; the main file alone (its -wal lost) holds the checkpointed snapshots; a second
-    recorder on the file is refused while the first runs, and the crash releases the lock."""
+    as-of; a second recorder on the file is refused while the first runs, and the crash
+    releases the lock.
+
+    The main file without its -wal is not checked here: a kill that lands inside a checkpoint
+    leaves pages of the main file half copied from the WAL, and SQLite repairs that only with
+    the WAL beside it (main and WAL together are the durable pair, asserted below). That the
+    main file alone holds every checkpointed snapshot between checkpoints is checked
+    deterministically by `test_checkpoint_cadence_and_on_close`."""
     out = tmp_path / "killed.sqlite"
     cfg = _sim_config(tmp_path)
     proc = subprocess.Popen(
@@ -179,25 +185,15 @@ def test_recorder_kill_9_loses_at_most_the_snapshot_being_written(tmp_path: Path
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL
-    # Without its -wal (lost with the crash, say), the main file holds the checkpoints.
-    alone = tmp_path / "alone" / "main-only.sqlite"
-    alone.parent.mkdir()
-    shutil.copy(out, alone)
-    db = sqlite3.connect(alone)
-    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    in_main = db.execute("SELECT count(*) FROM snapshots").fetchone()[0]
-    db.close()
-    assert in_main >= CHECKPOINT_SNAPSHOTS
     # With the WAL left behind un-checkpointed, as after a crash: everything committed.
     db = sqlite3.connect(out)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     db.close()
     chains = list(iter_snapshots(out))
-    # Nothing the reader saw committed was lost, nor anything checkpointed. (`in_main` may
-    # exceed `seen`: the writer went on writing, and checkpointing, while the second
-    # recorder was refused.)
-    assert len(chains) >= max(seen, in_main)
-    assert [c.as_of for c in iter_snapshots(alone)] == [c.as_of for c in chains[:in_main]]
+    # Nothing the reader saw committed was lost (the writer went on writing while the
+    # second recorder was refused, so there may be more).
+    assert len(chains) >= seen
+    assert [c.as_of for c in chains] == sorted(c.as_of for c in chains)
     reference = SimFeed(seed=11, start=START, speed=0.0)
     for chain in chains:
         assert_same_chain(chain, reference.chain_at(chain.symbol, chain.as_of))

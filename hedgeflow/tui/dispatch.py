@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from textual.worker import Worker, WorkerState
 
 from hedgeflow.app.alerts import compare_analyses
+from hedgeflow.app.history import curve_sample, history_row
 from hedgeflow.app.regime import advance
 from hedgeflow.app.scheduler import EngineScheduler
 from hedgeflow.engine.chain import OptionChain
@@ -200,8 +201,11 @@ class EngineDispatch:
         analysis, st.regime = advance(before, analysis)
         st.analysis = analysis
         st.analyzed_snapshot, st.analyzed_mono = job.snapshot, job.arrived
-        st.history.add_analysis(analysis)
+        row, sample = history_row(analysis), curve_sample(analysis)
+        st.history.add(row, sample)
         app = self.app
+        if app.recording is not None:
+            app.recording.put_history(row, sample, job.now)
         for alert in compare_analyses(prev, analysis, before, st.regime):
             log.info("alert: %s", alert.message)
             app.notify(

@@ -447,6 +447,26 @@ def read_history(
         db.close()
 
 
+def history_counts(path: str | Path) -> dict[str, int]:
+    """Stored level-history rows per symbol ({} for a recording without the table).
+    Raises `RecordingError` when the file cannot be read."""
+    uri = f"file:{Path(path).resolve()}?mode=ro"
+    try:
+        db = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error as exc:
+        raise RecordingError(path, f"cannot open: {sqlite_problem(exc)}") from None
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "history" not in tables:
+            return {}
+        sql = "SELECT symbol, count(*) FROM history GROUP BY symbol"
+        return {str(s): int(n) for s, n in db.execute(sql)}
+    except sqlite3.Error as exc:
+        raise RecordingError(path, sqlite_problem(exc)) from None
+    finally:
+        db.close()
+
+
 def retry_wait(failures: int, interval: float, error: FeedError) -> float:
     """Seconds before polling a symbol again after its `failures`-th consecutive failure
     (>= 1): base = max(interval, MIN_BACKOFF), doubled per further failure and capped at

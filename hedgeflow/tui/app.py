@@ -55,6 +55,7 @@ from hedgeflow.tui import scope as scope_actions
 from hedgeflow.tui.commands import SymbolCommands
 from hedgeflow.tui.dispatch import Analyzer, EngineDispatch, EngineJob
 from hedgeflow.tui.errorlog import ErrorLogScreen
+from hedgeflow.tui.history_load import HistoryLoader
 from hedgeflow.tui.messages import SnapshotArrived
 from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
 from hedgeflow.tui.polling import MAX_BACKOFF, MAX_RETRY_AFTER, Poller, poll_backoff
@@ -189,6 +190,8 @@ class HedgeflowApp(App[int]):
         self.recording: Recording | None = None
         self.poller = Poller(self)
         self.engine = EngineDispatch(self, analyze)
+        #: A replay's level history, filled from its recording (`reload_history`).
+        self.history_loader = HistoryLoader(self)
         #: Every poll and engine failure; it decides which ones become a notice.
         self.errors = ErrorLog()
         self._signals: list[signal.Signals] = []
@@ -249,10 +252,12 @@ class HedgeflowApp(App[int]):
             return
         self.poller.start_visible_first()
         self.set_interval(1.0, self._every_second)
+        self.reload_history(self.data_clock())
 
     async def on_unmount(self) -> None:
         self._remove_signal_handlers()
         self.engine.close()
+        self.history_loader.cancel()
         self.poller.stop_all()
         rec = self._stop_recording()
         if rec is not None:
@@ -369,9 +374,17 @@ class HedgeflowApp(App[int]):
             self._export_done(worker, event.state)
         elif kind == "record":
             self._recorder_done(worker, event.state)
+        elif kind == "history":
+            self.history_loader.done(worker, event.state)
         else:
             return
         self.refresh_views()
+
+    def reload_history(self, until: datetime) -> None:
+        """A replay's tape is at `until` (aware): every symbol's history becomes the
+        recording's up to it, loaded in a background worker (`tui.history_load`). Called
+        when a replay starts and when its tape moves; nothing for other feeds."""
+        self.history_loader.reload(until)
 
     # ------------------------------------------------------------------ views
 
@@ -440,7 +453,11 @@ class HedgeflowApp(App[int]):
             paused=self.paused,
             recording=recording,
             speed=self.feed_speed,
-            conditions=self.errors.status(now=self.data_clock()),
+            conditions=" · ".join(
+                c
+                for c in (self.history_loader.status, self.errors.status(now=self.data_clock()))
+                if c
+            ),
         )
         screen.query_one(SymbolBar).view = symbol_bar_view(
             self.symbols, self.states, stale, self.current, paused=self.paused, recording=recording

@@ -498,6 +498,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ entry
 
 
+def cmd_history_export(args: argparse.Namespace) -> int:
+    from hedgeflow.app.history_export import ExportError, export_command
+
+    symbols = _symbol_list(args.symbols) if args.symbols else None
+    try:
+        return export_command(
+            args.files, args.parquet, _settings(args.config), symbols, args.strikes
+        )
+    except ExportError as exc:
+        raise CliError(str(exc)) from None
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with its refusals on one line, like every other error of the command."""
 
@@ -584,6 +596,17 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--interval", type=_interval, help="seconds between polls (0.05 to 86400)")
     common_engine(rp)
     rp.set_defaults(func=cmd_replay)
+
+    h = sub.add_parser("history", help="the level history of recordings").add_subparsers(
+        dest="history_command", required=True
+    )
+    he = h.add_parser("export", help="as Parquet datasets (docs/HISTORY.md)")
+    he.add_argument("files", nargs="+", metavar="FILE.db", help="recordings")
+    he.add_argument("--parquet", required=True, metavar="OUT", help="directory to write")
+    he.add_argument("--strikes", action="store_true", help="also per-strike GEX and charm")
+    he.add_argument("--symbols", help="comma-separated subset (default: every recorded symbol)")
+    he.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    he.set_defaults(func=cmd_history_export)
 
     d = sub.add_parser("doctor", help="check the installation, terminal, clock, config and feeds")
     d.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

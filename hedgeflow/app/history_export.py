@@ -42,7 +42,7 @@ LEVEL_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("expiration", "timestamp", "UTC", "settlement of the analyzed (nearest in scope) expiry"),
     ("spot", "float64", "points", "underlying price"),
     ("impulse", "float64", "$ per +1%", "dealer delta change per +1% at spot; + dampening"),
-    ("slope", "float64", "$ per +1% per 1%", "dH/dS' at spot"),
+    ("slope", "float64", "$/1%/pt² (physical), $/1%/pt (floe)", "dH/dS' at spot"),
     ("flip_levels", "list<float64>", "points", "every flip level, ascending"),
     ("flip_count", "int32", "count", "number of flip levels (a fragmented regime: many)"),
     ("nearest_flip", "float64", "points", "the flip level nearest spot; null for none"),

@@ -4,16 +4,19 @@ back exactly, and, for a recording without rows, rebuilt from its snapshots."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from hedgeflow.app.history import CurveSample, HistoryRow
+from hedgeflow.engine.scope import analyze_scope
 from hedgeflow.feeds.replay import ReplayFeed
 from hedgeflow.feeds.sim import SimFeed
 from hedgeflow.tui.app import HedgeflowApp
-from tests.tui.conftest import make_app, wait_for_analyses, wait_until
+from tests.tui.conftest import make_app, notifications, wait_for_analyses, wait_until
 
 Entries = list[tuple[HistoryRow, CurveSample | None]]
 
@@ -31,9 +34,18 @@ def _same(got: Entries, want: Entries) -> None:
 async def _record_session(tmp_path: Path, sim: SimFeed) -> tuple[Path, Entries]:
     """The real monitor on the sim, `r` on from the first snapshot, three moves of the
     market; returns the recording and the live history it had."""
-    app = make_app(symbols=["SPX"], export_dir=tmp_path, poll_interval=0.2, frozen=False)
+    gate = threading.Event()  # no analysis before `r` is on: every row is recorded
+
+    def analyze(*args: Any, **kw: Any) -> Any:
+        gate.wait(30)
+        return analyze_scope(*args, **kw)
+
+    app = make_app(
+        symbols=["SPX"], export_dir=tmp_path, poll_interval=0.2, frozen=False, analyze=analyze
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("r")
+        gate.set()
         path = app.recording_path
         assert path is not None
         await wait_for_analyses(pilot, app)
@@ -99,16 +111,44 @@ async def test_a_recording_without_rows_is_rebuilt_to_the_live_history(
 async def test_reload_history_cuts_back_to_an_earlier_tape(tmp_path: Path, sim: SimFeed) -> None:
     path, live = await _record_session(tmp_path, sim)
     feed = ReplayFeed(path)
+    with sqlite3.connect(path) as db:
+        end = db.execute("select max(fetched_at) from snapshots").fetchone()[0]
+        clocks = dict(db.execute("select time, max(clock) from history group by time"))
+    feed.at(datetime.fromtimestamp(end, UTC))
     app = make_app(feed, symbols=["SPX"], export_dir=tmp_path / "replay")
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for_analyses(pilot, app)
         h = app.states["SPX"].history
-        with sqlite3.connect(path) as db:
-            clocks = dict(db.execute("select time, max(clock) from history group by time"))
-        # seek: the tape to when the third analysis was started
+        await wait_until(pilot, lambda: app.history_loader._worker is None and len(h) == len(live))
+        await wait_for_analyses(pilot, app)
+        # seek back: the tape to when the third analysis was started
         at = datetime.fromtimestamp(clocks[live[2][0].time], UTC)
         feed.at(at)
         app.reload_history(at)
-        assert all(r.time <= at.timestamp() for r in h)  # at once, before the load ends
-        await wait_until(pilot, lambda: app.history_loader._worker is None and len(h) >= 3)
+        assert [r.time for r in h] == [r.time for r, _ in live[:3]]  # at once: no future
+        await wait_until(pilot, lambda: app.history_loader._worker is None)
         _same(h.entries(), live[:3])
+        # and forward again to the end: every row back
+        feed.at(datetime.fromtimestamp(end, UTC))
+        app.reload_history(feed.clock())
+        await wait_until(pilot, lambda: app.history_loader._worker is None and len(h) == len(live))
+        _same(h.entries()[:-1], live[:-1])
+
+
+async def test_a_damaged_history_is_one_notice_and_the_replay_goes_on(
+    tmp_path: Path, sim: SimFeed
+) -> None:
+    path, live = await _record_session(tmp_path, sim)
+    with sqlite3.connect(path) as db:
+        db.execute("update history set curves = x'00' where id = 2")
+    feed = ReplayFeed(path)
+    app = make_app(feed, symbols=["SPX"], export_dir=tmp_path / "replay")
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed.at(datetime.fromtimestamp(live[-1][0].time + 60, UTC))
+        app.reload_history(feed.clock())
+        await wait_until(
+            pilot, lambda: any("history not loaded" in n.message for n in notifications(app))
+        )
+        (n,) = [n for n in notifications(app) if "history not loaded" in n.message]
+        assert "history row 2 of SPX: curve blob of 1 bytes" in n.message and "\n" not in n.message
+        await wait_for_analyses(pilot, app)
+        assert app.states["SPX"].analysis is not None and app.history_loader.status == ""

@@ -208,6 +208,7 @@ class EngineDispatch:
             app.recording.put_history(row, sample, job.now)
         for alert in compare_analyses(prev, analysis, before, st.regime):
             log.info("alert: %s", alert.message)
+            app.last_alerts[st.symbol] = alert.message
             app.notify(
                 alert.message, title=f"Alert · {alert.kind.value}", severity="warning", timeout=8
             )

@@ -91,13 +91,8 @@ class Recording:
             finally:
                 rec.close()
             last = f", last {self.last[0]} as of {self.last[1].isoformat()}" if self.last else ""
-            log.info(
-                "recording closed: %s, %d snapshots, %d history rows%s",
-                self.path,
-                self.written,
-                self.history_written,
-                last,
-            )
+            log.info("recording closed: %s, %d snapshots%s", self.path, self.written, last)
+            log.info("recording %s: %d history rows", self.path, self.history_written)
             return self.written
         finally:
             self._stopped = True

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hedgeflow.app.engine_pool import AnalysisRequest, run_analysis
 from hedgeflow.app.history import CurveSample, HistoryRow, curve_sample, history_row
 from hedgeflow.app.regime import RegimeTrack, advance
 from hedgeflow.app.session import SymbolSession
@@ -45,17 +46,14 @@ def analyze_for_history(
     scope: ExpiryScope,
     positions: np.ndarray | None,
 ) -> ExpiryAnalysis:
-    """One analysis as the monitor runs it for `scope` (a scope without an expiry today
-    falls back to the nearest expiry, as `tui.dispatch.run_job` does)."""
-    from hedgeflow.engine.pipeline import AnalysisError
-    from hedgeflow.engine.scope import analyze_scope
-
-    if scope.kind not in (ScopeKind.NEAREST, ScopeKind.EXPIRY):
-        try:
-            return analyze_scope(chain, now=now, config=config, scope=scope, positions=positions)
-        except AnalysisError:
-            pass
-    return analyze_scope(chain, now=now, config=config, expiry=None, positions=positions)
+    """One analysis as the monitor runs it for `scope` (`app.engine_pool.run_analysis`,
+    with its fallbacks; the nearest expiry for a scope of one expiry, as
+    `tui.dispatch.EngineDispatch.submit` asks)."""
+    one = scope.kind in (ScopeKind.NEAREST, ScopeKind.EXPIRY)
+    request = AnalysisRequest(
+        chain=chain, now=now, config=config, positions=positions, scope=None if one else scope
+    )
+    return run_analysis(request)
 
 
 class Rebuilder:

@@ -52,6 +52,7 @@ from hedgeflow.engine.config import EngineConfig
 from hedgeflow.engine.expiry_scope import ExpiryScope
 from hedgeflow.feeds.base import Feed
 from hedgeflow.tui import scope as scope_actions
+from hedgeflow.tui import timepanes
 from hedgeflow.tui.commands import SymbolCommands
 from hedgeflow.tui.dispatch import Analyzer, EngineDispatch, EngineJob
 from hedgeflow.tui.errorlog import ErrorLogScreen
@@ -185,6 +186,8 @@ class HedgeflowApp(App[int]):
         self.show_strikes = False
         self.strike_greek = Greek.GEX
         self.strike_split = Split.NET
+        #: The history pane or the heatmap in the impulse cell (`h`, `m`), the lens (`k`).
+        self.time_panes = timepanes.TimePanes()
         self.zoom_index = ZOOM_LEVELS.index(1.0)
         self.recording: Recording | None = None
         self.poller = Poller(self)
@@ -430,6 +433,7 @@ class HedgeflowApp(App[int]):
         screen.query_one(ZonesPane).view = pane
         screen.query_one(CharmPane).view = pane
         scope_actions.fill(self, screen, pane)
+        timepanes.fill(self, screen, st, stale[st.symbol], waiting)
         recording = self.recording is not None
         screen.query_one(StatusLine).view = status_view(
             st,
@@ -516,6 +520,15 @@ class HedgeflowApp(App[int]):
         """Swap the impulse pane and the by-strike pane (both show in the wide layout)."""
         self.show_strikes = not self.show_strikes
         self.refresh_views()
+
+    def action_history(self) -> None:
+        timepanes.toggle(self, "history")
+
+    def action_heatmap(self) -> None:
+        timepanes.toggle(self, "heatmap")
+
+    def action_lens(self) -> None:
+        timepanes.next_lens(self)
 
     def action_greek(self) -> None:
         """Next exposure in the by-strike pane: GEX, VEX, CEX, DEX."""

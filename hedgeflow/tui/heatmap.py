@@ -55,6 +55,8 @@ LABEL_W = 7
 CHARM_POS, CHARM_NEG = (0x5F, 0xAF, 0xFF), (0xFF, 0x87, 0x00)
 
 RGB = tuple[int, int, int]
+#: Every segment carries a style (Textual's colour filters read it).
+PLAIN = Style()
 
 
 def _blend(a: RGB, b: RGB, w: float) -> RGB:
@@ -134,7 +136,10 @@ class HeatmapPane(_TitledMixin, Widget):
             view.waiting if view else "",
         )
         if key != self._key:
-            self._lines = self._build(width, height)
+            # The pane's own style under every segment: Textual's colour filters (NO_COLOR)
+            # read each segment's style.
+            base = self.rich_style
+            self._lines = [line.apply_style(base) for line in self._build(width, height)]
             self._key = key
         return self._lines[y] if 0 <= y < len(self._lines) else Strip.blank(width)
 
@@ -214,7 +219,7 @@ class HeatmapPane(_TitledMixin, Widget):
         for line in range(n_lines):
             upper = n_rows - 1 - 2 * line
             lower = upper - 1
-            segs = [Segment(labels[line])]
+            segs = [Segment(labels[line], PLAIN)]
             for c in range(n_cols):
                 pair = (int(codes[upper, c]), int(codes[lower, c]))
                 st = cache.get(pair)
@@ -241,7 +246,7 @@ class HeatmapPane(_TitledMixin, Widget):
                     chars.append(POS_GLYPHS[k - 1])
                 else:
                     chars.append(NEG_GLYPHS[-k - 1])
-            out.append(Strip([Segment(labels[line] + "".join(chars))]))
+            out.append(Strip([Segment(labels[line] + "".join(chars), PLAIN)]))
         return out
 
     def _axis(self, grid: HeatGrid, cols: int, width: int) -> Strip:

@@ -134,7 +134,8 @@ class HistoryPane(_TitledMixin, _StripPlot):
             view.waiting if view else "",
         )
         if key != self._built_key:
-            self._built = self._build(width, height)
+            base = self.rich_style  # a style under every segment (NO_COLOR's filter reads it)
+            self._built = [line.apply_style(base) for line in self._build(width, height)]
             self._built_key = key
         return self._built[y] if 0 <= y < len(self._built) else Strip.blank(width)
 

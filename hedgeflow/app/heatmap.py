@@ -4,8 +4,11 @@ symbol's `CurveSample`s (docs/METHOD.md "Level history"). Pure numpy; no termina
 Rules (what a cell means):
 
 - Columns: [first sample, last sample] cut into `n_time` equal time bins; a column shows
-  the LATEST sample inside its bin (what was on screen at the end of that stretch), and is
-  empty (NaN) when no analysis fell inside it.
+  the LATEST sample inside its bin (what was on screen at the end of that stretch). A
+  column without an analysis of its own (bins narrower than the poll interval, a sparse
+  recording) repeats the latest one before it, when that is less than `HOLD_POLLS` median
+  sample intervals older than the column's start: what the screen showed then. Past that
+  the column is empty (NaN): a feed outage shows as a gap, not as data.
 - Rows: the price range every shown sample's curve window spans together, cut into
   `n_price` equal bins, lowest price first; `price` holds the bins' centres.
 - Impulse lens: the cell is the sample's impulse density H(S') linearly interpolated at the
@@ -35,6 +38,9 @@ import numpy as np
 from hedgeflow.app.history import CurveSample
 from hedgeflow.app.history_view import latest_in_bins
 
+#: A column without an analysis of its own repeats the one before it for at most this many
+#: median intervals between samples.
+HOLD_POLLS = 3.0
 #: |value| at this percentile of the grid's cells is the colour scale's full strength.
 SCALE_PERCENTILE = 98.0
 
@@ -158,7 +164,8 @@ def build_grid(
     """The grid of `lens` over `samples` (oldest first; see the module docstring)."""
     n_time, n_price = max(int(n_time), 1), max(int(n_price), 1)
     times = np.fromiter((s.time for s in samples), dtype=np.float64, count=len(samples))
-    idx, t_edges = latest_in_bins(times, n_time)
+    hold = HOLD_POLLS * float(np.median(np.diff(times))) if times.size > 1 else 0.0
+    idx, t_edges = latest_in_bins(times, n_time, hold)
     if idx.size < n_time:  # one distinct time (or none): that sample in the last column
         idx = np.concatenate([np.full(n_time - idx.size, -1, dtype=np.int64), idx])
         t0 = float(times[0]) if times.size else 0.0

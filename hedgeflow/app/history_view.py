@@ -33,13 +33,16 @@ LEVELS: tuple[tuple[str, str], ...] = (
 )
 
 
-def latest_in_bins(times: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+def latest_in_bins(
+    times: np.ndarray, n_bins: int, hold: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Split [times[0], times[-1]] into `n_bins` equal bins; for each bin the index of the
     latest time inside it, -1 for a bin with none. Returns (index per bin, bin edges).
 
     `times` ascending (epoch seconds). With no times: empty arrays. One distinct time: one
     bin holding the last row at that time. Bin i covers (edges[i], edges[i+1]]; the first
-    bin also holds edges[0]."""
+    bin also holds edges[0]. `hold` > 0 (seconds): a bin without a time of its own takes the
+    latest time before it when that is less than `hold` older than the bin's start."""
     n = int(times.size)
     if n == 0 or n_bins <= 0:
         return np.empty(0, dtype=np.int64), np.empty(0)
@@ -49,7 +52,7 @@ def latest_in_bins(times: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarr
     edges = np.linspace(t0, t1, n_bins + 1)
     idx = np.searchsorted(times, edges[1:], side="right") - 1
     lower = edges[:-1]
-    has = times[np.clip(idx, 0, n - 1)] > lower
+    has = (idx >= 0) & (times[np.clip(idx, 0, n - 1)] > lower - hold)
     has[0] = idx[0] >= 0  # the first bin is closed at its start
     return np.where(has, idx, -1).astype(np.int64), edges
 

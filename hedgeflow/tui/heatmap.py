@@ -108,16 +108,15 @@ class HeatmapPane(_TitledMixin, Widget):
         a = view.analysis
         density = a.model is EngineModel.PHYSICAL
         what = {
-            Lens.IMPULSE: "impulse H(S)",
-            Lens.CHARM: "charm by strike",
-            Lens.GEX: "GEX by strike",
+            Lens.IMPULSE: "H(S) heatmap",
+            Lens.CHARM: "Charm by strike heatmap",
+            Lens.GEX: "GEX by strike heatmap",
         }[lens]
         rows = view.history.rows(view.scope)
         since = f"since {_hhmm(rows[0].time)} ET" if rows else "no rows of this scope"
         clock = f" ({view.clock})" if view.clock else ""
-        title = (
-            f"Heatmap {what} {lens_unit(lens, density=density)} · {view.symbol} · {since}{clock}"
-        )
+        # the data clock before the unit: a narrow pane cuts the end of a title
+        title = f"{what} · {view.symbol} {since}{clock} · {lens_unit(lens, density=density)}"
         self._set_frame(title, view, f"k lens · {len(rows)} analyses")
         self.refresh()
 
@@ -255,10 +254,12 @@ class HeatmapPane(_TitledMixin, Widget):
         edges = grid.time_edges
         if edges.size > 1 and edges[-1] > edges[0]:
             every = max(12, cols // 8)
+            last = LABEL_W + cols - 5  # the newest analysis' time, right-aligned
             for c in range(0, cols - 5, every):
-                label = _hhmm(0.5 * (edges[c] + edges[c + 1]))
                 at = LABEL_W + c
-                line[at : at + len(label)] = list(label)
+                if at + 5 < last - 1:
+                    line[at : at + 5] = list(_hhmm(0.5 * (edges[c] + edges[c + 1])))
+            line[last : last + 5] = list(_hhmm(float(edges[-1])))
         text = "".join(line)[:width]
         return self._text(Text("  time " + text[LABEL_W:], style="dim"), width)
 

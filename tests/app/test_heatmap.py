@@ -33,16 +33,25 @@ def samples() -> list[CurveSample]:
 
 
 def _chosen(samples: list[CurveSample], n_time: int) -> list[int]:
-    """The latest sample per equal time bin, by a loop."""
-    t0, t1 = samples[0].time, samples[-1].time
+    """The latest sample per equal time bin, by a loop; a bin without one repeats the
+    latest before it if that is less than 3 median intervals older than the bin's start."""
+    times = [s.time for s in samples]
+    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    mid = len(gaps) // 2
+    median = gaps[mid] if len(gaps) % 2 else 0.5 * (gaps[mid - 1] + gaps[mid])
+    t0, t1 = times[0], times[-1]
     w = (t1 - t0) / n_time
     out = []
     for b in range(n_time):
         lo, hi = t0 + b * w, (t1 if b == n_time - 1 else t0 + (b + 1) * w)
-        inside = [
-            i for i, s in enumerate(samples) if lo < s.time <= hi or (b == 0 and s.time == lo)
-        ]
-        out.append(inside[-1] if inside else -1)
+        before = [i for i, t in enumerate(times) if t <= hi]
+        inside = [i for i in before if times[i] > lo or (b == 0 and times[i] == lo)]
+        if inside:
+            out.append(inside[-1])
+        elif before and times[before[-1]] > lo - 3.0 * median:
+            out.append(before[-1])
+        else:
+            out.append(-1)
     return out
 
 
@@ -152,8 +161,14 @@ def test_quantize_and_the_robust_scale() -> None:
     assert robust_scale(np.array([np.nan, 0.0])) == 1.0
 
 
-def test_a_bin_without_an_analysis_is_empty() -> None:
-    samples = [_synthetic(0.0, 100.0, 1.0), _synthetic(1000.0, 100.0, 1.0)]
-    g = build_grid(samples, Lens.IMPULSE, 10, 8)
-    assert g.sample.tolist() == [0] + [-1] * 8 + [1]
-    assert np.isnan(g.values[:, 1:9]).all() and (quantize(g.values, g.scale)[:, 5] == NO_DATA).all()
+def test_a_gap_is_held_for_three_polls_then_empty() -> None:
+    # polls every 10 s, then nothing for 1,000 s (a feed outage), then polls again
+    times = [0.0, 10.0, 20.0, 30.0, 1030.0, 1040.0]
+    samples = [_synthetic(t, 100.0, 1.0) for t in times]
+    g = build_grid(samples, Lens.IMPULSE, 104, 8)
+    assert g.sample.tolist() == _chosen(samples, 104)
+    # 10-s columns: held for 30 s past the last poll before the outage, then a gap
+    assert g.sample[:7].tolist() == [1, 2, 3, 3, 3, 3, -1]
+    assert (g.sample[7:102] == -1).all()
+    assert g.sample[-2:].tolist() == [4, 5]
+    assert np.isnan(g.values[:, 50]).all() and (quantize(g.values, g.scale)[:, 50] == NO_DATA).all()

@@ -73,10 +73,12 @@ async def test_h_m_k_show_the_history_the_heatmap_and_its_lenses(tmp_path: Path)
         np.testing.assert_array_equal(g.values, again.values)
         idx, _ = latest_in_bins(np.array([s.time for s in samples]), cols)
         assert g.sample[-1] == idx[-1] == len(samples) - 1  # the newest analysis is drawn
-        assert "Heatmap impulse H(S) $/+1%/pt · SPX" in str(heat.border_title)
+        title = str(heat.border_title)
+        assert "H(S) heatmap · SPX since " in title and "(sim clock" in title
+        assert title.endswith("$/+1%/pt")
         assert "p98 |cell|" in rendered(heat)
 
-        for want, words in ((Lens.CHARM, "charm by strike"), (Lens.GEX, "GEX by strike")):
+        for want, words in ((Lens.CHARM, "Charm by strike"), (Lens.GEX, "GEX by strike")):
             await pilot.press("k")
             await pilot.pause()
             rendered(heat)

@@ -94,21 +94,23 @@ def history_series(rows: Sequence[HistoryRow], scope: str, n_bins: int) -> Histo
     """The series of `scope`'s rows thinned to at most `n_bins` points (the latest row of
     each equal time bin; all rows when there are no more than `n_bins`)."""
     mine = scope_rows(rows, scope)
-    t = table(mine)
+    times = np.fromiter((r.time for r in mine), dtype=np.float64, count=len(mine))
     if len(mine) <= n_bins:
         index = np.arange(len(mine), dtype=np.int64)
     else:
-        idx, _ = latest_in_bins(t.time, n_bins)
+        idx, _ = latest_in_bins(times, n_bins)
         index = idx[idx >= 0]
+    # Columns of the shown rows only: a session's 4,680 rows are thinned before, not after.
+    t = table([mine[int(i)] for i in index])
     return HistorySeries(
         scope=scope,
         rows=len(mine),
-        since=float(t.time[0]) if len(mine) else float("nan"),
+        since=float(times[0]) if len(mine) else float("nan"),
         index=index,
-        time=t.time[index],
-        levels=tuple((label, getattr(t, col)[index]) for label, col in LEVELS),
-        flip_count=t.flip_count[index],
-        charm=t.charm_total[index],
+        time=t.time,
+        levels=tuple((label, getattr(t, col)) for label, col in LEVELS),
+        flip_count=t.flip_count,
+        charm=t.charm_total,
     )
 
 

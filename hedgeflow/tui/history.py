@@ -2,11 +2,12 @@
 levels and the charm to the horizon, of the scope on screen. Thin: the numbers come from
 `app.history_view.history_series`; this widget lays them out.
 
-The chart is built once per (history version, scope, size, theme, colour) and kept as
-strips, so a repaint without new data draws the kept lines. Below the chart, two rows share
-one time axis of their own: the flip-level count as digits (more than one: a fragmented
-regime) and the charm to the horizon as bars, their height |charm| and their colour (or,
-without colour, their glyph) its sign.
+The pane is drawn once per (history version, scope, size, theme, colour) and kept as
+strips, so a repaint without new data draws the kept lines. The lines are braille
+(`linecanvas`), or each level's letter without colour. Under the chart's time axis, two rows
+share its columns: the flip-level count as digits (more than one: a fragmented regime) and
+the charm to the horizon as bars, their height |charm| and their colour (or, without colour,
+their glyph) its sign.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import numpy as np
 from rich.text import Text
 from textual.reactive import reactive
 from textual.strip import Strip
+from textual.widget import Widget
 
 from hedgeflow.app.fmt import NY, fmt_dollars, nice_ticks
 from hedgeflow.app.history_view import HistorySeries, history_series, y_range
-from hedgeflow.tui.chart_theme import ChartColors, PlotColor
-from hedgeflow.tui.panes import _StripPlot, _TitledMixin
+from hedgeflow.tui.chart_theme import ChartColors, PlotColor, app_chart_colors
+from hedgeflow.tui.linecanvas import braille_lines, glyph_lines
+from hedgeflow.tui.panes import _TitledMixin
 from hedgeflow.tui.views import Palette, TimeView
 
 #: Width of the labels in front of the two rows under the chart.
@@ -67,17 +70,21 @@ def _line_color(colors: ChartColors, label: str) -> PlotColor:
     }.get(label, colors.curve)
 
 
-class HistoryPane(_TitledMixin, _StripPlot):
+class HistoryPane(_TitledMixin, Widget):
     """Levels vs spot over the session, flip count and charm rows (module docstring)."""
 
     view: reactive[TimeView | None] = reactive(None)
     """The symbol's history, its version and the scope on screen."""
 
     def __init__(self, palette: Palette, **kw: object) -> None:
-        super().__init__(**kw)
+        super().__init__(**kw)  # type: ignore[arg-type]
         self.palette = palette
         self._built_key: tuple[object, ...] | None = None
         self._built: list[Strip] = []
+
+    @property
+    def chart_colors(self) -> ChartColors:
+        return app_chart_colors(self.app, self.palette)
 
     def on_show(self) -> None:
         self.watch_view()
@@ -145,9 +152,7 @@ class HistoryPane(_TitledMixin, _StripPlot):
         view = self.view
         if view is None or view.history is None or not len(view.history):
             words = view.waiting if view and view.waiting else "no analysis yet"
-            return [Strip.blank(width)] * (height // 2) + [
-                Strip(list(Text(words).render(self.app.console))).crop_extend(0, width, None)
-            ]
+            return [Strip.blank(width)] * (height // 2) + [self._text(Text(words), width)]
         bins = max(width - ROW_LABEL_W - 1, 8)
         series = history_series(view.history.rows(), view.scope, bins)
         under = 2 if height >= 6 else 0
@@ -157,37 +162,58 @@ class HistoryPane(_TitledMixin, _StripPlot):
         return strips[:height] + [Strip.blank(width)] * (height - len(strips))
 
     def _chart(self, s: HistorySeries, width: int, height: int) -> list[Strip]:
-        plt = self.plt
-        plt.clear_data()
-        plt.title("")
+        """The level lines over the plot's columns (those of the rows under it), price
+        labels on the left, New York times on the last line."""
+        n = max(width - ROW_LABEL_W - 1, 1)
+        rows = max(height - 1, 1)
         colors = self.chart_colors
         t = s.time
         lo, hi = y_range(s)
-        if t.size and np.isfinite(lo):
-            for label, values in s.levels:
-                ok = np.isfinite(values) & (values >= lo) & (values <= hi)
-                if not ok.any():
-                    continue
-                marker = MARKS[label] if colors.glyphs else "braille"
-                plt.plot(
-                    t[ok].tolist(),
-                    values[ok].tolist(),
-                    color=_line_color(colors, label),
-                    marker=marker,
-                )
-            t0, t1 = float(t[0]), float(t[-1])
-            if t1 <= t0:
-                t0, t1 = t0 - 60.0, t1 + 60.0
-            plt.xlim(t0, t1)
-            pad = 0.05 * (hi - lo)
-            plt.ylim(lo - pad, hi + pad)
-            yt = nice_ticks(lo, hi, max(2, min(5, height // 3)))
-            plt.yticks(yt, [f"{v:,.0f}" if hi >= 1000 else f"{v:,.1f}" for v in yt])
-            xt = np.linspace(t0, t1, max(2, min(6, width // 14))).tolist()
-            plt.xticks(xt, [clock_label(v) for v in xt])
+        if not (t.size and np.isfinite(lo)):
+            return [self._text(Text("no rows of this scope yet"), width)]
+        pad = 0.05 * (hi - lo)
+        ylim = (lo - pad, hi + pad)
+        t0, t1 = float(t[0]), float(t[-1])
+        if t1 <= t0:
+            t0, t1 = t0 - 60.0, t1
+        shown = [(label, np.where((v >= lo) & (v <= hi), v, np.nan)) for label, v in s.levels]
+        # tick labels on the left at round prices, in the line they fall in
+        labels = [" " * ROW_LABEL_W] * rows
+        for v in nice_ticks(lo, hi, max(2, min(5, rows // 3))):
+            r = int(round((ylim[1] - v) / (ylim[1] - ylim[0]) * (rows - 1)))
+            if 0 <= r < rows:
+                tick = f"{v:,.0f}" if hi >= 1000 else f"{v:,.1f}"
+                labels[r] = f"{tick:>{ROW_LABEL_W}}"
+        out: list[Text] = []
+        if colors.glyphs:
+            lines = glyph_lines(
+                [(t, v, MARKS[label]) for label, v in shown], n, rows, (t0, t1), ylim
+            )
+            out = [Text(f"{labels[i]} {line}", no_wrap=True) for i, line in enumerate(lines)]
         else:
-            plt.title("no rows of this scope yet")
-        return self._build_strips(width, height)
+            lines, owner = braille_lines([(t, v) for _, v in shown], n, rows, (t0, t1), ylim)
+            styles = [_rich(_line_color(colors, label)) for label, _ in shown]
+            for i, line in enumerate(lines):
+                text = Text(f"{labels[i]} ", no_wrap=True)
+                row = owner[i]
+                start = 0
+                # one span per run of cells drawn by the same series
+                for j in range(1, n + 1):
+                    if j == n or row[j] != row[start]:
+                        k = int(row[start])
+                        text.append(line[start:j], style=styles[k] if k >= 0 else "")
+                        start = j
+                out.append(text)
+        axis = [" "] * n
+        for c in range(0, n - 5, max(12, n // 6)):
+            if c + 5 < n - 6:
+                axis[c : c + 5] = list(clock_label(t0 + (t1 - t0) * c / max(n - 1, 1)))
+        axis[n - 5 :] = list(clock_label(t1))
+        out.append(Text(" " * (ROW_LABEL_W + 1) + "".join(axis), style="dim", no_wrap=True))
+        return [self._text(line, width) for line in out]
+
+    def _text(self, text: Text, width: int) -> Strip:
+        return Strip(list(text.render(self.app.console))).crop_extend(0, width, None)
 
     def _rows(self, s: HistorySeries, width: int) -> list[Strip]:
         """The flip-count digits and the charm bars, one column per time bin."""
@@ -218,10 +244,7 @@ class HistoryPane(_TitledMixin, _StripPlot):
             flips.append(d, style=f"bold {warn}" if fragmented else "")
         for glyph, color in bars:
             charm.append(glyph, style=color)
-        console = self.app.console
-        return [
-            Strip(list(line.render(console))).crop_extend(0, width, None) for line in (flips, charm)
-        ]
+        return [self._text(line, width) for line in (flips, charm)]
 
 
 def _columns(times: np.ndarray, n: int) -> list[int]:

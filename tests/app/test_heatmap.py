@@ -36,7 +36,7 @@ def _chosen(samples: list[CurveSample], n_time: int) -> list[int]:
     """The latest sample per equal time bin, by a loop; a bin without one repeats the
     latest before it if that is less than 3 median intervals older than the bin's start."""
     times = [s.time for s in samples]
-    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    gaps = sorted(b - a for a, b in zip(times, times[1:], strict=False))
     mid = len(gaps) // 2
     median = gaps[mid] if len(gaps) % 2 else 0.5 * (gaps[mid - 1] + gaps[mid])
     t0, t1 = times[0], times[-1]
@@ -111,7 +111,11 @@ def test_strike_cells_are_the_strikes_summed_in_their_price_bin(
             for row in range(n_price):
                 lo_e, hi_e = edges[row], edges[row + 1]
                 top = row == n_price - 1
-                inside = [v for k, v in zip(ks, vs) if lo_e <= k < hi_e or (top and k == hi_e)]
+                inside = [
+                    v
+                    for k, v in zip(ks, vs, strict=True)
+                    if lo_e <= k < hi_e or (top and k == hi_e)
+                ]
                 if lo_e > max(ks) or hi_e <= min(ks):
                     assert np.isnan(g.values[row, col])
                 else:

@@ -260,8 +260,9 @@ class HeatmapPane(_TitledMixin, Widget):
                 if at + 5 < last - 1:
                     line[at : at + 5] = list(_hhmm(0.5 * (edges[c] + edges[c + 1])))
             line[last : last + 5] = list(_hhmm(float(edges[-1])))
+        tag = self.view.axis_tag if self.view is not None else "ET"
         text = "".join(line)[:width]
-        return self._text(Text("  time " + text[LABEL_W:], style="dim"), width)
+        return self._text(Text(f"{tag:>{LABEL_W - 1}} " + text[LABEL_W:], style="dim"), width)
 
     def _legend(self, grid: HeatGrid, width: int, glyphs: bool) -> Strip:
         neg_words, pos_words = SIGN_WORDS[grid.lens][1], SIGN_WORDS[grid.lens][0]

@@ -209,7 +209,8 @@ class HistoryPane(_TitledMixin, Widget):
             if c + 5 < n - 6:
                 axis[c : c + 5] = list(clock_label(t0 + (t1 - t0) * c / max(n - 1, 1)))
         axis[n - 5 :] = list(clock_label(t1))
-        out.append(Text(" " * (ROW_LABEL_W + 1) + "".join(axis), style="dim", no_wrap=True))
+        tag = self.view.axis_tag if self.view is not None else "ET"
+        out.append(Text(f"{tag:>{ROW_LABEL_W}} " + "".join(axis), style="dim", no_wrap=True))
         return [self._text(line, width) for line in out]
 
     def _text(self, text: Text, width: int) -> Strip:

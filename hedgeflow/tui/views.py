@@ -111,6 +111,16 @@ class TimeView(PaneView):
     clock: str = ""
     lens: str = "impulse"
 
+    @property
+    def axis_tag(self) -> str:
+        """The time axis' label: "ET" for a live feed, else the clock's kind first ("sim
+        ET", "rec ET", "file ET"), so simulated or recorded time never reads as live even
+        where the title is cut."""
+        if not self.clock:
+            return "ET"
+        word = self.clock.split()[0]
+        return f"{'rec' if word == 'recorded' else word} ET"
+
 
 @dataclass(frozen=True)
 class SymbolTab:

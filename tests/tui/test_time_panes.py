@@ -53,6 +53,7 @@ async def test_h_m_k_show_the_history_the_heatmap_and_its_lenses(tmp_path: Path)
         assert title.startswith(f"{st.analysis.scope} · Levels vs spot · SPX · since ")
         assert "(sim clock" in title  # simulated time is never shown as live
         text = rendered(pane)
+        assert " sim ET " in text  # the time axis names the data clock
         flips_line = next(line.strip("│ ") for line in text.splitlines() if "flips" in line)
         # the newest row's flip count is the last digit of the flips row
         assert flips_line.rstrip()[-1] == str(rows[-1].flip_count)
@@ -76,7 +77,7 @@ async def test_h_m_k_show_the_history_the_heatmap_and_its_lenses(tmp_path: Path)
         title = str(heat.border_title)
         assert "H(S) heatmap · SPX since " in title and "(sim clock" in title
         assert title.endswith("$/+1%/pt")
-        assert "p98 |cell|" in rendered(heat)
+        assert "p98 |cell|" in rendered(heat) and "│sim ET " in rendered(heat)
 
         for want, words in ((Lens.CHARM, "Charm by strike"), (Lens.GEX, "GEX by strike")):
             await pilot.press("k")

@@ -1,5 +1,6 @@
 """The strike x time heatmap's grid: price rows by session-time columns, built from the
-symbol's `CurveSample`s (docs/METHOD.md "Level history"). Pure numpy; no terminal here.
+symbol's `CurveSample`s (`app.history`; README "How to read the heatmap"). Pure numpy, no
+terminal here.
 
 Rules (what a cell means):
 

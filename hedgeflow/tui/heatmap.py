@@ -72,9 +72,9 @@ def _rgb(c: PlotColor, fallback: RGB) -> RGB:
 
 
 SIGN_WORDS = {
-    Lens.IMPULSE: ("dealers dampen", "amplify"),
-    Lens.GEX: ("dealers dampen", "amplify"),
-    Lens.CHARM: ("dealers sell by the horizon", "buy"),
+    Lens.IMPULSE: ("dampen", "amplify"),
+    Lens.GEX: ("dampen", "amplify"),
+    Lens.CHARM: ("dealers sell", "buy"),
 }
 
 
@@ -276,7 +276,7 @@ class HeatmapPane(_TitledMixin, Widget):
             for k in range(-STEPS, STEPS + 1):
                 t.append(" " if k else "0", style=Style(bgcolor=colours[k]))
         t.append(f" +{scale}")
-        t.append(f" (p{SCALE_PERCENTILE:g} |cell|) · + {pos_words}, − {neg_words} · ")
+        t.append(f" p{SCALE_PERCENTILE:g}|cell| · +{pos_words} −{neg_words} · ")
         t.append(SPOT_GLYPH, style="" if glyphs else Style(color=spot, bold=True))
         t.append(" spot")
         return self._text(t, width)

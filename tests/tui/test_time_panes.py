@@ -77,7 +77,7 @@ async def test_h_m_k_show_the_history_the_heatmap_and_its_lenses(tmp_path: Path)
         title = str(heat.border_title)
         assert "H(S) heatmap · SPX since " in title and "(sim clock" in title
         assert title.endswith("$/+1%/pt")
-        assert "p98 |cell|" in rendered(heat) and "│sim ET " in rendered(heat)
+        assert "p98|cell|" in rendered(heat) and "│sim ET " in rendered(heat)
 
         for want, words in ((Lens.CHARM, "Charm by strike"), (Lens.GEX, "GEX by strike")):
             await pilot.press("k")

@@ -14,8 +14,8 @@ in time order; a row at or before the last one (a replay stepped back) first dro
 rows after it (`truncate_after`), so the series is always the analyses up to "now".
 
 Memory: a row is ~20 floats; a curve sample ~120 float32 prices and values plus the strikes
-within the curve's window (docs/ARCHITECTURE.md "Level history": a 6.5-hour session at a
-5 s poll is 4,680 samples, a few MB a symbol).
+within the curve's window: a 6.5-hour session at a 5 s poll is 4,680 samples, a few MB a
+symbol (`make bench` measures it). The rule and the fields: docs/METHOD.md "Level history".
 """
 
 from __future__ import annotations

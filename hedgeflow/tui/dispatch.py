@@ -204,6 +204,7 @@ class EngineDispatch:
         app = self.app
         for alert in compare_analyses(prev, analysis, before, st.regime):
             log.info("alert: %s", alert.message)
+            app.last_alerts[st.symbol] = alert.message
             app.notify(
                 alert.message, title=f"Alert · {alert.kind.value}", severity="warning", timeout=8
             )

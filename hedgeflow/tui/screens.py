@@ -223,9 +223,10 @@ class MonitorScreen(Screen[None]):
         yield SymbolBar(id="symbols")
         with Grid(id="panes"):
             yield ImpulsePane(app.palette, id="impulse")
-            yield StrikesPane(app.palette, id="strikes")
+            # before the by-strike bars: in the wide layout h/m take the impulse curve's place
             yield HistoryPane(app.palette, id="history")
             yield HeatmapPane(app.palette, id="heatmap")
+            yield StrikesPane(app.palette, id="strikes")
             yield RegimePane(app.palette, id="regime")
             yield ZonesPane(app.palette, id="zones")
             yield LevelsPane(app.palette, id="levels")

@@ -248,8 +248,9 @@ class SimMarket:
     def _strikes(self, und: Underlying, center: float, lo: float, hi: float) -> np.ndarray:
         """Exchange-like strike grid in [center e^lo, center e^hi]: each band's step inside its
         log-moneyness band, finest first."""
-        out = []
+        out: list[np.ndarray] = []
         prev_band: tuple[float, float] | None = None
+        prev_step = 0.0
         for k_lo, k_hi, step in und.spacing:
             a, b = max(k_lo, lo), min(k_hi, hi)
             if b <= a:
@@ -260,8 +261,15 @@ class SimMarket:
             if prev_band is not None:
                 k = np.log(grid / center)
                 grid = grid[(k < prev_band[0]) | (k > prev_band[1])]
+                # Where the coarser step is not a multiple of the finer one (2.5 after 1),
+                # its first strike can land within a fine step of the band's edge (82.5
+                # beside 83): not listed, so no gap is narrower than the finer step.
+                inner = np.concatenate(out)
+                gap = np.abs(grid[:, None] - inner[None, :]).min(axis=1) if len(inner) else None
+                if gap is not None:
+                    grid = grid[gap > prev_step - 1e-9]
             out.append(grid)
-            prev_band = (a, b)
+            prev_band, prev_step = (a, b), step
         strikes = np.unique(np.round(np.concatenate(out), 6))
         return strikes[strikes > 0]
 

@@ -47,7 +47,7 @@ def add_refusal(feed: Any, feed_name: str, text: str) -> tuple[str, str | None]:
     typed = text.strip().upper().removeprefix("$")
     if served is not None:
         return typed, refusal(typed, served, feed_name)
-    return parse_ticker(text) or typed, refusal(text, None, feed_name)
+    return parse_ticker(typed) or typed, refusal(typed, None, feed_name)
 
 
 class SymbolCommands(Provider):

@@ -312,7 +312,11 @@ def chains() -> dict[str, tuple[OptionChain, SimFeed]]:
 
 def _pairs(c: OptionChain) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the call and the put of every (expiry, strike) listed with both."""
-    calls = {(e, k): i for i, (e, k, cp) in enumerate(zip(c.expiry, c.strike, c.is_call)) if cp}
+    calls = {
+        (e, k): i
+        for i, (e, k, cp) in enumerate(zip(c.expiry, c.strike, c.is_call, strict=True))
+        if cp
+    }
     ci, pi = [], []
     for i, (e, k, cp) in enumerate(zip(c.expiry, c.strike, c.is_call, strict=True)):
         if not cp and (e, k) in calls:

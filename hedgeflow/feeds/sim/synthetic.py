@@ -18,7 +18,10 @@ The draws, in this order:
 
 Strikes follow the listing practice of US equity options by price level: near the money
 $0.50 / $1 / $2.50 / $5 / $10 (for reference levels below $25 / $100 / $250 / $600 /
-above), the next increment out to about +-30 % in log-moneyness, and the one after beyond.
+above) over +-10 % or 6 increments, whichever is wider, the next increment (1 / 2.5 / 5 /
+10 / 25) out to +-28 % or 4 of its increments beyond, and the one after (2.5 / 5 / 10 /
+25 / 50) further out; every expiry lists at least those two bands, so that a $6 name has
+strikes from $2.50 to $15 and the engine has enough of them on the nearest expiry.
 Open-interest walls stand at round strikes: the first of 1, 2.5, 5, 10, 25, 50, 100, ...
 at least 10 near-the-money steps (x5) and at least 4 steps (x3).
 
@@ -49,9 +52,10 @@ SPACING_TIERS: tuple[tuple[float, float, float, float], ...] = (
     (600.0, 5.0, 10.0, 25.0),
     (math.inf, 10.0, 25.0, 50.0),
 )
-#: Log-moneyness band of the near-the-money increment, then of the next one.
-NEAR_BAND = (-0.12, 0.10)
-MID_BAND = (-0.30, 0.25)
+#: Near-the-money increments at least this many either side of the level, then this many
+#: of the next increment beyond them (a $6 name lists $0.50 strikes from $3 to $9).
+NEAR_STEPS = 6
+MID_STEPS = 4
 #: Round numbers a wall can stand on.
 _ROUND = (1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0)
 #: Reference levels drawn, dollars.
@@ -65,6 +69,16 @@ def spacing_for(level: float) -> tuple[float, float, float]:
         if level < bound:
             return near, mid, far
     raise AssertionError("the last tier is unbounded")
+
+
+def spacing_bands(level: float) -> tuple[tuple[float, float, float], ...]:
+    """`Underlying.spacing` of a name at `level`: ((k_lo, k_hi, step), ...), the near step
+    within +-max(10 %, NEAR_STEPS steps) in log-moneyness, the next step out to
+    +-max(28 %, that plus MID_STEPS of its own steps), the far step beyond."""
+    near, mid, far = spacing_for(level)
+    n = max(0.10, math.log1p(NEAR_STEPS * near / level))
+    m = max(0.28, n + math.log1p(MID_STEPS * mid / level))
+    return ((-n, n, near), (-m, m, mid), (-9.0, 9.0, far))
 
 
 def _round_above(x: float) -> float:
@@ -99,7 +113,8 @@ def synthetic_underlying(symbol: str, seed: int) -> Underlying:
     norm = math.sqrt(market**2 + tech**2 + small**2 + own**2)
     # Liquidity in [0, 1] from the open-interest scale: thin names quote wider.
     thin = 1.0 - (math.log(oi_scale) - math.log(1.0e4)) / (math.log(5.0e5) - math.log(1.0e4))
-    near, mid, far = spacing_for(spot)
+    near = spacing_for(spot)[0]
+    spacing = spacing_bands(spot)
     am = xclock.is_am_settled(symbol)
     return Underlying(
         symbol=symbol,
@@ -110,12 +125,9 @@ def synthetic_underlying(symbol: str, seed: int) -> Underlying:
         daily_weekdays=frozenset(),  # weeklies only: no Monday-Thursday dailies
         monthly_root=symbol,
         pm_on_monthly=am,
-        spacing=(
-            (NEAR_BAND[0], NEAR_BAND[1], near),
-            (MID_BAND[0], MID_BAND[1], mid),
-            (-9.0, 9.0, far),
-        ),
-        grid=(-0.30, 0.25),
+        spacing=spacing,
+        # every expiry lists at least the near and next bands, and 30 % below, 25 % above
+        grid=(min(-0.30, spacing[1][0]), max(0.25, spacing[1][1])),
         tick_small=0.01,
         tick_large=0.05,
         tick_switch=3.0,

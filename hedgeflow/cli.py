@@ -366,8 +366,8 @@ def _symbol_list(text: str | None) -> list[str]:
 
 
 def _served_symbols(feed: Any) -> tuple[str, ...] | None:
-    """The symbols `feed` can serve (`feed.symbols`: the files, the recording, the sim's
-    underlyings), or None for a feed that takes any symbol (the vendors)."""
+    """The symbols `feed` can serve (`feed.symbols`: the files, the recording, a sim restricted
+    by `feeds.sim.symbols`), or None for a feed that takes any ticker (the vendors, the sim)."""
     held = getattr(feed, "symbols", None)
     if callable(held):  # a feed that lists them on request (reads its files)
         try:

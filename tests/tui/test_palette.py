@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from textual.command import CommandList, CommandPalette
+from textual.command import Command, CommandList, CommandPalette
 
 from hedgeflow.feeds.base import open_feed
 from hedgeflow.tui.app import HedgeflowApp
@@ -25,7 +25,9 @@ async def palette_options(pilot: Any, query: str) -> list[str]:
     await pilot.press(*query)
     await pilot.pause(0.6)
     options = app.screen.query_one(CommandList)
-    return [str(options.get_option_at_index(i).hit.text) for i in range(options.option_count)]
+    found = [options.get_option_at_index(i) for i in range(options.option_count)]
+    # "No matches found" is a plain option, not a command
+    return [str(o.hit.text) for o in found if isinstance(o, Command)]
 
 
 async def close_palette(pilot: Any) -> None:
@@ -44,6 +46,9 @@ async def test_sim_offers_any_ticker_and_serves_it(tmp_path: Path) -> None:
         await wait_for_analyses(pilot, app, ["XYZ"])
         a = app.states["XYZ"].analysis
         assert a is not None and a.symbol == "XYZ" and app.states["XYZ"].error is None
+        # A bare word is a ticker too, ranked below a command of that name.
+        offered = await palette_options(pilot, "theme")
+        assert "Add symbol THEME" in offered and offered.index("Add symbol THEME") > 0, offered
 
 
 async def test_sim_refuses_a_bad_ticker_with_a_reason(tmp_path: Path) -> None:

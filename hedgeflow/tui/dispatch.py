@@ -200,9 +200,11 @@ class EngineDispatch:
         analysis, st.regime = advance(before, analysis)
         st.analysis = analysis
         st.analyzed_snapshot, st.analyzed_mono = job.snapshot, job.arrived
+        st.history.add_analysis(analysis)
         app = self.app
         for alert in compare_analyses(prev, analysis, before, st.regime):
             log.info("alert: %s", alert.message)
+            app.last_alerts[st.symbol] = alert.message
             app.notify(
                 alert.message, title=f"Alert · {alert.kind.value}", severity="warning", timeout=8
             )

@@ -95,7 +95,7 @@ DEFAULTS: dict[str, Any] = {
             "seed": 7,
             "start": "auto",
             "speed": 1.0,
-            "symbols": ["SPX", "SPY", "QQQ", "NDX", "IWM"],
+            "symbols": [],
             "jump_intensity": 1.0,
             "skew_stickiness": 1.5,
             "rate": 0.045,

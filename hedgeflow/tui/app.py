@@ -42,7 +42,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from hedgeflow.app.config import default_settings
+from hedgeflow.app.config import AlertSettings, default_settings
 from hedgeflow.app.errorlog import ErrorLog
 from hedgeflow.app.export import default_export_dir, export_analysis
 from hedgeflow.app.fmt import NY
@@ -52,6 +52,7 @@ from hedgeflow.engine.config import EngineConfig
 from hedgeflow.engine.expiry_scope import ExpiryScope
 from hedgeflow.feeds.base import Feed
 from hedgeflow.tui import scope as scope_actions
+from hedgeflow.tui.alertlog import AlertDelivered, AlertLogScreen, alert_center, delivered
 from hedgeflow.tui.commands import SymbolCommands
 from hedgeflow.tui.dispatch import Analyzer, EngineDispatch, EngineJob
 from hedgeflow.tui.errorlog import ErrorLogScreen
@@ -120,6 +121,7 @@ class HedgeflowApp(App[int]):
     analyze : the engine entry point (default `hedgeflow.engine.pipeline.analyze_chain`).
     keymap : binding id -> keys, e.g. {"next-expiry": "n"} (`[keymap]` config).
     scope : the expiry scope every symbol starts in (default: the nearest expiry).
+    alerts : `[alerts]`: rules, cooldown, hook and webhook (default: built-in defaults).
     """
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
@@ -152,6 +154,7 @@ class HedgeflowApp(App[int]):
         analyze: Analyzer | None = None,
         keymap: Mapping[str, str] | None = None,
         scope: ExpiryScope | None = None,
+        alerts: AlertSettings | None = None,
     ) -> None:
         super().__init__()
         if not symbols:
@@ -191,6 +194,8 @@ class HedgeflowApp(App[int]):
         self.engine = EngineDispatch(self, analyze)
         #: Every poll and engine failure; it decides which ones become a notice.
         self.errors = ErrorLog()
+        #: alert rules, log and delivery (`[alerts]`); the `a` key shows the log
+        self.alerts = alert_center(self, alerts or AlertSettings())
         self._signals: list[signal.Signals] = []
         self._feed_entered = False
         self._last_trim = time.monotonic()
@@ -253,6 +258,7 @@ class HedgeflowApp(App[int]):
     async def on_unmount(self) -> None:
         self._remove_signal_handlers()
         self.engine.close()
+        await asyncio.to_thread(self.alerts.close)  # joins the delivery threads
         self.poller.stop_all()
         rec = self._stop_recording()
         if rec is not None:
@@ -297,7 +303,7 @@ class HedgeflowApp(App[int]):
         """Once a second: ages, countdowns and the stale marker move on, an open error log
         shows what failed since; once a minute the freed heap goes back to the system."""
         self.refresh_views()
-        if isinstance(self.screen, ErrorLogScreen):
+        if isinstance(self.screen, ErrorLogScreen | AlertLogScreen):
             self.screen.follow()
         now = time.monotonic()
         if now - self._last_trim >= TRIM_EVERY:
@@ -537,6 +543,12 @@ class HedgeflowApp(App[int]):
             for sym in self.symbols:
                 self._analyze(sym)
         self.refresh_views()
+
+    def on_alert_delivered(self, msg: AlertDelivered) -> None:
+        delivered(self, msg)
+
+    def action_alerts(self) -> None:
+        self.push_screen(AlertLogScreen(self.alerts))
 
     def action_errors(self) -> None:
         self.push_screen(ErrorLogScreen(self.errors))

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from textual.worker import Worker, WorkerState
 
-from hedgeflow.app.alerts import compare_analyses
 from hedgeflow.app.regime import advance
 from hedgeflow.app.scheduler import EngineScheduler
 from hedgeflow.engine.chain import OptionChain
@@ -201,7 +200,10 @@ class EngineDispatch:
         st.analysis = analysis
         st.analyzed_snapshot, st.analyzed_mono = job.snapshot, job.arrived
         app = self.app
-        for alert in compare_analyses(prev, analysis, before, st.regime):
+        # the alert rules, log and delivery (hedgeflow.app.alert_center): what it returns
+        # is shown; the cooldown's are only logged; hook and webhook run on their threads
+        for rec in app.alerts.step(prev, analysis, before, st.regime):
+            alert = rec.alert
             log.info("alert: %s", alert.message)
             app.notify(
                 alert.message, title=f"Alert · {alert.kind.value}", severity="warning", timeout=8

@@ -75,6 +75,7 @@ def build_app(
         export_dir=Path(mon.export_dir).expanduser() if mon.export_dir else None,
         keymap=dict(settings.keymap) or None,
         scope=mon.expiry_scope(),
+        alerts=settings.alerts,
     )
 
 

@@ -181,6 +181,14 @@ class MonitorScreen(Screen[None]):
             id="errors",
             tooltip="Recent errors: time, symbol, feed, kind, backoff",
         ),
+        Binding(
+            "a",
+            "app.alerts",
+            "Alerts",
+            show=False,  # the footer fits 80 columns; the help screen lists it
+            id="alerts",
+            tooltip="The alert log: every alert with its scope, numbers and delivery",
+        ),
     ]
 
     def compose(self) -> ComposeResult:

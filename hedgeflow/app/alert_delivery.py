@@ -137,6 +137,26 @@ class HookSink:
                 self._kill(proc)
 
 
+class _NotFromAlertThreads(logging.Filter):
+    """httpx logs every request's full URL at INFO; a webhook URL can hold its secret in
+    its path (chat services' webhooks do), so requests made by the alert threads are not
+    logged (their outcome is, by host)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.threadName or "").startswith(THREAD_PREFIX)
+
+
+THREAD_PREFIX = "alert-"
+_QUIET = _NotFromAlertThreads()
+
+
+def _quiet_httpx() -> None:
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if _QUIET not in logger.filters:
+            logger.addFilter(_QUIET)
+
+
 class WebhookSink:
     """POSTs the alert to `url` (see the module doc). timeout : seconds per request
     (connect, read, write); attempts : requests per alert, >= 1."""
@@ -161,6 +181,7 @@ class WebhookSink:
         self.now = now
         self._stop = threading.Event()
         self._client = httpx.Client(follow_redirects=False, timeout=timeout)
+        _quiet_httpx()
 
     def _headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json", "user-agent": "hedgeflow-alerts"}
@@ -217,7 +238,9 @@ class DeliveryWorker:
         self._queue: deque[tuple[int, bytes]] = deque()
         self._cond = threading.Condition()
         self._stopping = False
-        self._thread = threading.Thread(target=self._run, name=f"alert-{sink.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"{THREAD_PREFIX}{sink.name}", daemon=True
+        )
         self._thread.start()
 
     def submit(self, seq: int, payload: bytes) -> None:

@@ -23,7 +23,8 @@ from hedgeflow.app.alert_delivery import DeliveryError
 from hedgeflow.app.alert_log import AlertRecord, Clock
 from hedgeflow.app.alert_rules import AlertKind
 from hedgeflow.app.config import AlertSettings
-from hedgeflow.app.fmt import fmt_time_ny
+from hedgeflow.app.fmt import fmt_level, fmt_time_ny
+from hedgeflow.app.presentation import firmness_words
 from hedgeflow.engine.expiry_scope import NY
 
 if TYPE_CHECKING:
@@ -49,6 +50,24 @@ def _what(rec: AlertRecord) -> str:
     return rest if sep and head.startswith(f"{rec.alert.symbol}: [") else msg
 
 
+def detail(rec: AlertRecord) -> str:
+    """The highlighted alert in full: its message, the numbers that fired it, its status
+    (the table cuts the long columns at 80 columns)."""
+    a = rec.alert
+    nums = []
+    if a.spot_before is not None and a.spot_after is not None:
+        nums.append(f"spot {fmt_level(a.spot_before)} → {fmt_level(a.spot_after)}")
+    if a.kind is AlertKind.FLIP and a.level is not None:
+        nums.append(f"flip level {fmt_level(a.level)} {a.direction or ''}".rstrip())
+    if a.zone is not None:
+        nums.append(f"{a.zone_kind} zone {fmt_level(a.zone[0])}–{fmt_level(a.zone[1])}")
+    if a.regime_before is not None and a.regime_after is not None:
+        nums.append(f"regime {a.regime_before.value} → {a.regime_after.value}")
+        if a.firmness is not None:
+            nums.append(firmness_words(a.firmness))
+    return f"{a.message}\n{' · '.join(nums)}\n#{rec.seq} · {rec.status or '—'}"
+
+
 class AlertLogScreen(ModalScreen[None]):
     """Lists `center.log.recent(limit)` (filtered) when opened; `follow()` re-reads it
     when alerts or statuses changed."""
@@ -66,6 +85,7 @@ class AlertLogScreen(ModalScreen[None]):
         border: round $warning; background: $surface; padding: 0 1;
     }
     AlertLogScreen DataTable { height: auto; max-height: 30; }
+    AlertLogScreen #alerts-detail { border-top: solid $warning; }
     """
 
     def __init__(self, center: AlertCenter, *, limit: int = 500) -> None:
@@ -75,6 +95,7 @@ class AlertLogScreen(ModalScreen[None]):
         self.kind: str | None = None
         self.symbol: str | None = None
         self._shown = (-1, -1)  # (total, changes) when the rows were last read
+        self._rows: dict[str, AlertRecord] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
@@ -82,11 +103,18 @@ class AlertLogScreen(ModalScreen[None]):
             box.border_subtitle = "f kind · y symbol · esc closes"
             yield Static(id="alerts-status")
             yield DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
+            yield Static(id="alerts-detail")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns(TIME_HEADING[self.center.clock], *COLUMNS[1:])
         self.refresh_rows()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show(self._rows.get(str(event.row_key.value)))
+
+    def _show(self, rec: AlertRecord | None) -> None:
+        self.query_one("#alerts-detail", Static).update(detail(rec) if rec else "no alerts yet")
 
     def action_kind(self) -> None:
         self.kind = KINDS[(KINDS.index(self.kind) + 1) % len(KINDS)]
@@ -114,13 +142,21 @@ class AlertLogScreen(ModalScreen[None]):
         table = self.query_one(DataTable)
         table.clear()
         rows = log.recent(self.limit, kind=self.kind, symbol=self.symbol)
+        self._rows = {str(r.seq): r for r in rows}
         for r in rows:
             a = r.alert
             expiry = a.expiry.astimezone(NY).date().isoformat() if a.expiry is not None else ""
             scope = a.scope if a.scope == expiry or not expiry else f"{a.scope} {expiry[5:]}"
             table.add_row(
-                fmt_time_ny(a.at), a.symbol, scope, a.kind.value, _what(r), r.status or "—"
+                fmt_time_ny(a.at),
+                a.symbol,
+                scope,
+                a.kind.value,
+                _what(r),
+                r.status or "—",
+                key=str(r.seq),
             )
+        self._show(rows[0] if rows else None)
         parts = [
             f"{len(log)} alerts kept (the newest {log.capacity:,})",
             f"times: {TIME_HEADING[self.center.clock]}",

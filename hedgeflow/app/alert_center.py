@@ -9,6 +9,8 @@ new status (error None: delivered); the caller moves it onto its own loop.
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable
 
 from hedgeflow.app.alert_delivery import (
@@ -19,11 +21,24 @@ from hedgeflow.app.alert_delivery import (
 )
 from hedgeflow.app.alert_gate import AlertGate
 from hedgeflow.app.alert_log import MAX_ALERTS, AlertLog, AlertRecord, Clock, alert_bytes
-from hedgeflow.app.config import AlertSettings
+from hedgeflow.app.config import AlertSettings, ConfigError
 from hedgeflow.app.regime import RegimeTrack
 from hedgeflow.engine.types import ExpiryAnalysis
 
 DeliveryCallback = Callable[[AlertRecord, str, DeliveryError | None], None]
+
+
+def check_environment(settings: AlertSettings) -> None:
+    """Refuse at start (ConfigError naming the key) what would make every delivery fail:
+    a hook command that is not found, a token variable that is not set. Never says the
+    token."""
+    if settings.hook and shutil.which(settings.hook[0]) is None:
+        raise ConfigError(f"`alerts.hook`: command not found: {settings.hook[0]!r}")
+    env = settings.webhook_token_env
+    if settings.webhook_url and env and not os.environ.get(env):
+        raise ConfigError(
+            f"`alerts.webhook_token_env` names {env}, which is not set in the environment"
+        )
 
 
 class AlertCenter:

@@ -201,3 +201,15 @@ def compare_analyses(
                     )
                 )
     return alerts
+
+
+__all__ = [
+    "UNFILTERED",
+    "Alert",
+    "AlertKind",
+    "AlertRules",
+    "compare_analyses",
+    "flip_crossings",
+    "scope_words",
+    "zones",
+]

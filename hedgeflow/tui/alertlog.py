@@ -194,8 +194,8 @@ def delivered(app: HedgeflowApp, msg: AlertDelivered) -> None:
     "alert hook · HookTimeout"), a success ends that channel's conditions for the symbol."""
     feed, symbol = f"alert {msg.channel}", msg.record.alert.symbol
     if msg.error is None:
-        for notice in app.errors.recovered(feed, symbol):
-            app.notify(notice.message, title=notice.title, timeout=4)
+        for ended in app.errors.recovered(feed, symbol):
+            app.notify(ended.message, title=ended.title, timeout=4)
         return
     notice = app.errors.failed(
         app.data_clock(),

@@ -72,6 +72,7 @@ from hedgeflow.tui.screens import HelpScreen, MonitorScreen, binding_ids, help_a
 from hedgeflow.tui.state import SymbolState, is_stale
 from hedgeflow.tui.strikes import StrikesPane
 from hedgeflow.tui.views import ImpulseView, Palette, PaneView, StrikesView
+from hedgeflow.tui.watchlist import WatchlistScreen
 
 __all__ = [
     "MAX_BACKOFF",
@@ -170,6 +171,8 @@ class HedgeflowApp(App[int]):
             engine_config if engine_config is not None else default_settings().engine_config
         )
         self.bell_enabled = bell
+        #: each symbol's latest alert message (the watchlist's "last alert")
+        self.last_alerts: dict[str, str] = {}
         self.palette = palette or Palette()
         self.export_dir = Path(export_dir) if export_dir else default_export_dir()
         self.data_clock: Callable[[], datetime] = clock or feed.clock
@@ -305,6 +308,8 @@ class HedgeflowApp(App[int]):
         self.refresh_views()
         if isinstance(self.screen, ErrorLogScreen | AlertLogScreen):
             self.screen.follow()
+        elif isinstance(self.screen, WatchlistScreen):
+            self.screen.refresh_rows()
         now = time.monotonic()
         if now - self._last_trim >= TRIM_EVERY:
             self._last_trim = now
@@ -552,6 +557,10 @@ class HedgeflowApp(App[int]):
 
     def action_errors(self) -> None:
         self.push_screen(ErrorLogScreen(self.errors))
+
+    def action_watchlist(self) -> None:
+        if not isinstance(self.screen, WatchlistScreen):
+            self.push_screen(WatchlistScreen())
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_rows(), about=help_about(self.stale_after_polls)))

@@ -199,12 +199,14 @@ class EngineDispatch:
         analysis, st.regime = advance(before, analysis)
         st.analysis = analysis
         st.analyzed_snapshot, st.analyzed_mono = job.snapshot, job.arrived
+        st.history.add_analysis(analysis)
         app = self.app
         # the alert rules, log and delivery (hedgeflow.app.alert_center): what it returns
         # is shown; the cooldown's are only logged; hook and webhook run on their threads
         for rec in app.alerts.step(prev, analysis, before, st.regime):
             alert = rec.alert
             log.info("alert: %s", alert.message)
+            app.last_alerts[st.symbol] = alert.message
             app.notify(
                 alert.message, title=f"Alert · {alert.kind.value}", severity="warning", timeout=8
             )

@@ -182,6 +182,14 @@ class MonitorScreen(Screen[None]):
             tooltip="Recent errors: time, symbol, feed, kind, backoff",
         ),
         Binding(
+            "w",
+            "app.watchlist",
+            "Watchlist",
+            show=False,  # the footer fits 80 columns; the help screen lists it
+            id="watchlist",
+            tooltip="Every watched symbol on one row: sort, filter, Enter opens one",
+        ),
+        Binding(
             "a",
             "app.alerts",
             "Alerts",

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator
 from pytest_httpserver import HTTPServer
 from textual.widgets import DataTable, Static
 
@@ -169,6 +170,9 @@ async def test_a_failing_hook_is_logged_once_and_a_working_one_gets_the_json(
 
         docs = [json.loads(line) for line in out.read_text().splitlines()]
         assert docs and docs[0]["symbol"] == "SPX" and docs[0]["clock"] == "simulated"
+        schema = json.loads((Path(__file__).parents[2] / "docs" / "alert.schema.json").read_text())
+        validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        assert all(validator.is_valid(d) for d in docs)  # what the hook got is the schema's
         assert docs[0]["message"] == app.alerts.log.get(docs[0]["seq"]).alert.message  # type: ignore[union-attr]
 
 

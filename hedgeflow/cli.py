@@ -431,6 +431,9 @@ def _monitor(
         feed, feed_name, _symbol_list(getattr(args, "symbols", None)), settings
     )
     configs = {s: _engine_config(settings, s, args) for s in symbols}
+    from hedgeflow.app.alert_center import check_environment
+
+    check_environment(settings.alerts)
     _start_logging(settings)
     from hedgeflow.tui.app import run_monitor
 

@@ -42,7 +42,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from hedgeflow.app.config import default_settings
+from hedgeflow.app.config import AlertSettings, default_settings
 from hedgeflow.app.engine_pool import EnginePool
 from hedgeflow.app.errorlog import ErrorLog
 from hedgeflow.app.export import default_export_dir, export_analysis
@@ -54,6 +54,7 @@ from hedgeflow.engine.expiry_scope import ExpiryScope
 from hedgeflow.feeds.base import Feed
 from hedgeflow.tui import scope as scope_actions
 from hedgeflow.tui import timepanes
+from hedgeflow.tui.alertlog import AlertDelivered, AlertLogScreen, alert_center, delivered
 from hedgeflow.tui.commands import SymbolCommands
 from hedgeflow.tui.dispatch import Analyzer, EngineDispatch, EngineJob
 from hedgeflow.tui.errorlog import ErrorLogScreen
@@ -126,6 +127,7 @@ class HedgeflowApp(App[int]):
         closes it on quit.
     keymap : binding id -> keys, e.g. {"next-expiry": "n"} (`[keymap]` config).
     scope : the expiry scope every symbol starts in (default: the nearest expiry).
+    alerts : `[alerts]`: rules, cooldown, hook and webhook (default: built-in defaults).
     """
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
@@ -159,6 +161,7 @@ class HedgeflowApp(App[int]):
         engine_pool: EnginePool | None = None,
         keymap: Mapping[str, str] | None = None,
         scope: ExpiryScope | None = None,
+        alerts: AlertSettings | None = None,
     ) -> None:
         super().__init__()
         if not symbols:
@@ -202,6 +205,8 @@ class HedgeflowApp(App[int]):
         self.engine = EngineDispatch(self, analyze, engine_pool)
         #: Every poll and engine failure; it decides which ones become a notice.
         self.errors = ErrorLog()
+        #: alert rules, log and delivery (`[alerts]`); the `a` key shows the log
+        self.alerts = alert_center(self, alerts or AlertSettings())
         self._signals: list[signal.Signals] = []
         self._feed_entered = False
         self._last_trim = time.monotonic()
@@ -264,6 +269,7 @@ class HedgeflowApp(App[int]):
     async def on_unmount(self) -> None:
         self._remove_signal_handlers()
         self.engine.close()
+        await asyncio.to_thread(self.alerts.close)  # joins the delivery threads
         self.poller.stop_all()
         rec = self._stop_recording()
         if rec is not None:
@@ -308,7 +314,7 @@ class HedgeflowApp(App[int]):
         """Once a second: ages, countdowns and the stale marker move on, an open error log
         shows what failed since; once a minute the freed heap goes back to the system."""
         self.refresh_views()
-        if isinstance(self.screen, ErrorLogScreen):
+        if isinstance(self.screen, ErrorLogScreen | AlertLogScreen):
             self.screen.follow()
         elif isinstance(self.screen, WatchlistScreen):
             self.screen.refresh_rows()
@@ -560,6 +566,12 @@ class HedgeflowApp(App[int]):
             for sym in self.symbols:
                 self._analyze(sym)
         self.refresh_views()
+
+    def on_alert_delivered(self, msg: AlertDelivered) -> None:
+        delivered(self, msg)
+
+    def action_alerts(self) -> None:
+        self.push_screen(AlertLogScreen(self.alerts))
 
     def action_errors(self) -> None:
         self.push_screen(ErrorLogScreen(self.errors))

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from textual.worker import Worker, WorkerState
 
-from hedgeflow.app.alerts import compare_analyses
 from hedgeflow.app.engine_pool import AnalysisRequest, EnginePool, run_analysis
 from hedgeflow.app.regime import advance
 from hedgeflow.app.scheduler import EngineScheduler
@@ -199,7 +198,10 @@ class EngineDispatch:
         st.analyzed_snapshot, st.analyzed_mono = job.snapshot, job.arrived
         st.history.add_analysis(analysis)
         app = self.app
-        for alert in compare_analyses(prev, analysis, before, st.regime):
+        # the alert rules, log and delivery (hedgeflow.app.alert_center): what it returns
+        # is shown; the cooldown's are only logged; hook and webhook run on their threads
+        for rec in app.alerts.step(prev, analysis, before, st.regime):
+            alert = rec.alert
             log.info("alert: %s", alert.message)
             app.last_alerts[st.symbol] = alert.message
             app.notify(

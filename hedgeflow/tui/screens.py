@@ -216,6 +216,14 @@ class MonitorScreen(Screen[None]):
             id="watchlist",
             tooltip="Every watched symbol on one row: sort, filter, Enter opens one",
         ),
+        Binding(
+            "a",
+            "app.alerts",
+            "Alerts",
+            show=False,  # the footer fits 80 columns; the help screen lists it
+            id="alerts",
+            tooltip="The alert log: every alert with its scope, numbers and delivery",
+        ),
     ]
 
     def compose(self) -> ComposeResult:

@@ -42,7 +42,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from hedgeflow.app.config import default_settings
+from hedgeflow.app.config import AlertSettings, default_settings
 from hedgeflow.app.engine_pool import EnginePool
 from hedgeflow.app.errorlog import ErrorLog
 from hedgeflow.app.export import default_export_dir, export_analysis
@@ -53,6 +53,8 @@ from hedgeflow.engine.config import EngineConfig
 from hedgeflow.engine.expiry_scope import ExpiryScope
 from hedgeflow.feeds.base import Feed
 from hedgeflow.tui import scope as scope_actions
+from hedgeflow.tui import timepanes
+from hedgeflow.tui.alertlog import AlertDelivered, AlertLogScreen, alert_center, delivered
 from hedgeflow.tui.commands import SymbolCommands
 from hedgeflow.tui.dispatch import Analyzer, EngineDispatch, EngineJob
 from hedgeflow.tui.errorlog import ErrorLogScreen
@@ -126,6 +128,7 @@ class HedgeflowApp(App[int]):
         closes it on quit.
     keymap : binding id -> keys, e.g. {"next-expiry": "n"} (`[keymap]` config).
     scope : the expiry scope every symbol starts in (default: the nearest expiry).
+    alerts : `[alerts]`: rules, cooldown, hook and webhook (default: built-in defaults).
     """
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
@@ -159,6 +162,7 @@ class HedgeflowApp(App[int]):
         engine_pool: EnginePool | None = None,
         keymap: Mapping[str, str] | None = None,
         scope: ExpiryScope | None = None,
+        alerts: AlertSettings | None = None,
     ) -> None:
         super().__init__()
         if not symbols:
@@ -194,6 +198,8 @@ class HedgeflowApp(App[int]):
         self.show_strikes = False
         self.strike_greek = Greek.GEX
         self.strike_split = Split.NET
+        #: The history pane or the heatmap in the impulse cell (`h`, `m`), the lens (`k`).
+        self.time_panes = timepanes.TimePanes()
         self.zoom_index = ZOOM_LEVELS.index(1.0)
         self.recording: Recording | None = None
         self.poller = Poller(self)
@@ -202,6 +208,8 @@ class HedgeflowApp(App[int]):
         self.history_loader = HistoryLoader(self)
         #: Every poll and engine failure; it decides which ones become a notice.
         self.errors = ErrorLog()
+        #: alert rules, log and delivery (`[alerts]`); the `a` key shows the log
+        self.alerts = alert_center(self, alerts or AlertSettings())
         self._signals: list[signal.Signals] = []
         self._feed_entered = False
         self._last_trim = time.monotonic()
@@ -266,6 +274,7 @@ class HedgeflowApp(App[int]):
         self._remove_signal_handlers()
         self.engine.close()
         self.history_loader.cancel()
+        await asyncio.to_thread(self.alerts.close)  # joins the delivery threads
         self.poller.stop_all()
         rec = self._stop_recording()
         if rec is not None:
@@ -310,7 +319,7 @@ class HedgeflowApp(App[int]):
         """Once a second: ages, countdowns and the stale marker move on, an open error log
         shows what failed since; once a minute the freed heap goes back to the system."""
         self.refresh_views()
-        if isinstance(self.screen, ErrorLogScreen):
+        if isinstance(self.screen, ErrorLogScreen | AlertLogScreen):
             self.screen.follow()
         elif isinstance(self.screen, WatchlistScreen):
             self.screen.refresh_rows()
@@ -453,6 +462,7 @@ class HedgeflowApp(App[int]):
         screen.query_one(ZonesPane).view = pane
         screen.query_one(CharmPane).view = pane
         scope_actions.fill(self, screen, pane)
+        timepanes.fill(self, screen, st, stale[st.symbol], waiting)
         recording = self.recording is not None
         screen.query_one(StatusLine).view = status_view(
             st,
@@ -544,6 +554,15 @@ class HedgeflowApp(App[int]):
         self.show_strikes = not self.show_strikes
         self.refresh_views()
 
+    def action_history(self) -> None:
+        timepanes.toggle(self, "history")
+
+    def action_heatmap(self) -> None:
+        timepanes.toggle(self, "heatmap")
+
+    def action_lens(self) -> None:
+        timepanes.next_lens(self)
+
     def action_greek(self) -> None:
         """Next exposure in the by-strike pane: GEX, VEX, CEX, DEX."""
         self.strike_greek = self.strike_greek.next()
@@ -564,6 +583,12 @@ class HedgeflowApp(App[int]):
             for sym in self.symbols:
                 self._analyze(sym)
         self.refresh_views()
+
+    def on_alert_delivered(self, msg: AlertDelivered) -> None:
+        delivered(self, msg)
+
+    def action_alerts(self) -> None:
+        self.push_screen(AlertLogScreen(self.alerts))
 
     def action_errors(self) -> None:
         self.push_screen(ErrorLogScreen(self.errors))

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from textual.worker import Worker, WorkerState
 
-from hedgeflow.app.alerts import compare_analyses
 from hedgeflow.app.engine_pool import AnalysisRequest, EnginePool, run_analysis
 from hedgeflow.app.history import curve_sample, history_row
 from hedgeflow.app.regime import advance
@@ -203,7 +202,10 @@ class EngineDispatch:
         app = self.app
         if app.recording is not None:
             app.recording.put_history(row, sample, job.now)
-        for alert in compare_analyses(prev, analysis, before, st.regime):
+        # the alert rules, log and delivery (hedgeflow.app.alert_center): what it returns
+        # is shown; the cooldown's are only logged; hook and webhook run on their threads
+        for rec in app.alerts.step(prev, analysis, before, st.regime):
+            alert = rec.alert
             log.info("alert: %s", alert.message)
             app.last_alerts[st.symbol] = alert.message
             app.notify(

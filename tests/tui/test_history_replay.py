@@ -71,10 +71,17 @@ async def _replayed(path: Path, tmp_path: Path) -> tuple[HedgeflowApp, Entries, 
     feed.at(datetime.fromtimestamp(end, UTC))
     app = make_app(feed, symbols=["SPX"], export_dir=tmp_path / "replay")
     seen: list[str] = []
+    loader = app.history_loader
+    shown = loader._progress
+
+    def progress(text: str, cancel: Any) -> None:  # every progress the status line got
+        shown(text, cancel)
+        seen.append(loader.status)
+
+    loader._progress = progress  # type: ignore[method-assign]
     async with app.run_test(size=(120, 40)) as pilot:
 
         def loaded() -> bool:
-            seen.append(app.history_loader.status)
             return app.history_loader._worker is None and len(app.states["SPX"].history) > 1
 
         await wait_until(pilot, loaded, limit=120)

@@ -452,9 +452,12 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
-    if not Path(args.file).is_file():
-        raise CliError(f"{args.file}: no such recording")
-    overrides: dict[str, Any] = {"path": args.file}
+    for name in args.files:  # command-line order: the first missing file is the one named
+        if not Path(name).is_file():
+            raise CliError(f"{name}: no such recording")
+    # Several recordings are one tape in time order (`feeds.replay`): a bad or overlapping
+    # file is refused in one line naming it, before the screen opens.
+    overrides: dict[str, Any] = {"path": list(args.files)}
     if args.speed is not None:
         overrides["speed"] = args.speed
     return _monitor(args, settings, "replay", overrides)
@@ -577,8 +580,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     r.set_defaults(func=cmd_record)
 
-    rp = sub.add_parser("replay", help="the monitor on a recording")
-    rp.add_argument("file")
+    rp = sub.add_parser(
+        "replay", help="the monitor on recordings, with a transport (pause, step, seek, speed)"
+    )
+    rp.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="recordings; several are read as one tape in time order and must not overlap",
+    )
     rp.add_argument("--speed", type=float, help="1 = as recorded, 60 = sixty times faster")
     rp.add_argument("--symbols", help="comma-separated subset (default: every recorded symbol)")
     rp.add_argument("--interval", type=_interval, help="seconds between polls (0.05 to 86400)")

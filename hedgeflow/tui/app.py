@@ -70,6 +70,7 @@ from hedgeflow.tui.run import (
 from hedgeflow.tui.screens import HelpScreen, MonitorScreen, binding_ids, help_about, help_rows
 from hedgeflow.tui.state import SymbolState, is_stale
 from hedgeflow.tui.strikes import StrikesPane
+from hedgeflow.tui.transport import Transport, TransportBar, transport_action
 from hedgeflow.tui.views import ImpulseView, Palette, PaneView, StrikesView
 
 __all__ = [
@@ -178,6 +179,7 @@ class HedgeflowApp(App[int]):
             s: SymbolState(s, scope=self.start_scope) for s in self.symbols
         }
         self.paused = False
+        self.tape = Transport.attach(self)  # the replay's transport; None for other feeds
         self.show_repriced = False
         self.show_levels = False  # the levels card in place of the zones table
         #: The by-strike pane: shown instead of the impulse pane (below the wide layout),
@@ -442,6 +444,7 @@ class HedgeflowApp(App[int]):
             speed=self.feed_speed,
             conditions=self.errors.status(now=self.data_clock()),
         )
+        screen.query_one(TransportBar).view = self.tape.view() if self.tape else None
         screen.query_one(SymbolBar).view = symbol_bar_view(
             self.symbols, self.states, stale, self.current, paused=self.paused, recording=recording
         )
@@ -492,7 +495,14 @@ class HedgeflowApp(App[int]):
         """Show the levels card in place of the zones table, or back."""
         scope_actions.toggle_levels(self)
 
+    def action_tape(self, verb: str, amount: float = 0.0) -> None:
+        """A replay transport key (`hedgeflow.tui.transport`)."""
+        transport_action(self, verb, amount)
+
     def action_pause(self) -> None:
+        if self.tape is not None:  # a replay pauses its tape, not its polls
+            self.tape.act("pause")
+            return
         self.paused = not self.paused
         if self.paused:
             self.poller.pause()

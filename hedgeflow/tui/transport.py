@@ -119,9 +119,9 @@ class Transport:
             app.notify(f"{symbol}: {exc}", severity="error", timeout=6)
         else:
             app.post_message(SnapshotArrived(symbol, chain, app.data_clock()))
-        for st in app.states.values():
+        for st in list(app.states.values()):
             if st.symbol != symbol and not st.polling and st.chain is not None:
-                app.poller.arm(st.symbol, 0.0)
+                app.poller.start(st.symbol)  # polls now; its timer re-arms when it ends
 
 
 def transport_action(app: HedgeflowApp, verb: str, amount: float = 0.0) -> None:

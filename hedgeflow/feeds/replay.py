@@ -12,7 +12,8 @@ delayed feed stays 15 minutes old). The replay clock is
 
 (speed 1 = as recorded, 60 = sixty times faster) and `snapshot(symbol)` returns the
 latest snapshot of the symbol fetched at or before the clock; before the symbol's first
-snapshot it returns that first one. Past the end the last snapshot stays (and ages on
+snapshot it returns that first one (a symbol first recorded in a later file of the tape
+raises `FeedError` instead: that snapshot is in the tape's future). Past the end the last snapshot stays (and ages on
 screen) unless `loop` is set, which wraps the clock to the start. Speed 0 steps instead:
 each `snapshot(symbol)` returns the symbol's next recorded snapshot, as fast as polled,
 and the clock is the fetched_at of the snapshot last returned.
@@ -519,7 +520,17 @@ class ReplayFeed:
             self._step_pos[symbol] = pos
             self._tape.anchor = float(times[pos])
             return refs[pos]
-        pos = int(np.searchsorted(times, self._now(), side="right")) - 1
+        now = self._now()
+        pos = int(np.searchsorted(times, now, side="right")) - 1
+        if pos < 0 and refs[0][0] > 0:
+            # Only in a later recording of the tape: its snapshot lies in the future (days
+            # ahead, perhaps), so nothing is shown rather than that.
+            first = datetime.fromtimestamp(float(times[0]), UTC)
+            raise FeedError(
+                f"{symbol} not recorded yet at this point of the tape (its first snapshot, "
+                f"{first:%Y-%m-%d %H:%M:%S} UTC, is in {self.reels[refs[0][0]].path.name})",
+                vendor="replay",
+            )
         return refs[max(pos, 0)]
 
     def _load(self, symbol: str, ref: tuple[int, int]) -> OptionChain:

@@ -14,6 +14,7 @@ import pytest
 
 from bench.chains import spx_like_chain
 from hedgeflow.feeds.base import open_feed
+from hedgeflow.feeds.errors import FeedError
 from hedgeflow.feeds.recorder import Recorder, RecordingError
 from hedgeflow.feeds.replay import ReplayFeed
 from hedgeflow.feeds.tape import TapeClock
@@ -69,7 +70,7 @@ def test_several_recordings_play_as_one_tape_in_time_order(days: tuple[Path, Pat
     wall = FakeWall()
     r = ReplayFeed([tue, mon], speed=60.0, wall=wall)  # given out of order
     assert r.paths == (mon, tue) and r.path == mon
-    assert r.symbols == ("QQQ", "SPY")
+    assert r.symbols == ("ETF", "QQQ", "SPY")
     start, end = r.bounds()
     assert start == fetch(0) and end == fetch(30, DAY2)
     assert r.clock() == start
@@ -78,6 +79,12 @@ def test_several_recordings_play_as_one_tape_in_time_order(days: tuple[Path, Pat
     assert r.snapshot_now("SPY").spot == 6060.0
     wall.t += 600.0  # into the night: Monday's last one stays
     assert r.snapshot_now("SPY").as_of == DAY1 + timedelta(minutes=60)
+    fresh = ReplayFeed([mon, tue], speed=0.0, wall=wall)
+    with pytest.raises(FeedError, match="ETF not recorded yet.*tue.sqlite"):
+        fresh.snapshot_now("ETF")  # first recorded on Tuesday: not shown on Monday
+    fresh.seek_to(DAY2)
+    assert fresh.snapshot_now("ETF").as_of == DAY2 + timedelta(minutes=1)
+    fresh.close()
     r.seek_to(DAY2 + timedelta(minutes=12))
     assert r.snapshot_now("SPY").as_of == DAY2 + timedelta(minutes=10)
     assert r.snapshot_now("QQQ").as_of == DAY1 + timedelta(minutes=60)  # Tuesday's not yet

@@ -187,6 +187,11 @@ def _load_chain(args: argparse.Namespace, settings: Settings) -> tuple[Any, Any]
         path = args.path or settings.feed_section("replay").get("path")
         if not path:
             raise CliError("--feed replay needs --path FILE (or feeds.replay.path in the config)")
+        if isinstance(path, list | tuple):  # a tape of several recordings, for `replay`
+            raise CliError(
+                f"analyze --feed replay reads one recording: give --path FILE "
+                f"(feeds.replay.path lists {len(path)} files)"
+            )
         if not Path(path).is_file():
             raise CliError(f"{path}: no such recording")
         # The feed checks the recording (and lists its symbols) before it is read here.

@@ -72,3 +72,36 @@ def test_one_recording_given_twice(tmp_path: Path, cold_env: dict[str, str]) -> 
     copy = tmp_path / "copy.sqlite"
     shutil.copy(mon, copy)
     assert_refused(["replay", str(mon), str(copy)], cold_env, "copy.sqlite", "overlaps")
+
+
+def test_a_list_of_recordings_in_the_config(tmp_path: Path, cold_env: dict[str, str]) -> None:
+    """`[feeds.replay] path` may list a tape; `analyze --feed replay` reads one recording
+    and says so in one line instead of failing on the list."""
+    import subprocess
+    import sys
+
+    from tests.test_cli_monitor import ROOT
+
+    tue = _day(tmp_path / "tue.sqlite", "2025-06-10", range(0, 31, 10))
+    wed = _day(tmp_path / "wed.sqlite", "2025-06-11", range(0, 31, 10))
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f"[feeds.replay]\npath = [{str(wed)!r}, {str(tue)!r}]\n", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "hedgeflow.cli", "--config", str(cfg), "analyze"]
+        + ["--feed", "replay", "--symbol", "SPX"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=cold_env,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "reads one recording" in lines[0] and "2 files" in lines[0]
+    code, screen = run_monitor_until(
+        ["--config", str(cfg), "monitor", "--feed", "replay", "--interval", "0.5"],
+        cold_env,
+        "2 files",
+    )
+    assert code == 0, screen[-2000:]
+    assert "recorded 2025-06-10 10:00:" in screen

@@ -268,3 +268,24 @@ async def test_transport_keys_outside_a_replay_do_nothing_harmful(tmp_path: Path
         assert not app.screen.query_one(TransportBar).display
         await pilot.press("space")
         assert app.paused  # space still pauses the polls of a live feed
+
+
+async def test_transport_keys_can_be_remapped(tape: Any, tmp_path: Path) -> None:
+    """`[keymap]` by binding id: `tape-forward-5m` on `f`; the help screen follows."""
+    path, as_of = tape
+    feed = ReplayFeed(path, speed=1.0, wall=FakeWall())
+    app = Recorded(
+        feed,
+        ["SPY"],
+        poll_interval=60.0,
+        export_dir=tmp_path,
+        monotonic=lambda: 1000.0,
+        keymap={"tape-forward-5m": "f"},
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_analyses(pilot, app, ["SPY"])
+        await pilot.press("f")
+        assert feed.clock() == at(5)
+        await shows(pilot, app, "SPY", as_of["SPY"][1])
+        rows = {r[2]: r[0] for r in app.help_rows()}
+        assert rows["tape-forward-5m"] == "f" and rows["tape-jump"] == "t"

@@ -5,7 +5,9 @@ the tape (`TransportBar`) and the jump dialog (`JumpScreen`). Only a replay has 
 After every seek or step the visible symbol is read at the new position at once (the
 recording is local: no poll interval to wait for) and `TapeMoved` is posted before that
 snapshot, so whatever keeps history can cut it at the tape's position; the other symbols
-are re-polled right away by their pollers. A backward move starts each symbol's session
+are re-polled right away by their pollers. After a jump or a step back the analyses of the
+old position are taken down until those of the new one arrive (no alert compares two
+moments the tape jumped between); a backward move also starts each symbol's session
 afresh (its live flow and regime hysteresis cannot run backward in time).
 
 A paused tape is a frozen recorded moment: polls keep serving the snapshot at the tape
@@ -90,7 +92,7 @@ class Transport:
             self.app.notify(str(exc), severity="error", timeout=6)
             return
         if verb in ("step", "seek"):
-            self.moved(before)
+            self.moved(before, jumped=verb == "seek")
         self.app.refresh_views()
 
     def _jumped(self, when: datetime | None) -> None:
@@ -98,18 +100,26 @@ class Transport:
             return
         before = self.feed.clock()
         self.feed.seek_to(when)
-        self.moved(before)
+        self.moved(before, jumped=True)
         self.app.refresh_views()
 
-    def moved(self, before: datetime) -> None:
-        """The tape was seeked or stepped from `before`: tell the history, show the new
-        position now."""
+    def moved(self, before: datetime, *, jumped: bool) -> None:
+        """The tape was seeked (`jumped`) or stepped from `before`: tell the history, show
+        the new position now.
+
+        A step forward is what playing does, one snapshot on. After a jump or a step back the
+        analyses on screen are of another moment: they are taken down ("analyzing …" until
+        the new position's arrive), so that no alert compares two moments the tape jumped
+        between and no number of the old position stays up under the new clock; going back
+        also restarts each symbol's session (its live flow cannot run backward)."""
         app, feed = self.app, self.feed
         clock = feed.clock()
         backward = clock < before
-        if backward:
-            for st in app.states.values():
+        for st in app.states.values():
+            if backward:
                 st.session = SymbolSession(st.symbol)
+            if backward or jumped:
+                st.analysis = None
                 st.regime = None
         app.post_message(TapeMoved(clock, backward))
         symbol = app.current

@@ -171,6 +171,9 @@ async def test_seek_5_and_30_minutes(tape: Any, tmp_path: Path) -> None:
         ):
             await pilot.press(key)
             assert feed.clock() == at(minute), key
+            # never the old position's analysis under the new clock
+            shown = app.states["SPY"].analysis
+            assert shown is None or shown.as_of == expected(as_of["SPY"], at(minute)), key
             await shows(pilot, app, "SPY", expected(as_of["SPY"], at(minute)))
         for _ in range(5):
             await pilot.press("right_curly_bracket")

@@ -192,9 +192,11 @@ def _stepped(app: Any):
         await pilot.press("full_stop", "full_stop")
         await wait_until(
             pilot,
-            lambda: (a := app.states["SPY"].analysis) is not None
-            and a.as_of == app.feed.clock()
-            and not app.states["SPY"].busy,
+            lambda: (
+                (a := app.states["SPY"].analysis) is not None
+                and a.as_of == app.feed.clock()
+                and not app.states["SPY"].busy
+            ),
         )
         await wait_for_analyses(pilot, app)
 

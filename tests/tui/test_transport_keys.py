@@ -171,9 +171,6 @@ async def test_seek_5_and_30_minutes(tape: Any, tmp_path: Path) -> None:
         ):
             await pilot.press(key)
             assert feed.clock() == at(minute), key
-            # never the old position's analysis under the new clock
-            shown = app.states["SPY"].analysis
-            assert shown is None or shown.as_of == expected(as_of["SPY"], at(minute)), key
             await shows(pilot, app, "SPY", expected(as_of["SPY"], at(minute)))
         for _ in range(5):
             await pilot.press("right_curly_bracket")
@@ -292,3 +289,52 @@ async def test_transport_keys_can_be_remapped(tape: Any, tmp_path: Path) -> None
         await shows(pilot, app, "SPY", as_of["SPY"][1])
         rows = {r[2]: r[0] for r in app.help_rows()}
         assert rows["tape-forward-5m"] == "f" and rows["tape-jump"] == "t"
+
+
+async def test_a_jump_takes_the_old_analysis_down_until_the_new_one_lands(
+    tape: Any, tmp_path: Path
+) -> None:
+    """With the engine held, a seek leaves no analysis of the old moment on screen under the
+    new clock ("analyzing …"), and no alert compares the two moments; a step forward (what
+    playing does) keeps the analysis up until the next one replaces it (and may alert, as
+    playing would)."""
+    import threading
+
+    from hedgeflow.tui.dispatch import default_analyzer
+    from hedgeflow.tui.panes import ImpulsePane
+
+    gate = threading.Event()
+    gate.set()
+
+    def held(chain: Any, **kw: Any) -> Any:
+        gate.wait(30)
+        return default_analyzer()(chain, **kw)
+
+    path, as_of = tape
+    feed = ReplayFeed(path, speed=1.0, wall=FakeWall())
+    app = Recorded(
+        feed,
+        ["SPY"],
+        poll_interval=60.0,
+        export_dir=tmp_path,
+        monotonic=lambda: 1000.0,
+        analyze=held,
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_analyses(pilot, app, ["SPY"])
+        gate.clear()
+        await pilot.press("right_curly_bracket")
+        await wait_until(pilot, lambda: app.states["SPY"].busy)
+        assert app.states["SPY"].analysis is None
+        app.refresh_views()
+        await pilot.pause()
+        assert "analyzing SPY" in rendered(app.screen.query_one(ImpulsePane))
+        gate.set()
+        await shows(pilot, app, "SPY", expected(as_of["SPY"], at(30)))
+        assert not [n for n in notifications(app) if (n.title or "").startswith("Alert")]
+        gate.clear()
+        await pilot.press("full_stop")
+        await wait_until(pilot, lambda: app.states["SPY"].busy)
+        assert app.states["SPY"].analysis.as_of == as_of["SPY"][6]  # type: ignore[union-attr]
+        gate.set()
+        await shows(pilot, app, "SPY", as_of["SPY"][7])

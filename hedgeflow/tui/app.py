@@ -43,6 +43,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from hedgeflow.app.config import default_settings
+from hedgeflow.app.engine_pool import EnginePool
 from hedgeflow.app.errorlog import ErrorLog
 from hedgeflow.app.export import default_export_dir, export_analysis
 from hedgeflow.app.fmt import NY
@@ -72,6 +73,7 @@ from hedgeflow.tui.state import SymbolState, is_stale
 from hedgeflow.tui.strikes import StrikesPane
 from hedgeflow.tui.transport import Transport, TransportBar, transport_action
 from hedgeflow.tui.views import ImpulseView, Palette, PaneView, StrikesView
+from hedgeflow.tui.watchlist import WatchlistScreen
 
 __all__ = [
     "MAX_BACKOFF",
@@ -118,7 +120,10 @@ class HedgeflowApp(App[int]):
     export_dir : where `x` (exports), `s` (screenshots) and `r` (recordings) write.
     clock : the time data ages are measured against (default: `feed.clock`).
     monotonic : scheduling clock for "next poll" and staleness (default `time.monotonic`).
-    analyze : the engine entry point (default `hedgeflow.engine.pipeline.analyze_chain`).
+    analyze : the engine entry point (default `hedgeflow.engine.scope.analyze_scope`).
+    engine_pool : worker processes for the engine (`hedgeflow.app.engine_pool.EnginePool`,
+        what `hedgeflow monitor` uses); None runs it in threads of this process. The App
+        closes it on quit.
     keymap : binding id -> keys, e.g. {"next-expiry": "n"} (`[keymap]` config).
     scope : the expiry scope every symbol starts in (default: the nearest expiry).
     """
@@ -151,6 +156,7 @@ class HedgeflowApp(App[int]):
         clock: Callable[[], datetime] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         analyze: Analyzer | None = None,
+        engine_pool: EnginePool | None = None,
         keymap: Mapping[str, str] | None = None,
         scope: ExpiryScope | None = None,
     ) -> None:
@@ -168,6 +174,8 @@ class HedgeflowApp(App[int]):
             engine_config if engine_config is not None else default_settings().engine_config
         )
         self.bell_enabled = bell
+        #: each symbol's latest alert message (the watchlist's "last alert")
+        self.last_alerts: dict[str, str] = {}
         self.palette = palette or Palette()
         self.export_dir = Path(export_dir) if export_dir else default_export_dir()
         self.data_clock: Callable[[], datetime] = clock or feed.clock
@@ -190,7 +198,7 @@ class HedgeflowApp(App[int]):
         self.zoom_index = ZOOM_LEVELS.index(1.0)
         self.recording: Recording | None = None
         self.poller = Poller(self)
-        self.engine = EngineDispatch(self, analyze)
+        self.engine = EngineDispatch(self, analyze, engine_pool)
         #: Every poll and engine failure; it decides which ones become a notice.
         self.errors = ErrorLog()
         self._signals: list[signal.Signals] = []
@@ -301,6 +309,8 @@ class HedgeflowApp(App[int]):
         self.refresh_views()
         if isinstance(self.screen, ErrorLogScreen):
             self.screen.follow()
+        elif isinstance(self.screen, WatchlistScreen):
+            self.screen.refresh_rows()
         now = time.monotonic()
         if now - self._last_trim >= TRIM_EVERY:
             self._last_trim = now
@@ -550,6 +560,10 @@ class HedgeflowApp(App[int]):
 
     def action_errors(self) -> None:
         self.push_screen(ErrorLogScreen(self.errors))
+
+    def action_watchlist(self) -> None:
+        if not isinstance(self.screen, WatchlistScreen):
+            self.push_screen(WatchlistScreen())
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_rows(), about=help_about(self.stale_after_polls)))

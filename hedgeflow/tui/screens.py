@@ -273,6 +273,14 @@ class MonitorScreen(Screen[None]):
             id="errors",
             tooltip="Recent errors: time, symbol, feed, kind, backoff",
         ),
+        Binding(
+            "w",
+            "app.watchlist",
+            "Watchlist",
+            show=False,  # the footer fits 80 columns; the help screen lists it
+            id="watchlist",
+            tooltip="Every watched symbol on one row: sort, filter, Enter opens one",
+        ),
         *TRANSPORT_BINDINGS,
     ]
 

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from textual.timer import Timer
 
+from hedgeflow.app.history import SymbolHistory
 from hedgeflow.app.regime import RegimeTrack
 from hedgeflow.app.session import SymbolSession
 from hedgeflow.engine.chain import OptionChain
@@ -50,9 +51,11 @@ class SymbolState:
     failed_snapshot: int = 0  # the newest snapshot the engine failed on
     regime: RegimeTrack | None = None  # the impulse regime held across analyses
     session: SymbolSession = field(init=False)
+    history: SymbolHistory = field(init=False)  # every analysis applied, oldest first
 
     def __post_init__(self) -> None:
         self.session = SymbolSession(self.symbol)
+        self.history = SymbolHistory(self.symbol)
 
 
 def is_stale(

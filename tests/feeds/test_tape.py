@@ -49,7 +49,7 @@ def record(path: Path, start: datetime, minutes: list[float], symbols: tuple[str
 @pytest.fixture(scope="module")
 def days(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Monday 10:00-11:00 every 5 min (SPY, QQQ); Tuesday 10:00-10:30 every 10 min (SPY
-    only) and QQQ at 10:15."""
+    only), QQQ at 10:15 and ETF at 10:01."""
     d = tmp_path_factory.mktemp("tape")
     mon = record(d / "mon.sqlite", DAY1, [5.0 * i for i in range(13)], ("SPY", "QQQ"))
     tue = record(d / "tue.sqlite", DAY2, [0.0, 10.0, 20.0, 30.0], ("SPY",))
@@ -58,6 +58,8 @@ def days(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         rec.write(
             replace(_BASE, symbol="QQQ", spot=7015.0, as_of=when), feed="test", fetched_at=when
         )
+        when = DAY2 + timedelta(minutes=1)  # a symbol first recorded on Tuesday
+        rec.write(replace(_BASE, symbol="ETF", as_of=when), feed="test", fetched_at=when)
     return mon, tue
 
 
@@ -79,10 +81,10 @@ def test_several_recordings_play_as_one_tape_in_time_order(days: tuple[Path, Pat
     assert r.snapshot_now("SPY").spot == 6060.0
     wall.t += 600.0  # into the night: Monday's last one stays
     assert r.snapshot_now("SPY").as_of == DAY1 + timedelta(minutes=60)
-    fresh = ReplayFeed([mon, tue], speed=0.0, wall=wall)
+    fresh = ReplayFeed([mon, tue], speed=1.0, wall=wall)
     with pytest.raises(FeedError, match="ETF not recorded yet.*tue.sqlite"):
         fresh.snapshot_now("ETF")  # first recorded on Tuesday: not shown on Monday
-    fresh.seek_to(DAY2)
+    fresh.seek_to(DAY2 + timedelta(minutes=2))
     assert fresh.snapshot_now("ETF").as_of == DAY2 + timedelta(minutes=1)
     fresh.close()
     r.seek_to(DAY2 + timedelta(minutes=12))

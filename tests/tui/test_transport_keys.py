@@ -300,7 +300,7 @@ async def test_a_jump_takes_the_old_analysis_down_until_the_new_one_lands(
     playing would)."""
     import threading
 
-    from hedgeflow.tui.dispatch import default_analyzer
+    from hedgeflow.engine.scope import analyze_scope
     from hedgeflow.tui.panes import ImpulsePane
 
     gate = threading.Event()
@@ -308,7 +308,7 @@ async def test_a_jump_takes_the_old_analysis_down_until_the_new_one_lands(
 
     def held(chain: Any, **kw: Any) -> Any:
         gate.wait(30)
-        return default_analyzer()(chain, **kw)
+        return analyze_scope(chain, **kw)
 
     path, as_of = tape
     feed = ReplayFeed(path, speed=1.0, wall=FakeWall())

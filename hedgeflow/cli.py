@@ -187,6 +187,11 @@ def _load_chain(args: argparse.Namespace, settings: Settings) -> tuple[Any, Any]
         path = args.path or settings.feed_section("replay").get("path")
         if not path:
             raise CliError("--feed replay needs --path FILE (or feeds.replay.path in the config)")
+        if isinstance(path, list | tuple):  # a tape of several recordings, for `replay`
+            raise CliError(
+                f"analyze --feed replay reads one recording: give --path FILE "
+                f"(feeds.replay.path lists {len(path)} files)"
+            )
         if not Path(path).is_file():
             raise CliError(f"{path}: no such recording")
         # The feed checks the recording (and lists its symbols) before it is read here.
@@ -456,9 +461,12 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
-    if not Path(args.file).is_file():
-        raise CliError(f"{args.file}: no such recording")
-    overrides: dict[str, Any] = {"path": args.file}
+    for name in args.files:  # command-line order: the first missing file is the one named
+        if not Path(name).is_file():
+            raise CliError(f"{name}: no such recording")
+    # Several recordings are one tape in time order (`feeds.replay`): a bad or overlapping
+    # file is refused in one line naming it, before the screen opens.
+    overrides: dict[str, Any] = {"path": list(args.files)}
     if args.speed is not None:
         overrides["speed"] = args.speed
     return _monitor(args, settings, "replay", overrides)
@@ -593,8 +601,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     r.set_defaults(func=cmd_record)
 
-    rp = sub.add_parser("replay", help="the monitor on a recording")
-    rp.add_argument("file")
+    rp = sub.add_parser(
+        "replay", help="the monitor on recordings, with a transport (pause, step, seek, speed)"
+    )
+    rp.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="recordings; several are read as one tape in time order and must not overlap",
+    )
     rp.add_argument("--speed", type=float, help="1 = as recorded, 60 = sixty times faster")
     rp.add_argument("--symbols", help="comma-separated subset (default: every recorded symbol)")
     rp.add_argument("--interval", type=_interval, help="seconds between polls (0.05 to 86400)")

@@ -1,4 +1,8 @@
-"""Replaying a recording made by `hedgeflow.feeds.recorder`, at recorded or accelerated speed.
+"""Replaying recordings made by `hedgeflow.feeds.recorder`, at recorded or accelerated speed,
+with a transport (pause, step, seek, speed).
+
+Several recordings are one tape: they are ordered by their first snapshot and must not
+overlap in time (`hedgeflow.feeds.tape`), so that a week of daily files replays in date order.
 
 The replay timeline is the recorded `fetched_at` (when the recording monitor received
 each snapshot), so data age on the replayed screen is what it was live (a 15-minute
@@ -8,12 +12,19 @@ delayed feed stays 15 minutes old). The replay clock is
 
 (speed 1 = as recorded, 60 = sixty times faster) and `snapshot(symbol)` returns the
 latest snapshot of the symbol fetched at or before the clock; before the symbol's first
-snapshot it returns that first one. Past the end the last snapshot stays (and ages on
+snapshot it returns that first one (a symbol first recorded in a later file of the tape
+raises `FeedError` instead: that snapshot is in the tape's future). Past the end the last snapshot stays (and ages on
 screen) unless `loop` is set, which wraps the clock to the start. Speed 0 steps instead:
 each `snapshot(symbol)` returns the symbol's next recorded snapshot, as fast as polled,
 and the clock is the fetched_at of the snapshot last returned.
 
-The file is opened read-only and re-indexed on every poll, so a recording that another
+The transport (`pause`/`resume`, `step`, `seek`, `seek_to`, `set_speed`; `bounds` gives
+the tape's start and end) moves the clock of `hedgeflow.feeds.tape.TapeClock`: a paused
+tape's clock stands still, so what it serves and the data age measured against `clock()`
+stand still too. Seeks are kept within the tape; a step lands exactly on a recorded fetch
+time of the symbol and pauses.
+
+Each file is opened read-only and re-indexed on every poll, so a recording that another
 process is still writing can be replayed (WAL readers see every committed snapshot).
 
 Bad recordings are refused when the feed is built (`check_recording`): a missing,
@@ -30,7 +41,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +51,7 @@ import numpy as np
 from hedgeflow.engine.chain import OptionChain
 from hedgeflow.feeds.errors import FeedError
 from hedgeflow.feeds.recorder import COLUMNS, RecordingError, decode_chain, sqlite_problem
+from hedgeflow.feeds.tape import ReelSpan, TapeClock, order_reels, reel_order_problem
 
 log = logging.getLogger(__name__)
 
@@ -180,66 +192,22 @@ def recorded_symbols(path: str | Path) -> list[str]:
         db.close()
 
 
-class ReplayFeed:
-    """A recording as a `Feed` (see the module docstring for the clock). Building one checks
-    the file (`check_recording`) and indexes it; `symbols` are the recorded underlyings."""
+class Reel:
+    """One recording of a tape: its read-only connection and its index (row ids and fetch
+    times per symbol), extended by `refresh` as the file grows."""
 
-    name = "replay"
-
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        speed: float = 1.0,
-        loop: bool = False,
-        wall: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if not speed >= 0:
-            raise ValueError("`speed` must be >= 0 (0 = one recorded snapshot per poll)")
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.speed = float(speed)
-        self.loop = bool(loop)
-        self.delay_seconds = 0.0
-        self._wall = wall
-        self._last_id = 0
-        self._ids: dict[str, list[int]] = {}
-        self._times: dict[str, list[float]] = {}
-        self._first = np.nan
-        self._end = np.nan
-        self._t0 = np.nan
-        self._w0 = wall()
-        self._step_pos: dict[str, int] = {}
-        self._step_clock = np.nan
-        self._cache: dict[str, tuple[int, OptionChain]] = {}
+        self.last_id = 0
+        self.ids: dict[str, list[int]] = {}
+        self.times: dict[str, list[float]] = {}
+        self.first = np.nan
+        self.last = np.nan
         self._db: sqlite3.Connection | None = check_recording(self.path)
         self._stat = self._identity()
-        self.refresh()
-        #: The underlyings the recording holds, sorted.
-        self.symbols: tuple[str, ...] = tuple(sorted(self._ids))
 
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> ReplayFeed:
-        """From a `[feeds.replay]` table: path (required), speed (>= 0), loop (bool). Checks
-        the recording now: raises ValueError (`RecordingError` for the file), one line."""
-        unknown = sorted(set(section) - set(_CONFIG_KEYS))
-        if unknown:
-            raise ValueError(
-                f"unknown key `feeds.replay.{unknown[0]}` (known: {', '.join(_CONFIG_KEYS)})"
-            )
-        path = section.get("path")
-        if not path:
-            raise ValueError("`feeds.replay.path` must name a recording")
-        if not isinstance(path, str | os.PathLike):
-            raise ValueError(f"`feeds.replay.path` must be a file name, not {path!r}")
-        speed = section.get("speed", 1.0)
-        if isinstance(speed, bool) or not isinstance(speed, int | float) or not speed >= 0:
-            raise ValueError(f"`feeds.replay.speed` must be a number >= 0, not {speed!r}")
-        loop = section.get("loop", False)
-        if not isinstance(loop, bool):
-            raise ValueError(f"`feeds.replay.loop` must be true or false, not {loop!r}")
-        return cls(os.path.expanduser(path), speed=float(speed), loop=loop)
-
-    # -- index ------------------------------------------------------------------------------
+    def span(self) -> ReelSpan:
+        return ReelSpan(self.path, float(self.first), float(self.last), self._stat[:2])
 
     def _identity(self) -> tuple[int, int, int]:
         """(device, inode, size) of the file; a recording only grows."""
@@ -251,10 +219,15 @@ class ReplayFeed:
             raise RecordingError(self.path, f"cannot read ({exc.strerror or exc})") from None
         return st.st_dev, st.st_ino, st.st_size
 
-    def _connect(self) -> sqlite3.Connection:
+    def connect(self) -> sqlite3.Connection:
         if self._db is None:
             self._db = _connect_ro(self.path)
         return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def refresh(self) -> int:
         """Index snapshots committed since the last call; returns how many were new. Raises
@@ -268,109 +241,27 @@ class ReplayFeed:
                 self.path, f"truncated during the replay ({self._stat[2]} -> {now[2]} bytes)"
             )
         self._stat = now
-        db = self._connect()
+        db = self.connect()
         try:
             rows = db.execute(
                 "SELECT id, symbol, fetched_at FROM snapshots WHERE id > ? ORDER BY id",
-                (self._last_id,),
+                (self.last_id,),
             ).fetchall()
         except sqlite3.Error as exc:
             raise RecordingError(self.path, sqlite_problem(exc)) from None
         for row_id, symbol, fetched in rows:
-            ids = self._ids.setdefault(symbol, [])
-            times = self._times.setdefault(symbol, [])
+            ids = self.ids.setdefault(symbol, [])
+            times = self.times.setdefault(symbol, [])
             # A clock that stepped back during recording must not break the search order.
             ids.append(int(row_id))
             times.append(max(float(fetched), times[-1]) if times else float(fetched))
-            self._last_id = int(row_id)
-            self._first = (
-                float(fetched) if np.isnan(self._first) else min(self._first, float(fetched))
-            )
-            self._end = float(fetched) if np.isnan(self._end) else max(self._end, float(fetched))
-        if np.isnan(self._t0) and not np.isnan(self._first):
-            self._t0 = self._first  # the wall anchor stays: construction or entering
+            self.last_id = int(row_id)
+            self.first = float(fetched) if np.isnan(self.first) else min(self.first, fetched)
+            self.last = float(fetched) if np.isnan(self.last) else max(self.last, fetched)
         return len(rows)
 
-    # -- clock ------------------------------------------------------------------------------
-
-    def _now(self) -> float:
-        if np.isnan(self._t0):
-            self.refresh()
-            if np.isnan(self._t0):
-                raise RecordingError(self.path, "holds no snapshots (an empty recording)")
-        if self.speed == 0.0:
-            return self._step_clock if not np.isnan(self._step_clock) else self._t0
-        t = self._t0 + self.speed * (self._wall() - self._w0)
-        if self.loop and t > self._end and self._end > self._first:
-            t = self._first + (t - self._first) % (self._end - self._first)
-        return t
-
-    def clock(self) -> datetime:
-        """Replay time (aware, UTC): the recorded fetch time now being shown."""
-        return datetime.fromtimestamp(self._now(), UTC)
-
-    def advance(self, seconds: float) -> datetime:
-        """Move the replay clock by `seconds` of recorded time."""
-        self._now()  # index the file so the clock has an origin
-        if self.speed == 0.0:
-            self._step_clock = self._now() + float(seconds)
-        else:
-            self._t0 += float(seconds)
-        return self.clock()
-
-    def at(self, when: datetime) -> datetime:
-        """Set the replay clock to `when` (aware)."""
-        if when.tzinfo is None:
-            raise ValueError("`when` must be timezone-aware")
-        self._now()
-        if self.speed == 0.0:
-            self._step_clock = when.timestamp()
-        else:
-            self._t0 = when.timestamp()
-            self._w0 = self._wall()
-        return self.clock()
-
-    # -- Feed protocol ----------------------------------------------------------------------
-
-    async def __aenter__(self) -> ReplayFeed:
-        # The replay starts when the feed is entered (or, used without `async with`, when it
-        # was constructed).
-        self._w0 = self._wall()
-        self.refresh()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    def _row_for(self, symbol: str) -> int:
-        self.refresh()
-        ids = self._ids.get(symbol)
-        if not ids:
-            known = ", ".join(sorted(self._ids)) or "none"
-            raise FeedError(
-                f"no snapshot of {symbol} in {self.path.name} (recorded: {known})", vendor="replay"
-            )
-        if self.speed == 0.0:
-            pos = self._step_pos.get(symbol, -1) + 1
-            if pos >= len(ids):
-                pos = 0 if self.loop else len(ids) - 1
-            self._step_pos[symbol] = pos
-            self._step_clock = self._times[symbol][pos]
-            return ids[pos]
-        t = self._now()
-        pos = int(np.searchsorted(np.asarray(self._times[symbol]), t, side="right")) - 1
-        return ids[max(pos, 0)]
-
-    def _load(self, symbol: str, row_id: int) -> OptionChain:
-        cached = self._cache.get(symbol)
-        if cached is not None and cached[0] == row_id:
-            return cached[1]
-        db = self._connect()
+    def load(self, row_id: int) -> OptionChain:
+        db = self.connect()
         try:
             row = db.execute("SELECT payload FROM snapshots WHERE id = ?", (row_id,)).fetchone()
         except sqlite3.Error as exc:
@@ -378,10 +269,276 @@ class ReplayFeed:
         if row is None:
             raise RecordingError(self.path, f"snapshot {row_id} disappeared during the replay")
         try:
-            chain = decode_chain(row[0])
+            return decode_chain(row[0])
         except (ValueError, TypeError, KeyError) as exc:
             raise RecordingError(self.path, f"corrupted: snapshot {row_id}: {exc}") from None
-        self._cache[symbol] = (row_id, chain)
+
+
+def _paths(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
+    if isinstance(path, str | os.PathLike):
+        return [Path(path)]
+    return [Path(p) for p in path]
+
+
+class ReplayFeed:
+    """One or more recordings as a `Feed` (see the module docstring for the clock).
+    Building one checks every file (`check_recording`), indexes it and orders the files into
+    one tape by their first snapshot (`tape.order_reels`), refusing files that overlap in
+    time; `symbols` are the recorded underlyings of all of them."""
+
+    name = "replay"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        *,
+        speed: float = 1.0,
+        loop: bool = False,
+        wall: Callable[[], float] = time.monotonic,
+    ) -> None:
+        paths = _paths(path)
+        if not paths:
+            raise ValueError("a replay needs at least one recording")
+        self._tape = TapeClock(wall, speed, loop)
+        self.delay_seconds = 0.0
+        self._step_pos: dict[str, int] = {}
+        self._cache: dict[str, tuple[tuple[int, int], OptionChain]] = {}
+        reels: list[Reel] = []
+        try:
+            for p in paths:  # command-line order: the first bad file is the one named
+                reels.append(Reel(p))
+                reels[-1].refresh()
+            spans = [r.span() for r in reels]
+            problem = reel_order_problem(spans)
+            if problem is not None:
+                raise RecordingError(*problem)
+        except BaseException:
+            for r in reels:
+                r.close()
+            raise
+        self.reels: list[Reel] = [reels[i] for i in order_reels(spans)]
+        #: The first recording on the tape (time order); `paths` are all of them, in order.
+        self.path = self.reels[0].path
+        self.paths: tuple[Path, ...] = tuple(r.path for r in self.reels)
+        self._times: dict[str, np.ndarray] = {}
+        self._refs: dict[str, list[tuple[int, int]]] = {}
+        self._first = self._end = np.nan
+        self._merge()
+        #: The underlyings the recordings hold, sorted.
+        self.symbols: tuple[str, ...] = tuple(sorted(self._times))
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> ReplayFeed:
+        """From a `[feeds.replay]` table: path (required: a file, or a list of files read as
+        one tape), speed (>= 0), loop (bool). Checks the recordings now: raises ValueError
+        (`RecordingError` for a file), one line."""
+        unknown = sorted(set(section) - set(_CONFIG_KEYS))
+        if unknown:
+            raise ValueError(
+                f"unknown key `feeds.replay.{unknown[0]}` (known: {', '.join(_CONFIG_KEYS)})"
+            )
+        path = section.get("path")
+        if not path:
+            raise ValueError("`feeds.replay.path` must name a recording")
+        names = path if isinstance(path, list | tuple) else [path]
+        for p in names:
+            if not p or not isinstance(p, str | os.PathLike):
+                raise ValueError(f"`feeds.replay.path` must be a file name, not {p!r}")
+        speed = section.get("speed", 1.0)
+        if isinstance(speed, bool) or not isinstance(speed, int | float) or not speed >= 0:
+            raise ValueError(f"`feeds.replay.speed` must be a number >= 0, not {speed!r}")
+        loop = section.get("loop", False)
+        if not isinstance(loop, bool):
+            raise ValueError(f"`feeds.replay.loop` must be true or false, not {loop!r}")
+        return cls([os.path.expanduser(p) for p in names], speed=float(speed), loop=loop)
+
+    # -- index ------------------------------------------------------------------------------
+
+    def _merge(self) -> None:
+        """The per-symbol index over every reel, in tape order."""
+        times: dict[str, list[float]] = {}
+        refs: dict[str, list[tuple[int, int]]] = {}
+        for k, reel in enumerate(self.reels):
+            for symbol, ids in reel.ids.items():
+                times.setdefault(symbol, []).extend(reel.times[symbol])
+                refs.setdefault(symbol, []).extend((k, i) for i in ids)
+        # Monotone per symbol whatever the files hold (a reel that grew past the next one).
+        self._times = {s: np.maximum.accumulate(np.asarray(t)) for s, t in times.items()}
+        self._refs = refs
+        firsts = [r.first for r in self.reels if not np.isnan(r.first)]
+        lasts = [r.last for r in self.reels if not np.isnan(r.last)]
+        self._first = min(firsts) if firsts else np.nan
+        self._end = max(lasts) if lasts else np.nan
+        if not np.isnan(self._first):
+            self._tape.origin(self._first)
+
+    def refresh(self) -> int:
+        """Index snapshots committed since the last call to any recording of the tape;
+        returns how many were new. Raises `RecordingError` when a file was deleted,
+        replaced or truncated since it was opened, or cannot be read."""
+        new = sum(reel.refresh() for reel in self.reels)
+        if new:
+            self._merge()
+        return new
+
+    # -- clock ------------------------------------------------------------------------------
+
+    @property
+    def speed(self) -> float:
+        """Recorded seconds per wall second (0: one recorded snapshot per poll)."""
+        return self._tape.speed
+
+    @property
+    def loop(self) -> bool:
+        return self._tape.loop
+
+    @property
+    def paused(self) -> bool:
+        """The tape is paused: the clock stands still (polls keep serving its position)."""
+        return self._tape.paused
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """(first, last) recorded fetch time of the whole tape, aware UTC."""
+        self._now()
+        return (
+            datetime.fromtimestamp(self._first, UTC),
+            datetime.fromtimestamp(self._end, UTC),
+        )
+
+    def _now(self) -> float:
+        if np.isnan(self._first):
+            self.refresh()
+            if np.isnan(self._first):
+                raise RecordingError(self.path, "holds no snapshots (an empty recording)")
+        return self._tape.now(self._first, self._end)
+
+    def clock(self) -> datetime:
+        """Replay time (aware, UTC): the recorded fetch time now being shown."""
+        return datetime.fromtimestamp(self._now(), UTC)
+
+    def _set(self, t: float) -> datetime:
+        self._tape.set(t)
+        if self.speed == 0.0:
+            # Step mode: each symbol's next poll serves its snapshot at the new clock (a
+            # poll of a playing tape moves one on first, a paused one stays).
+            behind = 0 if self.paused else 1
+            for symbol, times in self._times.items():
+                self._step_pos[symbol] = int(np.searchsorted(times, t, side="right")) - 1 - behind
+        return self.clock()
+
+    def advance(self, seconds: float) -> datetime:
+        """Move the replay clock by `seconds` of recorded time (unclamped)."""
+        return self._set(self._now() + float(seconds))
+
+    def at(self, when: datetime) -> datetime:
+        """Set the replay clock to `when` (aware; unclamped)."""
+        if when.tzinfo is None:
+            raise ValueError("`when` must be timezone-aware")
+        self._now()
+        return self._set(when.timestamp())
+
+    # -- transport --------------------------------------------------------------------------
+
+    def seek(self, seconds: float) -> datetime:
+        """Move the clock by `seconds` of recorded time, kept within the tape (a clock that
+        ran past the end seeks from the end)."""
+        t = min(self._now(), self._end) + float(seconds)
+        return self._set(min(max(t, self._first), self._end))
+
+    def seek_to(self, when: datetime) -> datetime:
+        """Put the clock at `when` (aware), kept within the tape."""
+        if when.tzinfo is None:
+            raise ValueError("`when` must be timezone-aware")
+        self._now()
+        return self._set(min(max(when.timestamp(), self._first), self._end))
+
+    def step(self, symbol: str, n: int) -> datetime:
+        """Pause and put the clock on `symbol`'s recorded snapshot `n` away from the one now
+        served (n = -1: the one before, +1: the one after), exactly on its fetch time;
+        clamped to the symbol's first and last snapshot."""
+        self.refresh()
+        times = self._times.get(symbol.upper())
+        if times is None or not len(times):
+            raise FeedError(f"no snapshot of {symbol} on the tape", vendor="replay")
+        self.pause()
+        pos = int(np.searchsorted(times, self._now(), side="right")) - 1
+        target = min(max(pos + n, 0), len(times) - 1)
+        if pos < 0 and n > 0:
+            target = 0  # before the symbol's first snapshot: the first one is "next"
+        return self._set(float(times[target]))
+
+    def pause(self) -> None:
+        """Stop the clock where it is (past the end: at the end)."""
+        self._now()
+        if self._tape.paused:
+            return
+        self._tape.pause(self._first, self._end)
+        if self._tape.anchor > self._end:
+            self._set(self._end)
+
+    def resume(self) -> None:
+        self._tape.resume()
+
+    def set_speed(self, speed: float) -> None:
+        """A new speed from the clock's current value (no jump)."""
+        self._now()
+        self._tape.set_speed(speed, self._first, self._end)
+
+    # -- Feed protocol ----------------------------------------------------------------------
+
+    async def __aenter__(self) -> ReplayFeed:
+        # The replay starts when the feed is entered (or, used without `async with`, when it
+        # was constructed).
+        self._tape.restart_wall()
+        self.refresh()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for reel in self.reels:
+            reel.close()
+
+    def _row_for(self, symbol: str) -> tuple[int, int]:
+        self.refresh()
+        refs = self._refs.get(symbol)
+        if not refs:
+            known = ", ".join(sorted(self._refs)) or "none"
+            names = ", ".join(p.name for p in self.paths)
+            raise FeedError(
+                f"no snapshot of {symbol} in {names} (recorded: {known})", vendor="replay"
+            )
+        times = self._times[symbol]
+        if self.speed == 0.0:
+            pos = self._step_pos.get(symbol, -1)
+            if not self.paused:
+                pos += 1
+            pos = max(pos, 0)
+            if pos >= len(refs):
+                pos = 0 if self.loop else len(refs) - 1
+            self._step_pos[symbol] = pos
+            self._tape.anchor = float(times[pos])
+            return refs[pos]
+        now = self._now()
+        pos = int(np.searchsorted(times, now, side="right")) - 1
+        if pos < 0 and refs[0][0] > 0:
+            # Only in a later recording of the tape: its snapshot lies in the future (days
+            # ahead, perhaps), so nothing is shown rather than that.
+            first = datetime.fromtimestamp(float(times[0]), UTC)
+            raise FeedError(
+                f"{symbol} not recorded yet at this point of the tape (its first snapshot, "
+                f"{first:%Y-%m-%d %H:%M:%S} UTC, is in {self.reels[refs[0][0]].path.name})",
+                vendor="replay",
+            )
+        return refs[max(pos, 0)]
+
+    def _load(self, symbol: str, ref: tuple[int, int]) -> OptionChain:
+        cached = self._cache.get(symbol)
+        if cached is not None and cached[0] == ref:
+            return cached[1]
+        chain = self.reels[ref[0]].load(ref[1])
+        self._cache[symbol] = (ref, chain)
         self.delay_seconds = chain.delay_seconds
         return chain
 

@@ -59,7 +59,7 @@ from hedgeflow.tui.commands import SymbolCommands
 from hedgeflow.tui.dispatch import Analyzer, EngineDispatch, EngineJob
 from hedgeflow.tui.errorlog import ErrorLogScreen
 from hedgeflow.tui.history_load import HistoryLoader
-from hedgeflow.tui.messages import SnapshotArrived
+from hedgeflow.tui.messages import SnapshotArrived, TapeMoved
 from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
 from hedgeflow.tui.polling import MAX_BACKOFF, MAX_RETRY_AFTER, Poller, poll_backoff
 from hedgeflow.tui.present import status_view, symbol_bar_view, waiting_text
@@ -74,6 +74,7 @@ from hedgeflow.tui.run import (
 from hedgeflow.tui.screens import HelpScreen, MonitorScreen, binding_ids, help_about, help_rows
 from hedgeflow.tui.state import SymbolState, is_stale
 from hedgeflow.tui.strikes import StrikesPane
+from hedgeflow.tui.transport import Transport, TransportBar, transport_action
 from hedgeflow.tui.views import ImpulseView, Palette, PaneView, StrikesView
 from hedgeflow.tui.watchlist import WatchlistScreen
 
@@ -191,6 +192,7 @@ class HedgeflowApp(App[int]):
             s: SymbolState(s, scope=self.start_scope) for s in self.symbols
         }
         self.paused = False
+        self.tape = Transport.attach(self)  # the replay's transport; None for other feeds
         self.show_repriced = False
         self.show_levels = False  # the levels card in place of the zones table
         #: The by-strike pane: shown instead of the impulse pane (below the wide layout),
@@ -352,6 +354,12 @@ class HedgeflowApp(App[int]):
         if st is not None:
             self.engine.submit(st, self._engine_config_for(symbol), self.data_clock())
 
+    @on(TapeMoved)
+    def _tape_moved(self, message: TapeMoved) -> None:
+        """The replay tape was seeked or stepped: the histories follow it (cut back to the
+        tape's clock, the recording's rows up to it loaded) before the new analysis lands."""
+        self.reload_history(message.clock)
+
     @on(SnapshotArrived)
     def _snapshot_arrived(self, message: SnapshotArrived) -> None:
         st = self.states.get(message.symbol)
@@ -479,6 +487,7 @@ class HedgeflowApp(App[int]):
                 if c
             ),
         )
+        screen.query_one(TransportBar).view = self.tape.view() if self.tape else None
         screen.query_one(SymbolBar).view = symbol_bar_view(
             self.symbols, self.states, stale, self.current, paused=self.paused, recording=recording
         )
@@ -529,7 +538,14 @@ class HedgeflowApp(App[int]):
         """Show the levels card in place of the zones table, or back."""
         scope_actions.toggle_levels(self)
 
+    def action_tape(self, verb: str, amount: float = 0.0) -> None:
+        """A replay transport key (`hedgeflow.tui.transport`)."""
+        transport_action(self, verb, amount)
+
     def action_pause(self) -> None:
+        if self.tape is not None:  # a replay pauses its tape, not its polls
+            self.tape.act("pause")
+            return
         self.paused = not self.paused
         if self.paused:
             self.poller.pause()

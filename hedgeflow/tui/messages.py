@@ -1,5 +1,6 @@
 """Messages the poll workers post to the App (thread-safe `post_message`). Engine runs
-report through their worker's state instead (one dispatch, see `HedgeflowApp`)."""
+report through their worker's state instead (one dispatch, see `HedgeflowApp`). The replay
+transport posts `TapeMoved` when the tape is seeked or stepped."""
 
 from __future__ import annotations
 
@@ -24,3 +25,17 @@ class SnapshotArrived(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, SnapshotArrived) and message.symbol == self.symbol
+
+
+class TapeMoved(Message):
+    """The replay tape was seeked or stepped (not merely played on): its clock is now
+    `clock` (aware, recorded time), `backward` when that is earlier than before.
+
+    Posted to the App before the snapshot at the new position, so that whatever keeps a
+    history of analyses can drop what lies after `clock` (and, when `backward`, rebuild
+    up to it) before the next analysis arrives."""
+
+    def __init__(self, clock: datetime, backward: bool) -> None:
+        super().__init__()
+        self.clock = clock
+        self.backward = backward

@@ -16,14 +16,100 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
 from hedgeflow.app.legend import LEGEND
+from hedgeflow.app.transport import SEEK_LONG, SEEK_SHORT
 from hedgeflow.tui.heatmap import HeatmapPane
 from hedgeflow.tui.history import HistoryPane
 from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
 from hedgeflow.tui.scope import LevelsPane
 from hedgeflow.tui.strikes import StrikesPane
+from hedgeflow.tui.transport import TransportBar
 
 if TYPE_CHECKING:
     from hedgeflow.tui.app import HedgeflowApp
+
+#: The replay transport (`hedgeflow.tui.transport`); in other modes they say so and do nothing.
+TRANSPORT_BINDINGS: list[BindingType] = [
+    Binding(
+        "comma",
+        "app.tape('step', -1)",
+        "Step back",
+        show=False,
+        id="tape-step-back",
+        key_display=",",
+        tooltip="Replay: pause and show the visible symbol's previous recorded snapshot",
+    ),
+    Binding(
+        "full_stop",
+        "app.tape('step', 1)",
+        "Step",
+        show=False,
+        id="tape-step-forward",
+        key_display=".",
+        tooltip="Replay: pause and show the visible symbol's next recorded snapshot",
+    ),
+    Binding(
+        "left_square_bracket",
+        f"app.tape('seek', {-SEEK_SHORT})",
+        "-5 min",
+        show=False,
+        id="tape-back-5m",
+        key_display="[",
+        tooltip="Replay: seek back 5 minutes of recorded time",
+    ),
+    Binding(
+        "right_square_bracket",
+        f"app.tape('seek', {SEEK_SHORT})",
+        "+5 min",
+        show=False,
+        id="tape-forward-5m",
+        key_display="]",
+        tooltip="Replay: seek forward 5 minutes of recorded time",
+    ),
+    Binding(
+        "left_curly_bracket",
+        f"app.tape('seek', {-SEEK_LONG})",
+        "-30 min",
+        show=False,
+        id="tape-back-30m",
+        key_display="{",
+        tooltip="Replay: seek back 30 minutes of recorded time",
+    ),
+    Binding(
+        "right_curly_bracket",
+        f"app.tape('seek', {SEEK_LONG})",
+        "+30 min",
+        show=False,
+        id="tape-forward-30m",
+        key_display="}",
+        tooltip="Replay: seek forward 30 minutes of recorded time",
+    ),
+    Binding(
+        "t",
+        "app.tape('jump')",
+        "Jump",
+        show=False,
+        id="tape-jump",
+        tooltip="Replay: jump to a time (HH:MM[:SS] New York on the tape's date, or ISO)",
+    ),
+    Binding(
+        "less_than_sign",
+        "app.tape('speed', -1)",
+        "Slower",
+        show=False,
+        id="tape-slower",
+        key_display="<",
+        tooltip="Replay: slower (1, 2, 5, 10, 30, 60, 120, 300x)",
+    ),
+    Binding(
+        "greater_than_sign",
+        "app.tape('speed', 1)",
+        "Faster",
+        show=False,
+        id="tape-faster",
+        key_display=">",
+        tooltip="Replay: faster (1, 2, 5, 10, 30, 60, 120, 300x)",
+    ),
+]
 
 #: Below this many rows or columns the compact layout is used.
 COMPACT_HEIGHT = 32
@@ -105,7 +191,13 @@ class MonitorScreen(Screen[None]):
             tooltip="Show the levels card (walls, zero gamma, max pain, EM, futures) "
             "in place of the zones table",
         ),
-        Binding("space", "app.pause", "Pause", id="pause", tooltip="Stop / resume polling"),
+        Binding(
+            "space",
+            "app.pause",
+            "Pause",
+            id="pause",
+            tooltip="Stop / resume polling (in a replay: pause / play the tape)",
+        ),
         Binding(
             "r",
             "app.record",
@@ -224,6 +316,7 @@ class MonitorScreen(Screen[None]):
             id="alerts",
             tooltip="The alert log: every alert with its scope, numbers and delivery",
         ),
+        *TRANSPORT_BINDINGS,
     ]
 
     def compose(self) -> ComposeResult:
@@ -239,6 +332,7 @@ class MonitorScreen(Screen[None]):
             yield ZonesPane(app.palette, id="zones")
             yield LevelsPane(app.palette, id="levels")
             yield CharmPane(app.palette, id="charm")
+        yield TransportBar(id="transport")
         yield StatusLine(app.palette, id="status")
         yield Footer(show_command_palette=False)
         yield Static(

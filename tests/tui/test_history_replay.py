@@ -159,3 +159,40 @@ async def test_a_damaged_history_is_one_notice_and_the_replay_goes_on(
         assert "history row 2 of SPX: curve blob of 1 bytes" in n.message and "\n" not in n.message
         await wait_for_analyses(pilot, app)
         assert app.states["SPX"].analysis is not None and app.history_loader.status == ""
+
+
+async def test_the_transport_keys_move_the_history_with_the_tape(
+    tmp_path: Path, sim: SimFeed
+) -> None:
+    """Seeking the tape by keys moves the history with it (the App's TapeMoved handler):
+    a seek forward past analyses the replay never made loads the recording's rows up to the
+    tape; a seek back cuts the history to the tape at once, before the new analysis lands."""
+    path, live = await _record_session(tmp_path, sim)
+    feed = ReplayFeed(path, speed=60.0, wall=lambda: 0.0)
+    with sqlite3.connect(path) as db:
+        start = db.execute("select min(fetched_at) from snapshots").fetchone()[0]
+    feed.at(datetime.fromtimestamp(start, UTC))
+    app = make_app(feed, symbols=["SPX"], export_dir=tmp_path / "replay")
+    async with app.run_test(size=(120, 40)) as pilot:
+        h = app.states["SPX"].history
+
+        def settled() -> bool:
+            a = app.states["SPX"].analysis
+            return (
+                app.history_loader._worker is None
+                and a is not None
+                and a.as_of == feed.clock()
+                and not app.states["SPX"].busy
+            )
+
+        await wait_until(pilot, settled)
+        assert len(h) == 1
+        await pilot.press("right_square_bracket")  # +5 min: past the tape's end, clamped
+        await wait_until(pilot, lambda: settled() and len(h) == len(live))
+        assert [r.time for r in h] == [r.time for r, _ in live]
+        _same(h.entries()[:-1], live[:-1])
+        await pilot.press("left_square_bracket")  # -5 min: back to the start
+        tape = feed.clock().timestamp()
+        assert all(r.time <= tape for r in h)  # at once, before the new analysis
+        await wait_until(pilot, settled)
+        assert [r.time for r in h] == [live[0][0].time]

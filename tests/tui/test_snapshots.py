@@ -195,3 +195,57 @@ def test_heatmap_charm_lens_120x40(snap_compare: Any, tmp_path: Path) -> None:
     """m k: charm by strike, $ per price bin."""
     app = make_app(export_dir=tmp_path)
     assert snap_compare(app, terminal_size=(120, 40), run_before=_session(app, "m", "k"))
+
+
+# ------------------------------------------------------------------ replay transport
+
+
+def _replay_app(tmp_path: Path) -> Any:
+    """The monitor on a half-hour recording of the sim (SPY every 5 minutes), with a wall
+    clock that never moves, so the tape moves only by keys."""
+    from datetime import timedelta
+
+    from hedgeflow.feeds.recorder import Recorder
+    from hedgeflow.feeds.replay import ReplayFeed
+    from tests.tui.conftest import START, shared_sim
+
+    path = tmp_path / "tape.sqlite"
+    sim = shared_sim()
+    with Recorder(path) as rec:
+        for minute in range(0, 31, 5):
+            when = START + timedelta(minutes=minute)
+            rec.write(sim.chain_at("SPY", when), feed="sim", fetched_at=when)
+    feed = ReplayFeed(path, speed=60.0, wall=lambda: 0.0)
+    return make_app(feed, ["SPY"], export_dir=tmp_path)
+
+
+def _stepped(app: Any):
+    """Two steps forward (paused at 10:40 on a 10:30-11:00 tape), then the analysis of that
+    snapshot on screen."""
+
+    async def run_before(pilot: Any) -> None:
+        await wait_for_analyses(pilot, app)
+        await pilot.press("full_stop", "full_stop")
+        await wait_until(
+            pilot,
+            lambda: (
+                (a := app.states["SPY"].analysis) is not None
+                and a.as_of == app.feed.clock()
+                and not app.states["SPY"].busy
+            ),
+        )
+        await wait_for_analyses(pilot, app)
+
+    return run_before
+
+
+def test_replay_transport_bar_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    """The transport bar over the status line: REPLAY, paused, the recorded clock, the
+    bar at 33%, the tape's start and end."""
+    app = _replay_app(tmp_path)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_stepped(app))
+
+
+def test_replay_transport_bar_120x40(snap_compare: Any, tmp_path: Path) -> None:
+    app = _replay_app(tmp_path)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=_stepped(app))

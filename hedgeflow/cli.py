@@ -518,30 +518,10 @@ def _serve_options(sp: argparse.ArgumentParser) -> None:
     )
 
 
-#: The monitor's options `serve` hands to each browser session's monitor: (dest, flag).
-MONITOR_OPTIONS = (
-    ("feed", "--feed"),
-    ("symbols", "--symbols"),
-    ("interval", "--interval"),
-    ("path", "--path"),
-    ("sim_start", "--sim-start"),
-    ("sim_speed", "--sim-speed"),
-    ("model", "--model"),
-    ("positioning", "--positioning"),
-    ("positions", "--positions"),
-)
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     """Every refusal the monitor would make is made here, once, before serving: a browser
     session then starts a monitor that is known to start."""
-    from hedgeflow.tui.serve import (
-        ServeError,
-        check_address,
-        exposure_warning,
-        monitor_argv,
-        serve,
-    )
+    from hedgeflow.tui.serve import ServeError, check_address, exposure_warning, monitor_argv, serve
 
     settings = _settings(args.config)
     feed_name = args.feed or settings.monitor.feed
@@ -550,17 +530,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for symbol in _watch_symbols(feed, feed_name, _symbol_list(args.symbols), settings):
         _engine_config(settings, symbol, args)
     _start_logging(settings)
-    given = {dest: getattr(args, dest, None) for dest, _ in MONITOR_OPTIONS}
-    if given["path"]:  # the sessions' monitors need not share the server's directory
-        given["path"] = os.path.abspath(given["path"])
-    config = os.path.abspath(args.config) if args.config else None
-    argv = monitor_argv([("--config", config), *((f, given[d]) for d, f in MONITOR_OPTIONS)])
     try:
         check_address(args.host, args.port)
         warning = exposure_warning(args.host, args.port)
         if warning:
             _warn(warning)
-        return serve(argv, host=args.host, port=args.port, url=args.url)
+        return serve(monitor_argv(args), host=args.host, port=args.port, url=args.url)
     except ServeError as exc:
         raise CliError(str(exc)) from None
 

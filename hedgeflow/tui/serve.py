@@ -20,13 +20,15 @@ closed, log line written. The server waits for them before it returns.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import errno
 import ipaddress
+import os
 import shlex
 import socket
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -48,9 +50,8 @@ class ServeError(ValueError):
 def _addresses(host: str, port: int) -> list[tuple[int, tuple[Any, ...]]]:
     """(family, sockaddr) for each address `host` names, as the server would bind them."""
     try:
-        infos = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE | socket.AI_ADDRCONFIG
-        )
+        # The look-up asyncio's create_server makes (so the check binds what aiohttp will).
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except (socket.gaierror, UnicodeError) as exc:
         reason = exc.strerror if isinstance(exc, socket.gaierror) else str(exc)
         raise ServeError(f"--host {host!r}: not an address of this machine ({reason})") from None
@@ -132,13 +133,33 @@ def _arg_text(value: object) -> str:
     return str(value)
 
 
-def monitor_argv(values: Iterable[tuple[str, object]]) -> list[str]:
-    """`hedgeflow monitor` with these (flag, value) options, for this interpreter (the same
-    installation as the server). A None value is an option not given."""
+#: The monitor's options (argparse dest, flag) that `serve` takes and hands on to each
+#: browser session's monitor (tests/test_cli_serve.py checks it lists every one).
+MONITOR_OPTIONS = (
+    ("feed", "--feed"),
+    ("symbols", "--symbols"),
+    ("interval", "--interval"),
+    ("path", "--path"),
+    ("sim_start", "--sim-start"),
+    ("sim_speed", "--sim-speed"),
+    ("model", "--model"),
+    ("positioning", "--positioning"),
+    ("positions", "--positions"),
+)
+#: Options naming a file: made absolute (a session's monitor need not share our directory).
+FILE_OPTIONS = ("config", "path")
+
+
+def monitor_argv(args: argparse.Namespace) -> list[str]:
+    """`hedgeflow monitor` with the monitor options in `args` (parsed by `hedgeflow serve`),
+    for this interpreter: the same installation as the server. Each value is written back
+    as the monitor's parser reads it; an option not given is left out."""
     argv = [sys.executable, "-m", "hedgeflow.cli", "monitor"]
-    for flag, value in values:
+    for dest, flag in (("config", "--config"), *MONITOR_OPTIONS):
+        value = getattr(args, dest, None)
         if value is not None:
-            argv += [flag, _arg_text(value)]
+            text = _arg_text(value)
+            argv += [flag, os.path.abspath(text) if dest in FILE_OPTIONS else text]
     return argv
 
 

@@ -510,8 +510,8 @@ def _port(text: str) -> int:
 
 
 def _serve_options(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    sp.add_argument("--port", type=_port, default=8000, help="port to listen on (default: 8000)")
+    sp.add_argument("--host", help="address to listen on (default: serve.host, 127.0.0.1)")
+    sp.add_argument("--port", type=_port, help="port to listen on (default: serve.port, 8000)")
     sp.add_argument(
         "--url",
         help="the address browsers use, when it is not http://HOST:PORT (a tunnel, a proxy)",
@@ -530,12 +530,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for symbol in _watch_symbols(feed, feed_name, _symbol_list(args.symbols), settings):
         _engine_config(settings, symbol, args)
     _start_logging(settings)
+    host = args.host or settings.serve.host
+    port = args.port or settings.serve.port
     try:
-        check_address(args.host, args.port)
-        warning = exposure_warning(args.host, args.port)
+        check_address(host, port)
+        warning = exposure_warning(host, port)
         if warning:
             _warn(warning)
-        return serve(monitor_argv(args), host=args.host, port=args.port, url=args.url)
+        return serve(monitor_argv(args), host=host, port=port, url=args.url)
     except ServeError as exc:
         raise CliError(str(exc)) from None
 

@@ -164,6 +164,26 @@ def test_bad_input_is_one_line_before_serving(
     _assert_refused(_serve(config, *args, *port), *words)
 
 
+def test_the_address_from_the_config(config: Path, tmp_path: Path) -> None:
+    """`[serve]` sets the default address; a bad value is refused in one line naming it."""
+    port = _free_port()
+    with config.open("a", encoding="utf-8") as f:
+        f.write(f'\n[serve]\nhost = "0.0.0.0"\nport = {port}\n')
+    server = _start(config, tmp_path, port)  # no --host, no --port
+    try:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert server.returncode == 0
+    assert f"serving on 0.0.0.0:{port}" in (tmp_path / "stderr.txt").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[serve]\nport = 70000\n", encoding="utf-8")
+    _assert_refused(_serve(bad), "serve.port", "70000")
+
+
 def test_a_port_in_use_is_one_line(config: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -172,11 +192,10 @@ def test_a_port_in_use_is_one_line(config: Path) -> None:
         _assert_refused(_serve(config, "--port", str(port)), f"--port {port}", "already in use")
 
 
-def _start(config: Path, tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], int]:
-    """`serve` on a free port, once it answers on 127.0.0.1."""
-    port = _free_port()
+def _start(config: Path, tmp_path: Path, port: int, *args: str) -> subprocess.Popen[str]:
+    """`serve ARGS` (which make it listen on `port`), once it answers on 127.0.0.1."""
     server = subprocess.Popen(
-        [str(HEDGEFLOW), "--config", str(config), "serve", "--port", str(port), *args],
+        [str(HEDGEFLOW), "--config", str(config), "serve", *args],
         stdout=subprocess.PIPE,
         stderr=(tmp_path / "stderr.txt").open("w"),
         text=True,
@@ -187,7 +206,7 @@ def _start(config: Path, tmp_path: Path, *args: str) -> tuple[subprocess.Popen[s
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as page:
                 assert b"xterm" in page.read()
-                return server, port
+                return server
         except OSError:
             assert time.monotonic() < deadline, "no answer in 60 s"
             time.sleep(0.1)
@@ -201,7 +220,8 @@ def _start(config: Path, tmp_path: Path, *args: str) -> tuple[subprocess.Popen[s
 def test_warned_when_reachable_from_elsewhere_and_stops_on_a_signal(
     config: Path, tmp_path: Path, host: str, warned: bool, sig: signal.Signals
 ) -> None:
-    server, port = _start(config, tmp_path, "--host", host)
+    port = _free_port()
+    server = _start(config, tmp_path, port, "--host", host, "--port", str(port))
     try:
         server.send_signal(sig)
         out, _ = server.communicate(timeout=30)

@@ -90,6 +90,7 @@ DEFAULTS: dict[str, Any] = {
         "stale": "magenta",
     },
     "keymap": {},
+    "serve": {"host": "127.0.0.1", "port": 8000},
     "feeds": {
         "sim": {
             "seed": 7,
@@ -156,6 +157,18 @@ def _integer(lo: int) -> Check:
     return check
 
 
+def _host(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"`{key}` must be a host name or address, got {value!r}")
+    return value.strip()
+
+
+def _port(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ConfigError(f"`{key}` must be a TCP port, 1 to 65535, got {value!r}")
+    return value
+
+
 def _choice(*options: str) -> Check:
     def check(key: str, value: Any) -> str:
         if value not in options:
@@ -220,6 +233,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "zone_threshold": _number(0.0, 1.0),
     },
     "colors": {name: _string for name in DEFAULTS["colors"]},
+    "serve": {"host": _host, "port": _port},
 }
 
 
@@ -380,6 +394,14 @@ class ColorSettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    """`[serve]`: where `hedgeflow serve` listens (its --host and --port defaults)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+@dataclass(frozen=True)
 class Settings:
     """The validated configuration and where it came from. Built once by `load_settings`
     (or `default_settings`); read-only afterwards."""
@@ -394,6 +416,7 @@ class Settings:
     #: checked by the feed's own `from_config` when it is built).
     feeds: Mapping[str, Mapping[str, Any]]
     source: str
+    serve: ServeSettings = ServeSettings()
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source: str) -> Settings:
@@ -434,6 +457,7 @@ class Settings:
                 {name: MappingProxyType(copy.deepcopy(t)) for name, t in data["feeds"].items()}
             ),
             source=source,
+            serve=ServeSettings(**data["serve"]),
         )
 
     def feed_section(self, name: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -172,6 +173,17 @@ def _wait_for(read: Callable[[], str | None], predicate: Callable[[str], bool], 
     raise AssertionError(f"timed out waiting for {what}; the page's terminal showed:\n{text}")
 
 
+def _recorded(folder: Path) -> int:
+    """Snapshots in the recording the `r` key writes to `folder`; 0 before there is one."""
+    for path in folder.glob("*.sqlite"):
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+                return int(db.execute("select count(*) from snapshots").fetchone()[0])
+        except sqlite3.Error:
+            return 0
+    return 0
+
+
 def _shown(text: str, symbol: str) -> tuple[float, str]:
     """(spot, regime word) from the Regime pane's title and first row."""
     spot = re.search(rf"Regime · {symbol} ([\d,.]+)", text)
@@ -226,8 +238,16 @@ def test_the_monitor_in_a_browser(
             assert regime == spy_regime
             assert "Regime · SPX" not in second
 
-            # Stopped with the page open: the session's monitor quits as after q, and the
-            # page says the session ended.
+            # Recording, then the server is stopped with the page open: the session's
+            # monitor quits as after q (the recording closed complete) and the page says
+            # the session ended.
+            page.keyboard.press("r")
+            _wait_for(screen, lambda s: "REC ●" in s, "the recording indicator")
+            _wait_for(
+                lambda: str(_recorded(tmp_path / "exports")),
+                lambda n: int(n) >= 1,
+                "a snapshot in the recording",
+            )
             server.send_signal(signal.SIGTERM)
             assert server.wait(30) == 0
             page.wait_for_selector("body.-closed", timeout=10_000)
@@ -235,4 +255,11 @@ def test_the_monitor_in_a_browser(
             browser.close()
     log = log_file.read_text(encoding="utf-8")
     assert "monitor start: feed=sim symbols=['SPX', 'SPY']" in log
+    assert "SIGTERM" not in log  # the server's quit, not a signal, ended the monitor
     assert "monitor exit: 0" in log
+    closed = re.search(r"recording closed: (\S+), (\d+) snapshots", log)
+    assert closed, log
+    with sqlite3.connect(closed.group(1)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        rows = db.execute("select count(*) from snapshots").fetchone()[0]
+    assert rows == int(closed.group(2)) >= 1

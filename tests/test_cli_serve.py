@@ -241,3 +241,30 @@ def test_warned_when_reachable_from_elsewhere_and_stops_on_a_signal(
         assert err == []
     shown = public_url(host, port)
     assert f"hedgeflow: serving the monitor on {shown} (Ctrl-C stops)" in out
+
+
+async def test_sessions_start_only_from_the_servers_own_pages(config: Path, tmp_path: Path) -> None:
+    """A page of another site must not drive the monitor through the user's browser (a
+    websocket is not bound by the same-origin policy): its handshake is refused (403) and
+    no monitor starts; the server's own page (and localhost) gets a session."""
+    import aiohttp
+
+    port = _free_port()
+    server = _start(config, tmp_path, port, "--port", str(port))
+    ws_url = f"http://127.0.0.1:{port}/ws?width=120&height=40"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for origin in ("http://evil.example", f"http://127.0.0.1:{port + 1}"):
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                    await http.ws_connect(ws_url, origin=origin)
+                assert refused.value.status == 403, origin
+            async with http.ws_connect(ws_url, origin=f"http://localhost:{port}") as ws:
+                first = await ws.receive(timeout=60)  # the monitor's first screen bytes
+                assert first.type == aiohttp.WSMsgType.BINARY and len(first.data) > 0
+        log = (tmp_path / "hedgeflow.log").read_text(encoding="utf-8")
+        assert log.count("refused a session from a page of") == 2
+        assert log.count("monitor start") == 1
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)
+    assert server.returncode == 0

@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import errno
 import ipaddress
+import logging
 import os
 import shlex
 import socket
@@ -31,9 +32,12 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from textual_serve.server import Server
+
+log = logging.getLogger("hedgeflow.serve")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -163,16 +167,35 @@ def monitor_argv(args: argparse.Namespace) -> list[str]:
     return argv
 
 
+def allowed_origins(url: str, port: int) -> frozenset[str]:
+    """The page origins whose websocket may start a session: the browsers' address `url`,
+    and this machine's loopback names on `port` (a page opened as localhost or 127.0.0.1).
+    A browser sends its page's origin with every websocket; without this check any web
+    site the user visits could open ws://127.0.0.1:PORT/ws from its own page and drive
+    the monitor (cross-site websocket hijacking), defeating the localhost default."""
+    parts = urlsplit(url)
+    own = f"{parts.scheme}://{parts.netloc}".lower()
+    local = {f"http://{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")}
+    return frozenset({own, *local})
+
+
 class MonitorServer(Server):
-    """textual-serve's server with a prompt stop: on shutdown every browser session is
-    ended at once (its monitor told to quit, and awaited), where the stock server would
-    wait for each websocket to time out and leave its monitor running meanwhile."""
+    """textual-serve's server with two changes: a session starts only for a page of this
+    server (`allowed_origins`), and on shutdown every browser session is ended at once
+    (its monitor told to quit, and awaited), where the stock server would wait for each
+    websocket to time out and leave its monitor running meanwhile."""
 
     def __init__(self, command: str, *, host: str, port: int, url: str) -> None:
         super().__init__(command, host=host, port=port, title="hedgeflow", public_url=url)
         self._sessions: set[asyncio.Task[Any]] = set()
+        self._origins = allowed_origins(url, port)
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+        origin = request.headers.get("Origin")
+        # No Origin: not a browser page (a local program can connect anyway).
+        if origin is not None and origin.lower() not in self._origins:
+            log.warning("refused a session from a page of %s", origin)
+            raise web.HTTPForbidden(text=f"hedgeflow: sessions only from {self.public_url}\n")
         task = asyncio.current_task()
         assert task is not None  # a request handler always runs in a task
         self._sessions.add(task)

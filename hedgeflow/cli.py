@@ -521,7 +521,14 @@ def _serve_options(sp: argparse.ArgumentParser) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Every refusal the monitor would make is made here, once, before serving: a browser
     session then starts a monitor that is known to start."""
-    from hedgeflow.tui.serve import ServeError, check_address, exposure_warning, monitor_argv, serve
+    from hedgeflow.tui.serve import (
+        ServeError,
+        check_address,
+        check_url,
+        exposure_warning,
+        monitor_argv,
+        serve,
+    )
 
     settings = _settings(args.config)
     feed_name = args.feed or settings.monitor.feed
@@ -533,11 +540,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or settings.serve.host
     port = args.port or settings.serve.port
     try:
+        url = check_url(args.url) if args.url else None
         check_address(host, port)
         warning = exposure_warning(host, port)
         if warning:
             _warn(warning)
-        return serve(monitor_argv(args), host=host, port=port, url=args.url)
+        return serve(monitor_argv(args), host=host, port=port, url=url)
     except ServeError as exc:
         raise CliError(str(exc)) from None
 

@@ -20,7 +20,14 @@ import pytest
 
 from hedgeflow.cli import build_parser
 from hedgeflow.engine.clock import NY
-from hedgeflow.tui.serve import MONITOR_OPTIONS, is_loopback, monitor_argv, public_url
+from hedgeflow.tui.serve import (
+    MONITOR_OPTIONS,
+    allowed_origins,
+    check_url,
+    is_loopback,
+    monitor_argv,
+    public_url,
+)
 
 HEDGEFLOW = Path(sys.executable).with_name("hedgeflow")
 
@@ -91,6 +98,17 @@ def test_the_sessions_command_line_reads_back_as_given(tmp_path: Path) -> None:
     assert monitor_argv(build_parser().parse_args(["serve"]))[4:] == []
 
 
+def test_the_browsers_address_given() -> None:
+    assert check_url("http://desk.example:9000/") == "http://desk.example:9000"
+    assert check_url("https://[::1]:8443") == "https://[::1]:8443"
+    assert allowed_origins("http://Desk.example:9000", 8000) == {
+        "http://desk.example:9000",
+        "http://127.0.0.1:8000",
+        "http://localhost:8000",
+        "http://[::1]:8000",
+    }
+
+
 def test_loopback_and_the_browsers_address() -> None:
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.1")
@@ -154,8 +172,20 @@ def _assert_refused(result: subprocess.CompletedProcess[str], *words: str) -> No
         (["--host", "192.0.2.1"], ["--host", "192.0.2.1", "not an address of this machine"]),
         (["--symbols", ","], ["--symbols"]),
         (["--feed", "file"], ["file"]),
+        (["--url", "ftp://desk:8000"], ["--url", "http://HOST:PORT"]),
+        (["--url", "http://desk:8000/hedgeflow"], ["--url", "a path is not supported"]),
     ],
-    ids=["port-0", "port-70000", "port-word", "host-unknown", "host-elsewhere", "symbols", "feed"],
+    ids=[
+        "port-0",
+        "port-70000",
+        "port-word",
+        "host-unknown",
+        "host-elsewhere",
+        "symbols",
+        "feed",
+        "url-scheme",
+        "url-path",
+    ],
 )
 def test_bad_input_is_one_line_before_serving(
     config: Path, args: list[str], words: list[str]

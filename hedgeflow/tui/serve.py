@@ -12,10 +12,11 @@ reachable beyond this machine (there is no authentication: whoever reaches the p
 drives the monitor), and the monitor's command line, built from parsed values and quoted
 with `shlex` so that no user text is ever read by the shell as syntax.
 
-Stopping: Ctrl-C or SIGTERM makes textual-serve close its websockets; each session's
-monitor gets the web driver's "quit" (and, from Ctrl-C in the same terminal, SIGINT,
-which the web driver also turns into a quit), so it exits as after `q`: recording
-closed, log line written. The server waits for them before it returns.
+Stopping: on Ctrl-C or SIGTERM the server ends every session at once; textual-serve then
+sends each session's monitor the web driver's "quit" (Ctrl-C in the same terminal also
+reaches the monitors as SIGINT, which the web driver turns into the same quit), so each
+exits as after `q`: recording closed, log line written. The server waits for them (up to
+`STOP_TIMEOUT`) before it returns.
 """
 
 from __future__ import annotations
@@ -37,9 +38,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from textual_serve.server import Server
 
-log = logging.getLogger("hedgeflow.serve")
+log = logging.getLogger(__name__)
 
-DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 #: Ports a user may ask for (0 would be "any free port": the address could not be told).
 PORT_RANGE = (1, 65535)
@@ -116,6 +116,17 @@ def public_url(host: str, port: int) -> str:
     elif ip is not None and ip.version == 6:
         name = f"[{host}]"
     return f"http://{name}:{port}"
+
+
+def check_url(url: str) -> str:
+    """`--url`: the address browsers use, http(s)://HOST[:PORT], without a trailing slash
+    (the page's links and its websocket are built on it); ServeError otherwise."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ServeError(f"--url {url!r}: expected http://HOST:PORT (or https://)")
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        raise ServeError(f"--url {url!r}: a path is not supported, only http://HOST:PORT")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def exposure_warning(host: str, port: int) -> str | None:

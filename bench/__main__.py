@@ -145,6 +145,15 @@ def monitor_benchmarks(quick: bool) -> dict[str, Any]:
     return run_monitor_bench(quick=quick)
 
 
+def scale_benchmarks(quick: bool) -> dict[str, Any]:
+    """Symbols carried by one monitor process (bench/scale.py): 10, 25 and 50 symbols, the
+    engine in worker processes and in threads side by side."""
+    from bench.scale import run as run_scale
+
+    rows = run_scale([10, 25, 50], seconds=30.0 if quick else 90.0)
+    return {f"scale {r['symbols']} symbols ({r['engine']})": r for r in rows}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench")
     p.add_argument("--quick", action="store_true", help="fewer repetitions, shorter monitor soak")
@@ -180,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sections.insert(1, ("compare", lambda: compare_benchmarks(ref, repeat=repeat)))
     if not args.no_monitor:
         sections.append(("monitor", lambda: monitor_benchmarks(args.quick)))
+        sections.append(("scale", lambda: scale_benchmarks(args.quick)))
     for title, run in sections:
         try:
             part = run()

@@ -43,6 +43,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from hedgeflow.app.config import default_settings
+from hedgeflow.app.engine_pool import EnginePool
 from hedgeflow.app.errorlog import ErrorLog
 from hedgeflow.app.export import default_export_dir, export_analysis
 from hedgeflow.app.fmt import NY
@@ -118,7 +119,10 @@ class HedgeflowApp(App[int]):
     export_dir : where `x` (exports), `s` (screenshots) and `r` (recordings) write.
     clock : the time data ages are measured against (default: `feed.clock`).
     monotonic : scheduling clock for "next poll" and staleness (default `time.monotonic`).
-    analyze : the engine entry point (default `hedgeflow.engine.pipeline.analyze_chain`).
+    analyze : the engine entry point (default `hedgeflow.engine.scope.analyze_scope`).
+    engine_pool : worker processes for the engine (`hedgeflow.app.engine_pool.EnginePool`,
+        what `hedgeflow monitor` uses); None runs it in threads of this process. The App
+        closes it on quit.
     keymap : binding id -> keys, e.g. {"next-expiry": "n"} (`[keymap]` config).
     scope : the expiry scope every symbol starts in (default: the nearest expiry).
     """
@@ -151,6 +155,7 @@ class HedgeflowApp(App[int]):
         clock: Callable[[], datetime] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         analyze: Analyzer | None = None,
+        engine_pool: EnginePool | None = None,
         keymap: Mapping[str, str] | None = None,
         scope: ExpiryScope | None = None,
     ) -> None:
@@ -191,7 +196,7 @@ class HedgeflowApp(App[int]):
         self.zoom_index = ZOOM_LEVELS.index(1.0)
         self.recording: Recording | None = None
         self.poller = Poller(self)
-        self.engine = EngineDispatch(self, analyze)
+        self.engine = EngineDispatch(self, analyze, engine_pool)
         #: Every poll and engine failure; it decides which ones become a notice.
         self.errors = ErrorLog()
         self._signals: list[signal.Signals] = []

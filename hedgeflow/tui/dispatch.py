@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from textual.worker import Worker, WorkerState
 
 from hedgeflow.app.alerts import compare_analyses
+from hedgeflow.app.engine_pool import AnalysisRequest, EnginePool, run_analysis
 from hedgeflow.app.regime import advance
 from hedgeflow.app.scheduler import EngineScheduler
 from hedgeflow.engine.chain import OptionChain
@@ -76,48 +77,45 @@ class Outcome:
         return analysis
 
 
-def run_job(analyze: Analyzer, job: EngineJob) -> Outcome:
-    """In an engine thread: `analyze` on the job's inputs."""
-    from hedgeflow.engine.pipeline import AnalysisError  # loaded with the engine, not before
-
-    kw = {"now": job.now, "config": job.config, "positions": job.positions}
-    if job.scope is not None:
-        try:
-            return Outcome(analyze(job.chain, scope=job.scope, **kw))
-        except AnalysisError as exc:
-            # No expiry in the scope (no 0DTE today): the nearest one, saying why; its
-            # title then reads "nearest", not the scope asked for.
-            a = analyze(job.chain, expiry=None, **kw)
-            return Outcome(replace(a, notes=(*a.notes, f"{exc}: the nearest expiry shown")))
-    try:
-        return Outcome(analyze(job.chain, expiry=job.expiry, **kw))
-    except AnalysisError:
-        if job.expiry is None:
-            raise
-        # The chosen expiry is gone (settled): fall back to the nearest live one.
-        return Outcome(analyze(job.chain, expiry=None, **kw))
-
-
-def default_analyzer() -> Analyzer:
-    from hedgeflow.engine.scope import analyze_scope
-
-    return analyze_scope
+def run_job(analyze: Analyzer | None, job: EngineJob, pool: EnginePool | None = None) -> Outcome:
+    """In an engine thread: the job's run (`hedgeflow.app.engine_pool.run_analysis`), here
+    or, with a `pool`, in a worker process while this thread waits (without the GIL)."""
+    request = AnalysisRequest(
+        chain=job.chain,
+        now=job.now,
+        config=job.config,
+        expiry=job.expiry,
+        positions=job.positions,
+        scope=job.scope,
+    )
+    if pool is not None and analyze is None:
+        return Outcome(pool.submit(request).result())
+    return Outcome(run_analysis(request, analyze))
 
 
 class EngineDispatch:
     """Submits, starts and finishes engine runs for `app` (see the module docstring)."""
 
-    def __init__(self, app: HedgeflowApp, analyze: Analyzer | None) -> None:
+    def __init__(
+        self, app: HedgeflowApp, analyze: Analyzer | None, pool: EnginePool | None = None
+    ) -> None:
         self.app = app
         self.analyze = analyze
-        self.scheduler: EngineScheduler[EngineJob] = EngineScheduler()
+        self.pool = pool
+        # With worker processes, as many runs in flight as workers: a run queued inside the
+        # pool could not be overtaken by the visible symbol's.
+        self.scheduler: EngineScheduler[EngineJob] = EngineScheduler(
+            pool.workers if pool is not None else None
+        )
         self._jobs: dict[Worker[Any], EngineJob] = {}
         self._closing = False
 
     def close(self) -> None:
         """The app is closing: start no more runs (those in flight are cancelled by
-        Textual; their threads finish on their own)."""
+        Textual; their threads finish on their own, a worker process's run is abandoned)."""
         self._closing = True
+        if self.pool is not None:
+            self.pool.close()
 
     def submit(self, st: SymbolState, config: EngineConfig, now: datetime) -> None:
         """Analyze `st`'s current chain with `config` (replacing a job still waiting)."""
@@ -154,10 +152,9 @@ class EngineDispatch:
     def _start(self, starts: list[tuple[str, EngineJob]]) -> None:
         if self._closing:
             return
-        analyze = self.analyze or default_analyzer()
         for symbol, job in starts:
             worker = self.app.run_worker(
-                partial(run_job, analyze, job),
+                partial(run_job, self.analyze, job, self.pool),
                 name=f"analyze {symbol}",
                 group=f"engine:{symbol}",
                 description=f"engine on {symbol}",

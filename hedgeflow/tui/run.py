@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hedgeflow.app.config import MonitorSettings, Settings
+from hedgeflow.app.engine_pool import EnginePool
 from hedgeflow.app.runtime import configure_logging, default_log_file, log_file_path, trim_heap
 from hedgeflow.engine.config import EngineConfig
 from hedgeflow.feeds.base import Feed
@@ -40,6 +41,7 @@ def build_app(
     poll_interval: float,
     engine_config: EngineConfigs,
     feed_name: str | None = None,
+    engine_pool: EnginePool | None = None,
 ) -> HedgeflowApp:
     """The monitor as configured by `settings` (`hedgeflow.app.config.Settings`): the `[monitor]`,
     `[colors]` and `[keymap]` tables supply bell, stale_after_polls, export_dir, colors and
@@ -75,7 +77,21 @@ def build_app(
         export_dir=Path(mon.export_dir).expanduser() if mon.export_dir else None,
         keymap=dict(settings.keymap) or None,
         scope=mon.expiry_scope(),
+        engine_pool=engine_pool,
     )
+
+
+def _engine_pool() -> EnginePool | None:
+    """The monitor's engine worker processes, started now so that their imports overlap
+    the screen's start-up (docs/SCALING.md); None (engine threads) where processes cannot
+    be started here."""
+    try:
+        pool = EnginePool()
+        pool.warm()
+    except (OSError, RuntimeError, ValueError) as exc:
+        log.warning("engine worker processes unavailable (%s): engine threads instead", exc)
+        return None
+    return pool
 
 
 def run_monitor(
@@ -92,6 +108,7 @@ def run_monitor(
     the terminal. Arguments as `build_app`."""
     log_file = log_file_path(settings.monitor.log_file)
     configure_logging(log_file)
+    pool = _engine_pool()
     app = build_app(
         settings=settings,
         feed=feed,
@@ -99,6 +116,7 @@ def run_monitor(
         poll_interval=poll_interval,
         engine_config=engine_config,
         feed_name=feed_name,
+        engine_pool=pool,
     )
     log.info("monitor start: feed=%s symbols=%s interval=%s", app.feed_name, symbols, poll_interval)
     try:
@@ -107,6 +125,9 @@ def run_monitor(
         log.exception("monitor crashed")
         print(f"hedgeflow: monitor crashed: {exc} (details in {log_file})", file=sys.stderr)
         return 1
+    finally:
+        if pool is not None:
+            pool.close()
     # Textual sets return_code 1 when the app died of an unhandled exception.
     code = app.return_code or int(result or 0)
     log.info("monitor exit: %s", code)

@@ -1,6 +1,6 @@
 """The watchlist screen: every watched symbol on one row (the model: `hedgeflow.app.watchlist`).
 
-Keys: Enter opens the row's symbol in the monitor; Escape or `w` returns; `/` filters (every
+Keys: Enter opens the row's symbol in the monitor; Escape, `w` or `q` returns; `/` filters (every
 word must match: symbol, regime, firmness, scope, alert, "stale"); `s` / `S` sort by the
 next / previous column, `r` reverses; clicking a header sorts by it (again: reversed). The
 rows are rebuilt once a second and whenever the App refreshes its views, the cursor kept on
@@ -63,7 +63,7 @@ class WatchlistScreen(Screen[None]):
     """The watchlist (see the module docstring)."""
 
     BINDINGS = [
-        Binding("escape,w", "close", "Monitor", id="watch-close"),
+        Binding("escape,w,q", "close", "Monitor", id="watch-close"),
         Binding("enter", "open", "Open", id="watch-open"),
         Binding("slash", "filter", "Filter", id="watch-filter", key_display="/"),
         Binding("s", "sort(1)", "Sort", id="watch-sort"),

@@ -230,6 +230,10 @@ def _probe(argv: list[str]) -> dict[str, Any]:
         return asyncio.run(_soak(float(argv[1]), float(argv[2]), float(argv[3])))
     if kind == "cpu":
         return asyncio.run(_cpu(float(argv[1]), float(argv[2])))
+    if kind == "history":
+        from bench.history import run as run_history
+
+        return run_history(quick=argv[1:2] == ["quick"])
     raise SystemExit(f"unknown probe {kind!r}")
 
 
@@ -255,9 +259,12 @@ def run(quick: bool = False) -> dict[str, Any]:
         # one simulated hour: 60x speed polls for 60 wall seconds (quick: 240x, 15 s)
         "memory": _subprocess("soak", "3600", "240" if quick else "60", "0.5"),
         "cpu": _subprocess("cpu", "15" if quick else "60", "5"),
+        # issue 12: a full session's history for five symbols (bench/history.py)
+        "history": _subprocess("history", "quick" if quick else "full"),
         "measured_at": datetime.now().astimezone().isoformat(timespec="seconds"),
     }
     r, s, m, c = results["repaint"], results["startup"], results["memory"], results["cpu"]
+    hs = results["history"]
     ra = results["repaint_all_expiries"]
     lines = [
         f"monitor repaint, every expiry summed (scope all, 120x40): median "
@@ -273,8 +280,18 @@ def run(quick: bool = False) -> dict[str, Any]:
         f"({m.get('growth_percent', float('nan')):+.1f}%) [target within 10%, < 120 MB]",
         f"monitor CPU polling every 5 s: {c.get('cpu_percent_of_core', float('nan')):.1f}% of a core "
         f"[target < 5%]",
+        f"history pane repaint, 6.5 h session ({hs.get('rows_per_symbol', 0)} rows), 120x40: "
+        f"median {hs.get('history_repaint_new_data_median_ms', float('nan')):.1f} ms with a new "
+        f"row, {hs.get('history_repaint_cached_median_ms', float('nan')):.1f} ms without "
+        f"[target <= 50 ms]",
+        f"heatmap repaint, same session, 120x40: median "
+        f"{hs.get('heatmap_repaint_new_data_median_ms', float('nan')):.1f} ms with a new "
+        f"sample, {hs.get('heatmap_repaint_cached_median_ms', float('nan')):.1f} ms without "
+        f"[target <= 50 ms]",
+        f"history memory, 5 symbols x 6.5 h at 5 s: "
+        f"{hs.get('history_rss_growth_mb', float('nan')):+.0f} MB RSS [target < 150 MB]",
     ]
-    for key in ("repaint", "repaint_all_expiries", "startup", "memory", "cpu"):
+    for key in ("repaint", "repaint_all_expiries", "startup", "memory", "cpu", "history"):
         if "error" in results[key]:
             lines.append(f"monitor {key} failed: {results[key]['error']}")
     print("\n".join(lines))
@@ -283,7 +300,7 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if args and args[0] in ("repaint", "startup", "soak", "cpu"):
+    if args and args[0] in ("repaint", "startup", "soak", "cpu", "history"):
         result = _probe(args)
         sys.stdout.write(json.dumps(result) + "\n")
         return 0

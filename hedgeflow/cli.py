@@ -201,7 +201,7 @@ def _load_chain(args: argparse.Namespace, settings: Settings) -> tuple[Any, Any]
         return session.current, session
     overrides = {"path": args.path} if args.path else {}
     feed = _build_feed(settings, args.feed, overrides | _sim_overrides(args, args.feed))
-    _watch_symbols(feed, args.feed, [symbol], settings, "--symbol")
+    symbol = _watch_symbols(feed, args.feed, [symbol], settings, "--symbol")[0]
 
     async def fetch() -> Any:
         async with feed:
@@ -366,8 +366,8 @@ def _symbol_list(text: str | None) -> list[str]:
 
 
 def _served_symbols(feed: Any) -> tuple[str, ...] | None:
-    """The symbols `feed` can serve (`feed.symbols`: the files, the recording, the sim's
-    underlyings), or None for a feed that takes any symbol (the vendors)."""
+    """The symbols `feed` can serve (`feed.symbols`: the files, the recording, a sim restricted
+    by `feeds.sim.symbols`), or None for a feed that takes any ticker (the vendors, the sim)."""
     held = getattr(feed, "symbols", None)
     if callable(held):  # a feed that lists them on request (reads its files)
         try:
@@ -392,13 +392,14 @@ def _watch_symbols(
         return list(served)
     else:
         symbols, where = list(settings.monitor.symbols), "monitor.symbols"
-    if served is not None:
-        missing = [s for s in symbols if s not in served]
-        if missing:
-            raise CliError(
-                f"{where}: feed {feed_name!r} has no {missing[0]} (it has {', '.join(served)})"
-            )
-    return symbols
+    from hedgeflow.feeds.tickers import parse_ticker, refusal
+
+    for s in symbols:
+        why = refusal(s, served, feed_name)
+        if why:
+            raise CliError(f"{where}: {why}")
+    # A feed that takes any ticker gets it in its one spelling (`$spx` -> SPX).
+    return symbols if served is not None else [parse_ticker(s) or s for s in symbols]
 
 
 def _poll_interval(args: argparse.Namespace, settings: Settings) -> float:
@@ -430,6 +431,9 @@ def _monitor(
         feed, feed_name, _symbol_list(getattr(args, "symbols", None)), settings
     )
     configs = {s: _engine_config(settings, s, args) for s in symbols}
+    from hedgeflow.app.alert_center import check_environment
+
+    check_environment(settings.alerts)
     _start_logging(settings)
     from hedgeflow.tui.app import run_monitor
 
@@ -553,6 +557,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ entry
 
 
+def cmd_history_export(args: argparse.Namespace) -> int:
+    from hedgeflow.app.history_export import ExportError, export_command
+
+    symbols = _symbol_list(args.symbols) if args.symbols else None
+    try:
+        return export_command(
+            args.files, args.parquet, _settings(args.config), symbols, args.strikes
+        )
+    except ExportError as exc:
+        raise CliError(str(exc)) from None
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with its refusals on one line, like every other error of the command."""
 
@@ -647,6 +663,17 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--interval", type=_interval, help="seconds between polls (0.05 to 86400)")
     common_engine(rp)
     rp.set_defaults(func=cmd_replay)
+
+    h = sub.add_parser("history", help="the level history of recordings").add_subparsers(
+        dest="history_command", required=True
+    )
+    he = h.add_parser("export", help="as Parquet datasets (docs/HISTORY.md)")
+    he.add_argument("files", nargs="+", metavar="FILE.db", help="recordings")
+    he.add_argument("--parquet", required=True, metavar="OUT", help="directory to write")
+    he.add_argument("--strikes", action="store_true", help="also per-strike GEX and charm")
+    he.add_argument("--symbols", help="comma-separated subset (default: every recorded symbol)")
+    he.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    he.set_defaults(func=cmd_history_export)
 
     d = sub.add_parser("doctor", help="check the installation, terminal, clock, config and feeds")
     d.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

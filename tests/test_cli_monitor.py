@@ -205,7 +205,13 @@ def test_replay_of_a_symbol_not_recorded(tmp_path: Path, cold_env: dict[str, str
 def test_monitor_on_a_symbol_the_sim_does_not_list(
     tmp_path: Path, cold_env: dict[str, str]
 ) -> None:
-    assert_refused(["monitor", "--feed", "sim", "--symbols", "SPX,FOO"], cold_env, "FOO")
+    """The sim serves any ticker unless `feeds.sim.symbols` lists its own."""
+    cfg = _config(tmp_path, "[feeds.sim]\nsymbols = ['SPX', 'SPY']\n")
+    line = assert_refused(
+        ["monitor", "--config", cfg, "--feed", "sim", "--symbols", "SPX,FOO"], cold_env, "FOO"
+    )
+    assert "SPX, SPY" in line
+    assert_refused(["monitor", "--feed", "sim", "--symbols", "SPX,FOO1"], cold_env, "FOO1")
 
 
 # ------------------------------------------------------------------ configuration
@@ -219,7 +225,7 @@ def test_monitor_on_a_symbol_the_sim_does_not_list(
         ("[feeds.tradier]\ntokn_env = 'X'\n", ("config.toml", "feeds.tradier.tokn_env")),
         ("[monitor]\npoll_interval = 1e-9\n", ("config.toml", "monitor.poll_interval", "0.05")),
         ("[monitor]\npoll_interval = 1e300\n", ("config.toml", "monitor.poll_interval", "86400")),
-        ("[monitor]\nsymbols = ['SPX', 'FOO']\n", ("monitor.symbols", "FOO")),
+        ("[monitor]\nsymbols = ['SPX', 'FOO-1']\n", ("monitor.symbols", "FOO-1")),
         ("[colors]\nstale = 'not-a-colour'\n", ("colors.stale",)),
         ("[keymap]\nnext-expiri = 'n'\n", ("keymap.next-expiri",)),
     ],

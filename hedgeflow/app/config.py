@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from hedgeflow.app.alert_rules import AlertRules
 from hedgeflow.engine.config import EngineConfig
 from hedgeflow.engine.enums import EngineModel, PositioningModel, PositionSource
 from hedgeflow.engine.expiry_scope import CYCLE, ExpiryScope, ScopeKind
@@ -89,6 +90,21 @@ DEFAULTS: dict[str, Any] = {
         "repriced": "cyan",
         "stale": "magenta",
     },
+    "alerts": {
+        "regime": True,
+        "flip": True,
+        "zone": True,
+        "flip_margin_bp": 2.0,
+        "regime_min_bands": 0.0,
+        "cooldown_seconds": 300.0,
+        "hook": [],
+        "hook_timeout": 10.0,
+        "webhook_url": "",
+        "webhook_token_env": "",
+        "webhook_timeout": 10.0,
+        "webhook_attempts": 4,
+        "queue_size": 100,
+    },
     "keymap": {},
     "serve": {"host": "127.0.0.1", "port": 8000},
     "feeds": {
@@ -96,7 +112,7 @@ DEFAULTS: dict[str, Any] = {
             "seed": 7,
             "start": "auto",
             "speed": 1.0,
-            "symbols": ["SPX", "SPY", "QQQ", "NDX", "IWM"],
+            "symbols": [],
             "jump_intensity": 1.0,
             "skew_stickiness": 1.5,
             "rate": 0.045,
@@ -205,6 +221,33 @@ def _symbols(key: str, value: Any) -> list[str]:
     return symbols
 
 
+def _argv(key: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(
+            f"`{key}` must be a list of non-empty strings (the command and its arguments, "
+            f'run without a shell), e.g. ["notify-send", "hedgeflow"], got {value!r}'
+        )
+    return list(value)
+
+
+def _url(key: str, value: Any) -> str:
+    if not isinstance(value, str) or (
+        value and not (value.startswith(("http://", "https://")) and len(value) > 8)
+    ):
+        raise ConfigError(f'`{key}` must be "" or an http:// or https:// URL')
+    return value
+
+
+def _env_name(key: str, value: Any) -> str:
+    if not isinstance(value, str) or (
+        value and not (value.replace("_", "a").isalnum() and not value[0].isdigit())
+    ):
+        raise ConfigError(
+            f"`{key}` must name an environment variable (letters, digits, _), got {value!r}"
+        )
+    return value
+
+
 SCHEMA: dict[str, dict[str, Check]] = {
     "monitor": {
         "feed": _choice(*FEED_NAMES),
@@ -234,6 +277,21 @@ SCHEMA: dict[str, dict[str, Check]] = {
     },
     "colors": {name: _string for name in DEFAULTS["colors"]},
     "serve": {"host": _host, "port": _port},
+    "alerts": {
+        "regime": _boolean,
+        "flip": _boolean,
+        "zone": _boolean,
+        "flip_margin_bp": _number(0.0, 1000.0),
+        "regime_min_bands": _number(0.0, 10.0),
+        "cooldown_seconds": _number(0.0, 86400.0),
+        "hook": _argv,
+        "hook_timeout": _number(0.0, 600.0, open_lo=True),
+        "webhook_url": _url,
+        "webhook_token_env": _env_name,
+        "webhook_timeout": _number(0.0, 600.0, open_lo=True),
+        "webhook_attempts": _integer(1),
+        "queue_size": _integer(1),
+    },
 }
 
 
@@ -402,6 +460,48 @@ class ServeSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """`[alerts]`: which alerts, their thresholds, and delivery (docs/METHOD.md "Alerts").
+
+    rules : switches, thresholds and cooldown (`hedgeflow.app.alerts.AlertRules`)
+    hook : argv run without a shell with the alert JSON on stdin; () = none
+    hook_timeout / webhook_timeout : seconds per run / per request
+    webhook_url : "" = none; webhook_token_env : the environment variable holding a bearer
+        token ("" = none; the token itself is never in the config)
+    webhook_attempts : requests per alert; queue_size : alerts waiting per channel
+    """
+
+    rules: AlertRules = AlertRules()
+    hook: tuple[str, ...] = ()
+    hook_timeout: float = 10.0
+    webhook_url: str = ""
+    webhook_token_env: str = ""
+    webhook_timeout: float = 10.0
+    webhook_attempts: int = 4
+    queue_size: int = 100
+
+    @classmethod
+    def from_table(cls, t: Mapping[str, Any]) -> AlertSettings:
+        return cls(
+            rules=AlertRules(
+                regime=bool(t["regime"]),
+                flip=bool(t["flip"]),
+                zone=bool(t["zone"]),
+                flip_margin_bp=float(t["flip_margin_bp"]),
+                regime_min_bands=float(t["regime_min_bands"]),
+                cooldown_seconds=float(t["cooldown_seconds"]),
+            ),
+            hook=tuple(t["hook"]),
+            hook_timeout=float(t["hook_timeout"]),
+            webhook_url=str(t["webhook_url"]),
+            webhook_token_env=str(t["webhook_token_env"]),
+            webhook_timeout=float(t["webhook_timeout"]),
+            webhook_attempts=int(t["webhook_attempts"]),
+            queue_size=int(t["queue_size"]),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     """The validated configuration and where it came from. Built once by `load_settings`
     (or `default_settings`); read-only afterwards."""
@@ -417,6 +517,7 @@ class Settings:
     feeds: Mapping[str, Mapping[str, Any]]
     source: str
     serve: ServeSettings = ServeSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source: str) -> Settings:
@@ -458,6 +559,7 @@ class Settings:
             ),
             source=source,
             serve=ServeSettings(**data["serve"]),
+            alerts=AlertSettings.from_table(data["alerts"]),
         )
 
     def feed_section(self, name: str) -> dict[str, Any]:

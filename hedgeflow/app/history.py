@@ -244,6 +244,17 @@ class SymbolHistory:
             del self._rows[keep:], self._samples[keep:]
             self.version += 1
 
+    def entries(self) -> list[tuple[HistoryRow, CurveSample | None]]:
+        """(row, its curves or None) pairs, oldest first."""
+        return list(zip(self._rows, self._samples, strict=True))
+
+    def clear(self) -> None:
+        """Drop every row (a replay's history reloaded from its recording)."""
+        if self._rows:
+            self._rows.clear()
+            self._samples.clear()
+            self.version += 1
+
     def rows(self, scope: str | None = None) -> tuple[HistoryRow, ...]:
         """The rows, oldest first (of one scope label when given)."""
         if scope is None:

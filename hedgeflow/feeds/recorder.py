@@ -1,10 +1,21 @@
 """Recording feed snapshots to a SQLite file that survives a crash, for `replay`.
 
-File format (one table, one row a snapshot):
+File format (schema version 2, `PRAGMA user_version`; version 0/1 files hold only
+`snapshots` and still replay):
 
     snapshots(id INTEGER PRIMARY KEY, symbol TEXT, as_of REAL, fetched_at REAL,
               feed TEXT, payload BLOB)
     index snapshots_symbol_as_of ON snapshots(symbol, as_of)
+    history(id INTEGER PRIMARY KEY, symbol TEXT, time REAL, clock REAL, row TEXT,
+            curves BLOB)
+    index history_symbol_clock ON history(symbol, clock)
+
+`history` (version 2) holds the monitor's level history, one row an applied analysis:
+`time` its data time and `clock` the feed's clock when its run was submitted (what a
+replay's tape is compared with; epoch seconds UTC), `row` the history row as JSON text, `curves` its
+curve sample as a blob (NULL for none). The feeds layer stores them opaque: their encoding
+is `hedgeflow.app.history_store`'s (docs/HISTORY.md). `hedgeflow record` runs no engine
+and writes no history. A reader that predates version 2 ignores the extra table.
 
 `as_of` and `fetched_at` are epoch seconds (UTC); `payload` is the zlib-compressed UTF-8
 normalized chain JSON (`hedgeflow.engine.chain.chain_to_dict`). Only the normalized chain is
@@ -66,7 +77,23 @@ CREATE TABLE IF NOT EXISTS snapshots (
     payload BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS snapshots_symbol_as_of ON snapshots(symbol, as_of);
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER PRIMARY KEY,
+    symbol TEXT NOT NULL,
+    time REAL NOT NULL,
+    clock REAL NOT NULL,
+    row TEXT NOT NULL,
+    curves BLOB
+);
+CREATE INDEX IF NOT EXISTS history_symbol_clock ON history(symbol, clock);
 """
+
+#: `PRAGMA user_version` of a file this module writes: 2 added the `history` table (files
+#: of version 0, the first recorder, hold snapshots only and are upgraded when appended to).
+SCHEMA_VERSION = 2
+
+#: Columns of the `history` table, in order.
+HISTORY_COLUMNS = ("id", "symbol", "time", "clock", "row", "curves")
 
 #: Columns of the `snapshots` table, in order (what a reader checks).
 COLUMNS = ("id", "symbol", "as_of", "fetched_at", "feed", "payload")
@@ -205,12 +232,23 @@ class Recorder:
         try:
             # Someone else's database is refused before anything in it changes.
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if tables - {"snapshots"}:
+            if tables - {"snapshots", "history"}:
                 raise self._fail("a SQLite database but not a hedgeflow recording")
             columns = tuple(r[1] for r in db.execute("PRAGMA table_info(snapshots)"))
             if tables and columns != COLUMNS:
                 raise self._fail(
                     "not a hedgeflow recording (its `snapshots` table has other columns)"
+                )
+            hcols = tuple(r[1] for r in db.execute("PRAGMA table_info(history)"))
+            if "history" in tables and hcols != HISTORY_COLUMNS:
+                raise self._fail(
+                    "not a hedgeflow recording (its `history` table has other columns)"
+                )
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise self._fail(
+                    f"written by a newer hedgeflow (schema version {version}, this one "
+                    f"writes {SCHEMA_VERSION}): record to a new file"
                 )
             mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -220,6 +258,7 @@ class Recorder:
             # commits on a power cut. One fsync per snapshot is cheap at polling rates.
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(SCHEMA)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             # The schema into the main file now: after a crash it is a recording on its own.
             db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.Error as exc:
@@ -259,13 +298,46 @@ class Recorder:
             self._rollback()
             raise
         self.count += 1
+        self._counted()
+        return row
+
+    def _counted(self) -> None:
+        """One more committed transaction: checkpoint when one is due."""
         self._since_checkpoint += 1
         if (
             self._since_checkpoint >= CHECKPOINT_SNAPSHOTS
             or time.monotonic() - self._checkpointed_at >= CHECKPOINT_SECONDS
         ):
             self.checkpoint()
-        return row
+
+    def write_history(
+        self, symbol: str, data_time: float, clock: float, row: str, curves: bytes | None
+    ) -> int:
+        """Store one level-history row (opaque here: `row` JSON text, `curves` a blob or
+        None; `data_time` and `clock` epoch seconds UTC, see the module docstring) in its own committed transaction, durable as a
+        snapshot is; returns its row id. Raises `RecordingError` as `write` does."""
+        with self._mutex:
+            if self._db is None:
+                raise self._fail("the recording is closed")
+            cur = self._db.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                cur.execute(
+                    "INSERT INTO history(symbol, time, clock, row, curves) VALUES (?, ?, ?, ?, ?)",
+                    (symbol.upper(), float(data_time), float(clock), row, curves),
+                )
+                row_id = int(cur.lastrowid or 0)
+                cur.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise self._fail(
+                    f"{sqlite_problem(exc)} (history row of {symbol} not written)"
+                ) from None
+            except BaseException:
+                self._rollback()
+                raise
+            self._counted()
+            return row_id
 
     def _rollback(self) -> None:
         if self._db is not None and self._db.in_transaction:
@@ -328,6 +400,69 @@ def read_rows(
             sql += " WHERE symbol = ?"
             args = (symbol.upper(),)
         yield from db.execute(sql + " ORDER BY id", args)
+    finally:
+        db.close()
+
+
+HistoryRecord = tuple[str, float, str, bytes | None]
+
+
+def read_history(
+    path: str | Path, symbol: str | None = None, until: float | None = None
+) -> list[HistoryRecord]:
+    """The stored level-history rows (symbol, time, row JSON text, curves blob or None) in
+    recording order (the order the monitor added them), of `symbol` or all, with clock <=
+    `until` (epoch seconds: a replay's tape) when given; [] for a recording without a `history` table (schema
+    version < 2). Read-only, safe while a recorder writes. Raises `RecordingError` (one
+    line) when the file cannot be read."""
+    uri = f"file:{Path(path).resolve()}?mode=ro"
+    try:
+        db = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error as exc:
+        raise RecordingError(path, f"cannot open: {sqlite_problem(exc)}") from None
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "history" not in tables:
+            return []
+        columns = tuple(r[1] for r in db.execute("PRAGMA table_info(history)"))
+        if columns != HISTORY_COLUMNS:
+            raise RecordingError(
+                path, f"not a hedgeflow recording: table `history` has columns {', '.join(columns)}"
+            )
+        sql = "SELECT symbol, time, row, curves FROM history WHERE 1"
+        args: list[Any] = []
+        if symbol is not None:
+            sql += " AND symbol = ?"
+            args.append(symbol.upper())
+        if until is not None:
+            sql += " AND clock <= ?"
+            args.append(float(until))
+        return [
+            (str(s), float(t), str(r), None if c is None else bytes(c))
+            for s, t, r, c in db.execute(sql + " ORDER BY id", args)
+        ]
+    except sqlite3.Error as exc:
+        raise RecordingError(path, sqlite_problem(exc)) from None
+    finally:
+        db.close()
+
+
+def history_counts(path: str | Path) -> dict[str, int]:
+    """Stored level-history rows per symbol ({} for a recording without the table).
+    Raises `RecordingError` when the file cannot be read."""
+    uri = f"file:{Path(path).resolve()}?mode=ro"
+    try:
+        db = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error as exc:
+        raise RecordingError(path, f"cannot open: {sqlite_problem(exc)}") from None
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "history" not in tables:
+            return {}
+        sql = "SELECT symbol, count(*) FROM history GROUP BY symbol"
+        return {str(s): int(n) for s, n in db.execute(sql)}
+    except sqlite3.Error as exc:
+        raise RecordingError(path, sqlite_problem(exc)) from None
     finally:
         db.close()
 

@@ -42,7 +42,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from hedgeflow.app.config import default_settings
+from hedgeflow.app.config import AlertSettings, default_settings
 from hedgeflow.app.engine_pool import EnginePool
 from hedgeflow.app.errorlog import ErrorLog
 from hedgeflow.app.export import default_export_dir, export_analysis
@@ -53,9 +53,12 @@ from hedgeflow.engine.config import EngineConfig
 from hedgeflow.engine.expiry_scope import ExpiryScope
 from hedgeflow.feeds.base import Feed
 from hedgeflow.tui import scope as scope_actions
+from hedgeflow.tui import timepanes
+from hedgeflow.tui.alertlog import AlertDelivered, AlertLogScreen, alert_center, delivered
 from hedgeflow.tui.commands import SymbolCommands
 from hedgeflow.tui.dispatch import Analyzer, EngineDispatch, EngineJob
 from hedgeflow.tui.errorlog import ErrorLogScreen
+from hedgeflow.tui.history_load import HistoryLoader
 from hedgeflow.tui.messages import SnapshotArrived
 from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
 from hedgeflow.tui.polling import MAX_BACKOFF, MAX_RETRY_AFTER, Poller, poll_backoff
@@ -125,6 +128,7 @@ class HedgeflowApp(App[int]):
         closes it on quit.
     keymap : binding id -> keys, e.g. {"next-expiry": "n"} (`[keymap]` config).
     scope : the expiry scope every symbol starts in (default: the nearest expiry).
+    alerts : `[alerts]`: rules, cooldown, hook and webhook (default: built-in defaults).
     """
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
@@ -158,6 +162,7 @@ class HedgeflowApp(App[int]):
         engine_pool: EnginePool | None = None,
         keymap: Mapping[str, str] | None = None,
         scope: ExpiryScope | None = None,
+        alerts: AlertSettings | None = None,
     ) -> None:
         super().__init__()
         if not symbols:
@@ -193,12 +198,18 @@ class HedgeflowApp(App[int]):
         self.show_strikes = False
         self.strike_greek = Greek.GEX
         self.strike_split = Split.NET
+        #: The history pane or the heatmap in the impulse cell (`h`, `m`), the lens (`k`).
+        self.time_panes = timepanes.TimePanes()
         self.zoom_index = ZOOM_LEVELS.index(1.0)
         self.recording: Recording | None = None
         self.poller = Poller(self)
         self.engine = EngineDispatch(self, analyze, engine_pool)
+        #: A replay's level history, filled from its recording (`reload_history`).
+        self.history_loader = HistoryLoader(self)
         #: Every poll and engine failure; it decides which ones become a notice.
         self.errors = ErrorLog()
+        #: alert rules, log and delivery (`[alerts]`); the `a` key shows the log
+        self.alerts = alert_center(self, alerts or AlertSettings())
         self._signals: list[signal.Signals] = []
         self._feed_entered = False
         self._last_trim = time.monotonic()
@@ -257,10 +268,13 @@ class HedgeflowApp(App[int]):
             return
         self.poller.start_visible_first()
         self.set_interval(1.0, self._every_second)
+        self.reload_history(self.data_clock())
 
     async def on_unmount(self) -> None:
         self._remove_signal_handlers()
         self.engine.close()
+        self.history_loader.cancel()
+        await asyncio.to_thread(self.alerts.close)  # joins the delivery threads
         self.poller.stop_all()
         rec = self._stop_recording()
         if rec is not None:
@@ -305,7 +319,7 @@ class HedgeflowApp(App[int]):
         """Once a second: ages, countdowns and the stale marker move on, an open error log
         shows what failed since; once a minute the freed heap goes back to the system."""
         self.refresh_views()
-        if isinstance(self.screen, ErrorLogScreen):
+        if isinstance(self.screen, ErrorLogScreen | AlertLogScreen):
             self.screen.follow()
         elif isinstance(self.screen, WatchlistScreen):
             self.screen.refresh_rows()
@@ -379,9 +393,17 @@ class HedgeflowApp(App[int]):
             self._export_done(worker, event.state)
         elif kind == "record":
             self._recorder_done(worker, event.state)
+        elif kind == "history":
+            self.history_loader.done(worker, event.state)
         else:
             return
         self.refresh_views()
+
+    def reload_history(self, until: datetime) -> None:
+        """A replay's tape is at `until` (aware): every symbol's history becomes the
+        recording's up to it, loaded in a background worker (`tui.history_load`). Called
+        when a replay starts and when its tape moves; nothing for other feeds."""
+        self.history_loader.reload(until)
 
     # ------------------------------------------------------------------ views
 
@@ -440,6 +462,7 @@ class HedgeflowApp(App[int]):
         screen.query_one(ZonesPane).view = pane
         screen.query_one(CharmPane).view = pane
         scope_actions.fill(self, screen, pane)
+        timepanes.fill(self, screen, st, stale[st.symbol], waiting)
         recording = self.recording is not None
         screen.query_one(StatusLine).view = status_view(
             st,
@@ -450,7 +473,11 @@ class HedgeflowApp(App[int]):
             paused=self.paused,
             recording=recording,
             speed=self.feed_speed,
-            conditions=self.errors.status(now=self.data_clock()),
+            conditions=" · ".join(
+                c
+                for c in (self.history_loader.status, self.errors.status(now=self.data_clock()))
+                if c
+            ),
         )
         screen.query_one(SymbolBar).view = symbol_bar_view(
             self.symbols, self.states, stale, self.current, paused=self.paused, recording=recording
@@ -527,6 +554,15 @@ class HedgeflowApp(App[int]):
         self.show_strikes = not self.show_strikes
         self.refresh_views()
 
+    def action_history(self) -> None:
+        timepanes.toggle(self, "history")
+
+    def action_heatmap(self) -> None:
+        timepanes.toggle(self, "heatmap")
+
+    def action_lens(self) -> None:
+        timepanes.next_lens(self)
+
     def action_greek(self) -> None:
         """Next exposure in the by-strike pane: GEX, VEX, CEX, DEX."""
         self.strike_greek = self.strike_greek.next()
@@ -547,6 +583,12 @@ class HedgeflowApp(App[int]):
             for sym in self.symbols:
                 self._analyze(sym)
         self.refresh_views()
+
+    def on_alert_delivered(self, msg: AlertDelivered) -> None:
+        delivered(self, msg)
+
+    def action_alerts(self) -> None:
+        self.push_screen(AlertLogScreen(self.alerts))
 
     def action_errors(self) -> None:
         self.push_screen(ErrorLogScreen(self.errors))

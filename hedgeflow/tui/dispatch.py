@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from textual.worker import Worker, WorkerState
 
-from hedgeflow.app.alerts import compare_analyses
 from hedgeflow.app.engine_pool import AnalysisRequest, EnginePool, run_analysis
+from hedgeflow.app.history import curve_sample, history_row
 from hedgeflow.app.regime import advance
 from hedgeflow.app.scheduler import EngineScheduler
 from hedgeflow.engine.chain import OptionChain
@@ -197,9 +197,15 @@ class EngineDispatch:
         analysis, st.regime = advance(before, analysis)
         st.analysis = analysis
         st.analyzed_snapshot, st.analyzed_mono = job.snapshot, job.arrived
-        st.history.add_analysis(analysis)
+        row, sample = history_row(analysis), curve_sample(analysis)
+        st.history.add(row, sample)
         app = self.app
-        for alert in compare_analyses(prev, analysis, before, st.regime):
+        if app.recording is not None:
+            app.recording.put_history(row, sample, job.now)
+        # the alert rules, log and delivery (hedgeflow.app.alert_center): what it returns
+        # is shown; the cooldown's are only logged; hook and webhook run on their threads
+        for rec in app.alerts.step(prev, analysis, before, st.regime):
+            alert = rec.alert
             log.info("alert: %s", alert.message)
             app.last_alerts[st.symbol] = alert.message
             app.notify(

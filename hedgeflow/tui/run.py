@@ -78,6 +78,7 @@ def build_app(
         keymap=dict(settings.keymap) or None,
         scope=mon.expiry_scope(),
         engine_pool=engine_pool,
+        alerts=settings.alerts,
     )
 
 

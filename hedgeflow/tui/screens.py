@@ -16,6 +16,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
 from hedgeflow.app.legend import LEGEND
+from hedgeflow.tui.heatmap import HeatmapPane
+from hedgeflow.tui.history import HistoryPane
 from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
 from hedgeflow.tui.scope import LevelsPane
 from hedgeflow.tui.strikes import StrikesPane
@@ -126,6 +128,31 @@ class MonitorScreen(Screen[None]):
             tooltip="Swap the impulse curve and the exposures-by-strike bars (both at 180+ columns)",
         ),
         Binding(
+            "h",
+            "app.history",
+            "History",
+            show=False,
+            id="history",
+            tooltip="Levels vs spot, flip count and charm over the session in place of the "
+            "impulse curve",
+        ),
+        Binding(
+            "m",
+            "app.heatmap",
+            "Heatmap",
+            show=False,
+            id="heatmap",
+            tooltip="Price x time heatmap of the impulse density in place of the impulse curve",
+        ),
+        Binding(
+            "k",
+            "app.lens",
+            "Heatmap lens",
+            show=False,
+            id="heatmap-lens",
+            tooltip="Heatmap: next lens (impulse H(S), charm by strike, GEX by strike)",
+        ),
+        Binding(
             "n",
             "app.greek",
             "GEX/VEX/CEX/DEX",
@@ -189,6 +216,14 @@ class MonitorScreen(Screen[None]):
             id="watchlist",
             tooltip="Every watched symbol on one row: sort, filter, Enter opens one",
         ),
+        Binding(
+            "a",
+            "app.alerts",
+            "Alerts",
+            show=False,  # the footer fits 80 columns; the help screen lists it
+            id="alerts",
+            tooltip="The alert log: every alert with its scope, numbers and delivery",
+        ),
     ]
 
     def compose(self) -> ComposeResult:
@@ -196,6 +231,9 @@ class MonitorScreen(Screen[None]):
         yield SymbolBar(id="symbols")
         with Grid(id="panes"):
             yield ImpulsePane(app.palette, id="impulse")
+            # before the by-strike bars: in the wide layout h/m take the impulse curve's place
+            yield HistoryPane(app.palette, id="history")
+            yield HeatmapPane(app.palette, id="heatmap")
             yield StrikesPane(app.palette, id="strikes")
             yield RegimePane(app.palette, id="regime")
             yield ZonesPane(app.palette, id="zones")
@@ -214,7 +252,9 @@ class MonitorScreen(Screen[None]):
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._retheme())
 
     def _retheme(self) -> None:
-        for pane in self.query("RegimePane, ZonesPane, StrikesPane, LevelsPane, StatusLine"):
+        for pane in self.query(
+            "RegimePane, ZonesPane, StrikesPane, LevelsPane, StatusLine, HistoryPane, HeatmapPane"
+        ):
             pane.watch_view()  # type: ignore[attr-defined]
 
     def on_resize(self) -> None:

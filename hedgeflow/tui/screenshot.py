@@ -10,17 +10,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Sequence
+from datetime import timedelta
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
+from hedgeflow.app.history import CurveSample, HistoryRow, curve_sample, history_row
 from hedgeflow.feeds.sim import SimFeed
 
 START = "2026-11-24T10:30:00-05:00"
 SYMBOLS = ["SPX", "SPY", "QQQ", "NDX", "IWM"]
 #: Seconds between polls in the picture (the configuration's default).
 POLL_INTERVAL = 5.0
+
+if TYPE_CHECKING:
+    from hedgeflow.tui.app import HedgeflowApp
 
 
 def save_without_notices(app: App[Any], name: str, folder: Path) -> None:
@@ -50,8 +56,49 @@ def save_without_notices(app: App[Any], name: str, folder: Path) -> None:
     screen.call_after_refresh(save)
 
 
+@cache
+def earlier_session(
+    seed: int, start: str, symbol: str, minutes: int, step: int
+) -> tuple[tuple[HistoryRow, CurveSample], ...]:
+    """Real analyses of the seeded sim over the `minutes` before `start`, one every `step`
+    minutes, oldest first (the same numbers every call: kept for the next picture)."""
+    from hedgeflow.engine.scope import analyze_scope
+
+    feed = SimFeed(seed=seed, start=start, speed=0.0)
+    now = feed.clock()
+    out = []
+    for k in range(minutes // step, 0, -1):
+        t = now - timedelta(minutes=k * step)
+        a = analyze_scope(feed.chain_at(symbol, t), now=t)
+        out.append((history_row(a), curve_sample(a)))
+    return tuple(out)
+
+
+def prefill_history(
+    app: HedgeflowApp,
+    *,
+    seed: int,
+    start: str,
+    minutes: int,
+    step: int = 5,
+    symbols: Sequence[str] | None = None,
+) -> None:
+    """Give the app's symbols the session before `start` (`earlier_session`) so the
+    history pane and the heatmap show a session, not one analysis (the README's picture,
+    the snapshot tests). Only for the default (nearest) scope the analyses are of."""
+    for sym in symbols or app.symbols:
+        for row, sample in earlier_session(seed, start, sym, minutes, step):
+            app.states[sym].history.add(row, sample)
+
+
 async def take(
-    svg: Path, *, size: tuple[int, int], start: str, seed: int, keys: Sequence[str]
+    svg: Path,
+    *,
+    size: tuple[int, int],
+    start: str,
+    seed: int,
+    keys: Sequence[str],
+    history: int = 0,
 ) -> Path:
     from hedgeflow.tui.app import HedgeflowApp
 
@@ -61,6 +108,8 @@ async def take(
     app = HedgeflowApp(
         feed, SYMBOLS, poll_interval=POLL_INTERVAL, export_dir=svg.parent, monotonic=lambda: 0.0
     )
+    if history:
+        prefill_history(app, seed=seed, start=start, minutes=history)
     async with app.run_test(size=size) as pilot:
         while not all(s.analysis is not None and not s.busy for s in app.states.values()):
             await pilot.pause(0.05)
@@ -79,11 +128,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--start", default=START, help="simulated time (ISO-8601 with offset)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--keys", default="", help="keys to press first, comma-separated (e.g. 2,g)")
+    p.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        metavar="MINUTES",
+        help="analyses of the sim every 5 minutes over this many minutes before --start "
+        "(the history pane and heatmap then show a session)",
+    )
     args = p.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
     keys = [k for k in args.keys.split(",") if k]
     svg = asyncio.run(
-        take(Path(args.out), size=(width, height), start=args.start, seed=args.seed, keys=keys)
+        take(
+            Path(args.out),
+            size=(width, height),
+            start=args.start,
+            seed=args.seed,
+            keys=keys,
+            history=args.history,
+        )
     )
     print(svg)
     png = svg.with_suffix(".png")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from textual.color import Color
 
+from hedgeflow.app.history import SymbolHistory
 from hedgeflow.engine.types import ExpiryAnalysis, ExposurePerExpiry
 
 
@@ -92,6 +93,33 @@ class StrikesView(PaneView):
     levels: tuple[tuple[str, float], ...] = ()
     exposure: ExposurePerExpiry | None = None
     scope: str = ""
+
+
+@dataclass(frozen=True)
+class TimeView(PaneView):
+    """The history pane's and the heatmap's input: the symbol's session history.
+
+    history : the symbol's `SymbolHistory` (compared by identity) and its `version` (so a
+        view is new exactly when the history moved); scope : the scope label whose rows are
+        drawn (the analysis on screen's); clock : what the data's clock is ("sim clock",
+        "recorded", "" for a live feed: `present.clock_words`); lens : the heatmap's
+        `app.heatmap.Lens` value"""
+
+    history: SymbolHistory | None = None
+    version: int = -1
+    scope: str = ""
+    clock: str = ""
+    lens: str = "impulse"
+
+    @property
+    def axis_tag(self) -> str:
+        """The time axis' label: "ET" for a live feed, else the clock's kind first ("sim
+        ET", "rec ET", "file ET"), so simulated or recorded time never reads as live even
+        where the title is cut."""
+        if not self.clock:
+            return "ET"
+        word = self.clock.split()[0]
+        return f"{'rec' if word == 'recorded' else word} ET"
 
 
 @dataclass(frozen=True)

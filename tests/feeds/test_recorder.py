@@ -444,3 +444,42 @@ async def test_record_rejects_bad_arguments(tmp_path: Path) -> None:
         await record(sim(), ["SPX"], interval=-1, out=tmp_path / "x.sqlite")
     with pytest.raises(ValueError, match="symbols"):
         await record(sim(), [], interval=1, out=tmp_path / "x.sqlite")
+
+
+def test_history_rows_are_committed_when_written_and_read_back_opaque(tmp_path: Path) -> None:
+    """A history row is its own committed transaction: a read-only reader sees it while the
+    recorder is still open (as it sees a snapshot), bytes and text unchanged."""
+    from hedgeflow.feeds.recorder import SCHEMA_VERSION, history_counts, read_history
+
+    path = tmp_path / "h.sqlite"
+    with Recorder(path) as rec:
+        rec.write_history("spx", 100.0, 101.5, '{"a":1}', b"\x00\x01blob")
+        rec.write_history("SPX", 100.0, 102.0, '{"a":2}', None)  # the same data time again
+        rec.write_history("SPY", 99.0, 99.5, "{}", b"")
+        assert read_history(path) == [
+            ("SPX", 100.0, '{"a":1}', b"\x00\x01blob"),
+            ("SPX", 100.0, '{"a":2}', None),
+            ("SPY", 99.0, "{}", b""),
+        ]
+        assert read_history(path, "spx", until=101.9) == [
+            ("SPX", 100.0, '{"a":1}', b"\x00\x01blob")
+        ]
+        assert history_counts(path) == {"SPX": 2, "SPY": 1}
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_history_table_of_other_columns_is_refused(tmp_path: Path) -> None:
+    from hedgeflow.feeds.recorder import read_history
+
+    path = tmp_path / "other.sqlite"
+    Recorder(path).close()
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "DROP TABLE history; CREATE TABLE history (id INTEGER PRIMARY KEY, x TEXT)"
+        )
+    with pytest.raises(RecordingError, match="`history` table has other columns"):
+        Recorder(path)
+    with pytest.raises(RecordingError, match="table `history` has columns id, x"):
+        read_history(path)

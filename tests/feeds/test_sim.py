@@ -299,15 +299,17 @@ def test_from_config_and_registry() -> None:
     assert isinstance(f, SimFeed)
     assert f.clock() == WED
     assert f.market.symbols == f.symbols == ("SPX", "SPY")
-    assert SimFeed(start=WED).symbols == ("SPX", "SPY", "QQQ", "NDX", "IWM")
+    assert SimFeed(start=WED).symbols is None  # any ticker
+    assert SimFeed.from_config({"symbols": []}).symbols is None
     with pytest.raises(ValueError, match="feeds.sim.colour"):
         SimFeed.from_config({"colour": 1})
     with pytest.raises(ValueError, match="feeds.sim.speed"):
         SimFeed.from_config({"speed": -1})
     with pytest.raises(ValueError, match="start"):
         SimFeed.from_config({"start": "yesterday"})
-    with pytest.raises(ValueError, match="symbols"):
-        SimFeed.from_config({"symbols": ["SPX", "TSLA"]})
+    with pytest.raises(ValueError, match="symbols.*'TS-LA' is not a ticker"):
+        SimFeed.from_config({"symbols": ["SPX", "TS-LA"]})
+    assert SimFeed.from_config({"symbols": ["SPX", "tsla"]}).symbols == ("SPX", "TSLA")
 
 
 # --------------------------------------------------------------------------- smile

@@ -36,6 +36,9 @@ def test_the_readme_picture_is_current() -> None:
     text = _text((DOCS / "screenshot.svg").read_text(encoding="utf-8"))
     assert "next poll in 5s" in text and "1h00m" not in text
     assert "EM " in text and "to 16:00 settlement" in text  # made after the horizon fix
+    # the heatmap over the first hour (README "How to read the heatmap"), its scale named
+    assert "H(S) heatmap · SPX since 09:30 ET (sim clock" in text
+    assert "p98|cell|" in text and "sim ET 09:30" in text and "13 analyses" in text
     assert (DOCS / "screenshot.png").stat().st_mtime >= (
         DOCS / "screenshot.svg"
     ).stat().st_mtime - 60

@@ -69,3 +69,19 @@ def test_all_scope_panes_themes(
     app = make_app(export_dir=tmp_path, scope=parse_scope("all"), **kw)
     run = _run(app, "all", PANE_KEYS[pane], None if no_color else theme)
     assert snap_compare(app, terminal_size=SIZES[size], run_before=run)
+
+
+@pytest.mark.parametrize("theme", ["textual-light", "no-color"])
+@pytest.mark.parametrize("pane", ["h", "m"])
+def test_time_panes_themes_120x40(snap_compare: Any, tmp_path: Path, pane: str, theme: str) -> None:
+    """The history pane (h) and the heatmap (m) over an hour of the session, in a light
+    theme (cells blended into the light canvas) and without colour (shading glyphs)."""
+    from hedgeflow.tui.screenshot import prefill_history
+    from tests.tui.conftest import SEED, START
+
+    no_color = theme == "no-color"
+    kw: dict[str, Any] = {"colors": False} if no_color else {}
+    app = make_app(export_dir=tmp_path, **kw)
+    prefill_history(app, seed=SEED, start=START.isoformat(), minutes=60, symbols=["SPX"])
+    run = _run(app, "nearest", (pane,), None if no_color else theme)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run)

@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.tui.conftest import make_app, wait_for_analyses, wait_until
+from hedgeflow.tui.screenshot import prefill_history
+from tests.tui.conftest import SEED, START, make_app, wait_for_analyses, wait_until
 
 
 def _ready(app: Any):
@@ -159,3 +160,38 @@ def test_levels_card_all_scope_120x40(snap_compare: Any, tmp_path: Path) -> None
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def _session(app: Any, *keys: str):
+    """The hour before START analyzed every 5 minutes (real analyses of the same seeded
+    sim) in SPX's history, then `keys`: the history pane and heatmap show a session."""
+    prefill_history(app, seed=SEED, start=START.isoformat(), minutes=60, symbols=["SPX"])
+    return _keys(app, *keys)
+
+
+def test_history_pane_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    """h: levels vs spot since 09:35 ET (sim clock), flip count digits, charm bars."""
+    app = make_app(export_dir=tmp_path)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_session(app, "h"))
+
+
+def test_history_pane_120x40(snap_compare: Any, tmp_path: Path) -> None:
+    app = make_app(export_dir=tmp_path)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=_session(app, "h"))
+
+
+def test_heatmap_pane_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    """m: impulse density by price and time, spot across, the legend's range."""
+    app = make_app(export_dir=tmp_path)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_session(app, "m"))
+
+
+def test_heatmap_pane_120x40(snap_compare: Any, tmp_path: Path) -> None:
+    app = make_app(export_dir=tmp_path)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=_session(app, "m"))
+
+
+def test_heatmap_charm_lens_120x40(snap_compare: Any, tmp_path: Path) -> None:
+    """m k: charm by strike, $ per price bin."""
+    app = make_app(export_dir=tmp_path)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=_session(app, "m", "k"))

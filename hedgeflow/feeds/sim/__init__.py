@@ -1,7 +1,9 @@
 """The simulated market: the default feed, with no account and no network.
 
-An intraday market for SPX-, SPY-, QQQ-, NDX- and IWM-like underlyings that looks
-like the real thing to the engine and the screen:
+An intraday market for SPX-, SPY-, QQQ-, NDX- and IWM-like underlyings, and for any other
+ticker (1-6 letters, optionally .CLASS) a seeded synthetic equity (`synthetic.py`: level,
+strike increments by price, smile, open-interest walls, weeklies/monthlies/quarterlies,
+all PM-settled), that looks like the real thing to the engine and the screen:
 
 - Calendar: the real NYSE sessions and settlement times from `hedgeflow.engine.clock`
   (AM-settled SPX/NDX monthlies at 09:30, PM roots at the close, 13:00 on early-close
@@ -41,8 +43,9 @@ On a session day before the open the new day's open interest and strikes apply a
 volume is zero. `start = "auto"` picks now during a session, else 10:30 New York on
 the most recent session, so the monitor has a live market on a weekend.
 
-Modules: `catalogue` (the underlyings), `paths` (the random processes and session time),
-`market` (`SimMarket`, the chain as a pure function of time), `feed` (`SimFeed`).
+Modules: `catalogue` (the underlyings), `synthetic` (an underlying for any other ticker),
+`paths` (the random processes and session time), `market` (`SimMarket`, the chain as a
+pure function of time), `feed` (`SimFeed`).
 """
 
 from hedgeflow.feeds.sim.catalogue import UNDERLYINGS, Underlying

@@ -14,7 +14,9 @@ class Underlying:
     q : dividend yield, decimal/year; spacing : ((k_lo, k_hi, step), ...) strike step inside
     the log-moneyness band [k_lo, k_hi], innermost (finest) first; the last band covers the
     rest; grid : minimal (k_lo, k_hi) listed range of an expiry; loadings : weights on
-    (market, tech, small, own noise), unit variance in total.
+    (market, tech, small, own noise), unit variance in total; quarterly_days : how far out
+    (calendar days) the third Fridays of March, June, September and December are listed
+    beyond the monthlies (0: none, as for the five built-in underlyings).
     """
 
     symbol: str
@@ -39,6 +41,7 @@ class Underlying:
     loadings: tuple[float, float, float, float]
     rho: float = -0.7
     beta: float = 0.6
+    quarterly_days: int = 0
 
 
 _EVERY_DAY = frozenset({0, 1, 2, 3, 4})
@@ -159,4 +162,10 @@ UNDERLYINGS: dict[str, Underlying] = {
 }
 
 #: Expiry kinds and their share of a symbol's open interest scale.
-_OI_WEIGHT = {"daily": 0.15, "weekly": 0.45, "monthly": 0.5, "monthly-main": 2.5}
+_OI_WEIGHT = {
+    "daily": 0.15,
+    "weekly": 0.45,
+    "monthly": 0.5,
+    "monthly-main": 2.5,
+    "quarterly": 1.2,
+}

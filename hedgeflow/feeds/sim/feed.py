@@ -12,7 +12,6 @@ import numpy as np
 
 from hedgeflow.engine import clock as xclock
 from hedgeflow.engine.chain import OptionChain
-from hedgeflow.feeds.sim.catalogue import UNDERLYINGS
 from hedgeflow.feeds.sim.market import SimMarket
 from hedgeflow.feeds.sim.paths import NY
 
@@ -81,7 +80,7 @@ class SimFeed:
         seed: int = 7,
         start: Any = "auto",
         speed: float = 1.0,
-        symbols: Iterable[str] = tuple(UNDERLYINGS),
+        symbols: Iterable[str] | None = None,
         jump_intensity: float = 1.0,
         skew_stickiness: float = 1.5,
         rate: float = 0.045,
@@ -102,8 +101,8 @@ class SimFeed:
             rate=rate,
             activity=activity,
         )
-        #: The underlyings this sim serves, as configured.
-        self.symbols: tuple[str, ...] = self.market.symbols
+        #: The underlyings this sim serves, as configured; None (the default): any ticker.
+        self.symbols: tuple[str, ...] | None = self.market.symbols
         self.speed = float(speed)
         self.delay_seconds = float(delay_seconds)
         self._wall = wall
@@ -113,9 +112,9 @@ class SimFeed:
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> SimFeed:
-        """Build from a `[feeds.sim]` table: seed, start, speed, symbols (list or comma string),
-        jump_intensity (jumps per session), skew_stickiness (R), rate, activity (trade rate
-        multiplier), delay_seconds. Unknown keys and bad values raise ValueError naming them."""
+        """Build from a `[feeds.sim]` table: seed, start, speed, symbols (list or comma string;
+        empty: any ticker), jump_intensity (jumps per session), skew_stickiness (R), rate,
+        activity (trade rate multiplier), delay_seconds. Unknown keys and bad values raise ValueError naming them."""
         unknown = sorted(set(section) - set(_CONFIG_KEYS))
         if unknown:
             raise ValueError(
@@ -153,7 +152,8 @@ class SimFeed:
         if "symbols" in section:
             raw = section["symbols"]
             items = raw.split(",") if isinstance(raw, str) else list(raw)
-            kw["symbols"] = [str(x).strip().upper() for x in items if str(x).strip()]
+            listed = [str(x).strip().upper() for x in items if str(x).strip()]
+            kw["symbols"] = listed or None
         try:
             return cls(**kw)
         except ValueError as exc:

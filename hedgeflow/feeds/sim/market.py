@@ -35,6 +35,8 @@ from hedgeflow.feeds.sim.paths import (
     _SymbolDay,
     ema,
 )
+from hedgeflow.feeds.sim.synthetic import synthetic_underlying
+from hedgeflow.feeds.tickers import parse_ticker, ticker_error
 
 # --------------------------------------------------------------------------- the market
 
@@ -62,37 +64,57 @@ def _round_to(x: np.ndarray, step: np.ndarray | float, mode: str) -> np.ndarray:
 
 class SimMarket:
     """The deterministic market behind `SimFeed`: `chain_at(symbol, t)` is a pure function of
-    the seed, the parameters and t (cached internally for speed)."""
+    the seed, the parameters and t (cached internally for speed).
+
+    symbols : the tickers it serves, or None (the default) for any valid ticker: the
+    catalogue's five as catalogued, every other a seeded synthetic underlying
+    (`synthetic.py`). Which symbols were asked before never changes an answer."""
 
     def __init__(
         self,
         *,
         seed: int = 7,
-        symbols: Iterable[str] = tuple(UNDERLYINGS),
+        symbols: Iterable[str] | None = None,
         jump_intensity: float = 1.0,
         skew_stickiness: float = 1.5,
         rate: float = 0.045,
         activity: float = 1.0,
     ) -> None:
         self.seed = int(seed)
-        self.symbols = tuple(s.upper() for s in symbols)
-        for s in self.symbols:
-            if s not in UNDERLYINGS:
-                raise ValueError(
-                    f"`symbols`: unknown sim symbol {s!r} (known: {', '.join(UNDERLYINGS)})"
-                )
+        self.symbols: tuple[str, ...] | None = None
+        if symbols is not None:
+            listed = []
+            for s in symbols:
+                ticker = parse_ticker(s)
+                if ticker is None:
+                    raise ValueError(f"`symbols`: {ticker_error(s)}")
+                listed.append(ticker)
+            self.symbols = tuple(dict.fromkeys(listed))
         self.jump_intensity = float(jump_intensity)
         self.skew_stickiness = float(skew_stickiness)
         self.rate = float(rate)
         self.activity = float(activity)
         names = [*_FACTORS, *(f"own:{s}" for s in UNDERLYINGS)]
         self._levels = {name: _Levels(self.seed, name) for name in names}
+        #: The processes every day's paths hold; a synthetic name's own noise is drawn
+        #: when it is first asked for, from its own seed key.
+        self._day_names = tuple(names)
+        self._synthetic: dict[str, Underlying] = {}
         self._sessions: OrderedDict[date, _Session] = OrderedDict()
         self._paths: OrderedDict[date, _DayPaths] = OrderedDict()
         self._days: OrderedDict[tuple[str, date], _SymbolDay] = OrderedDict()
         # The caches and the tape cursor are mutated by `chain_at`: one caller at a time
         # (feeds may be polled from worker threads).
         self._lock = threading.Lock()
+
+    def underlying(self, symbol: str) -> Underlying:
+        """The catalogue's entry for a built-in symbol, else the seeded synthetic one."""
+        got = UNDERLYINGS.get(symbol) or self._synthetic.get(symbol)
+        if got is None:
+            got = synthetic_underlying(symbol, self.seed)
+            self._synthetic[symbol] = got
+            self._levels[f"own:{symbol}"] = _Levels(self.seed, f"own:{symbol}")
+        return got
 
     # -- calendar ---------------------------------------------------------------------------
 
@@ -118,7 +140,7 @@ class SimMarket:
     # -- spot -------------------------------------------------------------------------------
 
     def _log_close(self, symbol: str, day: int) -> float:
-        und = UNDERLYINGS[symbol]
+        und = self.underlying(symbol)
         a = und.loadings
         u = (
             a[0] * self._levels["market"].at(day)
@@ -133,14 +155,10 @@ class SimMarket:
         if got is not None:
             return got
         n = int(round(s.close - s.open))
-        sd = np.sqrt(1.0 / RTH_YEAR)
         increments: dict[str, np.ndarray] = {}
         gaps: dict[str, float] = {}
-        for name in self._levels:
-            rng = np.random.default_rng(_key(self.seed, "intraday", name, s.number))
-            steps = rng.normal(0.0, sd, n)
-            increments[name] = np.concatenate([[0.0], np.cumsum(steps)])
-            gaps[name] = float(rng.normal(0.0, 0.35 * np.sqrt(1.0 / 252.0)))
+        for name in self._day_names:
+            increments[name], gaps[name] = self._own_path(name, s, n)
         rng = np.random.default_rng(_key(self.seed, "day", s.number))
         vol_mult = float(np.exp(rng.normal(0.0, 0.15)))
         # Jumps on the market factor: Poisson count, uniform times, slightly negative sizes
@@ -158,12 +176,24 @@ class SimMarket:
             self._paths.popitem(last=False)
         return got
 
+    def _own_path(self, name: str, s: _Session, n: int) -> tuple[np.ndarray, float]:
+        """The unit-vol path of process `name` on session `s` (n seconds) and its gap."""
+        rng = np.random.default_rng(_key(self.seed, "intraday", name, s.number))
+        steps = rng.normal(0.0, np.sqrt(1.0 / RTH_YEAR), n)
+        return (
+            np.concatenate([[0.0], np.cumsum(steps)]),
+            float(rng.normal(0.0, 0.35 * np.sqrt(1.0 / 252.0))),
+        )
+
     def _symbol_path(self, symbol: str, s: _Session, paths: _DayPaths) -> tuple[float, np.ndarray]:
         """Previous close and the day's log-spot path, bridged from the gapped open to the
         day's close level."""
-        und = UNDERLYINGS[symbol]
+        und = self.underlying(symbol)
         a = und.loadings
         names = ("market", "tech", "small", f"own:{symbol}")
+        if names[3] not in paths.increments:  # a synthetic name: its own noise, on demand
+            n = len(paths.increments["market"]) - 1
+            paths.increments[names[3]], paths.gaps[names[3]] = self._own_path(names[3], s, n)
         prev = self._log_close(symbol, _day_number(s.prev_date))
         close = self._log_close(symbol, s.number)
         unit: np.ndarray = sum(
@@ -180,12 +210,24 @@ class SimMarket:
 
     def _expiries(self, und: Underlying, s: _Session) -> tuple[list[date], list[str], list[str]]:
         """Listed (date, root, kind) of the day: dailies within 7 calendar days on the listed
-        weekdays, week-ending sessions within 35 days, third Fridays within ~100 days."""
+        weekdays, week-ending sessions within 35 days, third Fridays within ~100 days, and
+        the quarterly third Fridays (Mar/Jun/Sep/Dec) within `und.quarterly_days`."""
         out: dict[tuple[date, str], str] = {}
         sessions = s.dates
         for i, d in enumerate(sessions):
             if (d - s.date).days > 100:
-                break
+                if (d - s.date).days > und.quarterly_days:
+                    break
+                third_friday = _third_friday(d.year, d.month)
+                if d.month % 3 == 0 and (
+                    d == third_friday
+                    or (
+                        not xclock.is_session(third_friday)
+                        and d == xclock.previous_session(third_friday)
+                    )
+                ):
+                    out[(d, und.monthly_root)] = "quarterly"
+                continue
             nxt = sessions[i + 1] if i + 1 < len(sessions) else None
             week_end = nxt is None or nxt.isocalendar()[1] != d.isocalendar()[1]
             third_friday = _third_friday(d.year, d.month)
@@ -206,8 +248,9 @@ class SimMarket:
     def _strikes(self, und: Underlying, center: float, lo: float, hi: float) -> np.ndarray:
         """Exchange-like strike grid in [center e^lo, center e^hi]: each band's step inside its
         log-moneyness band, finest first."""
-        out = []
+        out: list[np.ndarray] = []
         prev_band: tuple[float, float] | None = None
+        prev_step = 0.0
         for k_lo, k_hi, step in und.spacing:
             a, b = max(k_lo, lo), min(k_hi, hi)
             if b <= a:
@@ -218,8 +261,15 @@ class SimMarket:
             if prev_band is not None:
                 k = np.log(grid / center)
                 grid = grid[(k < prev_band[0]) | (k > prev_band[1])]
+                # Where the coarser step is not a multiple of the finer one (2.5 after 1),
+                # its first strike can land within a fine step of the band's edge (82.5
+                # beside 83): not listed, so no gap is narrower than the finer step.
+                inner = np.concatenate(out)
+                gap = np.abs(grid[:, None] - inner[None, :]).min(axis=1) if len(inner) else None
+                if gap is not None:
+                    grid = grid[gap > prev_step - 1e-9]
             out.append(grid)
-            prev_band = (a, b)
+            prev_band, prev_step = (a, b), step
         strikes = np.unique(np.round(np.concatenate(out), 6))
         return strikes[strikes > 0]
 
@@ -228,7 +278,7 @@ class SimMarket:
         if got is not None:
             self._days.move_to_end((symbol, s.date))
             return got
-        und = UNDERLYINGS[symbol]
+        und = self.underlying(symbol)
         paths = self._day_paths(s)
         prev_close, log_path = self._symbol_path(symbol, s, paths)
         alpha = 1.0 - np.exp(-1.0 / _ANCHOR_SECONDS)
@@ -282,7 +332,8 @@ class SimMarket:
         )
         self._make_tape(day)
         self._days[(symbol, s.date)] = day
-        while len(self._days) > 2 * max(len(self.symbols), 1) + 2:
+        served = len(self.symbols) if self.symbols is not None else len(self._synthetic) + 5
+        while len(self._days) > 2 * max(served, 1) + 2:
             self._days.popitem(last=False)
         return day
 
@@ -412,10 +463,14 @@ class SimMarket:
         self, symbol: str, when: datetime, *, source: str = "sim", delay: float = 0.0
     ) -> OptionChain:
         """The chain of `symbol` with quotes as of `when` (aware); pure in (seed, params, when)."""
-        symbol = symbol.upper()
-        if symbol not in self.symbols:
+        ticker = parse_ticker(symbol)
+        if ticker is None:
+            raise FeedError(f"unknown symbol: {ticker_error(symbol)}", vendor="sim")
+        symbol = ticker
+        if self.symbols is not None and symbol not in self.symbols:
             raise FeedError(
-                f"unknown symbol {symbol!r} (the sim knows {', '.join(self.symbols)})", vendor="sim"
+                f"unknown symbol {symbol!r} (feeds.sim.symbols lists {', '.join(self.symbols)})",
+                vendor="sim",
             )
         if when.tzinfo is None:
             raise ValueError("`when` must be timezone-aware")

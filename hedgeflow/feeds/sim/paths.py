@@ -32,6 +32,8 @@ _ANCHOR_SECONDS = 1800.0
 _BLOCK_DAYS = 64
 #: Stationary standard deviation of the daily walk's block endpoints (unit-vol terms).
 _LEVEL_SD = 0.6
+#: Calendar days of sessions a `_Session` holds (expiries are listed to 200 days).
+_HORIZON_DAYS = 215
 #: Factor processes shared by all underlyings: market, tech, small caps.
 _FACTORS = ("market", "tech", "small")
 
@@ -137,7 +139,7 @@ class _Levels:
 @dataclass
 class _Session:
     """One exchange session: its date, day number, open/close epochs, and the local
-    trading-time table (cumulative regular-session seconds) for the next ~110 days."""
+    trading-time table (cumulative regular-session seconds) for the next ~215 days."""
 
     date: dt.date
     number: int
@@ -146,7 +148,7 @@ class _Session:
     prev_date: dt.date
     knots_t: np.ndarray
     knots_c: np.ndarray
-    dates: list[dt.date]  # this and the following sessions over ~110 days
+    dates: list[dt.date]  # this and the following sessions over ~215 days
 
     def trading_seconds(self, t: np.ndarray | float, end: np.ndarray) -> np.ndarray:
         """Regular-session seconds between t and end (end >= t), vectorized."""
@@ -161,7 +163,9 @@ def _build_session(d: date) -> _Session:
     closed = xclock.session_close(d)
     assert opened is not None and closed is not None
     dates = [d]
-    horizon = d + timedelta(days=110)
+    # Far enough for the synthetic names' quarterlies (200 days); the table's knots past
+    # an expiry do not change its trading time, so the built-in names are unaffected.
+    horizon = min(d + timedelta(days=_HORIZON_DAYS), xclock.CALENDAR_END - timedelta(days=7))
     while dates[-1] < horizon:
         dates.append(xclock.next_session(dates[-1]))
     opens = np.array([xclock.session_open(x).timestamp() for x in dates])  # type: ignore[union-attr]

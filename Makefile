@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/hedgeflow monitor
 
-# The README's test command: style, types, layer boundaries, then the tests.
+# The README's test command: style, types, layer boundaries, then the tests (Chromium for
+# the browser test installed first when missing and possible: .ci/chromium).
 test: $(STAMP)
+	@bash .ci/chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy hedgeflow

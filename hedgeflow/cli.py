@@ -1,4 +1,4 @@
-"""The `hedgeflow` command line: monitor (default), analyze, record, replay, doctor.
+"""The `hedgeflow` command line: monitor (default), analyze, record, replay, serve, doctor.
 
 The outermost layer: it reads files and the clock, builds feeds from the
 configuration and hands explicit values to the engine and the app. Every
@@ -507,6 +507,61 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return run_doctor(args.config)
 
 
+# ------------------------------------------------------------------ serve
+
+
+def _port(text: str) -> int:
+    """`--port`: a TCP port number."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 1 to 65535, got {port}")
+    return port
+
+
+def _serve_options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--host", help="address to listen on (default: serve.host, 127.0.0.1)")
+    sp.add_argument("--port", type=_port, help="port to listen on (default: serve.port, 8000)")
+    sp.add_argument(
+        "--url",
+        help="the address browsers use, when it is not http://HOST:PORT (a tunnel, a proxy)",
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Every refusal the monitor would make is made here, once, before serving: a browser
+    session then starts a monitor that is known to start."""
+    from hedgeflow.tui.serve import (
+        ServeError,
+        check_address,
+        check_url,
+        exposure_warning,
+        monitor_argv,
+        serve,
+    )
+
+    settings = _settings(args.config)
+    feed_name = args.feed or settings.monitor.feed
+    overrides = {"path": args.path} if args.path else {}
+    feed = _build_feed(settings, feed_name, overrides | _sim_overrides(args, feed_name))
+    for symbol in _watch_symbols(feed, feed_name, _symbol_list(args.symbols), settings):
+        _engine_config(settings, symbol, args)
+    _start_logging(settings)
+    host = args.host or settings.serve.host
+    port = args.port or settings.serve.port
+    try:
+        url = check_url(args.url) if args.url else None
+        check_address(host, port)
+        warning = exposure_warning(host, port)
+        if warning:
+            _warn(warning)
+        return serve(monitor_argv(args), host=host, port=port, url=url)
+    except ServeError as exc:
+        raise CliError(str(exc)) from None
+
+
 # ------------------------------------------------------------------ entry
 
 
@@ -559,17 +614,25 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--positions", choices=[p.value for p in PositionSource])
         sp.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    def monitor_options(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--feed", choices=FEED_NAMES)
+        sp.add_argument(
+            "--symbols",
+            help="comma-separated, e.g. SPX,SPY (default: the file's or recording's own, else monitor.symbols)",
+        )
+        sp.add_argument("--interval", type=_interval, help="seconds between polls (0.05 to 86400)")
+        sp.add_argument("--path", help="file or recording for the file/replay feeds")
+        sim_clock(sp)
+        common_engine(sp)
+
     m = sub.add_parser("monitor", help="the live monitor (default)")
-    m.add_argument("--feed", choices=FEED_NAMES)
-    m.add_argument(
-        "--symbols",
-        help="comma-separated, e.g. SPX,SPY (default: the file's or recording's own, else monitor.symbols)",
-    )
-    m.add_argument("--interval", type=_interval, help="seconds between polls (0.05 to 86400)")
-    m.add_argument("--path", help="file or recording for the file/replay feeds")
-    sim_clock(m)
-    common_engine(m)
+    monitor_options(m)
     m.set_defaults(func=cmd_monitor)
+
+    s = sub.add_parser("serve", help="the monitor in a browser (textual-serve, localhost)")
+    monitor_options(s)
+    _serve_options(s)
+    s.set_defaults(func=cmd_serve)
 
     a = sub.add_parser("analyze", help="one-shot analysis of a chain file or a feed")
     a.add_argument("file", nargs="?", help="CBOE quotedata CSV, CBOE JSON or normalized chain JSON")

@@ -106,6 +106,7 @@ DEFAULTS: dict[str, Any] = {
         "queue_size": 100,
     },
     "keymap": {},
+    "serve": {"host": "127.0.0.1", "port": 8000},
     "feeds": {
         "sim": {
             "seed": 7,
@@ -170,6 +171,18 @@ def _integer(lo: int) -> Check:
         return value
 
     return check
+
+
+def _host(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"`{key}` must be a host name or address, got {value!r}")
+    return value.strip()
+
+
+def _port(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ConfigError(f"`{key}` must be a TCP port, 1 to 65535, got {value!r}")
+    return value
 
 
 def _choice(*options: str) -> Check:
@@ -263,6 +276,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "zone_threshold": _number(0.0, 1.0),
     },
     "colors": {name: _string for name in DEFAULTS["colors"]},
+    "serve": {"host": _host, "port": _port},
     "alerts": {
         "regime": _boolean,
         "flip": _boolean,
@@ -438,6 +452,14 @@ class ColorSettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    """`[serve]`: where `hedgeflow serve` listens (its --host and --port defaults)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+@dataclass(frozen=True)
 class AlertSettings:
     """`[alerts]`: which alerts, their thresholds, and delivery (docs/METHOD.md "Alerts").
 
@@ -494,6 +516,7 @@ class Settings:
     #: checked by the feed's own `from_config` when it is built).
     feeds: Mapping[str, Mapping[str, Any]]
     source: str
+    serve: ServeSettings = ServeSettings()
     alerts: AlertSettings = AlertSettings()
 
     @classmethod
@@ -535,6 +558,7 @@ class Settings:
                 {name: MappingProxyType(copy.deepcopy(t)) for name, t in data["feeds"].items()}
             ),
             source=source,
+            serve=ServeSettings(**data["serve"]),
             alerts=AlertSettings.from_table(data["alerts"]),
         )
 

@@ -361,9 +361,17 @@ DATA_FEEDS = ("file", "replay")
 
 
 def _symbol_list(text: str | None) -> list[str]:
-    """`--symbols`: upper case, in order, each once; [] when not given."""
+    """`--symbols`: upper case, in order, each once; [] when not given. `@FILE` reads a
+    plain text file of tickers (`hedgeflow.app.watchlist.read_ticker_file`)."""
     if text is None:
         return []
+    if text.startswith("@"):
+        from hedgeflow.app.watchlist import TickerFileError, read_ticker_file
+
+        try:
+            return read_ticker_file(Path(text[1:]).expanduser())
+        except TickerFileError as exc:
+            raise CliError(f"--symbols: {exc}") from None
     symbols = list(dict.fromkeys(s.strip().upper() for s in text.split(",") if s.strip()))
     if not symbols:
         raise CliError(f"--symbols: no symbol in {text!r} (e.g. SPX,SPY)")
@@ -618,7 +626,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--feed", choices=FEED_NAMES)
         sp.add_argument(
             "--symbols",
-            help="comma-separated, e.g. SPX,SPY (default: the file's or recording's own, else monitor.symbols)",
+            help="comma-separated, e.g. SPX,SPY, or @FILE: a text file of tickers (default: "
+            "the file's or recording's own, else monitor.symbols)",
         )
         sp.add_argument("--interval", type=_interval, help="seconds between polls (0.05 to 86400)")
         sp.add_argument("--path", help="file or recording for the file/replay feeds")

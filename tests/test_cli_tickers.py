@@ -76,3 +76,31 @@ def test_monitor_watches_synthetic_symbols(tmp_path: Path, cold_env: dict[str, s
     assert code == 0, screen[-2000:]
     assert "AAPL" in screen and "XYZ" in screen
     assert "not a ticker" not in screen and "unknown symbol" not in screen
+
+
+def test_symbols_from_a_ticker_file(tmp_path: Path, cold_env: dict[str, str]) -> None:
+    """`--symbols @FILE`: the tickers of a plain text file; a bad file is one line, exit 2,
+    before the screen, naming the file and line."""
+    good = tmp_path / "desk.txt"
+    good.write_text("# my desk\nAAPL, xyz\n", encoding="utf-8")
+    code, screen = run_monitor_until(
+        [
+            "monitor", "--feed", "sim", "--symbols", f"@{good}", "--sim-start", START,
+            "--sim-speed", "1", "--interval", "0.5",
+        ],
+        cold_env,
+        "Regime · AAPL",
+    )  # fmt: skip
+    assert code == 0, screen[-2000:]
+    assert "AAPL" in screen and "XYZ" in screen
+    bad = tmp_path / "bad.txt"
+    bad.write_text("SPX\nSP-X\n", encoding="utf-8")
+    line = assert_refused(
+        ["monitor", "--feed", "sim", "--symbols", f"@{bad}"], cold_env, "bad.txt:2"
+    )
+    assert "'SP-X' is not a ticker" in line
+    assert_refused(
+        ["monitor", "--feed", "sim", "--symbols", f"@{tmp_path / 'none.txt'}"],
+        cold_env,
+        "no such ticker file",
+    )

@@ -22,13 +22,9 @@ from pathlib import Path
 from hedgeflow.app.fmt import fmt_age, fmt_compact, fmt_level, fmt_percent
 from hedgeflow.app.presentation import headline
 from hedgeflow.engine.types import ExpiryAnalysis
+from hedgeflow.feeds.tickers import TICKER_FORM, parse_ticker
 
 NAN = float("nan")
-
-#: A ticker as the watchlist file and the command line take it: letters, then optionally
-#: one class suffix after a dot (BRK.B), at most 10 characters; `^` or `$` prefixes of
-#: index symbols are accepted and dropped (^SPX, $SPX).
-TICKER = re.compile(r"^[A-Z][A-Z0-9]{0,5}(\.[A-Z]{1,2})?$")
 
 
 class TickerFileError(ValueError):
@@ -37,7 +33,8 @@ class TickerFileError(ValueError):
 
 def read_ticker_file(path: str | Path) -> list[str]:
     """Tickers from a plain text file: separated by newlines, commas or spaces; `#` starts a
-    comment; case-insensitive; each kept once, in order. Raises `TickerFileError` (one line)
+    comment; case-insensitive, in the form `hedgeflow.feeds.tickers` accepts (a leading `$`
+    dropped); each kept once, in order. Raises `TickerFileError` (one line)
     for a missing or unreadable file, a malformed ticker (with its line number), or a file
     with none."""
     p = Path(path)
@@ -54,9 +51,9 @@ def read_ticker_file(path: str | Path) -> list[str]:
         for word in re.split(r"[,\s]+", line.split("#", 1)[0]):
             if not word:
                 continue
-            t = word.upper().lstrip("^$")
-            if not TICKER.match(t):
-                raise TickerFileError(f"{p}:{n}: {word!r} is not a ticker (e.g. SPX, BRK.B)")
+            t = parse_ticker(word)
+            if t is None:
+                raise TickerFileError(f"{p}:{n}: {word!r} is not a ticker ({TICKER_FORM})")
             out[t] = None
     if not out:
         raise TickerFileError(f"{p}: no tickers in the file")

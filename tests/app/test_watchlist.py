@@ -88,7 +88,7 @@ def test_filter_needs_every_word() -> None:
 
 def test_ticker_files(tmp_path: Path) -> None:
     f = tmp_path / "desk.txt"
-    f.write_text("# the desk\nspx, SPY qqq\n\n^NDX  brk.b # class B\nSPY\n", encoding="utf-8")
+    f.write_text("# the desk\nspx, SPY qqq\n\n$NDX  brk.b # class B\nSPY\n", encoding="utf-8")
     assert read_ticker_file(f) == ["SPX", "SPY", "QQQ", "NDX", "BRK.B"]
     f.write_text("SPX\nnot-a-ticker\n", encoding="utf-8")
     with pytest.raises(TickerFileError, match=r"desk.txt:2: 'not-a-ticker' is not a ticker"):

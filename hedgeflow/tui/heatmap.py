@@ -18,18 +18,14 @@ repaint without new data draws the kept lines.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import numpy as np
 from rich.color import Color as RichColor
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.reactive import reactive
 from textual.strip import Strip
-from textual.widget import Widget
 
-from hedgeflow.app.fmt import NY, fmt_dollars
+from hedgeflow.app.fmt import fmt_dollars
 from hedgeflow.app.heatmap import (
     NO_DATA,
     SCALE_PERCENTILE,
@@ -41,8 +37,8 @@ from hedgeflow.app.heatmap import (
 )
 from hedgeflow.engine.enums import EngineModel
 from hedgeflow.tui.chart_theme import PlotColor, app_chart_colors
-from hedgeflow.tui.panes import _TitledMixin
-from hedgeflow.tui.views import Palette, TimeView
+from hedgeflow.tui.painted import PaintedPane, clock_label
+from hedgeflow.tui.views import Palette
 
 #: Strength steps of the colour scale (and of the glyphs without colour).
 STEPS = 4
@@ -78,23 +74,14 @@ SIGN_WORDS = {
 }
 
 
-class HeatmapPane(_TitledMixin, Widget):
+class HeatmapPane(PaintedPane):
     """Price x session time, each cell the lens' value (module docstring)."""
-
-    view: reactive[TimeView | None] = reactive(None)
-    """The symbol's history, its version, the scope on screen and the lens."""
 
     DEFAULT_CSS = "HeatmapPane { height: 1fr; }"
 
     def __init__(self, palette: Palette, **kw: object) -> None:
-        super().__init__(**kw)  # type: ignore[arg-type]
-        self.palette = palette
-        self._key: tuple[object, ...] | None = None
-        self._lines: list[Strip] = []
+        super().__init__(palette, **kw)
         self.grid: HeatGrid | None = None  # the grid on screen (tests read it)
-
-    def on_show(self) -> None:
-        self.watch_view()
 
     def watch_view(self) -> None:
         if not self.display:
@@ -113,34 +100,15 @@ class HeatmapPane(_TitledMixin, Widget):
             Lens.GEX: "GEX by strike heatmap",
         }[lens]
         rows = view.history.rows(view.scope)
-        since = f"since {_hhmm(rows[0].time)} ET" if rows else "no rows of this scope"
+        since = f"since {clock_label(rows[0].time)} ET" if rows else "no rows of this scope"
         clock = f" ({view.clock})" if view.clock else ""
         # the data clock before the unit: a narrow pane cuts the end of a title
         title = f"{what} · {view.symbol} {since}{clock} · {lens_unit(lens, density=density)}"
         self._set_frame(title, view, f"k lens · {len(rows)} analyses")
         self.refresh()
 
-    def render_line(self, y: int) -> Strip:
-        width, height = self.size
-        view = self.view
-        key = (
-            width,
-            height,
-            self.app.theme,
-            bool(self.app.no_color),
-            id(view.history) if view and view.history else 0,
-            view.version if view else -1,
-            view.scope if view else "",
-            view.lens if view else "",
-            view.waiting if view else "",
-        )
-        if key != self._key:
-            # The pane's own style under every segment: Textual's colour filters (NO_COLOR)
-            # read each segment's style.
-            base = self.rich_style
-            self._lines = [line.apply_style(base) for line in self._build(width, height)]
-            self._key = key
-        return self._lines[y] if 0 <= y < len(self._lines) else Strip.blank(width)
+    def _extra_key(self) -> tuple[object, ...]:
+        return (self.view.lens if self.view else "",)
 
     # ------------------------------------------------------------------ painting
 
@@ -258,8 +226,8 @@ class HeatmapPane(_TitledMixin, Widget):
             for c in range(0, cols - 5, every):
                 at = LABEL_W + c
                 if at + 5 < last - 1:
-                    line[at : at + 5] = list(_hhmm(0.5 * (edges[c] + edges[c + 1])))
-            line[last : last + 5] = list(_hhmm(float(edges[-1])))
+                    line[at : at + 5] = list(clock_label(0.5 * (edges[c] + edges[c + 1])))
+            line[last : last + 5] = list(clock_label(float(edges[-1])))
         tag = self.view.axis_tag if self.view is not None else "ET"
         text = "".join(line)[:width]
         return self._text(Text(f"{tag:>{LABEL_W - 1}} " + text[LABEL_W:], style="dim"), width)
@@ -280,10 +248,3 @@ class HeatmapPane(_TitledMixin, Widget):
         t.append(SPOT_GLYPH, style="" if glyphs else Style(color=spot, bold=True))
         t.append(" spot")
         return self._text(t, width)
-
-    def _text(self, text: Text, width: int) -> Strip:
-        return Strip(list(text.render(self.app.console))).crop_extend(0, width, None)
-
-
-def _hhmm(t: float) -> str:
-    return datetime.fromtimestamp(float(t), UTC).astimezone(NY).strftime("%H:%M")

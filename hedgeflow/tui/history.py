@@ -12,20 +12,15 @@ their glyph) its sign.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import numpy as np
 from rich.text import Text
-from textual.reactive import reactive
 from textual.strip import Strip
-from textual.widget import Widget
 
-from hedgeflow.app.fmt import NY, fmt_dollars, nice_ticks
+from hedgeflow.app.fmt import fmt_dollars, nice_ticks
 from hedgeflow.app.history_view import HistorySeries, history_series, y_range
 from hedgeflow.tui.chart_theme import ChartColors, PlotColor, app_chart_colors
 from hedgeflow.tui.linecanvas import braille_lines, glyph_lines
-from hedgeflow.tui.panes import _TitledMixin
-from hedgeflow.tui.views import Palette, TimeView
+from hedgeflow.tui.painted import PaintedPane, clock_label
 
 #: Width of the labels in front of the two rows under the chart.
 ROW_LABEL_W = 7
@@ -47,11 +42,6 @@ MARKS = {
 }
 
 
-def clock_label(t: float) -> str:
-    """Epoch seconds as New York HH:MM."""
-    return datetime.fromtimestamp(t, UTC).astimezone(NY).strftime("%H:%M")
-
-
 def _rich(c: PlotColor) -> str:
     if isinstance(c, tuple):
         return f"#{c[0]:02x}{c[1]:02x}{c[2]:02x}"
@@ -70,24 +60,12 @@ def _line_color(colors: ChartColors, label: str) -> PlotColor:
     }.get(label, colors.curve)
 
 
-class HistoryPane(_TitledMixin, Widget):
+class HistoryPane(PaintedPane):
     """Levels vs spot over the session, flip count and charm rows (module docstring)."""
-
-    view: reactive[TimeView | None] = reactive(None)
-    """The symbol's history, its version and the scope on screen."""
-
-    def __init__(self, palette: Palette, **kw: object) -> None:
-        super().__init__(**kw)  # type: ignore[arg-type]
-        self.palette = palette
-        self._built_key: tuple[object, ...] | None = None
-        self._built: list[Strip] = []
 
     @property
     def chart_colors(self) -> ChartColors:
         return app_chart_colors(self.app, self.palette)
-
-    def on_show(self) -> None:
-        self.watch_view()
 
     def watch_view(self) -> None:
         if not self.display:
@@ -126,25 +104,6 @@ class HistoryPane(_TitledMixin, Widget):
             (c.curve, "attract"),
         ]
         return " ".join(f"[{_rich(col)}]━[/]{name}" for col, name in parts)
-
-    def render_line(self, y: int) -> Strip:
-        width, height = self.size
-        view = self.view
-        key = (
-            width,
-            height,
-            self.app.theme,
-            bool(self.app.no_color),
-            id(view.history) if view and view.history else 0,
-            view.version if view else -1,
-            view.scope if view else "",
-            view.waiting if view else "",
-        )
-        if key != self._built_key:
-            base = self.rich_style  # a style under every segment (NO_COLOR's filter reads it)
-            self._built = [line.apply_style(base) for line in self._build(width, height)]
-            self._built_key = key
-        return self._built[y] if 0 <= y < len(self._built) else Strip.blank(width)
 
     def _build(self, width: int, height: int) -> list[Strip]:
         if width <= 0 or height <= 0:
@@ -212,9 +171,6 @@ class HistoryPane(_TitledMixin, Widget):
         tag = self.view.axis_tag if self.view is not None else "ET"
         out.append(Text(f"{tag:>{ROW_LABEL_W}} " + "".join(axis), style="dim", no_wrap=True))
         return [self._text(line, width) for line in out]
-
-    def _text(self, text: Text, width: int) -> Strip:
-        return Strip(list(text.render(self.app.console))).crop_extend(0, width, None)
 
     def _rows(self, s: HistorySeries, width: int) -> list[Strip]:
         """The flip-count digits and the charm bars, one column per time bin."""

@@ -27,15 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from hedgeflow.app.presentation import headline
+from hedgeflow.app.presentation import NAN, finite_or_nan, headline
 from hedgeflow.engine.types import ExpiryAnalysis
-
-NAN = float("nan")
-
-
-def _num(x: float | None) -> float:
-    """A level as a float: NaN for none (history arrays hold no None)."""
-    return NAN if x is None or not math.isfinite(x) else float(x)
 
 
 @dataclass(frozen=True)
@@ -125,12 +118,12 @@ def history_row(a: ExpiryAnalysis) -> HistoryRow:
         impulse=float(h.impulse),
         slope=float(h.slope),
         flip_levels=h.flip_levels,
-        nearest_flip=_num(h.nearest_flip),
-        zero_gamma=_num(h.zero_gamma),
-        call_wall=_num(lv.call_wall if lv is not None else None),
-        put_wall=_num(lv.put_wall if lv is not None else None),
-        attractor_above=_num(h.attractor_above),
-        attractor_below=_num(h.attractor_below),
+        nearest_flip=finite_or_nan(h.nearest_flip),
+        zero_gamma=finite_or_nan(h.zero_gamma),
+        call_wall=finite_or_nan(lv.call_wall if lv is not None else None),
+        put_wall=finite_or_nan(lv.put_wall if lv is not None else None),
+        attractor_above=finite_or_nan(h.attractor_above),
+        attractor_below=finite_or_nan(h.attractor_below),
         regime=h.regime.value,
         firmness=NAN if firm is None else float(firm.bands),
         charm_total=float(h.charm_total),

@@ -137,6 +137,16 @@ def _finite_or_none(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
 
 
+#: The one NaN `finite_or_nan` gives (rows built twice from one analysis compare equal).
+NAN = float("nan")
+
+
+def finite_or_nan(x: float | None) -> float:
+    """A level or figure as a float, NaN for none or non-finite (arrays and rows hold no
+    None: the level history, the watchlist)."""
+    return float(x) if x is not None and math.isfinite(x) else NAN
+
+
 def firmness_words(f: RegimeFirmness | None) -> str:
     """'firm: bias +0.51, exit +0.05': the words, the input nearest its exit (in its own
     unit) and that exit; '' without a firmness."""

@@ -20,11 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hedgeflow.app.fmt import fmt_age, fmt_compact, fmt_level, fmt_percent
-from hedgeflow.app.presentation import headline
+from hedgeflow.app.presentation import NAN, finite_or_nan, headline
 from hedgeflow.engine.types import ExpiryAnalysis
 from hedgeflow.feeds.tickers import TICKER_FORM, parse_ticker
-
-NAN = float("nan")
 
 
 class TickerFileError(ValueError):
@@ -104,10 +102,6 @@ class WatchRow:
     state: str = "waiting"
 
 
-def _f(x: float | None) -> float:
-    return NAN if x is None or not math.isfinite(x) else float(x)
-
-
 def watch_row(
     symbol: str,
     analysis: ExpiryAnalysis | None,
@@ -123,15 +117,15 @@ def watch_row(
     if analysis is None:
         return WatchRow(
             symbol,
-            age=_f(age),
+            age=finite_or_nan(age),
             stale=stale,
             last_alert=last_alert,
             state=f"error: {error}" if error else "waiting",
         )
     h = headline(analysis)
     spot = float(analysis.spot)
-    em = _f(h.expected_move)
-    first = _f(first_spot)
+    em = finite_or_nan(h.expected_move)
+    first = finite_or_nan(first_spot)
 
     def pct(level: float) -> float:
         return (level - spot) / spot if spot > 0 else NAN
@@ -139,7 +133,7 @@ def watch_row(
     def ems(level: float) -> float:
         return (level - spot) / em if em > 0 else NAN
 
-    flip, zg = _f(h.nearest_flip), _f(h.zero_gamma)
+    flip, zg = finite_or_nan(h.nearest_flip), finite_or_nan(h.zero_gamma)
     lv = analysis.levels
     firm = h.regime_firmness
     return WatchRow(
@@ -150,20 +144,20 @@ def watch_row(
         scope=analysis.scope,
         regime=h.regime.value,
         firmness=firm.words if firm is not None else "",
-        bands=_f(firm.bands) if firm is not None else NAN,
-        impulse=_f(h.impulse),
+        bands=finite_or_nan(firm.bands) if firm is not None else NAN,
+        impulse=finite_or_nan(h.impulse),
         flip=flip,
         flip_pct=pct(flip),
         flip_em=ems(flip),
         zero_gamma=zg,
         zero_gamma_pct=pct(zg),
         zero_gamma_em=ems(zg),
-        call_wall=_f(lv.call_wall) if lv is not None else NAN,
-        put_wall=_f(lv.put_wall) if lv is not None else NAN,
-        charm=_f(h.charm_total),
+        call_wall=finite_or_nan(lv.call_wall) if lv is not None else NAN,
+        put_wall=finite_or_nan(lv.put_wall) if lv is not None else NAN,
+        charm=finite_or_nan(h.charm_total),
         charm_words=h.charm_words,
         last_alert=last_alert,
-        age=_f(age),
+        age=finite_or_nan(age),
         stale=stale,
         state="",
     )
@@ -197,12 +191,12 @@ COLUMNS: tuple[Column, ...] = (
         lambda r: r.age,
         lambda r: ("STALE " if r.stale else "") + (fmt_age(r.age) if math.isfinite(r.age) else "–"),
     ),
-    Column("last", "last", lambda r: r.last, lambda r: fmt_level(_none(r.last))),
+    Column("last", "last", lambda r: r.last, lambda r: fmt_level(r.last)),
     Column(
         "change",
         "chg",
         lambda r: r.change_pct,
-        lambda r: fmt_percent(_none(r.change_pct), decimals=2, signed=True),
+        lambda r: fmt_percent(r.change_pct, decimals=2, signed=True),
     ),
     Column(
         "regime",
@@ -215,16 +209,14 @@ COLUMNS: tuple[Column, ...] = (
         "impulse",
         "impulse $/1%",
         lambda r: r.impulse,
-        lambda r: fmt_compact(_none(r.impulse), signed=True),
+        lambda r: fmt_compact(r.impulse, signed=True),
     ),
     Column(
         "flip",
         "flip",
         lambda r: abs(r.flip_pct),
         lambda r: (
-            f"{fmt_level(_none(r.flip))} {_dist(r.flip_pct, r.flip_em)}"
-            if math.isfinite(r.flip)
-            else "–"
+            f"{fmt_level(r.flip)} {_dist(r.flip_pct, r.flip_em)}" if math.isfinite(r.flip) else "–"
         ),
     ),
     Column(
@@ -232,7 +224,7 @@ COLUMNS: tuple[Column, ...] = (
         "zero γ",
         lambda r: abs(r.zero_gamma_pct),
         lambda r: (
-            f"{fmt_level(_none(r.zero_gamma))} {_dist(r.zero_gamma_pct, r.zero_gamma_em)}"
+            f"{fmt_level(r.zero_gamma)} {_dist(r.zero_gamma_pct, r.zero_gamma_em)}"
             if math.isfinite(r.zero_gamma)
             else "–"
         ),
@@ -241,14 +233,14 @@ COLUMNS: tuple[Column, ...] = (
         "walls",
         "put / call wall",
         lambda r: r.call_wall,
-        lambda r: f"{fmt_level(_none(r.put_wall))} / {fmt_level(_none(r.call_wall))}",
+        lambda r: f"{fmt_level(r.put_wall)} / {fmt_level(r.call_wall)}",
     ),
     Column(
         "charm",
         "charm to horizon",
         lambda r: r.charm,
         lambda r: (
-            f"{fmt_compact(_none(r.charm), signed=True)} {r.charm_words}".strip()
+            f"{fmt_compact(r.charm, signed=True)} {r.charm_words}".strip()
             if math.isfinite(r.charm)
             else "–"
         ),
@@ -265,10 +257,6 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
-
-
-def _none(x: float) -> float | None:
-    return x if math.isfinite(x) else None
 
 
 def sort_rows(rows: Sequence[WatchRow], key: str, *, descending: bool = False) -> list[WatchRow]:

@@ -32,6 +32,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from bench.monitor import _rss_mb
+
 SYMBOLS = ["SPX", "SPY", "QQQ", "NDX", "IWM"]
 #: Five minutes before the bell, so that the live analysis after the session (its clock
 #: frozen at the end) is before the 4 pm settlement of the day's 0DTE.
@@ -39,12 +41,6 @@ OPEN = "2026-11-24T09:25:00-05:00"
 SESSION_S = 6.5 * 3600
 POLL_S = 5.0
 SIZE = (120, 40)
-
-
-def _rss_mb() -> float:
-    from bench.monitor import _rss_mb as rss
-
-    return rss()
 
 
 def build_history(symbol: str, *, step_minutes: int) -> Any:

@@ -42,10 +42,10 @@ START = "2026-11-24T10:00:00-05:00"
 SIZE = (120, 40)
 
 
-def _rss_mb() -> float:
-    """Resident set size of this process, MB (Linux /proc; 0 elsewhere)."""
+def _rss_mb(pid: int | str = "self") -> float:
+    """Resident set size of a process (this one by default), MB (Linux /proc; 0 elsewhere)."""
     try:
-        with open("/proc/self/statm") as f:
+        with open(f"/proc/{pid}/statm") as f:
             pages = int(f.read().split()[1])
         return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
     except (OSError, ValueError):

@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.monitor import _rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILT_IN = ["SPX", "SPY", "QQQ", "NDX", "IWM"]
 SIZE = (120, 40)
@@ -44,15 +46,6 @@ def symbols(n: int) -> list[str]:
     """The five built-in underlyings, then synthetic tickers (seeded by name)."""
     extra = [f"Z{chr(65 + i // 26)}{chr(65 + i % 26)}" for i in range(max(0, n - len(BUILT_IN)))]
     return (BUILT_IN + extra)[:n]
-
-
-def _rss_mb(pid: int | str = "self") -> float:
-    try:
-        with open(f"/proc/{pid}/statm") as f:
-            pages = int(f.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
-    except (OSError, ValueError):
-        return 0.0
 
 
 def _children_rss_mb() -> float:

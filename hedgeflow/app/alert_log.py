@@ -116,6 +116,19 @@ class AlertLog:
         with self._lock:
             return next((r for r in reversed(self._records) if r.seq == seq), None)
 
+    def latest_shown(self, symbol: str) -> AlertRecord | None:
+        """`symbol`'s newest alert that was shown (not held by the cooldown), None without
+        one (the watchlist's "last alert")."""
+        with self._lock:
+            return next(
+                (
+                    r
+                    for r in reversed(self._records)
+                    if r.alert.symbol == symbol and not r.suppressed
+                ),
+                None,
+            )
+
     def recent(
         self, limit: int | None = None, *, kind: str | None = None, symbol: str | None = None
     ) -> list[AlertRecord]:

@@ -179,8 +179,6 @@ class HedgeflowApp(App[int]):
             engine_config if engine_config is not None else default_settings().engine_config
         )
         self.bell_enabled = bell
-        #: each symbol's latest alert message (the watchlist's "last alert")
-        self.last_alerts: dict[str, str] = {}
         self.palette = palette or Palette()
         self.export_dir = Path(export_dir) if export_dir else default_export_dir()
         self.data_clock: Callable[[], datetime] = clock or feed.clock

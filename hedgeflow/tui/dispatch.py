@@ -207,7 +207,6 @@ class EngineDispatch:
         for rec in app.alerts.step(prev, analysis, before, st.regime):
             alert = rec.alert
             log.info("alert: %s", alert.message)
-            app.last_alerts[st.symbol] = alert.message
             app.notify(
                 alert.message, title=f"Alert · {alert.kind.value}", severity="warning", timeout=8
             )

@@ -45,6 +45,7 @@ def watch_rows(app: HedgeflowApp) -> list[WatchRow]:
         first = next(iter(st.history), None)
         age = (now - st.chain.as_of).total_seconds() if st.chain is not None else None
         error = describe(st.error) if st.error is not None else st.engine_error
+        last = app.alerts.log.latest_shown(sym)
         rows.append(
             watch_row(
                 sym,
@@ -52,7 +53,7 @@ def watch_rows(app: HedgeflowApp) -> list[WatchRow]:
                 first_spot=first.spot if first is not None else None,
                 age=age,
                 stale=app.is_stale(st),
-                last_alert=app.last_alerts.get(sym, ""),
+                last_alert=last.alert.message if last is not None else "",
                 error=error,
             )
         )

@@ -92,3 +92,15 @@ def test_the_log_is_bounded_newest_first_and_keeps_statuses() -> None:
     assert len(log.recent(kind="regime")) == 3 and log.recent(kind="flip") == []
     with pytest.raises(ValueError):
         AlertLog(capacity=0)
+
+
+def test_latest_shown_is_the_newest_alert_not_held_by_the_cooldown() -> None:
+    log = AlertLog(capacity=10)
+    assert log.latest_shown("SPX") is None
+    first = log.add(Alert("SPX", AlertKind.FLIP, "SPX: first"), Clock.SIMULATED)
+    log.add(Alert("SPY", AlertKind.FLIP, "SPY: other symbol"), Clock.SIMULATED)
+    log.add(Alert("SPX", AlertKind.ZONE, "SPX: held"), Clock.SIMULATED, suppressed="cooldown 300s")
+    assert log.latest_shown("SPX") == first
+    second = log.add(Alert("SPX", AlertKind.ZONE, "SPX: second"), Clock.SIMULATED)
+    assert log.latest_shown("SPX") == second
+    assert log.latest_shown("QQQ") is None

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from textual.widgets import DataTable
 
+from hedgeflow.app.alert_log import Clock
+from hedgeflow.app.alerts import Alert, AlertKind
 from hedgeflow.app.presentation import headline
 from hedgeflow.tui.screens import MonitorScreen
 from hedgeflow.tui.watchlist import WatchlistScreen
@@ -65,6 +67,19 @@ async def test_watchlist_sort_filter_open_and_return(tmp_path: Path) -> None:
         await pilot.press("w", "escape")
         await pilot.pause()
         assert isinstance(app.screen, MonitorScreen) and app.current == "QQQ"
+
+
+async def test_the_last_alert_column_is_the_newest_alert_shown(tmp_path: Path) -> None:
+    app = make_app(export_dir=tmp_path, symbols=["SPX", "SPY"])
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for_analyses(pilot, app)
+        log = app.alerts.log
+        log.add(Alert("SPX", AlertKind.FLIP, "SPX: crossed 5,990 upward"), Clock.SIMULATED)
+        log.add(Alert("SPX", AlertKind.ZONE, "SPX: held"), Clock.SIMULATED, suppressed="cooldown")
+        await pilot.press("w")
+        await pilot.pause()
+        rows = {r.symbol: r.last_alert for r in app.screen.shown}
+        assert rows == {"SPX": "SPX: crossed 5,990 upward", "SPY": ""}
 
 
 async def test_stale_rows_show_stale(tmp_path: Path) -> None:

@@ -189,7 +189,8 @@ speed = 60.0
         assert _tmux("display-message", "-p", "-t", session, flags).split() == ["0"] * 4
         assert "Regime · SPX" not in _screen(session)
         deadline = time.monotonic() + 10
-        while not stty_file.exists() and time.monotonic() < deadline:
+        # the shell creates the file before stty has written to it: wait for its words
+        while not (stty_file.exists() and stty_file.stat().st_size) and time.monotonic() < deadline:
             time.sleep(0.1)
         words = stty_file.read_text().replace(";", " ").split()
         assert "echo" in words and "icanon" in words, words

@@ -4,6 +4,10 @@ Every pane has one typed reactive (`view`) and a watcher that only redraws. No
 pane computes a number: values come from the `ExpiryAnalysis`, words about what
 dealers do come from `hedgeflow.engine.labels` (the sign rule), and `hedgeflow.app.fmt` turns
 both into text.
+
+Every pane's size is fixed by the layout (app.tcss), never by its content, so a text pane
+updates with `layout=False`: a layout pass re-renders the whole screen (10-25 ms at 120x40)
+and the status line alone changes every second.
 """
 
 from __future__ import annotations
@@ -425,10 +429,13 @@ class RegimePane(_TitledMixin, Static):
         a = view.analysis if view else None
         if view is None or a is None:
             self._set_frame("Regime", view)
-            self.update(view.waiting if view else "waiting for data")
+            self.update(view.waiting if view else "waiting for data", layout=False)
             return
         self._set_frame(f"Regime · {a.symbol} {fmt_level(a.spot)}", view)
-        self.update(self._render_regime(a, compact=self.size.width < 40 or self.size.height < 13))
+        self.update(
+            self._render_regime(a, compact=self.size.width < 40 or self.size.height < 13),
+            layout=False,
+        )
 
     def _render_regime(self, a: ExpiryAnalysis, *, compact: bool) -> Table:
         hf = a.hedge_flow
@@ -534,7 +541,7 @@ class StatusLine(Static):
     def watch_view(self) -> None:
         v = self.view
         if v is None:
-            self.update("")
+            self.update("", layout=False)
             return
         line1 = Text(no_wrap=True, overflow="ellipsis")
         if v.stale:
@@ -579,4 +586,4 @@ class StatusLine(Static):
         t = Text("\n", no_wrap=True, overflow="ellipsis").join([line1, line2])
         self.set_class(v.stale, "-stale")
         self.set_class(bool(v.error), "-error")
-        self.update(t)
+        self.update(t, layout=False)

@@ -128,7 +128,7 @@ class LevelsPane(_TitledMixin, Static):
         a = view.analysis if view else None
         if view is None or a is None or a.levels is None:
             self._set_frame("Levels", view)
-            self.update(view.waiting if view and view.waiting else "no levels yet")
+            self.update(view.waiting if view and view.waiting else "no levels yet", layout=False)
             return
         lv = a.levels
         f = lv.futures
@@ -176,7 +176,7 @@ class LevelsPane(_TitledMixin, Static):
         )
         title = f"Levels · {a.symbol}" + ("" if narrow else " · closest to spot first")
         self._set_frame(title, view, basis)
-        self.update(Group(foot, table))
+        self.update(Group(foot, table), layout=False)
 
     def on_resize(self) -> None:
         self.watch_view()  # the columns follow the width

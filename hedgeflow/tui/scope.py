@@ -25,7 +25,8 @@ from textual.widgets.option_list import Option
 from hedgeflow.app.fmt import fmt_dollars, fmt_price
 from hedgeflow.engine.clock import NY
 from hedgeflow.engine.types import ExpiryRow
-from hedgeflow.tui.panes import ZonesPane, _TitledMixin
+from hedgeflow.tui.panes import ZonesPane
+from hedgeflow.tui.titled import _TitledMixin
 from hedgeflow.tui.views import Palette, PaneView
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from textual.widgets import Static
 from hedgeflow.app.fmt import fmt_dollars, fmt_expiry
 from hedgeflow.app.strikes import Greek, Split, StrikeBars, StrikeRow, strike_bars
 from hedgeflow.tui.chart_theme import widget_palette
-from hedgeflow.tui.panes import _TitledMixin
+from hedgeflow.tui.titled import _TitledMixin
 from hedgeflow.tui.views import Palette, StrikesView
 
 #: Calls and puts apart: the glyph tells them apart without colour (NO_COLOR).

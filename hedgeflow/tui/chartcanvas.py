@@ -21,7 +21,7 @@ from rich.style import Style
 from textual.strip import Strip
 
 from hedgeflow.tui.chart_theme import PlotColor
-from hedgeflow.tui.linecanvas import _BITS, _segments
+from hedgeflow.tui.linecanvas import DOT_BITS, segment_dots
 
 #: Cell characters for the two half-cells of a fill (top, bottom) filled.
 _HALVES = np.array([" ", "▄", "▀", "█"])
@@ -160,10 +160,10 @@ class Chart:
         for run in np.split(np.arange(x.size), breaks):
             if run.size == 0 or not ok[run[0]]:
                 continue
-            dx, dy = _segments(self.dot_x(x[run]), self.dot_y(y[run]))
+            dx, dy = segment_dots(self.dot_x(x[run]), self.dot_y(y[run]))
             keep = (dx >= 0) & (dx < 2 * self.width) & (dy >= 0) & (dy < 4 * self.height)
             dx, dy = dx[keep], dy[keep]
-            np.bitwise_or.at(codes, (dy // 4, dx // 2), _BITS[dy % 4, dx % 2])
+            np.bitwise_or.at(codes, (dy // 4, dx // 2), DOT_BITS[dy % 4, dx % 2])
         r, c = np.nonzero(codes)
         if r.size == 0:
             return

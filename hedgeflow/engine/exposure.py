@@ -120,71 +120,111 @@ def option_exposures(book: ExpiryBook) -> tuple[np.ndarray, np.ndarray, np.ndarr
 def compute_exposures(book: ExpiryBook) -> ExposurePerExpiry:
     """GEX, VEX, CEX and DEX summed per unique strike (ascending) for one expiry, with
     the calls' and the puts' parts."""
-    return _aggregate(book, *option_exposures(book))
-
-
-def _aggregate(
-    book: ExpiryBook, gex: np.ndarray, vex: np.ndarray, cex: np.ndarray, dex: np.ndarray
-) -> ExposurePerExpiry:
-    """Per-option exposures summed per unique strike (np.bincount; no loop over strikes),
-    in total and for each right."""
-    K = book.strike
-    call = np.asarray(book.is_call, dtype=bool)
-    if K.size > 1 and not bool((K[1:] >= K[:-1]).all()):
-        order = np.argsort(K, kind="stable")
-        K, gex, vex, cex, dex, call = (a[order] for a in (K, gex, vex, cex, dex, call))
-    first = np.empty(K.size, dtype=bool)
-    first[:1] = True
-    np.not_equal(K[1:], K[:-1], out=first[1:])
-    inv = np.cumsum(first) - 1
-    m = int(first.sum())
-
-    def per_strike(values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        w = values if mask is None else np.where(mask, values, 0.0)
-        return np.bincount(inv, weights=w, minlength=m)
-
-    sides = [
-        RightExposure(*(per_strike(v, mask) for v in (gex, vex, cex, dex)))
-        for mask in (call, ~call)
-    ]
-    return ExposurePerExpiry(
-        spot=float(book.spot),
-        expiration=book.expiration,
-        strikes=K[first],
-        gamma=per_strike(gex),
-        vanna=per_strike(vex),
-        charm=per_strike(cex),
-        delta=per_strike(dex),
-        calls=sides[0],
-        puts=sides[1],
-    )
+    return compute_exposures_many((book,))[0]
 
 
 def compute_exposures_many(books: Sequence[ExpiryBook]) -> list[ExposurePerExpiry]:
-    """`compute_exposures` for several books with one vectorized greeks evaluation.
+    """`compute_exposures` of each book, with one vectorized greeks evaluation and one
+    per-strike summation for all of them (equal to `[compute_exposures(b) for b in books]`).
 
-    Equal to `[compute_exposures(b) for b in books]`, cheaper for many expiries.
-    """
+    Per (book, strike, right) the options' exposures are summed in row order (np.bincount
+    over one group index; no loop over books or strikes); a strike's total is its calls'
+    sum plus its puts' sum, so calls + puts = the totals exactly."""
     if not books:
         return []
-    sizes = np.array([b.strike.size for b in books])
-    cut = np.cumsum(sizes)[:-1]
-    per = np.repeat
-    live = per(np.array([b.tau >= MIN_GREEK_TAU for b in books]), sizes)
-    parts = _dollar_exposures(
-        per([b.spot for b in books], sizes),
-        np.concatenate([b.strike for b in books]),
-        per([b.tau for b in books], sizes),
-        np.concatenate([b.iv for b in books]),
-        per([b.r for b in books], sizes),
-        per([b.q for b in books], sizes),
-        np.concatenate([np.asarray(b.is_call, dtype=bool) for b in books]),
-        np.concatenate([b.position for b in books]),
-        np.concatenate([b.multiplier for b in books]),
-        live,
-    )
-    split = [np.split(p, cut) for p in parts]
-    return [_aggregate(b, ge, ve, ce, de) for b, ge, ve, ce, de in zip(books, *split, strict=True)]
+    if len(books) == 1:
+        b = books[0]
+        K = np.asarray(b.strike, dtype=np.float64)
+        call = np.asarray(b.is_call, dtype=bool)
+        parts = _dollar_exposures(
+            b.spot,
+            K,
+            b.tau,
+            b.iv,
+            b.r,
+            b.q,
+            call,
+            b.position,
+            b.multiplier,
+            bool(b.tau >= MIN_GREEK_TAU),
+        )
+        book_of = None
+    else:
+        sizes = np.array([b.strike.size for b in books])
+        per = np.repeat
+        live = np.array([b.tau >= MIN_GREEK_TAU for b in books])
+        K = np.concatenate([b.strike for b in books])
+        call = np.concatenate([np.asarray(b.is_call, dtype=bool) for b in books])
+        parts = _dollar_exposures(
+            per([b.spot for b in books], sizes),
+            K,
+            per([b.tau for b in books], sizes),
+            np.concatenate([b.iv for b in books]),
+            per([b.r for b in books], sizes),
+            per([b.q for b in books], sizes),
+            call,
+            np.concatenate([b.position for b in books]),
+            np.concatenate([b.multiplier for b in books]),
+            bool(live.all()) or per(live, sizes),
+        )
+        book_of = per(np.arange(len(books)), sizes)
+    return _aggregate(books, book_of, K, call, np.stack(parts))
+
+
+def _aggregate(
+    books: Sequence[ExpiryBook],
+    book_of: np.ndarray | None,
+    K: np.ndarray,
+    call: np.ndarray,
+    values: np.ndarray,
+) -> list[ExposurePerExpiry]:
+    """Per-option exposures `values` (gex, vex, cex, dex rows; options of the books one
+    after the other, `book_of` each option's book, None for a single book) summed per
+    book, unique strike and right: one np.bincount over (quantity, right, group)."""
+    n = K.size
+    if n > 1:
+        same_book = None if book_of is None else book_of[1:] == book_of[:-1]
+        up = K[1:] >= K[:-1]
+        if not bool(up.all() if same_book is None else (up | ~same_book).all()):
+            # a book out of strike order: sort each book's rows by strike (stable)
+            order = np.argsort(K, kind="stable") if book_of is None else np.lexsort((K, book_of))
+            K, call, values = K[order], call[order], values[:, order]
+            if book_of is not None:
+                book_of = book_of[order]
+    first = np.empty(n, dtype=bool)
+    first[:1] = True
+    np.not_equal(K[1:], K[:-1], out=first[1:])
+    if book_of is not None:
+        first[1:] |= book_of[1:] != book_of[:-1]
+    group = np.cumsum(first) - 1
+    m = int(group[-1]) + 1 if n else 0
+    # one index for every (quantity, right, group): right 0 calls, 1 puts
+    cell = group + np.where(call, 0, m)
+    index = (np.arange(4)[:, None] * (2 * m) + cell).ravel()
+    sums = np.bincount(index, weights=values.ravel(), minlength=8 * m).reshape(4, 2, m)
+    totals = sums[:, 0] + sums[:, 1]
+    strikes = K[first]
+    if book_of is None:
+        bounds = [(0, m)]
+    else:
+        ends = np.cumsum(np.bincount(book_of[first], minlength=len(books))).tolist()
+        bounds = list(zip([0, *ends[:-1]], ends, strict=True))
+    out = []
+    for b, (lo, hi) in zip(books, bounds, strict=True):
+        out.append(
+            ExposurePerExpiry(
+                spot=float(b.spot),
+                expiration=b.expiration,
+                strikes=strikes[lo:hi],
+                gamma=totals[0, lo:hi],
+                vanna=totals[1, lo:hi],
+                charm=totals[2, lo:hi],
+                delta=totals[3, lo:hi],
+                calls=RightExposure(*(sums[k, 0, lo:hi] for k in range(4))),
+                puts=RightExposure(*(sums[k, 1, lo:hi] for k in range(4))),
+            )
+        )
+    return out
 
 
 def sum_exposures(

@@ -457,13 +457,13 @@ def compute_repriced_profile(
         xK = np.log(K)
         sig_k, _ = smile.at_log(xK)
         shift = iv0 - sig_k
-        at_log = smile.at_log
+        at_translated = smile.at_translated
 
         def coupled(x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
             """H at prices `x`, and the (prices x strikes) cells masked (None: none)."""
             lg = np.log(x)
             # the translated log strike of every (price, strike): ln K - (1 - R) ln(S'/S)
-            sig, slope = at_log(xK - ((1.0 - R) * (lg - math.log(spot)))[:, None])
+            sig, slope = at_translated(xK, (1.0 - R) * (lg - math.log(spot)))
             sig += shift  # sigma_i(S') = iv_i + Sigma(x) - Sigma(ln K_i)
             if not np.min(sig) > 0:  # a Hermite overshoot below zero (or NaN): masked
                 bad = ~(np.isfinite(sig) & (sig > 0))

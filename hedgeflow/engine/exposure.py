@@ -30,12 +30,14 @@ add up to the totals, and a screen can show either side.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import numpy as np
+from scipy.special import ndtr
 
-from hedgeflow.engine.black76 import MIN_GREEK_TAU, exposure_greeks_and_delta
+from hedgeflow.engine.black76 import DAYS_PER_YEAR, MIN_GREEK_TAU, exposure_greeks_and_delta
 from hedgeflow.engine.book import ExpiryBook
 from hedgeflow.engine.enums import PositioningModel
 from hedgeflow.engine.types import ExposurePerExpiry, RightExposure
@@ -65,6 +67,109 @@ def _payoff_delta(S: np.ndarray | float, K: np.ndarray, is_call: np.ndarray) -> 
     call: np.ndarray = 0.5 * (1.0 + np.sign(np.asarray(S, dtype=np.float64) - K))
     out: np.ndarray = np.where(is_call, call, call - 1.0)
     return out
+
+
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _book_terms(books: Sequence[ExpiryBook]) -> tuple[np.ndarray, np.ndarray]:
+    """Per book, the scalars of `_live_exposures` (rows: S, sqrt(tau), F, e^{-q tau},
+    e^{-q tau} / sqrt(2 pi), q, 2 (r - q) tau, 2 tau; one column a book), and whether the
+    book can take that path: 60 s or more from settlement, with a finite positive spot and
+    finite r, q and tau (the others' columns are placeholders; the general path prices
+    them)."""
+    cols, ok = [], []
+    for b in books:
+        S, tau, r, q = float(b.spot), float(b.tau), float(b.r), float(b.q)
+        good = 0 < S < math.inf and MIN_GREEK_TAU <= tau < math.inf
+        good = good and math.isfinite(r) and math.isfinite(q)
+        if not good:
+            S, tau, r, q = 1.0, 1.0, 0.0, 0.0
+        eq = math.exp(-q * tau)
+        fwd = S * math.exp((r - q) * tau)
+        cols.append((S, math.sqrt(tau), fwd, eq, eq * _INV_SQRT_2PI, q, 2 * (r - q) * tau, 2 * tau))
+        ok.append(good)
+    return np.array(cols).T, np.array(ok)
+
+
+def _live_exposures(
+    terms: np.ndarray,
+    K: np.ndarray,
+    iv: np.ndarray,
+    call: np.ndarray,
+    pos: np.ndarray,
+    mult: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-option (gex, vex, cex, dex) in $ of options on their books' live clocks (`terms`:
+    `_book_terms`, one column per option or a single book's), right where the strike and
+    IV are finite and positive (the caller uses the general path elsewhere). The formulas
+    of `black76.greeks` with the per-book factors folded (gamma S = e^{-q tau} phi(d1) /
+    (sigma sqrt(tau)) multiplies the S of the $ exposure away): the same numbers to
+    rounding, in half the array passes; each option's numbers depend on its own inputs
+    only, so a book's are the same alone or among others."""
+    S, sqrt_tau, fwd, eq, eq_pdf, q, drift2, tau2 = terms
+    # errstate: absurd positions or multipliers overflow to inf, which propagates (shown,
+    # not hidden); invalid strikes or IVs give values the caller replaces
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ss = iv * sqrt_tau
+        t = np.divide(fwd, K)
+        np.log(t, out=t)  # (ln F - ln K would lose digits to cancellation)
+        t /= ss  # ln(F/K) / (sigma sqrt(tau))
+        h = 0.5 * ss
+        d1 = t + h
+        d2 = np.subtract(t, h, out=t)
+        pdf = d1 * d1
+        pdf *= -0.5
+        np.exp(pdf, out=pdf)
+        pdf *= eq_pdf  # e^{-q tau} phi(d1)
+        n_side = ndtr(np.where(call, d1, -d1))  # N(d1) for calls, N(-d1) for puts
+        n_side *= eq
+        signed = np.where(call, n_side, np.negative(n_side))  # the option's delta
+        scale = pos * mult
+        scale *= S
+        u = scale * 0.01
+        u *= pdf
+        gex = u / ss
+        u *= d2
+        vex = np.divide(u, iv, out=u)
+        np.negative(vex, out=vex)
+        common = d2 * ss
+        np.subtract(drift2, common, out=common)
+        common *= pdf
+        common /= ss * tau2
+        cex = q * signed
+        cex -= common
+        cex *= scale
+        cex /= DAYS_PER_YEAR
+        dex = np.multiply(scale, signed, out=signed)
+    return gex, vex, cex, dex
+
+
+def _exposures(
+    terms: np.ndarray,
+    book_ok: np.ndarray | bool,
+    general: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    K: np.ndarray,
+    iv: np.ndarray,
+    call: np.ndarray,
+    pos: np.ndarray,
+    mult: np.ndarray,
+) -> np.ndarray:
+    """(gex, vex, cex, dex) rows per option: `_live_exposures` where the option's book is
+    live (`book_ok`, per option or one for all) and its strike and IV are finite and
+    positive, the general path (`general()`, `_dollar_exposures`) elsewhere."""
+    fast = np.stack(_live_exposures(terms, K, iv, call, pos, mult))
+    with np.errstate(invalid="ignore"):
+        if (
+            bool(np.all(book_ok))
+            and 0 < float(iv.min())
+            and float(iv.max()) < math.inf
+            and 0 < float(K.min())
+            and float(K.max()) < math.inf
+        ):
+            return fast
+        ok = book_ok & (iv > 0) & (iv < math.inf) & (K > 0) & (K < math.inf)
+    return np.where(ok, fast, np.stack(general()))
 
 
 def _dollar_exposures(
@@ -132,21 +237,31 @@ def compute_exposures_many(books: Sequence[ExpiryBook]) -> list[ExposurePerExpir
     sum plus its puts' sum, so calls + puts = the totals exactly."""
     if not books:
         return []
+    terms, book_ok = _book_terms(books)
     if len(books) == 1:
         b = books[0]
         K = np.asarray(b.strike, dtype=np.float64)
         call = np.asarray(b.is_call, dtype=bool)
-        parts = _dollar_exposures(
-            b.spot,
+        values = _exposures(
+            terms[:, 0],
+            bool(book_ok[0]),
+            lambda: _dollar_exposures(
+                b.spot,
+                K,
+                b.tau,
+                b.iv,
+                b.r,
+                b.q,
+                call,
+                b.position,
+                b.multiplier,
+                bool(b.tau >= MIN_GREEK_TAU),
+            ),
             K,
-            b.tau,
             b.iv,
-            b.r,
-            b.q,
             call,
             b.position,
             b.multiplier,
-            bool(b.tau >= MIN_GREEK_TAU),
         )
         book_of = None
     else:
@@ -155,20 +270,32 @@ def compute_exposures_many(books: Sequence[ExpiryBook]) -> list[ExposurePerExpir
         live = np.array([b.tau >= MIN_GREEK_TAU for b in books])
         K = np.concatenate([b.strike for b in books])
         call = np.concatenate([np.asarray(b.is_call, dtype=bool) for b in books])
-        parts = _dollar_exposures(
-            per([b.spot for b in books], sizes),
+        iv = np.concatenate([b.iv for b in books])
+        pos = np.concatenate([b.position for b in books])
+        mult = np.concatenate([b.multiplier for b in books])
+        values = _exposures(
+            per(terms, sizes, axis=1),
+            bool(book_ok.all()) or per(book_ok, sizes),
+            lambda: _dollar_exposures(
+                per([b.spot for b in books], sizes),
+                K,
+                per([b.tau for b in books], sizes),
+                iv,
+                per([b.r for b in books], sizes),
+                per([b.q for b in books], sizes),
+                call,
+                pos,
+                mult,
+                bool(live.all()) or per(live, sizes),
+            ),
             K,
-            per([b.tau for b in books], sizes),
-            np.concatenate([b.iv for b in books]),
-            per([b.r for b in books], sizes),
-            per([b.q for b in books], sizes),
+            iv,
             call,
-            np.concatenate([b.position for b in books]),
-            np.concatenate([b.multiplier for b in books]),
-            bool(live.all()) or per(live, sizes),
+            pos,
+            mult,
         )
         book_of = per(np.arange(len(books)), sizes)
-    return _aggregate(books, book_of, K, call, np.stack(parts))
+    return _aggregate(books, book_of, K, call, values)
 
 
 def _aggregate(

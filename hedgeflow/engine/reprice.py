@@ -417,13 +417,14 @@ def compute_repriced_profile(
     R = clamp_skew_stickiness(skew_stickiness)
 
     valid = valid_options(book)
-    K = np.asarray(book.strike, dtype=np.float64)[valid]
-    iv0 = np.asarray(book.iv, dtype=np.float64)[valid]
-    weight = (
-        np.asarray(book.position, dtype=np.float64)[valid]
-        * np.asarray(book.multiplier, dtype=np.float64)[valid]
+    K = np.asarray(book.strike, dtype=np.float64)
+    iv0 = np.asarray(book.iv, dtype=np.float64)
+    weight = np.asarray(book.position, dtype=np.float64) * np.asarray(
+        book.multiplier, dtype=np.float64
     )
-    masked = int((~valid).sum())
+    masked = int(valid.size - np.count_nonzero(valid))
+    if masked:
+        K, iv0, weight = K[valid], iv0[valid], weight[valid]
     K, iv0, weight = _net_by_strike(K, iv0, weight)
     outer = _outer_grids(p, search_range)
     grid = np.concatenate((p, *outer, [spot]))  # last: spot itself

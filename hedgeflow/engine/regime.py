@@ -147,8 +147,8 @@ class SmileInterpolant:
     def _pieces(self) -> tuple[np.ndarray, ...]:
         """Per-piece tables for `at_log`: breakpoints and, for each of the n + 1 pieces
         (the flat left wing, the n - 1 cubics, the flat right wing), the piece's origin
-        x0, the cubic's coefficients in u = x - x0 (value a0 + a1 u + a2 u^2 + a3 u^3,
-        slope a1 + b2 u + b3 u^2) and the value floor. Needs at least two nodes."""
+        x0, the cubic's coefficients in u = x - x0 (value a0 + a1 u + a2 u^2 + a3 u^3)
+        and the value floor. Needs at least two nodes."""
         x, y, s = self.x, self.iv, self.slope
         h = np.diff(x)
         y0, y1, s0, s1 = y[:-1], y[1:], s[:-1], s[1:]
@@ -166,7 +166,7 @@ class SmileInterpolant:
         c2 = np.concatenate((zero, a2, zero))
         c3 = np.concatenate((zero, a3, zero))
         floor = np.concatenate((y[:1], 0.5 * np.minimum(y0, y1), y[-1:]))
-        return br, x0, a0, a1, c2, c3, 2.0 * c2, 3.0 * c3, floor
+        return br, x0, a0, a1, c2, c3, floor
 
     @cached_property
     def _floor_may_bind(self) -> bool:
@@ -279,31 +279,27 @@ class SmileInterpolant:
 
     def _evaluate(self, x: np.ndarray, j: NDArray[np.intp]) -> tuple[np.ndarray, np.ndarray]:
         """Value and slope at `x` in pieces `j` (`at_log`)."""
-        _, x0, a0, a1, a2, a3, _, _, floor = self._pieces
+        _, x0, a0, a1, a2, a3, floor = self._pieces
         # a few scratch arrays gathered into and updated in place: a (grid x strikes)
         # evaluation then stays within the cache. mode="clip": every j is a piece (0..n),
         # and numpy buffers a take into `out` in its default mode ("raise"), twice the time.
-        # The slope's coefficients 2 a2 and 3 a3 are the gathered a2, a3 doubled and
-        # tripled here (the same products as in `_pieces`, two gathers fewer).
+        # Horner's partial sums p1 = a3 u + a2 and p2 = p1 u + a1 give the slope too:
+        # a1 + 2 a2 u + 3 a3 u^2 = p2 + u (p1 + a3 u).
         u = x0.take(j, mode="clip")
         np.subtract(x, u, out=u)  # the wings have zero coefficients: any finite u gives a0
         g3 = a3.take(j, mode="clip")
-        g2 = a2.take(j, mode="clip")
-        val = g3 * u
-        val += g2
-        val *= u
-        c1 = a1.take(j, mode="clip")
-        val += c1
-        val *= u
+        g3 *= u  # a3 u
+        p1 = a2.take(j, mode="clip")
+        p1 += g3
+        p2 = p1 * u
+        p2 += a1.take(j, mode="clip")
+        val = p2 * u
         val += a0.take(j, mode="clip")
         if self._floor_may_bind:
             np.maximum(val, floor.take(j, mode="clip"), out=val)
-        g3 *= 3.0
+        g3 += p1
         g3 *= u
-        g2 *= 2.0
-        g3 += g2
-        g3 *= u
-        g3 += c1
+        g3 += p2
         return val, g3
 
 

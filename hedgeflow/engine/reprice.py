@@ -458,6 +458,7 @@ def compute_repriced_profile(
         xK = np.log(K)
         sig_k, _ = smile.at_log(xK)
         shift = iv0 - sig_k
+        shifted = bool(shift.any())
         at_translated = smile.at_translated
 
         def coupled(x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -465,7 +466,8 @@ def compute_repriced_profile(
             lg = np.log(x)
             # the translated log strike of every (price, strike): ln K - (1 - R) ln(S'/S)
             sig, slope = at_translated(xK, (1.0 - R) * (lg - math.log(spot)))
-            sig += shift  # sigma_i(S') = iv_i + Sigma(x) - Sigma(ln K_i)
+            if shifted:  # sigma_i(S') = iv_i + Sigma(x) - Sigma(ln K_i) (0 at the nodes)
+                sig += shift
             if not np.min(sig) > 0:  # a Hermite overshoot below zero (or NaN): masked
                 bad = ~(np.isfinite(sig) & (sig > 0))
                 sig[bad] = 1.0

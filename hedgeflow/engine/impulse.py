@@ -469,17 +469,14 @@ def compute_hedge_impulse_curve(
     z = (strikes[near] - spot) / lam
     slope = float((h_k[near] * np.exp(-(z * z)) * 2.0 * z).sum() / (SQRT_PI * lam * lam))
 
-    analysis = analyze_curve(
-        price,
-        impulse,
-        spot,
-        impulse_total=impulse_total,
-        impulse_gross=impulse_gross,
-        eps=config.eps,
-        asymmetry_percent=config.asymmetry_percent,
-    )
+    # `analyze_curve` without its value and slope at spot (the curve's own are exact)
+    tol = relative_tolerance(impulse, config.eps)
+    extrema = find_extrema(price, impulse, tol)
+    asymmetry = directional_asymmetry(price, impulse, spot, config.asymmetry_percent)
+    above, below = nearest_attractors(extrema, spot)
     n = price.size // 2
-    inputs = regime_inputs(impulse_total, impulse_gross, analysis.asymmetry)
+    inputs = regime_inputs(impulse_total, impulse_gross, asymmetry)
+    regime = enter_regime(inputs)
     return HedgeImpulseCurve(
         spot=spot,
         expiration=exposure.expiration,
@@ -493,19 +490,19 @@ def compute_hedge_impulse_curve(
         impulse=impulse,
         impulse_at_spot=float(impulse[n]),
         slope_at_spot=slope,
-        zero_crossings=analysis.zero_crossings,
-        extrema=analysis.extrema,
-        asymmetry=analysis.asymmetry,
-        regime=analysis.regime,
-        nearest_attractor_above=analysis.nearest_attractor_above,
-        nearest_attractor_below=analysis.nearest_attractor_below,
+        zero_crossings=find_zero_crossings(price, impulse, tol),
+        extrema=extrema,
+        asymmetry=asymmetry,
+        regime=regime,
+        nearest_attractor_above=above,
+        nearest_attractor_below=below,
         impulse_total=impulse_total,
         strikes=strikes,
         strike_impulse=h_k,
         strike_coupling=k,
         diagnostics=diagnostics,
         regime_inputs=inputs,
-        regime_firmness=firmness(analysis.regime, inputs),
+        regime_firmness=firmness(regime, inputs),
     )
 
 

@@ -390,6 +390,9 @@ def modal_strike_spacing(strikes: np.ndarray) -> float:
         d = k[1:] - k[:-1]
     with np.errstate(over="ignore"):  # a gap near float max rounds to inf: never the mode
         gaps = d.round(6)
+    first = float(gaps.min())
+    if first > 0 and first == float(gaps.max()) and first < math.inf:
+        return first  # one gap (a uniform strike grid): the mode without sorting
     gaps.sort()
     gaps = gaps[np.searchsorted(gaps, 0.0, side="right") :]  # the positive ones (sorted)
     if gaps.size == 0:

@@ -45,7 +45,7 @@ class Palette:
         return f"color({c.ansi})" if c.ansi is not None else c.hex[:7]
 
     def rgb(self, name: str) -> tuple[int, int, int] | int:
-        """A plotext color: an RGB triple, or the 256-color code of an ANSI color."""
+        """A chart color: an RGB triple, or the 256-color code of an ANSI color."""
         c = Color.parse(getattr(self, name))
         return c.ansi if c.ansi is not None else (c.r, c.g, c.b)
 

@@ -44,6 +44,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hedgeflow.engine.enums import MarketRegime
+from hedgeflow.engine.lattice import lattice_pieces
 from hedgeflow.engine.types import IVSurface, RegimeParams
 
 #: Regime bins on trading-time ATM IV, half-open: [0, 0.15) calm, [0.15, 0.20) normal,
@@ -229,53 +230,12 @@ class SmileInterpolant:
         """`at_log(xk[None, :] - shift[:, None])`, bitwise: IV and slope at every log strike
         `xk` (ascending, finite) translated by every `shift` (finite), one row per shift.
         The repriced profile's (prices x strikes) evaluation: the pieces are found on a
-        lattice (`_lattice_index`) instead of a search per cell."""
+        lattice (`hedgeflow.engine.lattice`) instead of a search per cell."""
         x = xk - shift[:, None]
         if self.size < 2 or x.size < 256:
             return self.at_log(x)
-        j = self._lattice_index(x, xk, shift)
+        j = lattice_pieces(self._pieces[0], x, xk, shift)
         return self._evaluate(x, self._piece_index(x) if j is None else j)
-
-    def _lattice_index(
-        self, x: np.ndarray, xk: NDArray[np.float64], shift: NDArray[np.float64]
-    ) -> NDArray[np.intp] | None:
-        """searchsorted(breakpoints, x, side="right") for x = xk - shift[:, None], through a
-        uniform lattice over x's range whose step is at most half the smallest breakpoint
-        gap, so a lattice cell holds at most one breakpoint: the piece of x is the piece at
-        its cell's left end, plus one when x is at or above the breakpoint inside the cell
-        (an exact comparison). The cell comes from x's lattice position, computed with a
-        rounding error far below 1e-6 cells; the lattice is placed with every breakpoint at
-        least 1e-6 cells from a lattice point, so a position that rounds into a neighbouring
-        cell still gets the same piece. None when no such lattice is small enough (the
-        caller searches)."""
-        br = self._pieces[0]
-        lo_x = float(xk[0]) - float(shift.max())
-        hi_x = float(xk[-1]) - float(shift.min())
-        if not (math.isfinite(lo_x) and math.isfinite(hi_x)):
-            return None
-        gaps = br[1:] - br[:-1]
-        h = 0.5 * float(gaps.min()) if gaps.size else hi_x - lo_x + 1.0
-        if not h > 0 or (hi_x - lo_x) / h > max(x.size // 4, 64):
-            return None
-        inside = br[(br > lo_x - 2.0 * h) & (br < hi_x + 2.0 * h)]
-        for offset in (1.0, 1.37, 1.71):
-            lo = lo_x - offset * h
-            at = (inside - lo) / h
-            if inside.size and not bool((np.abs(at - np.rint(at)) > 1e-6).all()):
-                continue  # a breakpoint (nearly) on a lattice point: move the lattice
-            m = int(math.ceil((hi_x - lo) / h)) + 2
-            pts = lo + h * np.arange(m + 1, dtype=np.float64)
-            left = np.searchsorted(br, pts, side="right")
-            if bool((left[1:] - left[:-1] > 1).any()):
-                return None  # two breakpoints in a cell (rounding of h): search instead
-            nxt = np.append(br, np.inf).take(left[:-1])  # first breakpoint above the left end
-            cell_break = np.where(nxt < pts[1:], nxt, np.inf)
-            inv_h = 1.0 / h
-            cell = ((xk - lo) * inv_h - (shift * inv_h)[:, None]).astype(np.intp)
-            j: NDArray[np.intp] = left.take(cell, mode="clip")
-            j += x >= cell_break.take(cell, mode="clip")
-            return j
-        return None
 
     def _evaluate(self, x: np.ndarray, j: NDArray[np.intp]) -> tuple[np.ndarray, np.ndarray]:
         """Value and slope at `x` in pieces `j` (`at_log`)."""

@@ -23,6 +23,7 @@ from hedgeflow.engine.black76 import MIN_GREEK_TAU, greeks
 from hedgeflow.engine.book import ExpiryBook
 from hedgeflow.engine.charm import valid_options
 from hedgeflow.engine.impulse import price_grid
+from hedgeflow.engine.lattice import lattice_pieces
 from hedgeflow.engine.regime import smile_interpolant
 from hedgeflow.engine.reprice import compute_repriced_profile, zero_gamma_profile
 from hedgeflow.engine.types import IVSurface
@@ -1027,7 +1028,7 @@ def test_lattice_index_is_used_and_exact_on_a_chain_grid() -> None:
     shift = -0.5 * np.log(np.linspace(0.9, 1.1, 151) / 1.0)
     for xs in (xk, np.nextafter(xk, np.inf), np.nextafter(xk, -np.inf)):
         x = xs - shift[:, None]
-        j = smile._lattice_index(x, xs, shift)
+        j = lattice_pieces(smile._pieces[0], x, xs, shift)
         assert j is not None
         np.testing.assert_array_equal(j, np.searchsorted(smile._pieces[0], x, side="right"))
 

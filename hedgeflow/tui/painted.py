@@ -38,6 +38,11 @@ class Painted(_TitledMixin, Widget):
         self._key: tuple[object, ...] | None = None
         self._lines: list[Strip] = []
 
+    def on_mount(self) -> None:
+        # A new theme repaints with its colours (the key holds the theme; this asks for the
+        # paint even where no style of the pane itself changed).
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.refresh())
+
     def on_show(self) -> None:
         self.watch_view()
 

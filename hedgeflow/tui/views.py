@@ -68,6 +68,11 @@ class PaneView:
     waiting: str = ""
 
 
+#: The impulse chart's zoom steps: the visible half-range as a multiple of the configured
+#: range (below 1 zoomed in; above 1 zoomed out, computed on a wider grid).
+ZOOM_LEVELS = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+
 @dataclass(frozen=True)
 class ImpulseView(PaneView):
     """zoom : visible half-range as a multiple of the configured range_percent;

@@ -164,14 +164,23 @@ def compute_charm_integral(
         raise ValueError("`book.spot` must be a positive finite price")
 
     valid = valid_options(book)
-    K = np.asarray(book.strike, dtype=np.float64)[valid]
-    sigma = np.asarray(book.iv, dtype=np.float64)[valid]
-    is_call = np.asarray(book.is_call, dtype=bool)[valid]
-    weight = (
-        np.asarray(book.position, dtype=np.float64)[valid]
-        * np.asarray(book.multiplier, dtype=np.float64)[valid]
-        * spot
-    )  # $ of dealer delta per unit of option delta
+    K, sigma, is_call, pos, mult = (
+        np.asarray(book.strike, dtype=np.float64),
+        np.asarray(book.iv, dtype=np.float64),
+        np.asarray(book.is_call, dtype=bool),
+        np.asarray(book.position, dtype=np.float64),
+        np.asarray(book.multiplier, dtype=np.float64),
+    )
+    masked = int(valid.size - np.count_nonzero(valid))
+    if masked:
+        K, sigma, is_call, pos, mult = (
+            K[valid],
+            sigma[valid],
+            is_call[valid],
+            pos[valid],
+            mult[valid],
+        )
+    weight = pos * mult * spot  # $ of dealer delta per unit of option delta
     r, q = float(book.r), float(book.q)
 
     reaches_expiry = horizon >= book.expiration
@@ -269,5 +278,5 @@ def compute_charm_integral(
         fraction_of_total=fraction,
         cex_now=float(cex[0]),
         strike_settlement_step=strike_settlement,
-        masked_options=int((~valid).sum()),
+        masked_options=masked,
     )

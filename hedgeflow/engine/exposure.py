@@ -30,12 +30,14 @@ add up to the totals, and a screen can show either side.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import numpy as np
+from scipy.special import ndtr
 
-from hedgeflow.engine.black76 import MIN_GREEK_TAU, exposure_greeks_and_delta
+from hedgeflow.engine.black76 import DAYS_PER_YEAR, MIN_GREEK_TAU, exposure_greeks_and_delta
 from hedgeflow.engine.book import ExpiryBook
 from hedgeflow.engine.enums import PositioningModel
 from hedgeflow.engine.types import ExposurePerExpiry, RightExposure
@@ -65,6 +67,109 @@ def _payoff_delta(S: np.ndarray | float, K: np.ndarray, is_call: np.ndarray) -> 
     call: np.ndarray = 0.5 * (1.0 + np.sign(np.asarray(S, dtype=np.float64) - K))
     out: np.ndarray = np.where(is_call, call, call - 1.0)
     return out
+
+
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _book_terms(books: Sequence[ExpiryBook]) -> tuple[np.ndarray, np.ndarray]:
+    """Per book, the scalars of `_live_exposures` (rows: S, sqrt(tau), F, e^{-q tau},
+    e^{-q tau} / sqrt(2 pi), q, 2 (r - q) tau, 2 tau; one column a book), and whether the
+    book can take that path: 60 s or more from settlement, with a finite positive spot and
+    finite r, q and tau (the others' columns are placeholders; the general path prices
+    them)."""
+    cols, ok = [], []
+    for b in books:
+        S, tau, r, q = float(b.spot), float(b.tau), float(b.r), float(b.q)
+        good = 0 < S < math.inf and MIN_GREEK_TAU <= tau < math.inf
+        good = good and math.isfinite(r) and math.isfinite(q)
+        if not good:
+            S, tau, r, q = 1.0, 1.0, 0.0, 0.0
+        eq = math.exp(-q * tau)
+        fwd = S * math.exp((r - q) * tau)
+        cols.append((S, math.sqrt(tau), fwd, eq, eq * _INV_SQRT_2PI, q, 2 * (r - q) * tau, 2 * tau))
+        ok.append(good)
+    return np.array(cols).T, np.array(ok)
+
+
+def _live_exposures(
+    terms: np.ndarray,
+    K: np.ndarray,
+    iv: np.ndarray,
+    call: np.ndarray,
+    pos: np.ndarray,
+    mult: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-option (gex, vex, cex, dex) in $ of options on their books' live clocks (`terms`:
+    `_book_terms`, one column per option or a single book's), right where the strike and
+    IV are finite and positive (the caller uses the general path elsewhere). The formulas
+    of `black76.greeks` with the per-book factors folded (gamma S = e^{-q tau} phi(d1) /
+    (sigma sqrt(tau)) multiplies the S of the $ exposure away): the same numbers to
+    rounding, in half the array passes; each option's numbers depend on its own inputs
+    only, so a book's are the same alone or among others."""
+    S, sqrt_tau, fwd, eq, eq_pdf, q, drift2, tau2 = terms
+    # errstate: absurd positions or multipliers overflow to inf, which propagates (shown,
+    # not hidden); invalid strikes or IVs give values the caller replaces
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ss = iv * sqrt_tau
+        t = np.divide(fwd, K)
+        np.log(t, out=t)  # (ln F - ln K would lose digits to cancellation)
+        t /= ss  # ln(F/K) / (sigma sqrt(tau))
+        h = 0.5 * ss
+        d1 = t + h
+        d2 = np.subtract(t, h, out=t)
+        pdf = d1 * d1
+        pdf *= -0.5
+        np.exp(pdf, out=pdf)
+        pdf *= eq_pdf  # e^{-q tau} phi(d1)
+        n_side = ndtr(np.where(call, d1, -d1))  # N(d1) for calls, N(-d1) for puts
+        n_side *= eq
+        signed = np.where(call, n_side, np.negative(n_side))  # the option's delta
+        scale = pos * mult
+        scale *= S
+        u = scale * 0.01
+        u *= pdf
+        gex = u / ss
+        u *= d2
+        vex = np.divide(u, iv, out=u)
+        np.negative(vex, out=vex)
+        common = d2 * ss
+        np.subtract(drift2, common, out=common)
+        common *= pdf
+        common /= ss * tau2
+        cex = q * signed
+        cex -= common
+        cex *= scale
+        cex /= DAYS_PER_YEAR
+        dex = np.multiply(scale, signed, out=signed)
+    return gex, vex, cex, dex
+
+
+def _exposures(
+    terms: np.ndarray,
+    book_ok: np.ndarray | bool,
+    general: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    K: np.ndarray,
+    iv: np.ndarray,
+    call: np.ndarray,
+    pos: np.ndarray,
+    mult: np.ndarray,
+) -> np.ndarray:
+    """(gex, vex, cex, dex) rows per option: `_live_exposures` where the option's book is
+    live (`book_ok`, per option or one for all) and its strike and IV are finite and
+    positive, the general path (`general()`, `_dollar_exposures`) elsewhere."""
+    fast = np.stack(_live_exposures(terms, K, iv, call, pos, mult))
+    with np.errstate(invalid="ignore"):
+        if (
+            bool(np.all(book_ok))
+            and 0 < float(iv.min())
+            and float(iv.max()) < math.inf
+            and 0 < float(K.min())
+            and float(K.max()) < math.inf
+        ):
+            return fast
+        ok = book_ok & (iv > 0) & (iv < math.inf) & (K > 0) & (K < math.inf)
+    return np.where(ok, fast, np.stack(general()))
 
 
 def _dollar_exposures(
@@ -120,71 +225,133 @@ def option_exposures(book: ExpiryBook) -> tuple[np.ndarray, np.ndarray, np.ndarr
 def compute_exposures(book: ExpiryBook) -> ExposurePerExpiry:
     """GEX, VEX, CEX and DEX summed per unique strike (ascending) for one expiry, with
     the calls' and the puts' parts."""
-    return _aggregate(book, *option_exposures(book))
-
-
-def _aggregate(
-    book: ExpiryBook, gex: np.ndarray, vex: np.ndarray, cex: np.ndarray, dex: np.ndarray
-) -> ExposurePerExpiry:
-    """Per-option exposures summed per unique strike (np.bincount; no loop over strikes),
-    in total and for each right."""
-    K = book.strike
-    call = np.asarray(book.is_call, dtype=bool)
-    if K.size > 1 and not bool((K[1:] >= K[:-1]).all()):
-        order = np.argsort(K, kind="stable")
-        K, gex, vex, cex, dex, call = (a[order] for a in (K, gex, vex, cex, dex, call))
-    first = np.empty(K.size, dtype=bool)
-    first[:1] = True
-    np.not_equal(K[1:], K[:-1], out=first[1:])
-    inv = np.cumsum(first) - 1
-    m = int(first.sum())
-
-    def per_strike(values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        w = values if mask is None else np.where(mask, values, 0.0)
-        return np.bincount(inv, weights=w, minlength=m)
-
-    sides = [
-        RightExposure(*(per_strike(v, mask) for v in (gex, vex, cex, dex)))
-        for mask in (call, ~call)
-    ]
-    return ExposurePerExpiry(
-        spot=float(book.spot),
-        expiration=book.expiration,
-        strikes=K[first],
-        gamma=per_strike(gex),
-        vanna=per_strike(vex),
-        charm=per_strike(cex),
-        delta=per_strike(dex),
-        calls=sides[0],
-        puts=sides[1],
-    )
+    return compute_exposures_many((book,))[0]
 
 
 def compute_exposures_many(books: Sequence[ExpiryBook]) -> list[ExposurePerExpiry]:
-    """`compute_exposures` for several books with one vectorized greeks evaluation.
+    """`compute_exposures` of each book, with one vectorized greeks evaluation and one
+    per-strike summation for all of them (equal to `[compute_exposures(b) for b in books]`).
 
-    Equal to `[compute_exposures(b) for b in books]`, cheaper for many expiries.
-    """
+    Per (book, strike, right) the options' exposures are summed in row order (np.bincount
+    over one group index; no loop over books or strikes); a strike's total is its calls'
+    sum plus its puts' sum, so calls + puts = the totals exactly."""
     if not books:
         return []
-    sizes = np.array([b.strike.size for b in books])
-    cut = np.cumsum(sizes)[:-1]
-    per = np.repeat
-    live = per(np.array([b.tau >= MIN_GREEK_TAU for b in books]), sizes)
-    parts = _dollar_exposures(
-        per([b.spot for b in books], sizes),
-        np.concatenate([b.strike for b in books]),
-        per([b.tau for b in books], sizes),
-        np.concatenate([b.iv for b in books]),
-        per([b.r for b in books], sizes),
-        per([b.q for b in books], sizes),
-        np.concatenate([np.asarray(b.is_call, dtype=bool) for b in books]),
-        np.concatenate([b.position for b in books]),
-        np.concatenate([b.multiplier for b in books]),
-        live,
-    )
-    split = [np.split(p, cut) for p in parts]
-    return [_aggregate(b, ge, ve, ce, de) for b, ge, ve, ce, de in zip(books, *split, strict=True)]
+    terms, book_ok = _book_terms(books)
+    if len(books) == 1:
+        b = books[0]
+        K = np.asarray(b.strike, dtype=np.float64)
+        call = np.asarray(b.is_call, dtype=bool)
+        values = _exposures(
+            terms[:, 0],
+            bool(book_ok[0]),
+            lambda: _dollar_exposures(
+                b.spot,
+                K,
+                b.tau,
+                b.iv,
+                b.r,
+                b.q,
+                call,
+                b.position,
+                b.multiplier,
+                bool(b.tau >= MIN_GREEK_TAU),
+            ),
+            K,
+            b.iv,
+            call,
+            b.position,
+            b.multiplier,
+        )
+        book_of = None
+    else:
+        sizes = np.array([b.strike.size for b in books])
+        per = np.repeat
+        live = np.array([b.tau >= MIN_GREEK_TAU for b in books])
+        K = np.concatenate([b.strike for b in books])
+        call = np.concatenate([np.asarray(b.is_call, dtype=bool) for b in books])
+        iv = np.concatenate([b.iv for b in books])
+        pos = np.concatenate([b.position for b in books])
+        mult = np.concatenate([b.multiplier for b in books])
+        values = _exposures(
+            per(terms, sizes, axis=1),
+            bool(book_ok.all()) or per(book_ok, sizes),
+            lambda: _dollar_exposures(
+                per([b.spot for b in books], sizes),
+                K,
+                per([b.tau for b in books], sizes),
+                iv,
+                per([b.r for b in books], sizes),
+                per([b.q for b in books], sizes),
+                call,
+                pos,
+                mult,
+                bool(live.all()) or per(live, sizes),
+            ),
+            K,
+            iv,
+            call,
+            pos,
+            mult,
+        )
+        book_of = per(np.arange(len(books)), sizes)
+    return _aggregate(books, book_of, K, call, values)
+
+
+def _aggregate(
+    books: Sequence[ExpiryBook],
+    book_of: np.ndarray | None,
+    K: np.ndarray,
+    call: np.ndarray,
+    values: np.ndarray,
+) -> list[ExposurePerExpiry]:
+    """Per-option exposures `values` (gex, vex, cex, dex rows; options of the books one
+    after the other, `book_of` each option's book, None for a single book) summed per
+    book, unique strike and right: one np.bincount over (quantity, right, group)."""
+    n = K.size
+    if n > 1:
+        same_book = None if book_of is None else book_of[1:] == book_of[:-1]
+        up = K[1:] >= K[:-1]
+        if not bool(up.all() if same_book is None else (up | ~same_book).all()):
+            # a book out of strike order: sort each book's rows by strike (stable)
+            order = np.argsort(K, kind="stable") if book_of is None else np.lexsort((K, book_of))
+            K, call, values = K[order], call[order], values[:, order]
+            if book_of is not None:
+                book_of = book_of[order]
+    first = np.empty(n, dtype=bool)
+    first[:1] = True
+    np.not_equal(K[1:], K[:-1], out=first[1:])
+    if book_of is not None:
+        first[1:] |= book_of[1:] != book_of[:-1]
+    group = np.cumsum(first) - 1
+    m = int(group[-1]) + 1 if n else 0
+    # one index for every (quantity, right, group): right 0 calls, 1 puts
+    cell = group + np.where(call, 0, m)
+    index = (np.arange(4)[:, None] * (2 * m) + cell).ravel()
+    sums = np.bincount(index, weights=values.ravel(), minlength=8 * m).reshape(4, 2, m)
+    totals = sums[:, 0] + sums[:, 1]
+    strikes = K[first]
+    if book_of is None:
+        bounds = [(0, m)]
+    else:
+        ends = np.cumsum(np.bincount(book_of[first], minlength=len(books))).tolist()
+        bounds = list(zip([0, *ends[:-1]], ends, strict=True))
+    out = []
+    for b, (lo, hi) in zip(books, bounds, strict=True):
+        out.append(
+            ExposurePerExpiry(
+                spot=float(b.spot),
+                expiration=b.expiration,
+                strikes=strikes[lo:hi],
+                gamma=totals[0, lo:hi],
+                vanna=totals[1, lo:hi],
+                charm=totals[2, lo:hi],
+                delta=totals[3, lo:hi],
+                calls=RightExposure(*(sums[k, 0, lo:hi] for k in range(4))),
+                puts=RightExposure(*(sums[k, 1, lo:hi] for k in range(4))),
+            )
+        )
+    return out
 
 
 def sum_exposures(

@@ -331,6 +331,43 @@ def _check_config(config: HedgeImpulseConfig) -> None:
         raise ValueError("`config.step_percent` must not exceed `config.range_percent`")
 
 
+def _masked_and_sorted(
+    strikes: np.ndarray,
+    gamma: np.ndarray,
+    vanna: np.ndarray,
+    k: np.ndarray,
+    vanna_term: np.ndarray,
+    diagnostics: dict[str, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Strikes with a non-finite strike, GEX, VEX or coupling, or |GEX| or |k VEX| above
+    $1e30, left out and counted by reason in `diagnostics`; the rest sorted by strike.
+    Returns (strikes, gamma, vanna_term, k)."""
+    bad_strike = ~(np.isfinite(strikes) & (strikes > 0))
+    bad_gamma = ~np.isfinite(gamma)
+    bad_vanna = ~np.isfinite(vanna)
+    bad_k = ~np.isfinite(k) & ~bad_strike
+    huge = ~(bad_gamma | bad_vanna | bad_k) & (
+        ~(np.abs(gamma) <= MAX_ABS_EXPOSURE) | ~(np.abs(vanna_term) <= MAX_ABS_EXPOSURE)
+    )
+    for reason, mask in (
+        ("nonfinite or non-positive strike", bad_strike),
+        ("nonfinite gamma exposure", bad_gamma),
+        ("nonfinite vanna exposure", bad_vanna),
+        ("nonfinite coupling", bad_k),
+        ("exposure beyond $1e30", huge),
+    ):
+        if mask.any():
+            diagnostics[reason] = int(np.count_nonzero(mask))
+    ok = ~(bad_strike | bad_gamma | bad_vanna | bad_k | huge)
+    if not ok.all():
+        strikes, gamma, vanna_term, k = strikes[ok], gamma[ok], vanna_term[ok], k[ok]
+        diagnostics["masked strikes"] = int(np.count_nonzero(~ok))
+    if strikes.size > 1 and (strikes[1:] < strikes[:-1]).any():  # the kernel needs ascending
+        order = np.argsort(strikes, kind="stable")
+        strikes, gamma, vanna_term, k = strikes[order], gamma[order], vanna_term[order], k[order]
+    return strikes, gamma, vanna_term, k
+
+
 def compute_hedge_impulse_curve(
     exposure: ExposurePerExpiry,
     surface: IVSurface,
@@ -390,35 +427,28 @@ def compute_hedge_impulse_curve(
     slopes = smile.log_slope(np.append(strikes, atm))
     k = -(r - 1.0) * slopes[:-1]
     atm_coupling = float(-(r - 1.0) * slopes[-1])
-    bad_strike = ~(np.isfinite(strikes) & (strikes > 0))
-    bad_gamma = ~np.isfinite(gamma)
-    bad_vanna = ~np.isfinite(vanna)
-    bad_k = ~np.isfinite(k) & ~bad_strike
     with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN products: masked below
         vanna_term = -k * vanna
-    huge = ~(bad_gamma | bad_vanna | bad_k) & (
-        ~(np.abs(gamma) <= MAX_ABS_EXPOSURE) | ~(np.abs(vanna_term) <= MAX_ABS_EXPOSURE)
+    # the common case in a few reductions: every strike positive and finite, every GEX and
+    # k VEX finite and within $1e30 (NaN fails the comparisons; a non-finite k or VEX makes
+    # k VEX non-finite), strikes ascending: nothing to mask, count or sort
+    clean = (
+        strikes.size > 0
+        and float(strikes.min()) > 0
+        and float(strikes.max()) < math.inf
+        and float(np.abs(gamma).max()) <= MAX_ABS_EXPOSURE
+        and float(np.abs(vanna_term).max()) <= MAX_ABS_EXPOSURE
+        and bool((strikes[1:] >= strikes[:-1]).all())
     )
-    diagnostics = {
-        reason: int(np.count_nonzero(mask))
-        for reason, mask in (
-            ("nonfinite or non-positive strike", bad_strike),
-            ("nonfinite gamma exposure", bad_gamma),
-            ("nonfinite vanna exposure", bad_vanna),
-            ("nonfinite coupling", bad_k),
-            ("exposure beyond $1e30", huge),
+    diagnostics: dict[str, int] = {}
+    if not clean:
+        strikes, gamma, vanna_term, k = _masked_and_sorted(
+            strikes, gamma, vanna, k, vanna_term, diagnostics
         )
-        if mask.any()
-    }
     if smile.size < 2 and r != 1.0:
-        diagnostics["no smile slope: coupling 0"] = int(strikes.size)
-    ok = ~(bad_strike | bad_gamma | bad_vanna | bad_k | huge)
-    if not ok.all():
-        strikes, gamma, vanna_term, k = strikes[ok], gamma[ok], vanna_term[ok], k[ok]
-        diagnostics["masked strikes"] = int(np.count_nonzero(~ok))
-    if strikes.size > 1 and (strikes[1:] < strikes[:-1]).any():  # the kernel needs ascending
-        order = np.argsort(strikes, kind="stable")
-        strikes, gamma, vanna_term, k = strikes[order], gamma[order], vanna_term[order], k[order]
+        diagnostics["no smile slope: coupling 0"] = int(np.asarray(exposure.strikes).size)
+        if "masked strikes" in diagnostics:  # (listed last)
+            diagnostics["masked strikes"] = diagnostics.pop("masked strikes")
     h_k = gamma + vanna_term
 
     # --- grid and kernel
@@ -439,17 +469,14 @@ def compute_hedge_impulse_curve(
     z = (strikes[near] - spot) / lam
     slope = float((h_k[near] * np.exp(-(z * z)) * 2.0 * z).sum() / (SQRT_PI * lam * lam))
 
-    analysis = analyze_curve(
-        price,
-        impulse,
-        spot,
-        impulse_total=impulse_total,
-        impulse_gross=impulse_gross,
-        eps=config.eps,
-        asymmetry_percent=config.asymmetry_percent,
-    )
+    # `analyze_curve` without its value and slope at spot (the curve's own are exact)
+    tol = relative_tolerance(impulse, config.eps)
+    extrema = find_extrema(price, impulse, tol)
+    asymmetry = directional_asymmetry(price, impulse, spot, config.asymmetry_percent)
+    above, below = nearest_attractors(extrema, spot)
     n = price.size // 2
-    inputs = regime_inputs(impulse_total, impulse_gross, analysis.asymmetry)
+    inputs = regime_inputs(impulse_total, impulse_gross, asymmetry)
+    regime = enter_regime(inputs)
     return HedgeImpulseCurve(
         spot=spot,
         expiration=exposure.expiration,
@@ -463,19 +490,19 @@ def compute_hedge_impulse_curve(
         impulse=impulse,
         impulse_at_spot=float(impulse[n]),
         slope_at_spot=slope,
-        zero_crossings=analysis.zero_crossings,
-        extrema=analysis.extrema,
-        asymmetry=analysis.asymmetry,
-        regime=analysis.regime,
-        nearest_attractor_above=analysis.nearest_attractor_above,
-        nearest_attractor_below=analysis.nearest_attractor_below,
+        zero_crossings=find_zero_crossings(price, impulse, tol),
+        extrema=extrema,
+        asymmetry=asymmetry,
+        regime=regime,
+        nearest_attractor_above=above,
+        nearest_attractor_below=below,
         impulse_total=impulse_total,
         strikes=strikes,
         strike_impulse=h_k,
         strike_coupling=k,
         diagnostics=diagnostics,
         regime_inputs=inputs,
-        regime_firmness=firmness(analysis.regime, inputs),
+        regime_firmness=firmness(regime, inputs),
     )
 
 

@@ -44,6 +44,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hedgeflow.engine.enums import MarketRegime
+from hedgeflow.engine.lattice import lattice_pieces
 from hedgeflow.engine.types import IVSurface, RegimeParams
 
 #: Regime bins on trading-time ATM IV, half-open: [0, 0.15) calm, [0.15, 0.20) normal,
@@ -147,8 +148,8 @@ class SmileInterpolant:
     def _pieces(self) -> tuple[np.ndarray, ...]:
         """Per-piece tables for `at_log`: breakpoints and, for each of the n + 1 pieces
         (the flat left wing, the n - 1 cubics, the flat right wing), the piece's origin
-        x0, the cubic's coefficients in u = x - x0 (value a0 + a1 u + a2 u^2 + a3 u^3,
-        slope a1 + b2 u + b3 u^2) and the value floor. Needs at least two nodes."""
+        x0, the cubic's coefficients in u = x - x0 (value a0 + a1 u + a2 u^2 + a3 u^3)
+        and the value floor. Needs at least two nodes."""
         x, y, s = self.x, self.iv, self.slope
         h = np.diff(x)
         y0, y1, s0, s1 = y[:-1], y[1:], s[:-1], s[1:]
@@ -166,7 +167,7 @@ class SmileInterpolant:
         c2 = np.concatenate((zero, a2, zero))
         c3 = np.concatenate((zero, a3, zero))
         floor = np.concatenate((y[:1], 0.5 * np.minimum(y0, y1), y[-1:]))
-        return br, x0, a0, a1, c2, c3, 2.0 * c2, 3.0 * c3, floor
+        return br, x0, a0, a1, c2, c3, floor
 
     @cached_property
     def _floor_may_bind(self) -> bool:
@@ -221,30 +222,45 @@ class SmileInterpolant:
         if x.ndim == 0:  # the scratch arrays below must be arrays
             val, der = self.at_log(x.reshape(1))
             return val.reshape(()), der.reshape(())
-        br, x0, a0, a1, a2, a3, b2, b3, floor = self._pieces
-        j = self._piece_index(x)  # 0: left wing, n: right wing
+        return self._evaluate(x, self._piece_index(x))
+
+    def at_translated(
+        self, xk: NDArray[np.float64], shift: NDArray[np.float64]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`at_log(xk[None, :] - shift[:, None])`, bitwise: IV and slope at every log strike
+        `xk` (ascending, finite) translated by every `shift` (finite), one row per shift.
+        The repriced profile's (prices x strikes) evaluation: the pieces are found on a
+        lattice (`hedgeflow.engine.lattice`) instead of a search per cell."""
+        x = xk - shift[:, None]
+        if self.size < 2 or x.size < 256:
+            return self.at_log(x)
+        j = lattice_pieces(self._pieces[0], x, xk, shift)
+        return self._evaluate(x, self._piece_index(x) if j is None else j)
+
+    def _evaluate(self, x: np.ndarray, j: NDArray[np.intp]) -> tuple[np.ndarray, np.ndarray]:
+        """Value and slope at `x` in pieces `j` (`at_log`)."""
+        _, x0, a0, a1, a2, a3, floor = self._pieces
         # a few scratch arrays gathered into and updated in place: a (grid x strikes)
         # evaluation then stays within the cache. mode="clip": every j is a piece (0..n),
-        # and numpy buffers a take into `out` in its default mode ("raise"), twice the time
+        # and numpy buffers a take into `out` in its default mode ("raise"), twice the time.
+        # Horner's partial sums p1 = a3 u + a2 and p2 = p1 u + a1 give the slope too:
+        # a1 + 2 a2 u + 3 a3 u^2 = p2 + u (p1 + a3 u).
         u = x0.take(j, mode="clip")
         np.subtract(x, u, out=u)  # the wings have zero coefficients: any finite u gives a0
-        tmp = np.empty_like(u)
-        val = a3.take(j, mode="clip")
-        val *= u
-        val += a2.take(j, out=tmp, mode="clip")
-        val *= u
-        c1 = a1.take(j, mode="clip")
-        val += c1
-        val *= u
-        val += a0.take(j, out=tmp, mode="clip")
+        g3 = a3.take(j, mode="clip")
+        g3 *= u  # a3 u
+        p1 = a2.take(j, mode="clip")
+        p1 += g3
+        p2 = p1 * u
+        p2 += a1.take(j, mode="clip")
+        val = p2 * u
+        val += a0.take(j, mode="clip")
         if self._floor_may_bind:
-            np.maximum(val, floor.take(j, out=tmp, mode="clip"), out=val)
-        der = b3.take(j, mode="clip")
-        der *= u
-        der += b2.take(j, out=tmp, mode="clip")
-        der *= u
-        der += c1
-        return val, der
+            np.maximum(val, floor.take(j, mode="clip"), out=val)
+        g3 += p1
+        g3 *= u
+        g3 += p2
+        return val, g3
 
 
 def _bessel_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -334,6 +350,9 @@ def modal_strike_spacing(strikes: np.ndarray) -> float:
         d = k[1:] - k[:-1]
     with np.errstate(over="ignore"):  # a gap near float max rounds to inf: never the mode
         gaps = d.round(6)
+    first = float(gaps.min())
+    if first > 0 and first == float(gaps.max()) and first < math.inf:
+        return first  # one gap (a uniform strike grid): the mode without sorting
     gaps.sort()
     gaps = gaps[np.searchsorted(gaps, 0.0, side="right") :]  # the positive ones (sorted)
     if gaps.size == 0:

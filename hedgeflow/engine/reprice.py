@@ -417,13 +417,14 @@ def compute_repriced_profile(
     R = clamp_skew_stickiness(skew_stickiness)
 
     valid = valid_options(book)
-    K = np.asarray(book.strike, dtype=np.float64)[valid]
-    iv0 = np.asarray(book.iv, dtype=np.float64)[valid]
-    weight = (
-        np.asarray(book.position, dtype=np.float64)[valid]
-        * np.asarray(book.multiplier, dtype=np.float64)[valid]
+    K = np.asarray(book.strike, dtype=np.float64)
+    iv0 = np.asarray(book.iv, dtype=np.float64)
+    weight = np.asarray(book.position, dtype=np.float64) * np.asarray(
+        book.multiplier, dtype=np.float64
     )
-    masked = int((~valid).sum())
+    masked = int(valid.size - np.count_nonzero(valid))
+    if masked:
+        K, iv0, weight = K[valid], iv0[valid], weight[valid]
     K, iv0, weight = _net_by_strike(K, iv0, weight)
     outer = _outer_grids(p, search_range)
     grid = np.concatenate((p, *outer, [spot]))  # last: spot itself
@@ -457,14 +458,16 @@ def compute_repriced_profile(
         xK = np.log(K)
         sig_k, _ = smile.at_log(xK)
         shift = iv0 - sig_k
-        at_log = smile.at_log
+        shifted = bool(shift.any())
+        at_translated = smile.at_translated
 
         def coupled(x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
             """H at prices `x`, and the (prices x strikes) cells masked (None: none)."""
             lg = np.log(x)
             # the translated log strike of every (price, strike): ln K - (1 - R) ln(S'/S)
-            sig, slope = at_log(xK - ((1.0 - R) * (lg - math.log(spot)))[:, None])
-            sig += shift  # sigma_i(S') = iv_i + Sigma(x) - Sigma(ln K_i)
+            sig, slope = at_translated(xK, (1.0 - R) * (lg - math.log(spot)))
+            if shifted:  # sigma_i(S') = iv_i + Sigma(x) - Sigma(ln K_i) (0 at the nodes)
+                sig += shift
             if not np.min(sig) > 0:  # a Hermite overshoot below zero (or NaN): masked
                 bad = ~(np.isfinite(sig) & (sig > 0))
                 sig[bad] = 1.0

@@ -332,13 +332,26 @@ def analyze_scope(
             prebuilt=(by_epoch, skipped),
         )
     ordered = sorted(by_epoch.values(), key=lambda b: b.expiration)
-    exposures = dict(
+    # the analyzed book's exposures are the base analysis' (the same numbers, bitwise:
+    # `compute_exposures_many` sums each book alone); the other books' in one pass
+    analyzed = base.expiration.timestamp()
+    reuse = analyzed in by_epoch and physical
+    others = [b for b in ordered if not (reuse and b.expiration.timestamp() == analyzed)]
+    computed = dict(
         zip(
-            (b.expiration.timestamp() for b in ordered),
-            compute_exposures_many(ordered),
+            (b.expiration.timestamp() for b in others),
+            compute_exposures_many(others),
             strict=True,
         )
     )
+    if reuse:
+        computed[analyzed] = base.exposure
+    exposures = {e: computed[e] for e in (b.expiration.timestamp() for b in ordered)}
+    # the zero-gamma line of a chain with one built expiry is that expiry's own line, on the
+    # same grid and search range: its row reuses the levels (the same computation)
+    own_zero_gamma: dict[float, tuple[float, ...]] = {}
+    if reuse and len(ordered) == 1 and base.repriced is not None:
+        own_zero_gamma[analyzed] = base.repriced.zero_gamma_levels
     scope_books = [by_epoch[e] for e in in_scope]
     smiles = [smile_interpolant(b.surface) for b in scope_books]
     curves: list[HedgeImpulseCurve] = [base.hedge_flow.impulse_curve]
@@ -399,6 +412,7 @@ def analyze_scope(
         dict(zip(in_scope, zip(curves, charms, smiles, strict=False), strict=False)),
         prices=base.hedge_flow.impulse_curve.price,
         search=search,
+        known_zero_gamma=own_zero_gamma if len(scope_books) == 1 else {},
     )
     fut = None
     if config.cloud.futures:
@@ -425,8 +439,12 @@ def expiry_rows(
     *,
     prices: np.ndarray,
     search: tuple[float, float] | None,
+    known_zero_gamma: Mapping[float, tuple[float, ...]] | None = None,
 ) -> tuple[ExpiryRow, ...]:
-    """One `ExpiryRow` per built live expiry, nearest first (see `ExpiryRow`)."""
+    """One `ExpiryRow` per built live expiry, nearest first (see `ExpiryRow`).
+    `known_zero_gamma`: an expiry's zero-gamma levels already computed on `prices` and
+    `search` (`zero_gamma_profile([book], prices, search_range=search)`), by settlement epoch."""
+    known = known_zero_gamma or {}
     gross = {e: float(np.abs(x.gamma).sum()) for e, x in exposures.items()}
     all_gross = sum(gross.values())
     rows: list[ExpiryRow] = []
@@ -445,7 +463,9 @@ def expiry_rows(
             curve, charm, smile = in_scope[e]
             # the regime pane's ATM IV (one definition: `regime.atm_iv`), to settlement
             iv = atm_iv(smile, book.forward, book.tau) if math.isfinite(book.forward) else math.nan
-            _, zeros = zero_gamma_profile([book], prices, search_range=search)
+            zeros = known.get(e)
+            if zeros is None:
+                _, zeros = zero_gamma_profile([book], prices, search_range=search)
             spot = float(book.spot)
             row = replace(
                 row,

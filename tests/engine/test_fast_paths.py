@@ -23,6 +23,7 @@ from hedgeflow.engine.black76 import MIN_GREEK_TAU, greeks
 from hedgeflow.engine.book import ExpiryBook
 from hedgeflow.engine.charm import valid_options
 from hedgeflow.engine.impulse import price_grid
+from hedgeflow.engine.lattice import lattice_pieces
 from hedgeflow.engine.regime import smile_interpolant
 from hedgeflow.engine.reprice import compute_repriced_profile, zero_gamma_profile
 from hedgeflow.engine.types import IVSurface
@@ -981,3 +982,96 @@ def test_books_take_the_last_row_of_a_duplicate_contract_in_either_row_order(
         + got[1].diagnostics.get("duplicate_contracts", 0)
         == 1
     )
+
+
+# --------------------------------------------------------------------------- lattice, exposures
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    n=st.integers(2, 60),
+    seed=st.integers(0, 2**32 - 1),
+    on_nodes=st.booleans(),
+    spread=st.sampled_from([1e-4, 0.05, 0.4, 3.0]),
+)
+def test_translated_smile_equals_at_log_bitwise(
+    n: int, seed: int, on_nodes: bool, spread: float
+) -> None:
+    """`at_translated` (the lattice piece search) against `at_log` of the same translated
+    log strikes, bitwise: strikes on the smile's nodes or between them, shifts of every size,
+    a zero shift (the spot row: every point exactly on a node, the last node included), and
+    strikes a hundredth of a point apart (a lattice too fine: the searched fallback)."""
+    rng = np.random.default_rng(seed)
+    step = rng.choice([0.01, 1.0, 5.0])
+    strikes = np.unique(1000.0 + step * rng.choice(np.arange(1, 2000), n, replace=False))
+    iv = rng.uniform(0.05, 0.9, strikes.size)
+    smile = smile_interpolant(IVSurface(EXP, strikes, iv, iv, float(strikes.mean()), 0.01))
+    if on_nodes:
+        xk = np.sort(rng.choice(smile.x, rng.integers(1, strikes.size + 1)))
+    else:
+        xk = np.sort(rng.uniform(smile.x[0] - 0.05, smile.x[-1] + 0.05, 300))
+    shift = np.sort(rng.uniform(-spread, spread, rng.integers(1, 200)))
+    shift[rng.integers(0, shift.size)] = 0.0
+    value, slope = smile.at_translated(xk, shift)
+    want_value, want_slope = smile.at_log(xk - shift[:, None])
+    np.testing.assert_array_equal(value, want_value)
+    np.testing.assert_array_equal(slope, want_slope)
+
+
+def test_lattice_index_is_used_and_exact_on_a_chain_grid() -> None:
+    """On a chain-sized (prices x strikes) grid the lattice answers (no fallback) and gives
+    np.searchsorted's pieces, on the nodes (the spot row) and one ulp either side of them."""
+    strikes = np.arange(5400.0, 6620.0, 5.0)
+    iv = 0.15 + 0.3 * ((strikes - 6000.0) / 600.0) ** 2
+    smile = smile_interpolant(IVSurface(EXP, strikes, iv, iv, 6000.0, 0.001))
+    xk = np.log(strikes)
+    shift = -0.5 * np.log(np.linspace(0.9, 1.1, 151) / 1.0)
+    for xs in (xk, np.nextafter(xk, np.inf), np.nextafter(xk, -np.inf)):
+        x = xs - shift[:, None]
+        j = lattice_pieces(smile._pieces[0], x, xs, shift)
+        assert j is not None
+        np.testing.assert_array_equal(j, np.searchsorted(smile._pieces[0], x, side="right"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31), n_books=st.integers(1, 4))
+def test_exposures_from_folded_terms_equal_the_general_path(seed: int, n_books: int) -> None:
+    """Exposures on the fast path (live books, valid strikes and IVs: Black-76 terms with
+    the per-book factors folded) against the general path (`black76` greeks, masks), to
+    rounding; options the fast path cannot take (NaN or zero IV, a book in its last minute,
+    unheld options with NaN IVs) get the general path's values exactly."""
+    from hedgeflow.engine.exposure import _dollar_exposures, compute_exposures_many
+
+    rng = np.random.default_rng(seed)
+    books = []
+    for i in range(n_books):
+        tau_days = float(rng.choice([30.0 / 86400.0, 0.02, 1.0, 40.0]))
+        book = make_book(tau_days=tau_days, seed=seed + i, q=float(rng.choice([0.0, 0.013])))
+        iv = book.iv.copy()
+        bad = rng.random(iv.size) < 0.1
+        iv[bad] = rng.choice([np.nan, 0.0, -0.1], int(bad.sum()))
+        pos = book.position.copy()
+        pos[rng.random(pos.size) < 0.2] = 0.0
+        books.append(replace(book, iv=iv, position=pos))
+    for book, got in zip(books, compute_exposures_many(books), strict=True):
+        gex, vex, cex, dex = _dollar_exposures(
+            book.spot,
+            book.strike,
+            book.tau,
+            book.iv,
+            book.r,
+            book.q,
+            np.asarray(book.is_call, dtype=bool),
+            book.position,
+            book.multiplier,
+            bool(book.tau >= MIN_GREEK_TAU),
+        )
+        first = np.r_[True, book.strike[1:] != book.strike[:-1]]
+        inv = np.cumsum(first) - 1
+        for name, per_option in (("gamma", gex), ("vanna", vex), ("charm", cex), ("delta", dex)):
+            want = np.bincount(inv, weights=per_option)
+            have = getattr(got, name)
+            assert np.array_equal(np.isnan(have), np.isnan(want))
+            ok = ~np.isnan(want)
+            scale = float(np.max(np.abs(want[ok]), initial=0.0))
+            np.testing.assert_allclose(have[ok], want[ok], rtol=1e-11, atol=1e-13 * scale)

@@ -308,3 +308,26 @@ def test_the_levels_card_and_the_regime_pane_give_one_expected_move(chain) -> No
     assert a.levels is not None
     assert row.expected_move == pytest.approx(a.spot * rp.atm_iv * math.sqrt(horizon_tau))
     assert a.levels.expected_move == row.expected_move
+
+
+@pytest.mark.parametrize("extra", [(), (1440.0, 9000.0)])
+def test_rows_reuse_the_base_analysis_and_equal_fresh_computations(extra: tuple) -> None:
+    """The nearest scope's rows take the analyzed expiry's exposures from the base analysis
+    and, on a chain with one built expiry, its zero gamma from the all-expiry line: the
+    same numbers as computing them afresh (`compute_exposures`, `zero_gamma_profile`)."""
+    from hedgeflow.engine.exposure import compute_exposures
+    from hedgeflow.engine.reprice import zero_gamma_profile
+
+    one, _ = synthetic_chain(minutes=180.0, extra_expiries=extra)
+    result = analyze_scope(one, config=EngineConfig())
+    books, _ = build_books(one, EngineConfig())
+    book = books[min(books)]
+    curve = result.hedge_flow.impulse_curve
+    _, zeros = zero_gamma_profile([book], curve.price, search_range=result.repriced.search_range)
+    row = result.expiry_rows[0]
+    assert row.in_scope
+    want = min(zeros, key=lambda z: abs(z - book.spot)) if zeros else None
+    assert row.zero_gamma == want
+    assert row.net_gex == float(compute_exposures(book).gamma.sum())
+    for e, r in zip(sorted(books), result.expiry_rows, strict=True):
+        assert r.net_gex == float(compute_exposures(books[e]).gamma.sum())

@@ -268,19 +268,34 @@ def implied_vol(
     iv = np.full(price.shape, np.nan)
 
     with np.errstate(all="ignore"):
-        bad_input = ~(np.isfinite(F) & (F > 0) & np.isfinite(K) & (K > 0) & np.isfinite(r))
-        zero_time = ~bad_input & ~(np.isfinite(tau) & (tau > 0))
-        no_quote = ~bad_input & ~zero_time & ~(np.isfinite(price) & (price > 0))
-        live = ~(bad_input | zero_time | no_quote)
         df = np.exp(-r * tau)
-        p = price / df  # undiscounted
-        # OTM-equivalent price: an ITM option's time value is its parity twin's price
-        itm_amount = np.where(is_call, F - K, K - F)
-        x_otm = p - np.maximum(itm_amount, 0.0)
-        below = live & ~(x_otm > 0)
-        # the OTM option's price is bounded by min(F, K) (undiscounted); B's bound e^{h/2}
-        above = live & ~below & ~(x_otm < np.minimum(F, K))
-        live &= ~(below | above | ~np.isfinite(df) | ~(df > 0))
+        # the common case, every input sane (F, K, tau, price and the discount factor
+        # finite and positive, so r finite): none of the input reasons applies, and their
+        # masks are skipped (the same values, fewer passes)
+        sane = bool(
+            ((F > 0) & (K > 0) & (tau > 0) & (price > 0) & (df > 0)).all()
+            and np.isfinite(F + K + tau + price + df).all()
+        )
+        if sane:
+            p = price / df  # undiscounted
+            itm_amount = np.where(is_call, F - K, K - F)
+            x_otm = p - np.maximum(itm_amount, 0.0)
+            below = ~(x_otm > 0)
+            above = ~below & ~(x_otm < np.minimum(F, K))
+            live = ~(below | above)
+        else:
+            bad_input = ~(np.isfinite(F) & (F > 0) & np.isfinite(K) & (K > 0) & np.isfinite(r))
+            zero_time = ~bad_input & ~(np.isfinite(tau) & (tau > 0))
+            no_quote = ~bad_input & ~zero_time & ~(np.isfinite(price) & (price > 0))
+            live = ~(bad_input | zero_time | no_quote)
+            p = price / df  # undiscounted
+            # OTM-equivalent price: an ITM option's time value is its parity twin's price
+            itm_amount = np.where(is_call, F - K, K - F)
+            x_otm = p - np.maximum(itm_amount, 0.0)
+            below = live & ~(x_otm > 0)
+            # the OTM option's price is bounded by min(F, K) (undiscounted); B's bound e^{h/2}
+            above = live & ~below & ~(x_otm < np.minimum(F, K))
+            live &= ~(below | above | ~np.isfinite(df) | ~(df > 0))
         h = -np.abs(np.log(F / K))
         b = x_otm / (np.sqrt(F) * np.sqrt(K))  # (F K may overflow)
         # a normalized price below 1e-300 (or one lost to overflow) cannot be inverted to
@@ -288,9 +303,10 @@ def implied_vol(
         tiny = live & ~((b > 1e-300) & np.isfinite(b) & np.isfinite(h))
         live &= ~tiny
         above |= tiny
-    reason[bad_input] = _BAD_INPUT
-    reason[zero_time] = _ZERO_TIME
-    reason[no_quote] = _NO_QUOTE
+    if not sane:
+        reason[bad_input] = _BAD_INPUT
+        reason[zero_time] = _ZERO_TIME
+        reason[no_quote] = _NO_QUOTE
     reason[below] = _BELOW_INTRINSIC
     reason[above] = _NO_SOLUTION
 

@@ -84,9 +84,11 @@ def default_workers() -> int:
     return max(1, (os.cpu_count() or 1) - 1)
 
 
-def _worker_start() -> None:
-    """In each worker process: the calendar table from the cache, as the monitor has it
-    (a worker must not rebuild it from exchange_calendars on its first clock lookup)."""
+def _worker_start(started: Any) -> None:
+    """In each worker process: its process id to `started` (the pool's queue, read by
+    `EnginePool.pids`), then the calendar table from the cache, as the monitor has it (a
+    worker must not rebuild it from exchange_calendars on its first clock lookup)."""
+    started.put(os.getpid())
     from hedgeflow.app.runtime import install_cached_calendar
 
     try:
@@ -109,8 +111,14 @@ class EnginePool:
         ctx = multiprocessing.get_context("forkserver")
         # The forkserver imports these once; every worker forks from it with them loaded.
         ctx.set_forkserver_preload(["hedgeflow.engine.scope", "hedgeflow.app.engine_pool"])
+        # Each worker says its pid on start (the executor keeps its processes private).
+        self._started = ctx.SimpleQueue()
+        self._pids: list[int] = []
         self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=ctx, initializer=_worker_start
+            max_workers=self.workers,
+            mp_context=ctx,
+            initializer=_worker_start,
+            initargs=(self._started,),
         )
 
     def warm(self) -> None:
@@ -130,6 +138,8 @@ class EnginePool:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def pids(self) -> list[int]:
-        """The worker processes' ids (empty before the first run)."""
-        procs = getattr(self._pool, "_processes", None) or {}
-        return [int(p) for p in procs]
+        """The ids of the worker processes started so far, in start order (empty before
+        the first run; a worker that exited is still listed)."""
+        while not self._started.empty():
+            self._pids.append(int(self._started.get()))
+        return list(self._pids)

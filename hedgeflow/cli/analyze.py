@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from hedgeflow.app.config import Settings
 
 
-def parse_time(text: str) -> datetime:
+def _parse_time(text: str) -> datetime:
     """ISO-8601 time; without an offset it is New York time."""
     from hedgeflow.engine.clock import NY
 
@@ -34,7 +34,7 @@ def parse_time(text: str) -> datetime:
     return t.replace(tzinfo=NY) if t.tzinfo is None else t
 
 
-def parse_expiry(text: str | None) -> Any:
+def _parse_expiry(text: str | None) -> Any:
     if text is None or text in ("next", "0dte", "all"):
         return text
     try:
@@ -133,9 +133,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     _warn_inapplicable(args)
     chain, session = _load_chain(args, settings)
     if args.as_of:
-        chain = replace(chain, as_of=parse_time(args.as_of))
+        chain = replace(chain, as_of=_parse_time(args.as_of))
     config = engine_config(settings, chain.symbol or "SPX", args)
-    expiry = parse_expiry(args.expiry)
+    expiry = _parse_expiry(args.expiry)
     positions = None
     position_note = ""
     if config.positions is PositionSource.LIVE:

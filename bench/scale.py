@@ -70,6 +70,7 @@ async def _carry(n: int, seconds: float, interval: float, engine: str) -> dict[s
     from hedgeflow.feeds.sim import SimFeed
     from hedgeflow.tui import dispatch
     from hedgeflow.tui.app import HedgeflowApp
+    from hedgeflow.tui.run import freeze_startup_objects
 
     names = symbols(n)
     engine_ms: list[float] = []
@@ -109,6 +110,7 @@ async def _carry(n: int, seconds: float, interval: float, engine: str) -> dict[s
     )
     arrived: dict[str, int] = dict.fromkeys(names, 0)
     analysed: dict[str, int] = dict.fromkeys(names, 0)
+    freeze_startup_objects()  # as `hedgeflow monitor` does before its app runs
     async with app.run_test(size=SIZE) as pilot:
         t_start = time.perf_counter()
         while not all(s.analysis is not None for s in app.states.values()):

@@ -36,8 +36,6 @@ DEPENDENCIES = (
     ("scipy", "scipy"),
     ("httpx", "httpx"),
     ("textual", "textual"),
-    ("textual_plotext", "textual-plotext"),
-    ("plotext", "plotext"),
     ("exchange_calendars", "exchange_calendars"),
     ("platformdirs", "platformdirs"),
     ("tzdata", "tzdata"),

@@ -21,7 +21,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -85,7 +87,7 @@ def default_workers() -> int:
 
 
 def _worker_start(started: Any) -> None:
-    """In each worker process: its process id to `started` (the pool's queue, read by
+    """In each worker process: its process id to `started` (its executor's queue, read by
     `EnginePool.pids`), then the calendar table from the cache, as the monitor has it (a
     worker must not rebuild it from exchange_calendars on its first clock lookup)."""
     started.put(os.getpid())
@@ -100,23 +102,30 @@ def _worker_start(started: Any) -> None:
 class EnginePool:
     """Engine runs in `workers` worker processes (see the module docstring).
 
-    `submit(request)` returns a `Future` of the analysis; `close()` stops the workers
-    (runs in flight are abandoned). Workers start on first use, forked from a forkserver
-    that preloaded the engine."""
+    `submit(request)` returns a `Future` of the analysis, `run(request)` waits for it and
+    survives a dead worker; `close()` stops the workers (runs in flight are abandoned).
+    Workers start on first use, forked from a forkserver that preloaded the engine."""
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = default_workers() if workers is None else int(workers)
         if self.workers < 1:
             raise ValueError(f"`workers` must be at least 1, got {self.workers}")
-        ctx = multiprocessing.get_context("forkserver")
+        self._ctx = multiprocessing.get_context("forkserver")
         # The forkserver imports these once; every worker forks from it with them loaded.
-        ctx.set_forkserver_preload(["hedgeflow.engine.scope", "hedgeflow.app.engine_pool"])
-        # Each worker says its pid on start (the executor keeps its processes private).
-        self._started = ctx.SimpleQueue()
+        self._ctx.set_forkserver_preload(["hedgeflow.engine.scope", "hedgeflow.app.engine_pool"])
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = self._executor()
+        #: Executors replaced after a worker died (`run`).
+        self.respawns = 0
+
+    def _executor(self) -> ProcessPoolExecutor:
+        """A new executor. Its workers say their pids on a queue of its own as they start
+        (the executor keeps its processes private): `pids` names this executor's workers."""
+        self._started = self._ctx.SimpleQueue()
         self._pids: list[int] = []
-        self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
+        return ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=ctx,
+            mp_context=self._ctx,
             initializer=_worker_start,
             initargs=(self._started,),
         )
@@ -132,14 +141,37 @@ class EnginePool:
             raise RuntimeError("the engine pool is closed")
         return self._pool.submit(run_analysis, request)
 
+    def run(self, request: AnalysisRequest) -> ExpiryAnalysis:
+        """`submit(request)` and wait for the analysis (from an engine thread).
+
+        A worker that dies (the kernel's OOM killer, a crash in a native library) breaks
+        the whole executor, and every later run would fail with it: the monitor would show
+        stale data until restarted. So a broken executor is replaced by a new one (once
+        however many engine threads find it broken) and the run tried once more there."""
+        pool = self._pool
+        try:
+            return self.submit(request).result()
+        except BrokenProcessPool:
+            with self._lock:
+                if self._pool is pool and pool is not None:
+                    log.warning("an engine worker died: starting new engine workers")
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = self._executor()
+                    self.respawns += 1
+            return self.submit(request).result()
+
     def close(self) -> None:
-        pool, self._pool = self._pool, None
+        with self._lock:
+            pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def pids(self) -> list[int]:
-        """The ids of the worker processes started so far, in start order (empty before
-        the first run; a worker that exited is still listed)."""
-        while not self._started.empty():
-            self._pids.append(int(self._started.get()))
-        return list(self._pids)
+        """The ids of the current executor's worker processes, in start order (empty
+        before the first run and once closed)."""
+        with self._lock:
+            if self._pool is None:
+                return []
+            while not self._started.empty():
+                self._pids.append(int(self._started.get()))
+            return list(self._pids)

@@ -45,24 +45,22 @@ from textual.worker import Worker, WorkerState
 from hedgeflow.app.config import AlertSettings, default_settings
 from hedgeflow.app.engine_pool import EnginePool
 from hedgeflow.app.errorlog import ErrorLog
-from hedgeflow.app.export import default_export_dir, export_analysis
-from hedgeflow.app.fmt import NY
+from hedgeflow.app.export import default_export_dir
 from hedgeflow.app.scheduler import EngineScheduler
-from hedgeflow.app.strikes import Greek, Split, headline_levels
+from hedgeflow.app.strikes import Greek, Split
 from hedgeflow.engine.config import EngineConfig
 from hedgeflow.engine.expiry_scope import ExpiryScope
 from hedgeflow.feeds.base import Feed
+from hedgeflow.tui import saving, timepanes
 from hedgeflow.tui import scope as scope_actions
-from hedgeflow.tui import timepanes
 from hedgeflow.tui.alertlog import AlertDelivered, AlertLogScreen, alert_center, delivered
 from hedgeflow.tui.commands import SymbolCommands
 from hedgeflow.tui.dispatch import Analyzer, EngineDispatch, EngineJob
 from hedgeflow.tui.errorlog import ErrorLogScreen
+from hedgeflow.tui.fill import fill_views
 from hedgeflow.tui.history_load import HistoryLoader
 from hedgeflow.tui.messages import SnapshotArrived, TapeMoved
-from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
 from hedgeflow.tui.polling import MAX_BACKOFF, MAX_RETRY_AFTER, Poller, poll_backoff
-from hedgeflow.tui.present import status_view, symbol_bar_view, waiting_text
 from hedgeflow.tui.recording import Recording
 from hedgeflow.tui.run import (
     build_app,
@@ -73,9 +71,8 @@ from hedgeflow.tui.run import (
 )
 from hedgeflow.tui.screens import HelpScreen, MonitorScreen, binding_ids, help_about, help_rows
 from hedgeflow.tui.state import SymbolState, is_stale
-from hedgeflow.tui.strikes import StrikesPane
-from hedgeflow.tui.transport import Transport, TransportBar, transport_action
-from hedgeflow.tui.views import ImpulseView, Palette, PaneView, StrikesView
+from hedgeflow.tui.transport import Transport, transport_action
+from hedgeflow.tui.views import ZOOM_LEVELS, Palette
 from hedgeflow.tui.watchlist import WatchlistScreen
 
 __all__ = [
@@ -94,9 +91,14 @@ __all__ = [
 
 log = logging.getLogger("hedgeflow.tui")
 
-ZOOM_LEVELS = (0.25, 0.5, 1.0, 2.0, 4.0)
 #: Seconds between heap trims (see `trim_heap`).
 TRIM_EVERY = 60.0
+#: Background events of a symbol not on screen (its snapshot, its analysis landing) refresh
+#: the views at most once in this many seconds: at 50 symbols they arrive about 20 a
+#: second, each refresh building every view and the stale marks of every symbol, and a key
+#: press that lands behind a run of them waits for all of them. The visible symbol's
+#: events and a key's own refresh are shown at once.
+REFRESH_COALESCE = 0.05
 #: Seconds the shutdown waits for the recorder to commit what is queued and close.
 RECORDING_CLOSE_TIMEOUT = 10.0
 
@@ -213,6 +215,7 @@ class HedgeflowApp(App[int]):
         self._signals: list[signal.Signals] = []
         self._feed_entered = False
         self._last_trim = time.monotonic()
+        self._refresh_pending = False
         if not colors:
             self.no_color = True
             self._filters.append(Monochrome())
@@ -276,7 +279,7 @@ class HedgeflowApp(App[int]):
         self.history_loader.cancel()
         await asyncio.to_thread(self.alerts.close)  # joins the delivery threads
         self.poller.stop_all()
-        rec = self._stop_recording()
+        rec = saving.stop_recording(self)
         if rec is not None:
             try:
                 async with asyncio.timeout(RECORDING_CLOSE_TIMEOUT):
@@ -330,7 +333,9 @@ class HedgeflowApp(App[int]):
 
     # ------------------------------------------------------------------ data flow
 
-    def _engine_config_for(self, symbol: str) -> EngineConfig:
+    def engine_config_for(self, symbol: str) -> EngineConfig:
+        """The engine config `symbol` is analyzed with: its own (a mapping or callable
+        `engine_config`) or the shared one, on the wider grid a zoom-out asks for."""
         cfg = self._engine_config
         if isinstance(cfg, EngineConfig):
             base = cfg
@@ -350,7 +355,7 @@ class HedgeflowApp(App[int]):
         """Submit an analysis of `symbol`'s current chain, expiry and zoom."""
         st = self.states.get(symbol)
         if st is not None:
-            self.engine.submit(st, self._engine_config_for(symbol), self.data_clock())
+            self.engine.submit(st, self.engine_config_for(symbol), self.data_clock())
 
     @on(TapeMoved)
     def _tape_moved(self, message: TapeMoved) -> None:
@@ -380,7 +385,7 @@ class HedgeflowApp(App[int]):
         if changed or st.analysis is None:
             self._analyze(message.symbol)
         else:
-            self.refresh_views()
+            self._views_changed(message.symbol)
 
     @on(Worker.StateChanged)
     def _worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -396,13 +401,28 @@ class HedgeflowApp(App[int]):
             if self.engine.done(worker, event.state):
                 self.poller.first_analysis_shown()
         elif kind == "export":
-            self._export_done(worker, event.state)
+            saving.export_done(self, worker, event.state)
         elif kind == "record":
-            self._recorder_done(worker, event.state)
+            saving.recorder_done(self, worker, event.state)
         elif kind == "history":
             self.history_loader.done(worker, event.state)
         else:
             return
+        self._views_changed(symbol)
+
+    def _views_changed(self, symbol: str) -> None:
+        """A background event of `symbol` ("" for none) changed what the views show: at once
+        for the symbol on screen, else one refresh for every such event within
+        REFRESH_COALESCE (another symbol shows only in its tab and the status line's
+        conditions)."""
+        if not symbol or symbol == self.current:
+            self.refresh_views()
+        elif not self._refresh_pending:
+            self._refresh_pending = True
+            self.set_timer(REFRESH_COALESCE, self._coalesced_refresh)
+
+    def _coalesced_refresh(self) -> None:
+        self._refresh_pending = False
         self.refresh_views()
 
     def reload_history(self, until: datetime) -> None:
@@ -440,55 +460,7 @@ class HedgeflowApp(App[int]):
             return  # the screen is still composing; its on_mount refreshes again
 
     def _fill_views(self, screen: Screen[Any], st: SymbolState) -> None:
-        stale = {s: self.is_stale(self.states[s]) for s in self.symbols}
-        waiting = waiting_text(st, self.feed_name)
-        pane = PaneView(st.symbol, st.analysis, stale[st.symbol], waiting)
-        cfg = self._engine_config_for(st.symbol)
-        base_range = cfg.impulse.range_percent / max(ZOOM_LEVELS[self.zoom_index], 1.0)
-        screen.query_one(ImpulsePane).view = ImpulseView(
-            st.symbol,
-            st.analysis,
-            stale[st.symbol],
-            waiting,
-            zoom=ZOOM_LEVELS[self.zoom_index],
-            repriced=self.show_repriced,
-            range_percent=base_range,
-        )
-        screen.query_one(StrikesPane).view = StrikesView(
-            st.symbol,
-            st.analysis,
-            stale[st.symbol],
-            waiting,
-            greek=self.strike_greek.value,
-            split=self.strike_split.value,
-            levels=headline_levels(st.analysis),
-        )
-        screen.set_class(self.show_strikes, "-strikes")
-        screen.query_one(RegimePane).view = pane
-        screen.query_one(ZonesPane).view = pane
-        screen.query_one(CharmPane).view = pane
-        scope_actions.fill(self, screen, pane)
-        timepanes.fill(self, screen, st, stale[st.symbol], waiting)
-        recording = self.recording is not None
-        screen.query_one(StatusLine).view = status_view(
-            st,
-            stale[st.symbol],
-            feed_name=self.feed_name,
-            data_now=self.data_clock(),
-            mono=self.monotonic(),
-            paused=self.paused,
-            recording=recording,
-            speed=self.feed_speed,
-            conditions=" · ".join(
-                c
-                for c in (self.history_loader.status, self.errors.status(now=self.data_clock()))
-                if c
-            ),
-        )
-        screen.query_one(TransportBar).view = self.tape.view() if self.tape else None
-        screen.query_one(SymbolBar).view = symbol_bar_view(
-            self.symbols, self.states, stale, self.current, paused=self.paused, recording=recording
-        )
+        fill_views(self, screen, st)
 
     def watch_current(self) -> None:
         self.engine.show(self.current)
@@ -619,68 +591,15 @@ class HedgeflowApp(App[int]):
         return help_rows(self.symbols, self.keymap, self.get_key_display)
 
     def action_export(self) -> None:
-        st = self.states.get(self.current)
-        if st is None or st.analysis is None:
-            self.notify("nothing to export yet", severity="warning", timeout=3)
-            return
-        analysis, directory = st.analysis, self.export_dir
-
-        def work() -> list[Path]:
-            return export_analysis(analysis, directory, stamp=analysis.as_of)
-
-        self.run_worker(work, thread=True, group="export", name="export", exit_on_error=False)
-
-    def _export_done(self, worker: Worker[Any], state: WorkerState) -> None:
-        if state == WorkerState.SUCCESS:
-            paths = worker.result or []
-            self.notify("\n".join(str(p) for p in paths), title="Exported", timeout=10)
-        elif state == WorkerState.ERROR:
-            self.notify(f"export failed: {worker.error}", severity="error", timeout=8)
+        saving.export(self)
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         # Textual's parameters (an action string may pass them) override the stamped name
         # and the export folder.
-        from hedgeflow.tui.screenshot import save_without_notices
-
-        stamp = self.data_clock().astimezone(NY).strftime("%Y%m%d-%H%M%S")
-        name = filename or f"hedgeflow-{self.current}-{stamp}.svg"
-        save_without_notices(self, name, Path(path) if path else self.export_dir)
-
-    # ------------------------------------------------------------------ recording
+        saving.screenshot(self, filename, path)
 
     def action_record(self) -> None:
-        rec = self._stop_recording()
-        if rec is not None:
-            self.notify(str(rec.path), title="Recording stopped", timeout=6)
-        else:
-            self._start_recording()
-        self.refresh_views()
-
-    def _start_recording(self) -> None:
-        self.export_dir.mkdir(parents=True, exist_ok=True)
-        stamp = self.data_clock().astimezone(NY).strftime("%Y%m%d-%H%M%S")
-        path = self.export_dir / f"hedgeflow-{self.feed_name}-{stamp}.sqlite"
-        rec = self.recording = Recording(path, self.feed_name)
-        self.run_worker(
-            rec.write, thread=True, group="record", name="recorder", exit_on_error=False
-        )
-        # Record the latest snapshot of every symbol right away.
-        for st in self.states.values():
-            if st.chain is not None and st.fetched_at is not None:
-                rec.put(st.chain, st.fetched_at)
-        self.notify(str(path), title="Recording", timeout=6)
-
-    def _stop_recording(self) -> Recording | None:
-        rec, self.recording = self.recording, None
-        if rec is not None:
-            rec.stop()
-        return rec
-
-    def _recorder_done(self, worker: Worker[Any], state: WorkerState) -> None:
-        if state == WorkerState.ERROR:
-            log.error("recording failed: %r", worker.error)
-            self.recording = None
-            self.notify(f"recording failed: {worker.error}", severity="error", timeout=8)
+        saving.toggle_recording(self)
 
     # ------------------------------------------------------------------ symbols
 

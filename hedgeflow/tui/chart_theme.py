@@ -2,7 +2,7 @@
 
 Every theme the palette offers must give readable charts: the canvas, axes and tick
 labels take the theme's own surface and foreground (an ANSI theme's are the terminal's
-defaults, which plotext draws as "default": black on black otherwise); the curve and the
+defaults, "default" here: black on black otherwise); the curve and the
 zero line are the foreground blended into the canvas; the `[colors]` palette is kept where
 it stands out from the canvas and otherwise pulled toward the foreground until it does
 (yellow on a light theme). Without colour (NO_COLOR, `colors = false`) what colour told
@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from plotext._dict import themes as plotext_themes  # type: ignore[import-untyped]
 from textual._context import NoActiveAppError
 from textual.app import App
 from textual.color import Color
@@ -23,7 +22,8 @@ from textual.theme import Theme
 
 from hedgeflow.tui.views import Palette
 
-#: A plotext colour: an RGB triple, a 256-colour code, or a name ("default").
+#: A chart colour: an RGB triple, a 256-colour code, or a name ("default": the terminal's
+#: own; `chartcanvas.rich_color` makes it a Rich colour).
 PlotColor = tuple[int, int, int] | int | str
 
 #: Contrast (WCAG ratio) a chart colour keeps against the canvas; 3:1 is the usual
@@ -39,7 +39,8 @@ NEGATIVE_CURVE = "·"
 
 @dataclass(frozen=True)
 class ChartColors:
-    """What the plot panes draw with. canvas/axes/ticks make the plotext theme (`name`);
+    """What the plot panes draw with. canvas the plot's ground, axes and ticks its frame
+    and labels;
     curve, zero and marks are neutral tones; stable/unstable/spot/repriced the palette's.
     `glyphs`: no colour on screen, so zones and the curve's sign are told by glyphs."""
 
@@ -168,13 +169,6 @@ def app_chart_colors(app: App[Any], palette: Palette) -> ChartColors:
     return chart_colors(
         app.current_theme, app.theme_variables, palette, no_color=bool(app.no_color)
     )
-
-
-def register(colors: ChartColors) -> str:
-    """Make `colors` a plotext theme (canvas, axes, ticks) and return its name."""
-    sequence = list(plotext_themes["default"][4])  # for a series drawn without a colour
-    plotext_themes[colors.name] = [colors.canvas, colors.axes, colors.ticks, "default", sequence]
-    return colors.name
 
 
 _THEMED: dict[tuple[str, Palette], Palette] = {}

@@ -89,7 +89,7 @@ def run_job(analyze: Analyzer | None, job: EngineJob, pool: EnginePool | None = 
         scope=job.scope,
     )
     if pool is not None and analyze is None:
-        return Outcome(pool.submit(request).result())
+        return Outcome(pool.run(request))
     return Outcome(run_analysis(request, analyze))
 
 

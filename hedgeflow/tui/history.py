@@ -19,6 +19,7 @@ from textual.strip import Strip
 from hedgeflow.app.fmt import fmt_dollars, nice_ticks
 from hedgeflow.app.history_view import HistorySeries, history_series, y_range
 from hedgeflow.tui.chart_theme import ChartColors, PlotColor, app_chart_colors
+from hedgeflow.tui.chartcanvas import rich_color
 from hedgeflow.tui.linecanvas import braille_lines, glyph_lines
 from hedgeflow.tui.painted import PaintedPane, clock_label
 
@@ -40,14 +41,6 @@ MARKS = {
     "flip": "f",
     "spot": "█",
 }
-
-
-def _rich(c: PlotColor) -> str:
-    if isinstance(c, tuple):
-        return f"#{c[0]:02x}{c[1]:02x}{c[2]:02x}"
-    if isinstance(c, int):
-        return f"color({c})"
-    return "" if c == "default" else c
 
 
 def _line_color(colors: ChartColors, label: str) -> PlotColor:
@@ -103,7 +96,7 @@ class HistoryPane(PaintedPane):
             (c.unstable, "put wall"),
             (c.curve, "attract"),
         ]
-        return " ".join(f"[{_rich(col)}]━[/]{name}" for col, name in parts)
+        return " ".join(f"[{rich_color(col)}]━[/]{name}" for col, name in parts)
 
     def _build(self, width: int, height: int) -> list[Strip]:
         if width <= 0 or height <= 0:
@@ -151,7 +144,7 @@ class HistoryPane(PaintedPane):
             out = [Text(f"{labels[i]} {line}", no_wrap=True) for i, line in enumerate(lines)]
         else:
             lines, owner = braille_lines([(t, v) for _, v in shown], n, rows, (t0, t1), ylim)
-            styles = [_rich(_line_color(colors, label)) for label, _ in shown]
+            styles = [rich_color(_line_color(colors, label)) for label, _ in shown]
             for i, line in enumerate(lines):
                 text = Text(f"{labels[i]} ", no_wrap=True)
                 row = owner[i]
@@ -195,7 +188,7 @@ class HistoryPane(PaintedPane):
             else:
                 neg = NEG_BARS[min(level * len(NEG_BARS) // len(BARS), len(NEG_BARS) - 1)]
                 bars[c] = (neg if glyphs else BARS[level], "" if glyphs else NEG_COLOR)
-        warn = "" if glyphs else _rich(colors.unstable)
+        warn = "" if glyphs else rich_color(colors.unstable)
         for d in digits:
             fragmented = d not in (" ", "0", "1")
             flips.append(d, style=f"bold {warn}" if fragmented else "")

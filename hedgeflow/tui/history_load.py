@@ -73,7 +73,7 @@ class HistoryLoader:
         self.cancel()
         self._cancel = cancel = threading.Event()
         order = sorted(self.app.symbols, key=lambda s: s != self.app.current)
-        jobs = [(s, self.app._engine_config_for(s), self.app.states[s].scope) for s in order]
+        jobs = [(s, self.app.engine_config_for(s), self.app.states[s].scope) for s in order]
         loop = asyncio.get_running_loop()
 
         def post(fn: Callable[[], None]) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 #: Dot bits of a braille cell by (row 0-3, column 0-1).
-_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.int32)
+DOT_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.int32)
 
 
 def _scale(v: np.ndarray, lo: float, hi: float, n: int, *, flip: bool) -> np.ndarray:
@@ -23,7 +23,7 @@ def _scale(v: np.ndarray, lo: float, hi: float, n: int, *, flip: bool) -> np.nda
     return np.rint(f * (n - 1)).astype(np.int64)
 
 
-def _segments(px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def segment_dots(px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every dot on the straight segments between consecutive points (vectorised: each
     segment of n dots as n fractions of its run)."""
     if px.size == 1:
@@ -62,11 +62,11 @@ def braille_lines(
                 continue
             px = _scale(x[run], *xlim, 2 * width, flip=False)
             py = _scale(y[run], *ylim, 4 * height, flip=True)
-            dx, dy = _segments(px, py)
+            dx, dy = segment_dots(px, py)
             keep = (dx >= 0) & (dx < 2 * width) & (dy >= 0) & (dy < 4 * height)
             dx, dy = dx[keep], dy[keep]
             cy, cx = dy // 4, dx // 2
-            np.bitwise_or.at(codes, (cy, cx), _BITS[dy % 4, dx % 2])
+            np.bitwise_or.at(codes, (cy, cx), DOT_BITS[dy % 4, dx % 2])
             owner[cy, cx] = k
     lines = ["".join(chr(0x2800 + int(c)) if c else " " for c in row) for row in codes.tolist()]
     return lines, owner

@@ -5,6 +5,7 @@ and are re-exported here for the App and the tests."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from collections.abc import Mapping
@@ -95,6 +96,18 @@ def _engine_pool() -> EnginePool | None:
     return pool
 
 
+def freeze_startup_objects() -> None:
+    """Move every object alive now (the imported modules, classes and functions, the
+    configured app: about 110,000) out of sight of Python's cyclic garbage collector. They
+    live as long as the process, yet each full collection walked them all: a 50-110 ms
+    pause every few seconds at 50 symbols, the tail of the key-to-screen latency
+    (`python -m bench.scale`, docs/SCALING.md). Frozen objects are still freed by reference
+    counting; only a reference cycle among them, none of which is ever dropped, would
+    stay."""
+    gc.collect()
+    gc.freeze()
+
+
 def run_monitor(
     *,
     settings: Settings,
@@ -120,6 +133,7 @@ def run_monitor(
         engine_pool=pool,
     )
     log.info("monitor start: feed=%s symbols=%s interval=%s", app.feed_name, symbols, poll_interval)
+    freeze_startup_objects()
     try:
         result = app.run()
     except Exception as exc:  # the terminal is restored by now; say so in one line

@@ -25,7 +25,8 @@ from textual.widgets.option_list import Option
 from hedgeflow.app.fmt import fmt_dollars, fmt_price
 from hedgeflow.engine.clock import NY
 from hedgeflow.engine.types import ExpiryRow
-from hedgeflow.tui.panes import ZonesPane, _TitledMixin
+from hedgeflow.tui.panes import ZonesPane
+from hedgeflow.tui.titled import _TitledMixin
 from hedgeflow.tui.views import Palette, PaneView
 
 if TYPE_CHECKING:
@@ -128,7 +129,7 @@ class LevelsPane(_TitledMixin, Static):
         a = view.analysis if view else None
         if view is None or a is None or a.levels is None:
             self._set_frame("Levels", view)
-            self.update(view.waiting if view and view.waiting else "no levels yet")
+            self.update(view.waiting if view and view.waiting else "no levels yet", layout=False)
             return
         lv = a.levels
         f = lv.futures
@@ -176,7 +177,7 @@ class LevelsPane(_TitledMixin, Static):
         )
         title = f"Levels · {a.symbol}" + ("" if narrow else " · closest to spot first")
         self._set_frame(title, view, basis)
-        self.update(Group(foot, table))
+        self.update(Group(foot, table), layout=False)
 
     def on_resize(self) -> None:
         self.watch_view()  # the columns follow the width

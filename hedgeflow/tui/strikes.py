@@ -12,7 +12,7 @@ from textual.widgets import Static
 from hedgeflow.app.fmt import fmt_dollars, fmt_expiry
 from hedgeflow.app.strikes import Greek, Split, StrikeBars, StrikeRow, strike_bars
 from hedgeflow.tui.chart_theme import widget_palette
-from hedgeflow.tui.panes import _TitledMixin
+from hedgeflow.tui.titled import _TitledMixin
 from hedgeflow.tui.views import Palette, StrikesView
 
 #: Calls and puts apart: the glyph tells them apart without colour (NO_COLOR).
@@ -68,7 +68,7 @@ class StrikesPane(_TitledMixin, Static):
         greek = Greek(view.greek) if view else Greek.GEX
         if view is None or a is None:
             self._set_frame(f"{greek.value} by strike", view)
-            self.update(view.waiting if view else "waiting for data")
+            self.update(view.waiting if view else "waiting for data", layout=False)
             return
         split = Split(view.split)
         exposure = view.exposure if view.exposure is not None else a.exposure
@@ -90,10 +90,11 @@ class StrikesPane(_TitledMixin, Static):
         if not model.available:
             self.update(
                 f"{greek.value} {split.value} is not available for this exposure "
-                "(computed without it)"
+                "(computed without it)",
+                layout=False,
             )
             return
-        self.update(self._render_model(model, max(self.content_size.width, 20)))
+        self.update(self._render_model(model, max(self.content_size.width, 20)), layout=False)
 
     def _render_model(self, m: StrikeBars, width: int) -> Text:
         figs = FIG_W if m.split is Split.NET else 2 * FIG_W + 1

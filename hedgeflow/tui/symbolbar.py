@@ -41,7 +41,7 @@ class SymbolBar(Static):
         v = self.view
         t = Text(" hedgeflow ", style="bold")
         if v is None:
-            self.update(t)
+            self.update(t, layout=False)
             return
         spans: list[tuple[int, int, int]] = []
         for i, tab in enumerate(v.tabs, start=1):
@@ -59,4 +59,4 @@ class SymbolBar(Static):
         if v.recording:
             t.append("  REC ●", style="bold red")
         self._tab_spans = spans
-        self.update(t)
+        self.update(t, layout=False)

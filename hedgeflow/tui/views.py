@@ -45,7 +45,7 @@ class Palette:
         return f"color({c.ansi})" if c.ansi is not None else c.hex[:7]
 
     def rgb(self, name: str) -> tuple[int, int, int] | int:
-        """A plotext color: an RGB triple, or the 256-color code of an ANSI color."""
+        """A chart color: an RGB triple, or the 256-color code of an ANSI color."""
         c = Color.parse(getattr(self, name))
         return c.ansi if c.ansi is not None else (c.r, c.g, c.b)
 
@@ -66,6 +66,11 @@ class PaneView:
     analysis: ExpiryAnalysis | None
     stale: bool = False
     waiting: str = ""
+
+
+#: The impulse chart's zoom steps: the visible half-range as a multiple of the configured
+#: range (below 1 zoomed in; above 1 zoomed out, computed on a wider grid).
+ZOOM_LEVELS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,10 @@ class WatchlistScreen(Screen[None]):
             table = self.query_one(DataTable)
         except NoMatches:
             return  # not composed yet
+        if not table.columns:
+            # composed, not yet mounted (the once-a-second refresh can land between the
+            # two on a busy machine): rows before columns would be refused; on_mount fills
+            return
         keep = self.shown[table.cursor_row].symbol if self.shown and table.row_count else None
         rows = filter_rows(watch_rows(self.hf), self.filter_text)
         self.shown = sort_rows(rows, self.sort_key, descending=self.descending)

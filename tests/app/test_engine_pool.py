@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from concurrent.futures import CancelledError
 from datetime import timedelta
@@ -15,7 +16,7 @@ from hedgeflow.app.engine_pool import AnalysisRequest, EnginePool, default_worke
 from hedgeflow.engine.config import EngineConfig
 from hedgeflow.engine.expiry_scope import ExpiryScope, ScopeKind
 from hedgeflow.engine.pipeline import AnalysisError
-from tests.tui.conftest import START, make_app, shared_sim, wait_for_analyses
+from tests.tui.conftest import START, make_app, shared_sim, wait_for_analyses, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +120,48 @@ async def test_the_monitor_on_worker_processes(tmp_path: Path) -> None:
             )
             np.testing.assert_array_equal(st.analysis.exposure.gamma, ref.exposure.gamma)
     assert p._pool is None  # closed with the app
+
+
+def _kill(pid: int) -> None:
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{pid}/stat").exists() and time.monotonic() < deadline:
+        if Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] == "Z":
+            break  # dead, not yet reaped by the executor
+        time.sleep(0.02)
+
+
+def test_a_dead_worker_is_replaced_and_the_run_still_done() -> None:
+    """A worker killed (as the OOM killer would) breaks the executor; the pool starts new
+    workers and the run is done there, once, however the death is noticed."""
+    p = EnginePool(1)
+    try:
+        req = AnalysisRequest(
+            chain=shared_sim().chain_at("SPX", START), now=START, config=EngineConfig()
+        )
+        assert p.run(req).symbol == "SPX"
+        (pid,) = p.pids()
+        _kill(pid)
+        _same(p.run(req), run_analysis(req))
+        assert p.respawns == 1
+        assert p.pids() and pid not in p.pids()
+        assert p.run(req).symbol == "SPX" and p.respawns == 1  # no second respawn
+    finally:
+        p.close()
+
+
+async def test_the_monitor_outlives_a_killed_engine_worker(tmp_path: Path) -> None:
+    """The real app: its engine worker is killed; the next analysis (another expiry, key
+    `e`) still lands, with no engine error on the symbol."""
+    p = EnginePool(1)
+    app = make_app(symbols=["SPX"], export_dir=tmp_path, engine_pool=p)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_analyses(pilot, app)
+        st = app.states["SPX"]
+        first = st.analysis.expiration
+        (pid,) = p.pids()
+        _kill(pid)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: st.analysis.expiration != first, limit=120)
+        assert st.engine_error == ""
+        assert p.respawns == 1

@@ -131,3 +131,31 @@ async def test_text_colours_stand_out_in_every_theme(tmp_path: Path) -> None:
         await pilot.pause()
         style = app.screen.query_one(RegimePane)._regime_style("squeeze-down")
         assert style == themed_palette(app, palette).hex("spot") != palette.hex("spot")
+
+
+async def test_a_new_theme_repaints_the_charts_in_its_colours(tmp_path: Path) -> None:
+    """The painted charts keep their lines per theme: a theme switch repaints them with
+    the new theme's tick colour."""
+    from hedgeflow.tui.chartcanvas import rich_color
+    from hedgeflow.tui.panes import CharmPane
+
+    app = make_app(symbols=["SPX"], export_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_analyses(pilot, app)
+        await pilot.pause()
+        for name in ("textual-light", "nord"):
+            app.theme = name
+            await pilot.pause()
+            await pilot.pause()
+            ticks = rich_color(app_chart_colors(app, Palette()).ticks)
+            for cls in (ImpulsePane, CharmPane):
+                pane = app.screen.query_one(cls)
+                assert pane._key is not None and name in pane._key, (cls, name)
+                colours = {
+                    str(seg.style.color.triplet.hex)
+                    if seg.style and seg.style.color and seg.style.color.triplet
+                    else ""
+                    for line in pane._lines
+                    for seg in line
+                }
+                assert ticks in colours, (cls, name, ticks)

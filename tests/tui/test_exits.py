@@ -135,3 +135,34 @@ def test_q_exits_zero_through_run_monitor(
     )
     assert code == 0
     assert "monitor exit: 0" in (tmp_path / "hedgeflow.log").read_text()
+
+
+def test_run_monitor_freezes_the_startup_objects(
+    tmp_path: Path, sim: SimFeed, monkeypatch: pytest.MonkeyPatch, restore_logging: None
+) -> None:
+    """The monitor starts with what it imported and built out of the cyclic collector's
+    sight (`freeze_startup_objects`): a full collection then walks only what the session
+    allocates."""
+    import gc
+
+    from hedgeflow.engine.config import EngineConfig
+
+    seen: dict[str, int] = {}
+
+    async def look(pilot: Any) -> None:
+        seen["frozen"] = gc.get_freeze_count()
+        await pilot.press("q")
+
+    _run_headless(monkeypatch, look)
+    try:
+        code = run_monitor(
+            settings=_settings(tmp_path),
+            feed=sim,
+            symbols=["SPX"],
+            poll_interval=60.0,
+            engine_config=EngineConfig(),
+        )
+    finally:
+        gc.unfreeze()  # the test process goes on collecting as before
+    assert code == 0
+    assert seen["frozen"] > 50_000  # the modules, classes and functions imported

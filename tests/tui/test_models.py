@@ -90,7 +90,7 @@ async def test_futures_mapping_per_symbol_and_added_symbols_inherit_the_model(
         )
         app.add_symbol("IWM")
         await wait_for_analyses(pilot, app, ["IWM"])
-        cfg = app._engine_config_for("IWM")
+        cfg = app.engine_config_for("IWM")
         assert (
             cfg.positioning is PositioningModel.SHORT_ALL and cfg.positions is PositionSource.LIVE
         )

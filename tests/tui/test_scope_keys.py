@@ -53,7 +53,7 @@ async def test_the_scope_key_cycles_sums_and_titles(tmp_path: Path) -> None:
         # the numbers on screen are the scope's sum (the engine's, on the same chain)
         assert st.chain is not None
         again = analyze_scope(
-            st.chain, config=app._engine_config_for("SPX"), scope=ExpiryScope(ScopeKind.ALL)
+            st.chain, config=app.engine_config_for("SPX"), scope=ExpiryScope(ScopeKind.ALL)
         )
         total = a.hedge_flow.impulse_curve.impulse_total
         assert total == pytest.approx(again.hedge_flow.impulse_curve.impulse_total, rel=1e-12)

@@ -121,3 +121,23 @@ def test_watchlist_snapshot_80x24(snap_compare, tmp_path: Path) -> None:
 def test_watchlist_snapshot_120x40(snap_compare, tmp_path: Path) -> None:
     app = make_app(export_dir=tmp_path)
     assert snap_compare(app, terminal_size=(120, 40), run_before=_watchlist(app))
+
+
+async def test_a_refresh_before_the_columns_exist_waits_for_them(tmp_path: Path) -> None:
+    """The once-a-second refresh can reach a watchlist that is composed but not yet mounted
+    (a busy machine, `w` just pressed): its table has no columns yet, and rows then would
+    raise inside the timer and end the monitor. It adds nothing; the mount fills the rows."""
+    app = make_app(export_dir=tmp_path, symbols=["SPX", "SPY"])
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for_analyses(pilot, app)
+        await pilot.press("w")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, WatchlistScreen)
+        table = screen.query_one(DataTable)
+        table.clear(columns=True)  # as between compose and mount
+        screen.refresh_rows()
+        assert table.row_count == 0
+        app._every_second()  # the timer's path, which raised before
+        await pilot.pause()
+        assert isinstance(app.screen, WatchlistScreen)

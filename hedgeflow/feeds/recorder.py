@@ -543,7 +543,18 @@ async def record(
                     due[symbol] = started + interval
                     fetched = feed.clock()
                     # The SQLite write is a few ms (compress + fsync): off the event loop.
-                    await asyncio.to_thread(rec.write, chain, feed=feed.name, fetched_at=fetched)
+                    write = asyncio.ensure_future(
+                        asyncio.to_thread(rec.write, chain, feed=feed.name, fetched_at=fetched)
+                    )
+                    try:
+                        await asyncio.shield(write)
+                    except asyncio.CancelledError:
+                        # Ctrl-C during a write: the thread commits it regardless, so it is
+                        # counted before stopping (the summary says what the file holds).
+                        await write
+                        if progress is not None:
+                            progress(rec.count, symbol, None)
+                        raise
                     if progress is not None:
                         progress(rec.count, symbol, None)
                     if max_snapshots is not None and rec.count >= max_snapshots:

@@ -483,3 +483,37 @@ def test_a_history_table_of_other_columns_is_refused(tmp_path: Path) -> None:
         Recorder(path)
     with pytest.raises(RecordingError, match="table `history` has columns id, x"):
         read_history(path)
+
+
+async def test_a_stop_during_a_write_counts_the_snapshot_the_file_gets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C cancels `record` while a snapshot is being written on its thread: the thread
+    commits it anyway, so the progress (and the command's summary) counts it too; the
+    summary said one fewer than the file held."""
+    import threading
+
+    writing, release = threading.Event(), threading.Event()
+    real_write = Recorder.write
+
+    def slow_write(self: Recorder, *a: object, **kw: object) -> int:
+        if self.count == 1:  # the second snapshot: hold it in the thread
+            writing.set()
+            release.wait(30)
+        return real_write(self, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Recorder, "write", slow_write)
+    out = tmp_path / "rec.sqlite"
+    seen: list[int] = []
+    task = asyncio.create_task(
+        record(sim(), ["SPX"], interval=0.01, out=out, progress=lambda n, s, e: seen.append(n))
+    )
+    assert await asyncio.to_thread(writing.wait, 30)
+    task.cancel()
+    await asyncio.sleep(0.05)
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    with sqlite3.connect(out) as db:
+        rows = db.execute("select count(*) from snapshots").fetchone()[0]
+    assert rows == 2 and seen[-1] == rows

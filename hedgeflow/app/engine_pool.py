@@ -86,11 +86,9 @@ def default_workers() -> int:
     return max(1, (os.cpu_count() or 1) - 1)
 
 
-def _worker_start(started: Any) -> None:
-    """In each worker process: its process id to `started` (its executor's queue, read by
-    `EnginePool.pids`), then the calendar table from the cache, as the monitor has it (a
-    worker must not rebuild it from exchange_calendars on its first clock lookup)."""
-    started.put(os.getpid())
+def _worker_start() -> None:
+    """In each worker process: the calendar table from the cache, as the monitor has it
+    (a worker must not rebuild it from exchange_calendars on its first clock lookup)."""
     from hedgeflow.app.runtime import install_cached_calendar
 
     try:
@@ -119,15 +117,8 @@ class EnginePool:
         self.respawns = 0
 
     def _executor(self) -> ProcessPoolExecutor:
-        """A new executor. Its workers say their pids on a queue of its own as they start
-        (the executor keeps its processes private): `pids` names this executor's workers."""
-        self._started = self._ctx.SimpleQueue()
-        self._pids: list[int] = []
         return ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=self._ctx,
-            initializer=_worker_start,
-            initargs=(self._started,),
+            max_workers=self.workers, mp_context=self._ctx, initializer=_worker_start
         )
 
     def warm(self) -> None:
@@ -167,11 +158,6 @@ class EnginePool:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def pids(self) -> list[int]:
-        """The ids of the current executor's worker processes, in start order (empty
-        before the first run and once closed)."""
-        with self._lock:
-            if self._pool is None:
-                return []
-            while not self._started.empty():
-                self._pids.append(int(self._started.get()))
-            return list(self._pids)
+        """The worker processes' ids (empty before the first run)."""
+        procs = getattr(self._pool, "_processes", None) or {}
+        return [int(p) for p in procs]

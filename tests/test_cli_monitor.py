@@ -367,18 +367,19 @@ def test_replay_symbols_narrow_the_recording(tmp_path: Path, cold_env: dict[str,
 def test_which_symbols_are_watched() -> None:
     """The rule behind the cases above, on real feeds (none is contacted)."""
     from hedgeflow.app.config import default_settings
-    from hedgeflow.cli import CliError, _watch_symbols
+    from hedgeflow.cli import CliError
+    from hedgeflow.cli.symbols import watch_symbols
     from hedgeflow.feeds.base import open_feed
 
     settings = default_settings()
     files = open_feed("file", {"path": str(SPY_CSV)})
-    assert _watch_symbols(files, "file", [], settings) == ["SPY"]  # the file's own
-    assert _watch_symbols(files, "file", ["SPY"], settings) == ["SPY"]
+    assert watch_symbols(files, "file", [], settings) == ["SPY"]  # the file's own
+    assert watch_symbols(files, "file", ["SPY"], settings) == ["SPY"]
     with pytest.raises(CliError, match="--symbols: feed 'file' has no QQQ \\(it has SPY\\)"):
-        _watch_symbols(files, "file", ["SPY", "QQQ"], settings)
+        watch_symbols(files, "file", ["SPY", "QQQ"], settings)
     cboe = open_feed("cboe", {})  # a vendor serves whatever is asked
-    assert _watch_symbols(cboe, "cboe", [], settings) == list(settings.monitor.symbols)
-    assert _watch_symbols(cboe, "cboe", ["TSLA"], settings) == ["TSLA"]
+    assert watch_symbols(cboe, "cboe", [], settings) == list(settings.monitor.symbols)
+    assert watch_symbols(cboe, "cboe", ["TSLA"], settings) == ["TSLA"]
 
 
 def test_refusals_come_before_textual_is_imported(tmp_path: Path, cold_env: dict[str, str]) -> None:
@@ -403,9 +404,10 @@ def test_refusals_come_before_textual_is_imported(tmp_path: Path, cold_env: dict
 
 
 def test_symbols_option_is_parsed_once_each() -> None:
-    from hedgeflow.cli import CliError, _symbol_list
+    from hedgeflow.cli import CliError
+    from hedgeflow.cli.symbols import symbol_list
 
-    assert _symbol_list(None) == []
-    assert _symbol_list(" spx, SPY ,spx,") == ["SPX", "SPY"]
+    assert symbol_list(None) == []
+    assert symbol_list(" spx, SPY ,spx,") == ["SPX", "SPY"]
     with pytest.raises(CliError, match="--symbols: no symbol"):
-        _symbol_list(" , ")
+        symbol_list(" , ")

@@ -93,7 +93,7 @@ def test_sim_speed_reaches_the_monitor(monkeypatch) -> None:
         return 0
 
     monkeypatch.setattr(tui_app, "run_monitor", fake_run_monitor)
-    monkeypatch.setattr("hedgeflow.cli._start_logging", lambda settings: None)
+    monkeypatch.setattr("hedgeflow.cli.monitor.start_logging", lambda settings: None)
     assert (
         main(["monitor", "--feed", "sim", "--sim-speed", "60", "--sim-start", "2025-06-10T11:00"])
         == 0

@@ -9,7 +9,6 @@ the screen reads `recent()` (copies) and `total`/`changes` to know whether to re
 from __future__ import annotations
 
 import json
-import math
 import threading
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -17,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from hedgeflow.app.alerts import Alert
+from hedgeflow.app.presentation import finite_or_none
 
 #: Alerts kept in memory (the oldest go first): a session of 6.5 hours raising an alert
 #: every 3 s still fits; a record is a few hundred bytes.
@@ -144,10 +144,6 @@ class AlertLog:
         return out if limit is None else out[:limit]
 
 
-def _num(x: float | None) -> float | None:
-    return float(x) if x is not None and math.isfinite(x) else None
-
-
 def alert_json(rec: AlertRecord) -> dict[str, Any]:
     """The alert as published (docs/alert.schema.json): what the hook reads on stdin and
     the webhook receives. Prices in points, times ISO 8601 with offset."""
@@ -163,9 +159,9 @@ def alert_json(rec: AlertRecord) -> dict[str, Any]:
         "expiry": a.expiry.isoformat() if a.expiry is not None else None,
         "kind": a.kind.value,
         "message": a.message,
-        "level": _num(a.level),
-        "spot_before": _num(a.spot_before),
-        "spot_after": _num(a.spot_after),
+        "level": finite_or_none(a.level),
+        "spot_before": finite_or_none(a.spot_before),
+        "spot_after": finite_or_none(a.spot_after),
         "direction": a.direction,
         "regime_before": a.regime_before.value if a.regime_before is not None else None,
         "regime_after": a.regime_after.value if a.regime_after is not None else None,
@@ -174,13 +170,17 @@ def alert_json(rec: AlertRecord) -> dict[str, Any]:
         else {
             "words": f.words,
             "measure": f.measure,
-            "value": _num(f.value),
-            "threshold": _num(f.threshold),
-            "bands": _num(f.bands),
+            "value": finite_or_none(f.value),
+            "threshold": finite_or_none(f.threshold),
+            "bands": finite_or_none(f.bands),
         },
         "zone": None
         if a.zone is None
-        else {"kind": a.zone_kind, "lower": _num(a.zone[0]), "upper": _num(a.zone[1])},
+        else {
+            "kind": a.zone_kind,
+            "lower": finite_or_none(a.zone[0]),
+            "upper": finite_or_none(a.zone[1]),
+        },
     }
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -210,7 +210,7 @@ class SymbolHistory:
         if row.symbol != self.symbol:
             raise ValueError(f"a {row.symbol} row in {self.symbol}'s history")
         if self._rows and row.time <= self._rows[-1].time:
-            self._drop_from(row.time)
+            self._cut(row.time, side="left")
         self._rows.append(row)
         self._samples.append(sample)
         if len(self._rows) > self.max_rows:
@@ -224,17 +224,19 @@ class SymbolHistory:
         self.add(row, curve_sample(a))
         return row
 
-    def _drop_from(self, t: float) -> None:
-        times = [r.time for r in self._rows]
-        keep = int(np.searchsorted(np.asarray(times), t, side="left"))
+    def _cut(self, t: float, side: Literal["left", "right"]) -> bool:
+        """Drop the rows after `t` (epoch seconds), and those at `t` too for side "left";
+        whether any went. The rows are in time order, so the cut is one search."""
+        times = np.fromiter((r.time for r in self._rows), dtype=float, count=len(self._rows))
+        keep = int(np.searchsorted(times, t, side=side))
+        if keep == len(self._rows):
+            return False
         del self._rows[keep:], self._samples[keep:]
+        return True
 
     def truncate_after(self, t: float) -> None:
         """Keep only rows with time <= `t` (epoch seconds; a replay seeked back)."""
-        times = np.asarray([r.time for r in self._rows])
-        keep = int(np.searchsorted(times, t, side="right"))
-        if keep < len(self._rows):
-            del self._rows[keep:], self._samples[keep:]
+        if self._cut(t, side="right"):
             self.version += 1
 
     def entries(self) -> list[tuple[HistoryRow, CurveSample | None]]:

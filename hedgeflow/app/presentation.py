@@ -133,8 +133,10 @@ def _nearest(levels: tuple[float, ...], spot: float) -> float | None:
     return min(levels, key=lambda p: abs(p - spot))
 
 
-def _finite_or_none(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
+def finite_or_none(x: float | None) -> float | None:
+    """A level or figure as a plain float (JSON-ready, not a numpy scalar), None for none
+    or non-finite: a headline's optional levels, the alert JSON."""
+    return float(x) if x is not None and math.isfinite(x) else None
 
 
 #: The one NaN `finite_or_nan` gives (rows built twice from one analysis compare equal).
@@ -224,8 +226,8 @@ def headline(a: ExpiryAnalysis) -> Headline:
         zero_gamma=_nearest(zero_gamma_levels, a.spot),
         zero_gamma_levels=zero_gamma_levels,
         search_range=a.repriced.search_range if a.repriced is not None else None,
-        attractor_above=_finite_or_none(curve.nearest_attractor_above),
-        attractor_below=_finite_or_none(curve.nearest_attractor_below),
+        attractor_above=finite_or_none(curve.nearest_attractor_above),
+        attractor_below=finite_or_none(curve.nearest_attractor_below),
         hedge_name=hedge_name,
         hedge_contracts=hedge_n,
         hedge_words=_hedge_words(a.model, hedge_n, hedge_name),

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from textual.app import App
@@ -97,15 +97,58 @@ def notifications(app: App[Any]) -> list[Notification]:
     return list(app._notifications)
 
 
+class Posted(NamedTuple):
+    """A notice as the app raised it."""
+
+    title: str
+    message: str
+    severity: str
+
+
+def record_notices(app: HedgeflowApp) -> list[Posted]:
+    """Every notice `app` raises from now on, oldest first, expired ones included. A notice
+    leaves the screen after its timeout (4 to 15 s), which a loaded machine can pass before
+    a test reads the screen: count what was raised here, and see each one on screen with
+    `wait_for_notice` while it is new."""
+    posted: list[Posted] = []
+    notify = app.notify
+
+    def recording(
+        message: str, *, title: str = "", severity: Any = "information", **kw: Any
+    ) -> None:
+        posted.append(Posted(str(title), message, str(severity)))
+        notify(message, title=title, severity=severity, **kw)
+
+    app.notify = recording  # type: ignore[method-assign]
+    return posted
+
+
+async def wait_for_notice(
+    pilot: Any, posted: list[Posted], match: Callable[[Posted], bool], start: int = 0
+) -> Posted:
+    """The first notice raised since `posted[start]` that `match`es, once it is on screen
+    (among the app's live notifications); fails after `wait_until`'s limit."""
+
+    found: list[Posted] = []
+
+    def on_screen() -> bool:
+        live = {(str(n.title), n.message) for n in notifications(pilot.app)}
+        found[:] = [p for p in posted[start:] if match(p) and (p.title, p.message) in live][:1]
+        return bool(found)
+
+    await wait_until(pilot, on_screen)
+    return found[0]
+
+
 def rendered(widget: Any) -> str:
     """What `widget` shows on screen now, its lines joined by newlines (what the user
     reads, not the state behind it)."""
     return "\n".join(strip.text for strip in widget.render_lines(widget.region.reset_offset))
 
 
-def error_notices(app: App[Any]) -> list[Notification]:
-    """The live notices of error severity (a condition starting), oldest first."""
-    return [n for n in notifications(app) if n.severity == "error"]
+def errors_raised(posted: list[Posted]) -> list[Posted]:
+    """The notices of error severity (a condition starting) among `posted`, oldest first."""
+    return [n for n in posted if n.severity == "error"]
 
 
 async def error_log_rows(pilot: Any) -> list[list[str]]:

@@ -5,17 +5,27 @@ recover, switching symbols shows that symbol's analysis."""
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
+from textual.command import Command, CommandList
 from textual.message import Message
 from textual.widgets import DataTable
 
 from hedgeflow.feeds.sim import SimFeed
-from hedgeflow.tui.app import ZOOM_LEVELS
+from hedgeflow.tui.app import ZOOM_LEVELS, HedgeflowApp
 from hedgeflow.tui.messages import SnapshotArrived
 from hedgeflow.tui.panes import CharmPane, ImpulsePane, RegimePane, StatusLine, SymbolBar, ZonesPane
 from hedgeflow.tui.screens import HelpScreen
-from tests.tui.conftest import make_app, notifications, wait_for_analyses, wait_until
+from tests.tui.conftest import (
+    make_app,
+    notifications,
+    record_notices,
+    wait_for_analyses,
+    wait_for_notice,
+    wait_until,
+)
 from tests.tui.fakes import FlakyFeed
 
 
@@ -122,8 +132,17 @@ async def test_r_records_snapshots_and_stops(tmp_path: Path, sim: SimFeed) -> No
         path = app.recording_path
         assert path is not None and path.parent == tmp_path
         assert app.screen.query_one(StatusLine).view.recording
+        # Count the snapshots handed to the recording (each one is written before it closes).
+        queued: Counter[str] = Counter()
+        put = app.recording.put
+
+        def counting(chain: Any, fetched_at: Any) -> None:
+            queued[chain.symbol] += 1
+            put(chain, fetched_at)
+
+        app.recording.put = counting  # type: ignore[method-assign]
         sim.advance(30.0)
-        await pilot.pause(0.8)
+        await wait_until(pilot, lambda: min(queued["SPX"], queued["SPY"]) >= 2)
         await pilot.press("r")
         assert app.recording_path is None
         await app.workers.wait_for_complete()
@@ -242,6 +261,15 @@ async def test_x_exports_and_s_saves_a_screenshot(tmp_path: Path) -> None:
     assert "hline(" in (tmp_path / "hedgeflow-SPX-20261124-103000.pine").read_text()
 
 
+def palette_highlight(app: HedgeflowApp) -> str:
+    """The palette's highlighted command (what enter runs), '' while none is: the search
+    runs in a worker, so it is waited for, not slept on."""
+    options = app.screen.query_one(CommandList)
+    i = options.highlighted
+    option = None if i is None else options.get_option_at_index(i)
+    return str(option.hit.text) if isinstance(option, Command) else ""
+
+
 async def test_palette_adds_and_removes_a_symbol(tmp_path: Path) -> None:
     app = make_app(symbols=["SPX", "SPY"], export_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -249,7 +277,7 @@ async def test_palette_adds_and_removes_a_symbol(tmp_path: Path) -> None:
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"add qqq")
-        await pilot.pause(0.5)
+        await wait_until(pilot, lambda: palette_highlight(app).startswith("Add symbol QQQ"))
         await pilot.press("enter")
         await wait_until(pilot, lambda: "QQQ" in app.symbols)
         assert app.current == "QQQ"
@@ -257,7 +285,7 @@ async def test_palette_adds_and_removes_a_symbol(tmp_path: Path) -> None:
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"remove spy")
-        await pilot.pause(0.5)
+        await wait_until(pilot, lambda: palette_highlight(app) == "Remove symbol SPY")
         await pilot.press("enter")
         await wait_until(pilot, lambda: "SPY" not in app.symbols)
         assert app.symbols == ["SPX", "QQQ"]
@@ -270,10 +298,14 @@ async def test_failing_feed_shows_error_and_stale_then_recovers(
 ) -> None:
     feed = FlakyFeed(sim)
     app = make_app(feed, ["SPX", "SPY"], export_dir=tmp_path, poll_interval=0.15, frozen=False)
+    posted = record_notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for_analyses(pilot, app)
         good = app.states["SPX"].analysis
         feed.failing = True
+        # The outage's notice, on screen as it is raised (it is gone after 8 s, which the
+        # wait for the stale marker below can pass on a loaded machine).
+        await wait_for_notice(pilot, posted, lambda n: "simulated outage" in n.message)
         await wait_until(pilot, lambda: app.states["SPX"].error is not None)
         # The once-a-second refresh puts the stale marker on screen.
         await wait_until(pilot, lambda: app.screen.query_one(StatusLine).view.stale, limit=10)
@@ -285,7 +317,6 @@ async def test_failing_feed_shows_error_and_stale_then_recovers(
             assert pane.view.analysis is good
             assert pane.has_class("-stale") and "STALE" in str(pane.border_subtitle)
         assert app.screen.query_one(SymbolBar).view.tabs[0].state == "error"
-        assert any("simulated outage" in n.message for n in notifications(app))
         feed.failing = False
         await wait_until(pilot, lambda: app.states["SPX"].error is None, limit=15)
         await wait_until(pilot, lambda: not app.screen.query_one(StatusLine).view.stale, limit=5)

@@ -18,11 +18,12 @@ from hedgeflow.tui.panes import StatusLine
 from tests.tui.conftest import (
     SYMBOLS,
     error_log_rows,
-    error_notices,
+    errors_raised,
     make_app,
-    notifications,
+    record_notices,
     rendered,
     wait_for_analyses,
+    wait_for_notice,
     wait_until,
 )
 from tests.tui.fakes import FlakyFeed
@@ -33,16 +34,19 @@ async def test_five_symbols_down_is_one_notice_with_details_and_one_recovery(
 ) -> None:
     feed = FlakyFeed(sim)
     app = make_app(feed, SYMBOLS, export_dir=tmp_path, poll_interval=0.05)
+    posted = record_notices(app)  # every notice, also those expired before they are read
     async with app.run_test(size=(240, 40)) as pilot:
         await wait_for_analyses(pilot, app)
-        assert error_notices(app) == []
+        assert errors_raised(posted) == []
         feed.failing = True
-        # Every symbol fails at least three times (backoff 0.05, 0.1, 0.2 s).
+        # The outage's notice, on screen as it is raised; then every symbol fails at least
+        # three times (backoff 0.05, 0.1, 0.2 s) and there is still that one notice.
+        await wait_for_notice(pilot, posted, lambda n: n.severity == "error")
         await wait_until(pilot, lambda: all(st.failures >= 3 for st in app.states.values()))
-        notes = error_notices(app)
+        notes = errors_raised(posted)
         assert len(notes) == 1, [n.message for n in notes]
         assert "simulated outage" in notes[0].message and "retrying in" in notes[0].message
-        assert "sim · unavailable" in str(notes[0].title)
+        assert "sim · unavailable" in notes[0].title
         # The status line names the condition, how many symbols and the next retry.
         await pilot.pause()
         line = rendered(app.screen.query_one(StatusLine))
@@ -77,11 +81,12 @@ async def test_five_symbols_down_is_one_notice_with_details_and_one_recovery(
 
         feed.failing = False
         await pilot.press("space")  # resume
+        await wait_for_notice(pilot, posted, lambda n: "recovered" in n.title)
         await wait_until(pilot, lambda: all(st.error is None for st in app.states.values()))
         await pilot.pause()
-        recovered = [n for n in notifications(app) if "recovered" in str(n.title)]
+        recovered = [n for n in posted if "recovered" in n.title]
         assert len(recovered) == 1 and "unavailable is over" in recovered[0].message
-        assert len(error_notices(app)) == 1  # and no new error notice
+        assert len(errors_raised(posted)) == 1  # and no new error notice
         assert "unavailable" not in rendered(app.screen.query_one(StatusLine))
 
 
@@ -99,11 +104,13 @@ async def test_auth_error_on_five_symbols_is_one_notice_naming_the_variable_once
     feed.failing = True
     interval = 0.05
     app = make_app(feed, SYMBOLS, export_dir=tmp_path, poll_interval=interval)
+    posted = record_notices(app)  # every notice, also those expired before they are read
     async with app.run_test(size=(240, 40)) as pilot:
+        await wait_for_notice(pilot, posted, lambda n: n.severity == "error")  # on screen
         await wait_until(pilot, lambda: all(st.error is not None for st in app.states.values()))
         await pilot.pause(20 * interval)  # twenty poll intervals: nothing is retried
         assert feed.calls == len(SYMBOLS)
-        notes = error_notices(app)
+        notes = errors_raised(posted)
         assert len(notes) == 1, [n.message for n in notes]
         assert notes[0].message.count("TRADIER_TOKEN") == 1
         assert "not retried" in notes[0].message and "retrying" not in notes[0].message
@@ -116,9 +123,10 @@ async def test_auth_error_on_five_symbols_is_one_notice_naming_the_variable_once
         # The user sets the token and presses space twice: polling starts again.
         feed.failing = False
         await pilot.press("space", "space")
+        await wait_for_notice(pilot, posted, lambda n: "recovered" in n.title)  # on screen
         await wait_for_analyses(pilot, app)
         await pilot.pause()
-        recovered = [n for n in notifications(app) if "recovered" in str(n.title)]
+        recovered = [n for n in posted if "recovered" in n.title]
         assert len(recovered) == 1 and "auth is over" in recovered[0].message
         assert "auth" not in rendered(app.screen.query_one(StatusLine))
 

@@ -43,20 +43,24 @@ from tests.feeds.test_schwab import ACCESS, APP_KEY, APP_SECRET, REFRESH, SECRET
 from tests.feeds.test_soak import STAMP, cboe_payload, stamp_of
 from tests.test_cli_feeds import schwab_payload, tradier_payloads
 from tests.tui.conftest import (
+    Posted,
     error_log_rows,
-    error_notices,
+    errors_raised,
     make_app,
-    notifications,
+    record_notices,
     rendered,
     wait_for_analyses,
+    wait_for_notice,
     wait_until,
 )
 
 INTERVAL = 0.1  # seconds between polls
-# Generous for a loaded machine (a good answer must never time out); the "slow" server
-# answers after SLOW seconds.
-READ_TIMEOUT = 1.0
-SLOW = 1.6
+# Generous for a loaded machine: a good answer must never time out (the server runs in
+# this process, beside the app's engine threads). The "slow" server holds its answer
+# until the test heals it (SLOW seconds at most), so a faulted poll never succeeds, however
+# late the client's timeout fires.
+READ_TIMEOUT = 3.0
+SLOW = 60.0
 RETRY_AFTER = 1.0  # seconds, the 429's Retry-After
 MAX_PAYLOAD_MB = 0.1  # the good CBOE body is ~28 kB, the oversized one ~300 kB
 TOKEN = "tradier-SECRET-token-91fe"
@@ -81,6 +85,7 @@ class Vendor:
     version: int = 0
     hits: list[Hit] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    healed: threading.Event = field(default_factory=threading.Event)
 
     def __call__(self, request: Request) -> Response:
         with self.lock:
@@ -112,7 +117,7 @@ class Vendor:
         if mode == "500":
             return Response("upstream error", status=500)
         if mode == "slow":
-            time.sleep(SLOW)
+            self.healed.wait(SLOW)
             return self.good(request, version)
         if mode == "truncated":
             body = self.good_body(request, version)
@@ -142,6 +147,7 @@ class Vendor:
         with self.lock:
             self.mode = "good"
             self.version += 1
+        self.healed.set()
 
 
 class Cboe(Vendor):
@@ -259,25 +265,6 @@ def settings(base_url: str, max_payload_mb: float = 64.0) -> HttpSettings:
     return HttpSettings.from_config(section, frozenset(), "https://unused.example")
 
 
-def record_notices(app: HedgeflowApp) -> list[tuple[str, str, str]]:
-    """Every notice the app raises, (title, message, severity), expired ones included."""
-    shown: list[tuple[str, str, str]] = []
-    notify = app.notify
-
-    def recording(
-        message: str, *, title: str = "", severity: Any = "information", **kw: Any
-    ) -> None:
-        shown.append((str(title), message, str(severity)))
-        notify(message, title=title, severity=severity, **kw)
-
-    app.notify = recording  # type: ignore[method-assign]
-    return shown
-
-
-def errors_shown(shown: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-    return [n for n in shown if n[2] == "error"]
-
-
 class Mono:
     """The app's injected monotonic clock: still unless the test moves it."""
 
@@ -299,7 +286,8 @@ class Fault:
     kind: str  # the error log's condition kind
     says: str  # in the error's message
     hits: int = 2  # faulted requests to see before checking (more: the backoff shows)
-    check: Callable[[Vendor, HedgeflowApp, list[list[str]], str], None] | None = None
+    #: (vendor, app, the fault's error-log rows, the status line, the notices since it)
+    check: Callable[[Vendor, HedgeflowApp, list[list[str]], str, list[Posted]], None] | None = None
 
 
 def gaps(hits: list[Hit]) -> list[float]:
@@ -307,13 +295,15 @@ def gaps(hits: list[Hit]) -> list[float]:
 
 
 def retry_after_honoured(
-    vendor: Vendor, app: HedgeflowApp, rows: list[list[str]], line: str
+    vendor: Vendor, app: HedgeflowApp, rows: list[list[str]], line: str, notes: list[Posted]
 ) -> None:
     assert all(g >= RETRY_AFTER - 0.05 for g in gaps(vendor.faulted())), gaps(vendor.faulted())
     assert all(r[5] == "1s" for r in rows)  # the backoff column: the server's 1 s
 
 
-def backoff_grows(vendor: Vendor, app: HedgeflowApp, rows: list[list[str]], line: str) -> None:
+def backoff_grows(
+    vendor: Vendor, app: HedgeflowApp, rows: list[list[str]], line: str, notes: list[Posted]
+) -> None:
     # The app's backoff doubles from the poll interval: 0.1, 0.2, 0.4 s between the 500s
     # (load only lengthens a gap, so these lower bounds hold on a busy machine).
     g = gaps(vendor.faulted())[:3]
@@ -325,27 +315,31 @@ def backoff_grows(vendor: Vendor, app: HedgeflowApp, rows: list[list[str]], line
     assert waits[:4] == [INTERVAL * 2**i for i in range(4)], waits
 
 
-def not_retried(vendor: Vendor, app: HedgeflowApp, rows: list[list[str]], line: str) -> None:
+def not_retried(
+    vendor: Vendor, app: HedgeflowApp, rows: list[list[str]], line: str, notes: list[Posted]
+) -> None:
     assert len(vendor.faulted()) == 1 and len(rows) == 1 and rows[0][5] == "not retried"
-    (note,) = [n for n in error_notices(app) if "auth" in str(n.title)]
+    (note,) = [n for n in errors_raised(notes) if "auth" in n.title]
     assert note.message.count("TRADIER_TOKEN") == 1
     assert line.count("TRADIER_TOKEN") == 1 and "next poll stopped" in line
     assert TOKEN not in note.message + line + repr(rows)
 
 
 def no_credential_followed(
-    vendor: Vendor, app: HedgeflowApp, rows: list[list[str]], line: str
+    vendor: Vendor, app: HedgeflowApp, rows: list[list[str]], line: str, notes: list[Posted]
 ) -> None:
     tokens = [h for h in vendor.faulted() if h.path.endswith("/oauth/token")]
     assert len(tokens) >= 2  # the refresh was tried (and retried) ...
     assert app.states["SPX"].error is not None
     text = line + repr(rows)
-    text += "".join(n.message for n in notifications(app))
+    text += "".join(n.title + n.message for n in notes)  # every notice, expired or not
     assert not any(secret in text for secret in SECRETS)
     # ... and the redirect target (checked by the caller) saw nothing of it.
 
 
-def engine_failed(vendor: Vendor, app: HedgeflowApp, rows: list[list[str]], line: str) -> None:
+def engine_failed(
+    vendor: Vendor, app: HedgeflowApp, rows: list[list[str]], line: str, notes: list[Posted]
+) -> None:
     st = app.states["SPX"]
     assert st.error is None and st.failed_snapshot > st.analyzed_snapshot  # polls succeed
     assert len(rows) == 1  # one failed run: the unchanged zero snapshot is not re-run
@@ -427,7 +421,10 @@ async def test_fault(
             if fault.feed == "engine"
             else (lambda: st.error is not None)
         )
-        await wait_until(pilot, lambda: len(vendor.faulted()) >= fault.hits and failing(), 20)
+        # The condition's notice, seen on screen as it is raised (it leaves the screen
+        # after its timeout, which a loaded machine can pass before the checks below).
+        await wait_for_notice(pilot, shown_all, lambda n: n.severity == "error", start)
+        await wait_until(pilot, lambda: len(vendor.faulted()) >= fault.hits and failing(), 60)
         mono.now += 60.0  # the last good fetch is now a minute old: past the stale limit
         app.refresh_views()
         await pilot.pause()
@@ -437,9 +434,8 @@ async def test_fault(
         assert "STALE" in line and "STALE" in rendered(pane)  # ... marked STALE
         assert fault.says in line, line
         assert f"{fault.feed} {fault.kind} (SPX" in line, line  # the condition, named
-        (note,) = errors_shown(shown_all[start:])  # one notice, however many polls ...
-        assert fault.says in note[1] or fault.feed == "engine", note
-        assert any(n.message == note[1] for n in error_notices(app))  # ... on screen
+        (note,) = errors_raised(shown_all[start:])  # one notice, however many polls
+        assert fault.says in note.message or fault.feed == "engine", note
         failures = app.errors.total - logged
         rows = await error_log_rows(pilot)
         assert len(rows) >= failures >= 1
@@ -447,7 +443,7 @@ async def test_fault(
         assert all(r[1:4] == ["SPX", fault.feed, fault.kind] for r in rows), rows
         assert all(fault.says in r[4] for r in rows)
         if fault.check is not None:
-            fault.check(vendor, app, rows, line)
+            fault.check(vendor, app, rows, line, shown_all[start:])
         assert elsewhere.log == []  # no request, so no credential, ever reached it
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, ErrorLogScreen), 5)
@@ -456,7 +452,10 @@ async def test_fault(
         vendor.heal()
         if fault.kind == "auth":
             await pilot.press("space", "space")  # not retried until the user acts
-        await wait_until(pilot, lambda: st.analysis is not good and not st.busy, 20)
+        # The recovery's notice, seen on screen as it is raised (the analysis after it
+        # can take longer than the notice stays, on a loaded machine).
+        await wait_for_notice(pilot, shown_all, lambda n: "recovered" in n.title, start)
+        await wait_until(pilot, lambda: st.analysis is not good and not st.busy, 60)
         app.refresh_views()
         await pilot.pause()
         assert st.error is None and st.engine_error == ""
@@ -464,8 +463,7 @@ async def test_fault(
         assert "STALE" not in line and "STALE" not in rendered(pane)
         assert fault.kind not in line and "⚠" not in line
         since = shown_all[start:]
-        (over,) = [n for n in since if n[2] == "information"]  # one recovery notice ...
-        assert "recovered" in over[0] and f"{fault.kind} is over" in over[1], over
-        assert any(n.message == over[1] for n in notifications(app))  # ... on screen
-        assert len(errors_shown(since)) == 1  # and no second error notice
+        (over,) = [n for n in since if n.severity == "information"]  # one recovery notice
+        assert "recovered" in over.title and f"{fault.kind} is over" in over.message, over
+        assert len(errors_raised(since)) == 1  # and no second error notice
         assert elsewhere.log == []

@@ -23,7 +23,14 @@ async def palette_options(pilot: Any, query: str) -> list[str]:
         await pilot.press("ctrl+p")
         await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), limit=5)
     await pilot.press(*query)
-    await pilot.pause(0.6)
+    # The palette searches in its own worker: wait until that search is done (the offers
+    # are then final), not for a fixed time.
+    palette = app.screen
+    await pilot.pause()
+    await wait_until(
+        pilot, lambda: not any(w.node is palette and not w.is_finished for w in app.workers), 10
+    )
+    await pilot.pause()
     options = app.screen.query_one(CommandList)
     found = [options.get_option_at_index(i) for i in range(options.option_count)]
     # "No matches found" is a plain option, not a command

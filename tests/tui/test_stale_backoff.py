@@ -18,7 +18,13 @@ from hedgeflow.feeds.errors import FeedAuthError, FeedError, FeedUnavailable, Ra
 from hedgeflow.feeds.sim import SimFeed
 from hedgeflow.tui.app import MAX_BACKOFF, MAX_RETRY_AFTER, poll_backoff
 from hedgeflow.tui.panes import ImpulsePane, RegimePane, StatusLine, SymbolBar
-from tests.tui.conftest import make_app, notifications, wait_for_analyses, wait_until
+from tests.tui.conftest import (
+    make_app,
+    record_notices,
+    wait_for_analyses,
+    wait_for_notice,
+    wait_until,
+)
 
 # ------------------------------------------------------------------ the backoff rule
 
@@ -90,7 +96,9 @@ async def test_repeated_failures_back_off_and_retry_after_is_never_shortened(
     feed = ScriptedFeed(sim, script)
     app = make_app(feed, ["SPX"], export_dir=tmp_path, poll_interval=interval)
     feed.app = app
+    posted = record_notices(app)  # every notice, also those expired before they are read
     async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_notice(pilot, posted, lambda n: "unavailable" in n.title)  # on screen
         await wait_until(pilot, lambda: feed.calls >= 10, limit=30)
         # The delay scheduled after k consecutive failures, as seen by the next poll.
         # Polls 2-6 follow the five 500s, whose short Retry-After (0.001 s, as the HTTP
@@ -101,7 +109,7 @@ async def test_repeated_failures_back_off_and_retry_after_is_never_shortened(
         assert feed.seen_backoff[7:9] == [(0, 0.0), (1, 0.5)]
         await pilot.pause()
         assert app.states["SPX"].error is None and app.states["SPX"].failures == 0
-        outage_notes = [n for n in notifications(app) if "unavailable" in str(n.title)]
+        outage_notes = [n for n in posted if "unavailable" in n.title]
         assert len(outage_notes) == 1  # one notice for the outage, not five
 
 
@@ -111,7 +119,9 @@ async def test_auth_error_is_not_retried_and_says_what_to_set(tmp_path: Path, si
     feed = ScriptedFeed(sim, [denied])
     app = make_app(feed, ["SPX"], export_dir=tmp_path, poll_interval=interval)
     feed.app = app
+    posted = record_notices(app)  # every notice, also those expired before they are read
     async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_notice(pilot, posted, lambda n: "token rejected" in n.message)
         await wait_until(pilot, lambda: app.states["SPX"].error is not None)
         await pilot.pause(30 * interval)  # thirty intervals: no retry
         st = app.states["SPX"]
@@ -122,7 +132,7 @@ async def test_auth_error_is_not_retried_and_says_what_to_set(tmp_path: Path, si
         )
         status = app.screen.query_one(StatusLine).view
         assert "not retried" in status.error and status.next_poll == "stopped"
-        notes = [n.message for n in notifications(app) if "token rejected" in n.message]
+        notes = [n.message for n in posted if "token rejected" in n.message]
         assert len(notes) == 1 and "TRADIER_TOKEN" in notes[0]
         # The user acts (space pauses, space resumes): polling starts again.
         await pilot.press("space", "space")

@@ -27,6 +27,13 @@ def _running_app(tmp_path: Path, **kw: Any) -> Any:
     )
 
 
+async def settled(pilot: Any, app: Any) -> None:
+    """Polling paused: wait until no poll and no engine run is in flight (the last ones
+    land first), then one refresh, so that the panes read below hold still."""
+    await wait_until(pilot, lambda: not any(st.polling or st.busy for st in app.states.values()))
+    await pilot.pause()
+
+
 def _shown(app: Any) -> set[str]:
     return {
         type(w).__name__
@@ -40,7 +47,7 @@ async def test_h_m_k_show_the_history_the_heatmap_and_its_lenses(tmp_path: Path)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: len(app.states["SPX"].history) >= 5, 90.0)
         await pilot.press("space")  # hold the data still while the panes are read
-        await pilot.pause(0.3)
+        await settled(pilot, app)
         st = app.states["SPX"]
         assert _shown(app) == {"ImpulsePane"}
 
@@ -109,7 +116,7 @@ async def test_a_repaint_without_new_data_reuses_the_painted_lines(tmp_path: Pat
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: len(app.states["SPX"].history) >= 3, 90.0)
         await pilot.press("space", "m")
-        await pilot.pause(0.3)
+        await settled(pilot, app)
         heat = app.screen.query_one(HeatmapPane)
         rendered(heat)
         lines, grid = heat._lines, heat.grid
@@ -133,7 +140,7 @@ async def test_no_color_heatmap_uses_shading_glyphs(tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: len(app.states["SPX"].history) >= 3, 90.0)
         await pilot.press("space", "m")
-        await pilot.pause(0.3)
+        await settled(pilot, app)
         heat = app.screen.query_one(HeatmapPane)
         # the pane's content lines (no border), above the time axis and the legend
         body = [heat.render_line(y).text for y in range(heat.size.height)][:-2]

@@ -68,8 +68,8 @@ async def test_minus_never_shows_more_than_was_computed(tmp_path: Path) -> None:
         curve = app.states["SPX"].analysis.hedge_flow.impulse_curve.price
         release.clear()
         await pilot.press("minus")
-        await pilot.pause(0.2)
-        assert app.states["SPX"].busy  # the ±6 % grid is being computed
+        await wait_until(pilot, lambda: app.states["SPX"].busy)  # the ±6 % grid, computing
+        await pilot.pause()
         sub = str(pane.border_subtitle)
         assert sub.startswith("±3 % zoom out 2×"), sub
         labels = _x_labels(pane)
@@ -118,11 +118,11 @@ async def test_a_screenshot_leaves_the_notices_out(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await wait_for_analyses(pilot, app)
         app.notify("TOAST-ON-SCREEN-42", title="Exported", timeout=60)
-        await pilot.pause(0.3)
-        assert "TOAST-ON-SCREEN-42" in _svg_text(app.export_screenshot())
+        await wait_until(pilot, lambda: "TOAST-ON-SCREEN-42" in _svg_text(app.export_screenshot()))
         await pilot.press("s")
         await wait_until(pilot, lambda: len(list(tmp_path.glob("*.svg"))) == 1)
-        await pilot.pause(0.3)
+        # the screenshot's own notice, once the file is written
+        await wait_until(pilot, lambda: any(n.message.endswith(".svg") for n in notifications(app)))
         text = _svg_text(next(tmp_path.glob("*.svg")).read_text(encoding="utf-8"))  # noqa: ASYNC240
         assert "TOAST-ON-SCREEN-42" not in text and "Exported" not in text
         assert "Impulse H(S)" in text  # the monitor itself is in the picture

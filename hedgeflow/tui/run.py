@@ -84,12 +84,10 @@ def build_app(
 
 
 def _engine_pool() -> EnginePool | None:
-    """The monitor's engine worker processes, started now so that their imports overlap
-    the screen's start-up (docs/SCALING.md); None (engine threads) where processes cannot
-    be started here."""
+    """The monitor's engine worker processes (docs/SCALING.md), not yet started; None
+    (engine threads) where processes cannot be started here."""
     try:
         pool = EnginePool()
-        pool.warm()
     except (OSError, RuntimeError, ValueError) as exc:
         log.warning("engine worker processes unavailable (%s): engine threads instead", exc)
         return None
@@ -132,6 +130,14 @@ def run_monitor(
         feed_name=feed_name,
         engine_pool=pool,
     )
+    if pool is not None:
+        # Only now that the app took its settings (a bad one is refused before any worker
+        # starts: a worker still starting when the process exits prints a traceback); the
+        # workers' imports overlap the screen's start-up.
+        try:
+            pool.warm()
+        except (OSError, RuntimeError) as exc:
+            log.warning("engine worker processes unavailable (%s)", exc)
     log.info("monitor start: feed=%s symbols=%s interval=%s", app.feed_name, symbols, poll_interval)
     freeze_startup_objects()
     try:

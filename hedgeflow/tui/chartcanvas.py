@@ -13,6 +13,7 @@ their labels under it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -246,11 +247,17 @@ def framed(
             ch == " " for ch in under[max(start - 1, 0) : start + len(label) + 1]
         ):
             under[start : start + len(label)] = list(label)
+    # Blanks apart from the drawn text: a screenshot's SVG places each segment at its own
+    # cell, where one long run with blanks is stretched unevenly by some SVG renderers.
     for text, style in (
         (" " * lw + "└" + "".join(axis), axis_style),
         (" " * (lw + 1) + "".join(under), label_style),
     ):
-        strips.append(Strip([Segment(text, st(style))]).crop_extend(0, width, None))
+        segs = [
+            Segment(run, Style() if run.isspace() else st(style))
+            for run in re.findall(r" +|[^ ]+", text)
+        ]
+        strips.append(Strip(segs).crop_extend(0, width, None))
     return strips
 
 

@@ -1040,7 +1040,7 @@ def test_exposures_from_folded_terms_equal_the_general_path(seed: int, n_books: 
     the per-book factors folded) against the general path (`black76` greeks, masks), to
     rounding; options the fast path cannot take (NaN or zero IV, a book in its last minute,
     unheld options with NaN IVs) get the general path's values exactly."""
-    from hedgeflow.engine.exposure import _dollar_exposures, compute_exposures_many
+    from hedgeflow.engine.exposure import compute_exposures_many, option_exposures
 
     rng = np.random.default_rng(seed)
     books = []
@@ -1054,18 +1054,7 @@ def test_exposures_from_folded_terms_equal_the_general_path(seed: int, n_books: 
         pos[rng.random(pos.size) < 0.2] = 0.0
         books.append(replace(book, iv=iv, position=pos))
     for book, got in zip(books, compute_exposures_many(books), strict=True):
-        gex, vex, cex, dex = _dollar_exposures(
-            book.spot,
-            book.strike,
-            book.tau,
-            book.iv,
-            book.r,
-            book.q,
-            np.asarray(book.is_call, dtype=bool),
-            book.position,
-            book.multiplier,
-            bool(book.tau >= MIN_GREEK_TAU),
-        )
+        gex, vex, cex, dex = option_exposures(book)
         first = np.r_[True, book.strike[1:] != book.strike[:-1]]
         inv = np.cumsum(first) - 1
         for name, per_option in (("gamma", gex), ("vanna", vex), ("charm", cex), ("delta", dex)):

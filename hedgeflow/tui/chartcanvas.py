@@ -22,7 +22,7 @@ from rich.style import Style
 from textual.strip import Strip
 
 from hedgeflow.tui.chart_theme import PlotColor
-from hedgeflow.tui.linecanvas import DOT_BITS, segment_dots
+from hedgeflow.tui.linecanvas import DOT_BITS, scale_dots, segment_dots
 
 #: Cell characters for the two half-cells of a fill (top, bottom) filled.
 _HALVES = np.array([" ", "▄", "▀", "█"])
@@ -65,19 +65,11 @@ class Chart:
 
     def dot_x(self, x: np.ndarray | float) -> np.ndarray:
         """x to the dot column (0 .. 2·width-1), not clipped."""
-        lo, hi = self.xlim
-        v = np.asarray(x, dtype=np.float64)
-        f = (v - lo) / (hi - lo) if hi > lo else np.full(v.shape, 0.5)
-        out: np.ndarray = np.rint(f * (2 * self.width - 1)).astype(np.int64)
-        return out
+        return scale_dots(np.asarray(x, dtype=np.float64), *self.xlim, 2 * self.width, flip=False)
 
     def dot_y(self, y: np.ndarray | float) -> np.ndarray:
         """y to the dot row (0 at the top .. 4·height-1), not clipped."""
-        lo, hi = self.ylim
-        v = np.asarray(y, dtype=np.float64)
-        f = (hi - v) / (hi - lo) if hi > lo else np.full(v.shape, 0.5)
-        out: np.ndarray = np.rint(f * (4 * self.height - 1)).astype(np.int64)
-        return out
+        return scale_dots(np.asarray(y, dtype=np.float64), *self.ylim, 4 * self.height, flip=True)
 
     def cell(self, x: float, y: float) -> tuple[int, int] | None:
         """(row, column) of the cell showing (x, y); None outside the plot."""

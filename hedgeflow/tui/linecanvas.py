@@ -17,10 +17,15 @@ import numpy as np
 DOT_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.int32)
 
 
-def _scale(v: np.ndarray, lo: float, hi: float, n: int, *, flip: bool) -> np.ndarray:
-    f = (v - lo) / (hi - lo) if hi > lo else np.full(v.shape, 0.5)
-    f = 1.0 - f if flip else f
-    return np.rint(f * (n - 1)).astype(np.int64)
+def scale_dots(v: np.ndarray, lo: float, hi: float, n: int, *, flip: bool) -> np.ndarray:
+    """Values to dot positions 0 .. n-1 over [lo, hi] (`flip`: hi at 0, for rows counted
+    from the top), not clipped."""
+    if hi > lo:
+        f = (hi - v) / (hi - lo) if flip else (v - lo) / (hi - lo)
+    else:
+        f = np.full(v.shape, 0.5)
+    out: np.ndarray = np.rint(f * (n - 1)).astype(np.int64)
+    return out
 
 
 def segment_dots(px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -60,8 +65,8 @@ def braille_lines(
         for run in np.split(np.arange(x.size), breaks):
             if run.size == 0 or not ok[run[0]]:
                 continue
-            px = _scale(x[run], *xlim, 2 * width, flip=False)
-            py = _scale(y[run], *ylim, 4 * height, flip=True)
+            px = scale_dots(x[run], *xlim, 2 * width, flip=False)
+            py = scale_dots(y[run], *ylim, 4 * height, flip=True)
             dx, dy = segment_dots(px, py)
             keep = (dx >= 0) & (dx < 2 * width) & (dy >= 0) & (dy < 4 * height)
             dx, dy = dx[keep], dy[keep]
@@ -86,8 +91,8 @@ def glyph_lines(
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         ok = np.isfinite(x) & np.isfinite(y)
-        cx = _scale(x[ok], *xlim, width, flip=False)
-        cy = _scale(y[ok], *ylim, height, flip=True)
+        cx = scale_dots(x[ok], *xlim, width, flip=False)
+        cy = scale_dots(y[ok], *ylim, height, flip=True)
         for r, c in zip(cy.tolist(), cx.tolist(), strict=True):
             if 0 <= r < height and 0 <= c < width:
                 grid[r][c] = ch

@@ -118,6 +118,9 @@ class WatchlistScreen(Screen[None]):
             # two on a busy machine): rows before columns would be refused; on_mount fills
             return
         keep = self.shown[table.cursor_row].symbol if self.shown and table.row_count else None
+        # `clear` scrolls back to the first column: the columns right of a narrow screen
+        # (walls, charm, alert, scope) would show for under a second after scrolling there
+        scroll_x = table.scroll_x
         rows = filter_rows(watch_rows(self.hf), self.filter_text)
         self.shown = sort_rows(rows, self.sort_key, descending=self.descending)
         table.clear()
@@ -125,6 +128,7 @@ class WatchlistScreen(Screen[None]):
             table.add_row(*self._cells(r), key=r.symbol)
         if keep is not None and any(r.symbol == keep for r in self.shown):
             table.move_cursor(row=[r.symbol for r in self.shown].index(keep))
+        table.scroll_to(x=scroll_x, animate=False, immediate=True)
         self._head()
 
     def _cells(self, r: WatchRow) -> list[Text]:

@@ -173,3 +173,32 @@ async def test_a_refresh_before_the_columns_exist_waits_for_them(tmp_path: Path)
         app._every_second()  # the timer's path, which raised before
         await pilot.pause()
         assert isinstance(app.screen, WatchlistScreen)
+
+
+async def test_the_columns_scrolled_into_view_stay_in_view_across_refreshes(
+    tmp_path: Path,
+) -> None:
+    """At 120 columns the walls, charm, last alert and scope columns lie right of the
+    screen. The rows are rebuilt once a second; each rebuild scrolled the table back to
+    its first column, so a trader who pressed right to read a call wall saw it for under
+    a second and then "19,750.0 / 1" again."""
+    app = make_app(export_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_analyses(pilot, app)
+        await pilot.press("w")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, WatchlistScreen)
+        table = screen.query_one(DataTable)
+        assert table.max_scroll_x > 0  # some columns are off screen at this width
+        table.scroll_to(x=table.max_scroll_x, animate=False)  # as the right key or a mouse does
+        await pilot.pause()
+        scrolled = table.scroll_x
+        assert scrolled > 0
+        screen.refresh_rows()  # what the once-a-second refresh does
+        await pilot.pause()
+        await pilot.pause()
+        assert table.scroll_x == scrolled
+        await pilot.press("s")  # a sort rebuilds the rows too
+        await pilot.pause()
+        assert table.scroll_x == scrolled

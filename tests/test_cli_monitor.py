@@ -411,3 +411,57 @@ def test_symbols_option_is_parsed_once_each() -> None:
     assert symbol_list(" spx, SPY ,spx,") == ["SPX", "SPY"]
     with pytest.raises(CliError, match="--symbols: no symbol"):
         symbol_list(" , ")
+
+
+# ------------------------------------------------------------------ vendor credentials
+
+
+def _without_credentials(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if not k.startswith(("TRADIER_", "SCHWAB_"))}
+
+
+@pytest.mark.parametrize(
+    ("command", "feed", "variable"),
+    [
+        ("monitor", "tradier", "TRADIER_TOKEN"),
+        ("monitor", "schwab", "SCHWAB_APP_KEY"),
+        ("serve", "tradier", "TRADIER_TOKEN"),
+    ],
+)
+def test_a_vendor_feed_without_its_credential_is_refused_before_it_starts(
+    command: str, feed: str, variable: str, cold_env: dict[str, str]
+) -> None:
+    """The monitor opened its screen on a feed whose token was not set, every pane saying
+    so and "once it is set, press space twice" (a running process never sees a variable
+    set later); `serve` served pages whose every session would do the same."""
+    argv = [command, "--feed", feed, "--symbols", "SPX"]
+    assert_refused(argv, _without_credentials(cold_env), variable, "missing")
+
+
+def test_schwab_names_the_one_credential_missing(cold_env: dict[str, str]) -> None:
+    env = _without_credentials(cold_env) | {
+        "SCHWAB_APP_KEY": "k" * 32,
+        "SCHWAB_APP_SECRET": "s" * 16,
+    }
+    line = assert_refused(["monitor", "--feed", "schwab"], env, "SCHWAB_REFRESH_TOKEN")
+    assert "k" * 32 not in line and "s" * 16 not in line
+
+
+def test_record_without_the_credential_writes_no_recording(
+    tmp_path: Path, cold_env: dict[str, str]
+) -> None:
+    """`record` printed "recording SPX from tradier ..." and left an empty recording
+    behind before it failed on the missing token."""
+    out = tmp_path / "rec.sqlite"
+    proc = subprocess.run(
+        [sys.executable, "-m", "hedgeflow.cli", "record", "--feed", "tradier"]
+        + ["--symbols", "SPX", "--out", str(out)],
+        env=_without_credentials(cold_env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "TRADIER_TOKEN" in proc.stderr and not out.exists()

@@ -36,14 +36,22 @@ def engine_config(settings: Settings, symbol: str, args: argparse.Namespace) -> 
 
 
 def build_feed(settings: Settings, name: str, overrides: dict[str, Any] | None = None) -> Any:
+    """The feed `name` with its credentials present, or a refusal (a missing credential is
+    the feed's own FeedAuthError line: no recording, screen or server is started without)."""
     from hedgeflow.feeds.base import open_feed
 
     section = settings.feed_section(name)
     section.update(overrides or {})
     try:
-        return open_feed(name, section)
+        feed = open_feed(name, section)
     except (ValueError, TypeError, OSError) as exc:
         raise CliError(f"feed {name!r}: {exc}") from None
+    # vendor feeds (`HttpFeedBase.check_credentials`); sim, file and replay need none, and
+    # importing the HTTP base for an isinstance would load httpx for them
+    check = getattr(feed, "check_credentials", None)
+    if check is not None:
+        check()
+    return feed
 
 
 def sim_overrides(args: argparse.Namespace, feed_name: str) -> dict[str, Any]:

@@ -322,6 +322,11 @@ class HttpFeedBase:
         """Headers carrying credentials, built per request (a token may be refreshed)."""
         return {}
 
+    def check_credentials(self) -> None:
+        """Raise FeedAuthError naming the first credential missing from the environment.
+        A command calls it before it starts: a running process cannot be given a variable
+        later, so a monitor opened without one could only show a screen of errors."""
+
     def _auth_error(self, status: int) -> tuple[str, str | None]:
         """(message, env var to fix) for a 401/403 from the data endpoints."""
         return (f"access denied by {self.vendor}", None)

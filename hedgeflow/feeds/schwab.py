@@ -332,19 +332,33 @@ class SchwabFeed(HttpFeedBase):
         assert self._access is not None
         return self._access
 
-    async def _refresh(self) -> None:
+    def check_credentials(self) -> None:
+        self._app_credentials()
+        self._refresh_secret()
+
+    def _app_credentials(self) -> tuple[Secret, Secret]:
+        """The app key and secret, read from the environment at every refresh."""
         key = secret_from_env(self.env["app_key_env"], vendor=VENDOR, what="the Schwab app key")
         secret = secret_from_env(
             self.env["app_secret_env"], vendor=VENDOR, what="the Schwab app secret"
         )
+        return key, secret
+
+    def _refresh_secret(self) -> Secret:
+        """The refresh token: the environment's, until the vendor rotates it."""
         if self._refresh_token is None:
             self._refresh_token = secret_from_env(
                 self.env["refresh_token_env"], vendor=VENDOR, what="the Schwab refresh token"
             )
+        return self._refresh_token
+
+    async def _refresh(self) -> None:
+        key, secret = self._app_credentials()
+        refresh = self._refresh_secret()
         response = await self._send(
             "POST",
             self.token_url,
-            data={"grant_type": "refresh_token", "refresh_token": self._refresh_token.reveal()},
+            data={"grant_type": "refresh_token", "refresh_token": refresh.reveal()},
             auth=httpx.BasicAuth(key.reveal(), secret.reveal()),
             authorize=False,
             passthrough=frozenset({400, 401, 403}),
@@ -362,7 +376,7 @@ class SchwabFeed(HttpFeedBase):
         self._access = Secret(token, "schwab access token")
         self._expires_at = time.monotonic() + max(lifetime, 0.0)
         rotated = body.get("refresh_token")
-        if isinstance(rotated, str) and rotated and rotated != self._refresh_token.reveal():
+        if isinstance(rotated, str) and rotated and rotated != refresh.reveal():
             # Kept in memory only; the user's environment keeps the login's token.
             self._refresh_token = Secret(rotated, self.env["refresh_token_env"])
         self.refresh_count += 1

@@ -308,12 +308,18 @@ class TradierFeed(HttpFeedBase):
             settings, token_env=token_env, max_expirations=max_exp, delay_seconds=float(delay)
         )
 
-    async def _auth_headers(self) -> dict[str, str]:
+    def check_credentials(self) -> None:
+        self._token_secret()
+
+    def _token_secret(self) -> Secret:
         if self._token is None:
             self._token = secret_from_env(
                 self.token_env, vendor=VENDOR, what="the Tradier API token"
             )
-        return {"Authorization": f"Bearer {self._token.reveal()}"}
+        return self._token
+
+    async def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token_secret().reveal()}"}
 
     def _auth_error(self, status: int) -> tuple[str, str | None]:
         if status == 401:

@@ -228,6 +228,8 @@ def test_monitor_on_a_symbol_the_sim_does_not_list(
         ("[monitor]\nsymbols = ['SPX', 'FOO-1']\n", ("monitor.symbols", "FOO-1")),
         ("[colors]\nstale = 'not-a-colour'\n", ("colors.stale",)),
         ("[keymap]\nnext-expiri = 'n'\n", ("keymap.next-expiri",)),
+        # x quit the monitor where the help screen said it exports
+        ("[keymap]\nquit = 'x'\n", ("keymap.quit", "'x'", "export")),
     ],
     ids=[
         "key",
@@ -237,6 +239,7 @@ def test_monitor_on_a_symbol_the_sim_does_not_list(
         "sim-symbols",
         "color",
         "keymap",
+        "keymap-conflict",
     ],
 )
 def test_monitor_with_a_bad_config(

@@ -69,7 +69,14 @@ from hedgeflow.tui.run import (
     run_monitor,
     trim_heap,
 )
-from hedgeflow.tui.screens import HelpScreen, MonitorScreen, binding_ids, help_about, help_rows
+from hedgeflow.tui.screens import (
+    HelpScreen,
+    MonitorScreen,
+    binding_ids,
+    help_about,
+    help_rows,
+    keymap_conflict,
+)
 from hedgeflow.tui.state import SymbolState, is_stale
 from hedgeflow.tui.transport import Transport, transport_action
 from hedgeflow.tui.views import ZOOM_LEVELS, Palette
@@ -220,14 +227,17 @@ class HedgeflowApp(App[int]):
             self.no_color = True
             self._filters.append(Monochrome())
         if self.keymap:
+            from hedgeflow.app.config import ConfigError
+
             known = binding_ids()
             unknown = sorted(set(self.keymap) - known)
             if unknown:
-                from hedgeflow.app.config import ConfigError
-
                 raise ConfigError(
                     f"unknown key binding `keymap.{unknown[0]}` (known: {', '.join(sorted(known))})"
                 )
+            conflict = keymap_conflict(self.keymap)
+            if conflict:
+                raise ConfigError(conflict)
             self.set_keymap(self.keymap)
 
     @property

@@ -369,6 +369,25 @@ def binding_ids() -> set[str]:
     return {b.id for b in MonitorScreen.BINDINGS if isinstance(b, Binding) and b.id}
 
 
+def keymap_conflict(keymap: Mapping[str, str]) -> str | None:
+    """The first key that `keymap` leaves on two bindings of the monitor, in words, or None.
+    Textual would run one of them and never the other, while the help screen listed the
+    key for both (`quit = "x"` quit on the key the help said exports)."""
+    owner: dict[str, str] = {}
+    for b in MonitorScreen.BINDINGS:
+        assert isinstance(b, Binding)
+        for key in keymap.get(b.id or "", b.key).split(","):
+            key = key.strip()
+            other = owner.setdefault(key, b.id or "")
+            if other != b.id and (other in keymap or b.id in keymap):
+                mapped, kept = (other, b.id) if other in keymap else (b.id, other)
+                return (
+                    f"`keymap.{mapped}` puts {key!r} on two bindings: it is also the key of "
+                    f"{kept} (give {kept} another key in [keymap] too)"
+                )
+    return None
+
+
 def help_rows(
     symbols: Sequence[str], keymap: Mapping[str, str], key_display: Callable[[Binding], str]
 ) -> list[tuple[str, str, str]]:

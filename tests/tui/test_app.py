@@ -195,7 +195,7 @@ async def test_plus_and_minus_zoom_the_price_range(tmp_path: Path) -> None:
 
 
 async def test_question_mark_lists_every_key(tmp_path: Path) -> None:
-    app = make_app(symbols=["SPX"], export_dir=tmp_path, keymap={"next-expiry": "n"})
+    app = make_app(symbols=["SPX"], export_dir=tmp_path, keymap={"next-expiry": "j"})
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for_analyses(pilot, app)
         await pilot.press("question_mark")
@@ -219,12 +219,12 @@ async def test_question_mark_lists_every_key(tmp_path: Path) -> None:
             "quit",
         ):
             assert binding_id in ids
-        assert dict((r[2], r[0]) for r in rows)["next-expiry"] == "n"  # remapped key shown
+        assert dict((r[2], r[0]) for r in rows)["next-expiry"] == "j"  # remapped key shown
         assert any(r[0] == "1-9" for r in rows)
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)
-        await pilot.press("n")  # the remapped key works
+        await pilot.press("j")  # the remapped key works
         await wait_until(pilot, lambda: app.states["SPX"].expiry is not None)
 
 

@@ -155,6 +155,35 @@ def test_unknown_keymap_id_is_rejected_by_name(tmp_path: Path) -> None:
         make_app(symbols=["SPX"], export_dir=tmp_path, keymap={"next_expiry": "n"})
 
 
+@pytest.mark.parametrize(
+    ("keymap", "named"),
+    [
+        ({"quit": "x"}, ("keymap.quit", "'x'", "export")),
+        ({"export": "q"}, ("keymap.export", "'q'", "quit")),
+        ({"next-expiry": "n"}, ("keymap.next-expiry", "'n'", "strike-greek")),
+        ({"help": "f1,w"}, ("keymap.help", "'w'", "watchlist")),
+    ],
+)
+def test_a_keymap_that_puts_one_key_on_two_bindings_is_rejected(
+    tmp_path: Path, keymap: dict[str, str], named: tuple[str, ...]
+) -> None:
+    """Textual runs one of the two and never the other, while the help screen listed the
+    key for both: with `quit = "x"` the x the help said exports quit the monitor."""
+    from hedgeflow.app.config import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        make_app(symbols=["SPX"], export_dir=tmp_path, keymap=keymap)
+    for name in named:
+        assert name in str(caught.value), str(caught.value)
+
+
+def test_a_keymap_may_swap_two_keys(tmp_path: Path) -> None:
+    app = make_app(
+        symbols=["SPX"], export_dir=tmp_path, keymap={"next-expiry": "n", "strike-greek": "e"}
+    )
+    assert app.keymap == {"next-expiry": "n", "strike-greek": "e"}
+
+
 def test_palette_colors_checked_and_converted() -> None:
     from hedgeflow.app.config import ConfigError
     from hedgeflow.tui.views import Palette

@@ -321,3 +321,42 @@ def test_record_command_writes_until_ctrl_c_and_replays(tmp_path: Path, capsys) 
     assert set(counts) == {"SPX", "QQQ"} and min(counts.values()) >= 2
     data = _analyze(capsys, "--feed", "replay", "--symbol", "QQQ", "--path", str(out))
     assert data["symbol"] == "QQQ"
+
+
+@pytest.mark.parametrize("feed", ["cboe", "tradier"])
+def test_an_unreachable_feed_is_one_line(feed: str, tmp_path: Path) -> None:
+    """`analyze --feed cboe` with no route to the vendor printed each retry's warning
+    (Python's last-resort log handler: nothing had configured logging) before the error:
+    four lines on stderr where one names the problem. The retries go to the log file."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:  # a port nobody listens on: connections are refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    table = {"base_url": f"http://127.0.0.1:{port}"}
+    cfg = _config(
+        tmp_path, feed, table | ({"token_env": "HF_TEST_TOKEN"} if feed == "tradier" else {})
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    env.update(
+        HOME=str(tmp_path / "home"),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        HF_TEST_TOKEN="secret-token-123",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "hedgeflow.cli", "analyze", "--config", cfg]
+        + ["--feed", feed, "--symbol", "SPX"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot reach" in lines[0], proc.stderr
+    assert lines[0].startswith("hedgeflow: error:") and proc.stdout == ""
+    log = tmp_path / "state" / "hedgeflow" / "hedgeflow.log"
+    assert "retry 1/" in log.read_text(encoding="utf-8")  # the retries were not lost

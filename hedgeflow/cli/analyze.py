@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hedgeflow.cli.errors import CliError, warn
-from hedgeflow.cli.startup import build_feed, engine_config, read_settings, sim_overrides
+from hedgeflow.cli.startup import (
+    build_feed,
+    engine_config,
+    read_settings,
+    sim_overrides,
+    start_logging,
+)
 from hedgeflow.cli.symbols import DATA_FEEDS, watch_symbols
 from hedgeflow.engine.enums import EngineModel, PositionSource
 
@@ -89,6 +95,9 @@ def _load_chain(args: argparse.Namespace, settings: Settings) -> tuple[Any, Any]
     overrides = {"path": args.path} if args.path else {}
     feed = build_feed(settings, args.feed, overrides | sim_overrides(args, args.feed))
     symbol = watch_symbols(feed, args.feed, [symbol], settings, "--symbol")[0]
+    # the feed's retry warnings go to the log file: with no handler, Python's last-resort
+    # one printed each on stderr before the one line that names the problem
+    start_logging(settings)
 
     async def fetch() -> Any:
         async with feed:

@@ -134,6 +134,14 @@ def fmt_time_ny(t: datetime | None, *, seconds: bool = True) -> str:
     return t.astimezone(NY).strftime("%H:%M:%S ET" if seconds else "%H:%M ET")
 
 
+def fmt_clock_from(t: datetime, now: datetime, pattern: str = "%H:%M") -> str:
+    """`t` as New York clock time, its weekday first when it is not on `now`'s New York
+    day: `16:00`, `Mon 16:00`. A horizon a night or a weekend away is not read as today's."""
+    local = t.astimezone(NY)
+    day = "" if local.date() == now.astimezone(NY).date() else f"{local:%a} "
+    return f"{day}{local.strftime(pattern)}"
+
+
 def fmt_expiry(expiration: datetime, now: datetime | None = None) -> str:
     """`0DTE 16:00` for today's expiry, else `Fri 11-27 16:00` (New York time)."""
     local = expiration.astimezone(NY)

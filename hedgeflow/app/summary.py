@@ -7,7 +7,7 @@ come from `hedgeflow.engine.labels` (the sign rule).
 
 from __future__ import annotations
 
-from hedgeflow.app.fmt import fmt_dollars, fmt_price
+from hedgeflow.app.fmt import fmt_clock_from, fmt_dollars, fmt_price
 from hedgeflow.app.presentation import FLOE_FIGURES, Headline, headline
 from hedgeflow.engine import labels
 from hedgeflow.engine.clock import NY
@@ -93,12 +93,12 @@ def summary_text(a: ExpiryAnalysis) -> str:
             + ", ".join(labels.contracts_trade(n, name) for name, n in total.items())
             + f" (strike total{whose})"
         )
-    hz = charm.horizon.astimezone(NY)
     settle = (
         f"; settlement step {fmt_dollars(charm.settlement_step)}" if charm.settlement_step else ""
     )
     lines.append(
-        f"charm    to {hz:%H:%M %Z}: {fmt_dollars(h.charm_total)} of dealer delta, "
+        f"charm    to {fmt_clock_from(charm.horizon, a.as_of, '%H:%M %Z')}: "
+        f"{fmt_dollars(h.charm_total)} of dealer delta, "
         f"{h.charm_words}{settle}"
     )
     lines.extend(levels_lines(a))

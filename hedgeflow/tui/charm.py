@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.strip import Strip
 
-from hedgeflow.app.fmt import NY, fmt_dollars, nice_ticks
+from hedgeflow.app.fmt import NY, fmt_clock_from, fmt_dollars, nice_ticks
 from hedgeflow.engine import labels
 from hedgeflow.tui.chart_theme import ChartColors, app_chart_colors
 from hedgeflow.tui.chartcanvas import Chart, framed, margin, rich_color
@@ -65,7 +65,7 @@ class CharmPane(Painted):
         charm = a.hedge_flow.charm_integral
         total = charm.total_charm_to_close
         title = (
-            f"Charm to {charm.horizon.astimezone(NY):%H:%M}: "
+            f"Charm to {fmt_clock_from(charm.horizon, a.as_of)}: "
             f"{fmt_dollars(total, signed=True)} dealer Δ"
         )
         series = self._series()
@@ -104,12 +104,18 @@ class CharmPane(Painted):
         chart.fill(xi, cy, rich_color(colors.repriced))
         chart.hline(0.0, rich_color(colors.zero))
         chart.points(xi.tolist(), cy.tolist(), "•", rich_color(colors.spot))
-        n = max(2, min(6, width // 9))
+        # A horizon past the close (after hours, a weekend) spans days: clock times alone
+        # read "16:44 16:56 16:24 16:00", so each label then names its day.
+        times = [datetime.fromtimestamp(float(t), UTC).astimezone(NY) for t in (tx[0], tx[-1])]
+        days = times[0].date() != times[1].date()
+        n = max(2, min(6, width // (13 if days else 9)))
         idx = np.unique(np.linspace(0, len(tx) - 1, n).round().astype(int))
         xticks = [
             (
                 float(xi[i]),
-                datetime.fromtimestamp(float(tx[i]), UTC).astimezone(NY).strftime("%H:%M"),
+                datetime.fromtimestamp(float(tx[i]), UTC)
+                .astimezone(NY)
+                .strftime("%a %H:%M" if days else "%H:%M"),
             )
             for i in idx
         ]

@@ -468,3 +468,30 @@ def test_record_without_the_credential_writes_no_recording(
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "TRADIER_TOKEN" in proc.stderr and not out.exists()
+
+
+@pytest.mark.parametrize("where", ["missing-folder", "a-folder", "not-a-recording"])
+def test_record_to_a_file_it_cannot_write_prints_nothing_first(
+    tmp_path: Path, cold_env: dict[str, str], where: str
+) -> None:
+    """`record --out` a path it cannot write printed "recording SPX from sim ... to" and
+    "stopped: 0 snapshots to" on stdout before the error line."""
+    out = {
+        "missing-folder": Path("/proc/no-such-folder/rec.sqlite"),
+        "a-folder": tmp_path,
+        "not-a-recording": tmp_path / "notes.txt",
+    }[where]
+    if where == "not-a-recording":
+        out.write_text("my notes\n" * 100, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "hedgeflow.cli", "record", "--symbols", "SPX", "--out", str(out)],
+        env=cold_env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == "", proc.stdout
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(out) in lines[0] and "Traceback" not in proc.stderr, lines

@@ -23,7 +23,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     import time
 
     from hedgeflow.app.record_progress import RecordProgress
-    from hedgeflow.feeds.recorder import record
+    from hedgeflow.feeds.recorder import Recorder, record
 
     settings = read_settings(args.config)
     feed_name = args.feed or settings.monitor.feed
@@ -32,6 +32,9 @@ def cmd_record(args: argparse.Namespace) -> int:
     symbols = watch_symbols(feed, feed_name, symbol_list(args.symbols), settings)
     start_logging(settings)  # the feed's retries go to the log, the progress line says it
     out = args.out or f"hedgeflow-{feed_name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.sqlite"
+    # opened before the first line: a file that cannot be written is refused in one line
+    # (RecordingError), not after "recording ... to" and "stopped: 0 snapshots"
+    recorder = Recorder(out)
     print(
         f"recording {', '.join(symbols)} from {feed_name} every {interval:g}s to {out} (Ctrl-C stops)",
         flush=True,
@@ -39,7 +42,9 @@ def cmd_record(args: argparse.Namespace) -> int:
     progress = RecordProgress(sys.stdout, Path(out), time.monotonic)
     interrupted = True
     try:
-        asyncio.run(record(feed, symbols, interval=interval, out=out, progress=progress.update))
+        asyncio.run(
+            record(feed, symbols, interval=interval, out=recorder, progress=progress.update)
+        )
         interrupted = False
     except KeyboardInterrupt:
         pass

@@ -488,14 +488,15 @@ async def record(
     symbols: Sequence[str],
     *,
     interval: float,
-    out: str | Path,
+    out: str | Path | Recorder,
     stop: asyncio.Event | None = None,
     max_snapshots: int | None = None,
     progress: Callable[[int, str, FeedError | None], None] | None = None,
 ) -> int:
     """Poll `feed` for every symbol every `interval` seconds and append each snapshot to the
-    SQLite file `out` until `stop` is set or `max_snapshots` were written. Returns the number
-    of snapshots written.
+    SQLite file `out` (a path, or a `Recorder` already open on it: a caller that refuses a bad
+    file before it prints anything; it is closed here) until `stop` is set or `max_snapshots`
+    were written. Returns the number of snapshots written.
 
     Errors: an authentication error (`FeedAuthError`) stops the recording and is raised
     (retrying cannot help; its message names what to set). Any other feed error is logged
@@ -519,7 +520,7 @@ async def record(
     loop = asyncio.get_running_loop()
     due = dict.fromkeys(symbols, loop.time())
     failures = dict.fromkeys(symbols, 0)
-    with Recorder(out) as rec:
+    with out if isinstance(out, Recorder) else Recorder(out) as rec:
         async with feed:
             while not stop.is_set():
                 for symbol in symbols:

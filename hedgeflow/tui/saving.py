@@ -63,7 +63,9 @@ def toggle_recording(app: HedgeflowApp) -> None:
 
 
 def start_recording(app: HedgeflowApp) -> None:
-    app.export_dir.mkdir(parents=True, exist_ok=True)
+    # The folder is made by the writer thread's Recorder: a folder that cannot be made is
+    # its RecordingError, reported by `recorder_done` (made here, it raised out of the key
+    # handler and ended the monitor)
     stamp = app.data_clock().astimezone(NY).strftime("%Y%m%d-%H%M%S")
     path = app.export_dir / f"hedgeflow-{app.feed_name}-{stamp}.sqlite"
     rec = app.recording = Recording(path, app.feed_name)

@@ -124,6 +124,28 @@ async def test_space_pauses_and_resumes_polling(tmp_path: Path, sim: SimFeed) ->
         await wait_until(pilot, lambda: app.states["SPY"].analysis.as_of > as_of)
 
 
+async def test_r_x_s_with_an_export_folder_that_cannot_be_made_say_so(tmp_path: Path) -> None:
+    """`export_dir` on a path that cannot be a folder (here a file; on a machine, a typo or
+    an unmounted disk): `r` raised FileNotFoundError out of the key handler and the monitor
+    exited with a traceback, the session lost. Now `r`, like `x` and `s`, says why."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the export folder should be\n", encoding="utf-8")
+    app = make_app(symbols=["SPX"], export_dir=blocked / "exports")
+    posted = record_notices(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_analyses(pilot, app)
+        for key, what in (("r", "recording failed"), ("x", "export failed"), ("s", "screenshot")):
+            start = len(posted)
+            await pilot.press(key)
+            note = await wait_for_notice(
+                pilot, posted, lambda n, w=what: n.severity == "error" and w in n.message, start
+            )
+            assert "not-a-folder" in note.message, note.message
+        await wait_until(pilot, lambda: app.recording is None)
+        assert not app.screen.query_one(StatusLine).view.recording
+        assert app.is_running and app.return_code is None
+
+
 async def test_r_records_snapshots_and_stops(tmp_path: Path, sim: SimFeed) -> None:
     app = make_app(symbols=["SPX", "SPY"], export_dir=tmp_path, poll_interval=0.2, frozen=False)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -94,7 +94,8 @@ class WatchlistScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="watch-head")
-        yield DataTable(id="watch-table", cursor_type="row", zebra_stripes=True)
+        # symbol and age stay in view when the table is scrolled to its right-hand columns
+        yield DataTable(id="watch-table", cursor_type="row", zebra_stripes=True, fixed_columns=2)
         yield Input(placeholder="filter: words that must all match (Enter keeps, Esc clears)")
         yield Footer()
 

@@ -202,3 +202,19 @@ async def test_the_columns_scrolled_into_view_stay_in_view_across_refreshes(
         await pilot.press("s")  # a sort rebuilds the rows too
         await pilot.pause()
         assert table.scroll_x == scrolled
+
+
+async def test_scrolled_right_each_row_still_names_its_symbol(tmp_path: Path) -> None:
+    """Scrolled to the walls and charm columns, the rows showed no symbol: a call wall the
+    trader could not tell whose it was."""
+    app = make_app(export_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_analyses(pilot, app)
+        await pilot.press("w")
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        table.scroll_to(x=table.max_scroll_x, animate=False)
+        await pilot.pause()
+        lines = rendered(table).splitlines()
+        assert "call wall" in lines[0] and "symbol" in lines[0], lines[0]
+        assert sorted(line.split()[0] for line in lines[1:6]) == sorted(SYMBOLS), lines[:6]

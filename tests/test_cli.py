@@ -174,3 +174,29 @@ def test_ndx_zero_gamma_beyond_the_plotted_window(capsys: pytest.CaptureFixture[
     prices = data["repriced"]["price"]
     assert prices[0] == pytest.approx(0.97 * spot) and prices[-1] == pytest.approx(1.03 * spot)
     assert data["repriced"]["search_range"] == pytest.approx([0.9 * spot, 1.1 * spot])
+
+
+@pytest.mark.parametrize("cell", ["abc", "", "-5", "1e400"])
+def test_an_unreadable_open_interest_is_a_note_not_a_silent_zero(tmp_path: Path, cell: str) -> None:
+    """One garbled Open Interest cell on SPY's 450 call of 2023-09-15 (77,508 contracts, at
+    the money) turned the impulse from "+$2.1B dampens" to "-$132M amplifies" with no word
+    of why: the cell read as 0 and only a diagnostics counter knew."""
+    src = (REAL / "spy_quotedata_2023-09-14.csv").read_text(encoding="utf-8").split("\n")
+    i = next(
+        n for n, line in enumerate(src) if line.startswith("Fri Sep 15 2023,SPY230915C00450000")
+    )
+    fields = src[i].split(",")
+    assert fields[10] == "77508"  # the calls' Open Interest
+    fields[10] = cell
+    src[i] = ",".join(fields)
+    garbled = tmp_path / "spy.csv"
+    garbled.write_text("\n".join(src), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "hedgeflow.cli", "analyze", str(garbled), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    notes = json.loads(proc.stdout)["notes"]
+    assert "1 contract's open interest unreadable, negative or infinite: counted as 0" in notes

@@ -83,7 +83,8 @@ def input_notes(chain: OptionChain) -> list[str]:
     interest changes every exposure and the all-expiry lines. Then what the source said
     about its own data (`chain.notes`: contracts a vendor truncated away). Then contracts
     merged because they settle together (a holiday-moved expiration), their open interest
-    kept.
+    kept. Then contracts kept with their open interest zeroed (unreadable, negative or
+    infinite).
     """
     notes: list[str] = []
     lost = sorted(
@@ -105,6 +106,12 @@ def input_notes(chain: OptionChain) -> list[str]:
             f"{merged:,} contracts of a holiday-moved expiration settle with another series: "
             "merged, open interest summed"
         )
+    zeroed = int(chain.dropped.get("bad_open_interest", 0))
+    if zeroed:
+        # the contract is kept, its position is not: one such cell on a big strike can
+        # turn the regime, and nothing else on screen would say why
+        many = "contracts' open interest" if zeroed > 1 else "contract's open interest"
+        notes.append(f"{zeroed:,} {many} unreadable, negative or infinite: counted as 0")
     return notes
 
 

@@ -28,13 +28,14 @@ values NaN'd or zeroed (the row is kept, so its open interest still counts):
                       volume and OI become 0. Vendor JSON: counted by `as_float_array`
                       wherever a field is read, in every row, also where a fallback (the OCC
                       symbol's strike) fills the value (null is "missing", not counted).
-                      CSV: counted by `repair_quotes` in the kept contracts' bid, ask, last,
-                      volume and OI (a CBOE CSV prints every value, 0 for nothing, so an
-                      empty or unreadable cell is a bad number)
+                      CSV: counted by `repair_quotes` in the kept contracts' bid, ask, last
+                      and volume (a CBOE CSV prints every value, 0 for nothing, so an
+                      empty or unreadable cell is a bad number; an OI cell: below)
     negative_quote    bid, ask or last < 0 or infinite -> that price NaN
     crossed_quote     bid > ask -> bid and ask NaN
     no_market         bid == ask == 0 -> bid and ask NaN (no two-sided market)
-    bad_open_interest open interest infinite or < 0 -> 0
+    bad_open_interest open interest infinite or < 0 (CSV: or unreadable) -> 0; the analysis
+                      notes it (`engine.pipeline.input_notes`): a position the book lost
     bad_volume        volume infinite or < 0 -> 0
     bad_multiplier    multiplier non-finite or <= 0 -> 100 (vendor JSON; CSV contracts are 100)
 

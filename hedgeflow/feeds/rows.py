@@ -130,7 +130,8 @@ def repair_quotes(
     counts : the reader's `dropped` counter, updated in place.
     nan_unreadable : True when the source prints every value (a CBOE CSV writes 0 for
         nothing), so a NaN in bid, ask, last, volume or OI is a cell that did not read as a
-        number: counted `bad_number` here. False for vendor JSON, whose null means missing
+        number: counted `bad_number` here (`bad_open_interest` for OI). False for vendor JSON,
+        whose null means missing
         and whose unparseable values `as_float_array` already counted.
     """
     b, a, la = (np.array(x, dtype=np.float64) for x in (bid, ask, last))
@@ -138,9 +139,14 @@ def repair_quotes(
     iv = np.array(vendor_iv, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         if nan_unreadable:
-            unreadable = sum(int(np.isnan(arr).sum()) for arr in (b, a, la, vol, oi))
+            unreadable = sum(int(np.isnan(arr).sum()) for arr in (b, a, la, vol))
             if unreadable:
                 counts["bad_number"] += unreadable
+            # an unreadable open interest is a position the book loses: counted apart, so
+            # that the analysis can say so (`engine.pipeline.input_notes`)
+            lost = int(np.isnan(oi).sum())
+            if lost:
+                counts["bad_open_interest"] += lost
         for arr in (b, a, la):
             neg = np.isinf(arr) | (arr < 0)
             if neg.any():

@@ -200,7 +200,8 @@ def test_repair_quotes_every_value_class(nan_unreadable: bool) -> None:
         "bad_open_interest": 2,  # -inf, -5
     }
     if nan_unreadable:
-        expected["bad_number"] = 4  # NaN bid, last, volume and OI: unreadable CSV cells
+        expected["bad_number"] = 3  # NaN bid, last and volume: unreadable CSV cells
+        expected["bad_open_interest"] += 1  # and the NaN OI: a position the book loses
     assert dict(counts) == expected
 
 
@@ -227,8 +228,11 @@ def test_repair_quotes_invariants(rows: list[tuple[float, ...]]) -> None:
     for count in (q.volume, q.open_interest):
         assert np.isfinite(count).all() and (count >= 0).all()
     assert (np.isnan(q.vendor_iv) | ((q.vendor_iv > 0) & np.isfinite(q.vendor_iv))).all()
-    unreadable = sum(int(np.isnan(c).sum()) for c in cols[:5])
+    unreadable = sum(int(np.isnan(c).sum()) for c in cols[:4])  # bid, ask, last, volume
     assert csv_counts.pop("bad_number", 0) == unreadable
+    # an unreadable CSV open interest counts as a bad open interest (JSON's null: missing)
+    lost = int(np.isnan(cols[4]).sum())
+    assert csv_counts.pop("bad_open_interest", 0) == json_counts.pop("bad_open_interest", 0) + lost
     assert csv_counts == json_counts and "bad_number" not in json_counts
 
 

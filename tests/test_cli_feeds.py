@@ -8,6 +8,8 @@ sim, file and replay feeds run as configured.
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -125,6 +127,25 @@ def _config(tmp_path: Path, feed: str, table: dict[str, Any]) -> str:
     path = tmp_path / "config.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return str(path)
+
+
+@pytest.fixture(autouse=True)
+def process_logging() -> Iterator[None]:
+    """`analyze --feed` and `record` run in this process here and open the log file
+    (`configure_logging`: root handlers, warnings captured): put logging back after each
+    test, as a process that ends would, so that no later test inherits it."""
+    root = logging.getLogger()
+    saved = list(root.handlers), root.level
+    yield
+    logging.captureWarnings(False)
+    for h in list(root.handlers):
+        if h not in saved[0]:
+            root.removeHandler(h)
+            h.close()
+    for h in saved[0]:
+        if h not in root.handlers:
+            root.addHandler(h)
+    root.setLevel(saved[1])
 
 
 @pytest.fixture(autouse=True)

@@ -111,7 +111,8 @@ def check_cli_summary(out: str, h: Headline) -> None:
         else:
             _same_level(shown, value, 2)
     charm = re.match(
-        r"to \d\d:\d\d \S+: (\S+) of dealer delta, (.+?)(;|$)", _line(out, "charm    ")
+        r"to (?:[A-Z][a-z]{2} )?\d\d:\d\d \S+: (\S+) of dealer delta, (.+?)(;|$)",
+        _line(out, "charm    "),
     )
     assert charm
     _same_dollars(charm[1], h.charm_total)

@@ -27,7 +27,7 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
-from hedgeflow.app.history_columns import FLIPN, REGIME, SCOPE, HistoryColumns
+from hedgeflow.app.history_columns import FLIPN, REGIME, SCOPE, HistoryColumns, check_curves
 from hedgeflow.app.presentation import NAN, finite_or_nan, headline
 from hedgeflow.engine.types import ExpiryAnalysis
 
@@ -259,6 +259,11 @@ class SymbolHistory:
     def last_time(self) -> float:
         return float(self._cols.times[-1]) if len(self._cols) else -math.inf
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes its arrays take (their capacity, used or not)."""
+        return self._cols.nbytes()
+
     def times(self, scope: str | None = None) -> np.ndarray:
         """The rows' times, epoch seconds UTC, oldest first (of one scope label when
         given); a copy."""
@@ -271,12 +276,13 @@ class SymbolHistory:
         ValueError for another symbol's row or curves whose arrays do not pair up."""
         if row.symbol != self.symbol:
             raise ValueError(f"a {row.symbol} row in {self.symbol}'s history")
-        if len(self._cols) and row.time <= self._cols.times[-1]:
-            self._cut(row.time, side="left")
         curves = None
         if sample is not None:
             s = sample
             curves = (s.time, s.spot, (s.price, s.impulse), (s.strikes, s.gex, s.charm))
+            check_curves(curves[2], curves[3])  # before anything is cut
+        if len(self._cols) and row.time <= self._cols.times[-1]:
+            self._cut(row.time, side="left")
         floats = [getattr(row, name) for name in ROW_FLOATS]
         self._cols.append(floats, row.scope, row.regime, row.flip_levels, curves)
         over = len(self._cols) - max(self.max_rows, 0)

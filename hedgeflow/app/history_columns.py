@@ -115,12 +115,7 @@ class HistoryColumns:
         (time, spot, (price, impulse), (strikes, gex, charm)) or None. Raises ValueError
         when the curves' arrays are not 1-D of matching lengths (nothing is appended)."""
         if curves is not None:
-            _, _, grid, by_strike = curves
-            if not _same_length(grid) or not _same_length(by_strike):
-                raise ValueError(
-                    "a curve sample's price/impulse and strikes/gex/charm must be 1-D arrays "
-                    "of one length each"
-                )
+            check_curves(curves[2], curves[3])
         f0 = self.flips.n
         fn = len(flips)
         if fn:
@@ -215,6 +210,13 @@ class HistoryColumns:
         return sum(b.buf.nbytes for b in blocks)
 
 
-def _same_length(arrays: Sequence[np.ndarray]) -> bool:
-    shapes = {np.shape(a) for a in arrays}
-    return len(shapes) == 1 and len(next(iter(shapes))) == 1
+def check_curves(grid: Sequence[np.ndarray], by_strike: Sequence[np.ndarray]) -> None:
+    """Raise ValueError unless (price, impulse) and (strikes, gex, charm) are 1-D arrays of
+    one length each."""
+    for arrays in (grid, by_strike):
+        shapes = {np.shape(a) for a in arrays}
+        if len(shapes) != 1 or len(next(iter(shapes))) != 1:
+            raise ValueError(
+                "a curve sample's price/impulse and strikes/gex/charm must be 1-D arrays "
+                "of one length each"
+            )

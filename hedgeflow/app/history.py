@@ -310,12 +310,17 @@ class SymbolHistory:
         if self._cut(t, side="right"):
             self.version += 1
 
-    def entries(self) -> list[tuple[HistoryRow, CurveSample | None]]:
-        """(row, its curves or None) pairs, oldest first."""
-        every = self._cols.positions(None)
-        has = set(self._cols.with_curves(every).tolist())
-        rows = self._rows_at(every)
-        return [(r, self._sample_at(p) if p in has else None) for p, r in enumerate(rows)]
+    def entries(self, after: float = -math.inf) -> list[tuple[HistoryRow, CurveSample | None]]:
+        """(row, its curves or None) pairs, oldest first; those of the rows after `after`
+        (epoch seconds) when given."""
+        first = int(np.searchsorted(self._cols.times, after, side="right"))
+        at = np.arange(first, len(self._cols), dtype=np.int64)
+        has = set(self._cols.with_curves(at).tolist())
+        rows = self._rows_at(at)
+        return [
+            (r, self._sample_at(p) if p in has else None)
+            for p, r in zip(at.tolist(), rows, strict=True)
+        ]
 
     def clear(self) -> None:
         """Drop every row (a replay's history reloaded from its recording)."""
@@ -377,9 +382,7 @@ class SymbolHistory:
         return tuple(out)
 
     def _sample_at(self, p: int) -> CurveSample:
-        values = self._cols.float_rows(np.array([p]))[0]
-        t, spot = values[len(ROW_FLOATS) :].tolist()
-        return CurveSample(t, spot, *self._cols.curve_arrays(p))
+        return CurveSample(*self._cols.curve_time_spot(p), *self._cols.curve_arrays(p))
 
 
 class CurveSeries(Sequence[CurveSample]):

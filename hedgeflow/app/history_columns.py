@@ -14,7 +14,7 @@ row is a position in:
 - the ragged buffers: `flips` (float64 flip levels end to end), `curves` (float32 price
   and impulse rows), `strikes` (float32 strike, GEX and charm rows).
 
-Every buffer grows by half when full (amortized O(1) per row). Dropping the oldest rows
+Every buffer grows by a quarter when full (amortized O(1) per row). Dropping the oldest rows
 only moves `start`; the dead front is cut in one slice once it is `slack` rows long, so a
 history at its cap does O(1) work per row on average and holds at most cap + slack rows.
 """
@@ -38,28 +38,29 @@ class Block:
         self.n = 0
 
     def reserve(self, extra: int) -> None:
-        """Room for `extra` more columns (the buffer grows by at least half)."""
+        """Room for `extra` more columns (the buffer grows by at least a quarter: amortized
+        O(1) a column, and at most a fifth of it unused)."""
         need = self.n + extra
         cap = self.buf.shape[1]
         if need > cap:
-            bigger = np.empty((self.buf.shape[0], max(need, cap + cap // 2)), self.buf.dtype)
+            bigger = np.empty((self.buf.shape[0], max(need, cap + cap // 4)), self.buf.dtype)
             bigger[:, : self.n] = self.buf[:, : self.n]
             self.buf = bigger
 
-    def append(self, values: Sequence[float] | Sequence[np.ndarray]) -> int:
-        """Append one column (`values`: one number per row of the block) or, given arrays
-        of one length, that many columns; returns where they start."""
-        first = values[0]
-        k = 1 if np.ndim(first) == 0 else int(np.size(first))
+    def put_column(self, values: Sequence[float]) -> None:
+        """Append one column: one number per row of the block."""
+        if self.n == self.buf.shape[1]:
+            self.reserve(1)
+        self.buf[:, self.n] = values
+        self.n += 1
+
+    def put(self, arrays: Sequence[np.ndarray], k: int) -> None:
+        """Append `k` columns: one array of `k` numbers per row of the block."""
         self.reserve(k)
         at = self.n
-        if np.ndim(first) == 0:
-            self.buf[:, at] = values
-        else:
-            for r, v in enumerate(values):
-                self.buf[r, at : at + k] = v
-        self.n += k
-        return at
+        for r, v in enumerate(arrays):
+            self.buf[r, at : at + k] = v
+        self.n = at + k
 
     def drop_front(self, k: int) -> None:
         """Drop the first `k` columns (one slice copy)."""
@@ -116,23 +117,21 @@ class HistoryColumns:
         when the curves' arrays are not 1-D of matching lengths (nothing is appended)."""
         if curves is not None:
             check_curves(curves[2], curves[3])
-        f0 = self.flips.n
-        fn = len(flips)
+        f0, fn = self.flips.n, len(flips)
         if fn:
-            self.flips.append([np.asarray(flips, dtype=np.float64)])
+            self.flips.put((np.asarray(flips, dtype=np.float64),), fn)
         c0, cn, k0, kn = self.curves.n, 0, self.strikes.n, 0
-        if curves is None:
-            self.floats.append([*floats, np.nan, np.nan])
-        else:
+        t = spot = np.nan
+        if curves is not None:
             t, spot, grid, by_strike = curves
-            cn, kn = int(np.size(grid[0])), int(np.size(by_strike[0]))
+            cn, kn = len(grid[0]), len(by_strike[0])
             if cn:
-                self.curves.append(grid)
+                self.curves.put(grid, cn)
             if kn:
-                self.strikes.append(by_strike)
-            self.floats.append([*floats, t, spot])
+                self.strikes.put(by_strike, kn)
+        self.floats.put_column([*floats, t, spot])
         codes = (self._code(self.scopes, scope), self._code(self.regimes, regime))
-        self.ints.append([*codes, curves is not None, f0, fn, c0, cn, k0, kn])
+        self.ints.put_column([*codes, curves is not None, f0, fn, c0, cn, k0, kn])
 
     def keep_first(self, k: int) -> None:
         """Keep only the first `k` live rows (and their ragged data)."""
@@ -195,6 +194,11 @@ class HistoryColumns:
         f0 = int(c[FLIP0])
         return self.flips.buf[0, f0 : f0 + int(c[FLIPN])]
 
+    def curve_time_spot(self, p: int) -> tuple[float, float]:
+        """The time and spot of the curves of the row at live position `p`."""
+        t, spot = self.floats.buf[-2:, self.start + p].tolist()
+        return t, spot
+
     def curve_arrays(self, p: int) -> tuple[np.ndarray, ...]:
         """Copies of (price, impulse, strikes, gex, charm) of the row at live position `p`
         (copies: the buffers are reused after a cut)."""
@@ -214,8 +218,8 @@ def check_curves(grid: Sequence[np.ndarray], by_strike: Sequence[np.ndarray]) ->
     """Raise ValueError unless (price, impulse) and (strikes, gex, charm) are 1-D arrays of
     one length each."""
     for arrays in (grid, by_strike):
-        shapes = {np.shape(a) for a in arrays}
-        if len(shapes) != 1 or len(next(iter(shapes))) != 1:
+        shape = arrays[0].shape
+        if len(shape) != 1 or any(a.shape != shape for a in arrays[1:]):
             raise ValueError(
                 "a curve sample's price/impulse and strikes/gex/charm must be 1-D arrays "
                 "of one length each"

@@ -137,7 +137,7 @@ def fill(history: SymbolHistory, entries: list[Entry], until: float) -> None:
     """Replace `history`'s rows up to `until` (epoch seconds) by `entries` (time order, all
     at or before `until`), keeping its rows after `until` (analyses applied while the
     entries were loaded)."""
-    later = [(r, s) for r, s in history.entries() if r.time > until]
+    later = history.entries(after=until)
     history.clear()
     for row, sample in (*entries, *later):
         history.add(row, sample)

@@ -14,8 +14,10 @@ in time order; a row at or before the last one (a replay stepped back) first dro
 rows after it (`truncate_after`), so the series is always the analyses up to "now".
 
 Memory: a row is ~20 floats; a curve sample ~120 float32 prices and values plus the strikes
-within the curve's window: a 6.5-hour session at a 5 s poll is 4,680 samples, a few MB a
-symbol (`make bench` measures it). The rule and the fields: docs/METHOD.md "Level history".
+within the curve's window: a 6.5-hour session at a 5 s poll is 4,680 samples, about 9 MB a
+symbol (`make bench` measures it). `SymbolHistory` keeps them in columns
+(`app.history_columns`), so the garbage collector has no object per row to walk. The rule
+and the fields: docs/METHOD.md "Level history".
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from hedgeflow.app.heatmap import (
 )
 from hedgeflow.engine.enums import EngineModel
 from hedgeflow.tui.chart_theme import PlotColor, app_chart_colors
-from hedgeflow.tui.painted import PaintedPane, clock_label
+from hedgeflow.tui.painted import PaintedPane, clock_label, time_axis
 from hedgeflow.tui.views import Palette
 
 #: Strength steps of the colour scale (and of the glyphs without colour).
@@ -218,19 +218,20 @@ class HeatmapPane(PaintedPane):
 
     def _axis(self, grid: HeatGrid, cols: int, width: int) -> Strip:
         """New York times under their columns, a label every ~12 columns."""
-        line = [" "] * width
         edges = grid.time_edges
+        axis = ""
         if edges.size > 1 and edges[-1] > edges[0]:
-            every = max(12, cols // 8)
-            last = LABEL_W + cols - 5  # the newest analysis' time, right-aligned
-            for c in range(0, cols - 5, every):
-                at = LABEL_W + c
-                if at + 5 < last - 1:
-                    line[at : at + 5] = list(clock_label(0.5 * (edges[c] + edges[c + 1])))
-            line[last : last + 5] = list(clock_label(float(edges[-1])))
+            # under each column the middle of its time bin; the newest analysis' time
+            # right-aligned
+            axis = time_axis(
+                cols,
+                max(12, cols // 8),
+                lambda c: 0.5 * float(edges[c] + edges[c + 1]),
+                float(edges[-1]),
+            )
         tag = self.view.axis_tag if self.view is not None else "ET"
-        text = "".join(line)[:width]
-        return self._text(Text(f"{tag:>{LABEL_W - 1}} " + text[LABEL_W:], style="dim"), width)
+        text = f"{tag:>{LABEL_W - 1}} " + axis
+        return self._text(Text(text[:width], style="dim"), width)
 
     def _legend(self, grid: HeatGrid, width: int, glyphs: bool) -> Strip:
         neg_words, pos_words = SIGN_WORDS[grid.lens][1], SIGN_WORDS[grid.lens][0]

@@ -21,7 +21,7 @@ from hedgeflow.app.history_view import HistorySeries, history_series, y_range
 from hedgeflow.tui.chart_theme import ChartColors, PlotColor, app_chart_colors
 from hedgeflow.tui.chartcanvas import rich_color
 from hedgeflow.tui.linecanvas import braille_lines, glyph_lines
-from hedgeflow.tui.painted import PaintedPane, clock_label
+from hedgeflow.tui.painted import PaintedPane, clock_label, time_axis
 
 #: Width of the labels in front of the two rows under the chart.
 ROW_LABEL_W = 7
@@ -156,13 +156,9 @@ class HistoryPane(PaintedPane):
                         text.append(line[start:j], style=styles[k] if k >= 0 else "")
                         start = j
                 out.append(text)
-        axis = [" "] * n
-        for c in range(0, n - 5, max(12, n // 6)):
-            if c + 5 < n - 6:
-                axis[c : c + 5] = list(clock_label(t0 + (t1 - t0) * c / max(n - 1, 1)))
-        axis[n - 5 :] = list(clock_label(t1))
+        axis = time_axis(n, max(12, n // 6), lambda c: t0 + (t1 - t0) * c / max(n - 1, 1), t1)
         tag = self.view.axis_tag if self.view is not None else "ET"
-        out.append(Text(f"{tag:>{ROW_LABEL_W}} " + "".join(axis), style="dim", no_wrap=True))
+        out.append(Text(f"{tag:>{ROW_LABEL_W}} " + axis, style="dim", no_wrap=True))
         return [self._text(line, width) for line in out]
 
     def _rows(self, s: HistorySeries, width: int) -> list[Strip]:

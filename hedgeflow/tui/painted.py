@@ -10,6 +10,7 @@ scroll, another pane's update, the once-a-second status line) draws the kept lin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from rich.text import Text
@@ -22,9 +23,33 @@ from hedgeflow.tui.titled import _TitledMixin
 from hedgeflow.tui.views import Palette, TimeView
 
 
-def clock_label(t: float) -> str:
-    """Epoch seconds as New York HH:MM."""
-    return datetime.fromtimestamp(float(t), UTC).astimezone(NY).strftime("%H:%M")
+def clock_label(t: float, *, seconds: bool = False) -> str:
+    """Epoch seconds as New York HH:MM (HH:MM:SS with `seconds`)."""
+    fmt = "%H:%M:%S" if seconds else "%H:%M"
+    return datetime.fromtimestamp(float(t), UTC).astimezone(NY).strftime(fmt)
+
+
+def time_axis(n: int, every: int, time_at: Callable[[int], float], newest: float) -> str:
+    """A row of `n` cells of New York clock labels: one at every `every`-th cell from 0
+    (`time_at(cell)`, epoch seconds) and the newest time right-aligned, none overlapping.
+    HH:MM, or HH:MM:SS where labels `every` cells apart are under a minute apart (a session
+    minutes old would otherwise read the same minute under every label); a label that
+    would repeat the one before it is left out."""
+    if n <= 0:
+        return ""
+    row = [" "] * n
+    seconds = abs(time_at(min(every, n - 1)) - time_at(0)) < 60.0
+    w = 8 if seconds else 5
+    last = max(n - w, 0)
+    newest_label = clock_label(newest, seconds=seconds)
+    prev = ""
+    for c in range(0, last, every):
+        label = clock_label(time_at(c), seconds=seconds)
+        if c + w < last - 1 and label not in (prev, newest_label):
+            row[c : c + w] = label
+            prev = label
+    row[last : last + w] = newest_label
+    return "".join(row)[:n]
 
 
 class Painted(_TitledMixin, Widget):

@@ -201,8 +201,16 @@ class WatchlistScreen(Screen[None]):
         inp.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.filter_text = event.value.strip()
-        self.refresh_rows()
+        # Changed is delivered after the change, and after any key handled meanwhile: a
+        # "/" then Esc typed fast delivers the "/"'s Changed (the old filter) after Esc
+        # ended the filter. Only the open filter's current text counts.
+        inp = event.input
+        if not inp.has_class("-on"):
+            return
+        text = inp.value.strip()
+        if text != self.filter_text:
+            self.filter_text = text
+            self.refresh_rows()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

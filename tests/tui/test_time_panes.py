@@ -4,6 +4,7 @@ scope on screen, and the lens key changes what the cells hold."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,10 @@ async def test_h_m_k_show_the_history_the_heatmap_and_its_lenses(tmp_path: Path)
         assert "(sim clock" in title  # simulated time is never shown as live
         text = rendered(pane)
         assert " sim ET " in text  # the time axis names the data clock
+        # the session is minutes old: its labels are to the second, each one later
+        axis = next(line for line in text.splitlines() if " sim ET " in line)
+        labels = re.findall(r"\d\d:\d\d(?::\d\d)?", axis)
+        assert len(labels) >= 2 and labels == sorted(set(labels))
         flips_line = next(line.strip("│ ") for line in text.splitlines() if "flips" in line)
         # the newest row's flip count is the last digit of the flips row
         assert flips_line.rstrip()[-1] == str(rows[-1].flip_count)

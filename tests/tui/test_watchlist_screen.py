@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 
 from hedgeflow.app.alert_log import Clock
 from hedgeflow.app.alerts import Alert, AlertKind
@@ -67,6 +67,38 @@ async def test_watchlist_sort_filter_open_and_return(tmp_path: Path) -> None:
         await pilot.press("w", "escape")
         await pilot.pause()
         assert isinstance(app.screen, MonitorScreen) and app.current == "QQQ"
+
+
+async def test_a_late_change_of_the_closed_filter_does_not_filter_again(tmp_path: Path) -> None:
+    """Input.Changed arrives after the change and after keys handled meanwhile: "/" then
+    Esc typed fast delivers the "/"'s Changed (the old filter's text) after Esc cleared the
+    filter. It must not put the old filter back (the cursor then jumped to another row:
+    Enter opened the wrong symbol)."""
+    app = make_app(export_dir=tmp_path)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for_analyses(pilot, app)
+        await pilot.press("w")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, WatchlistScreen)
+        await pilot.press("slash", "s", "p", "x", "enter")
+        await pilot.pause()
+        assert _symbols(app) == ["SPX"]
+        await pilot.press("slash", "escape")
+        await pilot.pause()
+        assert len(_symbols(app)) == 5 and screen.filter_text == ""
+        inp = screen.query_one(Input)
+        inp.post_message(Input.Changed(inp, "spx"))  # the late one
+        await pilot.pause()
+        await pilot.pause()
+        assert screen.filter_text == "" and len(_symbols(app)) == 5
+        # while the filter is open, its current text filters (not a message's old value)
+        await pilot.press("slash", "q", "q", "q")
+        await wait_until(pilot, lambda: _symbols(app) == ["QQQ"])
+        inp.post_message(Input.Changed(inp, ""))
+        await pilot.pause()
+        await pilot.pause()
+        assert _symbols(app) == ["QQQ"] and screen.filter_text == "qqq"
 
 
 async def test_the_last_alert_column_is_the_newest_alert_shown(tmp_path: Path) -> None:

@@ -390,8 +390,8 @@ class SymbolHistory:
 class CurveSeries(Sequence[CurveSample]):
     """Curve samples of a `SymbolHistory`, each made when read; `times` (epoch seconds
     UTC) holds all of theirs, `positions` the rows they are of (0: the history's oldest
-    row). Valid until the history next changes: reading a sample after
-    that raises RuntimeError rather than return another row's curves."""
+    row). Valid until the history next changes: reading a sample after that raises
+    RuntimeError rather than return another row's curves."""
 
     def __init__(self, history: SymbolHistory, positions: np.ndarray) -> None:
         self._history = history

@@ -324,6 +324,23 @@ class SymbolHistory:
             for p, r in zip(at.tolist(), rows, strict=True)
         ]
 
+    def adopt(self, other: SymbolHistory, until: float) -> None:
+        """Take `other`'s rows (all at or before `until`, epoch seconds; built off the event
+        loop by `history_store.built`) in place of this history's rows up to `until`,
+        keeping this history's rows after `until` (analyses applied while `other` was
+        built). `other` is left empty. Raises ValueError for another symbol's history."""
+        if other.symbol != self.symbol:
+            raise ValueError(f"{other.symbol}'s history adopted by {self.symbol}'s")
+        later = self.entries(after=until)
+        self._cols, other._cols = other._cols, HistoryColumns(ROW_FLOATS)
+        other.version += 1
+        for row, sample in later:
+            self.add(row, sample)
+        over = len(self._cols) - max(self.max_rows, 0)
+        if over > 0:
+            self._cols.drop_oldest(over, slack=max(TRIM_SLACK, self.max_rows // 8))
+        self.version += 1
+
     def clear(self) -> None:
         """Drop every row (a replay's history reloaded from its recording)."""
         if len(self._cols):

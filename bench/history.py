@@ -7,11 +7,15 @@ from 09:30 to 16:00 ET, and between two of them the earlier one's row and curves
 5 s steps (each repeat its own row and its own copies of the arrays, as live polling makes),
 so the heatmap bins over real, varying curves and memory holds 4,680 distinct samples.
 
-Run alone: `python -m bench.history [--quick]` (prints JSON); `make bench` runs it in a
-subprocess through `bench.monitor.run`.
+Run alone: `python -m bench.history [--quick | --gc]` (prints JSON; `--gc` only the
+collector figure); `make bench` runs it in a subprocess through `bench.monitor.run`.
 
 - history_rss_growth_mb: RSS after the five histories are built minus RSS before (both
   right after a gc and a heap trim, as the monitor does once a minute);
+- gc_full_collect_median_ms: one full `gc.collect()` with 50 such histories held (ten
+  copies of each symbol's, every row and array its own object), with gc_tracked_objects
+  and gc_histories_rss_growth_mb (RSS after minus before, both after a gc and a heap
+  trim) of those 50 (docs/SCALING.md);
 - *_repaint_new_data_median_ms: one new row (history version moved) -> the pane rebuilt
   and the screen painted, the monitor's case every poll;
 - *_repaint_cached_median_ms: the pane asked to repaint with nothing new (a resize of
@@ -139,6 +143,57 @@ async def _repaint(histories: dict[str, Any], samples: int) -> dict[str, Any]:
     return out
 
 
+def collector_pause(histories: dict[str, Any], symbols: int = 50) -> dict[str, Any]:
+    """A full garbage collection with `symbols` full-session histories held: copies of
+    `histories` (round robin), each row and array its own object as live polling makes
+    them. Returns the median of five `gc.collect()` times, the tracked objects, and the
+    RSS the histories took (after minus before, both after a gc and a heap trim)."""
+    import numpy as np
+
+    from hedgeflow.app.history import CurveSample, SymbolHistory
+    from hedgeflow.app.runtime import trim_heap
+
+    src = list(histories.values())
+    gc.collect()
+    trim_heap()
+    rss_before = _rss_mb()
+    held = []
+    for i in range(symbols):
+        h0 = src[i % len(src)]
+        h = SymbolHistory(h0.symbol)
+        for row, s in h0.entries():
+            h.add(
+                replace(row, flip_levels=tuple(list(row.flip_levels))),
+                None
+                if s is None
+                else CurveSample(
+                    s.time,
+                    s.spot,
+                    np.array(s.price),
+                    np.array(s.impulse),
+                    np.array(s.strikes),
+                    np.array(s.gex),
+                    np.array(s.charm),
+                ),
+            )
+        held.append(h)
+    gc.collect()
+    trim_heap()
+    rss_growth = _rss_mb() - rss_before
+    pauses = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        gc.collect()
+        pauses.append((time.perf_counter() - t0) * 1e3)
+    return {
+        "gc_symbols": symbols,
+        "gc_rows": sum(len(h) for h in held),
+        "gc_full_collect_median_ms": statistics.median(pauses),
+        "gc_tracked_objects": len(gc.get_objects()),
+        "gc_histories_rss_growth_mb": rss_growth,
+    }
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     from hedgeflow.app.runtime import install_cached_calendar, trim_heap, tune_allocator
 
@@ -164,12 +219,20 @@ def run(quick: bool = False) -> dict[str, Any]:
         "real_analyses_every_min": step,
         "build_s": built_s,
     }
+    result.update(collector_pause(histories))
     result.update(asyncio.run(_repaint(histories, 5 if quick else 20)))
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if "--gc" in args:  # the collector figure alone (docs/SCALING.md)
+        from hedgeflow.app.runtime import install_cached_calendar
+
+        install_cached_calendar()
+        built = {s: build_history(s, step_minutes=30) for s in SYMBOLS}
+        sys.stdout.write(json.dumps(collector_pause(built)) + "\n")
+        return 0
     sys.stdout.write(json.dumps(run(quick="--quick" in args)) + "\n")
     return 0
 

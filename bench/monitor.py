@@ -290,6 +290,10 @@ def run(quick: bool = False) -> dict[str, Any]:
         f"[target <= 50 ms]",
         f"history memory, 5 symbols x 6.5 h at 5 s: "
         f"{hs.get('history_rss_growth_mb', float('nan')):+.0f} MB RSS [target < 150 MB]",
+        f"full garbage collection, 50 symbols x 6.5 h of history: median "
+        f"{hs.get('gc_full_collect_median_ms', float('nan')):.0f} ms "
+        f"({hs.get('gc_tracked_objects', 0)} tracked objects, histories "
+        f"{hs.get('gc_histories_rss_growth_mb', float('nan')):+.0f} MB RSS)",
     ]
     for key in ("repaint", "repaint_all_expiries", "startup", "memory", "cpu", "history"):
         if "error" in results[key]:

@@ -36,7 +36,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from hedgeflow.app.history import CurveSample
+from hedgeflow.app.history import CurveSample, CurveSeries
 from hedgeflow.app.history_view import latest_in_bins
 
 #: A column without an analysis of its own repeats the one before it for at most this many
@@ -164,15 +164,18 @@ def build_grid(
 ) -> HeatGrid:
     """The grid of `lens` over `samples` (oldest first; see the module docstring)."""
     n_time, n_price = max(int(n_time), 1), max(int(n_price), 1)
-    times = np.fromiter((s.time for s in samples), dtype=np.float64, count=len(samples))
+    if isinstance(samples, CurveSeries):  # a history's curves: their times without them
+        times = samples.times
+    else:
+        times = np.fromiter((s.time for s in samples), dtype=np.float64, count=len(samples))
     hold = HOLD_POLLS * float(np.median(np.diff(times))) if times.size > 1 else 0.0
     idx, t_edges = latest_in_bins(times, n_time, hold)
     if idx.size < n_time:  # one distinct time (or none): that sample in the last column
         idx = np.concatenate([np.full(n_time - idx.size, -1, dtype=np.int64), idx])
         t0 = float(times[0]) if times.size else 0.0
         t_edges = np.full(n_time + 1, t0)
-    chosen = [samples[i] for i in idx if i >= 0]
-    lo, hi = _price_range(chosen)
+    chosen = {int(i): samples[int(i)] for i in idx if i >= 0}  # each made once
+    lo, hi = _price_range(list(chosen.values()))
     edges = np.linspace(lo, hi, n_price + 1)
     centres = 0.5 * (edges[:-1] + edges[1:])
     values = np.full((n_price, n_time), np.nan)
@@ -181,7 +184,7 @@ def build_grid(
     for col, i in enumerate(idx):
         if i < 0:
             continue
-        s = samples[int(i)]
+        s = chosen[int(i)]
         spot[col], t_col[col] = s.spot, s.time
         if lens is Lens.IMPULSE:
             values[:, col] = _curve_column(s, centres)

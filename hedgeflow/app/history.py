@@ -14,19 +14,22 @@ in time order; a row at or before the last one (a replay stepped back) first dro
 rows after it (`truncate_after`), so the series is always the analyses up to "now".
 
 Memory: a row is ~20 floats; a curve sample ~120 float32 prices and values plus the strikes
-within the curve's window: a 6.5-hour session at a 5 s poll is 4,680 samples, a few MB a
-symbol (`make bench` measures it). The rule and the fields: docs/METHOD.md "Level history".
+within the curve's window: a 6.5-hour session at a 5 s poll is 4,680 samples, about 9 MB a
+symbol (`make bench` measures it). `SymbolHistory` keeps them in columns
+(`app.history_columns`), so the garbage collector has no object per row to walk. The rule
+and the fields: docs/METHOD.md "Level history".
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal, overload
 
 import numpy as np
 
+from hedgeflow.app.history_columns import FLIPN, REGIME, SCOPE, HistoryColumns, check_curves
 from hedgeflow.app.presentation import NAN, finite_or_nan, headline
 from hedgeflow.engine.types import ExpiryAnalysis
 
@@ -181,97 +184,20 @@ def curve_sample(a: ExpiryAnalysis) -> CurveSample:
     )
 
 
-class SymbolHistory:
-    """One symbol's rows and curve samples in time order (see the module docstring).
-
-    `max_rows` bounds memory: past it the oldest rows go first (a default of 20,000 is four
-    6.5-hour sessions at a 5 s poll)."""
-
-    def __init__(self, symbol: str, *, max_rows: int = 20_000) -> None:
-        self.symbol = symbol
-        self.max_rows = max_rows
-        self._rows: list[HistoryRow] = []
-        self._samples: list[CurveSample | None] = []
-        self.version = 0  # bumped on every change: views rebuild only when it moved
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __iter__(self) -> Iterator[HistoryRow]:
-        return iter(self._rows)
-
-    @property
-    def last_time(self) -> float:
-        return self._rows[-1].time if self._rows else -math.inf
-
-    def add(self, row: HistoryRow, sample: CurveSample | None = None) -> None:
-        """Append `row` (and its curves). A row at or before the last one drops the rows
-        from its time on first: the series is the analyses up to the newest."""
-        if row.symbol != self.symbol:
-            raise ValueError(f"a {row.symbol} row in {self.symbol}'s history")
-        if self._rows and row.time <= self._rows[-1].time:
-            self._cut(row.time, side="left")
-        self._rows.append(row)
-        self._samples.append(sample)
-        if len(self._rows) > self.max_rows:
-            cut = len(self._rows) - self.max_rows
-            del self._rows[:cut], self._samples[:cut]
-        self.version += 1
-
-    def add_analysis(self, a: ExpiryAnalysis) -> HistoryRow:
-        """`add` the row and curves of `a`; returns the row."""
-        row = history_row(a)
-        self.add(row, curve_sample(a))
-        return row
-
-    def _cut(self, t: float, side: Literal["left", "right"]) -> bool:
-        """Drop the rows after `t` (epoch seconds), and those at `t` too for side "left";
-        whether any went. The rows are in time order, so the cut is one search."""
-        times = np.fromiter((r.time for r in self._rows), dtype=float, count=len(self._rows))
-        keep = int(np.searchsorted(times, t, side=side))
-        if keep == len(self._rows):
-            return False
-        del self._rows[keep:], self._samples[keep:]
-        return True
-
-    def truncate_after(self, t: float) -> None:
-        """Keep only rows with time <= `t` (epoch seconds; a replay seeked back)."""
-        if self._cut(t, side="right"):
-            self.version += 1
-
-    def entries(self) -> list[tuple[HistoryRow, CurveSample | None]]:
-        """(row, its curves or None) pairs, oldest first."""
-        return list(zip(self._rows, self._samples, strict=True))
-
-    def clear(self) -> None:
-        """Drop every row (a replay's history reloaded from its recording)."""
-        if self._rows:
-            self._rows.clear()
-            self._samples.clear()
-            self.version += 1
-
-    def rows(self, scope: str | None = None) -> tuple[HistoryRow, ...]:
-        """The rows, oldest first (of one scope label when given)."""
-        if scope is None:
-            return tuple(self._rows)
-        return tuple(r for r in self._rows if r.scope == scope)
-
-    def samples(self, scope: str | None = None) -> tuple[CurveSample, ...]:
-        """The curve samples, oldest first (of one scope label when given); rows added
-        without curves (rebuilt from a recording's rows alone) have none."""
-        return tuple(
-            s
-            for r, s in zip(self._rows, self._samples, strict=True)
-            if s is not None and (scope is None or r.scope == scope)
-        )
+#: The float fields of `HistoryRow`, in the order the columns keep them.
+ROW_FLOATS: tuple[str, ...] = tuple(
+    f.name for f in fields(HistoryRow) if f.name not in ("symbol", "scope", "regime", "flip_levels")
+)
 
 
 @dataclass(frozen=True, eq=False)
 class HistoryTable:
     """Rows as columns (the history pane's and the Parquet export's shape): each field of
-    `HistoryRow` an array, oldest first; flip levels as a count and the nearest."""
+    `HistoryRow` but the symbol, oldest first (float64 arrays, NaN for none); flip levels
+    also as a count."""
 
     time: np.ndarray
+    expiration: np.ndarray
     spot: np.ndarray
     impulse: np.ndarray
     slope: np.ndarray
@@ -286,32 +212,221 @@ class HistoryTable:
     charm_total: np.ndarray
     gex: np.ndarray
     dex: np.ndarray
+    scope: tuple[str, ...]
     regime: tuple[str, ...]
     flip_levels: tuple[tuple[float, ...], ...]
 
 
 def table(rows: Sequence[HistoryRow]) -> HistoryTable:
-    """`rows` as columns (float64 arrays, NaN for none)."""
+    """`rows` as columns (`SymbolHistory.table` makes the same from its columns)."""
 
     def col(name: str) -> np.ndarray:
         return np.fromiter((getattr(r, name) for r in rows), dtype=np.float64, count=len(rows))
 
     return HistoryTable(
-        time=col("time"),
-        spot=col("spot"),
-        impulse=col("impulse"),
-        slope=col("slope"),
+        **{name: col(name) for name in ROW_FLOATS},
         flip_count=np.fromiter((r.flip_count for r in rows), dtype=np.int64, count=len(rows)),
-        nearest_flip=col("nearest_flip"),
-        zero_gamma=col("zero_gamma"),
-        call_wall=col("call_wall"),
-        put_wall=col("put_wall"),
-        attractor_above=col("attractor_above"),
-        attractor_below=col("attractor_below"),
-        firmness=col("firmness"),
-        charm_total=col("charm_total"),
-        gex=col("gex"),
-        dex=col("dex"),
+        scope=tuple(r.scope for r in rows),
         regime=tuple(r.regime for r in rows),
         flip_levels=tuple(r.flip_levels for r in rows),
     )
+
+
+#: A history at its cap cuts its dropped rows once this many (or `max_rows` // 8) wait.
+TRIM_SLACK = 256
+
+
+class SymbolHistory:
+    """One symbol's rows and curve samples in time order (see the module docstring).
+
+    Kept as columns (`app.history_columns`): a constant number of arrays however many rows,
+    so the garbage collector has nothing per row to walk. `HistoryRow`s and `CurveSample`s
+    are made on demand (fresh objects each call; the curves as float32 copies).
+    `max_rows` bounds memory: past it the oldest rows go first (a default of 20,000 is four
+    6.5-hour sessions at a 5 s poll)."""
+
+    def __init__(self, symbol: str, *, max_rows: int = 20_000) -> None:
+        self.symbol = symbol
+        self.max_rows = max_rows
+        self._cols = HistoryColumns(ROW_FLOATS)
+        self.version = 0  # bumped on every change: views rebuild only when it moved
+
+    def __len__(self) -> int:
+        return len(self._cols)
+
+    def __iter__(self) -> Iterator[HistoryRow]:
+        return iter(self.rows())
+
+    @property
+    def last_time(self) -> float:
+        return float(self._cols.times[-1]) if len(self._cols) else -math.inf
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes its arrays take (their capacity, used or not)."""
+        return self._cols.nbytes()
+
+    def times(self, scope: str | None = None) -> np.ndarray:
+        """The rows' times, epoch seconds UTC, oldest first (of one scope label when
+        given); a copy."""
+        out: np.ndarray = self._cols.times[self._cols.positions(scope)]
+        return out
+
+    def add(self, row: HistoryRow, sample: CurveSample | None = None) -> None:
+        """Append `row` (and its curves). A row at or before the last one drops the rows
+        from its time on first: the series is the analyses up to the newest. Raises
+        ValueError for another symbol's row or curves whose arrays do not pair up."""
+        if row.symbol != self.symbol:
+            raise ValueError(f"a {row.symbol} row in {self.symbol}'s history")
+        curves = None
+        if sample is not None:
+            s = sample
+            curves = (s.time, s.spot, (s.price, s.impulse), (s.strikes, s.gex, s.charm))
+            check_curves(curves[2], curves[3])  # before anything is cut
+        if len(self._cols) and row.time <= self._cols.times[-1]:
+            self._cut(row.time, side="left")
+        floats = [getattr(row, name) for name in ROW_FLOATS]
+        self._cols.append(floats, row.scope, row.regime, row.flip_levels, curves)
+        over = len(self._cols) - max(self.max_rows, 0)
+        if over > 0:
+            self._cols.drop_oldest(over, slack=max(TRIM_SLACK, self.max_rows // 8))
+        self.version += 1
+
+    def add_analysis(self, a: ExpiryAnalysis) -> HistoryRow:
+        """`add` the row and curves of `a`; returns the row."""
+        row = history_row(a)
+        self.add(row, curve_sample(a))
+        return row
+
+    def _cut(self, t: float, side: Literal["left", "right"]) -> bool:
+        """Drop the rows after `t` (epoch seconds), and those at `t` too for side "left";
+        whether any went. The rows are in time order, so the cut is one search."""
+        keep = int(np.searchsorted(self._cols.times, t, side=side))
+        if keep == len(self._cols):
+            return False
+        self._cols.keep_first(keep)
+        return True
+
+    def truncate_after(self, t: float) -> None:
+        """Keep only rows with time <= `t` (epoch seconds; a replay seeked back)."""
+        if self._cut(t, side="right"):
+            self.version += 1
+
+    def entries(self, after: float = -math.inf) -> list[tuple[HistoryRow, CurveSample | None]]:
+        """(row, its curves or None) pairs, oldest first; those of the rows after `after`
+        (epoch seconds) when given."""
+        first = int(np.searchsorted(self._cols.times, after, side="right"))
+        at = np.arange(first, len(self._cols), dtype=np.int64)
+        has = set(self._cols.with_curves(at).tolist())
+        rows = self._rows_at(at)
+        return [
+            (r, self._sample_at(p) if p in has else None)
+            for p, r in zip(at.tolist(), rows, strict=True)
+        ]
+
+    def adopt(self, other: SymbolHistory, until: float) -> None:
+        """Take `other`'s rows (all at or before `until`, epoch seconds; built off the event
+        loop by `history_store.built`) in place of this history's rows up to `until`,
+        keeping this history's rows after `until` (analyses applied while `other` was
+        built). `other` is left empty. Raises ValueError for another symbol's history."""
+        if other.symbol != self.symbol:
+            raise ValueError(f"{other.symbol}'s history adopted by {self.symbol}'s")
+        later = self.entries(after=until)
+        self._cols, other._cols = other._cols, HistoryColumns(ROW_FLOATS)
+        other.version += 1
+        for row, sample in later:
+            self.add(row, sample)
+        over = len(self._cols) - max(self.max_rows, 0)
+        if over > 0:
+            self._cols.drop_oldest(over, slack=max(TRIM_SLACK, self.max_rows // 8))
+        self.version += 1
+
+    def clear(self) -> None:
+        """Drop every row (a replay's history reloaded from its recording)."""
+        if len(self._cols):
+            self._cols.clear()
+            self.version += 1
+
+    def rows(self, scope: str | None = None) -> tuple[HistoryRow, ...]:
+        """The rows, oldest first (of one scope label when given)."""
+        return self._rows_at(self._cols.positions(scope))
+
+    def last(self, scope: str | None = None) -> HistoryRow | None:
+        """The newest row (of one scope label when given), None without one."""
+        at = self._cols.positions(scope)
+        return self._rows_at(at[-1:])[0] if at.size else None
+
+    def samples(self, scope: str | None = None) -> tuple[CurveSample, ...]:
+        """The curve samples, oldest first (of one scope label when given); rows added
+        without curves (rebuilt from a recording's rows alone) have none."""
+        return tuple(self.curves(scope))
+
+    def curves(self, scope: str | None = None) -> CurveSeries:
+        """`samples(scope)` made one at a time on access (the heatmap reads a few of a
+        session's thousands), with their times as an array."""
+        return CurveSeries(self, self._cols.with_curves(self._cols.positions(scope)))
+
+    def table(self, scope: str | None = None, index: np.ndarray | None = None) -> HistoryTable:
+        """`table(rows(scope))` straight from the columns, without row objects; with `index`
+        only the scope's rows at those positions (the history pane's thinned points)."""
+        at = self._cols.positions(scope)
+        if index is not None:
+            at = at[np.asarray(index, dtype=np.int64)]
+        cols = self._cols
+        f = cols.float_rows(at).T
+        ints = cols.ints.buf[:, cols.start + at]
+        return HistoryTable(
+            **{name: f[k].copy() for k, name in enumerate(ROW_FLOATS)},
+            flip_count=ints[FLIPN].astype(np.int64),
+            scope=tuple(cols.scopes[c] for c in ints[SCOPE].tolist()),
+            regime=tuple(cols.regimes[c] for c in ints[REGIME].tolist()),
+            flip_levels=tuple(tuple(cols.flip_levels(p).tolist()) for p in at.tolist()),
+        )
+
+    def _rows_at(self, positions: np.ndarray) -> tuple[HistoryRow, ...]:
+        cols = self._cols
+        out = []
+        for p, values in zip(positions.tolist(), cols.float_rows(positions).tolist(), strict=True):
+            scope, regime = cols.labels(p)
+            kw = dict(zip(ROW_FLOATS, values, strict=False))
+            out.append(
+                HistoryRow(
+                    symbol=self.symbol,
+                    scope=scope,
+                    regime=regime,
+                    flip_levels=tuple(cols.flip_levels(p).tolist()),
+                    **kw,
+                )
+            )
+        return tuple(out)
+
+    def _sample_at(self, p: int) -> CurveSample:
+        return CurveSample(*self._cols.curve_time_spot(p), *self._cols.curve_arrays(p))
+
+
+class CurveSeries(Sequence[CurveSample]):
+    """Curve samples of a `SymbolHistory`, each made when read; `times` (epoch seconds
+    UTC) holds all of theirs, `positions` the rows they are of (0: the history's oldest
+    row). Valid until the history next changes: reading a sample after that raises
+    RuntimeError rather than return another row's curves."""
+
+    def __init__(self, history: SymbolHistory, positions: np.ndarray) -> None:
+        self._history = history
+        self._version = history.version
+        self.positions = positions
+        rows = history._cols.float_rows(positions)
+        self.times: np.ndarray = rows[:, len(ROW_FLOATS)].copy()
+
+    def __len__(self) -> int:
+        return int(self.positions.size)
+
+    @overload
+    def __getitem__(self, i: int) -> CurveSample: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[CurveSample, ...]: ...
+    def __getitem__(self, i: int | slice) -> CurveSample | tuple[CurveSample, ...]:
+        if self._history.version != self._version:
+            raise RuntimeError(f"{self._history.symbol}'s history changed since these curves")
+        if isinstance(i, slice):
+            return tuple(self._history._sample_at(int(p)) for p in self.positions[i])
+        return self._history._sample_at(int(self.positions[i]))

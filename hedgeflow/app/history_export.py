@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hedgeflow.app.config import Settings
-from hedgeflow.app.history import CurveSample, HistoryRow, SymbolHistory
+from hedgeflow.app.history import CurveSample, HistoryTable, SymbolHistory
 from hedgeflow.app.history_rebuild import Rebuilder
 from hedgeflow.app.history_store import load_entries
 from hedgeflow.engine.clock import NY
@@ -101,26 +103,26 @@ def _schema(columns: tuple[tuple[str, str, str, str], ...]) -> Any:
     )
 
 
-def _null(x: float) -> float | None:
-    return x if math.isfinite(x) else None
+def _level_columns(t: HistoryTable) -> dict[str, Any]:
+    """The levels dataset's columns of `t` (time stamps in microseconds; a non-finite
+    number null, as `HistoryRow.to_json` writes it)."""
+    import pyarrow as pa
 
-
-def _level_columns(rows: Sequence[HistoryRow]) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {name: [] for name, *_ in LEVEL_COLUMNS}
-    for r in rows:
-        d = r.to_json()
-        for name, kind, *_ in LEVEL_COLUMNS:
-            if name == "flip_count":
-                out[name].append(r.flip_count)
-            elif kind == "timestamp":
-                out[name].append(int(round(d[name] * 1e6)))
-            else:
-                out[name].append(d[name])
+    out: dict[str, Any] = {}
+    for name, kind, *_ in LEVEL_COLUMNS:
+        v = getattr(t, name)
+        if kind == "timestamp":
+            out[name] = np.round(v * 1e6).astype(np.int64)
+        elif kind == "float64":
+            out[name] = pa.array(v, type=pa.float64(), mask=~np.isfinite(v))
+        elif kind == "list<float64>":
+            out[name] = [list(f) for f in v]
+        else:
+            out[name] = list(v) if kind == "string" else v
     return out
 
 
 def _strike_columns(samples: Sequence[CurveSample]) -> dict[str, Any]:
-    import numpy as np
 
     n = [s.strikes.size for s in samples]
     return {
@@ -138,7 +140,9 @@ def _write(
     import pyarrow.parquet as pq
 
     arrays = [
-        pa.array(cols[f.name], type=pa.int64()).cast(f.type)
+        cols[f.name]
+        if isinstance(cols[f.name], pa.Array)
+        else pa.array(cols[f.name], type=pa.int64()).cast(f.type)
         if pa.types.is_timestamp(f.type)
         else pa.array(cols[f.name], type=f.type)
         for f in schema
@@ -205,19 +209,17 @@ def export_parquet(
                 entries = rb.run(math.inf, progress=say) or []
             for row, sample in entries:
                 h.add(row, sample)
-            pairs = h.entries()
-            days: dict[str, list[tuple[HistoryRow, CurveSample | None]]] = {}
-            for row, sample in pairs:
-                day = _ny_date(row.time)
-                days.setdefault(day, []).append((row, sample))
-            for day, part in sorted(days.items()):
-                rows = [r for r, _ in part]
-                _write(out, "levels", day, symbol, p.stem, level_schema, _level_columns(rows))
-                summary.levels += len(rows)
+            days = np.array([_ny_date(t) for t in h.times().tolist()])
+            curves = h.curves()
+            for day in sorted(set(days.tolist())):
+                at = np.flatnonzero(days == day)
+                cols = _level_columns(h.table(None, at))
+                _write(out, "levels", day, symbol, p.stem, level_schema, cols)
+                summary.levels += int(at.size)
                 summary.files += 1
                 if strikes:
-                    samples = [s for _, s in part if s is not None]
-                    cols = _strike_columns(samples)
+                    mine = np.flatnonzero(days[curves.positions] == day).tolist()
+                    cols = _strike_columns([curves[i] for i in mine])
                     _write(out, "strikes", day, symbol, p.stem, strike_schema, cols)
                     summary.strikes += len(cols["strike"])
                     summary.files += 1

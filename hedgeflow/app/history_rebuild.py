@@ -23,7 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from hedgeflow.app.engine_pool import AnalysisRequest, run_analysis
-from hedgeflow.app.history import CurveSample, HistoryRow, curve_sample, history_row
+from hedgeflow.app.history import (
+    CurveSample,
+    HistoryRow,
+    SymbolHistory,
+    curve_sample,
+    history_row,
+)
 from hedgeflow.app.regime import RegimeTrack, advance
 from hedgeflow.app.session import SymbolSession
 from hedgeflow.engine.chain import OptionChain
@@ -79,7 +85,10 @@ class Rebuilder:
         self._scope_label: str | None = None
         self._last_id = 0
         self._done_until = float("-inf")  # clock the analyses reach (fetched_at)
-        self._entries: list[tuple[float, HistoryRow, CurveSample]] = []  # (clock, row, curves)
+        # what was analyzed, in columns (no object a row for the garbage collector), and
+        # the feed clock each kept row's snapshot was fetched at
+        self._history = SymbolHistory(self.symbol, max_rows=max_rows)
+        self._clocks: list[float] = []
 
     def run(
         self,
@@ -103,7 +112,8 @@ class Rebuilder:
                 if progress is not None:
                     progress(n, len(todo))
             self._done_until = until
-        return [(r, s) for c, r, s in self._entries if c <= until]
+        entries = self._history.entries()
+        return [e for c, e in zip(self._clocks, entries, strict=True) if c <= until]
 
     def _one(self, row_id: int, fetched: float, payload: bytes) -> None:
         try:
@@ -124,9 +134,11 @@ class Rebuilder:
         a, self._track = advance(track, a)
         self._scope_label = a.scope
         row = history_row(a)
-        # as `SymbolHistory.add`: a row at or before the last drops the rows from its time
-        while self._entries and self._entries[-1][1].time >= row.time:
-            self._entries.pop()
-        self._entries.append((fetched, row, curve_sample(a)))
-        if len(self._entries) > self.max_rows:
-            del self._entries[: len(self._entries) - self.max_rows]
+        h = self._history
+        # `add` drops the rows at and after the row's time, then the oldest past max_rows:
+        # the clocks follow
+        kept = int(np.searchsorted(h.times(), row.time)) if row.time <= h.last_time else len(h)
+        h.add(row, curve_sample(a))
+        del self._clocks[kept:]
+        self._clocks.append(fetched)
+        del self._clocks[: len(self._clocks) - len(h)]

@@ -133,11 +133,19 @@ def load_entries(
     return out
 
 
+def built(symbol: str, entries: list[Entry], *, max_rows: int) -> SymbolHistory:
+    """A new history of `entries` (time order): the slow part of a reload (each row added
+    to the columns), made in a worker thread so that the event loop only swaps it in
+    (`SymbolHistory.adopt`)."""
+    out = SymbolHistory(symbol, max_rows=max_rows)
+    for row, sample in entries:
+        out.add(row, sample)
+    return out
+
+
 def fill(history: SymbolHistory, entries: list[Entry], until: float) -> None:
     """Replace `history`'s rows up to `until` (epoch seconds) by `entries` (time order, all
     at or before `until`), keeping its rows after `until` (analyses applied while the
-    entries were loaded)."""
-    later = [(r, s) for r, s in history.entries() if r.time > until]
-    history.clear()
-    for row, sample in (*entries, *later):
-        history.add(row, sample)
+    entries were loaded). In one step; the monitor builds off the loop (`built`), then
+    `adopt`s."""
+    history.adopt(built(history.symbol, entries, max_rows=history.max_rows), until)

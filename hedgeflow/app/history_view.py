@@ -14,12 +14,11 @@ words.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from hedgeflow.app.history import HistoryRow, table
+from hedgeflow.app.history import SymbolHistory
 
 #: (label, `HistoryTable` column) of every level line, in drawing order (spot last: on top).
 LEVELS: tuple[tuple[str, str], ...] = (
@@ -84,28 +83,22 @@ class HistorySeries:
         return dict(self.levels)[label]
 
 
-def scope_rows(rows: Sequence[HistoryRow], scope: str) -> list[HistoryRow]:
-    """The rows of one scope label, in order (a session switched between scopes keeps
-    each scope's own series)."""
-    return [r for r in rows if r.scope == scope]
-
-
-def history_series(rows: Sequence[HistoryRow], scope: str, n_bins: int) -> HistorySeries:
+def history_series(history: SymbolHistory, scope: str, n_bins: int) -> HistorySeries:
     """The series of `scope`'s rows thinned to at most `n_bins` points (the latest row of
     each equal time bin; all rows when there are no more than `n_bins`)."""
-    mine = scope_rows(rows, scope)
-    times = np.fromiter((r.time for r in mine), dtype=np.float64, count=len(mine))
-    if len(mine) <= n_bins:
-        index = np.arange(len(mine), dtype=np.int64)
+    times = history.times(scope)
+    n = int(times.size)
+    if n <= n_bins:
+        index = np.arange(n, dtype=np.int64)
     else:
         idx, _ = latest_in_bins(times, n_bins)
         index = idx[idx >= 0]
     # Columns of the shown rows only: a session's 4,680 rows are thinned before, not after.
-    t = table([mine[int(i)] for i in index])
+    t = history.table(scope, index)
     return HistorySeries(
         scope=scope,
-        rows=len(mine),
-        since=float(times[0]) if len(mine) else float("nan"),
+        rows=n,
+        since=float(times[0]) if n else float("nan"),
         index=index,
         time=t.time,
         levels=tuple((label, getattr(t, col)) for label, col in LEVELS),

@@ -99,12 +99,12 @@ class HeatmapPane(PaintedPane):
             Lens.CHARM: "Charm by strike heatmap",
             Lens.GEX: "GEX by strike heatmap",
         }[lens]
-        rows = view.history.rows(view.scope)
-        since = f"since {clock_label(rows[0].time)} ET" if rows else "no rows of this scope"
+        times = view.history.times(view.scope)
+        since = f"since {clock_label(times[0])} ET" if times.size else "no rows of this scope"
         clock = f" ({view.clock})" if view.clock else ""
         # the data clock before the unit: a narrow pane cuts the end of a title
         title = f"{what} · {view.symbol} {since}{clock} · {lens_unit(lens, density=density)}"
-        self._set_frame(title, view, f"k lens · {len(rows)} analyses")
+        self._set_frame(title, view, f"k lens · {times.size} analyses")
         self.refresh()
 
     def _extra_key(self) -> tuple[object, ...]:
@@ -116,7 +116,7 @@ class HeatmapPane(PaintedPane):
         if width <= 0 or height <= 0:
             return []
         view = self.view
-        samples = view.history.samples(view.scope) if view and view.history else ()
+        samples = view.history.curves(view.scope) if view and view.history else ()
         if view is None or not samples:
             words = view.waiting if view and view.waiting else "no analysis yet"
             if view is not None and view.history is not None and len(view.history):

@@ -70,13 +70,13 @@ class HistoryPane(PaintedPane):
             self._set_frame("Levels over the session", view)
             self.refresh()
             return
-        mine = h.rows(view.scope)
-        since = f"since {clock_label(mine[0].time)} ET" if mine else "no rows of this scope"
+        times = h.times(view.scope)
+        since = f"since {clock_label(times[0])} ET" if times.size else "no rows of this scope"
         clock = f" ({view.clock})" if view.clock else ""
         title = f"Levels vs spot · {view.symbol} · {since}{clock}"
         now = ""
-        if mine:
-            last = mine[-1]
+        last = h.last(view.scope)
+        if last is not None:
             now = (
                 f"now {last.flip_count} flip{'s' if last.flip_count != 1 else ''}, "
                 f"charm {fmt_dollars(last.charm_total, signed=True)} · "
@@ -106,7 +106,7 @@ class HistoryPane(PaintedPane):
             words = view.waiting if view and view.waiting else "no analysis yet"
             return [Strip.blank(width)] * (height // 2) + [self._text(Text(words), width)]
         bins = max(width - ROW_LABEL_W - 1, 8)
-        series = history_series(view.history.rows(), view.scope, bins)
+        series = history_series(view.history, view.scope, bins)
         under = 2 if height >= 6 else 0
         strips = self._chart(series, width, height - under)
         if under:

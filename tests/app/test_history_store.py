@@ -13,6 +13,7 @@ import pytest
 from hedgeflow.app.history import CurveSample, HistoryRow, SymbolHistory, curve_sample, history_row
 from hedgeflow.app.history_store import (
     HistoryDataError,
+    built,
     decode_row,
     decode_sample,
     encode_row,
@@ -181,3 +182,23 @@ def test_fill_replaces_the_rows_up_to_the_tape_and_keeps_later_ones(
     fill(h, first, analyses[1].as_of.timestamp())
     assert [r.time for r in h] == [analyses[0].as_of.timestamp(), analyses[2].as_of.timestamp()]
     assert len(h.samples()) == 1  # the loaded row had no curves, the kept one has
+
+
+def test_adopt_takes_a_history_built_elsewhere_and_keeps_later_rows(
+    analyses: list[ExpiryAnalysis],
+) -> None:
+    h = SymbolHistory("SPX", max_rows=2)
+    for a in analyses:
+        h.add_analysis(a)
+    until = analyses[1].as_of.timestamp()
+    ready = built("SPX", [(history_row(analyses[0]), None)], max_rows=2)
+    v = h.version
+    h.adopt(ready, until)
+    assert [r.time for r in h] == [analyses[0].as_of.timestamp(), analyses[2].as_of.timestamp()]
+    assert h.version > v and len(ready) == 0  # the columns moved, not shared
+    # the cap holds after the later rows are put back
+    big = built("SPX", [(history_row(a), None) for a in analyses[:2]], max_rows=2)
+    h.adopt(big, until)
+    assert [r.time for r in h] == [analyses[1].as_of.timestamp(), analyses[2].as_of.timestamp()]
+    with pytest.raises(ValueError, match="SPY's history adopted by SPX's"):
+        h.adopt(SymbolHistory("SPY"), until)

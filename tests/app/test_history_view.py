@@ -25,6 +25,13 @@ def rows() -> list[HistoryRow]:
     return list(h.rows())
 
 
+def _history(rows: list[HistoryRow]) -> SymbolHistory:
+    h = SymbolHistory("SPX")
+    for r in rows:
+        h.add(r)
+    return h
+
+
 def _latest_by_loop(times: list[float], n: int) -> list[int]:
     """The latest index per equal bin, by a plain loop (the rule written out again)."""
     t0, t1 = times[0], times[-1]
@@ -62,7 +69,7 @@ def test_the_series_is_the_rows_of_the_scope(rows: list[HistoryRow]) -> None:
     # another scope's rows interleaved (the user pressed `o` and back): left out
     other = [replace(r, scope="all", time=r.time + 1.0, spot=r.spot + 500.0) for r in rows]
     mixed = sorted([*rows, *other], key=lambda r: r.time)
-    s = history_series(mixed, "nearest", n_bins=200)
+    s = history_series(_history(mixed), "nearest", n_bins=200)
     assert s.scope == "nearest" and s.rows == len(rows)
     assert s.since == rows[0].time
     assert s.time.tolist() == [r.time for r in rows]
@@ -83,7 +90,7 @@ def test_a_long_session_is_thinned_to_the_latest_row_of_each_bin(
         replace(rows[i % len(rows)], time=rows[0].time + 5.0 * i, charm_total=float(v))
         for i, v in enumerate(rng.normal(0, 1e8, 4680))
     ]
-    s = history_series(many, "nearest", n_bins=113)
+    s = history_series(_history(many), "nearest", n_bins=113)
     want = [i for i in _latest_by_loop([r.time for r in many], 113) if i >= 0]
     assert s.index.tolist() == want and len(want) == 113
     assert s.charm.tolist() == [many[i].charm_total for i in want]
@@ -97,5 +104,5 @@ def test_y_range_keeps_levels_near_spot_and_leaves_far_ones(rows: list[HistoryRo
         replace(r, time=r0.time + i, spot=100.0 + i, call_wall=102.0, put_wall=50.0)
         for i, r in enumerate(rows[:3])
     ]
-    lo, hi = y_range(history_series(near, "nearest", 10), band_percent=3.0)
+    lo, hi = y_range(history_series(_history(near), "nearest", 10), band_percent=3.0)
     assert (lo, hi) == (100.0, 102.0)  # the put wall at 50 is 50 % away: left out

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from hedgeflow.app.history import CurveSample, HistoryRow
 from hedgeflow.engine.scope import analyze_scope
 from hedgeflow.feeds.replay import ReplayFeed
 from hedgeflow.feeds.sim import SimFeed
+from hedgeflow.tui import history_load
 from hedgeflow.tui.app import HedgeflowApp
 from tests.tui.conftest import make_app, notifications, wait_for_analyses, wait_until
 
@@ -90,13 +92,26 @@ async def _replayed(path: Path, tmp_path: Path) -> tuple[HedgeflowApp, Entries, 
     return app, got, " ".join(seen)
 
 
-async def test_replay_shows_the_history_the_session_had_live(tmp_path: Path, sim: SimFeed) -> None:
+async def test_replay_shows_the_history_the_session_had_live(
+    tmp_path: Path, sim: SimFeed, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, live = await _record_session(tmp_path, sim)
+    # the rows go into their columns in the load worker, not on the event loop (a session
+    # is ~75 ms of adds a symbol); the loop only swaps the built history in
+    on_loop: list[bool] = []
+    build = history_load.built
+
+    def built(*args: Any, **kw: Any) -> Any:
+        on_loop.append(threading.current_thread() is threading.main_thread())
+        return build(*args, **kw)
+
+    monkeypatch.setattr(history_load, "built", built)
     with sqlite3.connect(path) as db:
         # every applied analysis was written; one at the data time of an earlier one (the
         # same snapshot analyzed again) replaced it live, and does on replay
         assert db.execute("select count(*) from history").fetchone()[0] >= len(live)
     _app, got, _ = await _replayed(path, tmp_path)
+    assert on_loop and not any(on_loop)
     # The replay's own analysis of the snapshot at its tape replaces the last row (same
     # data time, its `now` the tape's clock): every earlier row is the stored one exactly.
     assert [r.time for r, _ in got] == [r.time for r, _ in live]

@@ -84,6 +84,9 @@ def test_logging_goes_to_the_file_only(tmp_path: Path) -> None:
     saved = list(root.handlers), root.level
     try:
         log_file = tmp_path / "state" / "hedgeflow.log"
+        # An earlier test's in-process command (analyze --feed, record) may have captured
+        # warnings already, and pytest has since put its own showwarning back: start clean
+        logging.captureWarnings(False)
         configure_logging(log_file)
         assert all(
             not (

@@ -86,6 +86,7 @@ class HistoryColumns:
         self.curves = Block(2, np.float32)
         self.strikes = Block(3, np.float32)
         self.start = 0  # the first live row (those before it are dropped, not yet cut)
+        self.n_curves = 0  # live rows with curves
         self.scopes: list[str] = []
         self.regimes: list[str] = []
 
@@ -132,6 +133,7 @@ class HistoryColumns:
         self.floats.put_column([*floats, t, spot])
         codes = (self._code(self.scopes, scope), self._code(self.regimes, regime))
         self.ints.put_column([*codes, curves is not None, f0, fn, c0, cn, k0, kn])
+        self.n_curves += curves is not None
 
     def keep_first(self, k: int) -> None:
         """Keep only the first `k` live rows (and their ragged data)."""
@@ -143,6 +145,10 @@ class HistoryColumns:
         self.curves.n = int(first[CURVE0])
         self.strikes.n = int(first[STRIKE0])
         self.floats.n = self.ints.n = end
+        self._count_curves()
+
+    def _count_curves(self) -> None:
+        self.n_curves = int(np.count_nonzero(self.ints.buf[HAS_CURVES, self.start : self.ints.n]))
 
     def drop_oldest(self, k: int, slack: int) -> None:
         """Drop the `k` oldest live rows; the dead front is cut once `slack` rows long."""
@@ -152,6 +158,7 @@ class HistoryColumns:
             self.clear()
             self.scopes, self.regimes = codes  # labels already coded stay valid
             return
+        self._count_curves()
         if self.start < slack:
             return
         s = self.start
@@ -162,6 +169,35 @@ class HistoryColumns:
         self.floats.drop_front(s)
         self.ints.drop_front(s)
         self.start = 0
+
+    def thin_curves(self, keep_recent: int) -> None:
+        """Drop the curves of every other row with curves among all but the `keep_recent`
+        newest (the oldest of each pair kept; the rows' numbers stay), and close the gaps
+        in the ragged buffers. Called again as curves accumulate, it leaves the curves ever
+        sparser with age: the heatmap bins a session into a pane's width of columns, and
+        a few curves a column draw it as well as all of them."""
+        lo, hi = self.start, self.ints.n
+        with_curves = lo + np.flatnonzero(self.ints.buf[HAS_CURVES, lo:hi])
+        drop = with_curves[: max(with_curves.size - keep_recent, 0)][1::2]
+        if not drop.size:
+            return
+        ints = self.ints.buf
+        ints[HAS_CURVES, drop] = 0
+        self.floats.buf[-2:, drop] = np.nan  # the curves' own time and spot
+        for block, first, count in (
+            (self.curves, CURVE0, CURVEN),
+            (self.strikes, STRIKE0, STRIKEN),
+        ):
+            ints[count, drop] = 0
+            # every row's data again end to end, the dropped rows' gone (the dead front
+            # before `start` included: `drop_oldest` cuts the buffers by these offsets)
+            n = ints[count, :hi]
+            end = np.cumsum(n)
+            keep = np.repeat(ints[first, :hi] - (end - n), n) + np.arange(int(end[-1]))
+            block.buf[:, : keep.size] = block.buf[:, keep]
+            block.n = keep.size
+            ints[first, :hi] = end - n
+        self.n_curves -= int(drop.size)
 
     def positions(self, scope: str | None) -> np.ndarray:
         """The live positions (0 = oldest) of the rows of `scope` (all when None)."""

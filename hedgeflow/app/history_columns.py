@@ -170,33 +170,44 @@ class HistoryColumns:
         self.ints.drop_front(s)
         self.start = 0
 
-    def thin_curves(self, keep_recent: int) -> None:
-        """Drop the curves of every other row with curves among all but the `keep_recent`
-        newest (the oldest of each pair kept; the rows' numbers stay), and close the gaps
-        in the ragged buffers. Called again as curves accumulate, it leaves the curves ever
-        sparser with age: the heatmap bins a session into a pane's width of columns, and
-        a few curves a column draw it as well as all of them."""
+    def older_curve_times(self, keep_recent: int) -> np.ndarray:
+        """The row times of the live rows with curves, all but the `keep_recent` newest."""
         lo, hi = self.start, self.ints.n
         with_curves = lo + np.flatnonzero(self.ints.buf[HAS_CURVES, lo:hi])
-        drop = with_curves[: max(with_curves.size - keep_recent, 0)][1::2]
+        older = with_curves[: max(with_curves.size - keep_recent, 0)]
+        out: np.ndarray = self.floats.buf[self.time_field, older]
+        return out
+
+    def thin_curves(self, keep_recent: int, spacing: float) -> None:
+        """Keep the curves of all but the `keep_recent` newest rows with curves only at
+        the first row of each `spacing`-second bucket of time (buckets from the epoch, so
+        that they stay put as rows come and go; the rows' numbers all stay), and close the
+        gaps in the ragged buffers."""
+        lo, hi = self.start, self.ints.n
+        with_curves = lo + np.flatnonzero(self.ints.buf[HAS_CURVES, lo:hi])
+        older = with_curves[: max(with_curves.size - keep_recent, 0)]
+        if not older.size:
+            return
+        bucket = np.floor(self.floats.buf[self.time_field, older] / spacing)
+        first = np.ones(older.size, dtype=bool)
+        first[1:] = bucket[1:] != bucket[:-1]  # (times ascend: a bucket's rows are a run)
+        drop = older[~first]
         if not drop.size:
             return
         ints = self.ints.buf
         ints[HAS_CURVES, drop] = 0
         self.floats.buf[-2:, drop] = np.nan  # the curves' own time and spot
-        for block, first, count in (
-            (self.curves, CURVE0, CURVEN),
-            (self.strikes, STRIKE0, STRIKEN),
-        ):
+        blocks = ((self.curves, CURVE0, CURVEN), (self.strikes, STRIKE0, STRIKEN))
+        for block, at, count in blocks:
             ints[count, drop] = 0
             # every row's data again end to end, the dropped rows' gone (the dead front
             # before `start` included: `drop_oldest` cuts the buffers by these offsets)
             n = ints[count, :hi]
             end = np.cumsum(n)
-            keep = np.repeat(ints[first, :hi] - (end - n), n) + np.arange(int(end[-1]))
+            keep = np.repeat(ints[at, :hi] - (end - n), n) + np.arange(int(end[-1]))
             block.buf[:, : keep.size] = block.buf[:, keep]
             block.n = keep.size
-            ints[first, :hi] = end - n
+            ints[at, :hi] = end - n
         self.n_curves -= int(drop.size)
 
     def positions(self, scope: str | None) -> np.ndarray:

@@ -51,13 +51,19 @@ def build_history(symbol: str, *, step_minutes: int) -> Any:
     """`symbol`'s SymbolHistory for the whole session (module docstring)."""
     import numpy as np
 
-    from hedgeflow.app.history import CurveSample, SymbolHistory, curve_sample, history_row
+    from hedgeflow.app.history import (
+        MONITOR_CURVES,
+        CurveSample,
+        SymbolHistory,
+        curve_sample,
+        history_row,
+    )
     from hedgeflow.engine.scope import analyze_scope
     from hedgeflow.feeds.sim import SimFeed
 
     sim = SimFeed(seed=7, start=OPEN, speed=0.0)
     open_t = datetime.fromisoformat(OPEN)
-    h = SymbolHistory(symbol)
+    h = SymbolHistory(symbol, max_curves=MONITOR_CURVES)  # as the monitor keeps it
     n = int(SESSION_S / POLL_S)  # 4,680
     per = int(step_minutes * 60 / POLL_S)
     base: Any = None
@@ -150,7 +156,7 @@ def collector_pause(histories: dict[str, Any], symbols: int = 50) -> dict[str, A
     RSS the histories took (after minus before, both after a gc and a heap trim)."""
     import numpy as np
 
-    from hedgeflow.app.history import CurveSample, SymbolHistory
+    from hedgeflow.app.history import MONITOR_CURVES, CurveSample, SymbolHistory
     from hedgeflow.app.runtime import trim_heap
 
     src = list(histories.values())
@@ -160,7 +166,7 @@ def collector_pause(histories: dict[str, Any], symbols: int = 50) -> dict[str, A
     held = []
     for i in range(symbols):
         h0 = src[i % len(src)]
-        h = SymbolHistory(h0.symbol)
+        h = SymbolHistory(h0.symbol, max_curves=MONITOR_CURVES)
         for row, s in h0.entries():
             h.add(
                 replace(row, flip_levels=tuple(list(row.flip_levels))),

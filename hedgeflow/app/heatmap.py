@@ -9,7 +9,9 @@ Rules (what a cell means):
   column without an analysis of its own (bins narrower than the poll interval, a sparse
   recording) repeats the latest one before it, when that is less than `HOLD_POLLS` median
   sample intervals older than the column's start: what the screen showed then. Past that
-  the column is empty (NaN): a feed outage shows as a gap, not as data.
+  the column is empty (NaN): a feed outage shows as a gap, not as data. Where older curves
+  were thinned (`SymbolHistory.max_curves`), a column with analyses but no curves of its
+  own repeats the latest curves before it, however old (`build_grid`'s `analyzed`).
 - Rows: the price range every shown sample's curve window spans together, cut into
   `n_price` equal bins, lowest price first; `price` holds the bins' centres.
 - Impulse lens: the cell is the sample's impulse density H(S') linearly interpolated at the
@@ -161,8 +163,15 @@ def build_grid(
     n_price: int,
     *,
     percentile: float = SCALE_PERCENTILE,
+    analyzed: np.ndarray | None = None,
 ) -> HeatGrid:
-    """The grid of `lens` over `samples` (oldest first; see the module docstring)."""
+    """The grid of `lens` over `samples` (oldest first; see the module docstring).
+
+    analyzed : the times of every analysis (the history's rows, ascending), when older
+        curves were thinned out (`SymbolHistory.max_curves`): a column with an analysis but
+        no curves of its own repeats the latest curves before it, however old (the feed was
+        up; only the curves were not kept). A column without either follows the rule above.
+    """
     n_time, n_price = max(int(n_time), 1), max(int(n_price), 1)
     if isinstance(samples, CurveSeries):  # a history's curves: their times without them
         times = samples.times
@@ -170,6 +179,11 @@ def build_grid(
         times = np.fromiter((s.time for s in samples), dtype=np.float64, count=len(samples))
     hold = HOLD_POLLS * float(np.median(np.diff(times))) if times.size > 1 else 0.0
     idx, t_edges = latest_in_bins(times, n_time, hold)
+    if analyzed is not None and idx.size == n_time and (idx < 0).any():
+        # bin i holds (edges[i], edges[i + 1]]: analyses inside it
+        inside = np.diff(np.searchsorted(analyzed, t_edges, side="right")) > 0
+        before = np.searchsorted(times, t_edges[1:], side="right") - 1
+        idx = np.where((idx < 0) & inside & (before >= 0), before, idx)
     if idx.size < n_time:  # one distinct time (or none): that sample in the last column
         idx = np.concatenate([np.full(n_time - idx.size, -1, dtype=np.int64), idx])
         t0 = float(times[0]) if times.size else 0.0

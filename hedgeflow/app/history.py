@@ -234,6 +234,10 @@ def table(rows: Sequence[HistoryRow]) -> HistoryTable:
 
 #: A history at its cap cuts its dropped rows once this many (or `max_rows` // 8) wait.
 TRIM_SLACK = 256
+#: The curve samples a monitor keeps a symbol (`SymbolHistory.max_curves`): the newest
+#: half at every analysis, older ones evenly spread. A full session at a 5 s poll is 4,680
+#: samples of ~1.8 KB; the heatmap draws one a column, a pane's width of them.
+MONITOR_CURVES = 1024
 
 
 class SymbolHistory:
@@ -243,11 +247,17 @@ class SymbolHistory:
     so the garbage collector has nothing per row to walk. `HistoryRow`s and `CurveSample`s
     are made on demand (fresh objects each call; the curves as float32 copies).
     `max_rows` bounds memory: past it the oldest rows go first (a default of 20,000 is four
-    6.5-hour sessions at a 5 s poll)."""
+    6.5-hour sessions at a 5 s poll). `max_curves` (None: no bound) bounds the curve
+    samples: past it the newest half keep theirs and the older ones are thinned to one per
+    bucket of time, evenly over the session (their rows stay; `_thin`)."""
 
-    def __init__(self, symbol: str, *, max_rows: int = 20_000) -> None:
+    def __init__(
+        self, symbol: str, *, max_rows: int = 20_000, max_curves: int | None = None
+    ) -> None:
         self.symbol = symbol
         self.max_rows = max_rows
+        self.max_curves = max_curves
+        self._spacing = 1.0  # seconds between the older curves kept (doubled as needed)
         self._cols = HistoryColumns(ROW_FLOATS)
         self.version = 0  # bumped on every change: views rebuild only when it moved
 
@@ -287,10 +297,33 @@ class SymbolHistory:
             self._cut(row.time, side="left")
         floats = [getattr(row, name) for name in ROW_FLOATS]
         self._cols.append(floats, row.scope, row.regime, row.flip_levels, curves)
+        self._bound()
+        self.version += 1
+
+    def _bound(self) -> None:
+        """Past `max_rows` the oldest rows go; past `max_curves` the older half's curves
+        are thinned (`HistoryColumns.thin_curves`)."""
         over = len(self._cols) - max(self.max_rows, 0)
         if over > 0:
             self._cols.drop_oldest(over, slack=max(TRIM_SLACK, self.max_rows // 8))
-        self.version += 1
+        if self.max_curves is not None and self._cols.n_curves > self.max_curves:
+            self._thin(self.max_curves)
+
+    def _thin(self, bound: int) -> None:
+        """The newest half of `bound` keep their curves; the older ones one per bucket of
+        time, the buckets doubled until at most 3/8 of `bound` are left there (so the older
+        curves are evenly spread over the session, and thinned again only after bound/8
+        more analyses)."""
+        keep_recent = bound // 2
+        target = max(bound // 2 - bound // 8, 1)
+        older = self._cols.older_curve_times(keep_recent)
+        while np.unique(np.floor(older / self._spacing)).size > target:
+            self._spacing *= 2.0
+        self._cols.thin_curves(keep_recent, self._spacing)
+
+    def empty_like(self) -> SymbolHistory:
+        """A new empty history of the same symbol and bounds."""
+        return SymbolHistory(self.symbol, max_rows=self.max_rows, max_curves=self.max_curves)
 
     def add_analysis(self, a: ExpiryAnalysis) -> HistoryRow:
         """`add` the row and curves of `a`; returns the row."""
@@ -333,16 +366,16 @@ class SymbolHistory:
             raise ValueError(f"{other.symbol}'s history adopted by {self.symbol}'s")
         later = self.entries(after=until)
         self._cols, other._cols = other._cols, HistoryColumns(ROW_FLOATS)
+        self._spacing = other._spacing
         other.version += 1
         for row, sample in later:
             self.add(row, sample)
-        over = len(self._cols) - max(self.max_rows, 0)
-        if over > 0:
-            self._cols.drop_oldest(over, slack=max(TRIM_SLACK, self.max_rows // 8))
+        self._bound()
         self.version += 1
 
     def clear(self) -> None:
         """Drop every row (a replay's history reloaded from its recording)."""
+        self._spacing = 1.0
         if len(self._cols):
             self._cols.clear()
             self.version += 1

@@ -86,6 +86,7 @@ class HistoryColumns:
         self.curves = Block(2, np.float32)
         self.strikes = Block(3, np.float32)
         self.start = 0  # the first live row (those before it are dropped, not yet cut)
+        self.n_curves = 0  # live rows with curves
         self.scopes: list[str] = []
         self.regimes: list[str] = []
 
@@ -132,6 +133,7 @@ class HistoryColumns:
         self.floats.put_column([*floats, t, spot])
         codes = (self._code(self.scopes, scope), self._code(self.regimes, regime))
         self.ints.put_column([*codes, curves is not None, f0, fn, c0, cn, k0, kn])
+        self.n_curves += curves is not None
 
     def keep_first(self, k: int) -> None:
         """Keep only the first `k` live rows (and their ragged data)."""
@@ -143,6 +145,10 @@ class HistoryColumns:
         self.curves.n = int(first[CURVE0])
         self.strikes.n = int(first[STRIKE0])
         self.floats.n = self.ints.n = end
+        self._count_curves()
+
+    def _count_curves(self) -> None:
+        self.n_curves = int(np.count_nonzero(self.ints.buf[HAS_CURVES, self.start : self.ints.n]))
 
     def drop_oldest(self, k: int, slack: int) -> None:
         """Drop the `k` oldest live rows; the dead front is cut once `slack` rows long."""
@@ -152,6 +158,7 @@ class HistoryColumns:
             self.clear()
             self.scopes, self.regimes = codes  # labels already coded stay valid
             return
+        self._count_curves()
         if self.start < slack:
             return
         s = self.start
@@ -162,6 +169,46 @@ class HistoryColumns:
         self.floats.drop_front(s)
         self.ints.drop_front(s)
         self.start = 0
+
+    def older_curve_times(self, keep_recent: int) -> np.ndarray:
+        """The row times of the live rows with curves, all but the `keep_recent` newest."""
+        lo, hi = self.start, self.ints.n
+        with_curves = lo + np.flatnonzero(self.ints.buf[HAS_CURVES, lo:hi])
+        older = with_curves[: max(with_curves.size - keep_recent, 0)]
+        out: np.ndarray = self.floats.buf[self.time_field, older]
+        return out
+
+    def thin_curves(self, keep_recent: int, spacing: float) -> None:
+        """Keep the curves of all but the `keep_recent` newest rows with curves only at
+        the first row of each `spacing`-second bucket of time (buckets from the epoch, so
+        that they stay put as rows come and go; the rows' numbers all stay), and close the
+        gaps in the ragged buffers."""
+        lo, hi = self.start, self.ints.n
+        with_curves = lo + np.flatnonzero(self.ints.buf[HAS_CURVES, lo:hi])
+        older = with_curves[: max(with_curves.size - keep_recent, 0)]
+        if not older.size:
+            return
+        bucket = np.floor(self.floats.buf[self.time_field, older] / spacing)
+        first = np.ones(older.size, dtype=bool)
+        first[1:] = bucket[1:] != bucket[:-1]  # (times ascend: a bucket's rows are a run)
+        drop = older[~first]
+        if not drop.size:
+            return
+        ints = self.ints.buf
+        ints[HAS_CURVES, drop] = 0
+        self.floats.buf[-2:, drop] = np.nan  # the curves' own time and spot
+        blocks = ((self.curves, CURVE0, CURVEN), (self.strikes, STRIKE0, STRIKEN))
+        for block, at, count in blocks:
+            ints[count, drop] = 0
+            # every row's data again end to end, the dropped rows' gone (the dead front
+            # before `start` included: `drop_oldest` cuts the buffers by these offsets)
+            n = ints[count, :hi]
+            end = np.cumsum(n)
+            keep = np.repeat(ints[at, :hi] - (end - n), n) + np.arange(int(end[-1]))
+            block.buf[:, : keep.size] = block.buf[:, keep]
+            block.n = keep.size
+            ints[at, :hi] = end - n
+        self.n_curves -= int(drop.size)
 
     def positions(self, scope: str | None) -> np.ndarray:
         """The live positions (0 = oldest) of the rows of `scope` (all when None)."""

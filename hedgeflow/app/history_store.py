@@ -133,11 +133,11 @@ def load_entries(
     return out
 
 
-def built(symbol: str, entries: list[Entry], *, max_rows: int) -> SymbolHistory:
-    """A new history of `entries` (time order): the slow part of a reload (each row added
-    to the columns), made in a worker thread so that the event loop only swaps it in
-    (`SymbolHistory.adopt`)."""
-    out = SymbolHistory(symbol, max_rows=max_rows)
+def built(like: SymbolHistory, entries: list[Entry]) -> SymbolHistory:
+    """A new history (`like`'s symbol and bounds) of `entries` (time order): the slow part
+    of a reload (each row added to the columns), made in a worker thread so that the event
+    loop only swaps it in (`SymbolHistory.adopt`)."""
+    out = like.empty_like()
     for row, sample in entries:
         out.add(row, sample)
     return out
@@ -148,4 +148,4 @@ def fill(history: SymbolHistory, entries: list[Entry], until: float) -> None:
     at or before `until`), keeping its rows after `until` (analyses applied while the
     entries were loaded). In one step; the monitor builds off the loop (`built`), then
     `adopt`s."""
-    history.adopt(built(history.symbol, entries, max_rows=history.max_rows), until)
+    history.adopt(built(history, entries), until)

@@ -126,7 +126,13 @@ class HeatmapPane(PaintedPane):
         grid_rows = max(height - 2, 1)
         cols = max(width - LABEL_W, 1)
         lens = Lens(view.lens)
-        grid = build_grid(samples, lens, cols, grid_rows if glyphs else 2 * grid_rows)
+        grid = build_grid(
+            samples,
+            lens,
+            cols,
+            grid_rows if glyphs else 2 * grid_rows,
+            analyzed=view.history.times(view.scope) if view.history else None,
+        )
         self.grid = grid
         q = quantize(grid.values, grid.scale, STEPS)
         lines = self._glyph_rows(grid, q, grid_rows) if glyphs else self._colour_rows(grid, q)

@@ -141,7 +141,7 @@ class HistoryLoader:
                 continue  # the symbol was removed meanwhile
             # the rows go into their columns here, off the loop (~16 us a row: 75 ms for a
             # session); the loop only swaps the built history in
-            ready = built(symbol, entries, max_rows=st.history.max_rows)
+            ready = built(st.history, entries)
             post(lambda s=symbol, h=ready: self._apply(s, h, until, cancel))  # type: ignore[misc]
         post(lambda: self._finished(cancel))
         return loaded

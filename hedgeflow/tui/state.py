@@ -11,7 +11,7 @@ from datetime import datetime
 
 from textual.timer import Timer
 
-from hedgeflow.app.history import SymbolHistory
+from hedgeflow.app.history import MONITOR_CURVES, SymbolHistory
 from hedgeflow.app.regime import RegimeTrack
 from hedgeflow.app.session import SymbolSession
 from hedgeflow.engine.chain import OptionChain
@@ -55,7 +55,7 @@ class SymbolState:
 
     def __post_init__(self) -> None:
         self.session = SymbolSession(self.symbol)
-        self.history = SymbolHistory(self.symbol)
+        self.history = SymbolHistory(self.symbol, max_curves=MONITOR_CURVES)
 
 
 def is_stale(

@@ -176,3 +176,41 @@ def test_a_gap_is_held_for_three_polls_then_empty() -> None:
     assert (g.sample[7:102] == -1).all()
     assert g.sample[-2:].tolist() == [4, 5]
     assert np.isnan(g.values[:, 50]).all() and (quantize(g.values, g.scale)[:, 50] == NO_DATA).all()
+
+
+def test_thinned_curves_fill_the_columns_where_there_were_analyses() -> None:
+    """Older curves thinned (SymbolHistory.max_curves): a column with analyses but no
+    curves of its own repeats the latest curves before it; an outage (no analysis) stays a
+    gap."""
+    grid = np.linspace(5990.0, 6010.0, 5)
+
+    def sample(t: float) -> CurveSample:
+        v = np.full(5, t, dtype=np.float32)  # the cell's value says which sample it is
+        k = np.array([6000.0], dtype=np.float32)
+        return CurveSample(t, 6000.0, grid.astype(np.float32), v, k, k, k)
+
+    t0 = 1.7e9
+    kept = [t0 + 80.0 * i for i in range(10)]  # the old part, thinned to one in 16
+    kept += [t0 + 800.0 + 5.0 * i for i in range(1, 161)]  # the newest: every analysis
+    analyzed = np.array([t0 + 5.0 * i for i in range(int(1600 / 5) + 1)])
+    samples_ = [sample(t) for t in kept]
+    n_time = 80  # 20 s columns: the old part has a curve every fourth
+    plain = build_grid(samples_, Lens.IMPULSE, n_time, 4)
+    old = plain.time_edges[1:] <= t0 + 800.0
+    assert np.isnan(plain.values[:, old]).all(axis=0).any()  # gaps without the analyses
+    filled = build_grid(samples_, Lens.IMPULSE, n_time, 4, analyzed=analyzed)
+    assert not np.isnan(filled.values[2]).any()
+    # each column shows the latest kept curves at or before its end
+    ends = filled.time_edges[1:]
+    want = [max(t for t in kept if t <= end + 1e-9) for end in ends]
+    np.testing.assert_array_equal(filled.values[2], np.array(want, dtype=np.float32))
+    # an outage: no analysis from t0 + 200 to t0 + 500 s stays empty
+    out = analyzed[(analyzed <= t0 + 200.0) | (analyzed >= t0 + 500.0)]
+    gap = build_grid(samples_, Lens.IMPULSE, n_time, 4, analyzed=out)
+    mid = (gap.time_edges[:-1] >= t0 + 260.0) & (gap.time_edges[1:] <= t0 + 440.0)
+    cols_without = np.isnan(gap.values[2, mid])
+    assert cols_without.any()
+    # and every column that stays empty there had no curve of its own
+    starts = gap.time_edges[:-1]
+    own = np.array([any(a < t <= b for t in kept) for a, b in zip(starts, ends, strict=True)])
+    assert not own[mid][cols_without].any()

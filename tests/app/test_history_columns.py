@@ -31,8 +31,9 @@ class ListHistory:
     """The semantics the columns must keep, written the plain way: a list of rows and a
     list of samples (the design `SymbolHistory` had before its columns)."""
 
-    def __init__(self, symbol: str, max_rows: int) -> None:
-        self.symbol, self.max_rows = symbol, max_rows
+    def __init__(self, symbol: str, max_rows: int, max_curves: int | None = None) -> None:
+        self.symbol, self.max_rows, self.max_curves = symbol, max_rows, max_curves
+        self.spacing = 1.0
         self.rows: list[HistoryRow] = []
         self.samples: list[CurveSample | None] = []
         self.version = 0
@@ -56,6 +57,20 @@ class ListHistory:
         if len(self.rows) > self.max_rows:
             cut = len(self.rows) - self.max_rows
             del self.rows[:cut], self.samples[:cut]
+        with_curves = [i for i, s in enumerate(self.samples) if s is not None]
+        if self.max_curves is not None and len(with_curves) > self.max_curves:
+            # all but the newest max_curves // 2: the first of each bucket of `spacing`
+            # seconds, the spacing doubled until at most 3/8 of the bound are left there
+            older = with_curves[: len(with_curves) - self.max_curves // 2]
+            target = max(self.max_curves // 2 - self.max_curves // 8, 1)
+            while len({math.floor(self.rows[i].time / self.spacing) for i in older}) > target:
+                self.spacing *= 2.0
+            seen: set[int] = set()
+            for i in older:
+                b = math.floor(self.rows[i].time / self.spacing)
+                if b in seen:
+                    self.samples[i] = None
+                seen.add(b)
         self.version += 1
 
     def truncate_after(self, t: float) -> None:
@@ -63,6 +78,7 @@ class ListHistory:
             self.version += 1
 
     def clear(self) -> None:
+        self.spacing = 1.0
         if self.rows:
             self.rows.clear()
             self.samples.clear()
@@ -215,15 +231,21 @@ def _ops(draw: Any) -> list[tuple[Any, ...]]:
     return out
 
 
-@settings(max_examples=150, deadline=None)
-@given(ops=_ops(), max_rows=st.integers(0, 8), slack=st.integers(1, 5))
+@settings(max_examples=200, deadline=None)
+@given(
+    ops=_ops(),
+    max_rows=st.integers(0, 8),
+    slack=st.integers(1, 5),
+    max_curves=st.none() | st.integers(1, 6),
+)
 def test_columns_behave_as_the_list_of_rows(
-    ops: list[tuple[Any, ...]], max_rows: int, slack: int
+    ops: list[tuple[Any, ...]], max_rows: int, slack: int, max_curves: int | None
 ) -> None:
-    # a small cut slack, so that the dead front is cut (and offsets rebased) often
+    # a small cut slack, so that the dead front is cut (and offsets rebased) often; a
+    # small curve bound, so that curves are thinned (and the buffers closed up) often
     with mock.patch.object(history, "TRIM_SLACK", slack):
-        h = SymbolHistory("SPX", max_rows=max_rows)
-        ref = ListHistory("SPX", max_rows)
+        h = SymbolHistory("SPX", max_rows=max_rows, max_curves=max_curves)
+        ref = ListHistory("SPX", max_rows, max_curves)
         for op in ops:
             if op[0] == "add":
                 h.add(op[1], op[2])
@@ -328,3 +350,34 @@ def test_a_replay_stepping_back_and_forth_reuses_its_buffers() -> None:
         h.truncate_after(base.time)
         play(1, 200)
     assert len(h) == 200 and h.nbytes == size
+
+
+def test_a_full_session_keeps_a_bounded_number_of_curves_newest_first() -> None:
+    """MONITOR_CURVES at a 5 s poll: every row stays, the newest half of the bound are
+    every analysis' curves, the older ones evenly spread, each still its own row's."""
+    base = HistoryRow(1.7e9, "SPX", "nearest", 1.8e9, *([1.0] * 3), (1.0, 2.0), *([2.0] * 6),
+                      "neutral", *([3.0] * 4))  # fmt: skip
+    h = SymbolHistory("SPX", max_curves=history.MONITOR_CURVES)
+    peak = 0
+    for i in range(4_680):
+        t = base.time + 5.0 * i
+        grid = np.full(120, i, dtype=np.float32)
+        k = np.full(1 + i % 40, i, dtype=np.float32)  # rows of different lengths
+        h.add(replace(base, time=t, spot=float(i)), CurveSample(t, i, grid, grid, k, k, k))
+        peak = max(peak, h.nbytes)
+    assert len(h) == 4_680 and len(h.rows()) == 4_680
+    samples = h.samples()
+    assert history.MONITOR_CURVES // 2 < len(samples) <= history.MONITOR_CURVES
+    spots = [int(s.spot) for s in samples]
+    half = history.MONITOR_CURVES // 2
+    assert spots[-half:] == list(range(4_680 - half, 4_680))  # the newest: all of them
+    assert spots[0] == 0  # the first analysis' curves are kept (the first of its bucket)
+    older = np.diff(spots[:-half])
+    assert len(spots) - half <= 3 * history.MONITOR_CURVES // 8
+    assert older.max() <= 2 * np.median(older)  # evenly over the session: no hole
+    for s in samples:  # each sample is its own row's: no offsets mixed up by the thinning
+        i = int(s.spot)
+        assert (s.price == i).all() and s.strikes.size == 1 + i % 40 and (s.charm == i).all()
+    # bounded: the rows' numbers plus MONITOR_CURVES curves, not 4,680 of them
+    per_curve = 4 * (2 * 120 + 3 * 40)
+    assert peak < 8 * 4_680 * 28 + 3 * history.MONITOR_CURVES * per_curve

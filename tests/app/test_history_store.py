@@ -191,13 +191,13 @@ def test_adopt_takes_a_history_built_elsewhere_and_keeps_later_rows(
     for a in analyses:
         h.add_analysis(a)
     until = analyses[1].as_of.timestamp()
-    ready = built("SPX", [(history_row(analyses[0]), None)], max_rows=2)
+    ready = built(SymbolHistory("SPX", max_rows=2), [(history_row(analyses[0]), None)])
     v = h.version
     h.adopt(ready, until)
     assert [r.time for r in h] == [analyses[0].as_of.timestamp(), analyses[2].as_of.timestamp()]
     assert h.version > v and len(ready) == 0  # the columns moved, not shared
     # the cap holds after the later rows are put back
-    big = built("SPX", [(history_row(a), None) for a in analyses[:2]], max_rows=2)
+    big = built(h, [(history_row(a), None) for a in analyses[:2]])
     h.adopt(big, until)
     assert [r.time for r in h] == [analyses[1].as_of.timestamp(), analyses[2].as_of.timestamp()]
     with pytest.raises(ValueError, match="SPY's history adopted by SPX's"):

@@ -80,6 +80,12 @@ class ExpiryPicker(ModalScreen[float | None]):
                 id="expiry-options",
             )
 
+    def on_mount(self) -> None:
+        # the cursor starts on the expiry on screen (the first ● row), so that up and down
+        # move from it
+        current = next((i for i, r in enumerate(self.rows) if r.in_scope), 0)
+        self.query_one(OptionList).highlighted = current
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         i = int(event.option.id or 0)
         self.dismiss(self.rows[i].expiration.timestamp())

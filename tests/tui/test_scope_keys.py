@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from textual.widgets import OptionList
 
 from hedgeflow.app.fmt import fmt_price
 from hedgeflow.engine.expiry_scope import ExpiryScope, ScopeKind
@@ -93,6 +94,13 @@ async def test_the_picker_chooses_one_expiry(tmp_path: Path) -> None:
         assert st.analysis is not None
         assert st.analysis.expiration.timestamp() == rows[2].expiration.timestamp()
         assert all(t.startswith(f"{want} · ") for t in _titles(app))
+        # the picker opens on the expiry on screen: one down is the next one
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, ExpiryPicker))
+        assert app.screen.query_one("#expiry-options", OptionList).highlighted == 2
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ExpiryPicker))
+        assert st.expiry == rows[3].expiration.timestamp()
 
 
 async def test_the_levels_card_replaces_the_zones_table(tmp_path: Path) -> None:

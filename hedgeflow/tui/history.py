@@ -22,6 +22,7 @@ from hedgeflow.tui.chart_theme import ChartColors, PlotColor, app_chart_colors
 from hedgeflow.tui.chartcanvas import rich_color
 from hedgeflow.tui.linecanvas import braille_lines, glyph_lines
 from hedgeflow.tui.painted import PaintedPane, clock_label, time_axis
+from hedgeflow.tui.titled import STALE
 
 #: Width of the labels in front of the two rows under the chart.
 ROW_LABEL_W = 7
@@ -81,8 +82,17 @@ class HistoryPane(PaintedPane):
                 f"now {last.flip_count} flip{'s' if last.flip_count != 1 else ''}, "
                 f"charm {fmt_dollars(last.charm_total, signed=True)} · "
             )
-        self._set_frame(title, view, now + self._legend())
+        legend = self._legend()
+        # the legend names the lines and must be whole; the flips and charm now (also in
+        # the rows under the chart) lead it only where both fit on the frame
+        room = self.size.width - 4 - (len(STALE) + 5 if view.stale else 0)
+        if Text.from_markup(now + legend).cell_len > room:
+            now = ""
+        self._set_frame(title, view, now + legend)
         self.refresh()
+
+    def on_resize(self) -> None:
+        self.watch_view()  # what of the frame's words fit depends on the width
 
     def _legend(self) -> str:
         if self.chart_colors.glyphs:

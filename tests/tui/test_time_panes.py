@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.text import Text
 
 from hedgeflow.app.heatmap import Lens, build_grid
 from hedgeflow.app.history_view import latest_in_bins
@@ -69,7 +70,10 @@ async def test_h_m_k_show_the_history_the_heatmap_and_its_lenses(tmp_path: Path)
         flips_line = next(line.strip("│ ") for line in text.splitlines() if "flips" in line)
         # the newest row's flip count is the last digit of the flips row
         assert flips_line.rstrip()[-1] == str(rows[-1].flip_count)
-        assert f"now {rows[-1].flip_count} flip" in str(pane.border_subtitle)
+        # at 120 columns the legend is whole and the frame holds it; the flips and charm
+        # now are in the rows under the chart
+        sub = Text.from_markup(str(pane.border_subtitle)).plain
+        assert sub.endswith("━attract") and len(sub) <= pane.size.width - 4
 
         await pilot.press("m")
         await pilot.pause()
@@ -163,3 +167,20 @@ async def test_no_color_heatmap_uses_shading_glyphs(tmp_path: Path) -> None:
                 assert v > 0
             elif ch in NEG_GLYPHS:
                 assert v < 0
+
+
+async def test_a_wide_history_pane_says_the_flips_and_charm_now_beside_its_legend(
+    tmp_path: Path,
+) -> None:
+    app = _running_app(tmp_path)
+    async with app.run_test(size=(170, 45)) as pilot:  # (at 180+ the cell is split in two)
+        await wait_until(pilot, lambda: len(app.states["SPX"].history) >= 2, 90.0)
+        await pilot.press("space")
+        await settled(pilot, app)
+        await pilot.press("h")
+        await pilot.pause()
+        pane = app.screen.query_one(HistoryPane)
+        last = app.states["SPX"].history.last(app.states["SPX"].analysis.scope)
+        sub = Text.from_markup(str(pane.border_subtitle)).plain
+        assert sub.startswith(f"now {last.flip_count} flip") and sub.endswith("━attract")
+        assert len(sub) <= pane.size.width - 4

@@ -33,6 +33,24 @@ def test_sim_start_sets_the_simulated_clock(capsys) -> None:
     assert other["as_of"].startswith("2025-06-12T10:30")  # a date alone: 10:30 that day
 
 
+def test_an_analysis_of_the_simulated_market_says_so_first(capsys) -> None:
+    """Its times are the simulation's (today's date, 10:30): never to be read as a
+    market's. The header line ends with SIMULATED and the first note says it, in the JSON
+    too; a real file's analysis has neither."""
+    from hedgeflow.app.export import SIMULATED_NOTE
+
+    data, _ = _analyze(capsys, "--feed", "sim", "--symbol", "SPY")
+    assert data["notes"][0] == SIMULATED_NOTE
+    assert main(["analyze", "--feed", "sim", "--symbol", "SPY"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].endswith("  SIMULATED")
+    assert f"note     {SIMULATED_NOTE}" in out
+    real, _ = _analyze(capsys, str(REAL))
+    assert SIMULATED_NOTE not in real["notes"]
+    assert main(["analyze", str(REAL)]) == 0
+    assert "SIMULATED" not in capsys.readouterr().out
+
+
 def test_sim_flags_override_the_config(tmp_path: Path, capsys) -> None:
     cfg = tmp_path / "config.toml"
     cfg.write_text("[feeds.sim]\nstart = '2024-03-05T14:00:00-05:00'\nspeed = 0\n")

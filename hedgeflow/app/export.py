@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -294,6 +294,19 @@ def _pine_str(s: str) -> str:
     return s.replace("\\", "\\\\").replace('"', "'")
 
 
+#: The first note of an analysis of the simulated market (the sim feed, or a replay of a
+#: recording of it), in `analyze` and in the monitor's exports: its times are the
+#: simulation's clock, its quotes no market's.
+SIMULATED_NOTE = "simulated market: hedgeflow's own simulation, not real quotes or times"
+
+
+def mark_simulated(a: ExpiryAnalysis) -> ExpiryAnalysis:
+    """`a` with `SIMULATED_NOTE` first among its notes (once)."""
+    if SIMULATED_NOTE in a.notes:
+        return a
+    return replace(a, notes=(SIMULATED_NOTE, *a.notes))
+
+
 def pine_script(a: ExpiryAnalysis) -> str:
     """A TradingView Pine v5 indicator drawing the key levels as horizontal lines (zones as
     two bounds with a fill), for the chart of the same underlying. A level whose price is
@@ -301,13 +314,20 @@ def pine_script(a: ExpiryAnalysis) -> str:
     with a non-finite bound is drawn as its centre line only."""
     as_of = a.as_of.astimezone(NY)
     exp = a.expiration.astimezone(NY)
+    sim = SIMULATED_NOTE in a.notes
     lines = [
         "//@version=5",
+        *(
+            [f"// SIMULATED market: these are not the real {a.symbol}'s levels ({SIMULATED_NOTE})."]
+            if sim
+            else []
+        ),
         f"// hedgeflow key levels for {a.symbol}, expiry {exp:%Y-%m-%d %H:%M} ET,",
         f"// data as of {as_of:%Y-%m-%d %H:%M:%S} ET, spot {fmt_price(a.spot)}; "
         f"model {a.model.value}, positioning {a.positioning.value}.",
         "// Levels are a snapshot: re-export after the next analysis.",
-        f'indicator("hedgeflow {_pine_str(a.symbol)} {exp:%m-%d} levels", overlay=true)',
+        f'indicator("hedgeflow {"SIMULATED " if sim else ""}{_pine_str(a.symbol)} {exp:%m-%d} '
+        'levels", overlay=true)',
     ]
     for i, lvl in enumerate(key_levels(a)):
         if not math.isfinite(lvl.price):

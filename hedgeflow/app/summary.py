@@ -27,15 +27,17 @@ def _span(h: Headline) -> str:
     return f"{lo:,.2f} – {hi:,.2f} (±{(hi - h.spot) / h.spot:.1%})"
 
 
-def summary_text(a: ExpiryAnalysis) -> str:
-    """The summary of `a`: header, regime, headline numbers, zones (nearest first), charm."""
+def summary_text(a: ExpiryAnalysis, *, badge: str = "") -> str:
+    """The summary of `a`: header, regime, headline numbers, zones (nearest first), charm.
+    `badge` (e.g. "SIMULATED") ends the header line: data that is not a market's."""
     h = headline(a)
     rp = a.hedge_flow.regime_params
     charm = a.hedge_flow.charm_integral
     cloud = a.pressure_cloud
     exp_ny = a.expiration.astimezone(NY)
     lines = [
-        f"{a.symbol}  spot {a.spot:,.2f}  forward {a.forward:,.2f}  as of {a.as_of.astimezone(NY):%Y-%m-%d %H:%M %Z}",
+        f"{a.symbol}  spot {a.spot:,.2f}  forward {a.forward:,.2f}  as of {a.as_of.astimezone(NY):%Y-%m-%d %H:%M %Z}"
+        + (f"  {badge}" if badge else ""),
         f"expiry   {exp_ny:%Y-%m-%d %H:%M %Z} ({'/'.join(a.roots)})  {a.minutes_to_expiry:,.0f} min left",
         f"scope    {scope_words(a)}"
         + ("" if a.scope == "nearest" else " (surface, regime and EM: the nearest expiry's)"),

@@ -194,12 +194,18 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         results = [_regime_over_recording(args, settings, results[0], config)]
     if position_note:
         results = [replace(r, notes=(*r.notes, position_note)) for r in results]
+    simulated = chain.source == "sim"  # (a replay of a sim recording too)
+    if simulated:  # the first note, and the header's badge: never mistaken for a market's
+        from hedgeflow.app.export import mark_simulated
+
+        results = [mark_simulated(r) for r in results]
     if args.json:
         payload = [analysis_document(r) for r in results]
         json.dump(payload if len(payload) > 1 else payload[0], sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:
-        print("\n\n".join(summary_text(r) for r in results))
+        badge = "SIMULATED" if simulated else ""
+        print("\n\n".join(summary_text(r, badge=badge) for r in results))
     return 0
 
 

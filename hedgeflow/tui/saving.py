@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.worker import Worker, WorkerState
 
-from hedgeflow.app.export import export_analysis
+from hedgeflow.app.export import export_analysis, mark_simulated
 from hedgeflow.app.fmt import NY
 from hedgeflow.tui.recording import Recording
 
@@ -28,6 +28,8 @@ def export(app: HedgeflowApp) -> None:
         app.notify("nothing to export yet", severity="warning", timeout=3)
         return
     analysis, directory = st.analysis, app.export_dir
+    if st.chain is not None and st.chain.source == "sim":  # (a replay of a sim recording too)
+        analysis = mark_simulated(analysis)
 
     def work() -> list[Path]:
         return export_analysis(analysis, directory, stamp=analysis.as_of)

@@ -4,6 +4,7 @@ recover, switching symbols shows that symbol's analysis."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -13,6 +14,7 @@ from textual.command import Command, CommandList
 from textual.message import Message
 from textual.widgets import DataTable
 
+from hedgeflow.app.export import SIMULATED_NOTE
 from hedgeflow.feeds.sim import SimFeed
 from hedgeflow.tui.app import ZOOM_LEVELS, HedgeflowApp
 from hedgeflow.tui.messages import SnapshotArrived
@@ -280,7 +282,14 @@ async def test_x_exports_and_s_saves_a_screenshot(tmp_path: Path) -> None:
         "hedgeflow-SPX-20261124-103000.pine",
         "hedgeflow-SPX-20261124-103000.svg",
     ]
-    assert "hline(" in (tmp_path / "hedgeflow-SPX-20261124-103000.pine").read_text()
+    pine = (tmp_path / "hedgeflow-SPX-20261124-103000.pine").read_text()
+    assert "hline(" in pine
+    # the simulated market's levels say so: a Pine script of them on a real SPX chart, or
+    # the JSON read later, is never taken for the market's
+    assert pine.splitlines()[1].startswith("// SIMULATED market: these are not the real SPX")
+    assert 'indicator("hedgeflow SIMULATED SPX' in pine
+    doc = json.loads((tmp_path / "hedgeflow-SPX-20261124-103000.json").read_text())
+    assert doc["notes"][0] == SIMULATED_NOTE
 
 
 def palette_highlight(app: HedgeflowApp) -> str:

@@ -321,6 +321,7 @@ class ReplayFeed:
         self.path = self.reels[0].path
         self.paths: tuple[Path, ...] = tuple(r.path for r in self.reels)
         self._times: dict[str, np.ndarray] = {}
+        self._intervals: dict[str, float] = {}
         self._refs: dict[str, list[tuple[int, int]]] = {}
         self._first = self._end = np.nan
         self._merge()
@@ -364,6 +365,7 @@ class ReplayFeed:
                 refs.setdefault(symbol, []).extend((k, i) for i in ids)
         # Monotone per symbol whatever the files hold (a reel that grew past the next one).
         self._times = {s: np.maximum.accumulate(np.asarray(t)) for s, t in times.items()}
+        self._intervals = {}
         self._refs = refs
         firsts = [r.first for r in self.reels if not np.isnan(r.first)]
         lasts = [r.last for r in self.reels if not np.isnan(r.last)]
@@ -541,6 +543,18 @@ class ReplayFeed:
         self._cache[symbol] = (ref, chain)
         self.delay_seconds = chain.delay_seconds
         return chain
+
+    def interval(self, symbol: str) -> float:
+        """The median gap between `symbol`'s recorded snapshots, seconds of data time (0.0
+        with fewer than two): how fresh the recording lets its data be."""
+        times = self._times.get(symbol.upper())
+        if times is None or times.size < 2:
+            return 0.0
+        # (asked on every repaint for every symbol: kept until the recording grows)
+        key = symbol.upper()
+        if key not in self._intervals:
+            self._intervals[key] = float(np.median(np.diff(times)))
+        return self._intervals[key]
 
     def snapshot_now(self, symbol: str) -> OptionChain:
         """Synchronous `snapshot`."""

@@ -445,12 +445,14 @@ class HedgeflowApp(App[int]):
 
     def is_stale(self, st: SymbolState) -> bool:
         """See `hedgeflow.tui.state.is_stale`; the limit is `stale_after_polls` intervals."""
+        recorded = self.tape.feed.interval(st.symbol) if self.tape is not None else 0.0
         return is_stale(
             st,
             limit=self.stale_after_polls * self.poll_interval,
             mono=self.monotonic(),
             data_now=self.data_clock(),
             speed=self.feed_speed or 1.0,
+            recorded_limit=self.stale_after_polls * recorded,
         )
 
     def refresh_views(self) -> None:

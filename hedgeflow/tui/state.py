@@ -59,18 +59,28 @@ class SymbolState:
 
 
 def is_stale(
-    st: SymbolState, *, limit: float, mono: float, data_now: datetime, speed: float = 1.0
+    st: SymbolState,
+    *,
+    limit: float,
+    mono: float,
+    data_now: datetime,
+    speed: float = 1.0,
+    recorded_limit: float = 0.0,
 ) -> bool:
     """What is on screen for `st` is not current (shown as STALE).
 
     limit : seconds (stale_after_polls x poll interval); mono : the monotonic clock now;
     data_now : the feed clock now; speed : the feed clock's speed (a replay or sim may run
-    faster than real time).
+    faster than real time); recorded_limit : in a replay, as many of the recording's own
+    intervals for the symbol as `limit` holds poll intervals (`ReplayFeed.interval`; 0
+    otherwise), seconds of data time.
 
     Stale when: no successful poll for `limit`; or the analysis shown is not of the latest
     snapshot and the engine failed on newer data (at once) or that snapshot is older than
     `limit`; or the vendor's own as-of time lags the feed clock by `limit` (scaled by
-    speed) beyond its stated delay."""
+    speed) beyond its stated delay -- in a replay by at least as many of the recording's
+    own intervals (a recording made once a minute is as fresh as it can be 50 s after a
+    snapshot; one that missed polls shows the gap as STALE)."""
     if st.chain is None:
         return False
     if st.fetched_mono is not None and mono - st.fetched_mono > limit:
@@ -81,4 +91,4 @@ def is_stale(
         if mono - st.analyzed_mono > limit:
             return True
     lag = (data_now - st.chain.as_of).total_seconds() - st.chain.delay_seconds
-    return lag > limit * max(speed, 1.0)
+    return lag > max(limit * max(speed, 1.0), recorded_limit)

@@ -345,3 +345,44 @@ async def test_a_jump_takes_the_old_analysis_down_until_the_new_one_lands(
         assert app.states["SPY"].analysis.as_of == as_of["SPY"][6]  # type: ignore[union-attr]
         gate.set()
         await shows(pilot, app, "SPY", as_of["SPY"][7])
+
+
+async def test_a_replay_is_stale_only_beyond_its_recordings_own_intervals(
+    tape: Any, tmp_path: Path
+) -> None:
+    """SPY recorded every 5 minutes, QQQ every 15: between two snapshots the data is as
+    fresh as the recording allows (the 60 s poll's 3-interval limit called SPY STALE four
+    minutes after its snapshot). A recording that missed polls shows the gap."""
+    path, as_of = tape
+    app = make(path, tmp_path)
+    feed = app.feed
+    assert isinstance(feed, ReplayFeed)
+    assert feed.interval("SPY") == 300.0 and feed.interval("QQQ") == 900.0
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_analyses(pilot, app, ["SPY", "QQQ"])
+        await shows(pilot, app, "SPY", as_of["SPY"][0])
+        await shows(pilot, app, "QQQ", as_of["QQQ"][0])
+        spy, qqq = app.states["SPY"], app.states["QQQ"]
+        feed.at(at(4))  # the tape between two SPY snapshots: nothing newer recorded
+        assert not app.is_stale(spy)
+        feed.at(at(14))  # QQQ's snapshot 14 minutes old, its next at 15
+        assert not app.is_stale(qqq)
+        feed.at(at(16))  # past 3 of SPY's 5-minute intervals (had it not been polled)
+        assert app.is_stale(spy)
+
+    gappy = tmp_path / "gappy.sqlite"  # SPY every 5 minutes, but none from 10:20 to 11:00
+    sim = SimFeed(seed=11, start=START, speed=0.0, symbols=["SPY"])
+    with Recorder(gappy) as rec:
+        for minute in [*range(0, 21, 5), *range(60, 91, 5)]:
+            when = START + timedelta(minutes=minute)
+            rec.write(sim.chain_at("SPY", when), feed="sim", fetched_at=when + LAG)
+    app = make(gappy, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_analyses(pilot, app, ["SPY"])
+        await pilot.press("right_curly_bracket")  # 10:30: the 10:20 snapshot, 10 min old
+        await shows(pilot, app, "SPY", START + timedelta(minutes=20))
+        assert not app.is_stale(app.states["SPY"])
+        await pilot.press("right_square_bracket", "right_square_bracket")  # 10:40
+        await wait_until(pilot, lambda: not app.states["SPY"].busy)
+        await shows(pilot, app, "SPY", START + timedelta(minutes=20))
+        assert app.is_stale(app.states["SPY"])  # 20 minutes into a 40-minute hole

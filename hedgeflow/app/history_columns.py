@@ -170,12 +170,17 @@ class HistoryColumns:
         self.ints.drop_front(s)
         self.start = 0
 
+    def _older_with_curves(self, keep_recent: int) -> np.ndarray:
+        """Positions (in the buffers) of the live rows with curves, all but the
+        `keep_recent` newest."""
+        lo = self.start
+        with_curves = lo + np.flatnonzero(self.ints.buf[HAS_CURVES, lo : self.ints.n])
+        out: np.ndarray = with_curves[: max(with_curves.size - keep_recent, 0)]
+        return out
+
     def older_curve_times(self, keep_recent: int) -> np.ndarray:
         """The row times of the live rows with curves, all but the `keep_recent` newest."""
-        lo, hi = self.start, self.ints.n
-        with_curves = lo + np.flatnonzero(self.ints.buf[HAS_CURVES, lo:hi])
-        older = with_curves[: max(with_curves.size - keep_recent, 0)]
-        out: np.ndarray = self.floats.buf[self.time_field, older]
+        out: np.ndarray = self.floats.buf[self.time_field, self._older_with_curves(keep_recent)]
         return out
 
     def thin_curves(self, keep_recent: int, spacing: float) -> None:
@@ -183,9 +188,8 @@ class HistoryColumns:
         the first row of each `spacing`-second bucket of time (buckets from the epoch, so
         that they stay put as rows come and go; the rows' numbers all stay), and close the
         gaps in the ragged buffers."""
-        lo, hi = self.start, self.ints.n
-        with_curves = lo + np.flatnonzero(self.ints.buf[HAS_CURVES, lo:hi])
-        older = with_curves[: max(with_curves.size - keep_recent, 0)]
+        hi = self.ints.n
+        older = self._older_with_curves(keep_recent)
         if not older.size:
             return
         bucket = np.floor(self.floats.buf[self.time_field, older] / spacing)

@@ -141,11 +141,3 @@ def built(like: SymbolHistory, entries: list[Entry]) -> SymbolHistory:
     for row, sample in entries:
         out.add(row, sample)
     return out
-
-
-def fill(history: SymbolHistory, entries: list[Entry], until: float) -> None:
-    """Replace `history`'s rows up to `until` (epoch seconds) by `entries` (time order, all
-    at or before `until`), keeping its rows after `until` (analyses applied while the
-    entries were loaded). In one step; the monitor builds off the loop (`built`), then
-    `adopt`s."""
-    history.adopt(built(history, entries), until)

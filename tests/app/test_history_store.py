@@ -18,7 +18,6 @@ from hedgeflow.app.history_store import (
     decode_sample,
     encode_row,
     encode_sample,
-    fill,
     load_entries,
     write_entry,
 )
@@ -172,14 +171,14 @@ def test_a_damaged_stored_row_names_the_file_and_row(
         load_entries(path, "SPX")
 
 
-def test_fill_replaces_the_rows_up_to_the_tape_and_keeps_later_ones(
+def test_a_built_history_replaces_the_rows_up_to_the_tape_and_keeps_later_ones(
     analyses: list[ExpiryAnalysis],
 ) -> None:
     h = SymbolHistory("SPX")
     for a in analyses:
         h.add_analysis(a)
     first = [(history_row(analyses[0]), None)]
-    fill(h, first, analyses[1].as_of.timestamp())
+    h.adopt(built(h, first), analyses[1].as_of.timestamp())
     assert [r.time for r in h] == [analyses[0].as_of.timestamp(), analyses[2].as_of.timestamp()]
     assert len(h.samples()) == 1  # the loaded row had no curves, the kept one has
 
